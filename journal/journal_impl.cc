@@ -1,0 +1,669 @@
+// The journal's read path and its opening (journal_impl.h).
+#include "journal/journal_impl.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "journal/layout.h"
+#include "storage/bytes.h"
+#include "storage/lmdb_error.h"
+
+namespace memoir::internal {
+namespace {
+
+// A cursor over the log that steps with MDB_NEXT when positions are
+// consecutive (a stream written in runs) and seeks otherwise.
+class LogReader {
+ public:
+  LogReader(MDB_txn* txn, MDB_dbi log) : txn_(txn), log_(log) {}
+  ~LogReader() {
+    if (cur_ != nullptr) mdb_cursor_close(cur_);
+  }
+  int Get(uint64_t position, MDB_val* val) {
+    if (cur_ == nullptr) {
+      int rc = mdb_cursor_open(txn_, log_, &cur_);
+      if (rc != 0) return rc;
+    }
+    MDB_val k;
+    int rc;
+    if (have_ && position == last_ + 1) {
+      rc = mdb_cursor_get(cur_, &k, val, MDB_NEXT);
+      if (rc == 0 && (k.mv_size != 8 || GetBig64(static_cast<const char*>(
+                                            k.mv_data)) != position)) {
+        rc = MDB_NOTFOUND;
+      }
+    } else {
+      Key64 key(position);
+      k = MDB_val{8, key.bytes};
+      rc = mdb_cursor_get(cur_, &k, val, MDB_SET_KEY);
+    }
+    have_ = rc == 0;
+    last_ = position;
+    return rc;
+  }
+
+ private:
+  MDB_txn* txn_;
+  MDB_dbi log_;
+  MDB_cursor* cur_ = nullptr;
+  bool have_ = false;
+  uint64_t last_ = 0;
+};
+
+struct CursorCloser {
+  MDB_cursor* c = nullptr;
+  ~CursorCloser() {
+    if (c != nullptr) mdb_cursor_close(c);
+  }
+};
+
+uint64_t ReadMeta64(MDB_txn* txn, MDB_dbi meta, const char* name) {
+  MDB_val k{std::strlen(name), const_cast<char*>(name)};
+  MDB_val v;
+  if (mdb_get(txn, meta, &k, &v) != 0 || v.mv_size != 8) return 0;
+  return GetLittle64(static_cast<const char*>(v.mv_data));
+}
+
+int LastLogPosition(MDB_txn* txn, MDB_dbi log, uint64_t* out) {
+  CursorCloser cur;
+  int rc = mdb_cursor_open(txn, log, &cur.c);
+  if (rc != 0) return rc;
+  MDB_val k, v;
+  rc = mdb_cursor_get(cur.c, &k, &v, MDB_LAST);
+  if (rc == MDB_NOTFOUND) {
+    *out = 0;
+    return 0;
+  }
+  if (rc != 0) return rc;
+  *out = k.mv_size == 8 ? GetBig64(static_cast<const char*>(k.mv_data)) : 0;
+  return 0;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<JournalImpl>> JournalImpl::Open(
+    Env* env, Writer* writer, std::shared_ptr<Clock> clock) {
+  std::unique_ptr<JournalImpl> j(
+      new JournalImpl(env, writer, clock ? std::move(clock) : Clock::System()));
+  Status s = j->Load();
+  if (!s.ok()) return s;
+  if (writer != nullptr) writer->AddObserver(j.get());
+  return j;
+}
+
+Status JournalImpl::Load() {
+  struct Named {
+    const char* name;
+    MDB_dbi* dbi;
+  } named[] = {{"names", &dbs_.names},
+               {"streams", &dbs_.streams},
+               {"log", &dbs_.log},
+               {"stream_index", &dbs_.stream_index},
+               {"tag_index", &dbs_.tag_index}};
+  for (const Named& n : named) {
+    Result<MDB_dbi> dbi = env_->OpenDatabase(n.name);
+    if (!dbi.ok()) return dbi.status();
+    *n.dbi = *dbi;
+  }
+  dbs_.meta = env_->meta();
+  if (writer_ == nullptr) return Status::OK();  // read-only: tail per read
+
+  // The writer's starting point: next position and stream id, and the
+  // unindexed tail rebuilt from the log.
+  Result<ReadTxn> txn = env_->BeginRead();
+  if (!txn.ok()) return txn.status();
+  MDB_txn* t = txn->get();
+  tail_.indexed_to = ReadMeta64(t, dbs_.meta, kMetaIndexedTo);
+  uint64_t last_log = 0;
+  int rc = LastLogPosition(t, dbs_.log, &last_log);
+  if (rc != 0) return MdbStatus(rc, "reading the end of the log");
+  uint64_t last =
+      std::max(last_log, ReadMeta64(t, dbs_.meta, kMetaLastPosition));
+  w_next_position_ = last + 1;
+  tail_.last_position = last;
+  {
+    CursorCloser cur;
+    rc = mdb_cursor_open(t, dbs_.streams, &cur.c);
+    if (rc != 0) return MdbStatus(rc, "reading the streams table");
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur.c, &k, &v, MDB_LAST);
+    if (rc == 0 && k.mv_size == 8) {
+      w_next_id_ = GetBig64(static_cast<const char*>(k.mv_data)) + 1;
+    } else if (rc != 0 && rc != MDB_NOTFOUND) {
+      return MdbStatus(rc, "reading the streams table");
+    }
+  }
+  Status s = ScanTailInto(t, tail_.indexed_to, last_log, &tail_);
+  if (!s.ok()) {
+    return s.WithContext(fmt::format(
+        "store {}: cannot rebuild the unindexed tail for writing; inspect it "
+        "with 'memoir verify' (read-only opens still work)",
+        env_->dir()));
+  }
+  return Status::OK();
+}
+
+Status JournalImpl::ScanTailInto(MDB_txn* txn, uint64_t after, uint64_t to,
+                                 TailIndex* tail) {
+  if (to <= after) return Status::OK();
+  CursorCloser cur;
+  int rc = mdb_cursor_open(txn, dbs_.log, &cur.c);
+  if (rc != 0) return MdbStatus(rc, "reading the log");
+  Key64 start(after + 1);
+  MDB_val k{8, start.bytes};
+  MDB_val v;
+  AlignedScratch scratch;
+  DecodedEvent d;
+  Status first_problem;
+  for (rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 8) break;
+    uint64_t pos = GetBig64(static_cast<const char*>(k.mv_data));
+    if (pos > to) break;
+    Status s = DecodeEventRecord(static_cast<const char*>(v.mv_data), v.mv_size,
+                                 &scratch, &d);
+    if (s.ok() && d.position != pos) {
+      s = Status::Corruption(
+          fmt::format("envelope says position {}", d.position));
+    }
+    if (!s.ok()) {
+      // Left out of the tail: a read of the affected stream then finds the
+      // gap and reports it; nothing is skipped silently.
+      if (first_problem.ok()) {
+        first_problem =
+            s.WithContext(fmt::format("log record at position {}", pos));
+      }
+      continue;
+    }
+    tail->Add(d.stream_id, TailEntry{d.seq, pos, d.timestamp_ns}, d.tags);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus(rc, "reading the log");
+  tail->last_position = std::max(tail->last_position, to);
+  // A writer must know every head exactly; readers can live with a gap.
+  if (writer_ != nullptr) return first_problem;
+  return Status::OK();
+}
+
+Status JournalImpl::ExtendReadOnlyTail(MDB_txn* txn) {
+  uint64_t indexed_to = ReadMeta64(txn, dbs_.meta, kMetaIndexedTo);
+  uint64_t last = 0;
+  int rc = LastLogPosition(txn, dbs_.log, &last);
+  if (rc != 0) return MdbStatus(rc, "reading the end of the log");
+  if (indexed_to != tail_.indexed_to || last < tail_.last_position) {
+    tail_ = TailIndex{};
+    tail_.indexed_to = indexed_to;
+    tail_.last_position = indexed_to;
+  }
+  Status s = ScanTailInto(txn, tail_.last_position, last, &tail_);
+  tail_.last_position = std::max(tail_.last_position, last);
+  return s;
+}
+
+Result<JournalImpl::View> JournalImpl::BeginView(const Grab& grab) {
+  View view;
+  if (writer_ != nullptr) {
+    std::shared_lock<std::shared_mutex> lock(view_mu_);
+    Result<ReadTxn> txn = env_->BeginRead();
+    if (!txn.ok()) return txn.status();
+    view.txn.emplace(std::move(txn).value());
+    view.bound = tail_.last_position;
+    Status s = grab(view.txn->get(), tail_, view.bound);
+    if (!s.ok()) return s;
+    return view;
+  }
+  std::lock_guard<std::mutex> lock(ro_mu_);
+  Result<ReadTxn> txn = env_->BeginRead();
+  if (!txn.ok()) return txn.status();
+  view.txn.emplace(std::move(txn).value());
+  Status s = ExtendReadOnlyTail(view.txn->get());
+  if (!s.ok()) return s;
+  view.bound = tail_.last_position;
+  s = grab(view.txn->get(), tail_, view.bound);
+  if (!s.ok()) return s;
+  return view;
+}
+
+Result<uint64_t> JournalImpl::StreamId(MDB_txn* txn, std::string_view name) {
+  MDB_val k{name.size(), const_cast<char*>(name.data())};
+  MDB_val v;
+  int rc = mdb_get(txn, dbs_.names, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    return Status::NotFound(fmt::format("stream '{}' does not exist", name));
+  }
+  if (rc != 0)
+    return MdbStatus(rc, fmt::format("looking up stream '{}'", name));
+  if (v.mv_size != 8) {
+    return Status::Corruption(
+        fmt::format("stream '{}': names entry has {} bytes", name, v.mv_size));
+  }
+  return GetBig64(static_cast<const char*>(v.mv_data));
+}
+
+Status JournalImpl::ReadRow(MDB_txn* txn, uint64_t id, StreamRow* row) {
+  Key64 key(id);
+  MDB_val k{8, key.bytes};
+  MDB_val v;
+  int rc = mdb_get(txn, dbs_.streams, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    return Status::Corruption(
+        fmt::format("stream id {} has a name but no stream row", id));
+  }
+  if (rc != 0) return MdbStatus(rc, fmt::format("reading stream row {}", id));
+  Status s = StreamRow::Decode(
+      std::string_view(static_cast<const char*>(v.mv_data), v.mv_size), row);
+  if (!s.ok()) return s.WithContext(fmt::format("stream id {}", id));
+  return Status::OK();
+}
+
+Result<std::string> JournalImpl::StreamName(MDB_txn* txn, uint64_t id) {
+  {
+    std::lock_guard<std::mutex> lock(names_mu_);
+    if (auto it = id_names_.find(id); it != id_names_.end()) return it->second;
+  }
+  StreamRow row;
+  Status s = ReadRow(txn, id, &row);
+  if (!s.ok()) return s;
+  std::lock_guard<std::mutex> lock(names_mu_);
+  id_names_.emplace(id, row.name);
+  return row.name;
+}
+
+StreamInfo JournalImpl::MakeInfo(uint64_t id, const StreamRow& row,
+                                 const std::vector<TailEntry>& tail) {
+  StreamInfo info;
+  info.name = row.name;
+  info.id = id;
+  info.head = row.head;
+  info.deleted_to = row.deleted_to;
+  info.event_count = row.event_count;
+  info.deleted = row.tombstone;
+  info.created_ns = row.created_ns;
+  info.last_write_ns = row.last_write_ns;
+  for (const TailEntry& e : tail) {
+    if (e.seq <= info.head) continue;  // already indexed
+    info.head = e.seq;
+    ++info.event_count;
+    info.last_write_ns = std::max(info.last_write_ns, e.timestamp_ns);
+  }
+  return info;
+}
+
+namespace {
+// Copies the tail entries of `id` visible under `bound`.
+std::vector<TailEntry> CopyTail(const TailIndex& tail, uint64_t id,
+                                uint64_t bound) {
+  std::vector<TailEntry> out;
+  auto it = tail.streams.find(id);
+  if (it == tail.streams.end()) return out;
+  for (const TailEntry& e : it->second) {
+    if (e.position <= bound) out.push_back(e);
+  }
+  return out;
+}
+}  // namespace
+
+Status JournalImpl::DecodeChecked(MDB_val val, uint64_t position,
+                                  std::string_view name, uint64_t stream_id,
+                                  uint64_t seq, AlignedScratch* scratch,
+                                  DecodedEvent* d) {
+  Status s = DecodeEventRecord(static_cast<const char*>(val.mv_data),
+                               val.mv_size, scratch, d);
+  if (s.ok() &&
+      (d->position != position ||
+       (stream_id != 0 && (d->stream_id != stream_id || d->seq != seq)))) {
+    s = Status::Corruption(
+        fmt::format("the envelope names stream id {} seq {} position {}",
+                    d->stream_id, d->seq, d->position));
+  }
+  if (s.ok()) return s;
+  if (stream_id != 0) {
+    return s.WithContext(
+        fmt::format("stream '{}' seq {} (position {})", name, seq, position));
+  }
+  return s.WithContext(fmt::format("position {}", position));
+}
+
+bool JournalImpl::Emit(std::string_view name, const DecodedEvent& d,
+                       const EventVisitor& visit) {
+  EventView view;
+  view.stream = name;
+  view.seq = d.seq;
+  view.position = d.position;
+  view.timestamp_ns = d.timestamp_ns;
+  view.type = d.type;
+  view.schema_version = d.schema_version;
+  view.payload = d.payload;
+  view.tags = std::span<const std::string_view>(d.tags);
+  return visit(view);
+}
+
+Status JournalImpl::Scan(std::string_view stream, const ReadOptions& options,
+                         const EventVisitor& visit) {
+  Status s = ValidateStreamName(stream);
+  if (!s.ok()) return s;
+  uint64_t id = 0;
+  uint64_t tail_indexed_to = 0;
+  std::vector<TailEntry> tail;
+  Result<View> view = BeginView(
+      [&](MDB_txn* txn, const TailIndex& t, uint64_t bound) -> Status {
+        Result<uint64_t> r = StreamId(txn, stream);
+        if (!r.ok()) return r.status();
+        id = *r;
+        tail = CopyTail(t, id, bound);
+        tail_indexed_to = t.indexed_to;
+        return Status::OK();
+      });
+  if (!view.ok()) return view.status();
+  MDB_txn* txn = view->txn->get();
+  StreamRow row;
+  s = ReadRow(txn, id, &row);
+  if (!s.ok()) return s.WithContext(fmt::format("stream '{}'", stream));
+  if (row.tombstone) {
+    return Status::StreamDeleted(
+        fmt::format("stream '{}' was deleted", stream));
+  }
+  StreamInfo info = MakeInfo(id, row, tail);
+  const uint64_t lo = std::max(options.from_seq, info.deleted_to + 1);
+  const uint64_t hi = std::min(options.to_seq, info.head);
+  if (lo > hi || options.max_count == 0) return Status::OK();
+
+  // Seqs below tail_first come from the stored index, the rest from the
+  // tail (which may overlap the index just after a flush; either is right).
+  uint64_t tail_first = kMaxSeq;
+  for (const TailEntry& e : tail) {
+    if (e.seq > row.head) {
+      tail_first = e.seq;
+      break;
+    }
+  }
+  auto tail_position = [&](uint64_t seq, uint64_t* pos) -> Status {
+    auto it = std::lower_bound(
+        tail.begin(), tail.end(), seq,
+        [](const TailEntry& e, uint64_t sq) { return e.seq < sq; });
+    if (it == tail.end() || it->seq != seq) {
+      return Status::Corruption(fmt::format(
+          "stream '{}' seq {} is missing from the unindexed log tail (a log "
+          "record after position {} failed its checks; run 'memoir verify')",
+          stream, seq, tail_indexed_to));
+    }
+    *pos = it->position;
+    return Status::OK();
+  };
+
+  LogReader log(txn, dbs_.log);
+  CursorCloser idx;
+  int rc = mdb_cursor_open(txn, dbs_.stream_index, &idx.c);
+  if (rc != 0) return MdbStatus(rc, "opening the stream index");
+  AlignedScratch scratch;
+  DecodedEvent decoded;
+  size_t visited = 0;
+  bool keep_going = true;
+  bool positioned = false;
+
+  auto index_position = [&](uint64_t seq, bool backward,
+                            uint64_t* pos) -> Status {
+    MDB_val k, v;
+    int r;
+    if (!positioned) {
+      Key128 key(id, seq);
+      k = MDB_val{16, key.bytes};
+      r = mdb_cursor_get(idx.c, &k, &v, MDB_SET_KEY);
+      positioned = true;
+    } else {
+      r = mdb_cursor_get(idx.c, &k, &v, backward ? MDB_PREV : MDB_NEXT);
+    }
+    if (r != 0 && r != MDB_NOTFOUND) {
+      return MdbStatus(r, fmt::format("reading the index of '{}'", stream));
+    }
+    if (r == MDB_NOTFOUND || k.mv_size != 16 || v.mv_size != 8 ||
+        GetBig64(static_cast<const char*>(k.mv_data)) != id ||
+        GetBig64(static_cast<const char*>(k.mv_data) + 8) != seq) {
+      return Status::Corruption(fmt::format(
+          "stream '{}' seq {} is missing from the stream index", stream, seq));
+    }
+    *pos = GetBig64(static_cast<const char*>(v.mv_data));
+    return Status::OK();
+  };
+
+  auto visit_seq = [&](uint64_t seq, bool backward) -> Status {
+    uint64_t pos = 0;
+    Status st = seq >= tail_first ? tail_position(seq, &pos)
+                                  : index_position(seq, backward, &pos);
+    if (!st.ok()) return st;
+    MDB_val val;
+    int r = log.Get(pos, &val);
+    if (r == MDB_NOTFOUND) {
+      return Status::Corruption(fmt::format(
+          "stream '{}' seq {}: its event at position {} is missing from the "
+          "log",
+          stream, seq, pos));
+    }
+    if (r != 0) return MdbStatus(r, "reading the log");
+    ++visited;
+    Status decoded_ok =
+        DecodeChecked(val, pos, stream, id, seq, &scratch, &decoded);
+    if (!decoded_ok.ok()) return decoded_ok;
+    keep_going = Emit(stream, decoded, visit);
+    return Status::OK();
+  };
+
+  if (!options.backward) {
+    for (uint64_t seq = lo;
+         seq <= hi && keep_going && visited < options.max_count; ++seq) {
+      Status st = visit_seq(seq, false);
+      if (!st.ok()) return st;
+    }
+  } else {
+    for (uint64_t seq = hi;
+         seq >= lo && keep_going && visited < options.max_count; --seq) {
+      Status st = visit_seq(seq, true);
+      if (!st.ok()) return st;
+      if (seq == 0) break;
+    }
+  }
+  return Status::OK();
+}
+
+Result<StreamInfo> JournalImpl::GetStream(std::string_view stream) {
+  Status s = ValidateStreamName(stream);
+  if (!s.ok()) return s;
+  uint64_t id = 0;
+  std::vector<TailEntry> tail;
+  Result<View> view = BeginView(
+      [&](MDB_txn* txn, const TailIndex& t, uint64_t bound) -> Status {
+        Result<uint64_t> r = StreamId(txn, stream);
+        if (!r.ok()) return r.status();
+        id = *r;
+        tail = CopyTail(t, id, bound);
+        return Status::OK();
+      });
+  if (!view.ok()) return view.status();
+  StreamRow row;
+  s = ReadRow(view->txn->get(), id, &row);
+  if (!s.ok()) return s.WithContext(fmt::format("stream '{}'", stream));
+  StreamInfo info = MakeInfo(id, row, tail);
+  if (info.head == 0 && !info.deleted) {
+    // Created by a commit that is not yet visible in this view.
+    return Status::NotFound(fmt::format("stream '{}' does not exist", stream));
+  }
+  return info;
+}
+
+Result<uint64_t> JournalImpl::Head(std::string_view stream) {
+  Result<StreamInfo> info = GetStream(stream);
+  if (!info.ok()) {
+    if (info.status().IsNotFound()) return uint64_t{0};
+    return info.status();
+  }
+  if (info->deleted) {
+    return Status::StreamDeleted(
+        fmt::format("stream '{}' was deleted", stream));
+  }
+  return info->head;
+}
+
+Result<StreamPage> JournalImpl::ListStreams(std::string_view prefix,
+                                            std::string_view start_after,
+                                            size_t limit) {
+  std::unordered_map<uint64_t, std::vector<TailEntry>> tails;
+  Result<View> view =
+      BeginView([&](MDB_txn*, const TailIndex& t, uint64_t bound) -> Status {
+        for (const auto& [id, entries] : t.streams) {
+          tails[id] = CopyTail(t, id, bound);
+        }
+        return Status::OK();
+      });
+  if (!view.ok()) return view.status();
+  MDB_txn* txn = view->txn->get();
+  CursorCloser cur;
+  int rc = mdb_cursor_open(txn, dbs_.names, &cur.c);
+  if (rc != 0) return MdbStatus(rc, "listing streams");
+  std::string start(std::max(prefix, start_after));
+  MDB_val k{start.size(), start.data()};
+  MDB_val v;
+  StreamPage page;
+  rc = start.empty() ? mdb_cursor_get(cur.c, &k, &v, MDB_FIRST)
+                     : mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
+  for (; rc == 0; rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
+    std::string_view name(static_cast<const char*>(k.mv_data), k.mv_size);
+    if (name.substr(0, prefix.size()) != prefix) break;
+    if (!start_after.empty() && name <= start_after) continue;
+    if (page.streams.size() == limit) {
+      page.next = page.streams.back().name;
+      break;
+    }
+    if (v.mv_size != 8) {
+      return Status::Corruption(fmt::format(
+          "stream '{}': names entry has {} bytes", name, v.mv_size));
+    }
+    uint64_t id = GetBig64(static_cast<const char*>(v.mv_data));
+    StreamRow row;
+    Status s = ReadRow(txn, id, &row);
+    if (!s.ok()) return s.WithContext(fmt::format("stream '{}'", name));
+    auto it = tails.find(id);
+    StreamInfo info = MakeInfo(
+        id, row, it == tails.end() ? std::vector<TailEntry>{} : it->second);
+    if (info.head == 0 && !info.deleted) continue;  // not yet visible
+    page.streams.push_back(std::move(info));
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus(rc, "listing streams");
+  return page;
+}
+
+Status JournalImpl::ScanAll(uint64_t from_position, size_t max_count,
+                            const EventVisitor& visit) {
+  Result<View> view = BeginView(
+      [](MDB_txn*, const TailIndex&, uint64_t) { return Status::OK(); });
+  if (!view.ok()) return view.status();
+  MDB_txn* txn = view->txn->get();
+  CursorCloser cur;
+  int rc = mdb_cursor_open(txn, dbs_.log, &cur.c);
+  if (rc != 0) return MdbStatus(rc, "reading the log");
+  Key64 start(std::max<uint64_t>(from_position, 1));
+  MDB_val k{8, start.bytes};
+  MDB_val v;
+  AlignedScratch scratch;
+  DecodedEvent d;
+  size_t visited = 0;
+  bool keep_going = true;
+  for (rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
+       rc == 0 && keep_going && visited < max_count;
+       rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 8) {
+      return Status::Corruption("log key of the wrong size");
+    }
+    uint64_t pos = GetBig64(static_cast<const char*>(k.mv_data));
+    if (pos > view->bound) break;
+    Status s = DecodeChecked(v, pos, "", 0, 0, &scratch, &d);
+    if (!s.ok()) return s;
+    Result<std::string> name = StreamName(txn, d.stream_id);
+    if (!name.ok())
+      return name.status().WithContext(fmt::format("position {}", pos));
+    ++visited;
+    keep_going = Emit(*name, d, visit);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus(rc, "reading the log");
+  return Status::OK();
+}
+
+Status JournalImpl::ScanTag(std::string_view tag, uint64_t from_position,
+                            size_t max_count, const EventVisitor& visit) {
+  if (tag.empty() || tag.size() > kMaxTagBytes ||
+      tag.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument(
+        fmt::format("a tag must be 1 to {} bytes without NUL", kMaxTagBytes));
+  }
+  std::vector<uint64_t> tail_positions;
+  Result<View> view =
+      BeginView([&](MDB_txn*, const TailIndex& t, uint64_t bound) -> Status {
+        auto it = t.tags.find(tag);
+        if (it == t.tags.end()) return Status::OK();
+        for (uint64_t p : it->second) {
+          if (p >= from_position && p <= bound) tail_positions.push_back(p);
+        }
+        return Status::OK();
+      });
+  if (!view.ok()) return view.status();
+  MDB_txn* txn = view->txn->get();
+
+  std::vector<uint64_t> positions;
+  {
+    CursorCloser cur;
+    int rc = mdb_cursor_open(txn, dbs_.tag_index, &cur.c);
+    if (rc != 0) return MdbStatus(rc, "reading the tag index");
+    std::string key(tag);
+    key.push_back('\0');
+    const size_t prefix = key.size();
+    AppendBig64(&key, from_position);
+    MDB_val k{key.size(), key.data()};
+    MDB_val v;
+    for (rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
+         rc == 0 && positions.size() < max_count;
+         rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
+      if (k.mv_size != prefix + 8 ||
+          std::memcmp(k.mv_data, key.data(), prefix) != 0) {
+        break;
+      }
+      uint64_t pos = GetBig64(static_cast<const char*>(k.mv_data) + prefix);
+      if (pos > view->bound) break;
+      positions.push_back(pos);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return MdbStatus(rc, "reading the tag index");
+  }
+  uint64_t last = positions.empty() ? 0 : positions.back();
+  for (uint64_t p : tail_positions) {
+    if (positions.size() >= max_count) break;
+    if (p > last) positions.push_back(p);
+  }
+
+  LogReader log(txn, dbs_.log);
+  AlignedScratch scratch;
+  DecodedEvent d;
+  bool keep_going = true;
+  for (uint64_t pos : positions) {
+    if (!keep_going) break;
+    MDB_val v;
+    int rc = log.Get(pos, &v);
+    if (rc == MDB_NOTFOUND) continue;  // the event was deleted
+    if (rc != 0) return MdbStatus(rc, "reading the log");
+    Status s = DecodeChecked(v, pos, "", 0, 0, &scratch, &d);
+    if (!s.ok()) return s;
+    Result<std::string> name = StreamName(txn, d.stream_id);
+    if (!name.ok())
+      return name.status().WithContext(fmt::format("position {}", pos));
+    keep_going = Emit(*name, d, visit);
+  }
+  return Status::OK();
+}
+
+Result<uint64_t> JournalImpl::LastPosition() {
+  Result<View> view = BeginView(
+      [](MDB_txn*, const TailIndex&, uint64_t) { return Status::OK(); });
+  if (!view.ok()) return view.status();
+  return view->bound;
+}
+
+}  // namespace memoir::internal

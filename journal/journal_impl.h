@@ -1,0 +1,173 @@
+// JournalImpl: the Journal on one LMDB environment (layout in layout.h).
+//
+// Writes run on the store's Writer thread as WriteOps; the journal is also a
+// TxnObserver, keeping each stream's head and the unindexed tail in step with
+// the transaction and flushing the index in bulk. Readers take a short
+// shared lock to start their LMDB transaction and copy the part of the
+// published tail they need, so what they see is always one committed state.
+#ifndef MEMOIR_JOURNAL_JOURNAL_IMPL_H_
+#define MEMOIR_JOURNAL_JOURNAL_IMPL_H_
+
+#include <lmdb.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "journal/record.h"
+#include "journal/stream_row.h"
+#include "journal/tail_index.h"
+#include "memoir/clock.h"
+#include "memoir/journal.h"
+#include "storage/env.h"
+#include "storage/writer.h"
+
+namespace memoir::internal {
+
+class JournalImpl final : public Journal, public TxnObserver {
+ public:
+  // Opens the journal's databases. `writer` is null for a read-only store;
+  // otherwise the journal registers itself as its observer (before Start).
+  static Result<std::unique_ptr<JournalImpl>> Open(
+      Env* env, Writer* writer, std::shared_ptr<Clock> clock);
+
+  // Journal.
+  void Append(StreamAppend request, AppendCallback done) override;
+  void AppendMulti(std::vector<StreamAppend> requests,
+                   MultiAppendCallback done) override;
+  using Journal::Append;
+  using Journal::AppendMulti;
+  Status DeleteTo(std::string_view stream, uint64_t seq) override;
+  Status DeleteStream(std::string_view stream) override;
+  Status Scan(std::string_view stream, const ReadOptions& options,
+              const EventVisitor& visit) override;
+  Result<StreamInfo> GetStream(std::string_view stream) override;
+  Result<uint64_t> Head(std::string_view stream) override;
+  Result<StreamPage> ListStreams(std::string_view prefix,
+                                 std::string_view start_after,
+                                 size_t limit) override;
+  Status ScanAll(uint64_t from_position, size_t max_count,
+                 const EventVisitor& visit) override;
+  Status ScanTag(std::string_view tag, uint64_t from_position, size_t max_count,
+                 const EventVisitor& visit) override;
+  Result<uint64_t> LastPosition() override;
+
+  // TxnObserver (writer thread).
+  void Begin(MDB_txn* txn) override;
+  int BeforeCommit(MDB_txn* txn, bool closing) override;
+  void Committed() override;
+  void Aborted() override;
+
+  // Called inside the deleting transaction when a stream is tombstoned, so
+  // other layers (snapshots) delete their part atomically. Register before
+  // the store is shared.
+  using DeletionHook = std::function<int(MDB_txn*, uint64_t stream_id)>;
+  void AddDeletionHook(DeletionHook hook) { hooks_.push_back(std::move(hook)); }
+
+  // Writer thread: the id and head of `name` as the current transaction sees
+  // them. kNotFound when the stream does not exist. For layers that write
+  // beside the journal (a snapshot must not be above the head).
+  struct StreamState {
+    uint64_t id = 0;
+    uint64_t head = 0;
+    uint64_t deleted_to = 0;
+    bool deleted = false;
+  };
+  Status WriterLookup(MDB_txn* txn, std::string_view name, StreamState* out,
+                      int* rc);
+
+  // Reader side: the id of `name` in a read transaction, or kNotFound.
+  Result<uint64_t> StreamId(MDB_txn* txn, std::string_view name);
+
+  // Writer thread: applies an append inside `txn` (used by AppendOp).
+  int ApplyAppend(MDB_txn* txn, std::vector<StreamAppend>& requests,
+                  std::vector<std::vector<EventRecord>>& records,
+                  std::vector<AppendResult>* results, Status* op_status);
+  // Writer thread: applies DeleteTo / DeleteStream inside `txn`.
+  int ApplyDelete(MDB_txn* txn, const std::string& name, uint64_t seq,
+                  bool tombstone, Status* op_status);
+
+  struct Dbs {
+    MDB_dbi names, streams, log, stream_index, tag_index, meta;
+  };
+  const Dbs& dbs() const { return dbs_; }
+
+ private:
+  JournalImpl(Env* env, Writer* writer, std::shared_ptr<Clock> clock)
+      : env_(env), writer_(writer), clock_(std::move(clock)) {}
+  Status Load();
+
+  // A consistent read: an LMDB snapshot plus the part of the tail it needs.
+  struct View {
+    std::optional<ReadTxn> txn;
+    uint64_t bound = 0;  // events above this position are not visible
+  };
+  using Grab = std::function<Status(MDB_txn*, const TailIndex&, uint64_t)>;
+  Result<View> BeginView(const Grab& grab);
+  Status ExtendReadOnlyTail(MDB_txn* txn);
+  Status ScanTailInto(MDB_txn* txn, uint64_t after, uint64_t to,
+                      TailIndex* tail);
+
+  // Reader side: the row of stream `id` in `txn` (kNotFound if none).
+  Status ReadRow(MDB_txn* txn, uint64_t id, StreamRow* row);
+  Result<std::string> StreamName(MDB_txn* txn, uint64_t id);
+  static StreamInfo MakeInfo(uint64_t id, const StreamRow& row,
+                             const std::vector<TailEntry>& tail);
+  // Decodes and checks a log record; with stream_id != 0 also that the
+  // envelope names that stream and seq. Errors name where they happened.
+  static Status DecodeChecked(MDB_val val, uint64_t position,
+                              std::string_view name, uint64_t stream_id,
+                              uint64_t seq, AlignedScratch* scratch,
+                              DecodedEvent* decoded);
+  static bool Emit(std::string_view name, const DecodedEvent& d,
+                   const EventVisitor& visit);
+
+  // Writer side.
+  int FlushIndex(MDB_txn* txn);
+  size_t UnindexedCount() const;
+  Status RefuseWrites() const;
+
+  Env* env_;
+  Writer* writer_;
+  std::shared_ptr<Clock> clock_;
+  Dbs dbs_{};
+  std::vector<DeletionHook> hooks_;
+
+  // Published state: guarded by view_mu_ (the writer mutates, under an
+  // exclusive lock; readers copy under a shared lock).
+  mutable std::shared_mutex view_mu_;
+  TailIndex tail_;
+  // Read-only stores rebuild the tail from the log instead.
+  std::mutex ro_mu_;
+
+  // id -> name, for reads in commit order. Names never change.
+  std::mutex names_mu_;
+  std::unordered_map<uint64_t, std::string> id_names_;
+
+  // Writer-thread state: committed (w_) and of the open transaction (t_).
+  struct PendingTail {
+    uint64_t stream_id;
+    TailEntry entry;
+    const std::vector<std::string>* tags;
+  };
+  std::unordered_map<std::string, uint64_t> w_names_;
+  std::unordered_map<uint64_t, StreamState> w_streams_;
+  uint64_t w_next_position_ = 1;
+  uint64_t w_next_id_ = 1;
+  std::unordered_map<std::string, uint64_t> t_names_;
+  std::unordered_map<uint64_t, StreamState> t_streams_;
+  std::vector<PendingTail> t_tail_;
+  uint64_t t_next_position_ = 1;
+  uint64_t t_next_id_ = 1;
+  uint64_t t_flushed_to_ = 0;  // 0: no flush in this transaction
+  int64_t t_now_ = 0;
+};
+
+}  // namespace memoir::internal
+
+#endif  // MEMOIR_JOURNAL_JOURNAL_IMPL_H_

@@ -1,0 +1,57 @@
+// The journal's on-disk layout (store format version 1).
+//
+// One LMDB environment per store. All integers in keys are big-endian so
+// byte order is numeric order; integers in values are little-endian.
+//
+//   meta          "format_version"       -> u64        (storage layer)
+//                 "journal.indexed_to"   -> u64        every event at or
+//                     below this position is in stream_index, tag_index and
+//                     its stream row
+//                 "journal.last_position"-> u64        highest position ever
+//                     assigned, kept across deletions
+//   names         stream name bytes      -> stream id u64
+//   streams       stream id u64          -> stream row
+//   log           position u64           -> event record
+//   stream_index  stream id u64 ++ seq u64 -> position u64
+//   tag_index     tag bytes ++ 0x00 ++ position u64 -> (empty)
+//
+//   event record  := checksum u64 ++ envelope
+//     checksum    := XXH3-64 (storage/checksum.h) of the envelope bytes
+//     envelope    := FlatBuffer EventEnvelope (journal/envelope.fbs)
+//   stream row    := checksum u64 ++ head u64 ++ deleted_to u64
+//                    ++ event_count u64 ++ created_ns i64 ++ last_write_ns i64
+//                    ++ flags u32 ++ name_length u32 ++ name bytes
+//     checksum    := XXH3-64 of everything after it; flags bit 0: tombstone
+//
+// Why a log plus a deferred index. A commit touching k streams in a layout
+// keyed by (stream, seq) rewrites about one 4 KiB leaf page per stream, so
+// durable group commits over many streams cost a page per event. Appending
+// to `log` under MDB_APPEND fills pages densely instead: a commit of n small
+// events writes about n/20 pages. The per-stream index, the tag index and
+// the stream rows are derived from the log and written in bulk every
+// StoreOptions::index_flush_events events (and on close and before
+// deletions), when each stream's page is rewritten once for many events.
+// Events above `journal.indexed_to` form the unindexed tail: the writing
+// process keeps it in memory, readers in other processes rebuild it by
+// scanning the log from indexed_to (at most index_flush_events records), and
+// a crash loses nothing because the log is the truth. Replay of a stream is a
+// cursor walk over its index keys plus log reads that become a cursor walk
+// whenever the stream's positions are consecutive.
+#ifndef MEMOIR_JOURNAL_LAYOUT_H_
+#define MEMOIR_JOURNAL_LAYOUT_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace memoir::internal {
+
+inline constexpr char kMetaIndexedTo[] = "journal.indexed_to";
+inline constexpr char kMetaLastPosition[] = "journal.last_position";
+
+inline constexpr size_t kRecordHeaderBytes = 8;  // the checksum
+inline constexpr size_t kStreamRowFixedBytes = 56;
+inline constexpr uint32_t kStreamRowTombstone = 1;
+
+}  // namespace memoir::internal
+
+#endif  // MEMOIR_JOURNAL_LAYOUT_H_

@@ -1,0 +1,74 @@
+// Event records: encoding (in the producer's thread, so the writer thread
+// only patches a few fields) and checked decoding.
+#ifndef MEMOIR_JOURNAL_RECORD_H_
+#define MEMOIR_JOURNAL_RECORD_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "memoir/journal.h"
+#include "memoir/status.h"
+
+namespace memoir::internal {
+
+// A record being written: checksum ++ envelope, 8-byte aligned so its
+// scalar fields can be patched in place.
+class EventRecord {
+ public:
+  // Encodes `event` with stream id, seq, position and timestamp left zero.
+  static EventRecord Encode(const EventData& event);
+
+  // Fills in the fields only the writer knows and computes the checksum.
+  void Seal(uint64_t stream_id, uint64_t seq, uint64_t position,
+            int64_t timestamp_ns);
+
+  const char* data() const {
+    return reinterpret_cast<const char*>(words_.data());
+  }
+  size_t size() const { return size_; }
+
+ private:
+  char* mutable_data() { return reinterpret_cast<char*>(words_.data()); }
+  std::vector<uint64_t> words_;
+  size_t size_ = 0;
+};
+
+// A decoded record; string views point into the record bytes (or into the
+// scratch buffer they were copied to for alignment).
+struct DecodedEvent {
+  uint64_t stream_id = 0;
+  uint64_t seq = 0;
+  uint64_t position = 0;
+  int64_t timestamp_ns = 0;
+  std::string_view type;
+  uint32_t schema_version = 0;
+  std::string_view payload;
+  std::vector<std::string_view> tags;
+};
+
+// Reusable 16-byte-aligned memory for envelopes whose LMDB copy is not so
+// aligned (LMDB aligns values to 2 bytes only). With the envelope 16-byte
+// aligned, the payload (aligned to 16 inside it) can hold a nested
+// FlatBuffer that is read in place.
+class AlignedScratch {
+ public:
+  const char* Hold(const char* data, size_t size);
+
+ private:
+  struct alignas(16) Block {
+    char bytes[16];
+  };
+  std::vector<Block> blocks_;
+};
+
+// Checks length, checksum and the FlatBuffers verifier, in that order, then
+// decodes. On failure returns kCorruption with the reason; the caller adds
+// where (stream, seq, position).
+Status DecodeEventRecord(const char* data, size_t size, AlignedScratch* scratch,
+                         DecodedEvent* out);
+
+}  // namespace memoir::internal
+
+#endif  // MEMOIR_JOURNAL_RECORD_H_

@@ -1,0 +1,232 @@
+// Journal: durable, per-actor event streams.
+//
+// A stream is named by a UTF-8 id (one per actor). Its events carry gap-free
+// sequence numbers starting at 1; every committed event also gets the next
+// global position, so the whole journal can be read in commit order. Appends
+// go through the store's single writer thread, which commits many requests in
+// one transaction (group commit) and completes each after the commit.
+//
+// Thread safety: every method may be called from any thread concurrently.
+// Completion callbacks run on the writer thread: they must be quick and must
+// not block on the journal.
+#ifndef MEMOIR_JOURNAL_H_
+#define MEMOIR_JOURNAL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "memoir/export.h"
+#include "memoir/result.h"
+#include "memoir/status.h"
+
+namespace memoir {
+
+// Limits checked on every append. Stream names are keys of the names table;
+// LMDB keys are at most 511 bytes, and 255 leaves room for the prefix of the
+// composite keys that embed a name. Tags are keys of the tag index (tag, NUL,
+// position), bounded the same way.
+inline constexpr size_t kMaxStreamNameBytes = 255;
+inline constexpr size_t kMaxTagBytes = 255;
+inline constexpr size_t kMaxTypeNameBytes = 255;
+inline constexpr size_t kMaxTagsPerEvent = 64;
+// Largest payload of one event. FlatBuffers buffers must stay below 2 GiB.
+inline constexpr size_t kMaxPayloadBytes = size_t{1} << 30;
+inline constexpr uint64_t kMaxSeq = std::numeric_limits<uint64_t>::max();
+
+// Returns OK if `name` can name a stream: 1 to kMaxStreamNameBytes bytes of
+// valid UTF-8 without control characters (U+0000-U+001F, U+007F).
+MEMOIR_EXPORT Status ValidateStreamName(std::string_view name);
+
+// An event to append. The payload is opaque bytes (usually the caller's own
+// FlatBuffer); `type` and `schema_version` tell readers how to decode it.
+struct EventData {
+  std::string type;
+  std::string payload;
+  uint32_t schema_version = 1;
+  std::vector<std::string> tags;  // each indexed for ScanTag
+};
+
+// What the caller believes about a stream before appending to it.
+class Expected {
+ public:
+  // Append whatever the stream's state (but not to a deleted stream).
+  static Expected Any() { return Expected(Kind::kAny, 0); }
+  // The stream must have no events yet (highest seq 0).
+  static Expected NoStream() { return Expected(Kind::kAt, 0); }
+  // The stream's highest seq must be exactly `seq` (0 means "no events").
+  static Expected At(uint64_t seq) { return Expected(Kind::kAt, seq); }
+
+  bool any() const { return kind_ == Kind::kAny; }
+  uint64_t seq() const { return seq_; }
+
+ private:
+  enum class Kind : uint8_t { kAny, kAt };
+  Expected(Kind kind, uint64_t seq) : kind_(kind), seq_(seq) {}
+  Kind kind_;
+  uint64_t seq_;
+};
+
+// One stream's part of an append.
+struct StreamAppend {
+  std::string stream;
+  Expected expected = Expected::Any();
+  std::vector<EventData> events;  // at least one
+};
+
+// Where an append's events landed.
+struct AppendResult {
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  uint64_t first_position = 0;
+  uint64_t last_position = 0;
+};
+
+// A stored event, valid only during the visitor call that receives it.
+struct EventView {
+  std::string_view stream;
+  uint64_t seq = 0;
+  uint64_t position = 0;
+  int64_t timestamp_ns = 0;
+  std::string_view type;
+  uint32_t schema_version = 0;
+  std::string_view payload;
+  std::span<const std::string_view> tags;
+};
+
+// A stored event that owns its bytes.
+struct RecordedEvent {
+  std::string stream;
+  uint64_t seq = 0;
+  uint64_t position = 0;
+  int64_t timestamp_ns = 0;
+  std::string type;
+  uint32_t schema_version = 0;
+  std::string payload;
+  std::vector<std::string> tags;
+
+  static RecordedEvent From(const EventView& view);
+};
+
+// Per-stream metadata.
+struct StreamInfo {
+  std::string name;
+  uint64_t id = 0;           // interned 64-bit id, stable for the store's life
+  uint64_t head = 0;         // highest seq ever appended (kept by DeleteTo)
+  uint64_t deleted_to = 0;   // events 1..deleted_to were deleted
+  uint64_t event_count = 0;  // events currently stored
+  bool deleted = false;      // tombstoned by DeleteStream
+  int64_t created_ns = 0;
+  int64_t last_write_ns = 0;
+};
+
+struct StreamPage {
+  std::vector<StreamInfo> streams;
+  // Pass as `start_after` to get the next page; empty on the last page.
+  std::string next;
+};
+
+// A range of one stream. Forward reads yield from_seq, from_seq+1, ...;
+// backward reads yield to_seq, to_seq-1, ... (clamped to the head).
+struct ReadOptions {
+  uint64_t from_seq = 1;
+  uint64_t to_seq = kMaxSeq;
+  size_t max_count = std::numeric_limits<size_t>::max();
+  bool backward = false;
+};
+
+// Returning false stops the scan early (the scan still returns OK).
+using EventVisitor = std::function<bool(const EventView&)>;
+
+class MEMOIR_EXPORT Journal {
+ public:
+  using AppendCallback = std::function<void(Result<AppendResult>)>;
+  using MultiAppendCallback =
+      std::function<void(Result<std::vector<AppendResult>>)>;
+
+  virtual ~Journal() = default;
+
+  // --- Writing ---------------------------------------------------------
+
+  // Appends `request.events` to one stream, all or nothing. Fails with
+  // kConflict (carrying the actual head in Status::actual_seq) when the
+  // expectation does not hold, kStreamDeleted for a tombstoned stream,
+  // kInvalidArgument for a bad name, tag, type or size, kBusy when the queue
+  // stayed full for StoreOptions::enqueue_timeout, kClosed after Close, and
+  // kIOError / kStorageFull when the commit itself fails. `done` is called
+  // exactly once: on the writer thread after the commit, or on the calling
+  // thread when the request is refused before it is queued.
+  virtual void Append(StreamAppend request, AppendCallback done) = 0;
+
+  // Appends to several streams in one atomic transaction, each with its own
+  // expectation: one failed expectation writes nothing at all. The result
+  // lists one AppendResult per request, in order. A stream may not appear
+  // twice.
+  virtual void AppendMulti(std::vector<StreamAppend> requests,
+                           MultiAppendCallback done) = 0;
+
+  // Future-returning and blocking conveniences over Append.
+  std::future<Result<AppendResult>> AppendAsync(StreamAppend request);
+  Result<AppendResult> Append(std::string_view stream, Expected expected,
+                              std::vector<EventData> events);
+  Result<std::vector<AppendResult>> AppendMulti(
+      std::vector<StreamAppend> requests);
+
+  // Deletes events 1..seq of `stream`. The head is kept, so later appends
+  // continue after it. seq may not exceed the head. Blocking.
+  virtual Status DeleteTo(std::string_view stream, uint64_t seq) = 0;
+
+  // Tombstones `stream`: its events (and snapshots) are deleted, and later
+  // appends and reads fail with kStreamDeleted. Blocking.
+  virtual Status DeleteStream(std::string_view stream) = 0;
+
+  // --- Reading ---------------------------------------------------------
+  // Every read sees one consistent, committed state of the journal. Stored
+  // bytes are checked (length, checksum, FlatBuffers verifier) before use;
+  // a failure is kCorruption naming the stream and seq or position.
+
+  // Visits the events of `stream` in `options`' range. kNotFound for a
+  // stream that was never written, kStreamDeleted for a tombstoned one.
+  virtual Status Scan(std::string_view stream, const ReadOptions& options,
+                      const EventVisitor& visit) = 0;
+  Result<std::vector<RecordedEvent>> Read(std::string_view stream,
+                                          const ReadOptions& options = {});
+
+  // Metadata of one stream (kNotFound if never written). A tombstoned
+  // stream is returned with deleted = true.
+  virtual Result<StreamInfo> GetStream(std::string_view stream) = 0;
+  // The highest seq of `stream`; 0 for a stream that was never written.
+  // kStreamDeleted for a tombstoned stream.
+  virtual Result<uint64_t> Head(std::string_view stream) = 0;
+
+  // Streams whose names start with `prefix`, in name order, after
+  // `start_after` (exclusive), at most `limit` per page.
+  virtual Result<StreamPage> ListStreams(std::string_view prefix,
+                                         std::string_view start_after,
+                                         size_t limit) = 0;
+
+  // Visits events in commit order from global position `from_position`
+  // (inclusive), at most `max_count`.
+  virtual Status ScanAll(uint64_t from_position, size_t max_count,
+                         const EventVisitor& visit) = 0;
+  // As ScanAll, restricted to events carrying `tag`.
+  virtual Status ScanTag(std::string_view tag, uint64_t from_position,
+                         size_t max_count, const EventVisitor& visit) = 0;
+  Result<std::vector<RecordedEvent>> ReadAll(uint64_t from_position,
+                                             size_t max_count);
+  Result<std::vector<RecordedEvent>> ReadTag(std::string_view tag,
+                                             uint64_t from_position,
+                                             size_t max_count);
+  // The global position of the newest committed event (0 when empty).
+  virtual Result<uint64_t> LastPosition() = 0;
+};
+
+}  // namespace memoir
+
+#endif  // MEMOIR_JOURNAL_H_

@@ -1,0 +1,56 @@
+// Fixed-width big-endian integers for LMDB keys (so that byte order is
+// numeric order) and little-endian ones for record headers.
+#ifndef MEMOIR_STORAGE_BYTES_H_
+#define MEMOIR_STORAGE_BYTES_H_
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace memoir::internal {
+
+inline void PutBig64(char* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+}
+inline uint64_t GetBig64(const char* in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+  return v;
+}
+inline void AppendBig64(std::string* out, uint64_t v) {
+  char buf[8];
+  PutBig64(buf, v);
+  out->append(buf, 8);
+}
+inline void PutLittle64(char* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) {
+    out[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+}
+inline uint64_t GetLittle64(const char* in) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+  return v;
+}
+
+// A 16-byte key (a, b), both big-endian: (stream id, seq) and the like.
+struct Key128 {
+  char bytes[16];
+  Key128(uint64_t a, uint64_t b) {
+    PutBig64(bytes, a);
+    PutBig64(bytes + 8, b);
+  }
+};
+struct Key64 {
+  char bytes[8];
+  explicit Key64(uint64_t a) { PutBig64(bytes, a); }
+};
+
+}  // namespace memoir::internal
+
+#endif  // MEMOIR_STORAGE_BYTES_H_

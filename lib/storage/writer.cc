@@ -1,0 +1,293 @@
+#include "storage/writer.h"
+
+#include <fmt/format.h>
+#include <sys/statvfs.h>
+
+#include <cerrno>
+#include <chrono>
+#include <future>
+
+#include "storage/lmdb_error.h"
+
+namespace memoir::internal {
+namespace {
+
+// Forces a sync after its (otherwise empty) commit.
+class SyncOp final : public WriteOp {
+ public:
+  size_t bytes() const override { return 0; }
+  int Apply(MDB_txn*, Status*) override { return 0; }
+  void Done(Status status) override { promise_.set_value(std::move(status)); }
+  bool wants_sync() const override { return true; }
+  std::future<Status> future() { return promise_.get_future(); }
+
+ private:
+  std::promise<Status> promise_;
+};
+
+constexpr std::chrono::milliseconds kGrowWait{2000};
+
+}  // namespace
+
+Writer::Writer(Env* env) : env_(env) {}
+
+Writer::~Writer() { (void)Close(); }
+
+void Writer::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (started_) return;
+  started_ = true;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Writer::Submit(std::unique_ptr<WriteOp> op) {
+  Status refused = env_->CheckProcess();
+  if (refused.ok()) {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto deadline =
+        std::chrono::steady_clock::now() + env_->options().enqueue_timeout;
+    const size_t max_bytes = env_->options().max_queue_bytes;
+    for (;;) {
+      if (closing_ || !started_) {
+        refused = Status::Closed(
+            fmt::format("store {} is closed; reopen it to write", env_->dir()));
+        break;
+      }
+      if (!failure_.ok()) {
+        refused = failure_;
+        break;
+      }
+      // A request larger than the whole queue is admitted once the queue is
+      // empty, so it is delayed, never refused for its size.
+      if (queue_.empty() || queued_bytes_ + op->bytes() <= max_bytes) {
+        queued_bytes_ += op->bytes();
+        queue_.push_back(std::move(op));
+        lock.unlock();
+        not_empty_.notify_one();
+        return;
+      }
+      if (not_full_.wait_until(lock, deadline) == std::cv_status::timeout) {
+        refused = Status::Busy(fmt::format(
+            "the write queue of store {} stayed full ({} bytes pending) for "
+            "{} ms; the disk is slower than the offered load, retry later or "
+            "raise StoreOptions::max_queue_bytes",
+            env_->dir(), queued_bytes_,
+            env_->options().enqueue_timeout.count()));
+        break;
+      }
+    }
+  }
+  op->Done(std::move(refused));
+}
+
+Status Writer::Sync() {
+  auto op = std::make_unique<SyncOp>();
+  std::future<Status> done = op->future();
+  Submit(std::move(op));
+  return done.get();
+}
+
+Status Writer::Close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return failure_;
+    closing_ = true;
+    stopped_ = true;
+  }
+  not_empty_.notify_all();
+  not_full_.notify_all();
+  if (thread_.joinable()) {
+    if (env_->forked()) {
+      // The thread does not exist in a forked child; joining would hang.
+      thread_.detach();
+    } else {
+      thread_.join();
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  return failure_;
+}
+
+Status Writer::failure() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failure_;
+}
+
+WriterStats Writer::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+void Writer::SetFailed(const Status& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (failure_.ok()) {
+    failure_ =
+        Status::IOError(fmt::format("store {} stopped accepting writes after "
+                                    "a storage failure ({}); reopen the store",
+                                    env_->dir(), s.message()))
+            .WithRawError(s.raw_error());
+  }
+}
+
+void Writer::Run() {
+  const auto period = env_->options().periodic_sync;
+  auto next_sync = std::chrono::steady_clock::now() + period;
+  std::vector<std::unique_ptr<WriteOp>> group;
+  for (;;) {
+    bool closing;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      auto ready = [this] { return !queue_.empty() || closing_; };
+      if (period.count() > 0) {
+        not_empty_.wait_until(lock, next_sync, ready);
+      } else {
+        not_empty_.wait(lock, ready);
+      }
+      // Take as much as fits into one transaction: at least one op, then
+      // more while the batch stays under max_batch_bytes.
+      size_t batch_bytes = 0;
+      const size_t max_batch = env_->options().max_batch_bytes;
+      while (!queue_.empty()) {
+        size_t b = queue_.front()->bytes();
+        if (!group.empty() && batch_bytes + b > max_batch) break;
+        batch_bytes += b;
+        queued_bytes_ -= b;
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      closing = closing_ && queue_.empty();
+    }
+    not_full_.notify_all();
+    if (!group.empty()) {
+      CommitGroup(group, /*closing=*/false);
+      group.clear();
+    }
+    if (period.count() > 0 && std::chrono::steady_clock::now() >= next_sync) {
+      SyncNow();
+      next_sync = std::chrono::steady_clock::now() + period;
+    }
+    if (closing) break;
+  }
+  // The final transaction lets observers persist what they defer (the
+  // journal's index); then a sync covers modes that do not sync on commit.
+  if (failure().ok()) {
+    CommitGroup(group, /*closing=*/true);
+    if (env_->options().durability != Durability::kSync) SyncNow();
+  }
+}
+
+void Writer::SyncNow() {
+  if (!failure().ok()) return;
+  int rc = mdb_env_sync(env_->raw(), 1);
+  if (rc != 0) {
+    SetFailed(MdbStatus(rc, fmt::format("syncing store {}", env_->dir())));
+  }
+}
+
+Status Writer::TranslateCommitError(int rc, size_t group_bytes) {
+  std::string what = fmt::format("committing to store {}", env_->dir());
+  if (rc == ENOSPC) return MdbStatus(rc, what);
+  if (rc == EIO) {
+    // LMDB reports a short write (a filesystem that ran out of space in the
+    // middle of a write) as EIO. Tell it from a device error by looking at
+    // the free space: nothing was committed either way, but only a real
+    // device error makes the store unsafe to write.
+    struct statvfs vfs {};
+    if (statvfs(env_->dir().c_str(), &vfs) == 0) {
+      uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+      if (free_bytes < group_bytes + (uint64_t{1} << 20)) {
+        return Status::StorageFull(
+                   fmt::format("{}: the filesystem is full ({} bytes free); "
+                               "free disk space, then retry (the store stays "
+                               "usable)",
+                               what, free_bytes))
+            .WithRawError(rc);
+      }
+    }
+  }
+  return MdbStatus(rc, what);
+}
+
+void Writer::CommitGroup(std::vector<std::unique_ptr<WriteOp>>& group,
+                         bool closing) {
+  {
+    Status failed = failure();
+    if (!failed.ok()) {
+      for (auto& op : group) op->Done(failed);
+      return;
+    }
+  }
+  size_t group_bytes = 0;
+  for (auto& op : group) group_bytes += op->bytes();
+  std::vector<Status> op_status(group.size());
+  Status txn_status;
+  for (int attempt = 0;; ++attempt) {
+    MDB_txn* txn = nullptr;
+    int rc = env_->BeginWrite(&txn);
+    if (rc == 0) {
+      for (TxnObserver* o : observers_) o->Begin(txn);
+      for (size_t i = 0; i < group.size() && rc == 0; ++i) {
+        op_status[i] = Status::OK();
+        rc = group[i]->Apply(txn, &op_status[i]);
+      }
+      for (TxnObserver* o : observers_) {
+        if (rc == 0) rc = o->BeforeCommit(txn, closing);
+      }
+      if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+      } else {
+        mdb_txn_abort(txn);
+      }
+      if (rc != 0) {
+        for (TxnObserver* o : observers_) o->Aborted();
+      }
+    }
+    if (rc == 0) {
+      for (TxnObserver* o : observers_) o->Committed();
+      break;
+    }
+    if (rc == MDB_MAP_FULL && attempt == 0) {
+      Status grown = env_->GrowMap(kGrowWait);
+      if (grown.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++stats_.map_growths;
+        continue;
+      }
+      txn_status = grown;
+      break;
+    }
+    txn_status = TranslateCommitError(rc, group_bytes);
+    if (!txn_status.IsStorageFull() &&
+        (IsFatalMdbError(rc) || txn_status.IsIOError())) {
+      SetFailed(txn_status);
+    }
+    break;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (txn_status.ok()) ++stats_.commits;
+    stats_.ops += group.size();
+    if (group.size() > stats_.max_group) stats_.max_group = group.size();
+  }
+  bool sync = false;
+  for (auto& op : group) sync = sync || op->wants_sync();
+  Status sync_status;
+  if (txn_status.ok() && sync) {
+    int rc = mdb_env_sync(env_->raw(), 1);
+    if (rc != 0) {
+      sync_status = MdbStatus(rc, fmt::format("syncing store {}", env_->dir()));
+      SetFailed(sync_status);
+    }
+  }
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (!txn_status.ok()) {
+      group[i]->Done(txn_status);
+    } else if (group[i]->wants_sync() && !sync_status.ok()) {
+      group[i]->Done(sync_status);
+    } else {
+      group[i]->Done(op_status[i]);
+    }
+  }
+}
+
+}  // namespace memoir::internal

@@ -1,0 +1,460 @@
+// Behaviour of the journal API (memoir/journal.h) on a real store.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <string>
+#include <vector>
+
+#include "memoir/store.h"
+#include "support/temp_dir.h"
+
+namespace memoir {
+namespace {
+
+std::vector<EventData> Events(int n, const std::string& type = "Tick",
+                              std::vector<std::string> tags = {}) {
+  std::vector<EventData> out;
+  for (int i = 0; i < n; ++i) {
+    out.push_back({type, "payload-" + std::to_string(i), 1, tags});
+  }
+  return out;
+}
+
+std::unique_ptr<Store> OpenOrDie(const std::string& path, StoreOptions o = {}) {
+  o.durability =
+      o.durability == Durability::kSync ? Durability::kNone : o.durability;
+  auto store = Store::Open(path, o);
+  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
+  return std::move(store).value();
+}
+
+// The journal's index is written in bulk; every behaviour must hold both for
+// events still in the unindexed tail and for indexed ones.
+StoreOptions WithFlushEvery(size_t n) {
+  StoreOptions o;
+  o.index_flush_events = n;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("appended events read back with gap-free seqs from 1") {
+  test::TempDir dir;
+  for (size_t flush : {size_t{1}, size_t{7}, size_t{65536}}) {
+    CAPTURE(flush);
+    std::string path = dir.Sub("s" + std::to_string(flush));
+    auto store = OpenOrDie(path, WithFlushEvery(flush));
+    Journal& j = store->journal();
+    auto r1 = j.Append("acct-1", Expected::NoStream(), Events(3));
+    REQUIRE(r1.ok());
+    CHECK(r1->first_seq == 1);
+    CHECK(r1->last_seq == 3);
+    auto r2 = j.Append("acct-1", Expected::At(3), Events(2, "Tock"));
+    REQUIRE(r2.ok());
+    CHECK(r2->first_seq == 4);
+    CHECK(r2->first_position == r1->last_position + 1);
+    auto events = j.Read("acct-1");
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 5);
+    for (size_t i = 0; i < 5; ++i) {
+      CHECK((*events)[i].seq == i + 1);
+      CHECK((*events)[i].stream == "acct-1");
+    }
+    CHECK((*events)[3].type == "Tock");
+    CHECK((*events)[0].payload == "payload-0");
+    CHECK(*j.Head("acct-1") == 5);
+    CHECK(*j.Head("never-written") == 0);
+  }
+}
+
+TEST_CASE(
+    "a stale expectation is a conflict carrying the head and writes nothing") {
+  test::TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  Journal& j = store->journal();
+  REQUIRE(j.Append("s", Expected::Any(), Events(2)).ok());
+  auto stale = j.Append("s", Expected::At(1), Events(1));
+  REQUIRE(!stale.ok());
+  CHECK(stale.status().IsConflict());
+  CHECK(stale.status().actual_seq() == 2);
+  auto exists = j.Append("s", Expected::NoStream(), Events(1));
+  CHECK(exists.status().IsConflict());
+  auto missing = j.Append("other", Expected::At(4), Events(1));
+  CHECK(missing.status().IsConflict());
+  CHECK(missing.status().actual_seq() == 0);
+  CHECK(*j.Head("s") == 2);
+  CHECK(j.Read("s")->size() == 2);
+  CHECK(*j.Head("other") == 0);
+}
+
+TEST_CASE("a multi-stream append with one conflict writes nothing at all") {
+  test::TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  Journal& j = store->journal();
+  REQUIRE(j.Append("a", Expected::Any(), Events(1)).ok());
+  std::vector<StreamAppend> batch;
+  batch.push_back({"a", Expected::At(1), Events(2)});
+  batch.push_back({"b", Expected::At(7), Events(2)});  // conflict
+  auto r = j.AppendMulti(std::move(batch));
+  REQUIRE(!r.ok());
+  CHECK(r.status().IsConflict());
+  CHECK(*j.Head("a") == 1);
+  CHECK(*j.Head("b") == 0);
+  CHECK(*j.LastPosition() == 1);
+
+  std::vector<StreamAppend> good;
+  good.push_back({"a", Expected::At(1), Events(2)});
+  good.push_back({"b", Expected::NoStream(), Events(3)});
+  auto ok = j.AppendMulti(std::move(good));
+  REQUIRE(ok.ok());
+  CHECK((*ok)[0].last_seq == 3);
+  CHECK((*ok)[1].last_seq == 3);
+  CHECK((*ok)[1].first_position == (*ok)[0].last_position + 1);
+}
+
+TEST_CASE("a multi-stream append naming a stream twice is refused") {
+  test::TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  std::vector<StreamAppend> batch;
+  batch.push_back({"a", Expected::Any(), Events(1)});
+  batch.push_back({"a", Expected::Any(), Events(1)});
+  auto r = store->journal().AppendMulti(std::move(batch));
+  CHECK(r.status().IsInvalidArgument());
+}
+
+TEST_CASE("data survives closing and reopening, indexed or not") {
+  test::TempDir dir;
+  for (size_t flush : {size_t{1}, size_t{4}, size_t{65536}}) {
+    CAPTURE(flush);
+    std::string path = dir.Sub("s" + std::to_string(flush));
+    {
+      auto store = OpenOrDie(path, WithFlushEvery(flush));
+      for (int i = 0; i < 10; ++i) {
+        REQUIRE(store->journal()
+                    .Append("s" + std::to_string(i % 3), Expected::Any(),
+                            Events(i + 1, "T", {"even"}))
+                    .ok());
+      }
+    }
+    auto store = OpenOrDie(path, WithFlushEvery(flush));
+    Journal& j = store->journal();
+    CHECK(*j.Head("s0") == 1 + 4 + 7 + 10);
+    CHECK(*j.Head("s1") == 2 + 5 + 8);
+    CHECK(j.Read("s2")->size() == 3 + 6 + 9);
+    CHECK(*j.LastPosition() == 55);
+    // Appends continue from the recovered heads and positions.
+    auto r = j.Append("s1", Expected::At(15), Events(1));
+    REQUIRE(r.ok());
+    CHECK(r->first_seq == 16);
+    CHECK(r->first_position == 56);
+    CHECK(j.ReadTag("even", 0, 1000)->size() == 55);  // the last had no tag
+  }
+}
+
+TEST_CASE("the head survives delete-to and later appends continue after it") {
+  test::TempDir dir;
+  for (size_t flush : {size_t{1}, size_t{65536}}) {
+    CAPTURE(flush);
+    std::string path = dir.Sub("s" + std::to_string(flush));
+    {
+      auto store = OpenOrDie(path, WithFlushEvery(flush));
+      Journal& j = store->journal();
+      REQUIRE(j.Append("s", Expected::Any(), Events(5, "T", {"t"})).ok());
+      REQUIRE(j.DeleteTo("s", 5).ok());
+      CHECK(*j.Head("s") == 5);
+      CHECK(j.Read("s")->empty());
+      CHECK(j.GetStream("s")->deleted_to == 5);
+      CHECK(j.GetStream("s")->event_count == 0);
+      CHECK(j.ReadTag("t", 0, 100)->empty());
+      CHECK(j.DeleteTo("s", 6).IsInvalidArgument());
+    }
+    auto store = OpenOrDie(path, WithFlushEvery(flush));
+    Journal& j = store->journal();
+    CHECK(*j.Head("s") == 5);
+    auto r = j.Append("s", Expected::At(5), Events(2));
+    REQUIRE(r.ok());
+    CHECK(r->first_seq == 6);
+    auto events = j.Read("s");
+    REQUIRE(events->size() == 2);
+    CHECK(events->front().seq == 6);
+    REQUIRE(j.DeleteTo("s", 6).ok());
+    CHECK(j.Read("s")->front().seq == 7);
+  }
+}
+
+TEST_CASE("a tombstoned stream refuses appends and reads") {
+  test::TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  Journal& j = store->journal();
+  REQUIRE(j.Append("gone", Expected::Any(), Events(3)).ok());
+  REQUIRE(j.Append("kept", Expected::Any(), Events(1)).ok());
+  REQUIRE(j.DeleteStream("gone").ok());
+  CHECK(
+      j.Append("gone", Expected::Any(), Events(1)).status().IsStreamDeleted());
+  CHECK(j.Read("gone").status().IsStreamDeleted());
+  CHECK(j.Head("gone").status().IsStreamDeleted());
+  CHECK(j.GetStream("gone")->deleted);
+  CHECK(j.DeleteStream("gone").IsStreamDeleted());
+  CHECK(j.DeleteStream("never").IsNotFound());
+  CHECK(j.Read("kept")->size() == 1);
+  auto all = j.ReadAll(0, 100);
+  REQUIRE(all->size() == 1);
+  CHECK(all->front().stream == "kept");
+}
+
+TEST_CASE("a 16 MiB event round-trips") {
+  test::TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  std::string big(16 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131);
+  std::vector<EventData> events{{"Blob", big, 2, {}}};
+  REQUIRE(
+      store->journal().Append("big", Expected::Any(), std::move(events)).ok());
+  auto read = store->journal().Read("big");
+  REQUIRE(read->size() == 1);
+  CHECK(read->front().payload == big);
+  CHECK(read->front().schema_version == 2);
+}
+
+TEST_CASE("bad stream names, tags and types are rejected before queueing") {
+  test::TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  Journal& j = store->journal();
+  SUBCASE("empty name") {
+    CHECK(
+        j.Append("", Expected::Any(), Events(1)).status().IsInvalidArgument());
+  }
+  SUBCASE("over-long name") {
+    std::string name(kMaxStreamNameBytes + 1, 'x');
+    auto r = j.Append(name, Expected::Any(), Events(1));
+    CHECK(r.status().IsInvalidArgument());
+    CHECK(r.status().ToString().find("255") != std::string::npos);
+    CHECK(j.Append(std::string(kMaxStreamNameBytes, 'x'), Expected::Any(),
+                   Events(1))
+              .ok());
+  }
+  SUBCASE("invalid UTF-8 and control characters") {
+    CHECK(ValidateStreamName("caf\xc3\xa9").ok());
+    CHECK(ValidateStreamName("\xc3").IsInvalidArgument());
+    CHECK(ValidateStreamName("\xc0\xaf").IsInvalidArgument());      // overlong
+    CHECK(ValidateStreamName("\xed\xa0\x80").IsInvalidArgument());  // surrogate
+    CHECK(ValidateStreamName(std::string("a\0b", 3)).IsInvalidArgument());
+    CHECK(ValidateStreamName("tab\there").IsInvalidArgument());
+  }
+  SUBCASE("no events, empty type, bad tag") {
+    CHECK(j.Append("s", Expected::Any(), {}).status().IsInvalidArgument());
+    CHECK(j.Append("s", Expected::Any(), Events(1, ""))
+              .status()
+              .IsInvalidArgument());
+    CHECK(j.Append("s", Expected::Any(), Events(1, "T", {""}))
+              .status()
+              .IsInvalidArgument());
+    CHECK(
+        j.Append("s", Expected::Any(), Events(1, "T", {std::string("a\0", 2)}))
+            .status()
+            .IsInvalidArgument());
+  }
+  CHECK(*j.LastPosition() <= 1);
+}
+
+TEST_CASE(
+    "reads honour ranges, counts and direction across the index and the tail") {
+  test::TempDir dir;
+  auto store = OpenOrDie(dir.path(), WithFlushEvery(5));
+  Journal& j = store->journal();
+  for (int i = 0; i < 4; ++i) {
+    REQUIRE(j.Append("s", Expected::Any(), Events(3)).ok());  // 12 events
+    REQUIRE(j.Append("noise", Expected::Any(), Events(1)).ok());
+  }
+  auto seqs = [&](const ReadOptions& o) {
+    std::vector<uint64_t> out;
+    REQUIRE(j.Scan("s", o, [&](const EventView& e) {
+               out.push_back(e.seq);
+               return true;
+             }).ok());
+    return out;
+  };
+  CHECK(seqs({}) ==
+        std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+  CHECK(seqs({.from_seq = 4, .to_seq = 6}) == std::vector<uint64_t>{4, 5, 6});
+  CHECK(seqs({.from_seq = 10, .max_count = 2}) ==
+        std::vector<uint64_t>{10, 11});
+  CHECK(seqs({.max_count = 4, .backward = true}) ==
+        std::vector<uint64_t>{12, 11, 10, 9});
+  CHECK(seqs({.from_seq = 2, .to_seq = 5, .backward = true}) ==
+        std::vector<uint64_t>{5, 4, 3, 2});
+  CHECK(seqs({.from_seq = 13}).empty());
+  // Stopping early from the visitor.
+  int seen = 0;
+  REQUIRE(j.Scan("s", {}, [&](const EventView&) { return ++seen < 3; }).ok());
+  CHECK(seen == 3);
+  CHECK(j.Read("nope").status().IsNotFound());
+}
+
+TEST_CASE("every event can be read in commit order and by tag") {
+  test::TempDir dir;
+  auto store = OpenOrDie(dir.path(), WithFlushEvery(4));
+  Journal& j = store->journal();
+  for (int i = 0; i < 10; ++i) {
+    std::vector<std::string> tags = {i % 2 == 0 ? "even" : "odd"};
+    if (i % 5 == 0) tags.push_back("fifth");
+    REQUIRE(j.Append("s" + std::to_string(i % 4), Expected::Any(),
+                     Events(1, "T", tags))
+                .ok());
+  }
+  auto all = j.ReadAll(0, 100);
+  REQUIRE(all->size() == 10);
+  for (size_t i = 0; i < all->size(); ++i) {
+    CHECK((*all)[i].position == i + 1);
+    CHECK((*all)[i].stream == "s" + std::to_string(i % 4));
+  }
+  auto page = j.ReadAll(4, 3);
+  REQUIRE(page->size() == 3);
+  CHECK(page->front().position == 4);
+  auto even = j.ReadTag("even", 0, 100);
+  REQUIRE(even->size() == 5);
+  CHECK(even->front().position == 1);
+  CHECK(even->back().position == 9);
+  auto fifth = j.ReadTag("fifth", 2, 100);
+  REQUIRE(fifth->size() == 1);
+  CHECK(fifth->front().position == 6);
+  CHECK(j.ReadTag("none", 0, 100)->empty());
+}
+
+TEST_CASE("streams are listed in name order with prefix and paging") {
+  test::TempDir dir;
+  auto store = OpenOrDie(dir.path(), WithFlushEvery(3));
+  Journal& j = store->journal();
+  for (const char* name :
+       {"acct-3", "acct-1", "order-1", "acct-2", "acct-10"}) {
+    REQUIRE(j.Append(name, Expected::Any(), Events(2)).ok());
+  }
+  auto first = j.ListStreams("acct-", "", 2);
+  REQUIRE(first.ok());
+  REQUIRE(first->streams.size() == 2);
+  CHECK(first->streams[0].name == "acct-1");
+  CHECK(first->streams[1].name == "acct-10");
+  CHECK(first->streams[0].head == 2);
+  CHECK(first->streams[0].event_count == 2);
+  CHECK(first->next == "acct-10");
+  auto second = j.ListStreams("acct-", first->next, 2);
+  REQUIRE(second->streams.size() == 2);
+  CHECK(second->streams[1].name == "acct-3");
+  CHECK(second->next.empty());  // the last page
+  auto after = j.ListStreams("acct-", "acct-3", 2);
+  CHECK(after->streams.empty());
+  CHECK(after->next.empty());
+  CHECK(j.ListStreams("", "", 100)->streams.size() == 5);
+}
+
+TEST_CASE("timestamps come from the injected clock") {
+  struct FixedClock : Clock {
+    int64_t NowNanos() override { return 1'700'000'000'000'000'000; }
+  };
+  test::TempDir dir;
+  StoreOptions o;
+  o.clock = std::make_shared<FixedClock>();
+  auto store = OpenOrDie(dir.path(), o);
+  REQUIRE(store->journal().Append("s", Expected::Any(), Events(1)).ok());
+  CHECK(store->journal().Read("s")->front().timestamp_ns ==
+        1'700'000'000'000'000'000);
+  CHECK(store->journal().GetStream("s")->created_ns ==
+        1'700'000'000'000'000'000);
+}
+
+TEST_CASE("a read-only store reads while refusing writes") {
+  test::TempDir dir;
+  {
+    auto store = OpenOrDie(dir.path(), WithFlushEvery(3));
+    REQUIRE(store->journal().Append("s", Expected::Any(), Events(5)).ok());
+  }
+  StoreOptions ro;
+  ro.read_only = true;
+  auto store = OpenOrDie(dir.path(), ro);
+  CHECK(store->journal().Read("s")->size() == 5);
+  auto w = store->journal().Append("s", Expected::Any(), Events(1));
+  CHECK(w.status().IsInvalidArgument());
+  CHECK(store->Sync().IsInvalidArgument());
+}
+
+TEST_CASE("appends after close fail as closed and lose nothing acknowledged") {
+  test::TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  REQUIRE(store->journal().Append("s", Expected::Any(), Events(2)).ok());
+  REQUIRE(store->Close().ok());
+  CHECK(store->journal()
+            .Append("s", Expected::Any(), Events(1))
+            .status()
+            .IsClosed());
+  CHECK(store->journal().Read("s")->size() == 2);
+}
+
+TEST_CASE("every durability mode commits and an explicit sync succeeds") {
+  test::TempDir dir;
+  for (Durability d :
+       {Durability::kSync, Durability::kNoMetaSync, Durability::kNone}) {
+    std::string path = dir.Sub("d" + std::to_string(static_cast<int>(d)));
+    StoreOptions o;
+    o.durability = d;
+    o.periodic_sync = std::chrono::milliseconds(d == Durability::kNone ? 5 : 0);
+    auto store = Store::Open(path, o);
+    REQUIRE(store.ok());
+    REQUIRE((*store)->journal().Append("s", Expected::Any(), Events(3)).ok());
+    CHECK((*store)->Sync().ok());
+    CHECK((*store)->journal().Read("s")->size() == 3);
+  }
+}
+
+TEST_CASE(
+    "a full map grows up to its limit, then reports storage full with the "
+    "fix") {
+  test::TempDir dir;
+  StoreOptions o;
+  o.map_size = 1 << 20;
+  o.max_map_size = 4 << 20;
+  o.durability = Durability::kNone;
+  auto store = Store::Open(dir.path(), o);
+  REQUIRE(store.ok());
+  Journal& j = (*store)->journal();
+  std::string chunk(64 << 10, 'x');
+  uint64_t acknowledged = 0;
+  Status last;
+  for (int i = 0; i < 200; ++i) {
+    auto r = j.Append("s", Expected::Any(), {{"Chunk", chunk, 1, {}}});
+    if (!r.ok()) {
+      last = r.status();
+      break;
+    }
+    acknowledged = r->last_seq;
+  }
+  REQUIRE(last.IsStorageFull());
+  CHECK(last.ToString().find("max_map_size") != std::string::npos);
+  CHECK((*store)->Stats().map_growths >= 1);
+  CHECK(acknowledged > 16);  // more than the initial 1 MiB could hold
+  // Nothing acknowledged is lost, and the fix the message names works.
+  CHECK(j.Read("s")->size() == acknowledged);
+  REQUIRE((*store)->Close().ok());
+  store->reset();
+  o.max_map_size = 64 << 20;
+  auto bigger = Store::Open(dir.path(), o);
+  REQUIRE(bigger.ok());
+  CHECK((*bigger)->journal().Read("s")->size() == acknowledged);
+  CHECK((*bigger)
+            ->journal()
+            .Append("s", Expected::At(acknowledged), {{"Chunk", chunk, 1, {}}})
+            .ok());
+}
+
+TEST_CASE("store files are created owner-only") {
+  test::TempDir dir;
+  { auto store = OpenOrDie(dir.Sub("store")); }
+  struct stat st {};
+  REQUIRE(stat(dir.Sub("store/data.mdb").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  REQUIRE(stat(dir.Sub("store/lock.mdb").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  REQUIRE(stat(dir.Sub("store").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+}
+
+}  // namespace memoir

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# memoir's single entry point for newcomers and CI (see README.md).
+#
+#   bash tools/dev.sh demo [ARGS]  install what is missing, build, run the demo
+#   bash tools/dev.sh test         install what is missing, build and run every
+#                                  test, plain and under ASan+UBSan
+#   bash tools/dev.sh bench [ARGS] build in Release and run memoir-bench
+#
+# Needs Debian 12 (or a system with the same packages) and root or sudo for
+# the one-time package install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(cmake ninja-build g++ pkg-config liblmdb-dev lmdb-utils
+          libflatbuffers-dev flatbuffers-compiler libfmt-dev doctest-dev
+          libxxhash-dev)
+
+install_missing() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+      missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "dev.sh: installing ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+      --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+build() {
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  cmake --build "$dir"
+}
+
+jobs=$(nproc 2>/dev/null || echo 2)
+cmd=${1:-demo}
+[ $# -gt 0 ] && shift
+
+case "$cmd" in
+  demo)
+    install_missing
+    build build/release -DCMAKE_BUILD_TYPE=Release -DMEMOIR_BUILD_TESTS=OFF
+    exec build/release/tools/memoir-example "$@"
+    ;;
+  test)
+    install_missing
+    echo "== build and test (RelWithDebInfo, -Werror)"
+    build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    (cd build/test && ctest --output-on-failure -j"$jobs")
+    echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
+    build build/asan -DCMAKE_BUILD_TYPE=Debug -DMEMOIR_SANITIZE=address,undefined
+    (cd build/asan &&
+      ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --output-on-failure -j"$jobs")
+    ;;
+  bench)
+    install_missing
+    build build/release -DCMAKE_BUILD_TYPE=Release -DMEMOIR_BUILD_TESTS=OFF
+    exec build/release/tools/memoir-bench "$@"
+    ;;
+  *)
+    echo "usage: bash tools/dev.sh demo|test|bench [ARGS]" >&2
+    exit 2
+    ;;
+esac
