@@ -1,0 +1,286 @@
+// Group commit and the writer's failure policy (storage/writer.h), driven
+// through the journal. The sync interposer (support/sync_faults.h) holds
+// the writer inside a commit so later requests queue into one group, and
+// injects failed syncs.
+#include <doctest/doctest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "memoir/store.h"
+#include "support/sync_faults.h"
+#include "support/temp_dir.h"
+
+namespace memoir {
+namespace {
+
+std::vector<EventData> One(const std::string& payload = "x") {
+  return {{"T", payload, 1, {}}};
+}
+
+struct Reset {
+  ~Reset() { test::ResetSyncFaults(); }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "conflicting and deleted-stream requests in a group fail alone while their "
+    "neighbours commit") {
+  Reset reset;
+  test::TempDir dir;
+  auto store = Store::Open(dir.path());  // kSync: every commit syncs
+  REQUIRE(store.ok());
+  Journal& j = (*store)->journal();
+  REQUIRE(j.Append("gone", Expected::Any(), One()).ok());
+  REQUIRE(j.DeleteStream("gone").ok());
+  REQUIRE(j.Append("a", Expected::Any(), One()).ok());
+
+  // Hold the writer inside the next commit's sync.
+  test::BlockNextSync();
+  auto first = j.AppendAsync({"first", Expected::Any(), One()});
+  REQUIRE(test::WaitUntilSyncBlocked());
+  uint64_t commits_before = (*store)->Stats().commits;
+  // These queue up behind it and form the next group.
+  auto ok1 = j.AppendAsync({"a", Expected::At(1), One()});
+  auto conflict =
+      j.AppendAsync({"a", Expected::At(1), One()});  // stale by then
+  auto deleted = j.AppendAsync({"gone", Expected::Any(), One()});
+  auto ok2 = j.AppendAsync({"b", Expected::NoStream(), One()});
+  test::ReleaseSync();
+
+  REQUIRE(first.get().ok());
+  auto r1 = ok1.get();
+  auto rc = conflict.get();
+  auto rd = deleted.get();
+  auto r2 = ok2.get();
+  CHECK(r1.ok());
+  CHECK(rc.status().IsConflict());
+  CHECK(rc.status().actual_seq() == 2);
+  CHECK(rd.status().IsStreamDeleted());
+  CHECK(r2.ok());
+  // The four queued requests went into one commit (plus the held one).
+  CHECK((*store)->Stats().commits == commits_before + 2);
+  CHECK(*j.Head("a") == 2);
+  CHECK(*j.Head("b") == 1);
+}
+
+TEST_CASE(
+    "a failed fsync stops writes until the store is reopened and loses nothing "
+    "acknowledged") {
+  Reset reset;
+  test::TempDir dir;
+  uint64_t acknowledged = 0;
+  {
+    auto store = Store::Open(dir.path());
+    REQUIRE(store.ok());
+    Journal& j = (*store)->journal();
+    for (int i = 0; i < 5; ++i)
+      REQUIRE(j.Append("s", Expected::Any(), One()).ok());
+    acknowledged = 5;
+    test::FailNextSyncs(1, EIO);
+    auto failed = j.Append("s", Expected::Any(), One());
+    REQUIRE(!failed.ok());
+    CHECK(failed.status().IsIOError());
+    CHECK(failed.status().raw_error() == EIO);
+    // The fault is gone, but a failed fsync is never retried: the kernel
+    // may have dropped the pages. Every later write is refused.
+    auto after = j.Append("s", Expected::Any(), One());
+    CHECK(after.status().IsIOError());
+    CHECK(std::string(after.status().message()).find("reopen") !=
+          std::string::npos);
+    CHECK((*store)->Sync().IsIOError());
+    // Reads still work.
+    CHECK(j.Read("s").ok());
+  }
+  auto store = Store::Open(dir.path());
+  REQUIRE(store.ok());
+  Journal& j = (*store)->journal();
+  auto head = j.Head("s");
+  REQUIRE(head.ok());
+  CHECK(*head >= acknowledged);  // the failed commit may or may not be there
+  auto r = j.Append("s", Expected::At(*head), One());
+  CHECK(r.ok());
+  CHECK(j.Read("s")->size() == *head + 1);
+}
+
+TEST_CASE("an explicit sync that fails stops writes") {
+  Reset reset;
+  test::TempDir dir;
+  StoreOptions o;
+  o.durability = Durability::kNone;
+  auto store = Store::Open(dir.path(), o);
+  REQUIRE(store.ok());
+  REQUIRE((*store)->journal().Append("s", Expected::Any(), One()).ok());
+  test::FailNextSyncs(1, EIO);
+  CHECK((*store)->Sync().IsIOError());
+  CHECK((*store)
+            ->journal()
+            .Append("s", Expected::Any(), One())
+            .status()
+            .IsIOError());
+}
+
+TEST_CASE("a full queue makes producers wait, then fail busy at the deadline") {
+  Reset reset;
+  test::TempDir dir;
+  StoreOptions o;
+  o.max_queue_bytes = 4096;
+  o.enqueue_timeout = std::chrono::milliseconds(50);
+  auto store = Store::Open(dir.path(), o);
+  REQUIRE(store.ok());
+  Journal& j = (*store)->journal();
+  test::BlockNextSync();
+  auto held = j.AppendAsync({"s", Expected::Any(), One()});
+  REQUIRE(test::WaitUntilSyncBlocked());
+  std::vector<std::future<Result<AppendResult>>> queued;
+  Status busy;
+  for (int i = 0; i < 100 && busy.ok(); ++i) {
+    auto f = j.AppendAsync({"s", Expected::Any(), One(std::string(1000, 'q'))});
+    if (f.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      auto r = f.get();
+      REQUIRE(!r.ok());
+      busy = r.status();
+    } else {
+      queued.push_back(std::move(f));
+    }
+  }
+  CHECK(busy.IsBusy());
+  CHECK(std::string(busy.message()).find("max_queue_bytes") !=
+        std::string::npos);
+  CHECK(!queued.empty());
+  test::ReleaseSync();
+  CHECK(held.get().ok());
+  for (auto& f : queued) CHECK(f.get().ok());
+  CHECK(*j.Head("s") == 1 + queued.size());
+}
+
+TEST_CASE(
+    "closing under load commits everything acknowledged and refuses the rest") {
+  test::TempDir dir;
+  StoreOptions o;
+  o.durability = Durability::kNone;
+  auto store = Store::Open(dir.path(), o);
+  REQUIRE(store.ok());
+  Journal& j = (*store)->journal();
+  constexpr int kThreads = 8;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<uint64_t> acked(kThreads, 0);
+  std::atomic<int> total_acks{0};
+  std::atomic<int> callbacks{0};
+  std::atomic<int> submitted{0};
+  std::atomic<int> closed_refusals{0};
+  std::atomic<int> other_errors{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> producers;
+  for (int t = 0; t < kThreads; ++t) {
+    producers.emplace_back([&, t] {
+      std::string stream = "p" + std::to_string(t);
+      while (!stop.load()) {
+        submitted.fetch_add(1);
+        j.Append({stream, Expected::Any(), One()},
+                 [&, t](Result<AppendResult> r) {
+                   if (r.ok()) {
+                     std::lock_guard<std::mutex> lock(mu);
+                     acked[t] = std::max(acked[t], r->last_seq);
+                     total_acks.fetch_add(1);
+                     cv.notify_all();
+                   } else if (r.status().IsClosed()) {
+                     closed_refusals.fetch_add(1);
+                     stop.store(true);
+                   } else {
+                     other_errors.fetch_add(1);
+                   }
+                   callbacks.fetch_add(1);
+                 });
+      }
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(20),
+                        [&] { return total_acks.load() >= 2000; }));
+  }
+  REQUIRE((*store)->Close().ok());
+  stop.store(true);
+  for (auto& t : producers) t.join();
+  CHECK(callbacks.load() == submitted.load());  // every request answered once
+  CHECK(other_errors.load() == 0);
+  CHECK(closed_refusals.load() > 0);
+  store->reset();
+  auto reopened = Store::Open(dir.path(), o);
+  REQUIRE(reopened.ok());
+  for (int t = 0; t < kThreads; ++t) {
+    CHECK(*(*reopened)->journal().Head("p" + std::to_string(t)) == acked[t]);
+  }
+}
+
+TEST_CASE(
+    "a full disk gives storage full, loses nothing acknowledged, and recovers "
+    "once space is freed") {
+  Reset reset;
+  test::TempDir dir;
+  std::string mnt = dir.Sub("tmpfs");
+  REQUIRE(mkdir(mnt.c_str(), 0700) == 0);
+  if (geteuid() != 0 ||
+      mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=8m") != 0) {
+    MESSAGE("skipped: mounting an 8 MiB tmpfs needs root (errno ", errno, ")");
+    return;
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  // Ballast that the test deletes to free space later.
+  {
+    std::ofstream ballast(mnt + "/ballast", std::ios::binary);
+    std::string mb(1 << 20, 'b');
+    for (int i = 0; i < 3; ++i) ballast << mb;
+  }
+  StoreOptions o;
+  o.map_size = 64 << 20;  // the map is not the limit here: the disk is
+  o.max_map_size = 64 << 20;
+  auto store = Store::Open(mnt + "/store", o);
+  REQUIRE(store.ok());
+  Journal& j = (*store)->journal();
+  std::string chunk(32 << 10, 'c');
+  uint64_t acknowledged = 0;
+  Status full;
+  for (int i = 0; i < 1000; ++i) {
+    auto r = j.Append("s", Expected::Any(), One(chunk));
+    if (!r.ok()) {
+      full = r.status();
+      break;
+    }
+    acknowledged = r->last_seq;
+  }
+  REQUIRE(full.IsStorageFull());
+  CHECK(std::string(full.message()).find("free disk space") !=
+        std::string::npos);
+  CHECK(acknowledged > 0);
+  CHECK(j.Read("s")->size() == acknowledged);
+  // Still full: still refused, and still not fatal.
+  CHECK(j.Append("s", Expected::Any(), One(chunk)).status().IsStorageFull());
+  REQUIRE(unlink((mnt + "/ballast").c_str()) == 0);
+  auto again = j.Append("s", Expected::At(acknowledged), One(chunk));
+  REQUIRE_MESSAGE(again.ok(), again.status().ToString());
+  CHECK(again->last_seq == acknowledged + 1);
+  REQUIRE((*store)->Close().ok());
+  store->reset();
+  auto reopened = Store::Open(mnt + "/store", o);
+  REQUIRE(reopened.ok());
+  CHECK((*reopened)->journal().Read("s")->size() == acknowledged + 1);
+}
+
+}  // namespace memoir
