@@ -179,3 +179,33 @@ TEST_CASE("bad options and missing stores get specific errors") {
 }
 
 }  // namespace memoir
+
+namespace memoir {
+
+TEST_CASE(
+    "the store stays a plain LMDB environment that mdb_stat -a can read") {
+  test::TempDir dir;
+  {
+    auto store = Store::Open(dir.path());
+    REQUIRE(store.ok());
+    REQUIRE((*store)
+                ->journal()
+                .Append("s", Expected::Any(), {{"T", "x", 1, {"t"}}})
+                .ok());
+  }
+  std::string cmd = "mdb_stat -a '" + dir.path() + "' 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof(buf), p) != nullptr) out += buf;
+  REQUIRE(pclose(p) == 0);
+  for (const char* db :
+       {"meta", "names", "streams", "log", "stream_index", "tag_index"}) {
+    CHECK_MESSAGE(
+        out.find(std::string("Status of ") + db + "\n") != std::string::npos,
+        db);
+  }
+}
+
+}  // namespace memoir
