@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include "journal/journal_impl.h"
+#include "journal/record.h"
+#include "snapshot/snapshot_store_impl.h"
 #include "storage/env.h"
 #include "storage/writer.h"
 
@@ -12,7 +14,95 @@ namespace {
 
 using internal::Env;
 using internal::JournalImpl;
+using internal::JournalLink;
+using internal::PreparedAppend;
+using internal::SnapshotStoreImpl;
 using internal::Writer;
+
+// The checks JournalImpl::Append runs before queueing (journal_write.cc
+// keeps them private), repeated for appends that carry a snapshot: bad
+// names, types or tags must never reach the writer's transaction.
+Status ValidateAppend(const StreamAppend& r) {
+  Status s = ValidateStreamName(r.stream);
+  if (!s.ok()) return s;
+  if (r.events.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("append to stream '{}' has no events", r.stream));
+  }
+  for (size_t i = 0; i < r.events.size(); ++i) {
+    const EventData& e = r.events[i];
+    if (e.type.empty() || e.type.size() > kMaxTypeNameBytes ||
+        e.payload.size() > kMaxPayloadBytes ||
+        e.tags.size() > kMaxTagsPerEvent) {
+      return Status::InvalidArgument(fmt::format(
+          "event {} of stream '{}': type must be 1 to {} bytes, payload at "
+          "most {} bytes, at most {} tags",
+          i, r.stream, kMaxTypeNameBytes, kMaxPayloadBytes, kMaxTagsPerEvent));
+    }
+    for (const std::string& tag : e.tags) {
+      if (tag.empty() || tag.size() > kMaxTagBytes ||
+          tag.find('\0') != std::string::npos) {
+        return Status::InvalidArgument(fmt::format(
+            "event {} of stream '{}': a tag must be 1 to {} bytes without NUL",
+            i, r.stream, kMaxTagBytes));
+      }
+    }
+  }
+  return Status::OK();
+}
+
+// One stream's append, encoded in the caller's thread and applied by the
+// journal inside the transaction of a snapshot op.
+class JournalPreparedAppend final : public PreparedAppend {
+ public:
+  JournalPreparedAppend(JournalImpl* journal, StreamAppend request)
+      : journal_(journal) {
+    requests_.push_back(std::move(request));
+    records_.resize(1);
+    for (EventData& e : requests_[0].events) {
+      records_[0].push_back(internal::EventRecord::Encode(e));
+      bytes_ += records_[0].back().size() + 64;
+      std::string().swap(e.payload);  // the record holds the bytes now
+    }
+  }
+  size_t bytes() const override { return bytes_; }
+  int Apply(MDB_txn* txn, Status* op_status) override {
+    results_.clear();
+    return journal_->ApplyAppend(txn, requests_, records_, &results_,
+                                 op_status);
+  }
+  AppendResult result() const override { return results_.front(); }
+
+ private:
+  JournalImpl* journal_;
+  // The journal keeps pointers to the events' tags until the commit.
+  std::vector<StreamAppend> requests_;
+  std::vector<std::vector<internal::EventRecord>> records_;
+  std::vector<AppendResult> results_;
+  size_t bytes_ = 0;
+};
+
+JournalLink LinkTo(JournalImpl* j) {
+  JournalLink link;
+  link.writer_lookup = [j](MDB_txn* txn, std::string_view name,
+                           JournalLink::StreamHead* out, int* rc) {
+    JournalImpl::StreamState st;
+    Status s = j->WriterLookup(txn, name, &st, rc);
+    if (s.ok() && *rc == 0) *out = {st.id, st.head, st.deleted};
+    return s;
+  };
+  link.stream_id = [j](MDB_txn* txn, std::string_view name) {
+    return j->StreamId(txn, name);
+  };
+  link.prepare_append =
+      [j](StreamAppend request) -> Result<std::unique_ptr<PreparedAppend>> {
+    Status s = ValidateAppend(request);
+    if (!s.ok()) return s;
+    return std::unique_ptr<PreparedAppend>(
+        new JournalPreparedAppend(j, std::move(request)));
+  };
+  return link;
+}
 
 class StoreImpl final : public Store {
  public:
@@ -21,6 +111,7 @@ class StoreImpl final : public Store {
       // In a forked child nothing of the parent's store may be touched, not
       // even to close it: leak it deliberately; exit reclaims the memory.
       (void)journal_.release();
+      (void)snapshots_.release();
       (void)writer_.release();
       (void)env_.release();
       return;
@@ -44,11 +135,22 @@ class StoreImpl final : public Store {
         JournalImpl::Open(store->env_.get(), store->writer_.get(), clock);
     if (!journal.ok()) return journal.status();
     store->journal_ = std::move(journal).value();
+    Result<std::unique_ptr<SnapshotStoreImpl>> snapshots =
+        SnapshotStoreImpl::Open(store->env_.get(), store->writer_.get(), clock,
+                                LinkTo(store->journal_.get()));
+    if (!snapshots.ok()) return snapshots.status();
+    store->snapshots_ = std::move(snapshots).value();
+    // Tombstoning a stream deletes its snapshots in the same transaction.
+    SnapshotStoreImpl* snaps = store->snapshots_.get();
+    store->journal_->AddDeletionHook([snaps](MDB_txn* txn, uint64_t id) {
+      return snaps->DeleteStreamSnapshots(txn, id);
+    });
     if (store->writer_) store->writer_->Start();
     return std::unique_ptr<Store>(std::move(store));
   }
 
   Journal& journal() override { return *journal_; }
+  SnapshotStore& snapshots() override { return *snapshots_; }
 
   Status Sync() override {
     Status s = env_->CheckProcess();
@@ -83,10 +185,11 @@ class StoreImpl final : public Store {
  private:
   StoreImpl() = default;
   std::string path_;
-  // Destruction order matters: the writer (which calls into the journal)
-  // stops before the journal goes, and both before the environment.
+  // Destruction order matters: the writer (which calls into the journal
+  // and the snapshots) stops before they go, and all before the environment.
   std::unique_ptr<Env> env_;
   std::unique_ptr<JournalImpl> journal_;
+  std::unique_ptr<SnapshotStoreImpl> snapshots_;
   std::unique_ptr<Writer> writer_;
 };
 

@@ -22,6 +22,7 @@
 #include "memoir/journal.h"
 #include "memoir/options.h"
 #include "memoir/result.h"
+#include "memoir/snapshot_store.h"
 #include "memoir/status.h"
 
 namespace memoir {
@@ -48,6 +49,11 @@ class MEMOIR_EXPORT Store {
   virtual ~Store() = default;
 
   virtual Journal& journal() = 0;
+
+  // The store's snapshots (see snapshot_store.h). Owned by the Store and
+  // valid while it lives; writes to it fail with kInvalidArgument in a
+  // read-only store.
+  virtual SnapshotStore& snapshots() = 0;
 
   // Forces every committed write to disk, whatever the durability mode.
   // A failure stops further writes until the store is reopened.

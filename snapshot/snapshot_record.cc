@@ -1,0 +1,107 @@
+#include "snapshot/snapshot_record.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "snapshot/layout.h"
+#include "snapshot_generated.h"
+#include "storage/bytes.h"
+#include "storage/checksum.h"
+
+namespace memoir::internal {
+
+SnapshotRecord SnapshotRecord::Encode(const SnapshotData& data) {
+  // A local builder, not a thread-local one: snapshots can be large, and a
+  // cached builder would keep the largest one's memory alive per thread.
+  flatbuffers::FlatBufferBuilder b(data.payload.size() + data.type.size() +
+                                   128);
+  // Scalars are written even when zero, so Seal can patch them in place.
+  b.ForceDefaults(true);
+  auto type = b.CreateString(data.type);
+  b.ForceVectorAlignment(data.payload.size(), 1, 16);
+  auto payload =
+      b.CreateVector(reinterpret_cast<const uint8_t*>(data.payload.data()),
+                     data.payload.size());
+  fb::SnapshotEnvelopeBuilder env(b);
+  env.add_stream_id(0);
+  env.add_seq(0);
+  env.add_timestamp_ns(0);
+  env.add_type(type);
+  env.add_schema_version(data.schema_version);
+  env.add_payload(payload);
+  b.Finish(env.Finish(), fb::SnapshotEnvelopeIdentifier());
+
+  SnapshotRecord r;
+  r.size_ = kSnapshotHeaderBytes + b.GetSize();
+  r.words_.resize((r.size_ + 7) / 8);
+  std::memcpy(r.mutable_data() + kSnapshotHeaderBytes, b.GetBufferPointer(),
+              b.GetSize());
+  return r;
+}
+
+void SnapshotRecord::Seal(uint64_t stream_id, uint64_t seq,
+                          int64_t timestamp_ns) {
+  char* fb_bytes = mutable_data() + kSnapshotHeaderBytes;
+  auto* env = flatbuffers::GetMutableRoot<fb::SnapshotEnvelope>(fb_bytes);
+  env->mutate_stream_id(stream_id);
+  env->mutate_seq(seq);
+  env->mutate_timestamp_ns(timestamp_ns);
+  PutLittle64(mutable_data(), Checksum(fb_bytes, size_ - kSnapshotHeaderBytes));
+}
+
+const char* SnapshotScratch::Hold(const char* data, size_t size) {
+  if (reinterpret_cast<uintptr_t>(data) % 16 == 0) return data;
+  blocks_.resize((size + 15) / 16);
+  std::memcpy(blocks_.data(), data, size);
+  return blocks_.data()->bytes;
+}
+
+Status DecodeSnapshotRecord(const char* data, size_t size, uint64_t stream_id,
+                            uint64_t seq, SnapshotScratch* scratch,
+                            DecodedSnapshot* out) {
+  // The smallest valid FlatBuffer with an identifier is 8 bytes; anything
+  // near 2 GiB is beyond what the verifier accepts (it asserts).
+  if (size < kSnapshotHeaderBytes + 8 || size > (size_t{1} << 31) - 1) {
+    return Status::Corruption(fmt::format(
+        "snapshot record has an impossible length of {} bytes", size));
+  }
+  const char* fb_bytes = data + kSnapshotHeaderBytes;
+  const size_t fb_size = size - kSnapshotHeaderBytes;
+  const uint64_t stored = GetLittle64(data);
+  const uint64_t actual = Checksum(fb_bytes, fb_size);
+  if (stored != actual) {
+    return Status::Corruption(fmt::format(
+        "snapshot record checksum mismatch (stored {:016x}, computed {:016x})",
+        stored, actual));
+  }
+  const char* aligned = scratch->Hold(fb_bytes, fb_size);
+  flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(aligned),
+                                 fb_size, /*max_depth=*/16,
+                                 /*max_tables=*/16);
+  if (!fb::VerifySnapshotEnvelopeBuffer(verifier)) {
+    return Status::Corruption(
+        "snapshot envelope fails the FlatBuffers verifier");
+  }
+  const fb::SnapshotEnvelope* env = fb::GetSnapshotEnvelope(aligned);
+  if (env->type() == nullptr || env->payload() == nullptr) {
+    return Status::Corruption("snapshot envelope lacks its type or payload");
+  }
+  if (env->stream_id() != stream_id || env->seq() != seq) {
+    return Status::Corruption(fmt::format(
+        "snapshot envelope names stream id {} seq {} but is stored under "
+        "stream id {} seq {}",
+        env->stream_id(), env->seq(), stream_id, seq));
+  }
+  out->stream_id = env->stream_id();
+  out->seq = env->seq();
+  out->timestamp_ns = env->timestamp_ns();
+  out->type = env->type()->string_view();
+  out->schema_version = env->schema_version();
+  out->payload =
+      std::string_view(reinterpret_cast<const char*>(env->payload()->data()),
+                       env->payload()->size());
+  return Status::OK();
+}
+
+}  // namespace memoir::internal
