@@ -84,6 +84,10 @@ class JournalImpl final : public Journal, public TxnObserver {
   // Reader side: the id of `name` in a read transaction, or kNotFound.
   Result<uint64_t> StreamId(MDB_txn* txn, std::string_view name);
 
+  // The checks every append passes before it is queued: stream name,
+  // event count, type, payload size and tags. kInvalidArgument says which.
+  static Status ValidateRequest(const StreamAppend& request);
+
   // Writer thread: applies an append inside `txn` (used by AppendOp).
   int ApplyAppend(MDB_txn* txn, std::vector<StreamAppend>& requests,
                   std::vector<std::vector<EventRecord>>& records,

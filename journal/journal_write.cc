@@ -44,20 +44,6 @@ Status ValidateEvent(const EventData& e, std::string_view stream, size_t i) {
   return Status::OK();
 }
 
-Status ValidateRequest(const StreamAppend& r) {
-  Status s = ValidateStreamName(r.stream);
-  if (!s.ok()) return s;
-  if (r.events.empty()) {
-    return Status::InvalidArgument(
-        fmt::format("append to stream '{}' has no events", r.stream));
-  }
-  for (size_t i = 0; i < r.events.size(); ++i) {
-    s = ValidateEvent(r.events[i], r.stream, i);
-    if (!s.ok()) return s;
-  }
-  return Status::OK();
-}
-
 class AppendOp final : public WriteOp {
  public:
   AppendOp(JournalImpl* journal, std::vector<StreamAppend> requests,
@@ -143,6 +129,20 @@ Status JournalImpl::RefuseWrites() const {
     return Status::InvalidArgument(fmt::format(
         "store {} is open read-only; open it without read_only to write",
         env_->dir()));
+  }
+  return Status::OK();
+}
+
+Status JournalImpl::ValidateRequest(const StreamAppend& r) {
+  Status s = ValidateStreamName(r.stream);
+  if (!s.ok()) return s;
+  if (r.events.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("append to stream '{}' has no events", r.stream));
+  }
+  for (size_t i = 0; i < r.events.size(); ++i) {
+    s = ValidateEvent(r.events[i], r.stream, i);
+    if (!s.ok()) return s;
   }
   return Status::OK();
 }

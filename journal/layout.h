@@ -48,7 +48,6 @@ namespace memoir::internal {
 inline constexpr char kMetaIndexedTo[] = "journal.indexed_to";
 inline constexpr char kMetaLastPosition[] = "journal.last_position";
 
-inline constexpr size_t kRecordHeaderBytes = 8;  // the checksum
 inline constexpr size_t kStreamRowFixedBytes = 56;
 inline constexpr uint32_t kStreamRowTombstone = 1;
 

@@ -10,6 +10,7 @@
 
 #include "memoir/journal.h"
 #include "memoir/status.h"
+#include "storage/record_frame.h"
 
 namespace memoir::internal {
 
@@ -24,15 +25,11 @@ class EventRecord {
   void Seal(uint64_t stream_id, uint64_t seq, uint64_t position,
             int64_t timestamp_ns);
 
-  const char* data() const {
-    return reinterpret_cast<const char*>(words_.data());
-  }
-  size_t size() const { return size_; }
+  const char* data() const { return buffer_.data(); }
+  size_t size() const { return buffer_.size(); }
 
  private:
-  char* mutable_data() { return reinterpret_cast<char*>(words_.data()); }
-  std::vector<uint64_t> words_;
-  size_t size_ = 0;
+  RecordBuffer buffer_;
 };
 
 // A decoded record; string views point into the record bytes (or into the
@@ -46,21 +43,6 @@ struct DecodedEvent {
   uint32_t schema_version = 0;
   std::string_view payload;
   std::vector<std::string_view> tags;
-};
-
-// Reusable 16-byte-aligned memory for envelopes whose LMDB copy is not so
-// aligned (LMDB aligns values to 2 bytes only). With the envelope 16-byte
-// aligned, the payload (aligned to 16 inside it) can hold a nested
-// FlatBuffer that is read in place.
-class AlignedScratch {
- public:
-  const char* Hold(const char* data, size_t size);
-
- private:
-  struct alignas(16) Block {
-    char bytes[16];
-  };
-  std::vector<Block> blocks_;
 };
 
 // Checks length, checksum and the FlatBuffers verifier, in that order, then

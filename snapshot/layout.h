@@ -30,7 +30,6 @@ namespace memoir::internal {
 
 inline constexpr char kSnapshotsDb[] = "snapshots";
 inline constexpr size_t kSnapshotKeyBytes = 16;
-inline constexpr size_t kSnapshotHeaderBytes = 8;  // the checksum
 
 }  // namespace memoir::internal
 

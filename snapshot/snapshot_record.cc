@@ -33,49 +33,27 @@ SnapshotRecord SnapshotRecord::Encode(const SnapshotData& data) {
   b.Finish(env.Finish(), fb::SnapshotEnvelopeIdentifier());
 
   SnapshotRecord r;
-  r.size_ = kSnapshotHeaderBytes + b.GetSize();
-  r.words_.resize((r.size_ + 7) / 8);
-  std::memcpy(r.mutable_data() + kSnapshotHeaderBytes, b.GetBufferPointer(),
-              b.GetSize());
+  r.buffer_ = RecordBuffer::Wrap(b.GetBufferPointer(), b.GetSize());
   return r;
 }
 
 void SnapshotRecord::Seal(uint64_t stream_id, uint64_t seq,
                           int64_t timestamp_ns) {
-  char* fb_bytes = mutable_data() + kSnapshotHeaderBytes;
-  auto* env = flatbuffers::GetMutableRoot<fb::SnapshotEnvelope>(fb_bytes);
+  auto* env = flatbuffers::GetMutableRoot<fb::SnapshotEnvelope>(buffer_.body());
   env->mutate_stream_id(stream_id);
   env->mutate_seq(seq);
   env->mutate_timestamp_ns(timestamp_ns);
-  PutLittle64(mutable_data(), Checksum(fb_bytes, size_ - kSnapshotHeaderBytes));
-}
-
-const char* SnapshotScratch::Hold(const char* data, size_t size) {
-  if (reinterpret_cast<uintptr_t>(data) % 16 == 0) return data;
-  blocks_.resize((size + 15) / 16);
-  std::memcpy(blocks_.data(), data, size);
-  return blocks_.data()->bytes;
+  buffer_.Seal();
 }
 
 Status DecodeSnapshotRecord(const char* data, size_t size, uint64_t stream_id,
-                            uint64_t seq, SnapshotScratch* scratch,
+                            uint64_t seq, AlignedScratch* scratch,
                             DecodedSnapshot* out) {
-  // The smallest valid FlatBuffer with an identifier is 8 bytes; anything
-  // near 2 GiB is beyond what the verifier accepts (it asserts).
-  if (size < kSnapshotHeaderBytes + 8 || size > (size_t{1} << 31) - 1) {
-    return Status::Corruption(fmt::format(
-        "snapshot record has an impossible length of {} bytes", size));
-  }
-  const char* fb_bytes = data + kSnapshotHeaderBytes;
-  const size_t fb_size = size - kSnapshotHeaderBytes;
-  const uint64_t stored = GetLittle64(data);
-  const uint64_t actual = Checksum(fb_bytes, fb_size);
-  if (stored != actual) {
-    return Status::Corruption(fmt::format(
-        "snapshot record checksum mismatch (stored {:016x}, computed {:016x})",
-        stored, actual));
-  }
-  const char* aligned = scratch->Hold(fb_bytes, fb_size);
+  const char* aligned = nullptr;
+  size_t fb_size = 0;
+  Status framed =
+      OpenRecord(data, size, "snapshot", scratch, &aligned, &fb_size);
+  if (!framed.ok()) return framed;
   flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(aligned),
                                  fb_size, /*max_depth=*/16,
                                  /*max_tables=*/16);

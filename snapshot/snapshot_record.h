@@ -10,6 +10,7 @@
 
 #include "memoir/snapshot_store.h"
 #include "memoir/status.h"
+#include "storage/record_frame.h"
 
 namespace memoir::internal {
 
@@ -24,15 +25,11 @@ class SnapshotRecord {
   // Fills in the fields only the writer knows and computes the checksum.
   void Seal(uint64_t stream_id, uint64_t seq, int64_t timestamp_ns);
 
-  const char* data() const {
-    return reinterpret_cast<const char*>(words_.data());
-  }
-  size_t size() const { return size_; }
+  const char* data() const { return buffer_.data(); }
+  size_t size() const { return buffer_.size(); }
 
  private:
-  char* mutable_data() { return reinterpret_cast<char*>(words_.data()); }
-  std::vector<uint64_t> words_;
-  size_t size_ = 0;
+  RecordBuffer buffer_;
 };
 
 // A decoded record; views point into the record bytes or the scratch
@@ -46,26 +43,12 @@ struct DecodedSnapshot {
   std::string_view payload;
 };
 
-// Reusable 16-byte-aligned memory for envelopes whose LMDB copy is not so
-// aligned (LMDB aligns values to 2 bytes only); with the envelope aligned,
-// a nested FlatBuffer in the payload can be read in place.
-class SnapshotScratch {
- public:
-  const char* Hold(const char* data, size_t size);
-
- private:
-  struct alignas(16) Block {
-    char bytes[16];
-  };
-  std::vector<Block> blocks_;
-};
-
 // Checks length, checksum and the FlatBuffers verifier, in that order, then
 // decodes and checks that the envelope names `stream_id` and `seq` (the
 // record's key). On failure returns kCorruption with the reason; the caller
 // adds where.
 Status DecodeSnapshotRecord(const char* data, size_t size, uint64_t stream_id,
-                            uint64_t seq, SnapshotScratch* scratch,
+                            uint64_t seq, AlignedScratch* scratch,
                             DecodedSnapshot* out);
 
 }  // namespace memoir::internal

@@ -95,7 +95,7 @@ Result<LoadResult> SnapshotStoreImpl::LoadLatest(
   Status s = Read(stream, [&](MDB_txn* txn, uint64_t id) -> Status {
     if (id == 0) return Status::OK();
     SnapshotWalk walk(id, criteria.min_seq, criteria.max_seq);
-    SnapshotScratch scratch;
+    AlignedScratch scratch;
     DecodedSnapshot d;
     uint64_t seq = 0;
     MDB_val val;
@@ -142,7 +142,7 @@ Result<std::vector<SnapshotInfo>> SnapshotStoreImpl::List(
   Status s = Read(stream, [&](MDB_txn* txn, uint64_t id) -> Status {
     if (id == 0) return Status::OK();
     SnapshotWalk walk(id, 0, kMaxSeq);
-    SnapshotScratch scratch;
+    AlignedScratch scratch;
     DecodedSnapshot d;
     uint64_t seq = 0;
     MDB_val val;

@@ -292,7 +292,7 @@ int SnapshotStoreImpl::ApplyPrune(MDB_txn* txn, const std::string& stream,
   {
     SnapshotWalk walk(st.id, matching ? c.min_seq : 0,
                       matching ? c.max_seq : kMaxSeq);
-    SnapshotScratch scratch;
+    AlignedScratch scratch;
     DecodedSnapshot d;
     uint64_t seq = 0;
     MDB_val val;

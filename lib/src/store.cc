@@ -19,38 +19,6 @@ using internal::PreparedAppend;
 using internal::SnapshotStoreImpl;
 using internal::Writer;
 
-// The checks JournalImpl::Append runs before queueing (journal_write.cc
-// keeps them private), repeated for appends that carry a snapshot: bad
-// names, types or tags must never reach the writer's transaction.
-Status ValidateAppend(const StreamAppend& r) {
-  Status s = ValidateStreamName(r.stream);
-  if (!s.ok()) return s;
-  if (r.events.empty()) {
-    return Status::InvalidArgument(
-        fmt::format("append to stream '{}' has no events", r.stream));
-  }
-  for (size_t i = 0; i < r.events.size(); ++i) {
-    const EventData& e = r.events[i];
-    if (e.type.empty() || e.type.size() > kMaxTypeNameBytes ||
-        e.payload.size() > kMaxPayloadBytes ||
-        e.tags.size() > kMaxTagsPerEvent) {
-      return Status::InvalidArgument(fmt::format(
-          "event {} of stream '{}': type must be 1 to {} bytes, payload at "
-          "most {} bytes, at most {} tags",
-          i, r.stream, kMaxTypeNameBytes, kMaxPayloadBytes, kMaxTagsPerEvent));
-    }
-    for (const std::string& tag : e.tags) {
-      if (tag.empty() || tag.size() > kMaxTagBytes ||
-          tag.find('\0') != std::string::npos) {
-        return Status::InvalidArgument(fmt::format(
-            "event {} of stream '{}': a tag must be 1 to {} bytes without NUL",
-            i, r.stream, kMaxTagBytes));
-      }
-    }
-  }
-  return Status::OK();
-}
-
 // One stream's append, encoded in the caller's thread and applied by the
 // journal inside the transaction of a snapshot op.
 class JournalPreparedAppend final : public PreparedAppend {
@@ -96,7 +64,7 @@ JournalLink LinkTo(JournalImpl* j) {
   };
   link.prepare_append =
       [j](StreamAppend request) -> Result<std::unique_ptr<PreparedAppend>> {
-    Status s = ValidateAppend(request);
+    Status s = JournalImpl::ValidateRequest(request);
     if (!s.ok()) return s;
     return std::unique_ptr<PreparedAppend>(
         new JournalPreparedAppend(j, std::move(request)));

@@ -58,7 +58,8 @@ void Writer::Submit(std::unique_ptr<WriteOp> op) {
         break;
       }
       // A request larger than the whole queue is admitted once the queue is
-      // empty, so it is delayed, never refused for its size.
+      // empty: its size alone never refuses it, but like any request it gets
+      // kBusy if that does not happen before the deadline.
       if (queue_.empty() || queued_bytes_ + op->bytes() <= max_bytes) {
         queued_bytes_ += op->bytes();
         queue_.push_back(std::move(op));

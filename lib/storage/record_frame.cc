@@ -1,0 +1,53 @@
+#include "storage/record_frame.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "storage/bytes.h"
+#include "storage/checksum.h"
+
+namespace memoir::internal {
+
+RecordBuffer RecordBuffer::Wrap(const void* body, size_t size) {
+  RecordBuffer r;
+  r.size_ = kRecordHeaderBytes + size;
+  r.words_.resize((r.size_ + 7) / 8);
+  std::memcpy(r.body(), body, size);
+  return r;
+}
+
+void RecordBuffer::Seal() {
+  PutLittle64(mutable_data(), Checksum(body(), body_size()));
+}
+
+const char* AlignedScratch::Hold(const char* data, size_t size) {
+  if (reinterpret_cast<uintptr_t>(data) % 16 == 0) return data;
+  blocks_.resize((size + 15) / 16);
+  std::memcpy(blocks_.data(), data, size);
+  return blocks_.data()->bytes;
+}
+
+Status OpenRecord(const char* data, size_t size, std::string_view kind,
+                  AlignedScratch* scratch, const char** body,
+                  size_t* body_size) {
+  // The smallest FlatBuffer with an identifier is 8 bytes.
+  if (size < kRecordHeaderBytes + 8 || size > (size_t{1} << 31) - 1) {
+    return Status::Corruption(fmt::format(
+        "{} record has an impossible length of {} bytes", kind, size));
+  }
+  const char* raw = data + kRecordHeaderBytes;
+  const size_t n = size - kRecordHeaderBytes;
+  const uint64_t stored = GetLittle64(data);
+  const uint64_t actual = Checksum(raw, n);
+  if (stored != actual) {
+    return Status::Corruption(fmt::format(
+        "{} record checksum mismatch (stored {:016x}, computed {:016x})", kind,
+        stored, actual));
+  }
+  *body = scratch->Hold(raw, n);
+  *body_size = n;
+  return Status::OK();
+}
+
+}  // namespace memoir::internal
