@@ -1,0 +1,290 @@
+// Baselines on other embedded stores, each compiled only when the build
+// found it: RocksDB (MEMOIR_BENCH_ROCKSDB) and SQLite (MEMOIR_BENCH_SQLITE).
+//
+// Durability mapping: kSync and kNoMetaSync sync every commit (RocksDB
+// WriteOptions::sync, SQLite synchronous=FULL); kNone syncs nothing
+// (RocksDB sync=false, SQLite synchronous=OFF).
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench.h"
+
+#if MEMOIR_BENCH_ROCKSDB
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+#endif
+#if MEMOIR_BENCH_SQLITE
+#include <sqlite3.h>
+#endif
+
+namespace memoir::bench {
+namespace {
+
+[[maybe_unused]] std::string StreamKey(uint64_t stream, uint64_t seq) {
+  std::string key(16, '\0');
+  PutBig64(stream, key.data());
+  PutBig64(seq, key.data() + 8);
+  return key;
+}
+
+[[maybe_unused]] bool Done(const AppendLoad& load, uint64_t events,
+                           std::chrono::steady_clock::time_point start) {
+  if (load.events > 0) return events >= load.events;
+  return SecondsSince(start) >= load.seconds;
+}
+
+[[maybe_unused]] size_t BatchSize(const AppendLoad& load, uint64_t written) {
+  if (load.events == 0) return load.batch;
+  return static_cast<size_t>(
+      std::min<uint64_t>(load.batch, load.events - written));
+}
+
+}  // namespace
+
+#if MEMOIR_BENCH_ROCKSDB
+namespace {
+
+Status RocksError(const rocksdb::Status& s, const std::string& what) {
+  return Status::IOError(fmt::format("RocksDB {}: {}", what, s.ToString()));
+}
+
+Result<std::unique_ptr<rocksdb::DB>> OpenRocks(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
+  if (!s.ok()) return RocksError(s, fmt::format("opening {}", dir));
+  return std::unique_ptr<rocksdb::DB>(db);
+}
+
+}  // namespace
+
+Result<RunResult> RocksAppend(const AppendLoad& load) {
+  Result<std::unique_ptr<rocksdb::DB>> db = OpenRocks(load.dir);
+  if (!db.ok()) return db.status();
+  rocksdb::WriteOptions write_options;
+  write_options.sync = load.durability != Durability::kNone;
+  const std::string value(load.payload, 'p');
+  std::vector<uint64_t> seqs(load.streams, 0);
+  uint64_t next_stream = 0;
+  RunResult result;
+  auto start = std::chrono::steady_clock::now();
+  while (!Done(load, result.events, start)) {
+    rocksdb::WriteBatch batch;
+    for (size_t i = BatchSize(load, result.events); i > 0; --i) {
+      uint64_t stream = next_stream++ % load.streams;
+      rocksdb::Status s =
+          batch.Put(StreamKey(stream + 1, ++seqs[stream]), value);
+      if (!s.ok()) return RocksError(s, "WriteBatch::Put");
+      ++result.events;
+    }
+    rocksdb::Status s = (*db)->Write(write_options, &batch);
+    if (!s.ok()) return RocksError(s, "Write");
+    ++result.transactions;
+  }
+  result.seconds = SecondsSince(start);
+  rocksdb::Status s = (*db)->Close();
+  if (!s.ok()) return RocksError(s, "Close");
+  return result;
+}
+
+Result<ScanResult> RocksScan(const std::string& dir, uint64_t events,
+                             size_t payload) {
+  const std::string value(payload, 'v');
+  {
+    Result<std::unique_ptr<rocksdb::DB>> db = OpenRocks(dir);
+    if (!db.ok()) return db.status();
+    for (uint64_t seq = 1; seq <= events;) {
+      rocksdb::WriteBatch batch;
+      for (int i = 0; i < 1000 && seq <= events; ++i, ++seq) {
+        rocksdb::Status s = batch.Put(StreamKey(1, seq), value);
+        if (!s.ok()) return RocksError(s, "WriteBatch::Put");
+      }
+      rocksdb::Status s = (*db)->Write(rocksdb::WriteOptions(), &batch);
+      if (!s.ok()) return RocksError(s, "Write");
+    }
+    // Read from table files, not from a memtable rebuilt from the log.
+    rocksdb::Status s = (*db)->Flush(rocksdb::FlushOptions());
+    if (!s.ok()) return RocksError(s, "Flush");
+    if (s = (*db)->Close(); !s.ok()) return RocksError(s, "Close");
+  }
+  Result<std::unique_ptr<rocksdb::DB>> db = OpenRocks(dir);
+  if (!db.ok()) return db.status();
+  const std::string prefix = StreamKey(1, 0).substr(0, 8);
+  ScanResult result;
+  for (int pass = 0; pass < 2; ++pass) {
+    uint64_t count = 0;
+    uint64_t bytes = 0;
+    auto start = std::chrono::steady_clock::now();
+    std::unique_ptr<rocksdb::Iterator> it(
+        (*db)->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      ++count;
+      bytes += it->value().size();
+    }
+    double seconds = SecondsSince(start);
+    if (!it->status().ok()) return RocksError(it->status(), "iterating");
+    if (count != events || bytes != events * payload) {
+      return Status::Corruption(fmt::format(
+          "RocksDB scan saw {} events, expected {}", count, events));
+    }
+    result.events = count;
+    (pass == 0 ? result.cold_seconds : result.hot_seconds) = seconds;
+  }
+  rocksdb::Status s = (*db)->Close();
+  if (!s.ok()) return RocksError(s, "Close");
+  return result;
+}
+#endif  // MEMOIR_BENCH_ROCKSDB
+
+#if MEMOIR_BENCH_SQLITE
+namespace {
+
+struct SqliteCloser {
+  void operator()(sqlite3* db) const { sqlite3_close(db); }
+};
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using SqliteDb = std::unique_ptr<sqlite3, SqliteCloser>;
+using SqliteStmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+Status SqliteError(sqlite3* db, const std::string& what) {
+  return Status::IOError(
+      fmt::format("SQLite {}: {}", what, db ? sqlite3_errmsg(db) : "?"));
+}
+
+Status Exec(sqlite3* db, const std::string& sql) {
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return SqliteError(db, sql);
+  }
+  return Status::OK();
+}
+
+// Opens (creating) the database file in `dir` with the benchmark's table.
+Result<SqliteDb> OpenSqlite(const std::string& dir, const char* synchronous,
+                            bool create_dir) {
+  if (create_dir && mkdir(dir.c_str(), 0700) != 0) {
+    return Status::IOError(fmt::format("creating {}", dir));
+  }
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open((dir + "/events.db").c_str(), &raw);
+  SqliteDb db(raw);
+  if (rc != SQLITE_OK) return SqliteError(raw, "open");
+  for (std::string sql :
+       {std::string("PRAGMA journal_mode=WAL"),
+        fmt::format("PRAGMA synchronous={}", synchronous),
+        std::string("CREATE TABLE IF NOT EXISTS events(stream INTEGER, "
+                    "seq INTEGER, payload BLOB, PRIMARY KEY(stream, seq))")}) {
+    Status s = Exec(db.get(), sql);
+    if (!s.ok()) return s;
+  }
+  return Result<SqliteDb>(std::move(db));
+}
+
+Result<SqliteStmt> Prepare(sqlite3* db, const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+    return SqliteError(db, fmt::format("prepare {}", sql));
+  }
+  return SqliteStmt(stmt);
+}
+
+Status Insert(sqlite3* db, sqlite3_stmt* insert, uint64_t stream, uint64_t seq,
+              const std::string& value) {
+  sqlite3_reset(insert);
+  sqlite3_bind_int64(insert, 1, static_cast<sqlite3_int64>(stream));
+  sqlite3_bind_int64(insert, 2, static_cast<sqlite3_int64>(seq));
+  sqlite3_bind_blob(insert, 3, value.data(), static_cast<int>(value.size()),
+                    SQLITE_STATIC);
+  if (sqlite3_step(insert) != SQLITE_DONE) return SqliteError(db, "insert");
+  return Status::OK();
+}
+
+constexpr char kInsert[] =
+    "INSERT INTO events(stream, seq, payload) VALUES(?1, ?2, ?3)";
+
+}  // namespace
+
+Result<RunResult> SqliteAppend(const AppendLoad& load) {
+  Result<SqliteDb> db = OpenSqlite(
+      load.dir, load.durability == Durability::kNone ? "OFF" : "FULL", true);
+  if (!db.ok()) return db.status();
+  Result<SqliteStmt> insert = Prepare(db->get(), kInsert);
+  if (!insert.ok()) return insert.status();
+  const std::string value(load.payload, 'p');
+  std::vector<uint64_t> seqs(load.streams, 0);
+  uint64_t next_stream = 0;
+  RunResult result;
+  auto start = std::chrono::steady_clock::now();
+  while (!Done(load, result.events, start)) {
+    Status s = Exec(db->get(), "BEGIN");
+    for (size_t i = BatchSize(load, result.events); i > 0 && s.ok(); --i) {
+      uint64_t stream = next_stream++ % load.streams;
+      s = Insert(db->get(), insert->get(), stream + 1, ++seqs[stream], value);
+      ++result.events;
+    }
+    if (s.ok()) s = Exec(db->get(), "COMMIT");
+    if (!s.ok()) return s;
+    ++result.transactions;
+  }
+  result.seconds = SecondsSince(start);
+  return result;
+}
+
+Result<ScanResult> SqliteScan(const std::string& dir, uint64_t events,
+                              size_t payload) {
+  const std::string value(payload, 'v');
+  {
+    Result<SqliteDb> db = OpenSqlite(dir, "OFF", true);
+    if (!db.ok()) return db.status();
+    Result<SqliteStmt> insert = Prepare(db->get(), kInsert);
+    if (!insert.ok()) return insert.status();
+    for (uint64_t seq = 1; seq <= events;) {
+      Status s = Exec(db->get(), "BEGIN");
+      for (int i = 0; i < 100000 && seq <= events && s.ok(); ++i, ++seq) {
+        s = Insert(db->get(), insert->get(), 1, seq, value);
+      }
+      if (s.ok()) s = Exec(db->get(), "COMMIT");
+      if (!s.ok()) return s;
+    }
+  }
+  Result<SqliteDb> db = OpenSqlite(dir, "FULL", false);
+  if (!db.ok()) return db.status();
+  Result<SqliteStmt> select = Prepare(
+      db->get(), "SELECT payload FROM events WHERE stream = ?1 ORDER BY seq");
+  if (!select.ok()) return select.status();
+  ScanResult result;
+  for (int pass = 0; pass < 2; ++pass) {
+    uint64_t count = 0;
+    uint64_t bytes = 0;
+    auto start = std::chrono::steady_clock::now();
+    sqlite3_reset(select->get());
+    sqlite3_bind_int64(select->get(), 1, 1);
+    int rc;
+    while ((rc = sqlite3_step(select->get())) == SQLITE_ROW) {
+      ++count;
+      bytes += static_cast<uint64_t>(sqlite3_column_bytes(select->get(), 0));
+    }
+    double seconds = SecondsSince(start);
+    if (rc != SQLITE_DONE) return SqliteError(db->get(), "select");
+    if (count != events || bytes != events * payload) {
+      return Status::Corruption(fmt::format(
+          "SQLite select saw {} events, expected {}", count, events));
+    }
+    result.events = count;
+    (pass == 0 ? result.cold_seconds : result.hot_seconds) = seconds;
+  }
+  return result;
+}
+#endif  // MEMOIR_BENCH_SQLITE
+
+}  // namespace memoir::bench
