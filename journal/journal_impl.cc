@@ -339,6 +339,20 @@ bool JournalImpl::Emit(std::string_view name, const DecodedEvent& d,
   return visit(view);
 }
 
+Result<JournalImpl::View> JournalImpl::BeginStreamView(
+    std::string_view stream, uint64_t* id, std::vector<TailEntry>* tail,
+    uint64_t* tail_indexed_to) {
+  return BeginView(
+      [&](MDB_txn* txn, const TailIndex& t, uint64_t bound) -> Status {
+        Result<uint64_t> r = StreamId(txn, stream);
+        if (!r.ok()) return r.status();
+        *id = *r;
+        *tail = CopyTail(t, *id, bound);
+        *tail_indexed_to = t.indexed_to;
+        return Status::OK();
+      });
+}
+
 Status JournalImpl::Scan(std::string_view stream, const ReadOptions& options,
                          const EventVisitor& visit) {
   Status s = ValidateStreamName(stream);
@@ -346,15 +360,7 @@ Status JournalImpl::Scan(std::string_view stream, const ReadOptions& options,
   uint64_t id = 0;
   uint64_t tail_indexed_to = 0;
   std::vector<TailEntry> tail;
-  Result<View> view = BeginView(
-      [&](MDB_txn* txn, const TailIndex& t, uint64_t bound) -> Status {
-        Result<uint64_t> r = StreamId(txn, stream);
-        if (!r.ok()) return r.status();
-        id = *r;
-        tail = CopyTail(t, id, bound);
-        tail_indexed_to = t.indexed_to;
-        return Status::OK();
-      });
+  Result<View> view = BeginStreamView(stream, &id, &tail, &tail_indexed_to);
   if (!view.ok()) return view.status();
   MDB_txn* txn = view->txn->get();
   StreamRow row;
@@ -470,15 +476,9 @@ Result<StreamInfo> JournalImpl::GetStream(std::string_view stream) {
   Status s = ValidateStreamName(stream);
   if (!s.ok()) return s;
   uint64_t id = 0;
+  uint64_t tail_indexed_to = 0;
   std::vector<TailEntry> tail;
-  Result<View> view = BeginView(
-      [&](MDB_txn* txn, const TailIndex& t, uint64_t bound) -> Status {
-        Result<uint64_t> r = StreamId(txn, stream);
-        if (!r.ok()) return r.status();
-        id = *r;
-        tail = CopyTail(t, id, bound);
-        return Status::OK();
-      });
+  Result<View> view = BeginStreamView(stream, &id, &tail, &tail_indexed_to);
   if (!view.ok()) return view.status();
   StreamRow row;
   s = ReadRow(view->txn->get(), id, &row);

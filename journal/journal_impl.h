@@ -113,6 +113,10 @@ class JournalImpl final : public Journal, public TxnObserver {
   };
   using Grab = std::function<Status(MDB_txn*, const TailIndex&, uint64_t)>;
   Result<View> BeginView(const Grab& grab);
+  // A view plus stream `stream`'s id and its visible tail entries.
+  Result<View> BeginStreamView(std::string_view stream, uint64_t* id,
+                               std::vector<TailEntry>* tail,
+                               uint64_t* tail_indexed_to);
   Status ExtendReadOnlyTail(MDB_txn* txn);
   Status ScanTailInto(MDB_txn* txn, uint64_t after, uint64_t to,
                       TailIndex* tail);

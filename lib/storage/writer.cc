@@ -266,9 +266,13 @@ void Writer::CommitGroup(std::vector<std::unique_ptr<WriteOp>>& group,
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (txn_status.ok()) ++stats_.commits;
-    stats_.ops += group.size();
-    if (group.size() > stats_.max_group) stats_.max_group = group.size();
+    // Only commits that carried requests count, and only their requests:
+    // commits / ops is the group size users read off these stats.
+    if (txn_status.ok() && !group.empty()) {
+      ++stats_.commits;
+      stats_.ops += group.size();
+      if (group.size() > stats_.max_group) stats_.max_group = group.size();
+    }
   }
   bool sync = false;
   for (auto& op : group) sync = sync || op->wants_sync();

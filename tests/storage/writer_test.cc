@@ -284,3 +284,28 @@ TEST_CASE(
 }
 
 }  // namespace memoir
+
+namespace memoir {
+
+TEST_CASE("store stats count only commits that carried requests") {
+  test::TempDir dir;
+  StoreOptions o;
+  o.durability = Durability::kNone;
+  auto store = Store::Open(dir.path(), o);
+  REQUIRE(store.ok());
+  Journal& j = (*store)->journal();
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(j.Append("s", Expected::Any(), {{"T", "x", 1, {}}}).ok());
+  }
+  // A refused request still rides in a committed transaction.
+  CHECK(j.Append("s", Expected::At(0), {{"T", "x", 1, {}}})
+            .status()
+            .IsConflict());
+  REQUIRE((*store)->Close().ok());  // its index-flush commit carries none
+  StoreStats stats = (*store)->Stats();
+  CHECK(stats.commits == 4);
+  CHECK(stats.write_requests == 4);
+  CHECK(stats.max_group == 1);
+}
+
+}  // namespace memoir
