@@ -65,6 +65,8 @@ std::string_view Status::CodeName(Code code) {
       return "failed";
     case Code::kQuarantined:
       return "quarantined";
+    case Code::kRejected:
+      return "rejected";
   }
   return "unknown";
 }

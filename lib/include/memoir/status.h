@@ -38,6 +38,7 @@ class [[nodiscard]] MEMOIR_EXPORT Status {
     kTimeout,          // a caller's deadline passed first
     kFailed,           // user code (a handler or apply) failed
     kQuarantined,      // the actor is quarantined after repeated failures
+    kRejected,         // an actor's handler refused the command (a reply)
   };
 
   // Creates an OK status.
@@ -78,6 +79,9 @@ class [[nodiscard]] MEMOIR_EXPORT Status {
   static Status Quarantined(std::string_view msg) {
     return Status(Code::kQuarantined, msg);
   }
+  static Status Rejected(std::string_view msg) {
+    return Status(Code::kRejected, msg);
+  }
 
   bool ok() const { return rep_ == nullptr; }
   Code code() const { return rep_ ? rep_->code : Code::kOk; }
@@ -98,6 +102,10 @@ class [[nodiscard]] MEMOIR_EXPORT Status {
   bool IsIOError() const { return code() == Code::kIOError; }
   bool IsBusy() const { return code() == Code::kBusy; }
   bool IsClosed() const { return code() == Code::kClosed; }
+  bool IsTimeout() const { return code() == Code::kTimeout; }
+  bool IsFailed() const { return code() == Code::kFailed; }
+  bool IsQuarantined() const { return code() == Code::kQuarantined; }
+  bool IsRejected() const { return code() == Code::kRejected; }
 
   // Returns a copy whose message is "<context>: <message>"; OK stays OK.
   Status WithContext(std::string_view context) const;

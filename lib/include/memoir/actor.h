@@ -1,0 +1,279 @@
+// Defining a persistent actor: its types, its handler, its codecs and its
+// policies.
+//
+// An actor type is a class with five member types and two functions:
+//
+//   struct Counter {
+//     static constexpr std::string_view kTypeName = "counter";
+//     using State = int64_t;
+//     using Command = int64_t;             // amount to add
+//     using Event = int64_t;               // amount added
+//     using Reply = int64_t;               // the new total
+//     using EventCodec = memoir::PodCodec<int64_t, "Added">;
+//     using StateCodec = memoir::PodCodec<int64_t, "Total">;
+//
+//     memoir::Effect<Event, Reply> Handle(const State& s,
+//                                         const Command& c) const {
+//       if (c <= 0) return memoir::Effect<Event, Reply>::Reject("not > 0");
+//       return memoir::Effect<Event, Reply>::Persist(c, s + c);
+//     }
+//     void Apply(State& s, const Event& e) const { s += e; }
+//   };
+//
+// Handle decides; Apply changes the state. Handle sees the current state
+// and returns an Effect: events to persist and the reply to release once
+// they are committed, a reply without events, or a rejection. Apply must
+// be deterministic: recovery calls it again for every stored event.
+// Either may throw; the runtime catches the exception, writes nothing for
+// that command, answers it with kFailed and rebuilds the state from the
+// journal (see actor_system.h).
+//
+// Command sourcing is the special case Event = Command: Handle validates
+// the command and returns Effect::Persist(command, reply).
+//
+// Optional members: `State InitialState(std::string_view id) const` (the
+// state before the first event; default State{}).
+//
+// Codecs turn events and states into bytes and back. An event codec has
+//   static EventData Encode(const Event&);
+//   static Event Decode(std::string_view type, uint32_t schema_version,
+//                       std::string_view payload);
+// and a state codec
+//   static SnapshotData EncodeState(const State&);
+//   static State Decode(std::string_view type, uint32_t schema_version,
+//                       std::string_view payload);
+// Decode throws (any exception) on bytes it cannot read. PodCodec and
+// BytesCodec below cover trivially copyable values and raw bytes;
+// memoir/flatbuffers_codec.h covers FlatBuffers tables.
+//
+// Thread safety: Handle, Apply and the codecs of one actor type may run on
+// several threads at once for different actors; they must not share
+// mutable state without synchronisation.
+#ifndef MEMOIR_ACTOR_H_
+#define MEMOIR_ACTOR_H_
+
+#include <algorithm>
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "memoir/journal.h"
+#include "memoir/snapshot_store.h"
+
+namespace memoir {
+
+class ActorSystem;
+
+// A string usable as a template argument: PodCodec<T, "TypeName">.
+template <size_t N>
+struct FixedString {
+  constexpr FixedString(const char (&s)[N]) {  // NOLINT(runtime/explicit)
+    std::copy_n(s, N, chars);
+  }
+  constexpr std::string_view view() const { return {chars, N - 1}; }
+  char chars[N];
+};
+
+// What Handle decided about one command.
+template <typename Event, typename Reply>
+class Effect {
+ public:
+  // Persist `events` (applied in order), then release `reply`.
+  static Effect Persist(std::vector<Event> events, Reply reply) {
+    Effect e;
+    e.events_ = std::move(events);
+    e.reply_ = std::move(reply);
+    return e;
+  }
+  static Effect Persist(Event event, Reply reply) {
+    std::vector<Event> events;
+    events.push_back(std::move(event));
+    return Persist(std::move(events), std::move(reply));
+  }
+  // Answer without writing (a query, or a command already applied). The
+  // reply still waits for every earlier command's commit, so it never
+  // reveals state that is not durable.
+  static Effect Respond(Reply reply) {
+    Effect e;
+    e.reply_ = std::move(reply);
+    return e;
+  }
+  // Refuse the command: nothing is written and the caller gets kRejected
+  // with `reason`. A rejection is an answer, not a failure: the actor keeps
+  // its state and no restart is counted.
+  static Effect Reject(std::string reason) {
+    Effect e;
+    e.reply_ = std::move(reason);
+    return e;
+  }
+
+  // Runs `action` on one of the system's threads after this command's
+  // events are committed and its reply released (not at all if the commit
+  // fails). Use it to drive other actors, e.g. the legs of a transfer. An
+  // exception it throws is logged and otherwise ignored.
+  Effect&& Then(std::function<void(ActorSystem&)> action) && {
+    then_ = std::move(action);
+    return std::move(*this);
+  }
+
+  bool rejected() const { return std::holds_alternative<std::string>(reply_); }
+  const std::string& rejection() const { return std::get<std::string>(reply_); }
+  std::vector<Event>& events() { return events_; }
+  Reply& reply() { return std::get<Reply>(reply_); }
+  std::function<void(ActorSystem&)>& then() { return then_; }
+
+ private:
+  Effect() = default;
+  std::vector<Event> events_;
+  std::variant<Reply, std::string> reply_;
+  std::function<void(ActorSystem&)> then_;
+};
+
+// A reply that carries nothing but "done".
+struct Done {
+  bool operator==(const Done&) const = default;
+};
+
+// Codec for trivially copyable values: the payload is the object's bytes.
+// Decode checks the type name, version and size.
+template <typename T, FixedString kType, uint32_t kVersion = 1>
+struct PodCodec {
+  static_assert(std::is_trivially_copyable_v<T>);
+  static std::string Bytes(const T& value) {
+    std::string out(sizeof(T), '\0');
+    std::memcpy(out.data(), &value, sizeof(T));
+    return out;
+  }
+  static T FromBytes(std::string_view type, uint32_t version,
+                     std::string_view payload) {
+    if (type != kType.view() || version != kVersion ||
+        payload.size() != sizeof(T)) {
+      throw std::runtime_error("PodCodec<" + std::string(kType.view()) +
+                               "> cannot read type '" + std::string(type) +
+                               "' version " + std::to_string(version) + " of " +
+                               std::to_string(payload.size()) + " bytes");
+    }
+    T value;
+    std::memcpy(&value, payload.data(), sizeof(T));
+    return value;
+  }
+  // As an event codec.
+  static EventData Encode(const T& value) requires(
+      !std::is_same_v<T, SnapshotData>) {
+    return EventData{std::string(kType.view()), Bytes(value), kVersion, {}};
+  }
+  static T Decode(std::string_view type, uint32_t version,
+                  std::string_view payload) {
+    return FromBytes(type, version, payload);
+  }
+  // As a state codec.
+  static SnapshotData EncodeState(const T& value) {
+    return SnapshotData{std::string(kType.view()), kVersion, Bytes(value)};
+  }
+};
+
+// Codec for raw bytes (std::string): the payload is the string itself.
+template <FixedString kType, uint32_t kVersion = 1>
+struct BytesCodec {
+  static EventData Encode(const std::string& value) {
+    return EventData{std::string(kType.view()), value, kVersion, {}};
+  }
+  static SnapshotData EncodeState(const std::string& value) {
+    return SnapshotData{std::string(kType.view()), kVersion, value};
+  }
+  static std::string Decode(std::string_view type, uint32_t version,
+                            std::string_view payload) {
+    if (type != kType.view() || version != kVersion) {
+      throw std::runtime_error("BytesCodec<" + std::string(kType.view()) +
+                               "> cannot read type '" + std::string(type) +
+                               "' version " + std::to_string(version));
+    }
+    return std::string(payload);
+  }
+};
+
+// Turns the payload of a stored event of `type` at `from_version` into the
+// payload of the next version (or of another type), during replay. Chains
+// apply until none matches, so an old journal keeps recovering after its
+// event types change.
+struct Upcaster {
+  std::string type;
+  uint32_t from_version = 1;
+  uint32_t to_version = 2;
+  std::string to_type;  // empty: the type name stays
+  std::function<std::string(std::string_view payload)> convert;
+};
+
+// When to snapshot and what to keep.
+struct SnapshotPolicy {
+  // Snapshot after at least this many events since the last snapshot
+  // (0: never by count).
+  uint64_t every_events = 0;
+  // Snapshots kept per actor; older ones are deleted after each save.
+  size_t keep = 2;
+  // Also delete the events up to the oldest kept snapshot. Recovery then
+  // depends on those snapshots: keep >= 2 leaves a fallback.
+  bool delete_covered_events = false;
+};
+
+// How often an actor may fail before it is quarantined.
+struct RestartPolicy {
+  // More than `max_restarts` failures within `window` quarantine the actor.
+  int max_restarts = 3;
+  std::chrono::milliseconds window{10'000};
+  // Delay before the n-th restart in the window: initial * factor^(n-1),
+  // capped at max.
+  std::chrono::milliseconds backoff_initial{10};
+  std::chrono::milliseconds backoff_max{1'000};
+  double backoff_factor = 2.0;
+};
+
+// Per actor type configuration, given to ActorSystem::Register.
+template <typename A>
+struct ActorTypeOptions {
+  SnapshotPolicy snapshots;
+  // Also snapshot after an event for which this returns true (state after
+  // the event, the event, its seq).
+  std::function<bool(const typename A::State&, const typename A::Event&,
+                     uint64_t)>
+      snapshot_when;
+  RestartPolicy restarts;
+  std::vector<Upcaster> upcasters;
+};
+
+// The requirements on an actor type, checked at compile time.
+template <typename A>
+concept ActorType = std::copy_constructible<typename A::State> &&
+    std::move_constructible<typename A::Command> &&
+    std::move_constructible<typename A::Reply> &&
+    requires(const A& a, const typename A::State& s, typename A::State& m,
+             const typename A::Command& c, const typename A::Event& e,
+             std::string_view sv, uint32_t v) {
+  { A::kTypeName } -> std::convertible_to<std::string_view>;
+  {
+    a.Handle(s, c)
+    } -> std::same_as<Effect<typename A::Event, typename A::Reply>>;
+  a.Apply(m, e);
+  { A::EventCodec::Encode(e) } -> std::same_as<EventData>;
+  {
+    A::EventCodec::Decode(sv, v, sv)
+    } -> std::convertible_to<typename A::Event>;
+  { A::StateCodec::EncodeState(s) } -> std::same_as<SnapshotData>;
+  {
+    A::StateCodec::Decode(sv, v, sv)
+    } -> std::convertible_to<typename A::State>;
+};
+
+}  // namespace memoir
+
+#endif  // MEMOIR_ACTOR_H_

@@ -1,0 +1,268 @@
+// ActorSystem: runs persistent actors on a small thread pool over a Store.
+//
+//   auto system = memoir::ActorSystem::Create(*store).value();
+//   system->Register<Counter>();
+//   auto counter = system->Ref<Counter>("counter-1");
+//   memoir::Result<int64_t> total = counter.Ask(5).get();
+//
+// An actor is addressed by its id, which is also the name of its stream in
+// the journal; an ActorRef is just (system, id), so it stays valid across
+// passivation, restarts and process restarts. The first message activates
+// the actor: it loads the newest usable snapshot, replays the later events,
+// then handles its mailbox one message at a time. Messages sent from one
+// thread to one actor are handled in the order they were sent.
+//
+// For each command: Handle runs on the current state, its events are
+// encoded and applied in memory, then appended through the store's group
+// commit; the reply is released only after the commit (at the store's
+// durability), and replies of one actor are released in order. The actor
+// may handle its next commands while earlier events are being committed.
+//
+// Failures (DESIGN.md principles 1, 3, 5): an exception in Handle or in a
+// codec writes nothing for that command and answers it with kFailed; an
+// exception in Apply does the same. Either way the in-memory state is then
+// thrown away and rebuilt from the journal, after a backoff, and the
+// failure counts against the type's RestartPolicy. Past the policy the
+// actor is quarantined: every call fails fast with kQuarantined naming the
+// stream, the seq and the cause, until Release(). An event that cannot be
+// decoded or applied during recovery quarantines the actor at once. A
+// failed commit answers every reply not yet released with the commit's
+// error and rebuilds the state from the journal (not counted as a restart:
+// the store, not the actor, failed). Other actors are never affected.
+//
+// Thread safety: every method of ActorSystem and ActorRef may be called
+// from any thread, including from inside Then actions and Ask callbacks.
+#ifndef MEMOIR_ACTOR_SYSTEM_H_
+#define MEMOIR_ACTOR_SYSTEM_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "memoir/actor.h"
+#include "memoir/detail/behavior.h"
+#include "memoir/export.h"
+#include "memoir/result.h"
+#include "memoir/status.h"
+
+namespace memoir {
+
+class Store;
+
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
+using Logger = std::function<void(LogLevel, std::string_view message)>;
+
+struct ActorSystemOptions {
+  // Threads running actors; 0 picks the number of cores (at least 2).
+  size_t threads = 0;
+  // Recoveries (snapshot load + replay) running at once; the rest wait, so
+  // a process restart does not stampede the disk. 0: threads / 2, at least 1.
+  size_t max_concurrent_recoveries = 0;
+  // Actors idle this long are passivated (their state dropped; the next
+  // message recovers them). Zero: never by time.
+  std::chrono::milliseconds idle_timeout{0};
+  // At most this many actors in memory; beyond it the least recently used
+  // idle ones are passivated. Zero: no cap.
+  size_t max_active_actors = 0;
+  // Messages one actor handles per turn before yielding its thread; their
+  // events go to the journal as one append.
+  size_t max_messages_per_turn = 64;
+  // Receives warnings and errors (failed Tells, quarantines, snapshot
+  // failures). Called from runtime threads; must be thread-safe.
+  Logger logger;
+};
+
+struct RuntimeStats {
+  uint64_t commands = 0;    // commands handled (any outcome)
+  uint64_t rejections = 0;  // commands refused by their handler
+  uint64_t failures = 0;    // handle/apply/codec exceptions
+  uint64_t events = 0;      // events committed
+  uint64_t appends = 0;     // journal appends committed (one per turn)
+  uint64_t commit_failures = 0;
+  uint64_t recoveries = 0;
+  uint64_t recovery_failures = 0;  // replays that quarantined their actor
+  double recovery_p50_ms = 0;      // over the last 4,096 recoveries
+  double recovery_p99_ms = 0;
+  double recovery_max_ms = 0;
+  uint64_t snapshot_skips = 0;  // unusable snapshots passed over
+  uint64_t restarts = 0;
+  uint64_t quarantined = 0;  // actors quarantined now
+  uint64_t snapshots = 0;    // snapshots saved
+  uint64_t snapshot_failures = 0;
+  uint64_t passivations = 0;
+  uint64_t active = 0;  // actors in memory now
+};
+
+// What the runtime knows about one actor right now.
+struct ActorInfo {
+  enum class Phase {
+    kInactive,
+    kRecovering,
+    kActive,
+    kRestarting,
+    kQuarantined,
+    kDeleted
+  };
+  Phase phase = Phase::kInactive;
+  uint64_t committed_seq = 0;  // highest seq known committed
+  uint64_t pending_seq = 0;    // highest seq handled (maybe uncommitted)
+  Status cause;                // why it is quarantined
+  double last_recovery_ms = 0;
+};
+
+template <ActorType A>
+class ActorRef;
+
+class MEMOIR_EXPORT ActorSystem {
+ public:
+  // Creates a system over `store`, which must outlive it. Errors:
+  // kInvalidArgument for a read-only store or bad options.
+  static Result<std::unique_ptr<ActorSystem>> Create(
+      Store& store, ActorSystemOptions options = {});
+
+  // Shuts down (see Shutdown) with a 30 s drain limit.
+  virtual ~ActorSystem() = default;
+
+  // Registers actor type A (by A::kTypeName) with an instance of A whose
+  // const Handle/Apply serve every actor of the type. kInvalidArgument if
+  // the name is taken.
+  template <ActorType A>
+  Status Register(A actor = A{}, ActorTypeOptions<A> options = {}) {
+    return RegisterBehavior(std::make_unique<detail::BehaviorOf<A>>(
+        std::move(actor), std::move(options)));
+  }
+
+  // A reference to actor `id` of type A. Cheap; does not activate it.
+  template <ActorType A>
+  ActorRef<A> Ref(std::string id) {
+    return ActorRef<A>(this, std::move(id));
+  }
+
+  // Stops taking messages (later sends fail with kClosed), lets every actor
+  // handle what is already in its mailbox and waits for every commit, up
+  // to `timeout` (kTimeout if it is not enough). Idempotent.
+  virtual Status Shutdown(
+      std::chrono::milliseconds timeout = std::chrono::seconds(30)) = 0;
+
+  virtual RuntimeStats Stats() const = 0;
+  virtual Store& store() = 0;
+
+ protected:
+  template <ActorType A>
+  friend class ActorRef;
+  using Deadline = std::chrono::steady_clock::time_point;
+
+  virtual Status RegisterBehavior(std::unique_ptr<detail::Behavior> b) = 0;
+  // Queues `message` for actor `id` of type `type`. Failures to queue
+  // (unknown type, closed, quarantined, bad id) finish the message.
+  virtual void Send(std::string_view type, std::string_view id,
+                    std::unique_ptr<detail::Message> message) = 0;
+  // Runs `fn` once at `when` on a runtime thread (or at shutdown).
+  virtual void At(Deadline when, std::function<void()> fn) = 0;
+  virtual Result<std::shared_ptr<const detail::StateBox>> CommittedState(
+      std::string_view type, std::string_view id) = 0;
+  virtual Status Release(std::string_view id) = 0;
+  virtual std::future<Status> Destroy(std::string_view type,
+                                      std::string_view id) = 0;
+  virtual ActorInfo Info(std::string_view id) = 0;
+};
+
+// A handle on one actor: the system and the actor's id. Copyable; valid as
+// long as the system lives.
+template <ActorType A>
+class ActorRef {
+ public:
+  using Command = typename A::Command;
+  using Reply = typename A::Reply;
+  using State = typename A::State;
+  using Timeout = std::chrono::milliseconds;
+
+  ActorRef(ActorSystem* system, std::string id)
+      : system_(system), id_(std::move(id)) {}
+
+  const std::string& id() const { return id_; }
+
+  // Sends without waiting for an answer; failures go to the logger.
+  void Tell(Command command) const {
+    system_->Send(
+        A::kTypeName, id_,
+        std::make_unique<detail::TypedMessage<A>>(std::move(command), nullptr));
+  }
+
+  // Sends and returns the future answer: the reply once the command's
+  // events are committed; kRejected with the handler's reason; kFailed if
+  // Handle/Apply threw; the commit's error; kQuarantined; kClosed. With a
+  // `timeout` > 0 the future holds kTimeout once it passes: if the actor
+  // had not taken the command yet it never will, otherwise the outcome is
+  // unknown (the command may still commit).
+  std::future<Result<Reply>> Ask(Command command, Timeout timeout = {}) const {
+    auto sink = std::make_shared<detail::ReplySink<Reply>>();
+    auto future = sink->future();
+    Send(std::move(command), std::move(sink), timeout);
+    return future;
+  }
+
+  // As Ask, but `done` is called with the answer on a runtime thread. It
+  // must not block.
+  void Ask(Command command, std::function<void(Result<Reply>)> done,
+           Timeout timeout = {}) const {
+    Send(std::move(command),
+         std::make_shared<detail::ReplySink<Reply>>(std::move(done)), timeout);
+  }
+
+  // The actor's last committed state, without entering its mailbox: an
+  // immutable value that later commands never change. If the actor is not
+  // in memory, it is rebuilt from the store on the calling thread (without
+  // activating the actor). Errors: as for recovery (kFailed naming the seq
+  // for an event that cannot be applied), kQuarantined.
+  Result<std::shared_ptr<const State>> CommittedState() const {
+    auto box = system_->CommittedState(A::kTypeName, id_);
+    if (!box.ok()) return box.status();
+    std::shared_ptr<const detail::StateBox> owner = std::move(*box);
+    const State* value =
+        &static_cast<const detail::StateOf<State>&>(*owner).value;
+    return std::shared_ptr<const State>(std::move(owner), value);
+  }
+
+  // Lifts a quarantine (for instance after a fixed version is deployed);
+  // the next message recovers the actor afresh. kNotFound if it is not
+  // quarantined.
+  Status Release() const { return system_->Release(id_); }
+
+  // After every queued command, deletes the actor's stream and snapshots.
+  // Later messages fail with kStreamDeleted.
+  std::future<Status> Destroy() const {
+    return system_->Destroy(A::kTypeName, id_);
+  }
+
+  ActorInfo Info() const { return system_->Info(id_); }
+
+ private:
+  void Send(Command command, std::shared_ptr<detail::ReplySink<Reply>> sink,
+            Timeout timeout) const {
+    auto message =
+        std::make_unique<detail::TypedMessage<A>>(std::move(command), sink);
+    if (timeout.count() > 0) {
+      message->deadline = std::chrono::steady_clock::now() + timeout;
+      system_->At(message->deadline, [sink, id = id_] {
+        sink->Deliver(Status::Timeout(
+            "no answer from actor '" + id +
+            "' before the deadline; the command may still commit"));
+      });
+    }
+    system_->Send(A::kTypeName, id_, std::move(message));
+  }
+
+  ActorSystem* system_;
+  std::string id_;
+};
+
+}  // namespace memoir
+
+#endif  // MEMOIR_ACTOR_SYSTEM_H_

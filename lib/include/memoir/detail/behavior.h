@@ -1,0 +1,309 @@
+// Internal: the type-erased seam between typed actor code (templates,
+// instantiated in the user's program) and the runtime (compiled once in the
+// library). Not part of the API; names here may change without notice.
+#ifndef MEMOIR_DETAIL_BEHAVIOR_H_
+#define MEMOIR_DETAIL_BEHAVIOR_H_
+
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include "memoir/actor.h"
+#include "memoir/journal.h"
+#include "memoir/result.h"
+#include "memoir/snapshot_store.h"
+#include "memoir/status.h"
+
+namespace memoir::detail {
+
+// An actor's state behind a virtual destructor.
+struct StateBox {
+  virtual ~StateBox() = default;
+};
+template <typename S>
+struct StateOf final : StateBox {
+  explicit StateOf(S v) : value(std::move(v)) {}
+  S value;
+};
+
+// "what(): <text>" of the exception in flight, for error messages.
+inline std::string DescribeCurrentException() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return std::string(typeid(e).name()) + ": " + e.what();
+  } catch (...) {
+    return "non-standard exception";
+  }
+}
+
+// A command in a mailbox together with where its answer goes.
+class Message {
+ public:
+  using Clock = std::chrono::steady_clock;
+  virtual ~Message() = default;
+  // Delivers the reply stored by Behavior::Handle (status OK) or `status`.
+  // Called at most once.
+  virtual void Finish(const Status& status) = 0;
+  // False for Tell: nobody waits, so failures are logged instead.
+  virtual bool wants_reply() const = 0;
+  Clock::time_point deadline = Clock::time_point::max();
+};
+
+// What handling one command produced.
+struct HandleOutcome {
+  enum class Kind {
+    kPersist,   // `events` applied in memory; commit them, then reply
+    kRespond,   // reply without events
+    kRejected,  // handler refused; `error` is kRejected
+    kFailed,    // handle or encode threw; state untouched; `error` says why
+    kBroken,    // apply threw: the in-memory state is damaged
+  };
+  Kind kind = Kind::kRespond;
+  Status error;
+  std::vector<EventData> events;
+  bool snapshot_requested = false;
+  std::function<void(ActorSystem&)> then;
+};
+
+// One registered actor type, seen by the runtime.
+class Behavior {
+ public:
+  virtual ~Behavior() = default;
+  virtual std::string_view type_name() const = 0;
+  virtual const SnapshotPolicy& snapshot_policy() const = 0;
+  virtual const RestartPolicy& restart_policy() const = 0;
+  virtual std::unique_ptr<StateBox> Initial(std::string_view id) const = 0;
+  virtual std::shared_ptr<const StateBox> Copy(const StateBox& s) const = 0;
+  // Runs Handle, encodes the events, applies them to `state`. Never throws.
+  virtual HandleOutcome Handle(StateBox& state, Message& message,
+                               uint64_t head) const = 0;
+  // Upcasts, decodes and applies one stored event. Never throws.
+  virtual Status ApplyStored(StateBox& state, const EventView& event) const = 0;
+  virtual Result<SnapshotData> EncodeState(const StateBox& state) const = 0;
+  virtual Result<std::unique_ptr<StateBox>> DecodeState(
+      const Snapshot& snapshot) const = 0;
+};
+
+// Where a reply goes: a future, a callback, or nowhere (Tell). Shared with
+// the deadline timer, so whoever comes first answers.
+template <typename R>
+class ReplySink {
+ public:
+  using Callback = std::function<void(Result<R>)>;
+  explicit ReplySink(Callback cb = nullptr) : callback_(std::move(cb)) {}
+  std::future<Result<R>> future() { return promise_.get_future(); }
+  void Deliver(Result<R> result) {
+    if (done_.exchange(true)) return;
+    if (callback_) {
+      callback_(std::move(result));
+    } else {
+      promise_.set_value(std::move(result));
+    }
+  }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::promise<Result<R>> promise_;
+  Callback callback_;
+};
+
+template <typename A>
+class TypedMessage final : public Message {
+ public:
+  using Reply = typename A::Reply;
+  TypedMessage(typename A::Command c, std::shared_ptr<ReplySink<Reply>> sink)
+      : command(std::move(c)), sink_(std::move(sink)) {}
+  void Finish(const Status& status) override {
+    if (!sink_) return;
+    if (status.ok() && reply) {
+      sink_->Deliver(std::move(*reply));
+    } else {
+      sink_->Deliver(status.ok() ? Status::Failed("internal: no reply stored")
+                                 : status);
+    }
+  }
+  bool wants_reply() const override { return sink_ != nullptr; }
+
+  typename A::Command command;
+  std::optional<Reply> reply;
+
+ private:
+  std::shared_ptr<ReplySink<Reply>> sink_;
+};
+
+template <typename A>
+class BehaviorOf final : public Behavior {
+ public:
+  using State = typename A::State;
+  using Event = typename A::Event;
+
+  BehaviorOf(A actor, ActorTypeOptions<A> options)
+      : actor_(std::move(actor)), options_(std::move(options)) {}
+
+  std::string_view type_name() const override { return A::kTypeName; }
+  const SnapshotPolicy& snapshot_policy() const override {
+    return options_.snapshots;
+  }
+  const RestartPolicy& restart_policy() const override {
+    return options_.restarts;
+  }
+
+  std::unique_ptr<StateBox> Initial(std::string_view id) const override {
+    if constexpr (requires { actor_.InitialState(id); }) {
+      return std::make_unique<StateOf<State>>(actor_.InitialState(id));
+    } else {
+      (void)id;
+      return std::make_unique<StateOf<State>>(State{});
+    }
+  }
+
+  std::shared_ptr<const StateBox> Copy(const StateBox& s) const override {
+    return std::make_shared<const StateOf<State>>(Value(s));
+  }
+
+  HandleOutcome Handle(StateBox& box, Message& message,
+                       uint64_t head) const override {
+    auto& msg = static_cast<TypedMessage<A>&>(message);
+    State& state = static_cast<StateOf<State>&>(box).value;
+    HandleOutcome out;
+    std::optional<Effect<Event, typename A::Reply>> effect;
+    try {
+      effect.emplace(actor_.Handle(std::as_const(state), msg.command));
+    } catch (...) {
+      return Failed(HandleOutcome::Kind::kFailed,
+                    "handle threw " + DescribeCurrentException());
+    }
+    if (effect->rejected()) {
+      out.kind = HandleOutcome::Kind::kRejected;
+      out.error = Status::Rejected(effect->rejection());
+      return out;
+    }
+    // Encode before applying: a codec failure then leaves the state as it
+    // was, and the events written are exactly the ones applied.
+    std::vector<Event>& events = effect->events();
+    try {
+      out.events.reserve(events.size());
+      for (const Event& e : events) {
+        out.events.push_back(A::EventCodec::Encode(e));
+      }
+    } catch (...) {
+      return Failed(HandleOutcome::Kind::kFailed,
+                    "event encode threw " + DescribeCurrentException());
+    }
+    try {
+      uint64_t seq = head;
+      for (const Event& e : events) {
+        actor_.Apply(state, e);
+        ++seq;
+        if (options_.snapshot_when && options_.snapshot_when(state, e, seq)) {
+          out.snapshot_requested = true;
+        }
+      }
+    } catch (...) {
+      return Failed(HandleOutcome::Kind::kBroken,
+                    "apply threw " + DescribeCurrentException());
+    }
+    msg.reply.emplace(std::move(effect->reply()));
+    out.kind = out.events.empty() ? HandleOutcome::Kind::kRespond
+                                  : HandleOutcome::Kind::kPersist;
+    out.then = std::move(effect->then());
+    return out;
+  }
+
+  Status ApplyStored(StateBox& box, const EventView& event) const override {
+    State& state = static_cast<StateOf<State>&>(box).value;
+    std::string type(event.type);
+    uint32_t version = event.schema_version;
+    std::string upcast;
+    std::string_view payload = event.payload;
+    try {
+      // Each step must raise the version or change the type, so a chain
+      // ends after at most one step per upcaster.
+      for (size_t steps = 0; steps <= options_.upcasters.size(); ++steps) {
+        const Upcaster* u = FindUpcaster(type, version);
+        if (u == nullptr) break;
+        upcast = u->convert(payload);
+        payload = upcast;
+        version = u->to_version;
+        if (!u->to_type.empty()) type = u->to_type;
+      }
+    } catch (...) {
+      return Status::Failed("upcaster threw " + DescribeCurrentException());
+    }
+    std::optional<Event> decoded;
+    try {
+      decoded.emplace(A::EventCodec::Decode(type, version, payload));
+    } catch (...) {
+      return Status::Failed("cannot decode event type '" + type + "' version " +
+                            std::to_string(version) + ": " +
+                            DescribeCurrentException());
+    }
+    try {
+      actor_.Apply(state, *decoded);
+    } catch (...) {
+      return Status::Failed("apply threw " + DescribeCurrentException());
+    }
+    return Status::OK();
+  }
+
+  Result<SnapshotData> EncodeState(const StateBox& box) const override {
+    try {
+      return A::StateCodec::EncodeState(Value(box));
+    } catch (...) {
+      return Status::Failed("state encode threw " + DescribeCurrentException());
+    }
+  }
+
+  Result<std::unique_ptr<StateBox>> DecodeState(
+      const Snapshot& snapshot) const override {
+    try {
+      return std::unique_ptr<StateBox>(
+          std::make_unique<StateOf<State>>(A::StateCodec::Decode(
+              snapshot.info.type, snapshot.info.schema_version,
+              snapshot.payload)));
+    } catch (...) {
+      return Status::Failed("cannot decode state type '" + snapshot.info.type +
+                            "' version " +
+                            std::to_string(snapshot.info.schema_version) +
+                            ": " + DescribeCurrentException());
+    }
+  }
+
+  static const State& Value(const StateBox& box) {
+    return static_cast<const StateOf<State>&>(box).value;
+  }
+
+ private:
+  static HandleOutcome Failed(HandleOutcome::Kind kind, std::string why) {
+    HandleOutcome out;
+    out.kind = kind;
+    out.error = Status::Failed(why);
+    return out;
+  }
+  const Upcaster* FindUpcaster(std::string_view type, uint32_t version) const {
+    for (const Upcaster& u : options_.upcasters) {
+      if (u.type == type && u.from_version == version &&
+          (u.to_version > version || !u.to_type.empty())) {
+        return &u;
+      }
+    }
+    return nullptr;
+  }
+
+  A actor_;
+  ActorTypeOptions<A> options_;
+};
+
+}  // namespace memoir::detail
+
+#endif  // MEMOIR_DETAIL_BEHAVIOR_H_

@@ -1,0 +1,104 @@
+#include "runtime/recovery.h"
+
+#include <fmt/format.h>
+
+#include <utility>
+
+namespace memoir::internal {
+
+namespace {
+
+// Loads the newest snapshot at or below `max_seq` that passes its checks
+// and that the actor's codec can read, recording every one passed over.
+Status LoadSnapshot(Store& store, const detail::Behavior& behavior,
+                    std::string_view id, uint64_t max_seq, Recovered& out) {
+  SnapshotCriteria criteria;
+  criteria.max_seq = max_seq;
+  while (criteria.max_seq > 0) {
+    Result<LoadResult> loaded = store.snapshots().LoadLatest(id, criteria);
+    if (!loaded.ok()) {
+      return loaded.status().IsNotFound() ? Status::OK() : loaded.status();
+    }
+    for (SnapshotSkip& skip : loaded->skipped) {
+      out.skipped.push_back(std::move(skip));
+    }
+    if (!loaded->snapshot) return Status::OK();
+    const Snapshot& snap = *loaded->snapshot;
+    Result<std::unique_ptr<detail::StateBox>> state =
+        behavior.DecodeState(snap);
+    if (state.ok()) {
+      out.state = std::move(*state);
+      out.seq = out.snapshot_seq = snap.info.seq;
+      return Status::OK();
+    }
+    out.skipped.push_back(
+        SnapshotSkip{snap.info.seq, std::string(state.status().message())});
+    criteria.max_seq = snap.info.seq - 1;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<Recovered> Recover(Store& store, const detail::Behavior& behavior,
+                          std::string_view id, const RecoveryOptions& options) {
+  Recovered out;
+  Result<StreamInfo> info = store.journal().GetStream(id);
+  if (!info.ok() && !info.status().IsNotFound()) return info.status();
+  if (info.ok() && info->deleted) {
+    out.deleted = true;
+    return out;
+  }
+  if (!info.ok()) {  // never written: the initial state
+    out.state = behavior.Initial(id);
+    return out;
+  }
+  if (options.use_snapshots) {
+    Status s = LoadSnapshot(store, behavior, id, options.to_seq, out);
+    if (!s.ok()) return s.WithContext(fmt::format("stream '{}'", id));
+  }
+  if (!out.state) out.state = behavior.Initial(id);
+  if (out.seq < info->deleted_to && out.seq < options.to_seq) {
+    return Status::Corruption(fmt::format(
+        "stream '{}': events 1..{} were deleted and no usable snapshot at or "
+        "after seq {} remains ({} skipped); the state cannot be rebuilt",
+        id, info->deleted_to, info->deleted_to, out.skipped.size()));
+  }
+  if (out.seq >= options.to_seq) return out;
+
+  ReadOptions range;
+  range.from_seq = out.seq + 1;
+  range.to_seq = options.to_seq;
+  Status failure;
+  Status scan =
+      store.journal().Scan(id, range, [&](const EventView& event) -> bool {
+        if (event.seq != out.seq + 1) {
+          failure = Status::Corruption(
+              fmt::format("stream '{}': expected seq {} but found seq {}", id,
+                          out.seq + 1, event.seq));
+          return false;
+        }
+        Status applied = behavior.ApplyStored(*out.state, event);
+        if (!applied.ok()) {
+          failure = applied.WithContext(
+              fmt::format("stream '{}' seq {} (type '{}' version {})", id,
+                          event.seq, event.type, event.schema_version));
+          return false;
+        }
+        out.seq = event.seq;
+        ++out.events_replayed;
+        return true;
+      });
+  if (!failure.ok()) return failure;
+  if (!scan.ok()) {
+    if (scan.IsStreamDeleted()) {
+      out.state.reset();
+      out.deleted = true;
+      return out;
+    }
+    return scan.WithContext(fmt::format("stream '{}'", id));
+  }
+  return out;
+}
+
+}  // namespace memoir::internal

@@ -1,0 +1,418 @@
+// ActorSystem: creation, the registry, sending, passivation, shutdown,
+// reads from outside the mailbox, and statistics. The actor's turn (what
+// runs on the pool) is in turn.cc.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+#include "memoir/store.h"
+#include "runtime/recovery.h"
+#include "runtime/system_impl.h"
+
+namespace memoir {
+
+namespace {
+
+size_t ThreadCount(const ActorSystemOptions& o) {
+  if (o.threads > 0) return o.threads;
+  return std::max<size_t>(2, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ActorSystem>> ActorSystem::Create(
+    Store& store, ActorSystemOptions options) {
+  if (options.max_messages_per_turn == 0) {
+    return Status::InvalidArgument("max_messages_per_turn must be at least 1");
+  }
+  if (options.threads > 1024) {
+    return Status::InvalidArgument(
+        fmt::format("threads = {} is more than 1024", options.threads));
+  }
+  return std::unique_ptr<ActorSystem>(
+      std::make_unique<internal::SystemImpl>(store, std::move(options)));
+}
+
+namespace internal {
+
+SystemImpl::SystemImpl(Store& store, ActorSystemOptions options)
+    : store_(store),
+      options_(std::move(options)),
+      executor_(ThreadCount(options_)),
+      maintenance_(1) {
+  if (options_.idle_timeout.count() > 0) SweepLater();
+}
+
+SystemImpl::~SystemImpl() {
+  Status s = Shutdown(std::chrono::seconds(30));
+  if (!s.ok()) Log(LogLevel::kError, s.ToString());
+}
+
+Status SystemImpl::RegisterBehavior(std::unique_ptr<detail::Behavior> b) {
+  std::lock_guard lock(behaviors_mu_);
+  std::string name(b->type_name());
+  Status valid = ValidateStreamName(name);
+  if (!valid.ok()) {
+    return Status::InvalidArgument(
+        fmt::format("actor type name '{}': {}", name, valid.message()));
+  }
+  if (behaviors_.count(name)) {
+    return Status::InvalidArgument(
+        fmt::format("actor type '{}' is already registered", name));
+  }
+  behaviors_.emplace(std::move(name), std::move(b));
+  return Status::OK();
+}
+
+const detail::Behavior* SystemImpl::FindBehavior(std::string_view type) const {
+  std::lock_guard lock(behaviors_mu_);
+  auto it = behaviors_.find(type);
+  return it == behaviors_.end() ? nullptr : it->second.get();
+}
+
+void SystemImpl::Log(LogLevel level, std::string_view message) const {
+  if (!options_.logger) return;
+  try {
+    options_.logger(level, message);
+  } catch (...) {
+    // A logger that throws must not take the runtime down with it.
+  }
+}
+
+void SystemImpl::Finish(detail::Message& message, const Status& status) {
+  if (!status.ok() && !message.wants_reply()) {
+    Log(LogLevel::kWarning, fmt::format("tell failed: {}", status.ToString()));
+  }
+  try {
+    message.Finish(status);
+  } catch (...) {
+    Log(LogLevel::kError, fmt::format("an Ask callback threw {}",
+                                      detail::DescribeCurrentException()));
+  }
+}
+
+void SystemImpl::At(Deadline when, std::function<void()> fn) {
+  executor_.At(when, std::move(fn));
+}
+
+void SystemImpl::Send(std::string_view type, std::string_view id,
+                      std::unique_ptr<detail::Message> message) {
+  const detail::Behavior* behavior = FindBehavior(type);
+  if (behavior == nullptr) {
+    Finish(*message, Status::InvalidArgument(fmt::format(
+                         "actor type '{}' is not registered", type)));
+    return;
+  }
+  Enqueue(behavior, id, std::move(message));
+}
+
+SystemImpl::CellPtr SystemImpl::FindCell(std::string_view id) {
+  std::lock_guard lock(map_mu_);
+  auto it = cells_.find(std::string(id));
+  return it == cells_.end() ? nullptr : it->second;
+}
+
+void SystemImpl::Enqueue(const detail::Behavior* behavior, std::string_view id,
+                         std::unique_ptr<detail::Message> message) {
+  if (closing_.load()) {
+    Finish(*message, Status::Closed(fmt::format(
+                         "actor system is shut down; message to '{}' not "
+                         "delivered",
+                         id)));
+    return;
+  }
+  Status valid = ValidateStreamName(id);
+  if (!valid.ok()) {
+    Finish(*message, Status::InvalidArgument(
+                         fmt::format("actor id: {}", valid.message())));
+    return;
+  }
+  for (;;) {
+    CellPtr cell;
+    bool over_cap = false;
+    {
+      std::lock_guard lock(map_mu_);
+      auto [it, inserted] = cells_.try_emplace(std::string(id));
+      if (inserted) it->second = std::make_shared<Cell>(it->first, behavior);
+      cell = it->second;
+      over_cap = inserted && options_.max_active_actors > 0 &&
+                 cells_.size() > options_.max_active_actors;
+    }
+    if (cell->behavior != behavior) {
+      Finish(*message,
+             Status::InvalidArgument(fmt::format(
+                 "actor '{}' is running as type '{}', not '{}'", id,
+                 cell->behavior->type_name(), behavior->type_name())));
+      return;
+    }
+    Status refuse;
+    {
+      std::lock_guard lock(cell->mu);
+      if (cell->retired) continue;  // passivated meanwhile: a fresh cell
+      cell->last_used = SteadyClock::now();
+      if (cell->phase == Phase::kQuarantined &&
+          dynamic_cast<internal::DestroyMessage*>(message.get()) == nullptr) {
+        refuse = cell->cause;
+      } else {
+        cell->mailbox.push_back(std::move(message));
+        ScheduleLocked(cell);
+      }
+    }
+    if (!refuse.ok()) Finish(*message, refuse);
+    if (over_cap) {
+      // Evict down to 90% of the cap at once so that eviction scans are
+      // amortised over many activations.
+      size_t keep =
+          options_.max_active_actors - options_.max_active_actors / 10;
+      Passivate(SteadyClock::time_point::min(), std::max<size_t>(keep, 1));
+    }
+    return;
+  }
+}
+
+void SystemImpl::ScheduleLocked(const CellPtr& cell) {
+  if (cell->scheduled || cell->waiting_for_slot) return;
+  cell->scheduled = true;
+  executor_.Post([this, cell] { RunTurn(cell); });
+}
+
+void SystemImpl::Schedule(const CellPtr& cell) {
+  std::lock_guard lock(cell->mu);
+  ScheduleLocked(cell);
+}
+
+bool SystemImpl::TryRetireLocked(Cell& cell) {
+  if (cell.scheduled || cell.waiting_for_slot || !cell.mailbox.empty() ||
+      !cell.completions.empty() || cell.in_flight > 0 ||
+      cell.phase == Phase::kQuarantined || cell.phase == Phase::kRestarting ||
+      cell.phase == Phase::kRecovering) {
+    return false;
+  }
+  cell.retired = true;
+  return true;
+}
+
+void SystemImpl::Passivate(SteadyClock::time_point idle_before, size_t keep) {
+  std::vector<CellPtr> retired;
+  {
+    std::lock_guard lock(map_mu_);
+    std::vector<std::pair<SteadyClock::time_point, std::string>> idle;
+    for (auto& [id, cell] : cells_) {
+      std::lock_guard cell_lock(cell->mu);
+      if (cell->last_used < idle_before && TryRetireLocked(*cell)) {
+        retired.push_back(cell);
+      } else if (keep > 0) {
+        idle.emplace_back(cell->last_used, id);
+      }
+    }
+    for (const CellPtr& c : retired) cells_.erase(c->id);
+    if (keep > 0 && cells_.size() > keep) {
+      std::sort(idle.begin(), idle.end());
+      for (auto& [used, id] : idle) {
+        if (cells_.size() <= keep) break;
+        auto it = cells_.find(id);
+        std::lock_guard cell_lock(it->second->mu);
+        if (TryRetireLocked(*it->second)) {
+          retired.push_back(it->second);
+          cells_.erase(it);
+        }
+      }
+    }
+  }
+  for (const CellPtr& c : retired) {
+    if (c->phase == Phase::kActive) counters_.passivations.fetch_add(1);
+  }
+  // The cells' states are freed here, outside the locks, as the last
+  // references go.
+}
+
+void SystemImpl::SweepLater() {
+  auto period =
+      std::max(options_.idle_timeout / 2, std::chrono::milliseconds(5));
+  executor_.At(SteadyClock::now() + period, [this] {
+    if (closing_.load()) return;
+    Passivate(SteadyClock::now() - options_.idle_timeout, 0);
+    SweepLater();
+  });
+}
+
+Result<std::shared_ptr<const detail::StateBox>> SystemImpl::CommittedState(
+    std::string_view type, std::string_view id) {
+  const detail::Behavior* behavior = FindBehavior(type);
+  if (behavior == nullptr) {
+    return Status::InvalidArgument(
+        fmt::format("actor type '{}' is not registered", type));
+  }
+  Status valid = ValidateStreamName(id);
+  if (!valid.ok()) {
+    return Status::InvalidArgument(
+        fmt::format("actor id: {}", valid.message()));
+  }
+  if (CellPtr cell = FindCell(id)) {
+    {
+      std::lock_guard lock(cell->mu);
+      if (cell->phase == Phase::kQuarantined) return cell->cause;
+    }
+    std::lock_guard lock(cell->state_mu);
+    if (cell->committed_state) return cell->committed_state;
+  }
+  // Not in memory: rebuild a private copy without activating the actor.
+  Result<Recovered> r = Recover(store_, *behavior, id);
+  if (!r.ok()) return r.status();
+  if (r->deleted) {
+    return Status::StreamDeleted(fmt::format("actor '{}' was destroyed", id));
+  }
+  return std::shared_ptr<const detail::StateBox>(std::move(r->state));
+}
+
+Status SystemImpl::Release(std::string_view id) {
+  CellPtr cell = FindCell(id);
+  if (cell) {
+    std::lock_guard lock(cell->mu);
+    if (cell->phase == Phase::kQuarantined) {
+      cell->phase = Phase::kInactive;
+      cell->cause = Status::OK();
+      cell->restarts.clear();
+      counters_.quarantined.fetch_sub(1);
+      if (!cell->mailbox.empty()) ScheduleLocked(cell);
+      Log(LogLevel::kInfo,
+          fmt::format("actor '{}' released from quarantine", id));
+      return Status::OK();
+    }
+  }
+  return Status::NotFound(fmt::format("actor '{}' is not quarantined", id));
+}
+
+std::future<Status> SystemImpl::Destroy(std::string_view type,
+                                        std::string_view id) {
+  auto message = std::make_unique<DestroyMessage>();
+  std::future<Status> future = message->promise.get_future();
+  Send(type, id, std::move(message));
+  return future;
+}
+
+ActorInfo SystemImpl::Info(std::string_view id) {
+  ActorInfo info;
+  CellPtr cell = FindCell(id);
+  if (!cell) return info;
+  std::lock_guard lock(cell->mu);
+  info.phase = cell->phase;
+  info.cause = cell->cause;
+  info.committed_seq = cell->committed_seq.load();
+  info.pending_seq = cell->pending_seq.load();
+  info.last_recovery_ms = cell->last_recovery_ms.load();
+  return info;
+}
+
+Status SystemImpl::Shutdown(std::chrono::milliseconds timeout) {
+  std::lock_guard shutdown_lock(shutdown_mu_);
+  if (shut_down_) return Status::OK();
+  closing_.store(true);
+  auto deadline = SteadyClock::now() + timeout;
+  auto drained = [this] {
+    if (saves_in_flight_.load() > 0) return false;
+    std::lock_guard lock(map_mu_);
+    for (auto& [id, cell] : cells_) {
+      std::lock_guard cell_lock(cell->mu);
+      if (cell->scheduled || cell->waiting_for_slot ||
+          !cell->completions.empty() || cell->in_flight > 0 ||
+          cell->phase == Phase::kRestarting ||
+          (!cell->mailbox.empty() && cell->phase != Phase::kQuarantined)) {
+        return false;
+      }
+    }
+    return true;
+  };
+  bool ok = true;
+  {
+    std::unique_lock lock(idle_mu_);
+    // Turns notify idle_cv_ when they end; the timeout bounds the wait for
+    // a notification that raced with the check.
+    while (!drained()) {
+      if (SteadyClock::now() >= deadline) {
+        ok = false;
+        break;
+      }
+      idle_cv_.wait_for(lock, std::chrono::milliseconds(10));
+    }
+  }
+  executor_.Stop();
+  maintenance_.Stop();
+  shut_down_ = true;
+  if (ok) return Status::OK();
+  // Whatever is still queued will never run: answer it.
+  std::vector<CellPtr> cells;
+  {
+    std::lock_guard lock(map_mu_);
+    for (auto& [id, cell] : cells_) cells.push_back(cell);
+  }
+  for (const CellPtr& cell : cells) {
+    std::deque<std::unique_ptr<detail::Message>> left;
+    {
+      std::lock_guard lock(cell->mu);
+      left.swap(cell->mailbox);
+    }
+    for (auto& m : left) {
+      Finish(*m, Status::Closed("actor system shut down before handling it"));
+    }
+  }
+  return Status::Timeout(fmt::format(
+      "actor system did not drain within {} ms; unhandled messages were "
+      "answered with kClosed",
+      timeout.count()));
+}
+
+void SystemImpl::RecordRecovery(double ms) {
+  counters_.recoveries.fetch_add(1);
+  std::lock_guard lock(recovery_times_mu_);
+  constexpr size_t kRing = 4096;
+  if (recovery_times_.size() < kRing) {
+    recovery_times_.push_back(ms);
+  } else {
+    recovery_times_[recovery_times_next_] = ms;
+  }
+  recovery_times_next_ = (recovery_times_next_ + 1) % kRing;
+}
+
+RuntimeStats SystemImpl::Stats() const {
+  RuntimeStats s;
+  s.commands = counters_.commands.load();
+  s.rejections = counters_.rejections.load();
+  s.failures = counters_.failures.load();
+  s.events = counters_.events.load();
+  s.appends = counters_.appends.load();
+  s.commit_failures = counters_.commit_failures.load();
+  s.recoveries = counters_.recoveries.load();
+  s.recovery_failures = counters_.recovery_failures.load();
+  s.snapshot_skips = counters_.snapshot_skips.load();
+  s.restarts = counters_.restarts.load();
+  s.quarantined = counters_.quarantined.load();
+  s.snapshots = counters_.snapshots.load();
+  s.snapshot_failures = counters_.snapshot_failures.load();
+  s.passivations = counters_.passivations.load();
+  {
+    std::lock_guard lock(const_cast<std::mutex&>(map_mu_));
+    s.active = cells_.size();
+  }
+  std::vector<double> times;
+  {
+    std::lock_guard lock(recovery_times_mu_);
+    times = recovery_times_;
+  }
+  if (!times.empty()) {
+    std::sort(times.begin(), times.end());
+    auto at = [&](double q) {
+      return times[std::min(times.size() - 1,
+                            static_cast<size_t>(q * times.size()))];
+    };
+    s.recovery_p50_ms = at(0.50);
+    s.recovery_p99_ms = at(0.99);
+    s.recovery_max_ms = times.back();
+  }
+  return s;
+}
+
+}  // namespace internal
+}  // namespace memoir

@@ -1,0 +1,128 @@
+// SystemImpl: the ActorSystem behind the public interface.
+//
+// Lock order: map_mu_ before a cell's mu; recovery_mu_ and stats locks are
+// leaves. No lock is held while user code (Handle, Apply, codecs, Then
+// actions, Ask callbacks) runs or while the journal is called.
+#ifndef MEMOIR_RUNTIME_SYSTEM_IMPL_H_
+#define MEMOIR_RUNTIME_SYSTEM_IMPL_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "memoir/actor_system.h"
+#include "memoir/store.h"
+#include "runtime/cell.h"
+#include "runtime/executor.h"
+
+namespace memoir::internal {
+
+class SystemImpl final : public ActorSystem {
+ public:
+  SystemImpl(Store& store, ActorSystemOptions options);
+  ~SystemImpl() override;
+
+  Status Shutdown(std::chrono::milliseconds timeout) override;
+  RuntimeStats Stats() const override;
+  Store& store() override { return store_; }
+
+ protected:
+  Status RegisterBehavior(std::unique_ptr<detail::Behavior> b) override;
+  void Send(std::string_view type, std::string_view id,
+            std::unique_ptr<detail::Message> message) override;
+  void At(Deadline when, std::function<void()> fn) override;
+  Result<std::shared_ptr<const detail::StateBox>> CommittedState(
+      std::string_view type, std::string_view id) override;
+  Status Release(std::string_view id) override;
+  std::future<Status> Destroy(std::string_view type,
+                              std::string_view id) override;
+  ActorInfo Info(std::string_view id) override;
+
+ private:
+  using CellPtr = std::shared_ptr<Cell>;
+
+  // --- system.cc ---
+  const detail::Behavior* FindBehavior(std::string_view type) const;
+  void Enqueue(const detail::Behavior* behavior, std::string_view id,
+               std::unique_ptr<detail::Message> message);
+  CellPtr FindCell(std::string_view id);
+  // Puts `cell` on the pool unless a turn is queued or running. REQUIRES:
+  // cell->mu held.
+  void ScheduleLocked(const CellPtr& cell);
+  void Schedule(const CellPtr& cell);
+  // Passivates idle cells: those idle since `idle_before`, then the least
+  // recently used until at most `keep` remain (0: no cap).
+  void Passivate(SteadyClock::time_point idle_before, size_t keep);
+  void SweepLater();
+  bool TryRetireLocked(Cell& cell);
+  void Log(LogLevel level, std::string_view message) const;
+  void Finish(detail::Message& message, const Status& status);
+
+  // --- turn.cc ---
+  void RunTurn(const CellPtr& cell);
+  void ProcessCompletion(Cell& cell, Completion completion);
+  void ReleaseReplies(Cell& cell);
+  void FailPending(Cell& cell, const Status& status);
+  // Returns false when the cell cannot handle messages now (waiting for a
+  // recovery slot, backing off, quarantined).
+  bool EnsureActive(const CellPtr& cell);
+  void RecoverCell(const CellPtr& cell);
+  void HandleMessages(const CellPtr& cell);
+  void SubmitBatch(const CellPtr& cell, std::vector<EventData> events,
+                   uint64_t first_head, PendingBatch batch);
+  void MaybeSnapshot(Cell& cell, bool requested);
+  void Restart(const CellPtr& cell);
+  void QuarantineLocked(Cell& cell, const Status& cause);
+  void RunDestroy(const CellPtr& cell, DestroyMessage& message);
+  // Snapshot retention and event deletion after a save (maintenance thread).
+  void Prune(const std::string& id, const SnapshotPolicy& policy);
+  bool TryAcquireSlot(const CellPtr& cell);
+  void ReleaseSlot();
+  void RecordRecovery(double ms);
+
+  Store& store_;
+  const ActorSystemOptions options_;
+  std::map<std::string, std::unique_ptr<detail::Behavior>, std::less<>>
+      behaviors_;  // registered before use; read without a lock after
+  mutable std::mutex behaviors_mu_;
+
+  std::mutex map_mu_;
+  std::unordered_map<std::string, CellPtr> cells_;  // map_mu_
+
+  std::mutex recovery_mu_;
+  size_t recoveries_running_ = 0;         // recovery_mu_
+  std::deque<CellPtr> recovery_waiting_;  // recovery_mu_
+
+  std::atomic<bool> closing_{false};
+  std::atomic<int64_t> saves_in_flight_{0};
+  std::mutex shutdown_mu_;
+  bool shut_down_ = false;  // shutdown_mu_
+  std::mutex idle_mu_;
+  std::condition_variable idle_cv_;
+
+  mutable std::mutex recovery_times_mu_;
+  std::vector<double> recovery_times_;  // ring of the last 4,096
+  size_t recovery_times_next_ = 0;
+
+  struct Counters {
+    std::atomic<uint64_t> commands{0}, rejections{0}, failures{0}, events{0},
+        appends{0}, commit_failures{0}, recoveries{0}, recovery_failures{0},
+        snapshot_skips{0}, restarts{0}, quarantined{0}, snapshots{0},
+        snapshot_failures{0}, passivations{0};
+  };
+  mutable Counters counters_;
+
+  Executor executor_;
+  Executor maintenance_;  // blocking snapshot retention and event deletion
+};
+
+}  // namespace memoir::internal
+
+#endif  // MEMOIR_RUNTIME_SYSTEM_IMPL_H_

@@ -1,0 +1,508 @@
+// An actor's turn on the pool: take the commit results that came back,
+// release the replies they unblock, (re)build the state when needed, then
+// handle a run of messages and send their events to the journal as one
+// append.
+//
+// Invariants:
+//  - c.head is the seq after every event handled; committed_seq <= head.
+//  - c.replies is in the order the commands were handled; a reply is
+//    released only when every batch up to its own is committed.
+//  - appends of one actor expect the head their batch started from, so
+//    after a failed batch every later batch of the actor fails too (none
+//    can commit over a hole).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+#include <utility>
+
+#include "memoir/store.h"
+#include "runtime/recovery.h"
+#include "runtime/system_impl.h"
+
+namespace memoir::internal {
+
+namespace {
+
+double MillisSince(SteadyClock::time_point start) {
+  return std::chrono::duration<double, std::milli>(SteadyClock::now() - start)
+      .count();
+}
+
+}  // namespace
+
+void SystemImpl::RunTurn(const CellPtr& cell) {
+  Cell& c = *cell;
+  std::deque<Completion> done;
+  {
+    std::lock_guard lock(c.mu);
+    done.swap(c.completions);
+  }
+  for (Completion& completion : done) {
+    ProcessCompletion(c, std::move(completion));
+  }
+  if (!done.empty()) {
+    std::lock_guard lock(c.mu);
+    c.in_flight -= done.size();
+  }
+  ReleaseReplies(c);
+
+  if (EnsureActive(cell)) {
+    HandleMessages(cell);
+  } else {
+    Phase phase;
+    Status cause;
+    std::deque<std::unique_ptr<detail::Message>> refused;
+    {
+      std::lock_guard lock(c.mu);
+      phase = c.phase;
+      cause = c.cause;
+      if (phase == Phase::kQuarantined || phase == Phase::kDeleted) {
+        refused.swap(c.mailbox);
+      }
+    }
+    for (auto& m : refused) {
+      if (auto* destroy = dynamic_cast<DestroyMessage*>(m.get())) {
+        RunDestroy(cell, *destroy);
+      } else {
+        Finish(*m, cause);
+      }
+    }
+  }
+
+  bool again;
+  {
+    std::lock_guard lock(c.mu);
+    c.last_used = SteadyClock::now();
+    again = !c.completions.empty() ||
+            (!c.mailbox.empty() && c.phase != Phase::kRestarting &&
+             !c.waiting_for_slot && !(c.broken && c.in_flight > 0));
+    if (!again) c.scheduled = false;
+  }
+  if (again) executor_.Post([this, cell] { RunTurn(cell); });
+  if (closing_.load()) idle_cv_.notify_all();
+}
+
+void SystemImpl::ProcessCompletion(Cell& c, Completion completion) {
+  // After a failure the later batches were dropped; their (failed)
+  // completions have nothing left to do.
+  if (c.batches.empty() || c.batches.front().id != completion.batch) return;
+  PendingBatch batch = std::move(c.batches.front());
+  c.batches.pop_front();
+  if (completion.result.ok()) {
+    c.committed_batch = batch.id;
+    c.committed_seq.store(batch.last_seq);
+    counters_.events.fetch_add(batch.events);
+    counters_.appends.fetch_add(1);
+    if (batch.state) {
+      std::lock_guard lock(c.state_mu);
+      c.committed_state = std::move(batch.state);
+    }
+    return;
+  }
+  counters_.commit_failures.fetch_add(1);
+  Status error = completion.result.status().WithContext(
+      fmt::format("commit of actor '{}' seq {}..{} failed", c.id,
+                  batch.last_seq - batch.events + 1, batch.last_seq));
+  Log(LogLevel::kWarning,
+      fmt::format("{}; rebuilding its state from the journal",
+                  error.ToString()));
+  FailPending(c, error);
+  if (!c.broken) {
+    c.broken = true;
+    c.broken_restarts = false;
+    c.broken_cause = error;
+  }
+}
+
+void SystemImpl::FailPending(Cell& c, const Status& status) {
+  std::deque<PendingReply> replies;
+  replies.swap(c.replies);
+  c.batches.clear();
+  // Every batch handed out so far is now settled (failed), so replies
+  // queued from here on wait only for their own batches.
+  c.committed_batch = c.last_batch;
+  for (PendingReply& r : replies) Finish(*r.message, status);
+}
+
+void SystemImpl::ReleaseReplies(Cell& c) {
+  while (!c.replies.empty() && c.replies.front().batch <= c.committed_batch) {
+    PendingReply r = std::move(c.replies.front());
+    c.replies.pop_front();
+    Finish(*r.message, r.status);
+    if (r.status.ok() && r.then) {
+      try {
+        r.then(*this);
+      } catch (...) {
+        Log(LogLevel::kError,
+            fmt::format("a Then action of actor '{}' threw {}", c.id,
+                        detail::DescribeCurrentException()));
+      }
+    }
+  }
+}
+
+bool SystemImpl::EnsureActive(const CellPtr& cell) {
+  Cell& c = *cell;
+  if (c.broken) {
+    {
+      std::lock_guard lock(c.mu);
+      if (c.in_flight > 0 || !c.completions.empty()) return false;
+    }
+    // Every earlier batch is settled: the in-memory state is thrown away
+    // and rebuilt from the journal (principle 3).
+    c.state.reset();
+    c.broken = false;
+    if (c.broken_restarts) {
+      Restart(cell);
+      return false;
+    }
+    std::lock_guard lock(c.mu);
+    c.phase = Phase::kInactive;
+  }
+  {
+    std::lock_guard lock(c.mu);
+    if (c.phase == Phase::kActive) return true;
+    if (c.phase != Phase::kInactive && c.phase != Phase::kRecovering) {
+      return false;
+    }
+    if (c.mailbox.empty()) return false;  // recover on demand only
+  }
+  if (!TryAcquireSlot(cell)) return false;
+  RecoverCell(cell);
+  ReleaseSlot();
+  std::lock_guard lock(c.mu);
+  return c.phase == Phase::kActive;
+}
+
+bool SystemImpl::TryAcquireSlot(const CellPtr& cell) {
+  size_t limit = options_.max_concurrent_recoveries;
+  if (limit == 0) {
+    limit = std::max<size_t>(
+        1, (options_.threads > 0 ? options_.threads
+                                 : std::thread::hardware_concurrency()) /
+               2);
+  }
+  std::lock_guard lock(recovery_mu_);
+  if (recoveries_running_ < limit) {
+    ++recoveries_running_;
+    return true;
+  }
+  std::lock_guard cell_lock(cell->mu);
+  cell->phase = Phase::kRecovering;
+  if (!cell->waiting_for_slot) {
+    cell->waiting_for_slot = true;
+    recovery_waiting_.push_back(cell);
+  }
+  return false;
+}
+
+void SystemImpl::ReleaseSlot() {
+  std::lock_guard lock(recovery_mu_);
+  --recoveries_running_;
+  if (recovery_waiting_.empty()) return;
+  CellPtr next = std::move(recovery_waiting_.front());
+  recovery_waiting_.pop_front();
+  std::lock_guard cell_lock(next->mu);
+  next->waiting_for_slot = false;
+  ScheduleLocked(next);
+}
+
+void SystemImpl::RecoverCell(const CellPtr& cell) {
+  Cell& c = *cell;
+  {
+    std::lock_guard lock(c.mu);
+    c.phase = Phase::kRecovering;
+  }
+  auto start = SteadyClock::now();
+  Result<Recovered> r = Recover(store_, *c.behavior, c.id);
+  double ms = MillisSince(start);
+  if (!r.ok()) {
+    const Status& s = r.status();
+    if (s.IsFailed() || s.IsCorruption()) {
+      // The journal holds something this code cannot rebuild from: a retry
+      // would fail the same way, so quarantine at once.
+      counters_.recovery_failures.fetch_add(1);
+      std::lock_guard lock(c.mu);
+      QuarantineLocked(c, s);
+      return;
+    }
+    // The store failed (I/O, ...): answer what waits, retry on demand.
+    std::deque<std::unique_ptr<detail::Message>> waiting;
+    {
+      std::lock_guard lock(c.mu);
+      c.phase = Phase::kInactive;
+      waiting.swap(c.mailbox);
+    }
+    Status error = s.WithContext(fmt::format("recovering actor '{}'", c.id));
+    Log(LogLevel::kError, error.ToString());
+    for (auto& m : waiting) Finish(*m, error);
+    return;
+  }
+  RecordRecovery(ms);
+  c.last_recovery_ms.store(ms);
+  counters_.snapshot_skips.fetch_add(r->skipped.size());
+  for (const SnapshotSkip& skip : r->skipped) {
+    Log(LogLevel::kWarning,
+        fmt::format("actor '{}': skipped snapshot at seq {}: {}", c.id,
+                    skip.seq, skip.reason));
+  }
+  if (r->deleted) {
+    std::lock_guard lock(c.mu);
+    c.phase = Phase::kDeleted;
+    c.cause = Status::StreamDeleted(
+        fmt::format("actor '{}' was destroyed (its stream is deleted)", c.id));
+    return;
+  }
+  c.state = std::move(r->state);
+  c.head = r->seq;
+  c.committed_seq.store(r->seq);
+  c.pending_seq.store(r->seq);
+  c.events_since_snapshot = r->seq - r->snapshot_seq;
+  std::shared_ptr<const detail::StateBox> published =
+      c.behavior->Copy(*c.state);
+  {
+    std::lock_guard lock(c.state_mu);
+    c.committed_state = std::move(published);
+  }
+  std::lock_guard lock(c.mu);
+  c.phase = Phase::kActive;
+}
+
+void SystemImpl::Restart(const CellPtr& cell) {
+  Cell& c = *cell;
+  const RestartPolicy& policy = c.behavior->restart_policy();
+  auto now = SteadyClock::now();
+  std::lock_guard lock(c.mu);
+  while (!c.restarts.empty() && c.restarts.front() < now - policy.window) {
+    c.restarts.pop_front();
+  }
+  c.restarts.push_back(now);
+  if (static_cast<int>(c.restarts.size()) > policy.max_restarts) {
+    QuarantineLocked(c, c.broken_cause.WithContext(fmt::format(
+                            "{} failures within {} ms", c.restarts.size(),
+                            policy.window.count())));
+    return;
+  }
+  counters_.restarts.fetch_add(1);
+  double factor = std::pow(policy.backoff_factor,
+                           static_cast<double>(c.restarts.size() - 1));
+  auto delay = std::min<std::chrono::milliseconds>(
+      policy.backoff_max,
+      std::chrono::milliseconds(static_cast<int64_t>(
+          static_cast<double>(policy.backoff_initial.count()) * factor)));
+  c.phase = Phase::kRestarting;
+  Log(LogLevel::kWarning,
+      fmt::format("actor '{}' restarts in {} ms after: {}", c.id, delay.count(),
+                  c.broken_cause.ToString()));
+  executor_.At(now + delay, [this, cell] {
+    std::lock_guard relock(cell->mu);
+    if (cell->phase != Phase::kRestarting) return;
+    cell->phase = Phase::kInactive;
+    ScheduleLocked(cell);
+  });
+}
+
+void SystemImpl::QuarantineLocked(Cell& c, const Status& cause) {
+  c.state.reset();
+  c.phase = Phase::kQuarantined;
+  c.cause = Status::Quarantined(fmt::format(
+      "actor '{}' (stream '{}') is quarantined after seq {}: {}; fix the "
+      "cause, then release it",
+      c.id, c.id, c.committed_seq.load(), cause.ToString()));
+  counters_.quarantined.fetch_add(1);
+  Log(LogLevel::kError, c.cause.ToString());
+  // Every caller runs inside the cell's turn, whose end sees the mailbox
+  // and posts another turn that answers the queued messages.
+}
+
+void SystemImpl::HandleMessages(const CellPtr& cell) {
+  Cell& c = *cell;
+  std::vector<std::unique_ptr<detail::Message>> run;
+  {
+    std::lock_guard lock(c.mu);
+    size_t n = std::min(c.mailbox.size(), options_.max_messages_per_turn);
+    run.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      run.push_back(std::move(c.mailbox.front()));
+      c.mailbox.pop_front();
+    }
+  }
+  const uint64_t first_head = c.head;
+  std::vector<EventData> events;
+  PendingBatch batch;
+  bool snapshot_requested = false;
+  size_t handled_from = c.replies.size();
+  DestroyMessage* destroy = nullptr;
+  size_t i = 0;
+  auto now = SteadyClock::now();
+  for (; i < run.size() && !c.broken; ++i) {
+    detail::Message& m = *run[i];
+    if ((destroy = dynamic_cast<DestroyMessage*>(&m)) != nullptr) {
+      ++i;
+      break;
+    }
+    if (m.deadline < now) {
+      Finish(m, Status::Timeout(fmt::format(
+                    "actor '{}' did not take the command before its "
+                    "deadline; it was not handled",
+                    c.id)));
+      continue;
+    }
+    detail::HandleOutcome out = c.behavior->Handle(*c.state, m, c.head);
+    counters_.commands.fetch_add(1);
+    PendingReply reply{std::move(run[i]), 0, Status::OK(), nullptr};
+    switch (out.kind) {
+      case detail::HandleOutcome::Kind::kPersist:
+        c.head += out.events.size();
+        batch.events += out.events.size();
+        snapshot_requested |= out.snapshot_requested;
+        for (EventData& e : out.events) events.push_back(std::move(e));
+        reply.then = std::move(out.then);
+        break;
+      case detail::HandleOutcome::Kind::kRespond:
+        reply.then = std::move(out.then);
+        break;
+      case detail::HandleOutcome::Kind::kRejected:
+        counters_.rejections.fetch_add(1);
+        reply.status = out.error;
+        break;
+      case detail::HandleOutcome::Kind::kFailed:
+      case detail::HandleOutcome::Kind::kBroken:
+        counters_.failures.fetch_add(1);
+        reply.status = out.error.WithContext(
+            fmt::format("actor '{}' (nothing was written)", c.id));
+        c.broken = true;
+        c.broken_restarts = true;
+        c.broken_cause = reply.status;
+        break;
+    }
+    c.replies.push_back(std::move(reply));
+  }
+  // Messages not reached go back to the front, in order.
+  if (i < run.size()) {
+    std::lock_guard lock(c.mu);
+    for (size_t j = run.size(); j-- > i;) {
+      c.mailbox.push_front(std::move(run[j]));
+    }
+  }
+  if (!events.empty()) {
+    batch.id = ++c.last_batch;
+    batch.last_seq = c.head;
+    // A failed apply damaged the state: publish nothing from it.
+    if (!c.broken) batch.state = c.behavior->Copy(*c.state);
+    SubmitBatch(cell, std::move(events), first_head, std::move(batch));
+  }
+  for (size_t k = handled_from; k < c.replies.size(); ++k) {
+    c.replies[k].batch = c.last_batch;
+  }
+  c.pending_seq.store(c.head);
+  if (!c.broken && c.head > first_head) MaybeSnapshot(c, snapshot_requested);
+  ReleaseReplies(c);
+  if (destroy != nullptr) RunDestroy(cell, *destroy);
+}
+
+void SystemImpl::SubmitBatch(const CellPtr& cell, std::vector<EventData> events,
+                             uint64_t first_head, PendingBatch batch) {
+  Cell& c = *cell;
+  c.events_since_snapshot += batch.events;
+  uint64_t id = batch.id;
+  c.batches.push_back(std::move(batch));
+  {
+    std::lock_guard lock(c.mu);
+    ++c.in_flight;
+  }
+  StreamAppend request{c.id, Expected::At(first_head), std::move(events)};
+  store_.journal().Append(
+      std::move(request), [this, cell, id](Result<AppendResult> result) {
+        std::lock_guard lock(cell->mu);
+        cell->completions.push_back(Completion{id, std::move(result)});
+        ScheduleLocked(cell);
+      });
+}
+
+void SystemImpl::MaybeSnapshot(Cell& c, bool requested) {
+  const SnapshotPolicy& policy = c.behavior->snapshot_policy();
+  bool due = requested || (policy.every_events > 0 &&
+                           c.events_since_snapshot >= policy.every_events);
+  if (!due) return;
+  c.events_since_snapshot = 0;
+  Result<SnapshotData> data = c.behavior->EncodeState(*c.state);
+  if (!data.ok()) {
+    counters_.snapshot_failures.fetch_add(1);
+    Log(LogLevel::kWarning,
+        fmt::format("actor '{}': no snapshot at seq {}: {}", c.id, c.head,
+                    data.status().ToString()));
+    return;
+  }
+  // Queued behind this turn's append, so the writer sees the events first;
+  // if they fail, so does the snapshot.
+  saves_in_flight_.fetch_add(1);
+  store_.snapshots().Save(
+      c.id, c.head, std::move(*data),
+      [this, id = c.id, seq = c.head, policy](Status s) {
+        if (!s.ok()) {
+          counters_.snapshot_failures.fetch_add(1);
+          Log(LogLevel::kWarning,
+              fmt::format("actor '{}': snapshot at seq {} failed: {}", id, seq,
+                          s.ToString()));
+        } else {
+          counters_.snapshots.fetch_add(1);
+          if (policy.keep > 0 || policy.delete_covered_events) {
+            maintenance_.Post([this, id, policy] { Prune(id, policy); });
+          }
+        }
+        saves_in_flight_.fetch_sub(1);
+      });
+}
+
+void SystemImpl::Prune(const std::string& id, const SnapshotPolicy& policy) {
+  if (policy.keep > 0) {
+    Result<size_t> r = store_.snapshots().Retain(id, policy.keep);
+    if (!r.ok() && !r.status().IsStreamDeleted()) {
+      Log(LogLevel::kWarning, fmt::format("actor '{}': snapshot retention: {}",
+                                          id, r.status().ToString()));
+      return;
+    }
+  }
+  if (!policy.delete_covered_events) return;
+  Result<std::vector<SnapshotInfo>> list = store_.snapshots().List(id);
+  if (!list.ok()) return;
+  std::vector<uint64_t> usable;
+  for (const SnapshotInfo& s : *list) {
+    if (s.checksum_ok) usable.push_back(s.seq);
+  }
+  // Only when the kept snapshots are all there: recovery must never depend
+  // on fewer than the policy promised.
+  size_t want = std::max<size_t>(policy.keep, 1);
+  if (usable.size() < want) return;
+  uint64_t oldest = *std::min_element(usable.begin(), usable.end());
+  Status s = store_.journal().DeleteTo(id, oldest);
+  if (!s.ok() && !s.IsStreamDeleted()) {
+    Log(LogLevel::kWarning, fmt::format("actor '{}': deleting events to {}: {}",
+                                        id, oldest, s.ToString()));
+  }
+}
+
+void SystemImpl::RunDestroy(const CellPtr& cell, DestroyMessage& message) {
+  Cell& c = *cell;
+  // Queued behind every append of this actor, so those commit first.
+  Status s = store_.journal().DeleteStream(c.id);
+  if (s.IsStreamDeleted() || s.IsNotFound()) s = Status::OK();
+  if (s.ok()) {
+    c.state.reset();
+    {
+      std::lock_guard lock(c.state_mu);
+      c.committed_state.reset();
+    }
+    std::lock_guard lock(c.mu);
+    if (c.phase == Phase::kQuarantined) counters_.quarantined.fetch_sub(1);
+    c.phase = Phase::kDeleted;
+    c.cause = Status::StreamDeleted(
+        fmt::format("actor '{}' was destroyed (its stream is deleted)", c.id));
+  }
+  Finish(message, s);
+}
+
+}  // namespace memoir::internal

@@ -1,0 +1,402 @@
+// The actor runtime's normal paths: activation, ordering, pipelining,
+// committed-state reads, snapshots, passivation, lifecycle, upcasting.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/actor_test_types.h"
+#include "support/temp_dir.h"
+
+namespace memoir {
+namespace {
+
+using test::Add;
+using test::Counter;
+using test::Get;
+using test::Sequencer;
+
+TEST_CASE("an actor recovers its state after the process reopens the store") {
+  test::TempDir dir;
+  {
+    auto store = test::OpenTestStore(dir.path());
+    auto system = test::StartSystem(*store);
+    REQUIRE(system->Register<Counter>().ok());
+    auto c = system->Ref<Counter>("acct");
+    for (int i = 1; i <= 10; ++i) CHECK(test::Await(c.Ask(Add(i))) > 0);
+    CHECK(test::AwaitError(c.Ask(Add(-1))).IsRejected());
+  }
+  auto store = test::OpenTestStore(dir.path());
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register<Counter>().ok());
+  CHECK(test::Await(system->Ref<Counter>("acct").Ask(Get())) == 55);
+  CHECK(store->journal().Head("acct").value() == 10);
+  CHECK(system->Stats().recoveries == 1);
+}
+
+TEST_CASE("a rejection is an answer: nothing written, no restart") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register<Counter>().ok());
+  auto c = system->Ref<Counter>("c");
+  Status s = test::AwaitError(c.Ask(Add(0)));
+  CHECK(s.IsRejected());
+  CHECK(s.message() == "amount must be positive");
+  CHECK(system->Stats().restarts == 0);
+  CHECK(system->Stats().rejections == 1);
+  CHECK(store->journal().Head("c").value() == 0);
+}
+
+TEST_CASE("replies of one actor come back in order, each after its commit") {
+  test::TempDir dir;
+  StoreOptions so;  // durable: commits take real time, so they pipeline
+  auto store = test::OpenTestStore(dir.path(), so);
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register<Counter>().ok());
+  auto c = system->Ref<Counter>("c");
+  std::mutex mu;
+  std::vector<int64_t> seen;
+  std::vector<uint64_t> heads;
+  std::promise<void> all;
+  constexpr int kN = 500;
+  for (int i = 0; i < kN; ++i) {
+    c.Ask(i % 7 == 3 ? Get() : Add(1), [&](Result<int64_t> r) {
+      REQUIRE(r.ok());
+      auto head = store->journal().Head("c");
+      std::lock_guard lock(mu);
+      seen.push_back(*r);
+      heads.push_back(head.value());
+      if (seen.size() == kN) all.set_value();
+    });
+  }
+  REQUIRE(all.get_future().wait_for(std::chrono::seconds(60)) ==
+          std::future_status::ready);
+  std::lock_guard lock(mu);
+  CHECK(std::is_sorted(seen.begin(), seen.end()));
+  for (size_t i = 0; i < seen.size(); ++i) {
+    // Each reply is a total that is already committed when it arrives.
+    CHECK(static_cast<uint64_t>(seen[i]) <= heads[i]);
+  }
+  CHECK(seen.back() == kN - kN / 7 - (kN % 7 > 3 ? 1 : 0));
+  // Pipelining: many commands shared one append.
+  CHECK(system->Stats().appends < system->Stats().events);
+}
+
+TEST_CASE(
+    "messages sent from one thread are handled in the order sent "
+    "(command sourcing)") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register<Sequencer>().ok());
+  auto seq = system->Ref<Sequencer>("seq");
+  constexpr int64_t kN = 2000;
+  for (int64_t i = 1; i < kN; ++i) seq.Tell(i);
+  CHECK(test::Await(seq.Ask(kN)) == kN);
+  // The journal holds exactly the accepted commands, in order.
+  auto events = store->journal().Read("seq");
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == kN);
+  for (int64_t i = 0; i < kN; ++i) {
+    CHECK(Sequencer::EventCodec::Decode((*events)[i].type, 1,
+                                        (*events)[i].payload) == i + 1);
+  }
+}
+
+TEST_CASE(
+    "reading the committed state never sees a state whose events are "
+    "not committed") {
+  test::TempDir dir;
+  StoreOptions so;  // durable
+  auto store = test::OpenTestStore(dir.path(), so);
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register<Counter>().ok());
+  auto c = system->Ref<Counter>("c");
+  CHECK(test::Await(c.Ask(Add(1))) == 1);
+  std::atomic<bool> stop{false};
+  std::atomic<int> violations{0}, reads{0};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      auto state = c.CommittedState();
+      REQUIRE(state.ok());
+      // Read the journal after the state: its head can only be higher.
+      uint64_t head = store->journal().Head("c").value();
+      if (static_cast<uint64_t>(**state) > head) violations.fetch_add(1);
+      reads.fetch_add(1);
+    }
+  });
+  std::vector<std::future<Result<int64_t>>> asks;
+  for (int i = 0; i < 300; ++i) asks.push_back(c.Ask(Add(1)));
+  for (auto& f : asks) test::Await(std::move(f));
+  CHECK(test::Eventually([&] { return reads.load() > 100; }));
+  stop.store(true);
+  reader.join();
+  CHECK(violations.load() == 0);
+  CHECK(*c.CommittedState().value() == 301);
+}
+
+TEST_CASE(
+    "the committed state of an inactive actor is rebuilt without "
+    "activating it") {
+  test::TempDir dir;
+  {
+    auto store = test::OpenTestStore(dir.path());
+    auto system = test::StartSystem(*store);
+    REQUIRE(system->Register<Counter>().ok());
+    CHECK(test::Await(system->Ref<Counter>("c").Ask(Add(9))) == 9);
+  }
+  auto store = test::OpenTestStore(dir.path());
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register<Counter>().ok());
+  auto c = system->Ref<Counter>("c");
+  CHECK(*c.CommittedState().value() == 9);
+  CHECK(c.Info().phase == ActorInfo::Phase::kInactive);
+  CHECK(system->Stats().active == 0);
+}
+
+TEST_CASE("passivated actors come back with their state") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+
+  SUBCASE("by a cap on active actors, least recently used first") {
+    ActorSystemOptions o;
+    o.max_active_actors = 10;
+    auto system = test::StartSystem(*store, o);
+    REQUIRE(system->Register<Counter>().ok());
+    for (int i = 0; i < 50; ++i) {
+      auto r = system->Ref<Counter>("a" + std::to_string(i));
+      CHECK(test::Await(r.Ask(Add(i + 1))) == i + 1);
+    }
+    CHECK(system->Stats().active <= 10);
+    CHECK(system->Stats().passivations >= 40);
+    for (int i = 0; i < 50; ++i) {
+      auto r = system->Ref<Counter>("a" + std::to_string(i));
+      CHECK(test::Await(r.Ask(Add(1))) == i + 2);
+    }
+    CHECK(system->Stats().recoveries >= 90);
+  }
+  SUBCASE("by an idle timeout") {
+    ActorSystemOptions o;
+    o.idle_timeout = std::chrono::milliseconds(20);
+    auto system = test::StartSystem(*store, o);
+    REQUIRE(system->Register<Counter>().ok());
+    auto r = system->Ref<Counter>("idle");
+    CHECK(test::Await(r.Ask(Add(4))) == 4);
+    CHECK(test::Eventually([&] { return system->Stats().passivations == 1; }));
+    CHECK(system->Stats().active == 0);
+    CHECK(test::Await(r.Ask(Add(1))) == 5);
+    CHECK(system->Stats().recoveries == 2);
+  }
+}
+
+TEST_CASE(
+    "snapshots follow the policy: every N events, keep K, and "
+    "optionally delete the events they cover") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  auto system = test::StartSystem(*store);
+  ActorTypeOptions<Counter> options;
+  options.snapshots.every_events = 10;
+  options.snapshots.keep = 2;
+  options.snapshots.delete_covered_events = true;
+  options.snapshot_when = [](const int64_t&, const test::CounterEvent& e,
+                             uint64_t) { return e.amount == 1000; };
+  REQUIRE(system->Register<Counter>({}, options).ok());
+  auto c = system->Ref<Counter>("c");
+  for (int i = 0; i < 45; ++i) test::Await(c.Ask(Add(1)));
+  test::Await(c.Ask(Add(1000)));  // seq 46: the predicate asks for one
+  REQUIRE(system->Shutdown().ok());
+  auto list = store->snapshots().List("c");
+  REQUIRE(list.ok());
+  REQUIRE(list->size() == 2);
+  CHECK((*list)[0].seq == 40);
+  CHECK((*list)[1].seq == 46);
+  auto info = store->journal().GetStream("c");
+  REQUIRE(info.ok());
+  CHECK(info->deleted_to == 40);
+  CHECK(info->event_count == 6);
+  CHECK(system->Stats().snapshots == 5);
+
+  auto again = test::StartSystem(*store);
+  REQUIRE(again->Register<Counter>({}, options).ok());
+  CHECK(test::Await(again->Ref<Counter>("c").Ask(Get())) == 1045);
+}
+
+TEST_CASE("recoveries wait for a slot and still all complete") {
+  test::TempDir dir;
+  {
+    auto store = test::OpenTestStore(dir.path());
+    for (int i = 0; i < 64; ++i) {
+      REQUIRE(store->journal()
+                  .Append("r" + std::to_string(i), Expected::NoStream(),
+                          {Counter::EventCodec::Encode({i, 0, 0})})
+                  .ok());
+    }
+  }
+  auto store = test::OpenTestStore(dir.path());
+  ActorSystemOptions o;
+  o.threads = 4;
+  o.max_concurrent_recoveries = 1;
+  auto system = test::StartSystem(*store, o);
+  REQUIRE(system->Register<Counter>().ok());
+  std::vector<std::future<Result<int64_t>>> asks;
+  for (int i = 0; i < 64; ++i) {
+    asks.push_back(system->Ref<Counter>("r" + std::to_string(i)).Ask(Get()));
+  }
+  for (int i = 0; i < 64; ++i) CHECK(test::Await(std::move(asks[i])) == i);
+  RuntimeStats stats = system->Stats();
+  CHECK(stats.recoveries == 64);
+  CHECK(stats.recovery_p50_ms <= stats.recovery_p99_ms);
+}
+
+TEST_CASE("an ask whose deadline passes in the mailbox is not handled") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  ActorSystemOptions o;
+  o.threads = 1;
+  auto system = test::StartSystem(*store, o);
+  REQUIRE(system->Register<Counter>().ok());
+  auto c = system->Ref<Counter>("c");
+  // Block the only thread until the deadline has passed.
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  auto blocker = system->Ref<Counter>("blocker");
+  std::promise<void> entered;
+  blocker.Ask(Add(1), [gate, &entered](Result<int64_t>) {
+    entered.set_value();
+    gate.wait();
+  });
+  REQUIRE(entered.get_future().wait_for(std::chrono::seconds(20)) ==
+          std::future_status::ready);
+  auto late = c.Ask(Add(1), std::chrono::milliseconds(1));
+  REQUIRE(late.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  release.set_value();
+  Status s = late.get().status();
+  CHECK(s.IsTimeout());
+  CHECK(test::Await(c.Ask(Get())) == 0);  // it never ran
+}
+
+TEST_CASE(
+    "destroying an actor deletes its stream and snapshots; later "
+    "messages fail with kStreamDeleted") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  auto system = test::StartSystem(*store);
+  ActorTypeOptions<Counter> options;
+  options.snapshots.every_events = 2;
+  REQUIRE(system->Register<Counter>({}, options).ok());
+  auto c = system->Ref<Counter>("gone");
+  for (int i = 0; i < 5; ++i) c.Tell(Add(1));
+  auto destroyed = c.Destroy();
+  REQUIRE(destroyed.wait_for(std::chrono::seconds(20)) ==
+          std::future_status::ready);
+  CHECK(destroyed.get().ok());
+  CHECK(test::AwaitError(c.Ask(Get())).IsStreamDeleted());
+  auto info = store->journal().GetStream("gone");
+  REQUIRE(info.ok());
+  CHECK(info->deleted);
+  CHECK(store->journal().Head("gone").status().IsStreamDeleted());
+}
+
+TEST_CASE("upcasters let old events recover after the event type changes") {
+  // Version 1 of "Added" stored the amount as a 32-bit number.
+  test::TempDir dir;
+  {
+    auto store = test::OpenTestStore(dir.path());
+    std::vector<EventData> old;
+    for (int32_t v : {5, 6}) {
+      std::string bytes(sizeof v, '\0');
+      std::memcpy(bytes.data(), &v, sizeof v);
+      old.push_back(EventData{"AddedV1", bytes, 1, {}});
+    }
+    REQUIRE(store->journal().Append("u", Expected::NoStream(), old).ok());
+  }
+  auto store = test::OpenTestStore(dir.path());
+  auto system = test::StartSystem(*store);
+  ActorTypeOptions<Counter> options;
+  options.upcasters.push_back(
+      Upcaster{"AddedV1", 1, 1, "Added", [](std::string_view p) {
+                 int32_t v;
+                 std::memcpy(&v, p.data(), sizeof v);
+                 return Counter::EventCodec::Bytes({v, 0, 0});
+               }});
+  REQUIRE(system->Register<Counter>({}, options).ok());
+  CHECK(test::Await(system->Ref<Counter>("u").Ask(Add(1))) == 12);
+}
+
+TEST_CASE(
+    "shutdown drains mailboxes and commits; later sends fail with "
+    "kClosed") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register<Counter>().ok());
+  for (int a = 0; a < 20; ++a) {
+    auto r = system->Ref<Counter>("s" + std::to_string(a));
+    for (int i = 0; i < 50; ++i) r.Tell(Add(1));
+  }
+  REQUIRE(system->Shutdown().ok());
+  for (int a = 0; a < 20; ++a) {
+    CHECK(store->journal().Head("s" + std::to_string(a)).value() == 50);
+  }
+  CHECK(test::AwaitError(system->Ref<Counter>("s0").Ask(Get())).IsClosed());
+}
+
+// Persists a number, then tells it to the counter "target".
+struct Relay {
+  static constexpr std::string_view kTypeName = "relay";
+  using State = int64_t;
+  using Command = int64_t;
+  using Event = int64_t;
+  using Reply = Done;
+  using EventCodec = PodCodec<int64_t, "Relayed">;
+  using StateCodec = PodCodec<int64_t, "Count">;
+  Effect<int64_t, Done> Handle(const State&, const Command& n) const {
+    return Effect<int64_t, Done>::Persist(n, Done{}).Then(
+        [n](ActorSystem& system) {
+          system.Ref<Counter>("target").Tell(Add(n));
+        });
+  }
+  void Apply(State& s, const Event&) const { ++s; }
+};
+
+TEST_CASE("Then actions run after the commit and can drive other actors") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register<Counter>().ok());
+  REQUIRE(system->Register<Relay>().ok());
+  for (int i = 1; i <= 10; ++i) test::Await(system->Ref<Relay>("r").Ask(i));
+  CHECK(test::Eventually(
+      [&] { return store->journal().Head("target").value() == 10; }));
+  CHECK(test::Await(system->Ref<Counter>("target").Ask(Get())) == 55);
+}
+
+TEST_CASE(
+    "wrong ids, unknown types and a second type on one id are refused "
+    "clearly") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register<Counter>().ok());
+  CHECK(system->Register<Counter>().IsInvalidArgument());
+  CHECK(test::AwaitError(system->Ref<Counter>("").Ask(Get()))
+            .IsInvalidArgument());
+  CHECK(
+      test::AwaitError(system->Ref<Sequencer>("x").Ask(1)).IsInvalidArgument());
+  REQUIRE(system->Register<Sequencer>().ok());
+  CHECK(test::Await(system->Ref<Counter>("x").Ask(Add(1))) == 1);
+  Status s = test::AwaitError(system->Ref<Sequencer>("x").Ask(1));
+  CHECK(s.IsInvalidArgument());
+  CHECK(s.ToString().find("'counter'") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace memoir
