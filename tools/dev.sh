@@ -3,7 +3,8 @@
 #
 #   bash tools/dev.sh demo [ARGS]  install what is missing, build, run the demo
 #   bash tools/dev.sh test         install what is missing, build and run every
-#                                  test, plain and under ASan+UBSan
+#                                  test, plain and under ASan+UBSan, and the
+#                                  runtime's tests under TSan
 #   bash tools/dev.sh bench [ARGS] build in Release and run memoir-bench
 #
 # Needs Debian 12 (or a system with the same packages) and root or sudo for
@@ -46,7 +47,7 @@ case "$cmd" in
   demo)
     install_missing
     build build/release -DCMAKE_BUILD_TYPE=Release -DMEMOIR_BUILD_TESTS=OFF
-    exec build/release/tools/memoir-example "$@"
+    exec build/release/tools/memoir-demo "$@"
     ;;
   test)
     install_missing
@@ -59,6 +60,12 @@ case "$cmd" in
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       ctest --output-on-failure -j"$jobs")
+    echo "== the actor runtime's tests under ThreadSanitizer"
+    cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DMEMOIR_SANITIZE=thread -DMEMOIR_BUILD_TOOLS=OFF >/dev/null
+    cmake --build build/tsan --target runtime_tests
+    (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+      ctest --output-on-failure -R '^runtime_tests$')
     ;;
   bench)
     install_missing

@@ -149,6 +149,9 @@ struct Done {
 template <typename T, FixedString kType, uint32_t kVersion = 1>
 struct PodCodec {
   static_assert(std::is_trivially_copyable_v<T>);
+  using Value = T;
+  static constexpr std::string_view kTypeName = kType.view();
+  static constexpr uint32_t kSchemaVersion = kVersion;
   static std::string Bytes(const T& value) {
     std::string out(sizeof(T), '\0');
     std::memcpy(out.data(), &value, sizeof(T));

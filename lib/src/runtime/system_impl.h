@@ -79,7 +79,7 @@ class SystemImpl final : public ActorSystem {
                    uint64_t first_head, PendingBatch batch);
   void MaybeSnapshot(Cell& cell, bool requested);
   void Restart(const CellPtr& cell);
-  void QuarantineLocked(Cell& cell, const Status& cause);
+  void QuarantineLocked(Cell& cell, const std::string& why);
   void RunDestroy(const CellPtr& cell, DestroyMessage& message);
   // Snapshot retention and event deletion after a save (maintenance thread).
   void Prune(const std::string& id, const SnapshotPolicy& policy);

@@ -225,7 +225,7 @@ void SystemImpl::RecoverCell(const CellPtr& cell) {
       // would fail the same way, so quarantine at once.
       counters_.recovery_failures.fetch_add(1);
       std::lock_guard lock(c.mu);
-      QuarantineLocked(c, s);
+      QuarantineLocked(c, fmt::format("recovery failed: {}", s.ToString()));
       return;
     }
     // The store failed (I/O, ...): answer what waits, retry on demand.
@@ -280,9 +280,9 @@ void SystemImpl::Restart(const CellPtr& cell) {
   }
   c.restarts.push_back(now);
   if (static_cast<int>(c.restarts.size()) > policy.max_restarts) {
-    QuarantineLocked(c, c.broken_cause.WithContext(fmt::format(
-                            "{} failures within {} ms", c.restarts.size(),
-                            policy.window.count())));
+    QuarantineLocked(c, fmt::format("{} failures within {} ms, the last: {}",
+                                    c.restarts.size(), policy.window.count(),
+                                    c.broken_cause.message()));
     return;
   }
   counters_.restarts.fetch_add(1);
@@ -304,13 +304,13 @@ void SystemImpl::Restart(const CellPtr& cell) {
   });
 }
 
-void SystemImpl::QuarantineLocked(Cell& c, const Status& cause) {
+void SystemImpl::QuarantineLocked(Cell& c, const std::string& why) {
   c.state.reset();
   c.phase = Phase::kQuarantined;
-  c.cause = Status::Quarantined(fmt::format(
-      "actor '{}' (stream '{}') is quarantined after seq {}: {}; fix the "
-      "cause, then release it",
-      c.id, c.id, c.committed_seq.load(), cause.ToString()));
+  c.cause = Status::Quarantined(
+      fmt::format("actor '{}' (stream '{}', committed seq {}): {}. Fix the "
+                  "cause, then release it (ActorRef::Release)",
+                  c.id, c.id, c.committed_seq.load(), why));
   counters_.quarantined.fetch_add(1);
   Log(LogLevel::kError, c.cause.ToString());
   // Every caller runs inside the cell's turn, whose end sees the mailbox
@@ -375,7 +375,7 @@ void SystemImpl::HandleMessages(const CellPtr& cell) {
             fmt::format("actor '{}' (nothing was written)", c.id));
         c.broken = true;
         c.broken_restarts = true;
-        c.broken_cause = reply.status;
+        c.broken_cause = out.error;
         break;
     }
     c.replies.push_back(std::move(reply));

@@ -5,6 +5,10 @@
 #define MEMOIR_DETAIL_BEHAVIOR_H_
 
 #include <atomic>
+#include <cstdlib>
+#if __has_include(<cxxabi.h>)
+#include <cxxabi.h>
+#endif
 #include <chrono>
 #include <exception>
 #include <functional>
@@ -35,14 +39,22 @@ struct StateOf final : StateBox {
   S value;
 };
 
-// "what(): <text>" of the exception in flight, for error messages.
+// "<type>: <what()>" of the exception in flight, for error messages.
 inline std::string DescribeCurrentException() {
   try {
     throw;
   } catch (const std::exception& e) {
-    return std::string(typeid(e).name()) + ": " + e.what();
+    std::string type = typeid(e).name();
+#if __has_include(<cxxabi.h>)
+    int status = 0;
+    char* readable =
+        abi::__cxa_demangle(type.c_str(), nullptr, nullptr, &status);
+    if (status == 0 && readable != nullptr) type = readable;
+    std::free(readable);
+#endif
+    return type + ": " + e.what();
   } catch (...) {
-    return "non-standard exception";
+    return "an exception not derived from std::exception";
   }
 }
 
