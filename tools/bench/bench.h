@@ -164,6 +164,7 @@ Status RunAppend(const Options& options, Report& report);
 Status RunReplay(const Options& options, Report& report);
 Status RunReadAll(const Options& options, Report& report);
 Status RunLatency(const Options& options, Report& report);
+Status RunActors(const Options& options, Report& report);  // actors.cc
 
 }  // namespace memoir::bench
 

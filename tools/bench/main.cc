@@ -137,7 +137,8 @@ std::string Report::Json(const Options& options, bool ok,
 namespace {
 
 constexpr char kUsage[] =
-    "usage: memoir-bench [--scenario append|replay|read-all|latency|all]\n"
+    "usage: memoir-bench [--scenario append|replay|read-all|latency|actors|"
+    "all]\n"
     "  [--quick] [--dir DIR] [--producers P] [--streams S]\n"
     "  [--events-per-append E] [--payload BYTES]\n"
     "  [--durability sync|nometasync|none] [--seconds T] [--events N]\n"
@@ -168,7 +169,7 @@ std::string ParseArgs(int argc, char** argv, Options* options) {
     if (flag == "--scenario") {
       options->scenario = value;
       ok = value == "all" || value == "append" || value == "replay" ||
-           value == "read-all" || value == "latency";
+           value == "read-all" || value == "latency" || value == "actors";
     } else if (flag == "--dir") {
       options->dir = value;
     } else if (flag == "--producers") {
@@ -230,7 +231,8 @@ Status RunAll(const Options& options, Report& report) {
   const Scenario scenarios[] = {{"append", RunAppend},
                                 {"replay", RunReplay},
                                 {"read-all", RunReadAll},
-                                {"latency", RunLatency}};
+                                {"latency", RunLatency},
+                                {"actors", RunActors}};
   report.Header();
   for (const Scenario& s : scenarios) {
     if (options.scenario != "all" && options.scenario != s.name) continue;

@@ -204,7 +204,7 @@ class ActorRef {
   std::future<Result<Reply>> Ask(Command command, Timeout timeout = {}) const {
     auto sink = std::make_shared<detail::ReplySink<Reply>>();
     auto future = sink->future();
-    Send(std::move(command), std::move(sink), timeout);
+    Send(std::move(command), std::move(sink), timeout, true);
     return future;
   }
 
@@ -213,7 +213,8 @@ class ActorRef {
   void Ask(Command command, std::function<void(Result<Reply>)> done,
            Timeout timeout = {}) const {
     Send(std::move(command),
-         std::make_shared<detail::ReplySink<Reply>>(std::move(done)), timeout);
+         std::make_shared<detail::ReplySink<Reply>>(std::move(done)), timeout,
+         false);
   }
 
   // The actor's last committed state, without entering its mailbox: an
@@ -245,9 +246,10 @@ class ActorRef {
 
  private:
   void Send(Command command, std::shared_ptr<detail::ReplySink<Reply>> sink,
-            Timeout timeout) const {
+            Timeout timeout, bool caller_waits) const {
     auto message =
         std::make_unique<detail::TypedMessage<A>>(std::move(command), sink);
+    message->caller_waits = caller_waits;
     if (timeout.count() > 0) {
       message->deadline = std::chrono::steady_clock::now() + timeout;
       system_->At(message->deadline, [sink, id = id_] {

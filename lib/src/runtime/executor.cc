@@ -4,6 +4,12 @@
 
 namespace memoir::internal {
 
+namespace {
+thread_local bool tls_runtime_thread = false;
+}  // namespace
+
+bool Executor::OnRuntimeThread() { return tls_runtime_thread; }
+
 Executor::Executor(size_t threads) {
   workers_.reserve(threads);
   for (size_t i = 0; i < threads; ++i) {
@@ -41,6 +47,7 @@ void Executor::At(TimePoint when, Task task) {
 }
 
 void Executor::Work() {
+  tls_runtime_thread = true;
   for (;;) {
     Task task;
     {
@@ -55,6 +62,7 @@ void Executor::Work() {
 }
 
 void Executor::TimerLoop() {
+  tls_runtime_thread = true;
   std::unique_lock lock(timer_mu_);
   for (;;) {
     if (timers_stopping_) break;

@@ -38,6 +38,9 @@ class Executor {
   // Idempotent. Must not be called from a pool thread.
   void Stop();
 
+  // True on a pool or timer thread of any Executor.
+  static bool OnRuntimeThread();
+
  private:
   struct Timer {
     TimePoint when;

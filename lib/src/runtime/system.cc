@@ -148,6 +148,7 @@ void SystemImpl::Enqueue(const detail::Behavior* behavior, std::string_view id,
       return;
     }
     Status refuse;
+    bool run_here = false;
     {
       std::lock_guard lock(cell->mu);
       if (cell->retired) continue;  // passivated meanwhile: a fresh cell
@@ -156,11 +157,23 @@ void SystemImpl::Enqueue(const detail::Behavior* behavior, std::string_view id,
           dynamic_cast<internal::DestroyMessage*>(message.get()) == nullptr) {
         refuse = cell->cause;
       } else {
+        // A caller about to block on the answer lends its thread: the turn
+        // runs here instead of waiting for a pool thread, saving a hop.
+        // Only for an active actor (no recovery on the caller's thread) and
+        // never on a runtime thread (no nested turns).
+        run_here = message->caller_waits && !cell->scheduled &&
+                   !cell->waiting_for_slot && cell->phase == Phase::kActive &&
+                   !Executor::OnRuntimeThread();
         cell->mailbox.push_back(std::move(message));
-        ScheduleLocked(cell);
+        if (run_here) {
+          cell->scheduled = true;
+        } else {
+          ScheduleLocked(cell);
+        }
       }
     }
     if (!refuse.ok()) Finish(*message, refuse);
+    if (run_here) RunTurn(cell);
     if (over_cap) {
       // Evict down to 90% of the cap at once so that eviction scans are
       // amortised over many activations.
