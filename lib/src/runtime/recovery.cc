@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace memoir::internal {
@@ -54,7 +55,9 @@ Result<Recovered> Recover(Store& store, const detail::Behavior& behavior,
     return out;
   }
   if (options.use_snapshots) {
-    Status s = LoadSnapshot(store, behavior, id, options.to_seq, out);
+    Status s =
+        LoadSnapshot(store, behavior, id,
+                     std::min(options.to_seq, options.max_snapshot_seq), out);
     if (!s.ok()) return s.WithContext(fmt::format("stream '{}'", id));
   }
   if (!out.state) out.state = behavior.Initial(id);

@@ -30,6 +30,8 @@ struct Recovered {
 struct RecoveryOptions {
   uint64_t to_seq = kMaxSeq;  // stop after this event
   bool use_snapshots = true;  // false: fold every event from seq 1
+  // Consider only snapshots at or below this seq (and at or below to_seq).
+  uint64_t max_snapshot_seq = kMaxSeq;
 };
 
 // Rebuilds the state of stream `id` with `behavior`: the newest usable

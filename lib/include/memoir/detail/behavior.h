@@ -237,13 +237,20 @@ class BehaviorOf final : public Behavior {
 
   Status ApplyStored(StateBox& box, const EventView& event) const override {
     State& state = static_cast<StateOf<State>&>(box).value;
+    Result<Event> decoded = DecodeStored(event);
+    if (!decoded.ok()) return decoded.status();
+    return ApplyTyped(state, *decoded);
+  }
+
+  // Upcasts and decodes one stored event.
+  Result<Event> DecodeStored(const EventView& event) const {
     std::string type(event.type);
     uint32_t version = event.schema_version;
     std::string upcast;
     std::string_view payload = event.payload;
     try {
-      // Each step must raise the version or change the type, so a chain
-      // ends after at most one step per upcaster.
+      // Each step must raise the version or change the type; the bound
+      // stops a cycle of renames.
       for (size_t steps = 0; steps <= options_.upcasters.size(); ++steps) {
         const Upcaster* u = FindUpcaster(type, version);
         if (u == nullptr) break;
@@ -255,21 +262,25 @@ class BehaviorOf final : public Behavior {
     } catch (...) {
       return Status::Failed("upcaster threw " + DescribeCurrentException());
     }
-    std::optional<Event> decoded;
     try {
-      decoded.emplace(A::EventCodec::Decode(type, version, payload));
+      return Event(A::EventCodec::Decode(type, version, payload));
     } catch (...) {
       return Status::Failed("cannot decode event type '" + type + "' version " +
                             std::to_string(version) + ": " +
                             DescribeCurrentException());
     }
+  }
+
+  Status ApplyTyped(State& state, const Event& event) const {
     try {
-      actor_.Apply(state, *decoded);
+      actor_.Apply(state, event);
     } catch (...) {
       return Status::Failed("apply threw " + DescribeCurrentException());
     }
     return Status::OK();
   }
+
+  const A& actor() const { return actor_; }
 
   Result<SnapshotData> EncodeState(const StateBox& box) const override {
     try {

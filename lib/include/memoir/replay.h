@@ -1,0 +1,429 @@
+// Replay for debugging: rebuild an actor's state at any seq, step through
+// its history, find the event that broke an invariant, check snapshots
+// against the events, and re-run recorded commands through today's code.
+//
+//   memoir::Replayer<bank::Account> replay(*store, account, options);
+//   auto at = replay.StateAt("account-00042", 1200);
+//   auto bad = replay.Bisect("account-00042",
+//                            [](const auto& s) { return s.balance >= 0; });
+//
+// A Replayer never activates an actor and never writes: it works on a
+// store opened read-only (StoreOptions::read_only), also while the owning
+// process keeps writing, and on a copy. It uses the same codecs and
+// upcasters as the runtime (pass the same ActorTypeOptions).
+//
+// Thread safety: a Replayer is immutable after construction; its methods
+// may be called from several threads at once.
+#ifndef MEMOIR_REPLAY_H_
+#define MEMOIR_REPLAY_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "memoir/actor.h"
+#include "memoir/detail/behavior.h"
+#include "memoir/export.h"
+#include "memoir/journal.h"
+#include "memoir/result.h"
+#include "memoir/snapshot_store.h"
+#include "memoir/status.h"
+#include "memoir/store.h"
+
+namespace memoir {
+
+namespace detail {
+
+struct Rebuilt {
+  std::unique_ptr<StateBox> state;
+  uint64_t seq = 0;           // last event applied
+  uint64_t snapshot_seq = 0;  // snapshot started from (0: the beginning)
+  uint64_t events_replayed = 0;
+  std::vector<SnapshotSkip> skipped;
+};
+
+// The state of `stream` after event `to_seq`, from the newest usable
+// snapshot at or below min(to_seq, max_snapshot_seq) (none when
+// !use_snapshots), then the events after it. kStreamDeleted for a
+// tombstoned stream; the errors of recovery otherwise.
+MEMOIR_EXPORT Result<Rebuilt> Rebuild(Store& store, const Behavior& behavior,
+                                      std::string_view stream, uint64_t to_seq,
+                                      bool use_snapshots,
+                                      uint64_t max_snapshot_seq);
+
+}  // namespace detail
+
+template <ActorType A>
+class Replayer {
+ public:
+  using State = typename A::State;
+  using Event = typename A::Event;
+
+  explicit Replayer(Store& store, A actor = A{},
+                    ActorTypeOptions<A> options = {})
+      : store_(store), behavior_(std::move(actor), std::move(options)) {}
+
+  struct StateAtSeq {
+    State state;
+    uint64_t seq = 0;           // the last event applied (<= the asked seq)
+    uint64_t snapshot_seq = 0;  // where the rebuild started (0: seq 1)
+    uint64_t events_replayed = 0;
+    std::vector<SnapshotSkip> skipped;  // unusable snapshots passed over
+  };
+
+  // The state of `stream` after event `seq` (kMaxSeq: the head), from the
+  // newest usable snapshot at or below it, or from the first event when
+  // `from_start`. A stream never written gives the initial state at seq 0.
+  // Errors: kFailed / kCorruption naming the seq of an event that cannot
+  // be read or applied; kStreamDeleted; kIOError.
+  Result<StateAtSeq> StateAt(std::string_view stream, uint64_t seq = kMaxSeq,
+                             bool from_start = false) const {
+    return Rebuild(stream, seq, !from_start, kMaxSeq);
+  }
+
+  // Calls `visit` for each event of `stream` with seq in [from_seq, to_seq],
+  // with the event and the state right after it; `visit` returning false
+  // stops. The state before from_seq comes from the newest snapshot below
+  // it (or the beginning when `from_start`).
+  using StepVisitor =
+      std::function<bool(const RecordedEvent& event, const State& after)>;
+  Status Steps(std::string_view stream, uint64_t from_seq, uint64_t to_seq,
+               const StepVisitor& visit, bool from_start = false) const {
+    if (from_seq == 0) from_seq = 1;
+    Result<StateAtSeq> start =
+        Rebuild(stream, from_seq - 1, !from_start, kMaxSeq);
+    if (!start.ok()) return start.status();
+    State state = std::move(start->state);
+    return Fold(stream, start->seq + 1, to_seq, state,
+                [&](const RecordedEvent& e, const State& after) {
+                  return e.seq < from_seq || visit(e, after);
+                });
+  }
+
+  // Where an invariant first fails.
+  struct Bisection {
+    bool found = false;  // false: the predicate holds at the head
+    uint64_t seq = 0;    // the event after which it fails
+    std::optional<RecordedEvent> event;
+    std::optional<State> before, after;
+    uint64_t probes = 0;  // states rebuilt
+    uint64_t events_replayed = 0;
+  };
+
+  // Finds the first seq after which `holds` fails, given that it holds on
+  // the initial state (kInvalidArgument otherwise).
+  //
+  // Cost: bisection over [0, head] rebuilds about log2(head) states, each
+  // from the newest snapshot at or below the probe plus the events after
+  // it, so with a snapshot every K events a probe replays at most K events
+  // and the whole search O(K log head), not O(head log head). The answer is
+  // exact when the invariant, once broken, stays broken (the usual case);
+  // otherwise it is a seq where it goes from holding to failing, and
+  // `exhaustive` folds every event once (O(head)) to find the very first.
+  Result<Bisection> Bisect(std::string_view stream,
+                           const std::function<bool(const State&)>& holds,
+                           bool exhaustive = false) const {
+    Bisection out;
+    Result<StateAtSeq> initial = Rebuild(stream, 0, false, 0);
+    if (!initial.ok()) return initial.status();
+    if (!Holds(holds, initial->state)) {
+      return Status::InvalidArgument(
+          "the invariant fails on the initial state already");
+    }
+    if (exhaustive) return BisectLinear(stream, holds);
+    Result<StateAtSeq> head = Rebuild(stream, kMaxSeq, true, kMaxSeq);
+    if (!head.ok()) return head.status();
+    out.probes = 2;
+    out.events_replayed = head->events_replayed;
+    if (Holds(holds, head->state)) return out;
+    uint64_t lo = 0, hi = head->seq;  // holds at lo, fails at hi
+    while (hi - lo > 1) {
+      uint64_t mid = lo + (hi - lo) / 2;
+      Result<StateAtSeq> probe = Rebuild(stream, mid, true, kMaxSeq);
+      if (!probe.ok()) return probe.status();
+      ++out.probes;
+      out.events_replayed += probe->events_replayed;
+      (Holds(holds, probe->state) ? lo : hi) = mid;
+    }
+    return Found(stream, hi, out);
+  }
+
+  struct SnapshotMismatch {
+    uint64_t seq = 0;
+    std::string detail;
+  };
+  struct SnapshotVerification {
+    size_t checked = 0;   // snapshots compared with their replay
+    size_t unusable = 0;  // failing their checksum or decode: not compared
+    std::optional<SnapshotMismatch> first_mismatch;
+  };
+
+  // For every stored snapshot of `stream`, oldest first: rebuilds the state
+  // at its seq from the previous snapshot (or the beginning) and compares
+  // it with the snapshot, by `equal` or else by the encoded bytes. Stops at
+  // the first divergence. Catches a non-deterministic or changed Apply and
+  // snapshots damaged before their checksum was taken.
+  Result<SnapshotVerification> VerifySnapshots(
+      std::string_view stream,
+      const std::function<bool(const State&, const State&)>& equal =
+          nullptr) const {
+    SnapshotVerification out;
+    Result<std::vector<SnapshotInfo>> list = store_.snapshots().List(stream);
+    if (!list.ok()) return list.status();
+    for (const SnapshotInfo& info : *list) {
+      if (!info.checksum_ok) {
+        ++out.unusable;
+        continue;
+      }
+      SnapshotCriteria only;
+      only.min_seq = only.max_seq = info.seq;
+      Result<LoadResult> loaded = store_.snapshots().LoadLatest(stream, only);
+      if (!loaded.ok()) return loaded.status();
+      if (!loaded->snapshot) {
+        ++out.unusable;
+        continue;
+      }
+      auto stored = behavior_.DecodeState(*loaded->snapshot);
+      if (!stored.ok()) {
+        ++out.unusable;
+        continue;
+      }
+      Result<StateAtSeq> replayed =
+          Rebuild(stream, info.seq, true, info.seq - 1);
+      if (!replayed.ok()) return replayed.status();
+      ++out.checked;
+      const State& snap = Value(**stored);
+      std::string why = Differ(snap, replayed->state, equal);
+      if (!why.empty()) {
+        out.first_mismatch = SnapshotMismatch{
+            info.seq,
+            why + (replayed->snapshot_seq
+                       ? " (replayed from the snapshot at seq " +
+                             std::to_string(replayed->snapshot_seq) + ")"
+                       : " (replayed from the first event)")};
+        return out;
+      }
+    }
+    return out;
+  }
+
+  struct Divergence {
+    uint64_t seq = 0;
+    std::string detail;  // what today's Handle did instead
+  };
+  struct RehandleResult {
+    uint64_t commands = 0;  // recorded commands re-run
+    std::optional<Divergence> first;
+  };
+
+  // For a command-sourced actor (Event = Command): folds the stream from
+  // the beginning and, before applying each recorded command, runs it
+  // through today's Handle on the state at that point. Reports the first
+  // seq where Handle would not persist exactly that command (a rejection,
+  // an exception, other events): a fix checked against real history.
+  Result<RehandleResult> Rehandle(std::string_view stream)
+      const requires std::same_as<Event, typename A::Command> {
+    RehandleResult out;
+    Result<StateAtSeq> start = Rebuild(stream, 0, false, 0);
+    if (!start.ok()) return start.status();
+    State state = std::move(start->state);
+    Status s = FoldEach(stream, 1, kMaxSeq, state,
+                        [&](const RecordedEvent& e, const Event& command,
+                            const State& before) -> bool {
+                          ++out.commands;
+                          std::string why = Rerun(before, command);
+                          if (why.empty()) return true;
+                          out.first = Divergence{e.seq, why};
+                          return false;
+                        });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+ private:
+  Result<StateAtSeq> Rebuild(std::string_view stream, uint64_t to_seq,
+                             bool use_snapshots,
+                             uint64_t max_snapshot_seq) const {
+    Result<detail::Rebuilt> r = detail::Rebuild(
+        store_, behavior_, stream, to_seq, use_snapshots, max_snapshot_seq);
+    if (!r.ok()) return r.status();
+    return StateAtSeq{Value(*r->state), r->seq, r->snapshot_seq,
+                      r->events_replayed, std::move(r->skipped)};
+  }
+
+  static const State& Value(const detail::StateBox& box) {
+    return detail::BehaviorOf<A>::Value(box);
+  }
+
+  static bool Holds(const std::function<bool(const State&)>& holds,
+                    const State& s) {
+    try {
+      return holds(s);
+    } catch (...) {
+      return false;  // an invariant that throws does not hold
+    }
+  }
+
+  // Folds events [from_seq, to_seq] into `state`; `each` sees the event,
+  // its decoded value and the state before it is applied.
+  template <typename Each>
+  Status FoldEach(std::string_view stream, uint64_t from_seq, uint64_t to_seq,
+                  State& state, const Each& each) const {
+    ReadOptions range;
+    range.from_seq = from_seq;
+    range.to_seq = to_seq;
+    Status failure;
+    uint64_t expect = from_seq;
+    Status scan = store_.journal().Scan(
+        stream, range, [&](const EventView& view) -> bool {
+          if (view.seq != expect) {
+            failure = Status::Corruption(
+                "stream '" + std::string(stream) + "': expected seq " +
+                std::to_string(expect) + " but found " +
+                std::to_string(view.seq) +
+                " (were earlier events deleted? replay from a snapshot)");
+            return false;
+          }
+          ++expect;
+          Result<Event> decoded = behavior_.DecodeStored(view);
+          if (!decoded.ok()) {
+            failure = decoded.status().WithContext(
+                "stream '" + std::string(stream) + "' seq " +
+                std::to_string(view.seq));
+            return false;
+          }
+          RecordedEvent event = RecordedEvent::From(view);
+          if (!each(event, *decoded, std::as_const(state))) return false;
+          Status applied = behavior_.ApplyTyped(state, *decoded);
+          if (!applied.ok()) {
+            failure = applied.WithContext("stream '" + std::string(stream) +
+                                          "' seq " + std::to_string(view.seq));
+            return false;
+          }
+          return true;
+        });
+    if (!failure.ok()) return failure;
+    if (scan.IsNotFound()) return Status::OK();  // never written: no events
+    return scan;
+  }
+
+  template <typename Visit>
+  Status Fold(std::string_view stream, uint64_t from_seq, uint64_t to_seq,
+              State& state, const Visit& visit) const {
+    std::optional<RecordedEvent> pending;
+    bool stopped = false;
+    // FoldEach hands out the state before each event; the visitor wants it
+    // after, so each event is reported when the next one arrives.
+    Status s = FoldEach(
+        stream, from_seq, to_seq, state,
+        [&](const RecordedEvent& e, const Event&, const State& before) -> bool {
+          if (pending && !visit(*pending, before)) {
+            stopped = true;
+            return false;
+          }
+          pending = e;
+          return true;
+        });
+    if (!s.ok()) return s;
+    if (pending && !stopped) visit(*pending, state);
+    return Status::OK();
+  }
+
+  Result<Bisection> BisectLinear(
+      std::string_view stream,
+      const std::function<bool(const State&)>& holds) const {
+    Bisection out;
+    out.probes = 1;
+    Result<StateAtSeq> start = Rebuild(stream, 0, false, 0);
+    if (!start.ok()) return start.status();
+    State state = std::move(start->state);
+    uint64_t failed_at = 0;
+    Status s = Fold(stream, 1, kMaxSeq, state,
+                    [&](const RecordedEvent& e, const State& after) {
+                      ++out.events_replayed;
+                      if (Holds(holds, after)) return true;
+                      failed_at = e.seq;
+                      return false;
+                    });
+    if (!s.ok()) return s;
+    if (failed_at == 0) return out;
+    return Found(stream, failed_at, out);
+  }
+
+  Result<Bisection> Found(std::string_view stream, uint64_t seq,
+                          Bisection out) const {
+    Result<StateAtSeq> before = Rebuild(stream, seq - 1, true, kMaxSeq);
+    if (!before.ok()) return before.status();
+    State after = before->state;
+    Status s =
+        FoldEach(stream, seq, seq, after,
+                 [&](const RecordedEvent& e, const Event&, const State&) {
+                   out.event = e;
+                   return true;
+                 });
+    if (!s.ok()) return s;
+    out.found = true;
+    out.seq = seq;
+    out.before = std::move(before->state);
+    out.after = std::move(after);
+    return out;
+  }
+
+  std::string Differ(
+      const State& stored, const State& replayed,
+      const std::function<bool(const State&, const State&)>& equal) const {
+    if (equal) {
+      try {
+        return equal(stored, replayed)
+                   ? ""
+                   : "the snapshot differs from the replayed state";
+      } catch (...) {
+        return "the equality threw " + detail::DescribeCurrentException();
+      }
+    }
+    auto a = behavior_.EncodeState(detail::StateOf<State>(stored));
+    auto b = behavior_.EncodeState(detail::StateOf<State>(replayed));
+    if (!a.ok()) return std::string(a.status().message());
+    if (!b.ok()) return std::string(b.status().message());
+    if (a->payload == b->payload) return "";
+    return "encoded snapshot (" + std::to_string(a->payload.size()) +
+           " bytes) differs from the encoded replayed state (" +
+           std::to_string(b->payload.size()) + " bytes)";
+  }
+
+  std::string Rerun(const State& before, const Event& command) const {
+    try {
+      auto effect = behavior_.actor().Handle(before, command);
+      if (effect.rejected()) return "rejected: " + effect.rejection();
+      auto& events = effect.events();
+      if (events.size() != 1) {
+        return "persists " + std::to_string(events.size()) +
+               " events instead of the recorded command";
+      }
+      // Both through today's codec, so an upcast record compares equal.
+      EventData now = A::EventCodec::Encode(events[0]);
+      EventData then = A::EventCodec::Encode(command);
+      if (now.type != then.type || now.payload != then.payload) {
+        return "persists a different event (type '" + now.type + "', " +
+               std::to_string(now.payload.size()) +
+               " bytes) than the recorded command (type '" + then.type + "', " +
+               std::to_string(then.payload.size()) + " bytes)";
+      }
+      return "";
+    } catch (...) {
+      return "handle threw " + detail::DescribeCurrentException();
+    }
+  }
+
+  Store& store_;
+  detail::BehaviorOf<A> behavior_;
+};
+
+}  // namespace memoir
+
+#endif  // MEMOIR_REPLAY_H_
