@@ -280,3 +280,163 @@ TEST_CASE(
 
 }  // namespace
 }  // namespace memoir
+
+namespace memoir {
+namespace {
+
+// Persists amounts; its codec writes an event the journal refuses (an empty
+// type name) for the amount 13, so that append fails before it is queued.
+struct PickyCodec {
+  static EventData Encode(const int64_t& v) {
+    EventData e = PodCodec<int64_t, "N">::Encode(v);
+    if (v == 13) e.type.clear();
+    return e;
+  }
+  static int64_t Decode(std::string_view t, uint32_t v, std::string_view p) {
+    return PodCodec<int64_t, "N">::Decode(t, v, p);
+  }
+};
+struct Picky {
+  static constexpr std::string_view kTypeName = "picky";
+  using State = int64_t;
+  using Command = int64_t;  // 0: read
+  using Event = int64_t;
+  using Reply = int64_t;
+  using EventCodec = PickyCodec;
+  using StateCodec = PodCodec<int64_t, "Sum">;
+  Effect<int64_t, int64_t> Handle(const State& s, const Command& c) const {
+    if (c == 0) return Effect<int64_t, int64_t>::Respond(s);
+    return Effect<int64_t, int64_t>::Persist(c, s + c);
+  }
+  void Apply(State& s, const Event& e) const { s += e; }
+};
+
+TEST_CASE(
+    "an append refused before it is queued fails its batch and the "
+    "later ones, never an earlier committed one, and nothing hangs") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  ActorSystemOptions o;
+  o.max_messages_per_turn = 1;
+  auto system = test::StartSystem(*store, o);
+  REQUIRE(system->Register<Picky>().ok());
+  auto p = system->Ref<Picky>("p");
+  auto first = p.Ask(1);
+  auto bad = p.Ask(13);
+  auto after = p.Ask(5);
+  CHECK(test::Await(std::move(first), "ask 1") == 1);
+  CHECK(test::AwaitError(std::move(bad)).IsInvalidArgument());
+  REQUIRE(after.wait_for(std::chrono::seconds(20)) ==
+          std::future_status::ready);
+  Result<int64_t> r = after.get();
+  // Handled either before the failure was seen (then it fails with it) or
+  // after the rebuild (then it commits on the rebuilt state).
+  int64_t expect = r.ok() ? 6 : 1;
+  if (r.ok()) CHECK(*r == 6);
+  CHECK(test::Await(p.Ask(0), "read") == expect);
+  CHECK(store->journal().Head("p").value() == (r.ok() ? 2u : 1u));
+}
+
+TEST_CASE(
+    "a failing actor is not passivated before its restart is counted, "
+    "so a cap on active actors cannot hide a crash loop") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  ActorSystemOptions o;
+  o.max_active_actors = 2;
+  auto system = test::StartSystem(*store, o);
+  ActorTypeOptions<Counter> options;
+  options.restarts = QuickRestarts(3);
+  REQUIRE(system->Register<Counter>({}, options).ok());
+  auto poison = system->Ref<Counter>("poison");
+  for (int i = 0; i < 4; ++i) {
+    CHECK(test::AwaitError(poison.Ask({0, CounterCommand::kThrowHandle}))
+              .IsFailed());
+    for (int k = 0; k < 3; ++k) {
+      auto other = system->Ref<Counter>("other-" + std::to_string(i * 3 + k));
+      CHECK(test::Await(other.Ask(Add(1))) == 1);
+    }
+  }
+  CHECK(test::AwaitError(poison.Ask(Get())).IsQuarantined());
+}
+
+TEST_CASE("shutdown returns while an actor is backing off between restarts") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  auto system = test::StartSystem(*store);
+  ActorTypeOptions<Counter> options;
+  options.restarts = QuickRestarts(100);
+  options.restarts.backoff_initial = std::chrono::milliseconds(500);
+  options.restarts.backoff_max = std::chrono::milliseconds(500);
+  REQUIRE(system->Register<Counter>({}, options).ok());
+  auto c = system->Ref<Counter>("c");
+  CHECK(test::AwaitError(c.Ask({0, CounterCommand::kThrowHandle})).IsFailed());
+  auto queued = c.Ask(Add(1));  // waits for the restart
+  auto done = std::async(std::launch::async, [&] {
+    return system->Shutdown(std::chrono::milliseconds(1));
+  });
+  REQUIRE(done.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  Status s = done.get();
+  CHECK((s.ok() || s.IsTimeout()));
+  REQUIRE(queued.wait_for(std::chrono::seconds(20)) ==
+          std::future_status::ready);
+}
+
+TEST_CASE("shutdown called from inside the system is refused, not deadlocked") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register<Counter>().ok());
+  std::promise<Status> from_callback;
+  system->Ref<Counter>("c").Ask(Add(1), [&](Result<int64_t>) {
+    from_callback.set_value(system->Shutdown());
+  });
+  auto f = from_callback.get_future();
+  REQUIRE(f.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  CHECK(f.get().IsInvalidArgument());
+  CHECK(system->Shutdown().ok());
+}
+
+struct BadStart : Counter {
+  static constexpr std::string_view kTypeName = "bad-start";
+  State InitialState(std::string_view id) const {
+    if (id == "cursed") throw std::runtime_error("no initial state");
+    return 0;
+  }
+};
+
+TEST_CASE(
+    "an InitialState that throws quarantines that actor instead of "
+    "crashing a thread") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register<BadStart>().ok());
+  Status s = test::AwaitError(system->Ref<BadStart>("cursed").Ask(Add(1)));
+  CHECK(s.IsQuarantined());
+  CHECK(s.ToString().find("no initial state") != std::string::npos);
+  CHECK(system->Ref<BadStart>("cursed")
+            .CommittedState()
+            .status()
+            .IsQuarantined());
+  CHECK(test::Await(system->Ref<BadStart>("fine").Ask(Add(2))) == 2);
+}
+
+TEST_CASE(
+    "restart policies that would overflow or spin are refused at "
+    "registration") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  auto system = test::StartSystem(*store);
+  ActorTypeOptions<Counter> options;
+  options.restarts.backoff_factor = 0.5;
+  CHECK(system->Register<Counter>({}, options).IsInvalidArgument());
+  options.restarts.backoff_factor = 2;
+  options.restarts.max_restarts = -1;
+  CHECK(system->Register<Counter>({}, options).IsInvalidArgument());
+  options.restarts.max_restarts = 1000;  // many doublings: clamped, fine
+  CHECK(system->Register<Counter>({}, options).ok());
+}
+
+}  // namespace
+}  // namespace memoir

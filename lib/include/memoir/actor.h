@@ -59,6 +59,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -92,7 +93,7 @@ class Effect {
   static Effect Persist(std::vector<Event> events, Reply reply) {
     Effect e;
     e.events_ = std::move(events);
-    e.reply_ = std::move(reply);
+    e.reply_.emplace(std::move(reply));
     return e;
   }
   static Effect Persist(Event event, Reply reply) {
@@ -105,7 +106,7 @@ class Effect {
   // reveals state that is not durable.
   static Effect Respond(Reply reply) {
     Effect e;
-    e.reply_ = std::move(reply);
+    e.reply_.emplace(std::move(reply));
     return e;
   }
   // Refuse the command: nothing is written and the caller gets kRejected
@@ -113,7 +114,7 @@ class Effect {
   // its state and no restart is counted.
   static Effect Reject(std::string reason) {
     Effect e;
-    e.reply_ = std::move(reason);
+    e.rejection_.emplace(std::move(reason));
     return e;
   }
 
@@ -126,16 +127,19 @@ class Effect {
     return std::move(*this);
   }
 
-  bool rejected() const { return std::holds_alternative<std::string>(reply_); }
-  const std::string& rejection() const { return std::get<std::string>(reply_); }
+  bool rejected() const { return rejection_.has_value(); }
+  const std::string& rejection() const { return *rejection_; }
   std::vector<Event>& events() { return events_; }
-  Reply& reply() { return std::get<Reply>(reply_); }
+  Reply& reply() { return *reply_; }
   std::function<void(ActorSystem&)>& then() { return then_; }
 
  private:
   Effect() = default;
   std::vector<Event> events_;
-  std::variant<Reply, std::string> reply_;
+  // Reply may be any movable type, std::string included, so the rejection
+  // is kept apart from it.
+  std::optional<Reply> reply_;
+  std::optional<std::string> rejection_;
   std::function<void(ActorSystem&)> then_;
 };
 

@@ -122,7 +122,8 @@ class ActorRef;
 class MEMOIR_EXPORT ActorSystem {
  public:
   // Creates a system over `store`, which must outlive it. Errors:
-  // kInvalidArgument for a read-only store or bad options.
+  // kInvalidArgument for bad options. Over a read-only store every command
+  // that persists fails with the store's kInvalidArgument.
   static Result<std::unique_ptr<ActorSystem>> Create(
       Store& store, ActorSystemOptions options = {});
 
@@ -146,7 +147,11 @@ class MEMOIR_EXPORT ActorSystem {
 
   // Stops taking messages (later sends fail with kClosed), lets every actor
   // handle what is already in its mailbox and waits for every commit, up
-  // to `timeout` (kTimeout if it is not enough). Idempotent.
+  // to `timeout`. If that is not enough, the messages still queued are
+  // answered with kClosed, the appends already submitted are still waited
+  // for (the writer finishes them), and kTimeout is returned. Idempotent.
+  // kInvalidArgument when called on one of the system's own threads (from
+  // a Then action, an Ask callback or a deadline).
   virtual Status Shutdown(
       std::chrono::milliseconds timeout = std::chrono::seconds(30)) = 0;
 
@@ -253,9 +258,13 @@ class ActorRef {
     if (timeout.count() > 0) {
       message->deadline = std::chrono::steady_clock::now() + timeout;
       system_->At(message->deadline, [sink, id = id_] {
-        sink->Deliver(Status::Timeout(
-            "no answer from actor '" + id +
-            "' before the deadline; the command may still commit"));
+        try {
+          sink->Deliver(Status::Timeout(
+              "no answer from actor '" + id +
+              "' before the deadline; the command may still commit"));
+        } catch (...) {
+          // A throwing callback must not take the timer thread down.
+        }
       });
     }
     system_->Send(A::kTypeName, id_, std::move(message));

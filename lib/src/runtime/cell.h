@@ -15,6 +15,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,7 @@ struct PendingBatch {
   uint64_t last_seq = 0;
   uint64_t events = 0;
   std::shared_ptr<const detail::StateBox> state;  // null: do not publish
+  std::optional<Result<AppendResult>> result;     // arrived, not yet settled
 };
 
 struct Cell {
@@ -75,7 +77,8 @@ struct Cell {
   Phase phase = Phase::kInactive;  // mu
   size_t in_flight = 0;  // mu: appends whose completion is not processed
   Status cause;          // mu: why quarantined or deleted
-  std::deque<SteadyClock::time_point> restarts;            // mu
+  bool rebuild_pending = false;                  // mu: mirrors `broken` below
+  std::deque<SteadyClock::time_point> restarts;  // mu
   SteadyClock::time_point last_used = SteadyClock::now();  // mu
 
   // Turn-owned.

@@ -10,6 +10,15 @@ thread_local bool tls_runtime_thread = false;
 
 bool Executor::OnRuntimeThread() { return tls_runtime_thread; }
 
+void Executor::RunGuarded(Task& task) {
+  try {
+    task();
+  } catch (...) {
+    // Tasks catch what user code throws; this is the last line, so that a
+    // mistake can never terminate the process the library lives in.
+  }
+}
+
 Executor::Executor(size_t threads) {
   workers_.reserve(threads);
   for (size_t i = 0; i < threads; ++i) {
@@ -57,7 +66,7 @@ void Executor::Work() {
       task = std::move(tasks_.front());
       tasks_.pop_front();
     }
-    task();
+    RunGuarded(task);
   }
 }
 
@@ -80,7 +89,7 @@ void Executor::TimerLoop() {
     lock.unlock();
     // On this thread, not the pool: a deadline must be answered even when
     // every pool thread is busy (or blocked by a careless callback).
-    task();
+    RunGuarded(task);
     lock.lock();
   }
   // Stopping: every pending timer fires now, so no deadline goes unanswered.
@@ -88,7 +97,7 @@ void Executor::TimerLoop() {
     Task task = std::move(const_cast<Timer&>(timers_.top()).task);
     timers_.pop();
     lock.unlock();
-    task();
+    RunGuarded(task);
     lock.lock();
   }
 }
@@ -121,7 +130,7 @@ void Executor::Stop() {
       task = std::move(tasks_.front());
       tasks_.pop_front();
     }
-    task();
+    RunGuarded(task);
   }
 }
 

@@ -52,6 +52,7 @@ class Executor {
   };
   void Work();
   void TimerLoop();
+  static void RunGuarded(Task& task);
 
   std::mutex mu_;
   std::condition_variable work_cv_;

@@ -51,7 +51,10 @@ Result<Recovered> Recover(Store& store, const detail::Behavior& behavior,
     return out;
   }
   if (!info.ok()) {  // never written: the initial state
-    out.state = behavior.Initial(id);
+    Result<std::unique_ptr<detail::StateBox>> initial = behavior.Initial(id);
+    if (!initial.ok())
+      return initial.status().WithContext(fmt::format("stream '{}'", id));
+    out.state = std::move(*initial);
     return out;
   }
   if (options.use_snapshots) {
@@ -60,7 +63,13 @@ Result<Recovered> Recover(Store& store, const detail::Behavior& behavior,
                      std::min(options.to_seq, options.max_snapshot_seq), out);
     if (!s.ok()) return s.WithContext(fmt::format("stream '{}'", id));
   }
-  if (!out.state) out.state = behavior.Initial(id);
+  if (!out.state) {
+    Result<std::unique_ptr<detail::StateBox>> initial = behavior.Initial(id);
+    if (!initial.ok()) {
+      return initial.status().WithContext(fmt::format("stream '{}'", id));
+    }
+    out.state = std::move(*initial);
+  }
   if (out.seq < info->deleted_to && out.seq < options.to_seq) {
     return Status::Corruption(fmt::format(
         "stream '{}': events 1..{} were deleted and no usable snapshot at or "

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <thread>
 #include <utility>
 
@@ -57,6 +58,17 @@ Status SystemImpl::RegisterBehavior(std::unique_ptr<detail::Behavior> b) {
   if (!valid.ok()) {
     return Status::InvalidArgument(
         fmt::format("actor type name '{}': {}", name, valid.message()));
+  }
+  const RestartPolicy& r = b->restart_policy();
+  if (r.max_restarts < 0 || !(r.backoff_factor >= 1.0) ||
+      !std::isfinite(r.backoff_factor) || r.backoff_initial.count() < 0 ||
+      r.backoff_max < r.backoff_initial || r.window.count() <= 0 ||
+      r.window > std::chrono::hours(24 * 365)) {
+    return Status::InvalidArgument(fmt::format(
+        "actor type '{}': restart policy needs max_restarts >= 0, a finite "
+        "backoff_factor >= 1, 0 <= backoff_initial <= backoff_max and a "
+        "window between 1 ms and a year",
+        name));
   }
   if (behaviors_.count(name)) {
     return Status::InvalidArgument(
@@ -157,12 +169,14 @@ void SystemImpl::Enqueue(const detail::Behavior* behavior, std::string_view id,
           dynamic_cast<internal::DestroyMessage*>(message.get()) == nullptr) {
         refuse = cell->cause;
       } else {
-        // A caller about to block on the answer lends its thread: the turn
-        // runs here instead of waiting for a pool thread, saving a hop.
-        // Only for an active actor (no recovery on the caller's thread) and
-        // never on a runtime thread (no nested turns).
+        // A caller about to block on the answer lends its thread: the
+        // handling runs here instead of waiting for a pool thread, saving a
+        // hop. Only for an active, healthy actor (no recovery on the
+        // caller's thread) and never on a runtime thread (no nested turns).
+        // Replies and callbacks are still released by the pool.
         run_here = message->caller_waits && !cell->scheduled &&
-                   !cell->waiting_for_slot && cell->phase == Phase::kActive &&
+                   !cell->waiting_for_slot && !cell->rebuild_pending &&
+                   cell->phase == Phase::kActive &&
                    !Executor::OnRuntimeThread();
         cell->mailbox.push_back(std::move(message));
         if (run_here) {
@@ -173,7 +187,7 @@ void SystemImpl::Enqueue(const detail::Behavior* behavior, std::string_view id,
       }
     }
     if (!refuse.ok()) Finish(*message, refuse);
-    if (run_here) RunTurn(cell);
+    if (run_here) InlineTurn(cell);
     if (over_cap) {
       // Evict down to 90% of the cap at once so that eviction scans are
       // amortised over many activations.
@@ -198,7 +212,7 @@ void SystemImpl::Schedule(const CellPtr& cell) {
 
 bool SystemImpl::TryRetireLocked(Cell& cell) {
   if (cell.scheduled || cell.waiting_for_slot || !cell.mailbox.empty() ||
-      !cell.completions.empty() || cell.in_flight > 0 ||
+      !cell.completions.empty() || cell.in_flight > 0 || cell.rebuild_pending ||
       cell.phase == Phase::kQuarantined || cell.phase == Phase::kRestarting ||
       cell.phase == Phase::kRecovering) {
     return false;
@@ -320,57 +334,79 @@ ActorInfo SystemImpl::Info(std::string_view id) {
 }
 
 Status SystemImpl::Shutdown(std::chrono::milliseconds timeout) {
+  if (Executor::OnRuntimeThread()) {
+    // The calling turn would wait for itself, then join its own thread.
+    return Status::InvalidArgument(
+        "ActorSystem::Shutdown was called on one of the system's own threads "
+        "(a Then action, an Ask callback or a deadline); call it from "
+        "another thread");
+  }
   std::lock_guard shutdown_lock(shutdown_mu_);
   if (shut_down_) return Status::OK();
   closing_.store(true);
   auto deadline = SteadyClock::now() + timeout;
-  auto drained = [this] {
+  // `drained`: every mailbox handled. `settled`: no turn running and
+  // nothing in the writer's hands, so no callback can reach this object
+  // once the executors stop.
+  auto check = [this](bool mailboxes) {
     if (saves_in_flight_.load() > 0) return false;
     std::lock_guard lock(map_mu_);
     for (auto& [id, cell] : cells_) {
       std::lock_guard cell_lock(cell->mu);
-      if (cell->scheduled || cell->waiting_for_slot ||
-          !cell->completions.empty() || cell->in_flight > 0 ||
-          cell->phase == Phase::kRestarting ||
-          (!cell->mailbox.empty() && cell->phase != Phase::kQuarantined)) {
+      if (cell->scheduled || !cell->completions.empty() ||
+          cell->in_flight > 0) {
+        return false;
+      }
+      if (mailboxes &&
+          (cell->waiting_for_slot || cell->phase == Phase::kRestarting ||
+           (!cell->mailbox.empty() && cell->phase != Phase::kQuarantined))) {
         return false;
       }
     }
     return true;
   };
-  bool ok = true;
+  bool drained = true;
   {
     std::unique_lock lock(idle_mu_);
-    // Turns notify idle_cv_ when they end; the timeout bounds the wait for
+    // Turns notify idle_cv_ when they end; the period bounds the wait for
     // a notification that raced with the check.
-    while (!drained()) {
+    while (!check(true)) {
       if (SteadyClock::now() >= deadline) {
-        ok = false;
+        drained = false;
         break;
       }
+      idle_cv_.wait_for(lock, std::chrono::milliseconds(10));
+    }
+  }
+  if (!drained) {
+    // Whatever is still queued will not run: answer it now.
+    std::vector<CellPtr> cells;
+    {
+      std::lock_guard lock(map_mu_);
+      for (auto& [id, cell] : cells_) cells.push_back(cell);
+    }
+    for (const CellPtr& cell : cells) {
+      std::deque<std::unique_ptr<detail::Message>> left;
+      {
+        std::lock_guard lock(cell->mu);
+        left.swap(cell->mailbox);
+      }
+      for (auto& m : left) {
+        Finish(*m, Status::Closed("actor system shut down before handling it"));
+      }
+    }
+    // Appends and saves already submitted finish in bounded time (the
+    // writer completes every request, with an error if it must); their
+    // callbacks hold this object, so wait for them without a limit.
+    std::unique_lock lock(idle_mu_);
+    while (!check(false)) {
       idle_cv_.wait_for(lock, std::chrono::milliseconds(10));
     }
   }
   executor_.Stop();
   maintenance_.Stop();
   shut_down_ = true;
-  if (ok) return Status::OK();
-  // Whatever is still queued will never run: answer it.
-  std::vector<CellPtr> cells;
-  {
-    std::lock_guard lock(map_mu_);
-    for (auto& [id, cell] : cells_) cells.push_back(cell);
-  }
-  for (const CellPtr& cell : cells) {
-    std::deque<std::unique_ptr<detail::Message>> left;
-    {
-      std::lock_guard lock(cell->mu);
-      left.swap(cell->mailbox);
-    }
-    for (auto& m : left) {
-      Finish(*m, Status::Closed("actor system shut down before handling it"));
-    }
-  }
+  if (drained) return Status::OK();
   return Status::Timeout(fmt::format(
       "actor system did not drain within {} ms; unhandled messages were "
       "answered with kClosed",

@@ -67,6 +67,10 @@ class SystemImpl final : public ActorSystem {
 
   // --- turn.cc ---
   void RunTurn(const CellPtr& cell);
+  // A turn on a thread that Asked and will block on the answer.
+  void InlineTurn(const CellPtr& cell);
+  // Posts another turn if work is left, else marks the cell idle.
+  void EndTurn(const CellPtr& cell, bool replies_waiting);
   void ProcessCompletion(Cell& cell, Completion completion);
   void ReleaseReplies(Cell& cell);
   void FailPending(Cell& cell, const Status& status);
@@ -74,7 +78,7 @@ class SystemImpl final : public ActorSystem {
   // recovery slot, backing off, quarantined).
   bool EnsureActive(const CellPtr& cell);
   void RecoverCell(const CellPtr& cell);
-  void HandleMessages(const CellPtr& cell);
+  void HandleMessages(const CellPtr& cell, bool on_caller_thread);
   void SubmitBatch(const CellPtr& cell, std::vector<EventData> events,
                    uint64_t first_head, PendingBatch batch);
   void MaybeSnapshot(Cell& cell, bool requested);

@@ -25,6 +25,17 @@ namespace memoir::internal {
 
 namespace {
 
+// The state must be rebuilt once every batch in flight is settled. The
+// flag is mirrored under the lock so that passivation leaves such a cell
+// alone (its restart history must survive until the restart is counted).
+void SetBroken(Cell& c, bool counts_as_restart, const Status& cause) {
+  c.broken = true;
+  c.broken_restarts = counts_as_restart;
+  c.broken_cause = cause;
+  std::lock_guard lock(c.mu);
+  c.rebuild_pending = true;
+}
+
 double MillisSince(SteadyClock::time_point start) {
   return std::chrono::duration<double, std::milli>(SteadyClock::now() - start)
       .count();
@@ -49,7 +60,7 @@ void SystemImpl::RunTurn(const CellPtr& cell) {
   ReleaseReplies(c);
 
   if (EnsureActive(cell)) {
-    HandleMessages(cell);
+    HandleMessages(cell, /*on_caller_thread=*/false);
   } else {
     Phase phase;
     Status cause;
@@ -71,11 +82,26 @@ void SystemImpl::RunTurn(const CellPtr& cell) {
     }
   }
 
+  EndTurn(cell, /*replies_waiting=*/false);
+}
+
+void SystemImpl::InlineTurn(const CellPtr& cell) {
+  // On the asking thread: handle and submit only. Commit results, replies,
+  // Then actions and other senders' callbacks stay on the pool's threads.
+  HandleMessages(cell, /*on_caller_thread=*/true);
+  Cell& c = *cell;
+  bool releasable =
+      !c.replies.empty() && c.replies.front().batch <= c.committed_batch;
+  EndTurn(cell, releasable);
+}
+
+void SystemImpl::EndTurn(const CellPtr& cell, bool replies_waiting) {
+  Cell& c = *cell;
   bool again;
   {
     std::lock_guard lock(c.mu);
     c.last_used = SteadyClock::now();
-    again = !c.completions.empty() ||
+    again = replies_waiting || !c.completions.empty() ||
             (!c.mailbox.empty() && c.phase != Phase::kRestarting &&
              !c.waiting_for_slot && !(c.broken && c.in_flight > 0));
     if (!again) c.scheduled = false;
@@ -85,34 +111,47 @@ void SystemImpl::RunTurn(const CellPtr& cell) {
 }
 
 void SystemImpl::ProcessCompletion(Cell& c, Completion completion) {
+  // Completions can arrive out of order: a request the journal refuses
+  // before queueing it (kBusy, kClosed, a bad argument) is answered at once,
+  // ahead of earlier batches still in the queue. Results are therefore
+  // parked on their batch and settled strictly in batch order.
+  auto it = std::find_if(
+      c.batches.begin(), c.batches.end(),
+      [&](const PendingBatch& b) { return b.id == completion.batch; });
   // After a failure the later batches were dropped; their (failed)
   // completions have nothing left to do.
-  if (c.batches.empty() || c.batches.front().id != completion.batch) return;
-  PendingBatch batch = std::move(c.batches.front());
-  c.batches.pop_front();
-  if (completion.result.ok()) {
-    c.committed_batch = batch.id;
-    c.committed_seq.store(batch.last_seq);
-    counters_.events.fetch_add(batch.events);
-    counters_.appends.fetch_add(1);
-    if (batch.state) {
-      std::lock_guard lock(c.state_mu);
-      c.committed_state = std::move(batch.state);
+  if (it == c.batches.end()) return;
+  it->result.emplace(std::move(completion.result));
+  while (!c.batches.empty() && c.batches.front().result) {
+    PendingBatch batch = std::move(c.batches.front());
+    c.batches.pop_front();
+    if (batch.result->ok()) {
+      c.committed_batch = batch.id;
+      c.committed_seq.store(batch.last_seq);
+      counters_.events.fetch_add(batch.events);
+      counters_.appends.fetch_add(1);
+      // Not after a Destroy or a quarantine dropped the state.
+      if (batch.state && c.state) {
+        std::lock_guard lock(c.state_mu);
+        c.committed_state = std::move(batch.state);
+      }
+      // Release now: a failure of a later batch in this same turn must not
+      // touch replies whose own events are durable.
+      ReleaseReplies(c);
+      continue;
     }
+    counters_.commit_failures.fetch_add(1);
+    Status error = batch.result->status().WithContext(
+        fmt::format("commit of actor '{}' seq {}..{} failed", c.id,
+                    batch.last_seq - batch.events + 1, batch.last_seq));
+    Log(LogLevel::kWarning,
+        fmt::format("{}; rebuilding its state from the journal",
+                    error.ToString()));
+    // Every later batch expected this one's events: none of them can
+    // commit, so every reply not yet released gets this error.
+    FailPending(c, error);
+    if (!c.broken) SetBroken(c, /*counts_as_restart=*/false, error);
     return;
-  }
-  counters_.commit_failures.fetch_add(1);
-  Status error = completion.result.status().WithContext(
-      fmt::format("commit of actor '{}' seq {}..{} failed", c.id,
-                  batch.last_seq - batch.events + 1, batch.last_seq));
-  Log(LogLevel::kWarning,
-      fmt::format("{}; rebuilding its state from the journal",
-                  error.ToString()));
-  FailPending(c, error);
-  if (!c.broken) {
-    c.broken = true;
-    c.broken_restarts = false;
-    c.broken_cause = error;
   }
 }
 
@@ -154,6 +193,10 @@ bool SystemImpl::EnsureActive(const CellPtr& cell) {
     // and rebuilt from the journal (principle 3).
     c.state.reset();
     c.broken = false;
+    {
+      std::lock_guard lock(c.mu);
+      c.rebuild_pending = false;
+    }
     if (c.broken_restarts) {
       Restart(cell);
       return false;
@@ -260,9 +303,8 @@ void SystemImpl::RecoverCell(const CellPtr& cell) {
   c.committed_seq.store(r->seq);
   c.pending_seq.store(r->seq);
   c.events_since_snapshot = r->seq - r->snapshot_seq;
-  std::shared_ptr<const detail::StateBox> published =
-      c.behavior->Copy(*c.state);
-  {
+  if (std::shared_ptr<const detail::StateBox> published =
+          c.behavior->Copy(*c.state)) {
     std::lock_guard lock(c.state_mu);
     c.committed_state = std::move(published);
   }
@@ -274,30 +316,35 @@ void SystemImpl::Restart(const CellPtr& cell) {
   Cell& c = *cell;
   const RestartPolicy& policy = c.behavior->restart_policy();
   auto now = SteadyClock::now();
-  std::lock_guard lock(c.mu);
-  while (!c.restarts.empty() && c.restarts.front() < now - policy.window) {
-    c.restarts.pop_front();
-  }
-  c.restarts.push_back(now);
-  if (static_cast<int>(c.restarts.size()) > policy.max_restarts) {
-    QuarantineLocked(c, fmt::format("{} failures within {} ms, the last: {}",
-                                    c.restarts.size(), policy.window.count(),
-                                    c.broken_cause.message()));
-    return;
+  std::chrono::milliseconds delay;
+  {
+    std::lock_guard lock(c.mu);
+    while (!c.restarts.empty() && now - c.restarts.front() > policy.window) {
+      c.restarts.pop_front();
+    }
+    c.restarts.push_back(now);
+    if (static_cast<int64_t>(c.restarts.size()) > policy.max_restarts) {
+      QuarantineLocked(c, fmt::format("{} failures within {} ms, the last: {}",
+                                      c.restarts.size(), policy.window.count(),
+                                      c.broken_cause.message()));
+      return;
+    }
+    // In floating point and clamped before converting: initial * factor^n
+    // overflows an integer after a few dozen doublings.
+    double ms = static_cast<double>(policy.backoff_initial.count()) *
+                std::pow(policy.backoff_factor,
+                         static_cast<double>(c.restarts.size() - 1));
+    ms = std::min(ms, static_cast<double>(policy.backoff_max.count()));
+    delay = std::chrono::milliseconds(static_cast<int64_t>(ms));
+    c.phase = Phase::kRestarting;
   }
   counters_.restarts.fetch_add(1);
-  double factor = std::pow(policy.backoff_factor,
-                           static_cast<double>(c.restarts.size() - 1));
-  auto delay = std::min<std::chrono::milliseconds>(
-      policy.backoff_max,
-      std::chrono::milliseconds(static_cast<int64_t>(
-          static_cast<double>(policy.backoff_initial.count()) * factor)));
-  c.phase = Phase::kRestarting;
   Log(LogLevel::kWarning,
       fmt::format("actor '{}' restarts in {} ms after: {}", c.id, delay.count(),
                   c.broken_cause.ToString()));
+  // Not under the cell's lock: after Shutdown, At runs the task at once.
   executor_.At(now + delay, [this, cell] {
-    std::lock_guard relock(cell->mu);
+    std::lock_guard lock(cell->mu);
     if (cell->phase != Phase::kRestarting) return;
     cell->phase = Phase::kInactive;
     ScheduleLocked(cell);
@@ -317,7 +364,7 @@ void SystemImpl::QuarantineLocked(Cell& c, const std::string& why) {
   // and posts another turn that answers the queued messages.
 }
 
-void SystemImpl::HandleMessages(const CellPtr& cell) {
+void SystemImpl::HandleMessages(const CellPtr& cell, bool on_caller_thread) {
   Cell& c = *cell;
   std::vector<std::unique_ptr<detail::Message>> run;
   {
@@ -373,9 +420,7 @@ void SystemImpl::HandleMessages(const CellPtr& cell) {
         counters_.failures.fetch_add(1);
         reply.status = out.error.WithContext(
             fmt::format("actor '{}' (nothing was written)", c.id));
-        c.broken = true;
-        c.broken_restarts = true;
-        c.broken_cause = out.error;
+        SetBroken(c, /*counts_as_restart=*/true, out.error);
         break;
     }
     c.replies.push_back(std::move(reply));
@@ -399,7 +444,7 @@ void SystemImpl::HandleMessages(const CellPtr& cell) {
   }
   c.pending_seq.store(c.head);
   if (!c.broken && c.head > first_head) MaybeSnapshot(c, snapshot_requested);
-  ReleaseReplies(c);
+  if (!on_caller_thread) ReleaseReplies(c);
   if (destroy != nullptr) RunDestroy(cell, *destroy);
 }
 

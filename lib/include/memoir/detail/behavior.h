@@ -97,7 +97,10 @@ class Behavior {
   virtual std::string_view type_name() const = 0;
   virtual const SnapshotPolicy& snapshot_policy() const = 0;
   virtual const RestartPolicy& restart_policy() const = 0;
-  virtual std::unique_ptr<StateBox> Initial(std::string_view id) const = 0;
+  // The state before the first event. Never throws.
+  virtual Result<std::unique_ptr<StateBox>> Initial(
+      std::string_view id) const = 0;
+  // An immutable copy to publish; null if copying threw. Never throws.
   virtual std::shared_ptr<const StateBox> Copy(const StateBox& s) const = 0;
   // Runs Handle, encodes the events, applies them to `state`. Never throws.
   virtual HandleOutcome Handle(StateBox& state, Message& message,
@@ -120,7 +123,7 @@ class ReplySink {
   void Deliver(Result<R> result) {
     if (done_.exchange(true)) return;
     if (callback_) {
-      callback_(std::move(result));
+      callback_(std::move(result));  // may throw: callers catch
     } else {
       promise_.set_value(std::move(result));
     }
@@ -173,17 +176,28 @@ class BehaviorOf final : public Behavior {
     return options_.restarts;
   }
 
-  std::unique_ptr<StateBox> Initial(std::string_view id) const override {
-    if constexpr (requires { actor_.InitialState(id); }) {
-      return std::make_unique<StateOf<State>>(actor_.InitialState(id));
-    } else {
-      (void)id;
-      return std::make_unique<StateOf<State>>(State{});
+  Result<std::unique_ptr<StateBox>> Initial(
+      std::string_view id) const override {
+    try {
+      if constexpr (requires { actor_.InitialState(id); }) {
+        return std::unique_ptr<StateBox>(
+            std::make_unique<StateOf<State>>(actor_.InitialState(id)));
+      } else {
+        (void)id;
+        return std::unique_ptr<StateBox>(
+            std::make_unique<StateOf<State>>(State{}));
+      }
+    } catch (...) {
+      return Status::Failed("InitialState threw " + DescribeCurrentException());
     }
   }
 
   std::shared_ptr<const StateBox> Copy(const StateBox& s) const override {
-    return std::make_shared<const StateOf<State>>(Value(s));
+    try {
+      return std::make_shared<const StateOf<State>>(Value(s));
+    } catch (...) {
+      return nullptr;
+    }
   }
 
   HandleOutcome Handle(StateBox& box, Message& message,
@@ -215,18 +229,25 @@ class BehaviorOf final : public Behavior {
       return Failed(HandleOutcome::Kind::kFailed,
                     "event encode threw " + DescribeCurrentException());
     }
-    try {
-      uint64_t seq = head;
-      for (const Event& e : events) {
+    uint64_t seq = head;
+    for (const Event& e : events) {
+      try {
         actor_.Apply(state, e);
-        ++seq;
+      } catch (...) {
+        return Failed(HandleOutcome::Kind::kBroken,
+                      "apply threw " + DescribeCurrentException());
+      }
+      ++seq;
+      try {
         if (options_.snapshot_when && options_.snapshot_when(state, e, seq)) {
           out.snapshot_requested = true;
         }
+      } catch (...) {
+        // The state is fine, but the command cannot be called a success
+        // with part of the caller's code having thrown.
+        return Failed(HandleOutcome::Kind::kBroken,
+                      "snapshot_when threw " + DescribeCurrentException());
       }
-    } catch (...) {
-      return Failed(HandleOutcome::Kind::kBroken,
-                    "apply threw " + DescribeCurrentException());
     }
     msg.reply.emplace(std::move(effect->reply()));
     out.kind = out.events.empty() ? HandleOutcome::Kind::kRespond
