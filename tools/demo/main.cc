@@ -324,6 +324,12 @@ int Run(const Config& config) {
     auto it = f.balances.find(a);
     differ += (it == f.balances.end() ? 0 : it->second) == b ? 0 : 1;
   }
+  size_t unlisted = 0;
+  for (auto& [a, b] : f.balances) unlisted += balances.count(a) ? 0 : 1;
+  checks.Check(unlisted == 0,
+               fmt::format("every account in the journal is listed and was "
+                           "recovered ({} of {} missing)",
+                           unlisted, f.balances.size()));
   checks.Check(recovery_errors == 0 && differ == 0,
                fmt::format("each recovered balance (snapshot + replay) equals "
                            "a full fold of its events ({} differ, {} errors)",
