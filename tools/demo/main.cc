@@ -212,7 +212,6 @@ int Run(const Config& config) {
   options.max_concurrent_recoveries = 2;
   auto system = memoir::ActorSystem::Create(**store, options).value();
   if (!bank::RegisterBank(*system).ok()) return 1;
-  auto accounts = StreamsWithPrefix(**store, "account-").value();
   auto transfers = StreamsWithPrefix(**store, "transfer-").value();
   auto t0 = Clock::now();
   std::vector<std::future<memoir::Result<bank::Stage>>> resumed;
@@ -242,6 +241,9 @@ int Run(const Config& config) {
     }
     if (open > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   } while (open > 0 && Clock::now() < deadline);
+  // Listed only now: a resumed transfer may credit an account that had no
+  // events before the crash.
+  auto accounts = StreamsWithPrefix(**store, "account-").value();
   std::map<std::string, int64_t> balances;
   std::vector<std::pair<std::string, std::future<memoir::Result<int64_t>>>>
       asks;
