@@ -5,6 +5,8 @@
 #   bash tools/dev.sh test         install what is missing, build and run every
 #                                  test, plain and under ASan+UBSan, and the
 #                                  runtime's tests under TSan
+#   bash tools/dev.sh long         the long forms of the reliability tests
+#                                  (ctest label "long"; can take an hour)
 #   bash tools/dev.sh bench [ARGS] build in Release and run memoir-bench
 #
 # Needs Debian 12 (or a system with the same packages) and root or sudo for
@@ -53,13 +55,13 @@ case "$cmd" in
     install_missing
     echo "== build and test (RelWithDebInfo, -Werror)"
     build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo
-    (cd build/test && ctest --output-on-failure -j"$jobs")
+    (cd build/test && ctest --output-on-failure -j"$jobs" -LE long)
     echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
     build build/asan -DCMAKE_BUILD_TYPE=Debug -DMEMOIR_SANITIZE=address,undefined
     (cd build/asan &&
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      ctest --output-on-failure -j"$jobs")
+      ctest --output-on-failure -j"$jobs" -LE long)
     echo "== the actor runtime's tests under ThreadSanitizer"
     cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DMEMOIR_SANITIZE=thread -DMEMOIR_BUILD_TOOLS=OFF >/dev/null
@@ -67,13 +69,19 @@ case "$cmd" in
     (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
       ctest --output-on-failure -R '^runtime_tests$')
     ;;
+  long)
+    install_missing
+    echo "== the long forms (ctest label 'long'): 2,000 crash cycles"
+    build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    (cd build/test && ctest --output-on-failure -L long)
+    ;;
   bench)
     install_missing
     build build/release -DCMAKE_BUILD_TYPE=Release -DMEMOIR_BUILD_TESTS=OFF
     exec build/release/tools/memoir-bench "$@"
     ;;
   *)
-    echo "usage: bash tools/dev.sh demo|test|bench [ARGS]" >&2
+    echo "usage: bash tools/dev.sh demo|test|long|bench [ARGS]" >&2
     exit 2
     ;;
 esac
