@@ -87,6 +87,12 @@ class SnapshotStoreImpl final : public SnapshotStore {
                                 const SnapshotCriteria& criteria) override;
   Result<std::vector<SnapshotInfo>> List(std::string_view stream) override;
 
+  // The snapshots table, for whole-store checks (snapshot/verify.h).
+  // present() is false in a read-only store written before snapshots
+  // existed, which has no such table.
+  MDB_dbi dbi() const { return dbi_; }
+  bool present() const { return present_; }
+
   // Writer thread: deletes every snapshot of stream `id` inside `txn`. The
   // journal calls it when it tombstones a stream, so both happen atomically.
   int DeleteStreamSnapshots(MDB_txn* txn, uint64_t id);

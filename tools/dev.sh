@@ -8,6 +8,7 @@
 #   bash tools/dev.sh long         the long forms of the reliability tests
 #                                  (ctest label "long"; can take an hour)
 #   bash tools/dev.sh bench [ARGS] build in Release and run memoir-bench
+#   bash tools/dev.sh cli ARGS     build in Release and run the memoir CLI
 #
 # Needs Debian 12 (or a system with the same packages) and root or sudo for
 # the one-time package install.
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake ninja-build g++ pkg-config liblmdb-dev lmdb-utils
           libflatbuffers-dev flatbuffers-compiler libfmt-dev doctest-dev
-          libxxhash-dev)
+          libxxhash-dev libcli11-dev)
 
 install_missing() {
   local missing=()
@@ -80,8 +81,14 @@ case "$cmd" in
     build build/release -DCMAKE_BUILD_TYPE=Release -DMEMOIR_BUILD_TESTS=OFF
     exec build/release/tools/memoir-bench "$@"
     ;;
+  cli)
+    install_missing >&2
+    # Build output goes to stderr, so that stdout is the CLI's alone.
+    build build/release -DCMAKE_BUILD_TYPE=Release -DMEMOIR_BUILD_TESTS=OFF >&2
+    exec build/release/tools/cli/memoir "$@"
+    ;;
   *)
-    echo "usage: bash tools/dev.sh demo|test|long|bench [ARGS]" >&2
+    echo "usage: bash tools/dev.sh demo|test|long|bench|cli [ARGS]" >&2
     exit 2
     ;;
 esac

@@ -6,6 +6,7 @@
 #include "journal/journal_impl.h"
 #include "journal/record.h"
 #include "snapshot/snapshot_store_impl.h"
+#include "src/store_internal.h"
 #include "storage/env.h"
 #include "storage/writer.h"
 
@@ -136,6 +137,9 @@ class StoreImpl final : public Store {
   }
 
   const std::string& path() const override { return path_; }
+  internal::StoreParts parts() const {
+    return {env_.get(), journal_.get(), snapshots_.get()};
+  }
 
   StoreStats Stats() const override {
     StoreStats stats;
@@ -162,6 +166,19 @@ class StoreImpl final : public Store {
 };
 
 }  // namespace
+
+namespace internal {
+Result<StoreParts> PartsOf(Store& store) {
+  auto* impl = dynamic_cast<StoreImpl*>(&store);
+  if (impl == nullptr) {
+    return Status::InvalidArgument(
+        "this Store was not opened by memoir::Store::Open");
+  }
+  Status s = impl->parts().env->CheckProcess();
+  if (!s.ok()) return s;
+  return impl->parts();
+}
+}  // namespace internal
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
                                            const StoreOptions& options) {

@@ -1,0 +1,28 @@
+// StoreInternal: the parts of an open Store that whole-store tools
+// (inspect.cc, verify.cc, copy.cc) need and the public API does not show.
+#ifndef MEMOIR_SRC_STORE_INTERNAL_H_
+#define MEMOIR_SRC_STORE_INTERNAL_H_
+
+#include "memoir/result.h"
+#include "memoir/store.h"
+
+namespace memoir::internal {
+
+class Env;
+class JournalImpl;
+class SnapshotStoreImpl;
+
+struct StoreParts {
+  Env* env = nullptr;
+  JournalImpl* journal = nullptr;
+  SnapshotStoreImpl* snapshots = nullptr;
+};
+
+// The parts of `store`, owned by it. kInvalidArgument when `store` was not
+// made by Store::Open (a test double, say), or in a child forked after the
+// store was opened.
+Result<StoreParts> PartsOf(Store& store);
+
+}  // namespace memoir::internal
+
+#endif  // MEMOIR_SRC_STORE_INTERNAL_H_

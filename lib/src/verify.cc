@@ -1,0 +1,34 @@
+// VerifyStore (memoir/inspect.h): the journal's and the snapshots' checks
+// in one read transaction.
+#include "journal/verify.h"
+
+#include <fmt/format.h>
+
+#include "memoir/inspect.h"
+#include "snapshot/snapshot_store_impl.h"
+#include "snapshot/verify.h"
+#include "src/store_internal.h"
+#include "storage/env.h"
+
+namespace memoir {
+
+Result<VerifyReport> VerifyStore(Store& store, const VerifyOptions& options) {
+  Result<internal::StoreParts> parts = internal::PartsOf(store);
+  if (!parts.ok()) return parts.status();
+  Result<internal::ReadTxn> txn = parts->env->BeginRead();
+  if (!txn.ok()) return txn.status();
+  VerifyReport report;
+  internal::VerifyContext ctx(&report, options);
+  internal::StreamFactsMap facts;
+  Status s = internal::VerifyJournal(txn->get(), parts->journal->dbs(),
+                                     options.stream, &ctx, &facts);
+  if (!s.ok()) return s.WithContext(fmt::format("verifying {}", store.path()));
+  const internal::SnapshotStoreImpl& snapshots = *parts->snapshots;
+  if (snapshots.present() && (options.stream.empty() || !facts.empty())) {
+    uint64_t only = options.stream.empty() ? 0 : facts.begin()->first;
+    internal::VerifySnapshots(txn->get(), snapshots.dbi(), only, facts, &ctx);
+  }
+  return report;
+}
+
+}  // namespace memoir

@@ -1,0 +1,363 @@
+// The memoir CLI's commands, run as a program on the bank store
+// (bank_store.h): their output names the right streams, seqs and counts,
+// and their exit codes follow the README.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "format.h"
+#include "json.h"
+#include "memoir/store.h"
+#include "support/temp_dir.h"
+#include "tools/bank_store.h"
+#include "tools/cli_runner.h"
+
+namespace memoir {
+namespace {
+
+using cli::JsonValue;
+using test::CliResult;
+using test::RunCli;
+
+struct BankFixture {
+  BankFixture() { test::WriteBankStore(store); }
+  test::TempDir dir;
+  std::string store = dir.Sub("bank");
+};
+
+// Every line of `r.out` parsed as a JSON object.
+std::vector<JsonValue> JsonLines(const CliResult& r) {
+  std::vector<JsonValue> out;
+  for (const std::string& line : r.Lines()) {
+    auto v = cli::ParseJson(line);
+    REQUIRE_MESSAGE(v.ok(), line, " : ", v.status().ToString());
+    REQUIRE(v->kind == JsonValue::Kind::kObject);
+    out.push_back(std::move(v).value());
+  }
+  return out;
+}
+
+uint64_t U(const JsonValue& v, const char* key) {
+  const JsonValue* f = v.Find(key);
+  REQUIRE_MESSAGE(f != nullptr, key);
+  REQUIRE(f->AsU64());
+  return *f->AsU64();
+}
+
+std::string S(const JsonValue& v, const char* key) {
+  const JsonValue* f = v.Find(key);
+  REQUIRE_MESSAGE(f != nullptr, key);
+  return f->text;
+}
+
+// The first whitespace-separated word of each line after the header.
+std::vector<std::string> FirstColumn(const CliResult& r) {
+  std::vector<std::string> lines = r.Lines();
+  std::vector<std::string> out;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    size_t start = lines[i].find_first_not_of(' ');
+    out.push_back(lines[i].substr(start, lines[i].find(' ', start) - start));
+  }
+  return out;
+}
+
+bool Has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+#define REQUIRE_EXIT(r, code)                                                 \
+  REQUIRE_MESSAGE((r).exit_code == (code), "stdout:\n", (r).out, "stderr:\n", \
+                  (r).err)
+
+}  // namespace
+
+TEST_CASE_FIXTURE(BankFixture, "info reports counts, positions and readers") {
+  CliResult r = RunCli({"info", store});
+  REQUIRE_EXIT(r, 0);
+  CHECK(Has(r.out, "format version  1\n"));
+  CHECK(Has(r.out, "streams         5 (1 deleted)\n"));
+  CHECK(Has(r.out, "events          7\n"));
+  CHECK(Has(r.out, "snapshots       2\n"));
+  CHECK(Has(r.out, "last position   10\n"));
+  CHECK(Has(r.out, "(this command)"));
+  CHECK(Has(r.out, "writer          none\n"));
+  CHECK(Has(r.out, " KiB"));
+
+  auto lines = JsonLines(RunCli({"info", store, "--json"}));
+  REQUIRE(lines.size() == 1);
+  CHECK(U(lines[0], "events") == 7);
+  CHECK(U(lines[0], "streams") == 5);
+  CHECK(U(lines[0], "deleted_streams") == 1);
+  CHECK(U(lines[0], "snapshots") == 2);
+  CHECK(U(lines[0], "last_position") == 10);
+  CHECK(U(lines[0], "format_version") == 1);
+  CHECK(lines[0].Find("readers")->items.size() >= 1);
+}
+
+TEST_CASE_FIXTURE(BankFixture,
+                  "streams lists events, head, deleted-to and snapshots") {
+  CliResult r = RunCli({"streams", store});
+  REQUIRE_EXIT(r, 0);
+  CHECK(FirstColumn(r) == std::vector<std::string>{"account-1", "account-2",
+                                                   "account-3", "audit",
+                                                   "closed-9"});
+  std::vector<std::string> lines = r.Lines();
+  CHECK(lines[0].rfind("STREAM", 0) == 0);
+  // account-3: 1 event, head 3, deleted to 2, no snapshot.
+  CHECK(lines[3].find("account-3       1     3           2          0") == 0);
+  CHECK(Has(lines[5], "deleted"));
+
+  auto json = JsonLines(RunCli({"streams", store, "--json"}));
+  REQUIRE(json.size() == 5);
+  CHECK(S(json[0], "stream") == "account-1");
+  CHECK(U(json[0], "events") == 3);
+  CHECK(U(json[0], "snapshots") == 1);
+  CHECK(U(json[2], "deleted_to") == 2);
+  CHECK(json[4].Find("deleted")->boolean);
+
+  CliResult page =
+      RunCli({"streams", store, "--prefix", "account", "--limit", "2"});
+  REQUIRE_EXIT(page, 0);
+  CHECK(FirstColumn(page) ==
+        std::vector<std::string>{"account-1", "account-2"});
+}
+
+TEST_CASE_FIXTURE(BankFixture,
+                  "events prints a stream's seqs, with payloads as JSON "
+                  "through a schema") {
+  CliResult r = RunCli(
+      {"events", store, "account-1", "--schema", test::BankSchemaPath()});
+  REQUIRE_EXIT(r, 0);
+  CHECK(FirstColumn(r) == std::vector<std::string>{"1", "2", "3"});
+  CHECK(Has(r.out, R"({"amount": 100, "memo": "salary"})"));
+  CHECK(Has(r.out, "bank,large"));
+  CHECK(Has(r.out, "48 B"));
+
+  CliResult back =
+      RunCli({"events", store, "account-1", "--reverse", "--limit", "2"});
+  REQUIRE_EXIT(back, 0);
+  CHECK(FirstColumn(back) == std::vector<std::string>{"3", "2"});
+  CliResult one =
+      RunCli({"events", store, "account-1", "--from", "2", "--to", "2"});
+  CHECK(FirstColumn(one) == std::vector<std::string>{"2"});
+  CliResult tail = RunCli({"events", store, "account-3"});
+  CHECK(FirstColumn(tail) == std::vector<std::string>{"3"});
+
+  auto json = JsonLines(RunCli({"events", store, "account-1", "--json",
+                                "--schema", test::BankSchemaPath()}));
+  REQUIRE(json.size() == 3);
+  CHECK(U(json[2], "seq") == 3);
+  CHECK(U(json[2], "position") == 7);
+  CHECK(S(json[2], "type") == "Deposited");
+  CHECK(json[2].Find("tags")->items.size() == 2);
+  const JsonValue* payload = json[2].Find("payload");
+  REQUIRE(payload != nullptr);
+  CHECK(U(*payload, "amount") == 250);
+  CHECK(S(*payload, "memo") == "bonus");
+  CHECK(cli::FromBase64(S(json[2], "payload_base64")) ==
+        test::BankPayload("Deposited", R"({amount: 250, memo: "bonus"})"));
+}
+
+TEST_CASE_FIXTURE(BankFixture,
+                  "without a schema payloads show as text or a hex preview") {
+  CliResult r = RunCli({"all", store});
+  REQUIRE_EXIT(r, 0);
+  CHECK(Has(r.out, "\"login from 10.0.0.1\""));
+  CHECK(Has(r.out, "hex:"));
+  CHECK(Has(r.out, "19 B"));
+  // A type the schema lacks falls back to the preview, saying why in JSON.
+  auto json = JsonLines(RunCli({"events", store, "audit", "--json", "--schema",
+                                test::BankSchemaPath()}));
+  REQUIRE(json.size() == 1);
+  CHECK(json[0].Find("payload") == nullptr);
+  CHECK(Has(S(json[0], "payload_error"), "no table 'Login'"));
+}
+
+TEST_CASE_FIXTURE(BankFixture, "all lists events in commit order and by tag") {
+  CliResult r = RunCli({"all", store});
+  REQUIRE_EXIT(r, 0);
+  CHECK(FirstColumn(r) ==
+        std::vector<std::string>{"1", "2", "3", "4", "7", "8", "10"});
+  CHECK(FirstColumn(RunCli({"all", store, "--tag", "large"})) ==
+        std::vector<std::string>{"7"});
+  CHECK(FirstColumn(RunCli({"all", store, "--from-position", "5", "--limit",
+                            "2"})) == std::vector<std::string>{"7", "8"});
+  auto json = JsonLines(RunCli({"all", store, "--json", "--tag", "security"}));
+  REQUIRE(json.size() == 1);
+  CHECK(S(json[0], "stream") == "audit");
+}
+
+TEST_CASE_FIXTURE(BankFixture, "tail prints the newest events") {
+  CHECK(FirstColumn(RunCli({"tail", store, "-n", "3"})) ==
+        std::vector<std::string>{"7", "8", "10"});
+  CHECK(FirstColumn(RunCli({"tail", store})) ==
+        std::vector<std::string>{"1", "2", "3", "4", "7", "8", "10"});
+  CHECK(FirstColumn(RunCli({"tail", store, "--tag", "bank", "-n", "2"})) ==
+        std::vector<std::string>{"8", "10"});
+}
+
+TEST_CASE_FIXTURE(BankFixture,
+                  "snapshots lists seq, type and checksum state, with "
+                  "payloads") {
+  CliResult r = RunCli(
+      {"snapshots", store, "account-1", "--schema", test::BankSchemaPath()});
+  REQUIRE_EXIT(r, 0);
+  CHECK(FirstColumn(r) == std::vector<std::string>{"2"});
+  CHECK(Has(r.out, "Account"));
+  CHECK(Has(r.out, " ok "));
+  CHECK(Has(r.out, R"({"owner": "ada", "balance": 70})"));
+  auto json = JsonLines(RunCli({"snapshots", store, "account-2", "--json"}));
+  REQUIRE(json.size() == 1);
+  CHECK(U(json[0], "seq") == 2);
+  CHECK(json[0].Find("checksum_ok")->boolean);
+  CliResult none = RunCli({"snapshots", store, "audit"});
+  REQUIRE_EXIT(none, 0);
+  CHECK(none.out.empty());
+}
+
+TEST_CASE_FIXTURE(BankFixture,
+                  "verify passes a healthy store and names a damaged "
+                  "event's stream and seq") {
+  CliResult ok = RunCli({"verify", store});
+  REQUIRE_EXIT(ok, 0);
+  CHECK(Has(ok.out, "OK: no problems found"));
+  CHECK(Has(ok.out, "5 streams, 7 events"));
+
+  // account-1 seq 2 is at position 3.
+  REQUIRE(test::FlipValueBit(store, "log", test::Big64(3), 30, 4));
+  CliResult bad = RunCli({"verify", store});
+  REQUIRE_EXIT(bad, 1);
+  CHECK(Has(bad.out,
+            "problem: stream 'account-1' seq 2 (position 3): damaged "
+            "event record"));
+  CHECK(Has(bad.out, "FAILED: 1 problem"));
+  auto json = JsonLines(RunCli({"verify", store, "--json"}));
+  REQUIRE(json.size() == 2);
+  CHECK(S(json[0], "kind") == "problem");
+  CHECK(S(json[0], "stream") == "account-1");
+  CHECK(U(json[0], "seq") == 2);
+  CHECK(S(json[1], "kind") == "summary");
+  CHECK(U(json[1], "problems") == 1);
+  CHECK(RunCli({"verify", store, "--stream", "account-2"}).exit_code == 0);
+  CHECK(RunCli({"verify", store, "--stream", "account-1"}).exit_code == 1);
+  // Reading the damaged event itself is refused, naming it.
+  CliResult read = RunCli({"events", store, "account-1"});
+  REQUIRE_EXIT(read, 3);
+  CHECK(Has(read.err, "'account-1' seq 2"));
+  CHECK(Has(read.err, "memoir verify"));
+}
+
+TEST_CASE_FIXTURE(BankFixture, "every --json line of every listing parses") {
+  const std::string schema = test::BankSchemaPath();
+  const std::vector<std::vector<std::string>> commands = {
+      {"info", store},
+      {"streams", store},
+      {"events", store, "account-1", "--schema", schema},
+      {"events", store, "audit"},
+      {"all", store, "--schema", schema},
+      {"tail", store, "--tag", "bank"},
+      {"snapshots", store, "account-1", "--schema", schema},
+      {"verify", store}};
+  for (std::vector<std::string> args : commands) {
+    args.push_back("--json");
+    CAPTURE(args[0]);
+    CliResult r = RunCli(args);
+    REQUIRE_EXIT(r, 0);
+    CHECK(!JsonLines(r).empty());
+  }
+}
+
+TEST_CASE_FIXTURE(BankFixture, "every command explains itself with --help") {
+  for (const char* command :
+       {"info", "streams", "events", "all", "tail", "snapshots", "verify",
+        "export", "import", "copy", "delete-to", "delete-stream"}) {
+    CAPTURE(command);
+    CliResult r = RunCli({command, "--help"});
+    REQUIRE_EXIT(r, 0);
+    CHECK(Has(r.out, std::string("Usage: memoir ") + command));
+    CHECK(Has(r.out, "Exit codes:"));
+  }
+  CliResult top = RunCli({"--help"});
+  REQUIRE_EXIT(top, 0);
+  CHECK(Has(top.out, "delete-stream"));
+}
+
+TEST_CASE_FIXTURE(BankFixture, "usage errors exit with 2 and say what to do") {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {},
+           {"bogus", store},
+           {"info"},
+           {"events", store},
+           {"events", store, "account-1", "--limit", "0"},
+           {"events", store, "account-1", "--nonsense"},
+           {"events", store, "account-1", "--schema", "/no/such.fbs"},
+           {"events", store, std::string("bad\x01name")},
+           {"delete-to", store, "account-1", "99", "--yes"}}) {
+    CAPTURE(args.size() > 0 ? args[0] : "(none)");
+    CliResult r = RunCli(args);
+    REQUIRE_EXIT(r, 2);
+    CHECK(r.out.empty());
+    CHECK(Has(r.err, "memoir: "));
+  }
+  CliResult schema =
+      RunCli({"events", store, "account-1", "--schema", store + "/data.mdb"});
+  REQUIRE_EXIT(schema, 2);
+  CHECK(Has(schema.err, "cannot parse schema"));
+}
+
+TEST_CASE_FIXTURE(BankFixture,
+                  "a store that cannot be read exits with 3, a missing "
+                  "stream with 1") {
+  CliResult missing = RunCli({"info", dir.Sub("nowhere")});
+  REQUIRE_EXIT(missing, 3);
+  CHECK(Has(missing.err, "does not exist"));
+  CliResult empty_dir = RunCli({"streams", dir.path()});
+  REQUIRE_EXIT(empty_dir, 3);
+  CHECK(Has(empty_dir.err, "data.mdb is missing"));
+  CliResult stream = RunCli({"events", store, "nobody"});
+  REQUIRE_EXIT(stream, 1);
+  CHECK(Has(stream.err, "'nobody' does not exist"));
+  CHECK(Has(stream.err, "memoir streams"));
+  CHECK(RunCli({"events", store, "closed-9"}).exit_code == 1);
+  CHECK(RunCli({"verify", store, "--stream", "nobody"}).exit_code == 1);
+
+  // A writer holds the store: reads go on, writes are refused naming it.
+  auto writer = Store::Open(store);
+  REQUIRE(writer.ok());
+  CHECK(RunCli({"streams", store}).exit_code == 0);
+  CliResult info = RunCli({"info", store});
+  CHECK(Has(info.out, "pid " + std::to_string(getpid())));
+  CliResult locked = RunCli({"delete-stream", store, "audit", "--yes"});
+  REQUIRE_EXIT(locked, 3);
+  CHECK(Has(locked.err, "held for writing by another process"));
+}
+
+TEST_CASE_FIXTURE(BankFixture,
+                  "deleting asks for confirmation unless given --yes") {
+  CliResult no = RunCli({"delete-to", store, "account-1", "2"}, "no\n");
+  REQUIRE_EXIT(no, 1);
+  CHECK(Has(no.err, "Delete events 1..2 of stream 'account-1'"));
+  CHECK(Has(no.err, "nothing was deleted"));
+  CHECK(FirstColumn(RunCli({"events", store, "account-1"})).size() == 3);
+  CliResult eof = RunCli({"delete-stream", store, "audit"});
+  REQUIRE_EXIT(eof, 1);
+
+  CliResult yes = RunCli({"delete-to", store, "account-1", "2"}, "yes\n");
+  REQUIRE_EXIT(yes, 0);
+  CHECK(FirstColumn(RunCli({"events", store, "account-1"})) ==
+        std::vector<std::string>{"3"});
+  CliResult again = RunCli({"delete-to", store, "account-1", "1", "--yes"});
+  REQUIRE_EXIT(again, 0);
+  CHECK(Has(again.out, "nothing to do"));
+
+  CliResult gone = RunCli({"delete-stream", store, "audit", "--yes"});
+  REQUIRE_EXIT(gone, 0);
+  CHECK(Has(gone.out, "deleted stream 'audit'"));
+  CHECK(RunCli({"events", store, "audit"}).exit_code == 1);
+  CHECK(RunCli({"verify", store}).exit_code == 0);
+}
+
+}  // namespace memoir

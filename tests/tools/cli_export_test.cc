@@ -1,0 +1,155 @@
+// export and import: a round trip through JSON Lines gives the same
+// streams, seqs, types, tags and payload bytes (and the same export), and
+// import refuses input that is not an export.
+#include <doctest/doctest.h>
+
+#include "memoir/store.h"
+#include "support/temp_dir.h"
+#include "tools/bank_store.h"
+#include "tools/cli_runner.h"
+
+namespace memoir {
+namespace {
+
+using test::CliResult;
+using test::RunCli;
+
+std::unique_ptr<Store> OpenReadOnly(const std::string& path) {
+  StoreOptions o;
+  o.read_only = true;
+  auto store = Store::Open(path, o);
+  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
+  return std::move(store).value();
+}
+
+// The bank, plus bytes that are not UTF-8 in a type and a tag, an empty
+// payload and events appended together.
+void WriteStore(const std::string& path) {
+  auto store = Store::Open(path);
+  REQUIRE(store.ok());
+  test::FillBank(**store);
+  Journal& j = (*store)->journal();
+  REQUIRE(j.Append("odd", Expected::NoStream(),
+                   {{std::string("T\xff\x01", 3),
+                     "",
+                     7,
+                     {std::string("t\xc3", 2), "plain"}},
+                    {"Second", std::string("\0\1\2", 3), 1, {}}})
+              .ok());
+}
+
+void CheckSameEvents(Store& a, Store& b) {
+  auto pa = a.journal().ListStreams("", "", 1000);
+  auto pb = b.journal().ListStreams("", "", 1000);
+  REQUIRE(pa.ok());
+  REQUIRE(pb.ok());
+  REQUIRE(pa->streams.size() == pb->streams.size());
+  for (size_t i = 0; i < pa->streams.size(); ++i) {
+    const StreamInfo& sa = pa->streams[i];
+    const StreamInfo& sb = pb->streams[i];
+    CAPTURE(sa.name);
+    CHECK(sa.name == sb.name);
+    CHECK(sa.head == sb.head);
+    CHECK(sa.deleted_to == sb.deleted_to);
+    CHECK(sa.deleted == sb.deleted);
+    CHECK(sa.event_count == sb.event_count);
+    if (sa.deleted) continue;
+    auto ea = a.journal().Read(sa.name);
+    auto eb = b.journal().Read(sb.name);
+    REQUIRE(ea.ok());
+    REQUIRE(eb.ok());
+    REQUIRE(ea->size() == eb->size());
+    for (size_t k = 0; k < ea->size(); ++k) {
+      CHECK((*ea)[k].seq == (*eb)[k].seq);
+      CHECK((*ea)[k].type == (*eb)[k].type);
+      CHECK((*ea)[k].schema_version == (*eb)[k].schema_version);
+      CHECK((*ea)[k].tags == (*eb)[k].tags);
+      CHECK((*ea)[k].payload == (*eb)[k].payload);
+      CHECK((*ea)[k].timestamp_ns == (*eb)[k].timestamp_ns);
+    }
+    auto snaps_a = a.snapshots().List(sa.name);
+    auto snaps_b = b.snapshots().List(sb.name);
+    REQUIRE(snaps_a.ok());
+    REQUIRE(snaps_b.ok());
+    REQUIRE(snaps_a->size() == snaps_b->size());
+  }
+}
+
+}  // namespace
+
+TEST_CASE(
+    "export, import into a new store and export again gives identical "
+    "output and identical events") {
+  test::TempDir dir;
+  const std::string source = dir.Sub("source");
+  const std::string target = dir.Sub("target");
+  WriteStore(source);
+  CliResult first = RunCli({"export", source});
+  REQUIRE_MESSAGE(first.exit_code == 0, first.err);
+  CliResult imported = RunCli({"import", target}, first.out);
+  REQUIRE_MESSAGE(imported.exit_code == 0, imported.err);
+  CHECK(imported.out ==
+        "imported 6 streams, 9 events and 2 snapshots into " + target + "\n");
+  CliResult second = RunCli({"export", target});
+  REQUIRE_MESSAGE(second.exit_code == 0, second.err);
+  CHECK(second.out == first.out);
+  CHECK(RunCli({"verify", target}).exit_code == 0);
+  CheckSameEvents(*OpenReadOnly(source), *OpenReadOnly(target));
+}
+
+TEST_CASE("export of one stream imports on its own") {
+  test::TempDir dir;
+  WriteStore(dir.Sub("source"));
+  CliResult one =
+      RunCli({"export", dir.Sub("source"), "--stream", "account-3"});
+  REQUIRE(one.exit_code == 0);
+  CHECK(one.Lines().size() == 1 + 1 + 1 + 1);  // header, stream, seq 3, end
+  REQUIRE(RunCli({"import", dir.Sub("target")}, one.out).exit_code == 0);
+  auto store = OpenReadOnly(dir.Sub("target"));
+  auto info = store->journal().GetStream("account-3");
+  REQUIRE(info.ok());
+  CHECK(info->head == 3);
+  CHECK(info->deleted_to == 2);
+  CHECK(info->event_count == 1);
+  CHECK(store->journal().ListStreams("", "", 10)->streams.size() == 1);
+  CHECK(RunCli({"export", dir.Sub("source"), "--stream", "nobody"}).exit_code ==
+        1);
+}
+
+TEST_CASE("import refuses input that is not an export, naming the line") {
+  test::TempDir dir;
+  WriteStore(dir.Sub("source"));
+  const std::string good = RunCli({"export", dir.Sub("source")}).out;
+  struct Case {
+    const char* name;
+    std::string input;
+    const char* says;
+  };
+  const std::string cut = good.substr(0, good.rfind("{\"kind\":\"end\""));
+  const std::string bad_json = good.substr(0, good.find('\n') + 1) + "{oops\n";
+  const std::string gap = [&] {
+    std::string s = good;
+    const std::string from = "\"stream\":\"account-1\",\"seq\":2";
+    return s.replace(s.find(from), from.size(),
+                     "\"stream\":\"account-1\",\"seq\":9");
+  }();
+  for (const Case& c : {Case{"empty", "", "line 1: the input is empty"},
+                        Case{"not an export", "{\"a\":1}\n",
+                             "line 1: the input does not start with"},
+                        Case{"bad json", bad_json, "line 2: not valid JSON"},
+                        Case{"cut short", cut, "was cut short"},
+                        Case{"gap", gap, "seq 9 where seq 2 was expected"}}) {
+    CAPTURE(c.name);
+    CliResult r =
+        RunCli({"import", dir.Sub(std::string("t-") + c.name)}, c.input);
+    CHECK(r.exit_code == 1);
+    CHECK_MESSAGE(r.err.find(c.says) != std::string::npos, r.err);
+  }
+  // Streams that exist already are a conflict: nothing of them is written.
+  REQUIRE(RunCli({"import", dir.Sub("twice")}, good).exit_code == 0);
+  CliResult again = RunCli({"import", dir.Sub("twice")}, good);
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find("already exists") != std::string::npos);
+}
+
+}  // namespace memoir

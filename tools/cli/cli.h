@@ -1,0 +1,92 @@
+// What every command shares: the exit codes, the options common to many
+// commands, opening the store, and reporting a failed Status.
+#ifndef MEMOIR_TOOLS_CLI_CLI_H_
+#define MEMOIR_TOOLS_CLI_CLI_H_
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "memoir/result.h"
+#include "memoir/status.h"
+#include "memoir/store.h"
+
+namespace memoir::cli {
+
+// Exit codes (README.md, "The memoir CLI").
+enum Exit : int {
+  kExitOk = 0,
+  // The command ran and found problems (verify), or found nothing to act
+  // on (a named stream does not exist), or was declined or refused its
+  // input (a deletion not confirmed, an import line that is not an export).
+  kExitProblems = 1,
+  kExitUsage = 2,       // bad arguments or options
+  kExitUnreadable = 3,  // the store is missing, corrupt or locked for write
+};
+
+// Options shared by commands; each command binds those it takes.
+struct Options {
+  std::string store;
+  std::string stream;
+  bool json = false;
+  bool no_lock = false;
+  std::string schema;
+  double stall_timeout_s = 5;
+};
+
+// How a command runs (contain.h): reads are watched for stalls, writes are
+// never cut short.
+enum class Kind { kRead, kWrite };
+
+struct Command {
+  CLI::App* app;
+  Kind kind;
+  std::function<int()> body;
+};
+
+// Each command group adds its subcommands to `app`, binding their options
+// to `o`, and its bodies to `commands`.
+void AddInfoCommands(CLI::App& app, Options& o, std::vector<Command>& commands);
+void AddEventCommands(CLI::App& app, Options& o,
+                      std::vector<Command>& commands);
+void AddVerifyCommand(CLI::App& app, Options& o,
+                      std::vector<Command>& commands);
+void AddExportCommands(CLI::App& app, Options& o,
+                       std::vector<Command>& commands);
+void AddImportCommand(CLI::App& app, Options& o,
+                      std::vector<Command>& commands);
+void AddCopyCommand(CLI::App& app, Options& o, std::vector<Command>& commands);
+void AddDeleteCommands(CLI::App& app, Options& o,
+                       std::vector<Command>& commands);
+
+// Option helpers, so that every command spells and explains them alike.
+void AddStoreArg(CLI::App* cmd, Options& o);
+void AddStreamArg(CLI::App* cmd, Options& o);
+void AddJsonFlag(CLI::App* cmd, Options& o);
+void AddNoLockFlag(CLI::App* cmd, Options& o);
+void AddSchemaOption(CLI::App* cmd, Options& o);
+
+// Validates a whole number of at least 1 ("--limit 0" makes no sense).
+CLI::Validator AtLeastOne();
+
+// Opens o.store read-only (with o.no_lock). On failure prints what went
+// wrong and what to do, and returns null: the command then exits with
+// kExitUnreadable, whatever the cause.
+std::unique_ptr<Store> OpenForReading(const Options& o);
+// Opens o.store for writing (creating it only when `create`), as above.
+std::unique_ptr<Store> OpenForWriting(const Options& o, bool create);
+
+// Prints "memoir: <message>" and a hint to stderr and returns the exit code
+// for `s` (see Exit). `doing` says what failed ("reading stream 'a'").
+int Fail(const Status& s, std::string_view doing);
+
+// Prints a usage error and returns kExitUsage.
+int UsageError(std::string_view message);
+
+}  // namespace memoir::cli
+
+#endif  // MEMOIR_TOOLS_CLI_CLI_H_

@@ -1,0 +1,128 @@
+// delete-to and delete-stream: the only commands that write to a store
+// (besides import). Both ask for confirmation unless given --yes.
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "cli.h"
+#include "output.h"
+
+namespace memoir::cli {
+namespace {
+
+struct DeleteArgs {
+  uint64_t seq = 0;
+  bool yes = false;
+};
+
+// Asks on stderr and reads the answer from stdin; only "y" or "yes" agree.
+bool Confirm(const std::string& question) {
+  fmt::print(stderr,
+             "{} This cannot be undone. Type 'yes' to go on: ", question);
+  std::fflush(stderr);
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return answer == "y" || answer == "yes";
+}
+
+int Declined() {
+  fmt::print(stderr, "memoir: not confirmed; nothing was deleted\n");
+  return kExitProblems;
+}
+
+int RunDeleteTo(const Options& o, const DeleteArgs& args) {
+  std::unique_ptr<Store> store = OpenForWriting(o, /*create=*/false);
+  if (!store) return kExitUnreadable;
+  Journal& j = store->journal();
+  Result<StreamInfo> info = j.GetStream(o.stream);
+  if (!info.ok()) return Fail(info.status(), "reading the stream");
+  if (info->deleted) {
+    return Fail(
+        Status::StreamDeleted(fmt::format("stream '{}' was deleted", o.stream)),
+        "deleting events");
+  }
+  if (args.seq > info->head) {
+    return UsageError(
+        fmt::format("SEQ {} is above the head {} of stream '{}': delete up "
+                    "to seq {} at most",
+                    args.seq, info->head, o.stream, info->head));
+  }
+  if (args.seq <= info->deleted_to) {
+    PrintLine(
+        fmt::format("stream '{}' is already deleted up to seq {}; "
+                    "nothing to do",
+                    o.stream, info->deleted_to));
+    return kExitOk;
+  }
+  const uint64_t count = args.seq - info->deleted_to;
+  if (!args.yes &&
+      !Confirm(fmt::format("Delete events {}..{} of stream '{}' in {} ({} "
+                           "event{})?",
+                           info->deleted_to + 1, args.seq, o.stream, o.store,
+                           count, count == 1 ? "" : "s"))) {
+    return Declined();
+  }
+  Status s = j.DeleteTo(o.stream, args.seq);
+  if (!s.ok()) return Fail(s, fmt::format("deleting from '{}'", o.stream));
+  PrintLine(fmt::format("deleted events {}..{} of stream '{}'",
+                        info->deleted_to + 1, args.seq, o.stream));
+  return kExitOk;
+}
+
+int RunDeleteStream(const Options& o, const DeleteArgs& args) {
+  std::unique_ptr<Store> store = OpenForWriting(o, /*create=*/false);
+  if (!store) return kExitUnreadable;
+  Journal& j = store->journal();
+  Result<StreamInfo> info = j.GetStream(o.stream);
+  if (!info.ok()) return Fail(info.status(), "reading the stream");
+  if (info->deleted) {
+    PrintLine(fmt::format("stream '{}' was already deleted; nothing to do",
+                          o.stream));
+    return kExitOk;
+  }
+  if (!args.yes &&
+      !Confirm(fmt::format("Delete stream '{}' in {} with its {} event{} and "
+                           "its snapshots, for good?",
+                           o.stream, o.store, info->event_count,
+                           info->event_count == 1 ? "" : "s"))) {
+    return Declined();
+  }
+  Status s = j.DeleteStream(o.stream);
+  if (!s.ok()) return Fail(s, fmt::format("deleting '{}'", o.stream));
+  PrintLine(fmt::format("deleted stream '{}'", o.stream));
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddDeleteCommands(CLI::App& app, Options& o,
+                       std::vector<Command>& commands) {
+  auto to_args = std::make_shared<DeleteArgs>();
+  CLI::App* to = app.add_subcommand(
+      "delete-to",
+      "Delete events 1..SEQ of a stream (the head is kept, so appends go on "
+      "after it); asks for confirmation unless --yes");
+  AddStoreArg(to, o);
+  AddStreamArg(to, o);
+  to->add_option("SEQ", to_args->seq, "The last seq to delete")
+      ->required()
+      ->type_name("SEQ")
+      ->check(AtLeastOne());
+  to->add_flag("-y,--yes", to_args->yes, "Do not ask for confirmation");
+  commands.push_back(
+      {to, Kind::kWrite, [&o, to_args] { return RunDeleteTo(o, *to_args); }});
+
+  auto stream_args = std::make_shared<DeleteArgs>();
+  CLI::App* stream = app.add_subcommand(
+      "delete-stream",
+      "Delete a stream with its events and snapshots (a tombstone: later "
+      "appends to it are refused); asks for confirmation unless --yes");
+  AddStoreArg(stream, o);
+  AddStreamArg(stream, o);
+  stream->add_flag("-y,--yes", stream_args->yes, "Do not ask for confirmation");
+  commands.push_back({stream, Kind::kWrite, [&o, stream_args] {
+                        return RunDeleteStream(o, *stream_args);
+                      }});
+}
+
+}  // namespace memoir::cli

@@ -1,0 +1,202 @@
+// export: a store (or one stream) as JSON Lines, for import.
+//
+// Format, one JSON object per line:
+//   {"memoir_export":1}
+//   {"kind":"stream","stream":S,"head":H,"deleted_to":D,"deleted":B,
+//    "created_ns":T,"created":ISO}                      every stream first
+//   {"kind":"event","stream":S,"seq":N,"timestamp_ns":T,"time":ISO,
+//    "type":X,"schema_version":V,"tags":[X...],"payload_base64":P}
+//                                                       in commit order
+//   {"kind":"snapshot","stream":S,"seq":N,"timestamp_ns":T,"time":ISO,
+//    "type":X,"schema_version":V,"payload_base64":P}
+//   {"kind":"end","streams":N,"events":N,"snapshots":N}
+// X is a string, or {"base64":...} for bytes that are not UTF-8. Global
+// positions are left out: they belong to a store, not to its data, and an
+// import assigns its own.
+//
+// A live store exports each stream as of the moment the listing saw it:
+// events above the listed head are left for the next export.
+#include <fmt/format.h>
+
+#include <limits>
+#include <map>
+
+#include "cli.h"
+#include "contain.h"
+#include "format.h"
+#include "json.h"
+#include "output.h"
+
+namespace memoir::cli {
+namespace {
+
+constexpr size_t kAll = std::numeric_limits<size_t>::max();
+
+struct Counts {
+  uint64_t streams = 0, events = 0, snapshots = 0;
+};
+
+std::string StreamLine(const StreamInfo& s) {
+  return JsonObject()
+      .Str("kind", "stream")
+      .Str("stream", s.name)
+      .Num("head", s.head)
+      .Num("deleted_to", s.deleted_to)
+      .Bool("deleted", s.deleted)
+      .Int("created_ns", s.created_ns)
+      .Str("created", IsoTime(s.created_ns, true))
+      .str();
+}
+
+std::string EventLine(const EventView& e) {
+  std::string tags = "[";
+  for (std::string_view t : e.tags) {
+    if (tags.size() > 1) tags += ',';
+    tags += JsonBytes(t);
+  }
+  tags += ']';
+  return JsonObject()
+      .Str("kind", "event")
+      .Str("stream", e.stream)
+      .Num("seq", e.seq)
+      .Int("timestamp_ns", e.timestamp_ns)
+      .Str("time", IsoTime(e.timestamp_ns, true))
+      .Raw("type", JsonBytes(e.type))
+      .Num("schema_version", e.schema_version)
+      .Raw("tags", tags)
+      .Str("payload_base64", Base64(e.payload))
+      .str();
+}
+
+std::string SnapshotLine(std::string_view stream, const Snapshot& s) {
+  return JsonObject()
+      .Str("kind", "snapshot")
+      .Str("stream", stream)
+      .Num("seq", s.info.seq)
+      .Int("timestamp_ns", s.info.timestamp_ns)
+      .Str("time", IsoTime(s.info.timestamp_ns, true))
+      .Raw("type", JsonBytes(s.info.type))
+      .Num("schema_version", s.info.schema_version)
+      .Str("payload_base64", Base64(s.payload))
+      .str();
+}
+
+// The streams to export, by name, as listed now.
+Result<std::map<std::string, StreamInfo>> ListAll(Journal& j,
+                                                  const std::string& only) {
+  std::map<std::string, StreamInfo> streams;
+  if (!only.empty()) {
+    Result<StreamInfo> info = j.GetStream(only);
+    if (!info.ok()) return info.status();
+    streams.emplace(only, *info);
+    return streams;
+  }
+  std::string after;
+  for (;;) {
+    Heartbeat();
+    Result<StreamPage> page = j.ListStreams("", after, 1000);
+    if (!page.ok()) return page.status();
+    for (StreamInfo& s : page->streams) streams.emplace(s.name, std::move(s));
+    if (page->next.empty()) return streams;
+    after = page->next;
+  }
+}
+
+// Prints the events of the listed streams, up to their listed heads.
+Status ExportEvents(Journal& j,
+                    const std::map<std::string, StreamInfo>& streams,
+                    const std::string& only, Counts* counts,
+                    Progress* progress) {
+  bool broken = false;
+  auto visit = [&](const EventView& e) {
+    Heartbeat();
+    auto it = streams.find(std::string(e.stream));
+    if (it == streams.end() || e.seq > it->second.head) return true;
+    try {
+      PrintLine(EventLine(e));
+    } catch (const BrokenPipe&) {
+      broken = true;
+      return false;
+    }
+    progress->Update(++counts->events, "events");
+    return true;
+  };
+  Status s;
+  if (only.empty()) {
+    s = j.ScanAll(1, kAll, visit);
+  } else if (!streams.begin()->second.deleted) {
+    s = j.Scan(only, {.to_seq = streams.begin()->second.head}, visit);
+  }
+  if (broken) throw BrokenPipe{};
+  return s;
+}
+
+Status ExportSnapshots(SnapshotStore& snaps,
+                       const std::map<std::string, StreamInfo>& streams,
+                       Counts* counts) {
+  for (const auto& [name, info] : streams) {
+    if (info.deleted) continue;
+    Result<std::vector<SnapshotInfo>> list = snaps.List(name);
+    if (!list.ok()) return list.status();
+    for (const SnapshotInfo& s : *list) {
+      Heartbeat();
+      if (s.seq > info.head) continue;  // taken after the listing
+      Result<LoadResult> one =
+          snaps.LoadLatest(name, {.max_seq = s.seq, .min_seq = s.seq});
+      if (!one.ok()) return one.status();
+      if (!s.checksum_ok || !one->snapshot) {
+        return Status::Corruption(fmt::format(
+            "the snapshot of stream '{}' at seq {} is damaged; the export "
+            "stops rather than leave it out",
+            name, s.seq));
+      }
+      PrintLine(SnapshotLine(name, *one->snapshot));
+      ++counts->snapshots;
+    }
+  }
+  return Status::OK();
+}
+
+int RunExport(const Options& o, const std::string& only) {
+  std::unique_ptr<Store> store = OpenForReading(o);
+  if (!store) return kExitUnreadable;
+  Progress progress("export");
+  Counts counts;
+  Result<std::map<std::string, StreamInfo>> streams =
+      ListAll(store->journal(), only);
+  if (!streams.ok()) return Fail(streams.status(), "listing streams");
+  PrintLine(JsonObject().Num("memoir_export", 1).str());
+  for (const auto& [name, info] : *streams) {
+    PrintLine(StreamLine(info));
+    ++counts.streams;
+  }
+  Status s = ExportEvents(store->journal(), *streams, only, &counts, &progress);
+  if (!s.ok()) return Fail(s, "exporting events");
+  s = ExportSnapshots(store->snapshots(), *streams, &counts);
+  if (!s.ok()) return Fail(s, "exporting snapshots");
+  PrintLine(JsonObject()
+                .Str("kind", "end")
+                .Num("streams", counts.streams)
+                .Num("events", counts.events)
+                .Num("snapshots", counts.snapshots)
+                .str());
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddExportCommands(CLI::App& app, Options& o,
+                       std::vector<Command>& commands) {
+  auto stream = std::make_shared<std::string>();
+  CLI::App* exp = app.add_subcommand(
+      "export",
+      "Write the store (or one stream) to stdout as JSON Lines: streams, "
+      "events in commit order and snapshots, for 'memoir import'");
+  AddStoreArg(exp, o);
+  exp->add_option("--stream", *stream, "Only this stream")->type_name("S");
+  AddNoLockFlag(exp, o);
+  commands.push_back(
+      {exp, Kind::kRead, [&o, stream] { return RunExport(o, *stream); }});
+}
+
+}  // namespace memoir::cli

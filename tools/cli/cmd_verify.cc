@@ -1,0 +1,115 @@
+// verify: every checksum, envelope, sequence and index of a store.
+#include <fmt/format.h>
+
+#include "cli.h"
+#include "contain.h"
+#include "json.h"
+#include "memoir/inspect.h"
+#include "output.h"
+
+namespace memoir::cli {
+namespace {
+
+std::string Where(const VerifyProblem& p) {
+  std::string where;
+  if (!p.stream.empty()) where = fmt::format("stream '{}'", p.stream);
+  if (p.seq != 0)
+    where += fmt::format("{}seq {}", where.empty() ? "" : " ", p.seq);
+  if (p.position != 0) {
+    where += where.empty() ? fmt::format("position {}", p.position)
+                           : fmt::format(" (position {})", p.position);
+  }
+  return where.empty() ? "store" : where;
+}
+
+std::string Plural(uint64_t n, std::string_view one, std::string_view many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+int RunVerify(const Options& o, const std::string& stream) {
+  std::unique_ptr<Store> store = OpenForReading(o);
+  if (!store) return kExitUnreadable;
+  Progress progress("verify");
+  VerifyOptions options;
+  options.stream = stream;
+  options.max_problems = 10000;
+  options.progress = [&progress](uint64_t n) {
+    Heartbeat();
+    progress.Update(n, "records checked");
+  };
+  Heartbeat();
+  Result<VerifyReport> r = VerifyStore(*store, options);
+  if (!r.ok()) return Fail(r.status(), fmt::format("verifying {}", o.store));
+  const VerifyReport& report = *r;
+  const std::string what =
+      stream.empty() ? o.store : fmt::format("stream '{}'", stream);
+  for (const VerifyProblem& p : report.problems) {
+    if (o.json) {
+      PrintLine(JsonObject()
+                    .Str("kind", "problem")
+                    .Str("stream", p.stream)
+                    .Num("seq", p.seq)
+                    .Num("position", p.position)
+                    .Str("what", p.what)
+                    .str());
+    } else {
+      PrintLine(fmt::format("problem: {}: {}", Where(p), p.what));
+    }
+  }
+  if (o.json) {
+    PrintLine(JsonObject()
+                  .Str("kind", "summary")
+                  .Bool("ok", report.ok())
+                  .Num("problems", report.problem_count)
+                  .Num("streams", report.streams)
+                  .Num("events", report.events)
+                  .Num("index_entries", report.index_entries)
+                  .Num("tag_entries", report.tag_entries)
+                  .Num("dangling_tag_entries", report.dangling_tag_entries)
+                  .Num("snapshots", report.snapshots)
+                  .str());
+  } else {
+    if (report.problem_count > report.problems.size()) {
+      PrintLine(fmt::format("... and {} more",
+                            report.problem_count - report.problems.size()));
+    }
+    PrintLine(fmt::format(
+        "checked {}: {}, {}, {}, {}, {}", what,
+        Plural(report.streams, "stream", "streams"),
+        Plural(report.events, "event", "events"),
+        Plural(report.index_entries, "index entry", "index entries"),
+        Plural(report.tag_entries, "tag entry", "tag entries"),
+        Plural(report.snapshots, "snapshot", "snapshots")));
+    if (report.dangling_tag_entries > 0) {
+      PrintLine(fmt::format(
+          "note: {} left by deleting damaged events (readers skip them)",
+          Plural(report.dangling_tag_entries, "tag entry points at nothing",
+                 "tag entries point at nothing")));
+    }
+    PrintLine(report.ok()
+                  ? "OK: no problems found"
+                  : fmt::format("FAILED: {}", Plural(report.problem_count,
+                                                     "problem", "problems")));
+  }
+  return report.ok() ? kExitOk : kExitProblems;
+}
+
+}  // namespace
+
+void AddVerifyCommand(CLI::App& app, Options& o,
+                      std::vector<Command>& commands) {
+  auto stream = std::make_shared<std::string>();
+  CLI::App* verify = app.add_subcommand(
+      "verify",
+      "Check every checksum and envelope, gap-free seqs, the global order "
+      "and the stream and tag indexes; list each problem with its stream and "
+      "seq (exit code 1 when there are problems)");
+  AddStoreArg(verify, o);
+  verify->add_option("--stream", *stream, "Only this stream")->type_name("S");
+  AddJsonFlag(verify, o);
+  AddNoLockFlag(verify, o);
+  commands.push_back(
+      {verify, Kind::kRead, [&o, stream] { return RunVerify(o, *stream); }});
+}
+
+}  // namespace memoir::cli

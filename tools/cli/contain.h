@@ -1,0 +1,37 @@
+// Containment: every command runs in a forked child, so that LMDB meeting a
+// damaged file (it may fault or loop on pages that lie) cannot take the CLI
+// down with a signal or hang it.
+//
+// The parent waits for the child, forwards SIGINT/SIGTERM/SIGHUP to it, and
+// watches a heartbeat the child bumps as it makes progress (each record
+// read, each poll of `tail --follow`). A child that dies by a signal, or
+// whose heartbeat stops for the stall timeout, is reported as a damaged
+// store, exit code 3. The child's stdout and stderr are the parent's.
+#ifndef MEMOIR_TOOLS_CLI_CONTAIN_H_
+#define MEMOIR_TOOLS_CLI_CONTAIN_H_
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace memoir::cli {
+
+struct ContainOptions {
+  std::string store;  // named in the messages
+  // Kill the child when its heartbeat stays still this long; zero: never
+  // (for commands that write, which must not be cut short).
+  std::chrono::milliseconds stall_timeout{0};
+};
+
+// Runs `body` in a child process and returns its exit code, or 3 when it
+// died by a signal or stalled, or 128 + the signal when the user stopped
+// it. Set MEMOIR_CLI_NO_FORK=1 to run `body` in this process (debugging).
+int RunContained(const ContainOptions& options,
+                 const std::function<int()>& body);
+
+// Child side: proves progress. Cheap; call per record.
+void Heartbeat();
+
+}  // namespace memoir::cli
+
+#endif  // MEMOIR_TOOLS_CLI_CONTAIN_H_
