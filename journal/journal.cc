@@ -5,6 +5,9 @@
 
 #include <future>
 #include <memory>
+#include <optional>
+
+#include "storage/notification.h"
 
 namespace memoir {
 
@@ -83,23 +86,51 @@ std::future<Result<AppendResult>> Journal::AppendAsync(StreamAppend request) {
   return future;
 }
 
+namespace {
+
+// Where a blocking call waits for its completion callback. It lives on the
+// caller's stack and the callback captures only its address: no promise, no
+// shared state and no heap-stored std::function per call.
+template <typename T>
+class Waiter {
+ public:
+  void Set(T value) {
+    value_.emplace(std::move(value));
+    done_.Notify();
+  }
+  T Wait() {
+    done_.Wait();
+    return std::move(*value_);
+  }
+
+ private:
+  internal::Notification done_;
+  std::optional<T> value_;
+};
+
+}  // namespace
+
 Result<AppendResult> Journal::Append(std::string_view stream, Expected expected,
                                      std::vector<EventData> events) {
-  return AppendAsync(
-             StreamAppend{std::string(stream), expected, std::move(events)})
-      .get();
+  return AppendAndWait(
+      StreamAppend{std::string(stream), expected, std::move(events)});
+}
+
+Result<AppendResult> Journal::AppendAndWait(StreamAppend request) {
+  Waiter<Result<AppendResult>> waiter;
+  Append(std::move(request),
+         [&waiter](Result<AppendResult> r) { waiter.Set(std::move(r)); });
+  return waiter.Wait();
 }
 
 Result<std::vector<AppendResult>> Journal::AppendMulti(
     std::vector<StreamAppend> requests) {
-  auto promise =
-      std::make_shared<std::promise<Result<std::vector<AppendResult>>>>();
-  auto future = promise->get_future();
+  Waiter<Result<std::vector<AppendResult>>> waiter;
   AppendMulti(std::move(requests),
-              [promise](Result<std::vector<AppendResult>> r) {
-                promise->set_value(std::move(r));
+              [&waiter](Result<std::vector<AppendResult>> r) {
+                waiter.Set(std::move(r));
               });
-  return future.get();
+  return waiter.Wait();
 }
 
 Result<std::vector<RecordedEvent>> Journal::Read(std::string_view stream,

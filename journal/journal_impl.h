@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -42,6 +43,7 @@ class JournalImpl final : public Journal, public TxnObserver {
                    MultiAppendCallback done) override;
   using Journal::Append;
   using Journal::AppendMulti;
+  Result<AppendResult> AppendAndWait(StreamAppend request) override;
   Status DeleteTo(std::string_view stream, uint64_t seq) override;
   Status DeleteStream(std::string_view stream) override;
   Status Scan(std::string_view stream, const ReadOptions& options,
@@ -88,7 +90,27 @@ class JournalImpl final : public Journal, public TxnObserver {
   // event count, type, payload size and tags. kInvalidArgument says which.
   static Status ValidateRequest(const StreamAppend& request);
 
-  // Writer thread: applies an append inside `txn` (used by AppendOp).
+  // One stream's part of an append being applied: the request (name,
+  // expectation, and the events' tags) and its encoded records, either as
+  // one EventBatch or as separate EventRecords.
+  struct AppendPart {
+    const StreamAppend* request = nullptr;
+    EventBatch* batch = nullptr;
+    std::vector<EventRecord>* records = nullptr;
+    // HashName(request->stream), computed by the producer so the writer
+    // thread does not have to.
+    size_t name_hash = 0;
+  };
+  static size_t HashName(std::string_view name) {
+    return std::hash<std::string_view>{}(name);
+  }
+  // Writer thread: applies an append of `parts` inside `txn`, all or
+  // nothing, writing one result per part to `results`. A refusal goes to
+  // *op_status; a non-zero LMDB code dooms the transaction.
+  int ApplyAppendParts(MDB_txn* txn, std::span<const AppendPart> parts,
+                       AppendResult* results, Status* op_status);
+  // The same with one vector of records per request (used by layers that
+  // append inside their own ops).
   int ApplyAppend(MDB_txn* txn, std::vector<StreamAppend>& requests,
                   std::vector<std::vector<EventRecord>>& records,
                   std::vector<AppendResult>* results, Status* op_status);
@@ -136,6 +158,13 @@ class JournalImpl final : public Journal, public TxnObserver {
                    const EventVisitor& visit);
 
   // Writer side.
+  struct WriterStream;
+  // The writer's slot of stream `name` (whose HashName is `hash`); *out is
+  // null when the stream does not exist.
+  Status FindStream(MDB_txn* txn, std::string_view name, size_t hash,
+                    WriterStream** out, int* rc);
+  int CreateStream(MDB_txn* txn, const std::string& name, WriterStream** out);
+  void EndTxn();
   int FlushIndex(MDB_txn* txn);
   size_t UnindexedCount() const;
   Status RefuseWrites() const;
@@ -158,17 +187,45 @@ class JournalImpl final : public Journal, public TxnObserver {
   std::unordered_map<uint64_t, std::string> id_names_;
 
   // Writer-thread state: committed (w_) and of the open transaction (t_).
+  //
+  // Every stream the writer has looked up keeps one slot, found by one hash
+  // of its name. The slot holds the committed state and the open
+  // transaction's, which is current only while txn_epoch matches: a new
+  // transaction starts with a new epoch, so nothing is copied or cleared
+  // per stream when a transaction ends.
+  struct WriterStream {
+    StreamState committed;
+    StreamState txn;
+    uint64_t txn_epoch = 0;
+  };
+  // A name with its hash already computed, for lookups.
+  struct HashedName {
+    std::string_view name;
+    size_t hash;
+    friend bool operator==(const HashedName& a, const std::string& b) {
+      return a.name == b;
+    }
+  };
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return HashName(s); }
+    size_t operator()(const HashedName& h) const { return h.hash; }
+  };
   struct PendingTail {
     uint64_t stream_id;
     TailEntry entry;
-    const std::vector<std::string>* tags;
+    const std::vector<std::string>* tags;  // null: no tags
   };
-  std::unordered_map<std::string, uint64_t> w_names_;
-  std::unordered_map<uint64_t, StreamState> w_streams_;
+  // The state of `ws` in the open transaction, for writing.
+  StreamState& TxnState(WriterStream& ws);
+  std::unordered_map<std::string, WriterStream, NameHash, std::equal_to<>>
+      w_streams_;
   uint64_t w_next_position_ = 1;
   uint64_t w_next_id_ = 1;
-  std::unordered_map<std::string, uint64_t> t_names_;
-  std::unordered_map<uint64_t, StreamState> t_streams_;
+  uint64_t t_epoch_ = 0;
+  std::vector<WriterStream*> t_touched_;
+  std::vector<std::string> t_created_;  // names created by the open txn
+  MDB_cursor* t_log_ = nullptr;         // the open txn's cursor on the log
   std::vector<PendingTail> t_tail_;
   uint64_t t_next_position_ = 1;
   uint64_t t_next_id_ = 1;

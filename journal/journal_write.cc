@@ -44,47 +44,146 @@ Status ValidateEvent(const EventData& e, std::string_view stream, size_t i) {
   return Status::OK();
 }
 
-class AppendOp final : public WriteOp {
- public:
-  AppendOp(JournalImpl* journal, std::vector<StreamAppend> requests,
-           Journal::AppendCallback single, Journal::MultiAppendCallback multi)
-      : journal_(journal),
-        requests_(std::move(requests)),
-        single_(std::move(single)),
-        multi_(std::move(multi)) {
-    // Encoding happens here, in the producer's thread, so the writer only
-    // patches ids and checksums.
-    records_.resize(requests_.size());
-    for (size_t r = 0; r < requests_.size(); ++r) {
-      records_[r].reserve(requests_[r].events.size());
-      for (EventData& e : requests_[r].events) {
-        records_[r].push_back(EventRecord::Encode(e));
-        bytes_ += records_[r].back().size() + 64;
-        std::string().swap(e.payload);  // the record holds the bytes now
-      }
+// The records hold the events' bytes once encoded. Unless some event has
+// tags (which the writer indexes from the request), the events are freed
+// right away, on the producer's thread rather than the writer's.
+void ReleaseEvents(StreamAppend* request) {
+  for (const EventData& e : request->events) {
+    if (!e.tags.empty()) {
+      for (EventData& each : request->events) std::string().swap(each.payload);
+      return;
     }
+  }
+  std::vector<EventData>().swap(request->events);
+}
+
+// An append to one stream, encoded in the producer's thread so the writer
+// only patches ids and computes checksums. `words` holds the records.
+class SingleAppend : public WriteOp {
+ public:
+  SingleAppend(JournalImpl* journal, StreamAppend request, uint64_t* words)
+      : journal_(journal), request_(std::move(request)) {
+    batch_ = words != nullptr ? EventBatch(request_.events, words)
+                              : EventBatch(request_.events);
+    bytes_ = batch_.record_bytes() + 64 * batch_.count();
+    ReleaseEvents(&request_);
+    part_.request = &request_;
+    part_.batch = &batch_;
+    part_.name_hash = JournalImpl::HashName(request_.stream);
   }
   size_t bytes() const override { return bytes_; }
   int Apply(MDB_txn* txn, Status* op_status) override {
-    results_.clear();
-    return journal_->ApplyAppend(txn, requests_, records_, &results_,
-                                 op_status);
+    return journal_->ApplyAppendParts(txn, {&part_, 1}, &result_, op_status);
   }
+
+ protected:
+  AppendResult result_;
+
+ private:
+  JournalImpl* journal_;
+  StreamAppend request_;
+  EventBatch batch_;
+  JournalImpl::AppendPart part_;
+  size_t bytes_ = 0;
+};
+
+// Append(request, callback): the op and its records share one allocation,
+// which the writer frees after the callback.
+class CallbackAppendOp final : public SingleAppend {
+ public:
+  static std::unique_ptr<WriteOp> Create(JournalImpl* journal,
+                                         StreamAppend request,
+                                         Journal::AppendCallback done) {
+    static_assert(sizeof(CallbackAppendOp) % alignof(uint64_t) == 0);
+    const size_t words = EventBatch::WordsFor(request.events);
+    void* memory =
+        ::operator new(sizeof(CallbackAppendOp) + words * sizeof(uint64_t));
+    auto* records = reinterpret_cast<uint64_t*>(static_cast<char*>(memory) +
+                                                sizeof(CallbackAppendOp));
+    try {
+      return std::unique_ptr<WriteOp>(new (memory) CallbackAppendOp(
+          journal, std::move(request), records, std::move(done)));
+    } catch (...) {
+      ::operator delete(memory);
+      throw;
+    }
+  }
+  // Matches the allocation in Create.
+  static void operator delete(void* memory) { ::operator delete(memory); }
+
   void Done(Status status) override {
     // An exception from a user callback must not kill the writer thread.
     try {
-      if (single_) {
-        if (status.ok()) {
-          single_(results_.front());
-        } else {
-          single_(std::move(status));
-        }
-      } else if (multi_) {
-        if (status.ok()) {
-          multi_(std::move(results_));
-        } else {
-          multi_(std::move(status));
-        }
+      if (status.ok()) {
+        done_(result_);
+      } else {
+        done_(std::move(status));
+      }
+    } catch (...) {
+    }
+  }
+
+ private:
+  CallbackAppendOp(JournalImpl* journal, StreamAppend request,
+                   uint64_t* records, Journal::AppendCallback done)
+      : SingleAppend(journal, std::move(request), records),
+        done_(std::move(done)) {}
+
+  Journal::AppendCallback done_;
+};
+
+// The blocking Append: the op lives on the caller's stack while it waits,
+// so nothing is allocated for it and the records are freed by the thread
+// that encoded them.
+class WaitedAppendOp final : public SingleAppend {
+ public:
+  WaitedAppendOp(JournalImpl* journal, StreamAppend request)
+      : SingleAppend(journal, std::move(request), nullptr) {}
+
+  // Records the outcome only: the writer wakes the caller (WaitNode).
+  void Done(Status status) override { status_ = std::move(status); }
+  WaitNode* wait_node() override { return &woken_; }
+  Result<AppendResult> Wait() {
+    woken_.Wait();
+    if (!status_.ok()) return status_;
+    return result_;
+  }
+
+ private:
+  Status status_;
+  WaitNode woken_;
+};
+
+// An atomic append to several streams.
+class MultiAppendOp final : public WriteOp {
+ public:
+  MultiAppendOp(JournalImpl* journal, std::vector<StreamAppend> requests,
+                Journal::MultiAppendCallback done)
+      : journal_(journal),
+        requests_(std::move(requests)),
+        done_(std::move(done)) {
+    batches_.reserve(requests_.size());
+    parts_.resize(requests_.size());
+    for (size_t r = 0; r < requests_.size(); ++r) {
+      batches_.emplace_back(requests_[r].events);
+      bytes_ += batches_[r].record_bytes() + 64 * batches_[r].count();
+      ReleaseEvents(&requests_[r]);
+      parts_[r].request = &requests_[r];
+      parts_[r].batch = &batches_[r];
+      parts_[r].name_hash = JournalImpl::HashName(requests_[r].stream);
+    }
+    results_.resize(requests_.size());
+  }
+  size_t bytes() const override { return bytes_; }
+  int Apply(MDB_txn* txn, Status* op_status) override {
+    return journal_->ApplyAppendParts(txn, parts_, results_.data(), op_status);
+  }
+  void Done(Status status) override {
+    try {
+      if (status.ok()) {
+        done_(std::move(results_));
+      } else {
+        done_(std::move(status));
       }
     } catch (...) {
     }
@@ -93,10 +192,10 @@ class AppendOp final : public WriteOp {
  private:
   JournalImpl* journal_;
   std::vector<StreamAppend> requests_;
-  std::vector<std::vector<EventRecord>> records_;
+  std::vector<EventBatch> batches_;
+  std::vector<JournalImpl::AppendPart> parts_;
   std::vector<AppendResult> results_;
-  Journal::AppendCallback single_;
-  Journal::MultiAppendCallback multi_;
+  Journal::MultiAppendCallback done_;
   size_t bytes_ = 0;
 };
 
@@ -154,10 +253,17 @@ void JournalImpl::Append(StreamAppend request, AppendCallback done) {
     done(std::move(s));
     return;
   }
-  std::vector<StreamAppend> one;
-  one.push_back(std::move(request));
-  writer_->Submit(std::make_unique<AppendOp>(this, std::move(one),
-                                             std::move(done), nullptr));
+  writer_->Submit(
+      CallbackAppendOp::Create(this, std::move(request), std::move(done)));
+}
+
+Result<AppendResult> JournalImpl::AppendAndWait(StreamAppend request) {
+  Status s = RefuseWrites();
+  if (s.ok()) s = ValidateRequest(request);
+  if (!s.ok()) return s;
+  WaitedAppendOp op(this, std::move(request));
+  writer_->SubmitBorrowed(&op);
+  return op.Wait();
 }
 
 void JournalImpl::AppendMulti(std::vector<StreamAppend> requests,
@@ -180,8 +286,8 @@ void JournalImpl::AppendMulti(std::vector<StreamAppend> requests,
     done(std::move(s));
     return;
   }
-  writer_->Submit(std::make_unique<AppendOp>(this, std::move(requests), nullptr,
-                                             std::move(done)));
+  writer_->Submit(std::make_unique<MultiAppendOp>(this, std::move(requests),
+                                                  std::move(done)));
 }
 
 Status JournalImpl::DeleteTo(std::string_view stream, uint64_t seq) {
@@ -204,146 +310,217 @@ Status JournalImpl::DeleteStream(std::string_view stream) {
   return done.get();
 }
 
-Status JournalImpl::WriterLookup(MDB_txn* txn, std::string_view name,
-                                 StreamState* out, int* rc) {
+JournalImpl::StreamState& JournalImpl::TxnState(WriterStream& ws) {
+  if (ws.txn_epoch != t_epoch_) {
+    ws.txn_epoch = t_epoch_;
+    ws.txn = ws.committed;
+    t_touched_.push_back(&ws);
+  }
+  return ws.txn;
+}
+
+Status JournalImpl::FindStream(MDB_txn* txn, std::string_view name, size_t hash,
+                               WriterStream** out, int* rc) {
   *rc = 0;
-  std::string key(name);
-  uint64_t id = 0;
-  if (auto it = t_names_.find(key); it != t_names_.end()) {
-    id = it->second;
-  } else if (auto it2 = w_names_.find(key); it2 != w_names_.end()) {
-    id = it2->second;
-  } else {
-    MDB_val k{key.size(), key.data()};
-    MDB_val v;
-    int r = mdb_get(txn, dbs_.names, &k, &v);
-    if (r == MDB_NOTFOUND) {
-      return Status::NotFound(fmt::format("stream '{}' does not exist", name));
-    }
-    if (r != 0) {
-      *rc = r;
-      return Status::OK();
-    }
-    if (v.mv_size != 8) {
-      return Status::Corruption(
-          fmt::format("stream '{}': its names entry has {} bytes, expected 8",
-                      name, v.mv_size));
-    }
-    id = GetBig64(static_cast<const char*>(v.mv_data));
-    w_names_.emplace(key, id);
-  }
-  if (auto it = t_streams_.find(id); it != t_streams_.end()) {
-    *out = it->second;
+  *out = nullptr;
+  if (auto it = w_streams_.find(HashedName{name, hash});
+      it != w_streams_.end()) {
+    *out = &it->second;
     return Status::OK();
   }
-  if (auto it = w_streams_.find(id); it != w_streams_.end()) {
-    *out = it->second;
+  MDB_val k{name.size(), const_cast<char*>(name.data())};
+  MDB_val v;
+  int r = mdb_get(txn, dbs_.names, &k, &v);
+  if (r == MDB_NOTFOUND) return Status::OK();
+  if (r != 0) {
+    *rc = r;
     return Status::OK();
   }
+  if (v.mv_size != 8) {
+    return Status::Corruption(
+        fmt::format("stream '{}': its names entry has {} bytes, expected 8",
+                    name, v.mv_size));
+  }
+  const uint64_t id = GetBig64(static_cast<const char*>(v.mv_data));
   StreamRow row;
   Status s = ReadRow(txn, id, &row);
   if (!s.ok()) return s.WithContext(fmt::format("stream '{}'", name));
   StreamState st{id, row.head, row.deleted_to, row.tombstone};
-  if (auto it = tail_.streams.find(id); it != tail_.streams.end()) {
-    st.head = std::max(st.head, it->second.back().seq);
-  }
-  w_streams_[id] = st;
-  *out = st;
+  uint64_t tail_head = 0;
+  if (tail_.LastSeq(id, &tail_head)) st.head = std::max(st.head, tail_head);
+  // Read inside the write transaction before it changed the stream, this
+  // is the committed state whatever becomes of the transaction.
+  WriterStream& ws = w_streams_[std::string(name)];
+  ws.committed = st;
+  *out = &ws;
   return Status::OK();
+}
+
+Status JournalImpl::WriterLookup(MDB_txn* txn, std::string_view name,
+                                 StreamState* out, int* rc) {
+  WriterStream* ws = nullptr;
+  Status s = FindStream(txn, name, HashName(name), &ws, rc);
+  if (!s.ok() || *rc != 0) return s;
+  if (ws == nullptr) {
+    return Status::NotFound(fmt::format("stream '{}' does not exist", name));
+  }
+  *out = ws->txn_epoch == t_epoch_ ? ws->txn : ws->committed;
+  return Status::OK();
+}
+
+int JournalImpl::CreateStream(MDB_txn* txn, const std::string& name,
+                              WriterStream** out) {
+  const uint64_t id = t_next_id_++;
+  char idbuf[8];
+  PutBig64(idbuf, id);
+  MDB_val k{name.size(), const_cast<char*>(name.data())};
+  MDB_val v{8, idbuf};
+  int rc = mdb_put(txn, dbs_.names, &k, &v, MDB_NOOVERWRITE);
+  if (rc != 0) return rc;
+  StreamRow row;
+  row.name = name;
+  row.created_ns = t_now_;
+  std::string bytes = row.Encode();
+  MDB_val rk{8, idbuf};
+  MDB_val rv{bytes.size(), bytes.data()};
+  rc = mdb_put(txn, dbs_.streams, &rk, &rv, MDB_APPEND);
+  if (rc != 0) return rc;
+  // The slot exists only for this transaction until it commits; Aborted
+  // removes it again.
+  WriterStream& ws = w_streams_[name];
+  ws.committed = StreamState{id, 0, 0, false};
+  TxnState(ws) = ws.committed;
+  t_created_.push_back(name);
+  *out = &ws;
+  return 0;
+}
+
+int JournalImpl::ApplyAppendParts(MDB_txn* txn,
+                                  std::span<const AppendPart> parts,
+                                  AppendResult* results, Status* op_status) {
+  // Phase 1: check every expectation. Nothing is written unless all hold.
+  WriterStream* one = nullptr;
+  std::vector<WriterStream*> many;
+  WriterStream** slots = &one;
+  if (parts.size() > 1) {
+    many.resize(parts.size());
+    slots = many.data();
+  }
+  for (size_t r = 0; r < parts.size(); ++r) {
+    const StreamAppend& request = *parts[r].request;
+    int rc = 0;
+    Status s =
+        FindStream(txn, request.stream, parts[r].name_hash, &slots[r], &rc);
+    if (rc != 0) return rc;
+    if (!s.ok()) {
+      *op_status = s;
+      return 0;
+    }
+    StreamState st;
+    if (slots[r] != nullptr) {
+      st =
+          slots[r]->txn_epoch == t_epoch_ ? slots[r]->txn : slots[r]->committed;
+    }
+    if (st.deleted) {
+      *op_status = Status::StreamDeleted(
+          fmt::format("stream '{}' was deleted; appends to it are refused",
+                      request.stream));
+      return 0;
+    }
+    const Expected& e = request.expected;
+    if (!e.any() && e.seq() != st.head) {
+      *op_status = Status::Conflict(
+          fmt::format("stream '{}': expected head {}, but it is {}; reload "
+                      "the stream and retry",
+                      request.stream, e.seq(), st.head),
+          st.head);
+      return 0;
+    }
+  }
+  // Phase 2: write. The log is written through one cursor per transaction:
+  // with MDB_APPEND it stays on the last page instead of searching the tree.
+  if (t_log_ == nullptr) {
+    int rc = mdb_cursor_open(txn, dbs_.log, &t_log_);
+    if (rc != 0) {
+      t_log_ = nullptr;
+      return rc;
+    }
+  }
+  for (size_t r = 0; r < parts.size(); ++r) {
+    const AppendPart& part = parts[r];
+    const StreamAppend& request = *part.request;
+    if (slots[r] == nullptr) {
+      int rc = CreateStream(txn, request.stream, &slots[r]);
+      if (rc != 0) return rc;
+    }
+    StreamState& st = TxnState(*slots[r]);
+    AppendResult& result = results[r];
+    result.first_seq = st.head + 1;
+    result.first_position = t_next_position_;
+    size_t i = 0;
+    auto put = [&](char* record, size_t size) {
+      const uint64_t seq = ++st.head;
+      const uint64_t pos = t_next_position_++;
+      SealEventRecord(record, size, st.id, seq, pos, t_now_);
+      Key64 key(pos);
+      MDB_val k{8, key.bytes};
+      MDB_val v{size, record};
+      int rc = mdb_cursor_put(t_log_, &k, &v, MDB_APPEND);
+      if (rc != 0) return rc;
+      const std::vector<std::string>* tags = nullptr;
+      if (i < request.events.size() && !request.events[i].tags.empty()) {
+        tags = &request.events[i].tags;
+      }
+      ++i;
+      t_tail_.push_back(PendingTail{st.id, TailEntry{seq, pos, t_now_}, tags});
+      return 0;
+    };
+    int rc = 0;
+    if (part.batch != nullptr) {
+      rc = part.batch->ForEach(put);
+    } else {
+      for (EventRecord& rec : *part.records) {
+        rc = put(const_cast<char*>(rec.data()), rec.size());
+        if (rc != 0) break;
+      }
+    }
+    if (rc != 0) return rc;
+    result.last_seq = st.head;
+    result.last_position = t_next_position_ - 1;
+  }
+  return 0;
 }
 
 int JournalImpl::ApplyAppend(MDB_txn* txn, std::vector<StreamAppend>& requests,
                              std::vector<std::vector<EventRecord>>& records,
                              std::vector<AppendResult>* results,
                              Status* op_status) {
-  // Phase 1: check every expectation. Nothing is written unless all hold.
-  std::vector<StreamState> states(requests.size());
-  std::vector<bool> exists(requests.size(), true);
+  std::vector<AppendPart> parts(requests.size());
   for (size_t r = 0; r < requests.size(); ++r) {
-    int rc = 0;
-    Status s = WriterLookup(txn, requests[r].stream, &states[r], &rc);
-    if (rc != 0) return rc;
-    if (s.IsNotFound()) {
-      exists[r] = false;
-      states[r] = StreamState{};
-    } else if (!s.ok()) {
-      *op_status = s;
-      return 0;
-    }
-    const StreamState& st = states[r];
-    if (st.deleted) {
-      *op_status = Status::StreamDeleted(
-          fmt::format("stream '{}' was deleted; appends to it are refused",
-                      requests[r].stream));
-      return 0;
-    }
-    const Expected& e = requests[r].expected;
-    if (!e.any() && e.seq() != st.head) {
-      *op_status = Status::Conflict(
-          fmt::format("stream '{}': expected head {}, but it is {}; reload "
-                      "the stream and retry",
-                      requests[r].stream, e.seq(), st.head),
-          st.head);
-      return 0;
-    }
+    parts[r].request = &requests[r];
+    parts[r].records = &records[r];
+    parts[r].name_hash = HashName(requests[r].stream);
   }
-  // Phase 2: write.
-  for (size_t r = 0; r < requests.size(); ++r) {
-    StreamState& st = states[r];
-    if (!exists[r]) {
-      st.id = t_next_id_++;
-      const std::string& name = requests[r].stream;
-      char idbuf[8];
-      PutBig64(idbuf, st.id);
-      MDB_val k{name.size(), const_cast<char*>(name.data())};
-      MDB_val v{8, idbuf};
-      int rc = mdb_put(txn, dbs_.names, &k, &v, MDB_NOOVERWRITE);
-      if (rc != 0) return rc;
-      StreamRow row;
-      row.name = name;
-      row.created_ns = t_now_;
-      std::string bytes = row.Encode();
-      MDB_val rk{8, idbuf};
-      MDB_val rv{bytes.size(), bytes.data()};
-      rc = mdb_put(txn, dbs_.streams, &rk, &rv, MDB_APPEND);
-      if (rc != 0) return rc;
-      t_names_[name] = st.id;
-    }
-    AppendResult result;
-    result.first_seq = st.head + 1;
-    result.first_position = t_next_position_;
-    for (size_t i = 0; i < records[r].size(); ++i) {
-      EventRecord& rec = records[r][i];
-      uint64_t seq = ++st.head;
-      uint64_t pos = t_next_position_++;
-      rec.Seal(st.id, seq, pos, t_now_);
-      char kb[8];
-      PutBig64(kb, pos);
-      MDB_val k{8, kb};
-      MDB_val v{rec.size(), const_cast<char*>(rec.data())};
-      int rc = mdb_put(txn, dbs_.log, &k, &v, MDB_APPEND);
-      if (rc != 0) return rc;
-      t_tail_.push_back(PendingTail{st.id, TailEntry{seq, pos, t_now_},
-                                    &requests[r].events[i].tags});
-    }
-    result.last_seq = st.head;
-    result.last_position = t_next_position_ - 1;
-    t_streams_[st.id] = st;
-    results->push_back(result);
-  }
-  return 0;
+  results->assign(requests.size(), AppendResult{});
+  int rc = ApplyAppendParts(txn, parts, results->data(), op_status);
+  if (rc != 0 || !op_status->ok()) results->clear();
+  return rc;
 }
 
 int JournalImpl::ApplyDelete(MDB_txn* txn, const std::string& name,
                              uint64_t seq, bool tombstone, Status* op_status) {
-  StreamState st;
+  WriterStream* ws = nullptr;
   int rc = 0;
-  Status s = WriterLookup(txn, name, &st, &rc);
+  Status s = FindStream(txn, name, HashName(name), &ws, &rc);
   if (rc != 0) return rc;
+  if (s.ok() && ws == nullptr) {
+    s = Status::NotFound(fmt::format("stream '{}' does not exist", name));
+  }
   if (!s.ok()) {
     *op_status = s;
     return 0;
   }
+  StreamState st = ws->txn_epoch == t_epoch_ ? ws->txn : ws->committed;
   if (st.deleted) {
     *op_status = Status::StreamDeleted(
         fmt::format("stream '{}' was already deleted", name));
@@ -359,6 +536,12 @@ int JournalImpl::ApplyDelete(MDB_txn* txn, const std::string& name,
   // Everything must be in the stored index before it can be deleted there.
   rc = FlushIndex(txn);
   if (rc != 0) return rc;
+  // Deleting log records can reshape the log's tree under the append
+  // cursor; later appends in this transaction open a fresh one.
+  if (t_log_ != nullptr) {
+    mdb_cursor_close(t_log_);
+    t_log_ = nullptr;
+  }
 
   uint64_t removed = 0;
   if (target > st.deleted_to) {
@@ -437,14 +620,14 @@ int JournalImpl::ApplyDelete(MDB_txn* txn, const std::string& name,
       if (rc != 0) return rc;
     }
   }
-  st.deleted_to = row.deleted_to;
-  st.deleted = tombstone;
-  t_streams_[st.id] = st;
+  StreamState& txn_state = TxnState(*ws);
+  txn_state.deleted_to = row.deleted_to;
+  txn_state.deleted = tombstone;
   return 0;
 }
 
 size_t JournalImpl::UnindexedCount() const {
-  if (t_flushed_to_ == 0) return tail_.count + t_tail_.size();
+  if (t_flushed_to_ == 0) return tail_.count() + t_tail_.size();
   return static_cast<size_t>(std::count_if(
       t_tail_.begin(), t_tail_.end(),
       [&](const PendingTail& p) { return p.entry.position > t_flushed_to_; }));
@@ -455,71 +638,101 @@ int JournalImpl::FlushIndex(MDB_txn* txn) {
   const uint64_t to = t_next_position_ - 1;
   if (to <= from) return 0;
 
-  // Gather (stream, entry) and (tag, position) above `from`, sorted so the
-  // cursor moves forward through each table.
-  struct Item {
-    uint64_t id;
-    TailEntry e;
-  };
-  std::vector<Item> items;
-  std::vector<std::pair<std::string_view, uint64_t>> tags;
-  for (const auto& [id, entries] : tail_.streams) {
-    for (const TailEntry& e : entries) {
-      if (e.position > from) items.push_back({id, e});
-    }
+  // The entries above `from`: the published tail's and this transaction's,
+  // visited stream by stream in ascending id and seq so the cursor moves
+  // forward through the index. Within a stream, positions (and so seqs)
+  // ascend: the tail's entries precede the transaction's.
+  std::vector<const PendingTail*> pending;
+  std::vector<uint64_t> ids;
+  for (const PendingTail& p : t_tail_) {
+    if (p.entry.position <= from) continue;
+    pending.push_back(&p);
+    ids.push_back(p.stream_id);
   }
+  std::stable_sort(pending.begin(), pending.end(),
+                   [](const PendingTail* a, const PendingTail* b) {
+                     return a->stream_id < b->stream_id;
+                   });
+  tail_.ForEachStream([&](uint64_t id) { ids.push_back(id); });
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+
+  // Both tables are visited in ascending key order, each through one
+  // cursor: a put lands on the page the cursor is on, or one near it. A
+  // stream's row is rewritten in place (MDB_CURRENT: its size never changes
+  // here), without a second search.
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn, dbs_.stream_index, &cur);
+  if (rc != 0) return rc;
+  MDB_cursor* rows = nullptr;
+  rc = mdb_cursor_open(txn, dbs_.streams, &rows);
+  if (rc != 0) {
+    mdb_cursor_close(cur);
+    return rc;
+  }
+  std::vector<TailEntry> entries;
+  StreamRow row;
+  std::string row_bytes;
+  size_t next_pending = 0;
+  for (uint64_t id : ids) {
+    entries.clear();
+    tail_.Collect(id, from, to, &entries);
+    for (; next_pending < pending.size() &&
+           pending[next_pending]->stream_id == id;
+         ++next_pending) {
+      entries.push_back(pending[next_pending]->entry);
+    }
+    if (entries.empty()) continue;
+    for (const TailEntry& e : entries) {
+      Key128 key(id, e.seq);
+      char pos[8];
+      PutBig64(pos, e.position);
+      MDB_val k{16, key.bytes};
+      MDB_val v{8, pos};
+      rc = mdb_cursor_put(cur, &k, &v, 0);
+      if (rc != 0) break;
+    }
+    if (rc != 0) break;
+    // The stream row follows its events.
+    Key64 rk(id);
+    MDB_val k{8, rk.bytes};
+    MDB_val v;
+    rc = mdb_cursor_get(rows, &k, &v, MDB_SET_KEY);
+    if (rc == MDB_NOTFOUND ||
+        (rc == 0 &&
+         !StreamRow::Decode(
+              std::string_view(static_cast<const char*>(v.mv_data), v.mv_size),
+              &row)
+              .ok())) {
+      rc = MDB_CORRUPTED;
+    }
+    if (rc != 0) break;
+    row.head = std::max(row.head, entries.back().seq);
+    row.event_count += entries.size();
+    row.last_write_ns =
+        std::max(row.last_write_ns, entries.back().timestamp_ns);
+    row_bytes = row.Encode();
+    MDB_val nv{row_bytes.size(), row_bytes.data()};
+    rc = mdb_cursor_put(rows, &k, &nv, MDB_CURRENT);
+    if (rc != 0) break;
+  }
+  mdb_cursor_close(rows);
+  mdb_cursor_close(cur);
+  if (rc != 0) return rc;
+
+  std::vector<std::pair<std::string_view, uint64_t>> tags;
   for (const auto& [tag, positions] : tail_.tags) {
     for (uint64_t p : positions) {
       if (p > from) tags.emplace_back(tag, p);
     }
   }
-  for (const PendingTail& p : t_tail_) {
-    if (p.entry.position <= from) continue;
-    items.push_back({p.stream_id, p.entry});
-    for (const std::string& tag : *p.tags)
-      tags.emplace_back(tag, p.entry.position);
+  for (const PendingTail* p : pending) {
+    if (p->tags == nullptr) continue;
+    for (const std::string& tag : *p->tags) {
+      tags.emplace_back(tag, p->entry.position);
+    }
   }
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-    return a.id != b.id ? a.id < b.id : a.e.seq < b.e.seq;
-  });
   std::sort(tags.begin(), tags.end());
-
-  MDB_cursor* cur = nullptr;
-  int rc = mdb_cursor_open(txn, dbs_.stream_index, &cur);
-  if (rc != 0) return rc;
-  for (size_t i = 0; i < items.size() && rc == 0;) {
-    const uint64_t id = items[i].id;
-    size_t j = i;
-    for (; j < items.size() && items[j].id == id && rc == 0; ++j) {
-      Key128 key(id, items[j].e.seq);
-      char pos[8];
-      PutBig64(pos, items[j].e.position);
-      MDB_val k{16, key.bytes};
-      MDB_val v{8, pos};
-      rc = mdb_cursor_put(cur, &k, &v, 0);
-    }
-    if (rc != 0) break;
-    // The stream row follows its events.
-    StreamRow row;
-    Status s = ReadRow(txn, id, &row);
-    if (!s.ok()) {
-      rc = MDB_CORRUPTED;
-      break;
-    }
-    row.head = std::max(row.head, items[j - 1].e.seq);
-    row.event_count += j - i;
-    row.last_write_ns =
-        std::max(row.last_write_ns, items[j - 1].e.timestamp_ns);
-    std::string bytes = row.Encode();
-    Key64 rk(id);
-    MDB_val k{8, rk.bytes};
-    MDB_val v{bytes.size(), bytes.data()};
-    rc = mdb_put(txn, dbs_.streams, &k, &v, 0);
-    i = j;
-  }
-  mdb_cursor_close(cur);
-  if (rc != 0) return rc;
-
   std::string tk;
   for (const auto& [tag, pos] : tags) {
     tk.assign(tag);
@@ -547,6 +760,7 @@ void JournalImpl::Begin(MDB_txn* /*txn*/) {
   t_next_id_ = w_next_id_;
   t_flushed_to_ = 0;
   t_now_ = clock_->NowNanos();
+  ++t_epoch_;
 }
 
 int JournalImpl::BeforeCommit(MDB_txn* txn, bool closing) {
@@ -557,33 +771,46 @@ int JournalImpl::BeforeCommit(MDB_txn* txn, bool closing) {
 }
 
 void JournalImpl::Committed() {
-  {
+  if (!t_created_.empty()) {
     std::lock_guard<std::mutex> lock(names_mu_);
-    for (const auto& [name, id] : t_names_) id_names_.emplace(id, name);
+    for (const std::string& name : t_created_) {
+      id_names_.emplace(w_streams_.find(name)->second.committed.id, name);
+    }
   }
-  for (auto& [name, id] : t_names_) w_names_[name] = id;
-  for (auto& [id, st] : t_streams_) w_streams_[id] = st;
+  for (WriterStream* ws : t_touched_) ws->committed = ws->txn;
   w_next_position_ = t_next_position_;
   w_next_id_ = t_next_id_;
   {
+    static const std::vector<std::string> kNoTags;
     std::unique_lock<std::shared_mutex> lock(view_mu_);
-    for (const PendingTail& p : t_tail_) {
-      if (p.entry.position > t_flushed_to_)
-        tail_.Add(p.stream_id, p.entry, *p.tags);
-    }
     if (t_flushed_to_ != 0) tail_.PruneTo(t_flushed_to_);
+    for (const PendingTail& p : t_tail_) {
+      if (p.entry.position > t_flushed_to_) {
+        tail_.Add(p.stream_id, p.entry, p.tags != nullptr ? *p.tags : kNoTags);
+      }
+    }
     if (w_next_position_ - 1 > tail_.last_position) {
       tail_.last_position = w_next_position_ - 1;
     }
   }
-  Aborted();  // clears the transaction's state
+  t_created_.clear();
+  EndTxn();
 }
 
 void JournalImpl::Aborted() {
-  t_names_.clear();
-  t_streams_.clear();
+  // Streams created by the transaction do not exist after all.
+  for (const std::string& name : t_created_) w_streams_.erase(name);
+  t_created_.clear();
+  EndTxn();
+}
+
+void JournalImpl::EndTxn() {
+  // LMDB frees a write transaction's cursors when it ends.
+  t_log_ = nullptr;
+  t_touched_.clear();
   t_tail_.clear();
   t_flushed_to_ = 0;
+  ++t_epoch_;
 }
 
 }  // namespace memoir::internal

@@ -34,9 +34,15 @@
 // Events above `journal.indexed_to` form the unindexed tail: the writing
 // process keeps it in memory, readers in other processes rebuild it by
 // scanning the log from indexed_to (at most index_flush_events records), and
-// a crash loses nothing because the log is the truth. Replay of a stream is a
-// cursor walk over its index keys plus log reads that become a cursor walk
-// whenever the stream's positions are consecutive.
+// a crash loses nothing because the log is the truth. Replay of a stream
+// walks the log with a cursor: the next record is taken when its checked
+// envelope is the stream's next event (a stream written in runs), and the
+// index (or the tail) is asked only across the gaps between runs.
+//
+// Envelopes are written in one canonical FlatBuffers layout (record.h) that
+// readers recognise with a few exact comparisons; any other valid envelope
+// (such as those written through a FlatBufferBuilder by earlier versions)
+// goes through the FlatBuffers verifier. Both are format version 1.
 #ifndef MEMOIR_JOURNAL_LAYOUT_H_
 #define MEMOIR_JOURNAL_LAYOUT_H_
 

@@ -5,68 +5,212 @@
 #include <cstring>
 
 #include "envelope_generated.h"
-#include "journal/layout.h"
 #include "storage/bytes.h"
 #include "storage/checksum.h"
 
 namespace memoir::internal {
 namespace {
 
-flatbuffers::FlatBufferBuilder& ThreadBuilder() {
-  thread_local flatbuffers::FlatBufferBuilder builder(1024);
-  return builder;
+// Offsets of the canonical layout (record.h).
+constexpr size_t kRootTable = 28;
+constexpr size_t kVtableTagsSlot = 26;
+constexpr size_t kStreamIdAt = 32;
+constexpr size_t kSeqAt = 40;
+constexpr size_t kPositionAt = 48;
+constexpr size_t kTimestampAt = 56;
+constexpr size_t kTypeRefAt = 64;
+constexpr size_t kSchemaAt = 68;
+constexpr size_t kPayloadRefAt = 72;
+constexpr size_t kTagsRefAt = 76;
+constexpr size_t kTypeAt = 80;
+constexpr uint16_t kTagsField = 48;
+// The smallest canonical envelope: an empty type and payload.
+constexpr size_t kMinCanonical = 96;
+
+// Root offset, identifier and the vtable up to (not including) its tags slot.
+constexpr unsigned char kPrefix[kVtableTagsSlot] = {
+    28, 0,  0, 0,  'M', 'E', 'V', 'T', 20, 0,  52, 0,  4,
+    0,  12, 0, 20, 0,   28,  0,   36,  0,  40, 0,  44, 0};
+// The table's offset back to the vtable.
+constexpr uint32_t kVtableDistance = kRootTable - 8;
+
+inline uint64_t Get64(const char* p) { return GetLittle64(p); }
+constexpr uint64_t PrefixWord(size_t at) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) v |= uint64_t{kPrefix[at + i]} << (8 * i);
+  return v;
+}
+// The first 32 bytes of a canonical envelope as four words; the tags slot
+// (bytes 26 and 27) is masked out of the last one.
+constexpr uint64_t kWord0 = PrefixWord(0);
+constexpr uint64_t kWord1 = PrefixWord(8);
+constexpr uint64_t kWord2 = PrefixWord(16);
+constexpr uint64_t kWord3 = uint64_t{kPrefix[24]} | uint64_t{kPrefix[25]} << 8 |
+                            uint64_t{kVtableDistance} << 32;
+constexpr uint64_t kWord3Mask = ~(uint64_t{0xffff} << 16);
+
+// Whether the 32 bytes at `b` open a canonical envelope; *tags_field gets
+// the vtable's tags slot.
+inline bool CanonicalPrefix(const char* b, uint16_t* tags_field) {
+  const uint64_t w3 = Get64(b + 24);
+  *tags_field = static_cast<uint16_t>(w3 >> 16);
+  return ((Get64(b) ^ kWord0) | (Get64(b + 8) ^ kWord1) |
+          (Get64(b + 16) ^ kWord2) | ((w3 & kWord3Mask) ^ kWord3)) == 0 &&
+         (*tags_field == 0 || *tags_field == kTagsField);
 }
 
-}  // namespace
+constexpr size_t Align(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
 
-EventRecord EventRecord::Encode(const EventData& event) {
-  flatbuffers::FlatBufferBuilder& b = ThreadBuilder();
-  b.Clear();
-  // Scalars are written even when zero, so Seal can patch them in place.
-  b.ForceDefaults(true);
-  auto type = b.CreateString(event.type);
-  b.ForceVectorAlignment(event.payload.size(), 1, 16);
-  auto payload =
-      b.CreateVector(reinterpret_cast<const uint8_t*>(event.payload.data()),
-                     event.payload.size());
-  flatbuffers::Offset<
-      flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>>
-      tags;
-  if (!event.tags.empty()) tags = b.CreateVectorOfStrings(event.tags);
-  fb::EventEnvelopeBuilder env(b);
-  env.add_stream_id(0);
-  env.add_seq(0);
-  env.add_position(0);
-  env.add_timestamp_ns(0);
-  env.add_type(type);
-  env.add_schema_version(event.schema_version);
-  env.add_payload(payload);
-  if (!event.tags.empty()) env.add_tags(tags);
-  b.Finish(env.Finish(), fb::EventEnvelopeIdentifier());
-
-  EventRecord r;
-  r.buffer_ = RecordBuffer::Wrap(b.GetBufferPointer(), b.GetSize());
-  return r;
+inline void Put16(char* p, uint16_t v) {
+  p[0] = static_cast<char>(v & 0xff);
+  p[1] = static_cast<char>(v >> 8);
+}
+inline void Put32(char* p, uint32_t v) {
+  if constexpr (std::endian::native == std::endian::big) {
+    v = __builtin_bswap32(v);
+  }
+  std::memcpy(p, &v, 4);
+}
+inline uint32_t Get32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  if constexpr (std::endian::native == std::endian::big) {
+    v = __builtin_bswap32(v);
+  }
+  return v;
 }
 
-void EventRecord::Seal(uint64_t stream_id, uint64_t seq, uint64_t position,
-                       int64_t timestamp_ns) {
-  auto* env = flatbuffers::GetMutableRoot<fb::EventEnvelope>(buffer_.body());
-  env->mutate_stream_id(stream_id);
-  env->mutate_seq(seq);
-  env->mutate_position(position);
-  env->mutate_timestamp_ns(timestamp_ns);
-  buffer_.Seal();
+// Where the variable parts of an event's envelope go.
+struct Plan {
+  size_t payload_length_at;  // the payload vector's u32 length
+  size_t tags_at;            // the tags vector, or 0
+  size_t size;               // the whole envelope
+};
+
+// The payload's length word: after the type string, placed so the payload
+// bytes are 16-aligned. Shared by the encoder and the canonical check.
+constexpr size_t PayloadLengthAt(size_t type_length) {
+  return Align(Align(kTypeAt + 4 + type_length + 1, 4) + 4, 16) - 4;
 }
 
-Status DecodeEventRecord(const char* data, size_t size, AlignedScratch* scratch,
-                         DecodedEvent* out) {
-  const char* aligned = nullptr;
-  size_t fb_size = 0;
-  Status framed = OpenRecord(data, size, "event", scratch, &aligned, &fb_size);
-  if (!framed.ok()) return framed;
-  flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(aligned),
-                                 fb_size, /*max_depth=*/16,
+Plan PlanEnvelope(const EventData& e) {
+  Plan plan{PayloadLengthAt(e.type.size()), 0, 0};
+  size_t end = plan.payload_length_at + 4 + e.payload.size();
+  if (!e.tags.empty()) {
+    plan.tags_at = Align(end, 4);
+    end = plan.tags_at + 4 + 4 * e.tags.size();
+    for (const std::string& tag : e.tags)
+      end = Align(end + 4 + tag.size() + 1, 4);
+  }
+  plan.size = Align(end, 16);
+  return plan;
+}
+
+// Writes the envelope of `e` (stream id, seq, position and timestamp zero)
+// into the plan.size bytes at `b`.
+void WriteEnvelope(const EventData& e, const Plan& plan, char* b) {
+  const size_t payload_at = plan.payload_length_at + 4;
+  const size_t payload_end = payload_at + e.payload.size();
+  // Zero everything but the payload bytes: header, padding, tags.
+  std::memset(b, 0, payload_at);
+  std::memset(b + payload_end, 0, plan.size - payload_end);
+  std::memcpy(b, kPrefix, sizeof kPrefix);
+  Put16(b + kVtableTagsSlot, e.tags.empty() ? 0 : kTagsField);
+  Put32(b + kRootTable, kVtableDistance);
+  Put32(b + kTypeRefAt, static_cast<uint32_t>(kTypeAt - kTypeRefAt));
+  Put32(b + kSchemaAt, e.schema_version);
+  Put32(b + kPayloadRefAt,
+        static_cast<uint32_t>(plan.payload_length_at - kPayloadRefAt));
+  Put32(b + kTypeAt, static_cast<uint32_t>(e.type.size()));
+  std::memcpy(b + kTypeAt + 4, e.type.data(), e.type.size());
+  Put32(b + plan.payload_length_at, static_cast<uint32_t>(e.payload.size()));
+  if (!e.payload.empty()) {
+    std::memcpy(b + payload_at, e.payload.data(), e.payload.size());
+  }
+  if (e.tags.empty()) return;
+  Put32(b + kTagsRefAt, static_cast<uint32_t>(plan.tags_at - kTagsRefAt));
+  Put32(b + plan.tags_at, static_cast<uint32_t>(e.tags.size()));
+  size_t at = plan.tags_at + 4 + 4 * e.tags.size();
+  for (size_t i = 0; i < e.tags.size(); ++i) {
+    const size_t slot = plan.tags_at + 4 + 4 * i;
+    Put32(b + slot, static_cast<uint32_t>(at - slot));
+    Put32(b + at, static_cast<uint32_t>(e.tags[i].size()));
+    std::memcpy(b + at + 4, e.tags[i].data(), e.tags[i].size());
+    at = Align(at + 4 + e.tags[i].size() + 1, 4);
+  }
+}
+
+// The canonical check: on success fills the fields of *out with views into
+// `b` (tags included). Every comparison the FlatBuffers verifier would make
+// is implied by these (see record.h); sizes are checked before each read.
+bool ReadCanonical(const char* b, size_t n, DecodedEvent* out) {
+  uint16_t tags_field = 0;
+  if (n < kMinCanonical || n % 16 != 0 || !CanonicalPrefix(b, &tags_field) ||
+      Get32(b + kTypeRefAt) != kTypeAt - kTypeRefAt) {
+    return false;
+  }
+  const size_t type_length = Get32(b + kTypeAt);
+  // The NUL after the type must lie inside the envelope.
+  if (type_length >= n - kTypeAt - 4 || b[kTypeAt + 4 + type_length] != 0) {
+    return false;
+  }
+  const size_t length_at = PayloadLengthAt(type_length);
+  if (length_at + 4 > n ||
+      Get32(b + kPayloadRefAt) != length_at - kPayloadRefAt) {
+    return false;
+  }
+  const size_t payload_length = Get32(b + length_at);
+  if (payload_length > n - length_at - 4) return false;
+  size_t end = length_at + 4 + payload_length;
+  out->tags.clear();
+  if (tags_field == 0) {
+    if (Get32(b + kTagsRefAt) != 0) return false;
+  } else {
+    const size_t tags_at = Align(end, 4);
+    if (tags_at + 4 > n || Get32(b + kTagsRefAt) != tags_at - kTagsRefAt) {
+      return false;
+    }
+    const size_t count = Get32(b + tags_at);
+    if (count > (n - tags_at - 4) / 4) return false;
+    end = tags_at + 4 + 4 * count;
+    for (size_t i = 0; i < count; ++i) {
+      const size_t slot = tags_at + 4 + 4 * i;
+      if (end + 4 > n || Get32(b + slot) != end - slot) return false;
+      const size_t length = Get32(b + end);
+      if (length >= n - end - 4 || b[end + 4 + length] != 0) return false;
+      out->tags.emplace_back(b + end + 4, length);
+      end = Align(end + 4 + length + 1, 4);
+    }
+  }
+  if (Align(end, 16) != n) return false;
+  out->stream_id = GetLittle64(b + kStreamIdAt);
+  out->seq = GetLittle64(b + kSeqAt);
+  out->position = GetLittle64(b + kPositionAt);
+  out->timestamp_ns = static_cast<int64_t>(GetLittle64(b + kTimestampAt));
+  out->type = std::string_view(b + kTypeAt + 4, type_length);
+  out->schema_version = Get32(b + kSchemaAt);
+  out->payload = std::string_view(b + length_at + 4, payload_length);
+  return true;
+}
+
+// Points every view of *d that lies in [from, from + size) at the same
+// offset from `to`.
+void Rebase(const char* from, size_t size, const char* to, DecodedEvent* d) {
+  const auto lo = reinterpret_cast<uintptr_t>(from);
+  auto move = [&](std::string_view v) {
+    const auto at = reinterpret_cast<uintptr_t>(v.data());
+    if (at < lo || at > lo + size) return v;
+    return std::string_view(to + (at - lo), v.size());
+  };
+  d->type = move(d->type);
+  d->payload = move(d->payload);
+  for (std::string_view& tag : d->tags) tag = move(tag);
+}
+
+// Any other layout: the FlatBuffers verifier on 16-byte-aligned bytes.
+Status ReadVerified(const char* aligned, size_t n, DecodedEvent* out) {
+  flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(aligned), n,
+                                 /*max_depth=*/16,
                                  /*max_tables=*/1024);
   if (!fb::VerifyEventEnvelopeBuffer(verifier)) {
     return Status::Corruption("event envelope fails the FlatBuffers verifier");
@@ -91,6 +235,115 @@ Status DecodeEventRecord(const char* data, size_t size, AlignedScratch* scratch,
     }
   }
   return Status::OK();
+}
+
+}  // namespace
+
+EventRecord EventRecord::Encode(const EventData& event) {
+  const Plan plan = PlanEnvelope(event);
+  EventRecord r;
+  r.words_.resize((kRecordHeaderBytes + plan.size) / 8);
+  WriteEnvelope(event, plan, reinterpret_cast<char*>(r.words_.data()) + 8);
+  return r;
+}
+
+void EventRecord::Seal(uint64_t stream_id, uint64_t seq, uint64_t position,
+                       int64_t timestamp_ns) {
+  SealEventRecord(reinterpret_cast<char*>(words_.data()), size(), stream_id,
+                  seq, position, timestamp_ns);
+}
+
+size_t EventBatch::WordsFor(std::span<const EventData> events) {
+  size_t words = 0;
+  for (const EventData& e : events) {
+    words += 1 + (kRecordHeaderBytes + PlanEnvelope(e).size) / 8;
+  }
+  return words;
+}
+
+EventBatch::EventBatch(std::span<const EventData> events)
+    : owned_(new uint64_t[WordsFor(events)]) {
+  // (Every byte is written by Encode: no zeroing first.)
+  words_ = owned_.get();
+  Encode(events);
+}
+
+EventBatch::EventBatch(std::span<const EventData> events, uint64_t* words)
+    : words_(words) {
+  Encode(events);
+}
+
+void EventBatch::Encode(std::span<const EventData> events) {
+  // Planning is a few additions: done again here rather than kept.
+  char* p = reinterpret_cast<char*>(words_);
+  for (const EventData& e : events) {
+    const Plan plan = PlanEnvelope(e);
+    const uint64_t record_size = kRecordHeaderBytes + plan.size;
+    std::memcpy(p, &record_size, 8);
+    PutLittle64(p + 8, 0);  // the checksum, set by the seal
+    WriteEnvelope(e, plan, p + 8 + kRecordHeaderBytes);
+    p += 8 + record_size;
+    record_bytes_ += record_size;
+  }
+  words_count_ = static_cast<size_t>(p - reinterpret_cast<char*>(words_)) / 8;
+  count_ = events.size();
+}
+
+void SealEventRecord(char* record, size_t size, uint64_t stream_id,
+                     uint64_t seq, uint64_t position, int64_t timestamp_ns) {
+  char* b = record + kRecordHeaderBytes;
+  PutLittle64(b + kStreamIdAt, stream_id);
+  PutLittle64(b + kSeqAt, seq);
+  PutLittle64(b + kPositionAt, position);
+  PutLittle64(b + kTimestampAt, static_cast<uint64_t>(timestamp_ns));
+  SealRecord(record, size);
+}
+
+Status DecodeEventRecord(const char* data, size_t size, AlignedScratch* scratch,
+                         DecodedEvent* out) {
+  const char* body = nullptr;
+  size_t n = 0;
+  Status framed = CheckRecordFrame(data, size, "event", &body, &n);
+  if (!framed.ok()) return framed;
+  if (ReadCanonical(body, n, out)) {
+    // The payload sits at a 16-aligned offset of the envelope; LMDB aligns
+    // values to 2 bytes only, so move the envelope when it is not aligned.
+    const char* aligned = scratch->Hold(body, n);
+    if (aligned != body) Rebase(body, n, aligned, out);
+    return Status::OK();
+  }
+  return ReadVerified(scratch->Hold(body, n), n, out);
+}
+
+bool DecodeCanonicalEventRecord(const char* data, size_t size,
+                                AlignedScratch* scratch, DecodedEvent* out) {
+  if (size < kRecordHeaderBytes + kMinCanonical || size > (size_t{1} << 31)) {
+    return false;
+  }
+  const char* body = data + kRecordHeaderBytes;
+  const size_t n = size - kRecordHeaderBytes;
+  if (GetLittle64(data) != Checksum(body, n) || !ReadCanonical(body, n, out)) {
+    return false;
+  }
+  const char* aligned = scratch->Hold(body, n);
+  if (aligned != body) Rebase(body, n, aligned, out);
+  return true;
+}
+
+bool PeekEventIdentity(const char* data, size_t size, uint64_t* stream_id,
+                       uint64_t* seq) {
+  if (size < kRecordHeaderBytes + kMinCanonical) return false;
+  const char* b = data + kRecordHeaderBytes;
+  uint16_t tags_field = 0;
+  if (!CanonicalPrefix(b, &tags_field)) return false;
+  *stream_id = GetLittle64(b + kStreamIdAt);
+  *seq = GetLittle64(b + kSeqAt);
+  return true;
+}
+
+bool IsCanonicalEnvelope(const char* body, size_t size) {
+  DecodedEvent ignored;
+  return ReadCanonical(body, size, &ignored);
 }
 
 }  // namespace memoir::internal

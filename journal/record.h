@@ -1,10 +1,37 @@
 // Event records: encoding (in the producer's thread, so the writer thread
 // only patches a few fields) and checked decoding.
+//
+// The writer encodes every envelope in one canonical FlatBuffers layout,
+// written directly rather than through a FlatBufferBuilder (offsets from
+// the start of the envelope, after the record's checksum):
+//
+//   0   u32 root offset = 28              4   file identifier "MEVT"
+//   8   vtable: u16 20 (its size), u16 52 (table size), u16 field offsets
+//       4 12 20 28 36 40 44 and 48 (tags) or 0 (no tags)
+//   28  table: i32 20 (the vtable is at 28 - 20)
+//   32  u64 stream_id   40 u64 seq   48 u64 position   56 i64 timestamp_ns
+//   64  u32 offset of type (always 16: type is at 80)
+//   68  u32 schema_version
+//   72  u32 offset of payload   76 u32 offset of tags (0 when none)
+//   80  type:    u32 length ++ bytes ++ NUL, zero-padded to 4
+//       payload: zero padding ++ u32 length ++ bytes, the bytes 16-aligned
+//       tags:    zero padding to 4 ++ u32 count ++ u32 offsets ++ strings
+//                (u32 length ++ bytes ++ NUL, each zero-padded to 4)
+//       zero padding to a multiple of 16
+//
+// It is an ordinary FlatBuffer of journal/envelope.fbs: any reader (and the
+// FlatBuffers verifier) accepts it, and records written by earlier versions
+// through the builder stay readable. A reader recognises the canonical
+// layout with a few exact comparisons, which check everything the verifier
+// would; any other layout goes through the FlatBuffers verifier.
 #ifndef MEMOIR_JOURNAL_RECORD_H_
 #define MEMOIR_JOURNAL_RECORD_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -25,12 +52,65 @@ class EventRecord {
   void Seal(uint64_t stream_id, uint64_t seq, uint64_t position,
             int64_t timestamp_ns);
 
-  const char* data() const { return buffer_.data(); }
-  size_t size() const { return buffer_.size(); }
+  const char* data() const {
+    return reinterpret_cast<const char*>(words_.data());
+  }
+  size_t size() const { return words_.size() * 8; }
 
  private:
-  RecordBuffer buffer_;
+  std::vector<uint64_t> words_;
 };
+
+// The records of one request's events, encoded back to back in a single
+// block of memory: per event a u64 record size, then the record (padded to
+// 8 bytes).
+class EventBatch {
+ public:
+  EventBatch() = default;
+  // Encodes `events` into memory of its own.
+  explicit EventBatch(std::span<const EventData> events);
+  // Encodes `events` into `words`, which must hold WordsFor(events) words
+  // and outlive the batch.
+  EventBatch(std::span<const EventData> events, uint64_t* words);
+  EventBatch(EventBatch&&) = default;
+  EventBatch& operator=(EventBatch&&) = default;
+
+  static size_t WordsFor(std::span<const EventData> events);
+
+  size_t count() const { return count_; }
+  // Bytes of all records (without the size words).
+  size_t record_bytes() const { return record_bytes_; }
+
+  // Calls f(char* record, size_t size) for each record in order, stopping
+  // at (and returning) the first non-zero result.
+  template <typename F>
+  int ForEach(F&& f) {
+    char* p = reinterpret_cast<char*>(words_);
+    char* end = p + words_count_ * 8;
+    while (p < end) {
+      uint64_t n;
+      std::memcpy(&n, p, 8);
+      int rc = f(p + 8, static_cast<size_t>(n));
+      if (rc != 0) return rc;
+      p += 8 + n;
+    }
+    return 0;
+  }
+
+ private:
+  void Encode(std::span<const EventData> events);
+
+  std::unique_ptr<uint64_t[]> owned_;
+  uint64_t* words_ = nullptr;
+  size_t words_count_ = 0;
+  size_t count_ = 0;
+  size_t record_bytes_ = 0;
+};
+
+// Writes the fields only the writer knows into an encoded record of `size`
+// bytes at `record` (8-aligned) and computes its checksum.
+void SealEventRecord(char* record, size_t size, uint64_t stream_id,
+                     uint64_t seq, uint64_t position, int64_t timestamp_ns);
 
 // A decoded record; string views point into the record bytes (or into the
 // scratch buffer they were copied to for alignment).
@@ -41,15 +121,35 @@ struct DecodedEvent {
   int64_t timestamp_ns = 0;
   std::string_view type;
   uint32_t schema_version = 0;
-  std::string_view payload;
+  std::string_view payload;  // 16-byte aligned
   std::vector<std::string_view> tags;
 };
 
-// Checks length, checksum and the FlatBuffers verifier, in that order, then
-// decodes. On failure returns kCorruption with the reason; the caller adds
-// where (stream, seq, position).
+// Checks length, checksum and the envelope's structure (the canonical
+// layout, else the FlatBuffers verifier), in that order, then decodes. On
+// failure returns kCorruption with the reason; the caller adds where
+// (stream, seq, position).
 Status DecodeEventRecord(const char* data, size_t size, AlignedScratch* scratch,
                          DecodedEvent* out);
+
+// The fast path of DecodeEventRecord: true when the record passes length,
+// checksum and the canonical check, with *out filled as DecodeEventRecord
+// would. False says only "not that simple": DecodeEventRecord then gives
+// the verdict (a non-canonical envelope may still be valid) and the reason.
+bool DecodeCanonicalEventRecord(const char* data, size_t size,
+                                AlignedScratch* scratch, DecodedEvent* out);
+
+// A hint read from UNCHECKED bytes: the stream id and seq a record in the
+// canonical layout claims to hold. False when the record is not in that
+// layout. Never trust the answer: it only says which record is worth
+// decoding (with DecodeEventRecord) next.
+bool PeekEventIdentity(const char* data, size_t size, uint64_t* stream_id,
+                       uint64_t* seq);
+
+// For tests: whether the envelope body (after the checksum) of `size` bytes
+// is in the canonical layout with every check the FlatBuffers verifier would
+// make passing.
+bool IsCanonicalEnvelope(const char* body, size_t size);
 
 }  // namespace memoir::internal
 

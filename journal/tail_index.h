@@ -1,10 +1,16 @@
 // The unindexed tail: events committed above `journal.indexed_to` that are
 // not yet in stream_index, tag_index or their stream rows (layout.h).
 //
+// Entries live in one vector in commit order, each linked to the previous
+// entry of its stream, so adding one is an append plus one hash-map update
+// (no per-stream allocation) and a stream's entries are found by walking
+// its chain back from its newest entry.
+//
 // Not thread-safe by itself; JournalImpl guards it.
 #ifndef MEMOIR_JOURNAL_TAIL_INDEX_H_
 #define MEMOIR_JOURNAL_TAIL_INDEX_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -21,38 +27,62 @@ struct TailEntry {
   int64_t timestamp_ns;
 };
 
-struct TailIndex {
+class TailIndex {
+ public:
   // Stored indexes cover positions up to here; entries lie above it.
   uint64_t indexed_to = 0;
   // Highest position reflected (the view's bound).
   uint64_t last_position = 0;
-  // Per stream id: entries in ascending seq (and so ascending position).
-  std::unordered_map<uint64_t, std::vector<TailEntry>> streams;
   // Per tag: ascending positions.
   std::map<std::string, std::vector<uint64_t>, std::less<>> tags;
-  size_t count = 0;
 
+  // Entries held.
+  size_t count() const { return nodes_.size(); }
+
+  // Adds an entry. REQUIRES: its position is above every entry's so far.
   template <typename Tags>
   void Add(uint64_t stream_id, const TailEntry& entry, const Tags& entry_tags) {
-    streams[stream_id].push_back(entry);
+    auto [it, inserted] = streams_.try_emplace(stream_id, kNone);
+    nodes_.push_back(Node{stream_id, entry, it->second});
+    it->second = nodes_.size() - 1;
     for (std::string_view t : entry_tags) {
-      auto it = tags.find(t);
-      if (it == tags.end())
-        it = tags.emplace(std::string(t), std::vector<uint64_t>{}).first;
-      it->second.push_back(entry.position);
+      auto tag = tags.find(t);
+      if (tag == tags.end()) {
+        tag = tags.emplace(std::string(t), std::vector<uint64_t>{}).first;
+      }
+      tag->second.push_back(entry.position);
     }
-    ++count;
     if (entry.position > last_position) last_position = entry.position;
+  }
+
+  // Appends to *out the entries of stream `id` with `after` < position <=
+  // `bound`, in ascending seq.
+  void Collect(uint64_t id, uint64_t after, uint64_t bound,
+               std::vector<TailEntry>* out) const;
+
+  // The newest seq of stream `id` in the tail; false when it has none.
+  bool LastSeq(uint64_t id, uint64_t* seq) const;
+
+  // Calls f(stream id) once for every stream with entries.
+  template <typename F>
+  void ForEachStream(F&& f) const {
+    for (const auto& [id, newest] : streams_) f(id);
   }
 
   // Drops entries at or below `position` (they are now indexed).
   void PruneTo(uint64_t position);
 
-  void Clear() {
-    streams.clear();
-    tags.clear();
-    count = 0;
-  }
+  void Clear();
+
+ private:
+  static constexpr size_t kNone = ~size_t{0};
+  struct Node {
+    uint64_t stream_id;
+    TailEntry entry;
+    size_t previous;  // the stream's previous node, or kNone
+  };
+  std::vector<Node> nodes_;                       // ascending position
+  std::unordered_map<uint64_t, size_t> streams_;  // id -> newest node
 };
 
 }  // namespace memoir::internal

@@ -3,6 +3,7 @@
 #ifndef MEMOIR_STORAGE_BYTES_H_
 #define MEMOIR_STORAGE_BYTES_H_
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -10,15 +11,20 @@
 
 namespace memoir::internal {
 
+// memcpy plus a byte swap compiles to one load or store and one bswap; the
+// loops it replaces did not (they ran per byte at -O2).
 inline void PutBig64(char* out, uint64_t v) {
-  for (int i = 7; i >= 0; --i) {
-    out[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
+  if constexpr (std::endian::native == std::endian::little) {
+    v = __builtin_bswap64(v);
   }
+  std::memcpy(out, &v, 8);
 }
 inline uint64_t GetBig64(const char* in) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+  uint64_t v;
+  std::memcpy(&v, in, 8);
+  if constexpr (std::endian::native == std::endian::little) {
+    v = __builtin_bswap64(v);
+  }
   return v;
 }
 inline void AppendBig64(std::string* out, uint64_t v) {
@@ -27,14 +33,17 @@ inline void AppendBig64(std::string* out, uint64_t v) {
   out->append(buf, 8);
 }
 inline void PutLittle64(char* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) {
-    out[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
+  if constexpr (std::endian::native == std::endian::big) {
+    v = __builtin_bswap64(v);
   }
+  std::memcpy(out, &v, 8);
 }
 inline uint64_t GetLittle64(const char* in) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+  uint64_t v;
+  std::memcpy(&v, in, 8);
+  if constexpr (std::endian::native == std::endian::big) {
+    v = __builtin_bswap64(v);
+  }
   return v;
 }
 

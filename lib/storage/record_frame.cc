@@ -17,13 +17,17 @@ RecordBuffer RecordBuffer::Wrap(const void* body, size_t size) {
   return r;
 }
 
-void RecordBuffer::Seal() {
-  PutLittle64(mutable_data(), Checksum(body(), body_size()));
+void RecordBuffer::Seal() { SealRecord(mutable_data(), size_); }
+
+void SealRecord(char* record, size_t size) {
+  PutLittle64(record,
+              Checksum(record + kRecordHeaderBytes, size - kRecordHeaderBytes));
 }
 
 const char* AlignedScratch::Hold(const char* data, size_t size) {
   if (reinterpret_cast<uintptr_t>(data) % 16 == 0) return data;
-  blocks_.resize((size + 15) / 16);
+  const size_t blocks = (size + 15) / 16;
+  if (blocks_.size() < blocks) blocks_.resize(blocks);
   std::memcpy(blocks_.data(), data, size);
   return blocks_.data()->bytes;
 }
@@ -31,6 +35,15 @@ const char* AlignedScratch::Hold(const char* data, size_t size) {
 Status OpenRecord(const char* data, size_t size, std::string_view kind,
                   AlignedScratch* scratch, const char** body,
                   size_t* body_size) {
+  const char* raw = nullptr;
+  Status s = CheckRecordFrame(data, size, kind, &raw, body_size);
+  if (!s.ok()) return s;
+  *body = scratch->Hold(raw, *body_size);
+  return Status::OK();
+}
+
+Status CheckRecordFrame(const char* data, size_t size, std::string_view kind,
+                        const char** body, size_t* body_size) {
   // The smallest FlatBuffer with an identifier is 8 bytes.
   if (size < kRecordHeaderBytes + 8 || size > (size_t{1} << 31) - 1) {
     return Status::Corruption(fmt::format(
@@ -45,7 +58,7 @@ Status OpenRecord(const char* data, size_t size, std::string_view kind,
         "{} record checksum mismatch (stored {:016x}, computed {:016x})", kind,
         stored, actual));
   }
-  *body = scratch->Hold(raw, n);
+  *body = raw;
   *body_size = n;
   return Status::OK();
 }

@@ -41,6 +41,10 @@ class RecordBuffer {
   size_t size_ = 0;
 };
 
+// Computes the checksum of the record of `size` bytes at `record` (8-byte
+// aligned) over its body and stores it in the header.
+void SealRecord(char* record, size_t size);
+
 // Reusable 16-byte-aligned memory for bodies that are not so aligned.
 class AlignedScratch {
  public:
@@ -60,6 +64,10 @@ class AlignedScratch {
 Status OpenRecord(const char* data, size_t size, std::string_view kind,
                   AlignedScratch* scratch, const char** body,
                   size_t* body_size);
+
+// As OpenRecord, without moving the body: *body points into `data`.
+Status CheckRecordFrame(const char* data, size_t size, std::string_view kind,
+                        const char** body, size_t* body_size);
 
 }  // namespace memoir::internal
 

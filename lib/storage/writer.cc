@@ -26,6 +26,10 @@ class SyncOp final : public WriteOp {
 };
 
 constexpr std::chrono::milliseconds kGrowWait{2000};
+// The longest the writer waits for the submitters of its last group to
+// come back before it commits what it has (see Run).
+constexpr std::chrono::steady_clock::duration kMaxLinger =
+    std::chrono::milliseconds(2);
 
 }  // namespace
 
@@ -41,8 +45,31 @@ void Writer::Start() {
 }
 
 void Writer::Submit(std::unique_ptr<WriteOp> op) {
+  Enqueue(Queued{op.release(), true});
+}
+
+void Writer::SubmitBorrowed(WriteOp* op) { Enqueue(Queued{op, false}); }
+
+WaitNode* Writer::Finish(const Queued& entry, Status status, bool defer_wake) {
+  const bool owned = entry.owned;
+  WriteOp* op = entry.op;
+  WaitNode* node = op->wait_node();
+  op->Done(std::move(status));
+  // A borrowed op without a wait node may already be gone: Done was the
+  // last touch. One with a node stays until the node is woken.
+  if (owned) {
+    delete op;
+  } else if (node != nullptr && !defer_wake) {
+    node->ready_.Notify();
+    node = nullptr;
+  }
+  return owned ? nullptr : node;
+}
+
+void Writer::Enqueue(Queued entry) {
   Status refused = env_->CheckProcess();
   if (refused.ok()) {
+    const size_t bytes = entry.op->bytes();
     std::unique_lock<std::mutex> lock(mu_);
     auto deadline =
         std::chrono::steady_clock::now() + env_->options().enqueue_timeout;
@@ -60,11 +87,12 @@ void Writer::Submit(std::unique_ptr<WriteOp> op) {
       // A request larger than the whole queue is admitted once the queue is
       // empty: its size alone never refuses it, but like any request it gets
       // kBusy if that does not happen before the deadline.
-      if (queue_.empty() || queued_bytes_ + op->bytes() <= max_bytes) {
-        queued_bytes_ += op->bytes();
-        queue_.push_back(std::move(op));
+      if (queue_.empty() || queued_bytes_ + bytes <= max_bytes) {
+        queued_bytes_ += bytes;
+        queue_.push_back(entry);
+        const bool wake = queue_.size() >= wake_at_;
         lock.unlock();
-        not_empty_.notify_one();
+        if (wake) not_empty_.notify_one();
         return;
       }
       if (not_full_.wait_until(lock, deadline) == std::cv_status::timeout) {
@@ -78,7 +106,7 @@ void Writer::Submit(std::unique_ptr<WriteOp> op) {
       }
     }
   }
-  op->Done(std::move(refused));
+  Finish(entry, std::move(refused));
 }
 
 Status Writer::Sync() {
@@ -133,7 +161,7 @@ void Writer::SetFailed(const Status& s) {
 void Writer::Run() {
   const auto period = env_->options().periodic_sync;
   auto next_sync = std::chrono::steady_clock::now() + period;
-  std::vector<std::unique_ptr<WriteOp>> group;
+  std::vector<Queued> group;
   for (;;) {
     bool closing;
     {
@@ -144,16 +172,32 @@ void Writer::Run() {
       } else {
         not_empty_.wait(lock, ready);
       }
+      const size_t max_batch = env_->options().max_batch_bytes;
+      // The submitters woken by the last group are waking each other up
+      // (WaitNode) and coming back: wait a little for them rather than
+      // commit the first arrivals alone, which would split them over two
+      // commits. The wait is bounded by half the last commit's duration
+      // (what a commit of the early arrivals would cost them anyway) and
+      // ends as soon as they are all queued.
+      if (returning_ > 1 && queue_.size() < returning_ && !closing_) {
+        const auto deadline = std::chrono::steady_clock::now() +
+                              std::min(last_commit_ / 2, kMaxLinger);
+        wake_at_ = returning_;
+        not_empty_.wait_until(lock, deadline, [&] {
+          return queue_.size() >= returning_ || closing_ ||
+                 queued_bytes_ >= max_batch;
+        });
+        wake_at_ = 1;
+      }
       // Take as much as fits into one transaction: at least one op, then
       // more while the batch stays under max_batch_bytes.
       size_t batch_bytes = 0;
-      const size_t max_batch = env_->options().max_batch_bytes;
       while (!queue_.empty()) {
-        size_t b = queue_.front()->bytes();
+        size_t b = queue_.front().op->bytes();
         if (!group.empty() && batch_bytes + b > max_batch) break;
         batch_bytes += b;
         queued_bytes_ -= b;
-        group.push_back(std::move(queue_.front()));
+        group.push_back(queue_.front());
         queue_.pop_front();
       }
       closing = closing_ && queue_.empty();
@@ -209,19 +253,19 @@ Status Writer::TranslateCommitError(int rc, size_t group_bytes) {
   return MdbStatus(rc, what);
 }
 
-void Writer::CommitGroup(std::vector<std::unique_ptr<WriteOp>>& group,
-                         bool closing) {
+void Writer::CommitGroup(std::vector<Queued>& group, bool closing) {
   {
     Status failed = failure();
     if (!failed.ok()) {
-      for (auto& op : group) op->Done(failed);
+      for (const Queued& q : group) Finish(q, failed);
       return;
     }
   }
   size_t group_bytes = 0;
-  for (auto& op : group) group_bytes += op->bytes();
+  for (const Queued& q : group) group_bytes += q.op->bytes();
   std::vector<Status> op_status(group.size());
   Status txn_status;
+  const auto commit_start = std::chrono::steady_clock::now();
   for (int attempt = 0;; ++attempt) {
     MDB_txn* txn = nullptr;
     int rc = env_->BeginWrite(&txn);
@@ -229,7 +273,7 @@ void Writer::CommitGroup(std::vector<std::unique_ptr<WriteOp>>& group,
       for (TxnObserver* o : observers_) o->Begin(txn);
       for (size_t i = 0; i < group.size() && rc == 0; ++i) {
         op_status[i] = Status::OK();
-        rc = group[i]->Apply(txn, &op_status[i]);
+        rc = group[i].op->Apply(txn, &op_status[i]);
       }
       for (TxnObserver* o : observers_) {
         if (rc == 0) rc = o->BeforeCommit(txn, closing);
@@ -275,7 +319,7 @@ void Writer::CommitGroup(std::vector<std::unique_ptr<WriteOp>>& group,
     }
   }
   bool sync = false;
-  for (auto& op : group) sync = sync || op->wants_sync();
+  for (const Queued& q : group) sync = sync || q.op->wants_sync();
   Status sync_status;
   if (txn_status.ok() && sync) {
     int rc = mdb_env_sync(env_->raw(), 1);
@@ -284,15 +328,29 @@ void Writer::CommitGroup(std::vector<std::unique_ptr<WriteOp>>& group,
       SetFailed(sync_status);
     }
   }
+  last_commit_ = std::chrono::steady_clock::now() - commit_start;
+  wake_.clear();
   for (size_t i = 0; i < group.size(); ++i) {
+    WaitNode* node;
     if (!txn_status.ok()) {
-      group[i]->Done(txn_status);
-    } else if (group[i]->wants_sync() && !sync_status.ok()) {
-      group[i]->Done(sync_status);
+      node = Finish(group[i], txn_status, /*defer_wake=*/true);
+    } else if (group[i].op->wants_sync() && !sync_status.ok()) {
+      node = Finish(group[i], sync_status, /*defer_wake=*/true);
     } else {
-      group[i]->Done(op_status[i]);
+      node = Finish(group[i], std::move(op_status[i]), /*defer_wake=*/true);
     }
+    if (node != nullptr) wake_.push_back(node);
   }
+  // Every outcome is recorded: link the waiters into a tree (node i wakes
+  // 2i+1 and 2i+2) and wake its root. No node is touched after that.
+  for (size_t i = 0; i < wake_.size(); ++i) {
+    wake_[i]->children_[0] =
+        2 * i + 1 < wake_.size() ? wake_[2 * i + 1] : nullptr;
+    wake_[i]->children_[1] =
+        2 * i + 2 < wake_.size() ? wake_[2 * i + 2] : nullptr;
+  }
+  returning_ = wake_.size();
+  if (!wake_.empty()) wake_[0]->ready_.Notify();
 }
 
 }  // namespace memoir::internal

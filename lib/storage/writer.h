@@ -6,6 +6,13 @@
 // refused (a failed expectation) fails alone; a failure of the transaction
 // itself (I/O, full disk) fails every op in it.
 //
+// Group formation: the writer takes everything queued (up to
+// max_batch_bytes). Submitters blocked on their own op (SubmitBorrowed with
+// a WaitNode) are woken as a tree after the commit and usually come right
+// back; until they have, the writer waits for them, at most half the last
+// commit's duration and never above 2 ms, so that they share one commit
+// instead of trickling into two.
+//
 // Failure policy:
 // - Full map: grow it (Env::GrowMap) and retry the group once.
 // - Full disk (ENOSPC, or EIO from a short write on a full filesystem): every
@@ -22,6 +29,7 @@
 #include <lmdb.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -32,8 +40,35 @@
 
 #include "memoir/status.h"
 #include "storage/env.h"
+#include "storage/notification.h"
 
 namespace memoir::internal {
+
+// A thread blocked until its own op is done (an op it submitted with
+// SubmitBorrowed). Waking every waiter of a group from the writer thread
+// would cost the writer one futex wake, and often a preemption by the woken
+// thread, per op before it could start on the next group. Instead the
+// writer links the group's waiters into a binary tree and wakes only the
+// root; every waiter, once running, wakes its two children. The wake-ups
+// then run in parallel on all cores while the writer goes on.
+class WaitNode {
+ public:
+  // Blocks until woken, then wakes this node's children.
+  void Wait() {
+    ready_.Wait();
+    WaitNode* first = children_[0];
+    WaitNode* second = children_[1];
+    // Past here this node (and the op holding it) may be destroyed; the
+    // children are still blocked in their own Wait.
+    if (first != nullptr) first->ready_.Notify();
+    if (second != nullptr) second->ready_.Notify();
+  }
+
+ private:
+  friend class Writer;
+  Notification ready_;
+  WaitNode* children_[2] = {nullptr, nullptr};
+};
 
 class WriteOp {
  public:
@@ -45,10 +80,15 @@ class WriteOp {
   // code dooms the whole transaction; the op may be applied again in a retry.
   virtual int Apply(MDB_txn* txn, Status* op_status) = 0;
   // Called exactly once with the final outcome, on the writer thread (or on
-  // the submitting thread when the op is refused before being queued).
+  // the submitting thread when the op is refused before being queued). For
+  // an op submitted with SubmitBorrowed this is the writer's last access to
+  // it: the submitter may destroy it as soon as Done has signalled it.
   virtual void Done(Status status) = 0;
   // True if the op asks for an explicit sync after its commit.
   virtual bool wants_sync() const { return false; }
+  // For an op whose submitter blocks until it is done: where it blocks.
+  // Done must then only record the outcome; the writer wakes the node.
+  virtual WaitNode* wait_node() { return nullptr; }
 };
 
 // A layer with state that follows the transaction (the journal's stream
@@ -84,6 +124,11 @@ class Writer {
 
   // Queues `op`, waiting up to the store's enqueue_timeout for room.
   void Submit(std::unique_ptr<WriteOp> op);
+  // As Submit, for an op the caller owns and keeps alive until its Done has
+  // been called (typically on the caller's stack while it waits): the
+  // writer never deletes it, and the memory it holds is freed by the thread
+  // that allocated it.
+  void SubmitBorrowed(WriteOp* op);
 
   // Forces everything committed so far to disk (mdb_env_sync with force),
   // whatever the durability mode. A failure makes the writer failed.
@@ -99,8 +144,18 @@ class Writer {
   WriterStats stats() const;
 
  private:
+  // A queued op and whether the writer owns (and so deletes) it.
+  struct Queued {
+    WriteOp* op;
+    bool owned;
+  };
+  void Enqueue(Queued entry);
+  // Calls Done, then deletes the op if the writer owns it, or wakes its
+  // wait node. With `defer_wake`, a node is returned instead of woken.
+  static WaitNode* Finish(const Queued& entry, Status status,
+                          bool defer_wake = false);
   void Run();
-  void CommitGroup(std::vector<std::unique_ptr<WriteOp>>& group, bool closing);
+  void CommitGroup(std::vector<Queued>& group, bool closing);
   Status TranslateCommitError(int rc, size_t group_bytes);
   void SetFailed(const Status& s);
   void SyncNow();
@@ -112,13 +167,21 @@ class Writer {
   mutable std::mutex mu_;
   std::condition_variable not_empty_;
   std::condition_variable not_full_;
-  std::deque<std::unique_ptr<WriteOp>> queue_;
+  std::deque<Queued> queue_;
   size_t queued_bytes_ = 0;
   bool closing_ = false;
   bool started_ = false;
   bool stopped_ = false;
   Status failure_;
   WriterStats stats_;
+  // Writer thread: the last group's wait nodes, how many submitters it woke
+  // and how long its commit took.
+  std::vector<WaitNode*> wake_;
+  size_t returning_ = 0;
+  std::chrono::steady_clock::duration last_commit_{};
+  // Guarded by mu_: the queue length at which a submitter wakes the writer
+  // (above 1 while the writer waits for the woken submitters to return).
+  size_t wake_at_ = 1;
 };
 
 }  // namespace memoir::internal

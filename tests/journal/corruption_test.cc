@@ -115,6 +115,96 @@ TEST_CASE(
   CHECK(read.status().IsCorruption());
 }
 
+TEST_CASE("a damaged record inside a run is corruption naming its seq") {
+  test::TempDir dir;
+  for (size_t flush : {size_t{1}, size_t{65536}}) {
+    CAPTURE(flush);
+    const std::string path = dir.Sub("s" + std::to_string(flush));
+    {
+      StoreOptions o;
+      o.durability = Durability::kNone;
+      o.index_flush_events = flush;
+      auto store = Store::Open(path, o);
+      REQUIRE(store.ok());
+      std::vector<EventData> run;
+      for (int i = 1; i <= 10; ++i) {
+        run.push_back({"T", "payload-" + std::to_string(i), 1, {}});
+      }
+      // One append: victim's seqs 1..10 are log positions 1..10.
+      REQUIRE((*store)->journal().Append("victim", Expected::Any(), run).ok());
+    }
+    REQUIRE(test::FlipValueBit(path, "log", test::Big64(6), 100, 2));
+    auto store = Store::Open(path);
+    REQUIRE(store.ok());
+    auto read = (*store)->journal().Read("victim");
+    REQUIRE(!read.ok());
+    CHECK(read.status().IsCorruption());
+    CHECK(std::string(read.status().message()).find("seq 6") !=
+          std::string::npos);
+    CHECK((*store)->journal().Read("victim", {.to_seq = 5})->size() == 5);
+    CHECK((*store)->journal().Read("victim", {.from_seq = 7})->size() == 4);
+    auto back = (*store)->journal().Read("victim", {.backward = true});
+    CHECK(back.status().IsCorruption());
+  }
+}
+
+TEST_CASE("a record that claims to be the next event is checked, not trusted") {
+  // victim 1..3 at positions 1..3, bystander 1 at 4, victim 4..5 at 5..6.
+  // Position 4 is then edited to claim it holds victim seq 4 (its checksum
+  // no longer matches): a scan walking on from position 3 must not take
+  // it, and must find victim seq 4 where the index says it is.
+  test::TempDir dir;
+  for (size_t flush : {size_t{1}, size_t{65536}}) {
+    CAPTURE(flush);
+    const std::string path = dir.Sub("s" + std::to_string(flush));
+    {
+      StoreOptions o;
+      o.durability = Durability::kNone;
+      o.index_flush_events = flush;
+      auto store = Store::Open(path, o);
+      REQUIRE(store.ok());
+      Journal& j = (*store)->journal();
+      REQUIRE(
+          j.Append("victim", Expected::Any(),
+                   {{"T", "v1", 1, {}}, {"T", "v2", 1, {}}, {"T", "v3", 1, {}}})
+              .ok());
+      REQUIRE(
+          j.Append("bystander", Expected::Any(), {{"T", "b1", 1, {}}}).ok());
+      REQUIRE(j.Append("victim", Expected::Any(),
+                       {{"T", "v4", 1, {}}, {"T", "v5", 1, {}}})
+                  .ok());
+    }
+    REQUIRE(test::EditRaw(path, [](test::RawTxn& raw) {
+              auto* txn = static_cast<MDB_txn*>(raw.txn);
+              MDB_dbi log = raw.dbi("log");
+              std::string key = test::Big64(4);
+              MDB_val k{key.size(), key.data()};
+              MDB_val v;
+              REQUIRE(mdb_get(txn, log, &k, &v) == 0);
+              std::string copy(static_cast<const char*>(v.mv_data), v.mv_size);
+              // The envelope's stream id (at 32) and seq (at 40), after the
+              // 8-byte checksum: victim is stream 1.
+              copy[8 + 32] = 1;
+              copy[8 + 40] = 4;
+              MDB_val nv{copy.size(), copy.data()};
+              REQUIRE(mdb_put(txn, log, &k, &nv, 0) == 0);
+            }) == 0);
+    StoreOptions ro;
+    ro.read_only = true;
+    auto store = Store::Open(path, ro);
+    REQUIRE(store.ok());
+    auto read = (*store)->journal().Read("victim");
+    REQUIRE_MESSAGE(read.ok(), read.status().ToString());
+    REQUIRE(read->size() == 5);
+    CHECK((*read)[3].payload == "v4");
+    CHECK((*read)[3].position == 5);
+    auto back = (*store)->journal().Read("victim", {.backward = true});
+    REQUIRE(back.ok());
+    CHECK((*back)[1].payload == "v4");
+    CHECK((*store)->journal().Read("bystander").status().IsCorruption());
+  }
+}
+
 TEST_CASE("a damaged stream row is corruption naming the stream") {
   test::TempDir dir;
   Write(dir.path(), 1, 2);

@@ -151,6 +151,49 @@ TEST_CASE("data survives closing and reopening, indexed or not") {
   }
 }
 
+TEST_CASE("scans follow runs in the log and seek between them, both ways") {
+  // Stream "a" is written in runs of consecutive log records broken by
+  // other streams' events: a scan walks each run and seeks across the gaps.
+  test::TempDir dir;
+  for (size_t flush : {size_t{1}, size_t{7}, size_t{65536}}) {
+    CAPTURE(flush);
+    auto store =
+        OpenOrDie(dir.Sub("s" + std::to_string(flush)), WithFlushEvery(flush));
+    Journal& j = store->journal();
+    std::vector<std::string> payloads;  // of "a", by seq - 1
+    for (int round = 0; round < 6; ++round) {
+      std::vector<EventData> run;
+      for (int i = 0; i <= round; ++i) {
+        payloads.push_back("a-" + std::to_string(payloads.size() + 1));
+        run.push_back({"T", payloads.back(), 1, {}});
+      }
+      REQUIRE(j.Append("a", Expected::Any(), std::move(run)).ok());
+      REQUIRE(j.Append("b", Expected::Any(), Events(round % 2 + 1)).ok());
+    }
+    const uint64_t n = payloads.size();
+    auto expect = [&](const ReadOptions& o, std::vector<uint64_t> seqs) {
+      auto read = j.Read("a", o);
+      REQUIRE(read.ok());
+      REQUIRE(read->size() == seqs.size());
+      for (size_t i = 0; i < seqs.size(); ++i) {
+        CHECK((*read)[i].seq == seqs[i]);
+        CHECK((*read)[i].payload == payloads[seqs[i] - 1]);
+      }
+    };
+    std::vector<uint64_t> all, reversed;
+    for (uint64_t seq = 1; seq <= n; ++seq) all.push_back(seq);
+    reversed.assign(all.rbegin(), all.rend());
+    expect({}, all);
+    expect({.backward = true}, reversed);
+    expect({.from_seq = 3, .to_seq = 11}, {3, 4, 5, 6, 7, 8, 9, 10, 11});
+    expect({.from_seq = 3, .to_seq = 11, .backward = true},
+           {11, 10, 9, 8, 7, 6, 5, 4, 3});
+    expect({.from_seq = 5, .max_count = 4}, {5, 6, 7, 8});
+    expect({.to_seq = 9, .max_count = 3, .backward = true}, {9, 8, 7});
+    CHECK(j.Read("b")->size() == 9);
+  }
+}
+
 TEST_CASE("the head survives delete-to and later appends continue after it") {
   test::TempDir dir;
   for (size_t flush : {size_t{1}, size_t{65536}}) {

@@ -2,11 +2,14 @@
 // through the journal. The sync interposer (support/sync_faults.h) holds
 // the writer inside a commit so later requests queue into one group, and
 // injects failed syncs.
+#include "storage/writer.h"
+
 #include <doctest/doctest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -18,6 +21,8 @@
 #include <vector>
 
 #include "memoir/store.h"
+#include "storage/env.h"
+#include "storage/notification.h"
 #include "support/sync_faults.h"
 #include "support/temp_dir.h"
 
@@ -287,6 +292,50 @@ TEST_CASE(
 
 namespace memoir {
 
+TEST_CASE(
+    "every blocked appender of a group is woken with its own outcome, however "
+    "many there are") {
+  Reset reset;
+  test::TempDir dir;
+  auto store = Store::Open(dir.path());  // kSync: every commit syncs
+  REQUIRE(store.ok());
+  Journal& j = (*store)->journal();
+  REQUIRE(j.Append("s", Expected::Any(), One()).ok());
+  // Hold the writer in a commit while 37 blocking appends queue up; they
+  // commit as one group and wake one another (WaitNode).
+  test::BlockNextSync();
+  auto held = j.AppendAsync({"held", Expected::Any(), One()});
+  REQUIRE(test::WaitUntilSyncBlocked());
+  constexpr int kThreads = 37;
+  std::vector<Result<AppendResult>> results(kThreads, Status::Busy("not run"));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      // Every third expects a head that is never right: it fails alone.
+      Expected e = t % 3 == 2 ? Expected::At(1000) : Expected::Any();
+      results[t] = j.Append("s", e, One(std::to_string(t)));
+    });
+  }
+  // Give them time to queue (most will; the test holds either way).
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  test::ReleaseSync();
+  REQUIRE(held.get().ok());
+  for (std::thread& t : threads) t.join();
+  std::vector<uint64_t> seqs;
+  for (int t = 0; t < kThreads; ++t) {
+    CAPTURE(t);
+    if (t % 3 == 2) {
+      CHECK(results[t].status().IsConflict());
+    } else {
+      REQUIRE(results[t].ok());
+      seqs.push_back(results[t]->first_seq);
+    }
+  }
+  std::sort(seqs.begin(), seqs.end());
+  for (size_t i = 0; i < seqs.size(); ++i) CHECK(seqs[i] == i + 2);
+  CHECK(j.Read("s")->size() == seqs.size() + 1);
+}
+
 TEST_CASE("store stats count only commits that carried requests") {
   test::TempDir dir;
   StoreOptions o;
@@ -309,3 +358,55 @@ TEST_CASE("store stats count only commits that carried requests") {
 }
 
 }  // namespace memoir
+
+namespace memoir::internal {
+namespace {
+
+// An op on the test's stack: if the writer deleted it, the sanitizers
+// would report the bad free.
+class StackOp final : public WriteOp {
+ public:
+  size_t bytes() const override { return 16; }
+  int Apply(MDB_txn*, Status*) override {
+    ++applied;
+    return 0;
+  }
+  void Done(Status s) override {
+    status = std::move(s);
+    ++done;
+    finished.Notify();
+  }
+  int applied = 0;
+  int done = 0;
+  Status status;
+  Notification finished;
+};
+
+}  // namespace
+
+TEST_CASE("a borrowed op is completed once and never deleted by the writer") {
+  test::TempDir dir;
+  StoreOptions o;
+  o.durability = Durability::kNone;
+  auto env = Env::Open(dir.path(), o);
+  REQUIRE(env.ok());
+  Writer writer(env->get());
+  writer.Start();
+  StackOp ops[3];
+  for (StackOp& op : ops) writer.SubmitBorrowed(&op);
+  for (StackOp& op : ops) {
+    op.finished.Wait();
+    CHECK(op.applied == 1);
+    CHECK(op.done == 1);
+    CHECK(op.status.ok());
+  }
+  REQUIRE(writer.Close().ok());
+  // Refused before queueing: completed on this thread, still not deleted.
+  StackOp late;
+  writer.SubmitBorrowed(&late);
+  CHECK(late.done == 1);
+  CHECK(late.applied == 0);
+  CHECK(late.status.IsClosed());
+}
+
+}  // namespace memoir::internal

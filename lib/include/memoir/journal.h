@@ -225,6 +225,13 @@ class MEMOIR_EXPORT Journal {
                                              size_t max_count);
   // The global position of the newest committed event (0 when empty).
   virtual Result<uint64_t> LastPosition() = 0;
+
+ private:
+  // What the blocking Append(stream, expected, events) does. The default
+  // waits for the callback form; an implementation may override it to wait
+  // more cheaply (the store's journal keeps the whole request on the
+  // caller's stack).
+  virtual Result<AppendResult> AppendAndWait(StreamAppend request);
 };
 
 }  // namespace memoir
