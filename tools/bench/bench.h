@@ -4,9 +4,16 @@
 // scenario measures memoir through its public API and, in the same run, the
 // same work done directly on the storage engines: raw LMDB (raw_lmdb.cc) and,
 // when they were found at build time, RocksDB and SQLite (peers.cc).
+//
+// The machine may be shared and its disk's sync latency may change during a
+// run, so no figure comes from one long measurement per engine: the run is
+// cut into rounds, each round measures memoir and then every baseline for a
+// short slice back to back, and a ratio is the median of the per-round
+// ratios (engines compared within a round saw the same conditions).
 #ifndef MEMOIR_TOOLS_BENCH_BENCH_H_
 #define MEMOIR_TOOLS_BENCH_BENCH_H_
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -41,6 +48,8 @@ struct Options {
   size_t read_all_streams = 1000;
   // latency
   size_t latency_count = 2000;
+  // Rounds of memoir-then-baselines per scenario (append, replay, read-all).
+  size_t rounds = 5;
 };
 
 std::string_view DurabilityName(Durability d);
@@ -86,16 +95,39 @@ inline void PutBig64(uint64_t v, char* out) {
 
 // The q-quantile (0..1) of `samples` by nearest rank; sorts `samples`.
 double Percentile(std::vector<double>& samples, double q);
+// The median of `samples` (the mean of the middle two for an even count).
+double Median(std::vector<double> samples);
 
-// How a baseline is loaded: the same work the memoir `append` run did.
+// How a baseline is loaded: the same work the memoir `append` run does.
 struct AppendLoad {
   std::string dir;  // created by the baseline; must not exist yet
   Durability durability = Durability::kSync;
   size_t payload = 128;
-  size_t batch = 1;     // events per transaction
-  size_t streams = 1;   // events are spread round-robin over these
-  double seconds = 1;   // run time when events == 0
-  uint64_t events = 0;  // total events, or 0
+  size_t streams = 1;  // events are spread round-robin over these
+};
+
+// When a baseline's Run stops: after `seconds`, or after `events` events
+// when that is not 0.
+class Budget {
+ public:
+  Budget(double seconds, uint64_t events)
+      : seconds_(seconds),
+        events_(events),
+        start_(std::chrono::steady_clock::now()) {}
+  bool Done(uint64_t written) const {
+    return events_ > 0 ? written >= events_ : SecondsSince(start_) >= seconds_;
+  }
+  // The size of the next transaction.
+  size_t Next(size_t batch, uint64_t written) const {
+    if (events_ == 0) return batch;
+    return static_cast<size_t>(std::min<uint64_t>(batch, events_ - written));
+  }
+  double Elapsed() const { return SecondsSince(start_); }
+
+ private:
+  double seconds_;
+  uint64_t events_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 struct RunResult {
@@ -113,14 +145,37 @@ struct ScanResult {
   double hot_seconds = 0;
 };
 
+// A baseline store for the append scenario, open across the rounds.
+class Appender {
+ public:
+  virtual ~Appender() = default;
+  // Appends in transactions of `batch` events, single-threaded, for
+  // `seconds`, or for `events` events when that is not 0.
+  virtual Result<RunResult> Run(size_t batch, double seconds,
+                                uint64_t events) = 0;
+};
+
+// Creates a T and opens it with `load` (T::Open returns a Status).
+template <typename T>
+Result<std::unique_ptr<Appender>> OpenAppender(const AppendLoad& load) {
+  auto appender = std::make_unique<T>();
+  Status s = appender->Open(load);
+  if (!s.ok()) return s;
+  return std::unique_ptr<Appender>(std::move(appender));
+}
+
 // Raw LMDB (raw_lmdb.cc).
-Result<RunResult> RawLogAppend(const AppendLoad& load);
-Result<RunResult> RawStreamAppend(const AppendLoad& load);
-// Writes `events` values of `payload` bytes keyed (stream 1, seq), reopens
-// and walks them with a cursor.
+// One append-only log keyed by a global position (MDB_APPEND).
+Result<std::unique_ptr<Appender>> OpenRawLogAppender(const AppendLoad& load);
+// Keys (stream, seq) plus a global-order index.
+Result<std::unique_ptr<Appender>> OpenRawStreamAppender(const AppendLoad& load);
+// Writes `events` values of `payload` bytes keyed (stream 1, seq).
+Status RawStreamWrite(const std::string& dir, uint64_t events, size_t payload);
+// Opens what RawStreamWrite wrote and walks it twice with a cursor.
 Result<ScanResult> RawStreamScan(const std::string& dir, uint64_t events,
                                  size_t payload);
-// As RawStreamScan over the append-only log keyed by position.
+// As RawStreamWrite and RawStreamScan for the log keyed by position.
+Status RawLogWrite(const std::string& dir, uint64_t events, size_t payload);
 Result<ScanResult> RawLogScan(const std::string& dir, uint64_t events,
                               size_t payload);
 // The latency floors, timed one operation at a time so that a scenario can
@@ -142,12 +197,15 @@ Result<std::unique_ptr<Stepper>> OpenFsyncFile(const std::string& path,
 
 // Peers (peers.cc); each exists only when the library was found.
 #if MEMOIR_BENCH_ROCKSDB
-Result<RunResult> RocksAppend(const AppendLoad& load);
+Result<std::unique_ptr<Appender>> OpenRocksAppender(const AppendLoad& load);
+// Writes `events` values keyed (stream 1, seq) and flushes them to tables.
+Status RocksWrite(const std::string& dir, uint64_t events, size_t payload);
 Result<ScanResult> RocksScan(const std::string& dir, uint64_t events,
                              size_t payload);
 #endif
 #if MEMOIR_BENCH_SQLITE
-Result<RunResult> SqliteAppend(const AppendLoad& load);
+Result<std::unique_ptr<Appender>> OpenSqliteAppender(const AppendLoad& load);
+Status SqliteWrite(const std::string& dir, uint64_t events, size_t payload);
 Result<ScanResult> SqliteScan(const std::string& dir, uint64_t events,
                               size_t payload);
 #endif

@@ -39,6 +39,14 @@ std::string_view DurabilityName(Durability d) {
   return "?";
 }
 
+double Median(std::vector<double> samples) {
+  if (samples.empty()) return 0;
+  std::sort(samples.begin(), samples.end());
+  const size_t mid = samples.size() / 2;
+  return samples.size() % 2 ? samples[mid]
+                            : (samples[mid - 1] + samples[mid]) / 2;
+}
+
 double Percentile(std::vector<double>& samples, double q) {
   if (samples.empty()) return 0;
   std::sort(samples.begin(), samples.end());
@@ -115,13 +123,13 @@ std::string Report::Json(const Options& options, bool ok,
       "\"events_per_append\":{},\"payload\":{},\"durability\":{},"
       "\"seconds\":{},\"events\":{},\"replay_events\":{},"
       "\"read_all_events\":{},\"read_all_streams\":{},\"latency_count\":{},"
-      "\"rocksdb\":{},\"sqlite\":{}}}",
+      "\"rounds\":{},\"rocksdb\":{},\"sqlite\":{}}}",
       ok, JsonString(error), options.quick, JsonString(options.scenario),
       options.producers, options.streams, options.events_per_append,
       options.payload, JsonString(DurabilityName(options.durability)),
       JsonNumber(options.seconds), options.events, options.replay_events,
       options.read_all_events, options.read_all_streams, options.latency_count,
-      MEMOIR_BENCH_ROCKSDB != 0, MEMOIR_BENCH_SQLITE != 0);
+      options.rounds, MEMOIR_BENCH_ROCKSDB != 0, MEMOIR_BENCH_SQLITE != 0);
   for (const Section& section : sections_) {
     out += fmt::format(",{}:{{", JsonString(section.scenario));
     for (size_t i = 0; i < section.fields.size(); ++i) {
@@ -142,7 +150,8 @@ constexpr char kUsage[] =
     "  [--quick] [--dir DIR] [--producers P] [--streams S]\n"
     "  [--events-per-append E] [--payload BYTES]\n"
     "  [--durability sync|nometasync|none] [--seconds T] [--events N]\n"
-    "  [--replay-events N] [--read-all-events N] [--latency-count N]\n";
+    "  [--replay-events N] [--read-all-events N] [--latency-count N]\n"
+    "  [--rounds R]\n";
 
 template <typename T>
 bool ParseNumber(std::string_view text, T* out) {
@@ -155,7 +164,7 @@ bool ParseNumber(std::string_view text, T* out) {
 std::string ParseArgs(int argc, char** argv, Options* options) {
   // Quick-mode sizes apply unless a flag sets them explicitly.
   bool set_seconds = false, set_replay = false, set_read_all = false,
-       set_latency = false;
+       set_latency = false, set_rounds = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view flag = argv[i];
     if (flag == "--quick") {
@@ -204,6 +213,9 @@ std::string ParseArgs(int argc, char** argv, Options* options) {
       ok = ParseNumber(value, &options->read_all_events) &&
            options->read_all_events > 0;
       set_read_all = true;
+    } else if (flag == "--rounds") {
+      ok = ParseNumber(value, &options->rounds) && options->rounds > 0;
+      set_rounds = true;
     } else if (flag == "--latency-count") {
       ok = ParseNumber(value, &options->latency_count) &&
            options->latency_count > 0;
@@ -218,6 +230,7 @@ std::string ParseArgs(int argc, char** argv, Options* options) {
     if (!set_replay) options->replay_events = 100000;
     if (!set_read_all) options->read_all_events = 100000;
     if (!set_latency) options->latency_count = 300;
+    if (!set_rounds) options->rounds = 3;
   }
   return "";
 }

@@ -34,18 +34,6 @@ namespace {
   return key;
 }
 
-[[maybe_unused]] bool Done(const AppendLoad& load, uint64_t events,
-                           std::chrono::steady_clock::time_point start) {
-  if (load.events > 0) return events >= load.events;
-  return SecondsSince(start) >= load.seconds;
-}
-
-[[maybe_unused]] size_t BatchSize(const AppendLoad& load, uint64_t written) {
-  if (load.events == 0) return load.batch;
-  return static_cast<size_t>(
-      std::min<uint64_t>(load.batch, load.events - written));
-}
-
 }  // namespace
 
 #if MEMOIR_BENCH_ROCKSDB
@@ -66,55 +54,77 @@ Result<std::unique_ptr<rocksdb::DB>> OpenRocks(const std::string& dir) {
 
 }  // namespace
 
-Result<RunResult> RocksAppend(const AppendLoad& load) {
-  Result<std::unique_ptr<rocksdb::DB>> db = OpenRocks(load.dir);
-  if (!db.ok()) return db.status();
-  rocksdb::WriteOptions write_options;
-  write_options.sync = load.durability != Durability::kNone;
-  const std::string value(load.payload, 'p');
-  std::vector<uint64_t> seqs(load.streams, 0);
-  uint64_t next_stream = 0;
-  RunResult result;
-  auto start = std::chrono::steady_clock::now();
-  while (!Done(load, result.events, start)) {
-    rocksdb::WriteBatch batch;
-    for (size_t i = BatchSize(load, result.events); i > 0; --i) {
-      uint64_t stream = next_stream++ % load.streams;
-      rocksdb::Status s =
-          batch.Put(StreamKey(stream + 1, ++seqs[stream]), value);
-      if (!s.ok()) return RocksError(s, "WriteBatch::Put");
-      ++result.events;
-    }
-    rocksdb::Status s = (*db)->Write(write_options, &batch);
-    if (!s.ok()) return RocksError(s, "Write");
-    ++result.transactions;
+class RocksAppender final : public Appender {
+ public:
+  ~RocksAppender() override {
+    if (db_) (void)db_->Close();
   }
-  result.seconds = SecondsSince(start);
-  rocksdb::Status s = (*db)->Close();
-  if (!s.ok()) return RocksError(s, "Close");
-  return result;
+
+  Status Open(const AppendLoad& load) {
+    Result<std::unique_ptr<rocksdb::DB>> db = OpenRocks(load.dir);
+    if (!db.ok()) return db.status();
+    db_ = std::move(db).value();
+    write_options_.sync = load.durability != Durability::kNone;
+    value_.assign(load.payload, 'p');
+    seqs_.assign(load.streams, 0);
+    return Status::OK();
+  }
+
+  Result<RunResult> Run(size_t batch, double seconds,
+                        uint64_t events) override {
+    RunResult result;
+    Budget budget(seconds, events);
+    while (!budget.Done(result.events)) {
+      rocksdb::WriteBatch wb;
+      for (size_t i = budget.Next(batch, result.events); i > 0; --i) {
+        uint64_t stream = next_stream_++ % seqs_.size();
+        rocksdb::Status s =
+            wb.Put(StreamKey(stream + 1, ++seqs_[stream]), value_);
+        if (!s.ok()) return RocksError(s, "WriteBatch::Put");
+        ++result.events;
+      }
+      rocksdb::Status s = db_->Write(write_options_, &wb);
+      if (!s.ok()) return RocksError(s, "Write");
+      ++result.transactions;
+    }
+    result.seconds = budget.Elapsed();
+    return result;
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::WriteOptions write_options_;
+  std::string value_;
+  std::vector<uint64_t> seqs_;
+  uint64_t next_stream_ = 0;
+};
+
+Result<std::unique_ptr<Appender>> OpenRocksAppender(const AppendLoad& load) {
+  return OpenAppender<RocksAppender>(load);
+}
+
+Status RocksWrite(const std::string& dir, uint64_t events, size_t payload) {
+  const std::string value(payload, 'v');
+  Result<std::unique_ptr<rocksdb::DB>> db = OpenRocks(dir);
+  if (!db.ok()) return db.status();
+  for (uint64_t seq = 1; seq <= events;) {
+    rocksdb::WriteBatch batch;
+    for (int i = 0; i < 1000 && seq <= events; ++i, ++seq) {
+      rocksdb::Status s = batch.Put(StreamKey(1, seq), value);
+      if (!s.ok()) return RocksError(s, "WriteBatch::Put");
+    }
+    rocksdb::Status s = (*db)->Write(rocksdb::WriteOptions(), &batch);
+    if (!s.ok()) return RocksError(s, "Write");
+  }
+  // Read from table files, not from a memtable rebuilt from the log.
+  rocksdb::Status s = (*db)->Flush(rocksdb::FlushOptions());
+  if (!s.ok()) return RocksError(s, "Flush");
+  if (s = (*db)->Close(); !s.ok()) return RocksError(s, "Close");
+  return Status::OK();
 }
 
 Result<ScanResult> RocksScan(const std::string& dir, uint64_t events,
                              size_t payload) {
-  const std::string value(payload, 'v');
-  {
-    Result<std::unique_ptr<rocksdb::DB>> db = OpenRocks(dir);
-    if (!db.ok()) return db.status();
-    for (uint64_t seq = 1; seq <= events;) {
-      rocksdb::WriteBatch batch;
-      for (int i = 0; i < 1000 && seq <= events; ++i, ++seq) {
-        rocksdb::Status s = batch.Put(StreamKey(1, seq), value);
-        if (!s.ok()) return RocksError(s, "WriteBatch::Put");
-      }
-      rocksdb::Status s = (*db)->Write(rocksdb::WriteOptions(), &batch);
-      if (!s.ok()) return RocksError(s, "Write");
-    }
-    // Read from table files, not from a memtable rebuilt from the log.
-    rocksdb::Status s = (*db)->Flush(rocksdb::FlushOptions());
-    if (!s.ok()) return RocksError(s, "Flush");
-    if (s = (*db)->Close(); !s.ok()) return RocksError(s, "Close");
-  }
   Result<std::unique_ptr<rocksdb::DB>> db = OpenRocks(dir);
   if (!db.ok()) return db.status();
   const std::string prefix = StreamKey(1, 0).substr(0, 8);
@@ -214,49 +224,73 @@ constexpr char kInsert[] =
 
 }  // namespace
 
-Result<RunResult> SqliteAppend(const AppendLoad& load) {
-  Result<SqliteDb> db = OpenSqlite(
-      load.dir, load.durability == Durability::kNone ? "OFF" : "FULL", true);
+class SqliteAppender final : public Appender {
+ public:
+  Status Open(const AppendLoad& load) {
+    Result<SqliteDb> db = OpenSqlite(
+        load.dir, load.durability == Durability::kNone ? "OFF" : "FULL", true);
+    if (!db.ok()) return db.status();
+    db_ = std::move(db).value();
+    Result<SqliteStmt> insert = Prepare(db_.get(), kInsert);
+    if (!insert.ok()) return insert.status();
+    insert_ = std::move(insert).value();
+    value_.assign(load.payload, 'p');
+    seqs_.assign(load.streams, 0);
+    return Status::OK();
+  }
+
+  Result<RunResult> Run(size_t batch, double seconds,
+                        uint64_t events) override {
+    RunResult result;
+    Budget budget(seconds, events);
+    while (!budget.Done(result.events)) {
+      Status s = Exec(db_.get(), "BEGIN");
+      for (size_t i = budget.Next(batch, result.events); i > 0 && s.ok(); --i) {
+        uint64_t stream = next_stream_++ % seqs_.size();
+        s = Insert(db_.get(), insert_.get(), stream + 1, ++seqs_[stream],
+                   value_);
+        ++result.events;
+      }
+      if (s.ok()) s = Exec(db_.get(), "COMMIT");
+      if (!s.ok()) return s;
+      ++result.transactions;
+    }
+    result.seconds = budget.Elapsed();
+    return result;
+  }
+
+ private:
+  // The statement is finalized before the database closes.
+  SqliteDb db_;
+  SqliteStmt insert_;
+  std::string value_;
+  std::vector<uint64_t> seqs_;
+  uint64_t next_stream_ = 0;
+};
+
+Result<std::unique_ptr<Appender>> OpenSqliteAppender(const AppendLoad& load) {
+  return OpenAppender<SqliteAppender>(load);
+}
+
+Status SqliteWrite(const std::string& dir, uint64_t events, size_t payload) {
+  const std::string value(payload, 'v');
+  Result<SqliteDb> db = OpenSqlite(dir, "OFF", true);
   if (!db.ok()) return db.status();
   Result<SqliteStmt> insert = Prepare(db->get(), kInsert);
   if (!insert.ok()) return insert.status();
-  const std::string value(load.payload, 'p');
-  std::vector<uint64_t> seqs(load.streams, 0);
-  uint64_t next_stream = 0;
-  RunResult result;
-  auto start = std::chrono::steady_clock::now();
-  while (!Done(load, result.events, start)) {
+  for (uint64_t seq = 1; seq <= events;) {
     Status s = Exec(db->get(), "BEGIN");
-    for (size_t i = BatchSize(load, result.events); i > 0 && s.ok(); --i) {
-      uint64_t stream = next_stream++ % load.streams;
-      s = Insert(db->get(), insert->get(), stream + 1, ++seqs[stream], value);
-      ++result.events;
+    for (int i = 0; i < 100000 && seq <= events && s.ok(); ++i, ++seq) {
+      s = Insert(db->get(), insert->get(), 1, seq, value);
     }
     if (s.ok()) s = Exec(db->get(), "COMMIT");
     if (!s.ok()) return s;
-    ++result.transactions;
   }
-  result.seconds = SecondsSince(start);
-  return result;
+  return Status::OK();
 }
 
 Result<ScanResult> SqliteScan(const std::string& dir, uint64_t events,
                               size_t payload) {
-  const std::string value(payload, 'v');
-  {
-    Result<SqliteDb> db = OpenSqlite(dir, "OFF", true);
-    if (!db.ok()) return db.status();
-    Result<SqliteStmt> insert = Prepare(db->get(), kInsert);
-    if (!insert.ok()) return insert.status();
-    for (uint64_t seq = 1; seq <= events;) {
-      Status s = Exec(db->get(), "BEGIN");
-      for (int i = 0; i < 100000 && seq <= events && s.ok(); ++i, ++seq) {
-        s = Insert(db->get(), insert->get(), 1, seq, value);
-      }
-      if (s.ok()) s = Exec(db->get(), "COMMIT");
-      if (!s.ok()) return s;
-    }
-  }
   Result<SqliteDb> db = OpenSqlite(dir, "FULL", false);
   if (!db.ok()) return db.status();
   Result<SqliteStmt> select = Prepare(

@@ -87,18 +87,6 @@ MDB_val Val(const void* data, size_t size) {
   return MDB_val{size, const_cast<void*>(data)};
 }
 
-bool Done(const AppendLoad& load, uint64_t events,
-          std::chrono::steady_clock::time_point start) {
-  if (load.events > 0) return events >= load.events;
-  return SecondsSince(start) >= load.seconds;
-}
-
-size_t BatchSize(const AppendLoad& load, uint64_t written) {
-  if (load.events == 0) return load.batch;
-  return static_cast<size_t>(
-      std::min<uint64_t>(load.batch, load.events - written));
-}
-
 // Visits every entry (or those whose key starts with `prefix`) once,
 // returning the count; `bytes` sums the value sizes.
 Result<uint64_t> Walk(MDB_env* env, MDB_dbi dbi, const std::string& prefix,
@@ -133,39 +121,40 @@ Result<uint64_t> Walk(MDB_env* env, MDB_dbi dbi, const std::string& prefix,
   return count;
 }
 
-// Writes `events` payloads under keys made by `make_key`, reopens the
-// environment, and times two walks of them.
+// Writes `events` payloads under keys made by `make_key`.
 template <typename MakeKey>
-Result<ScanResult> WriteAndWalk(const std::string& dir, uint64_t events,
-                                size_t payload, const std::string& prefix,
-                                MakeKey make_key) {
+Status Write(const std::string& dir, uint64_t events, size_t payload,
+             MakeKey make_key) {
   const std::string value(payload, 'v');
-  {
-    RawEnv env;
-    Status s = env.Open(dir, Durability::kNone, /*create=*/true);
-    if (!s.ok()) return s;
-    MDB_dbi dbi;
-    if (s = env.Db("data", &dbi); !s.ok()) return s;
-    constexpr uint64_t kPerTxn = 100000;
-    for (uint64_t i = 1; i <= events;) {
-      MDB_txn* txn = nullptr;
-      int rc = mdb_txn_begin(env.get(), nullptr, 0, &txn);
-      if (rc != 0) return MdbError(rc, "mdb_txn_begin");
-      for (uint64_t end = std::min(events + 1, i + kPerTxn); i < end; ++i) {
-        std::string k = make_key(i);
-        MDB_val key = Val(k.data(), k.size());
-        MDB_val val = Val(value.data(), value.size());
-        rc = mdb_put(txn, dbi, &key, &val, MDB_APPEND);
-        if (rc != 0) {
-          mdb_txn_abort(txn);
-          return MdbError(rc, "mdb_put");
-        }
+  RawEnv env;
+  Status s = env.Open(dir, Durability::kNone, /*create=*/true);
+  if (!s.ok()) return s;
+  MDB_dbi dbi;
+  if (s = env.Db("data", &dbi); !s.ok()) return s;
+  constexpr uint64_t kPerTxn = 100000;
+  for (uint64_t i = 1; i <= events;) {
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(env.get(), nullptr, 0, &txn);
+    if (rc != 0) return MdbError(rc, "mdb_txn_begin");
+    for (uint64_t end = std::min(events + 1, i + kPerTxn); i < end; ++i) {
+      std::string k = make_key(i);
+      MDB_val key = Val(k.data(), k.size());
+      MDB_val val = Val(value.data(), value.size());
+      rc = mdb_put(txn, dbi, &key, &val, MDB_APPEND);
+      if (rc != 0) {
+        mdb_txn_abort(txn);
+        return MdbError(rc, "mdb_put");
       }
-      rc = mdb_txn_commit(txn);
-      if (rc != 0) return MdbError(rc, "mdb_txn_commit");
     }
-    if (s = env.SyncAndClose(); !s.ok()) return s;
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) return MdbError(rc, "mdb_txn_commit");
   }
+  return env.SyncAndClose();
+}
+
+// Opens what Write wrote and times two walks of it.
+Result<ScanResult> Walk2(const std::string& dir, uint64_t events,
+                         size_t payload, const std::string& prefix) {
   RawEnv env;
   Status s = env.Open(dir, Durability::kNone, /*create=*/false);
   if (!s.ok()) return s;
@@ -197,92 +186,138 @@ std::string Key64(uint64_t v) {
 
 }  // namespace
 
-Result<RunResult> RawLogAppend(const AppendLoad& load) {
-  RawEnv env;
-  Status s = env.Open(load.dir, load.durability, /*create=*/true);
-  if (!s.ok()) return s;
-  MDB_dbi log;
-  if (s = env.Db("log", &log); !s.ok()) return s;
-  const std::string value(load.payload, 'p');
-  char key_bytes[8];
-  RunResult result;
-  auto start = std::chrono::steady_clock::now();
-  while (!Done(load, result.events, start)) {
-    MDB_txn* txn = nullptr;
-    int rc = mdb_txn_begin(env.get(), nullptr, 0, &txn);
-    if (rc != 0) return MdbError(rc, "mdb_txn_begin");
-    for (size_t i = BatchSize(load, result.events); i > 0; --i) {
-      PutBig64(++result.events, key_bytes);
-      MDB_val key = Val(key_bytes, sizeof key_bytes);
-      MDB_val val = Val(value.data(), value.size());
-      rc = mdb_put(txn, log, &key, &val, MDB_APPEND);
+namespace {
+
+class RawLogAppender final : public Appender {
+ public:
+  Status Open(const AppendLoad& load) {
+    value_.assign(load.payload, 'p');
+    Status s = env_.Open(load.dir, load.durability, /*create=*/true);
+    return s.ok() ? env_.Db("log", &log_) : s;
+  }
+
+  Result<RunResult> Run(size_t batch, double seconds,
+                        uint64_t events) override {
+    char key_bytes[8];
+    RunResult result;
+    Budget budget(seconds, events);
+    while (!budget.Done(result.events)) {
+      MDB_txn* txn = nullptr;
+      int rc = mdb_txn_begin(env_.get(), nullptr, 0, &txn);
+      if (rc != 0) return MdbError(rc, "mdb_txn_begin");
+      for (size_t i = budget.Next(batch, result.events); i > 0; --i) {
+        PutBig64(++last_, key_bytes);
+        ++result.events;
+        MDB_val key = Val(key_bytes, sizeof key_bytes);
+        MDB_val val = Val(value_.data(), value_.size());
+        rc = mdb_put(txn, log_, &key, &val, MDB_APPEND);
+        if (rc != 0) {
+          mdb_txn_abort(txn);
+          return MdbError(rc, "mdb_put (log)");
+        }
+      }
+      rc = mdb_txn_commit(txn);
+      if (rc != 0) return MdbError(rc, "mdb_txn_commit");
+      ++result.transactions;
+    }
+    result.seconds = budget.Elapsed();
+    return result;
+  }
+
+ private:
+  RawEnv env_;
+  MDB_dbi log_ = 0;
+  std::string value_;
+  uint64_t last_ = 0;
+};
+
+class RawStreamAppender final : public Appender {
+ public:
+  Status Open(const AppendLoad& load) {
+    value_.assign(load.payload, 'p');
+    seqs_.assign(load.streams, 0);
+    Status s = env_.Open(load.dir, load.durability, /*create=*/true);
+    if (s.ok()) s = env_.Db("events", &events_);
+    if (s.ok()) s = env_.Db("order", &order_);
+    return s;
+  }
+
+  Result<RunResult> Run(size_t batch, double seconds,
+                        uint64_t events) override {
+    char stream_key[16];  // stream id ++ seq
+    char position_key[8];
+    RunResult result;
+    Budget budget(seconds, events);
+    while (!budget.Done(result.events)) {
+      MDB_txn* txn = nullptr;
+      int rc = mdb_txn_begin(env_.get(), nullptr, 0, &txn);
+      if (rc != 0) return MdbError(rc, "mdb_txn_begin");
+      for (size_t i = budget.Next(batch, result.events); i > 0 && rc == 0;
+           --i) {
+        uint64_t stream = next_stream_++ % seqs_.size();
+        PutBig64(stream + 1, stream_key);
+        PutBig64(++seqs_[stream], stream_key + 8);
+        PutBig64(++position_, position_key);
+        ++result.events;
+        MDB_val key = Val(stream_key, sizeof stream_key);
+        MDB_val val = Val(value_.data(), value_.size());
+        rc = mdb_put(txn, events_, &key, &val, 0);
+        if (rc != 0) break;
+        MDB_val pos = Val(position_key, sizeof position_key);
+        MDB_val ref = Val(stream_key, sizeof stream_key);
+        rc = mdb_put(txn, order_, &pos, &ref, MDB_APPEND);
+      }
       if (rc != 0) {
         mdb_txn_abort(txn);
-        return MdbError(rc, "mdb_put (log)");
+        return MdbError(rc, "mdb_put (per-stream layout)");
       }
+      rc = mdb_txn_commit(txn);
+      if (rc != 0) return MdbError(rc, "mdb_txn_commit");
+      ++result.transactions;
     }
-    rc = mdb_txn_commit(txn);
-    if (rc != 0) return MdbError(rc, "mdb_txn_commit");
-    ++result.transactions;
+    result.seconds = budget.Elapsed();
+    return result;
   }
-  result.seconds = SecondsSince(start);
-  return result;
+
+ private:
+  RawEnv env_;
+  MDB_dbi events_ = 0;
+  MDB_dbi order_ = 0;
+  std::string value_;
+  std::vector<uint64_t> seqs_;
+  uint64_t next_stream_ = 0;
+  uint64_t position_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Appender>> OpenRawLogAppender(const AppendLoad& load) {
+  return OpenAppender<RawLogAppender>(load);
 }
 
-Result<RunResult> RawStreamAppend(const AppendLoad& load) {
-  RawEnv env;
-  Status s = env.Open(load.dir, load.durability, /*create=*/true);
-  if (!s.ok()) return s;
-  MDB_dbi events;
-  MDB_dbi order;
-  if (s = env.Db("events", &events); !s.ok()) return s;
-  if (s = env.Db("order", &order); !s.ok()) return s;
-  const std::string value(load.payload, 'p');
-  std::vector<uint64_t> seqs(load.streams, 0);
-  char stream_key[16];  // stream id ++ seq
-  char position_key[8];
-  uint64_t next_stream = 0;
-  RunResult result;
-  auto start = std::chrono::steady_clock::now();
-  while (!Done(load, result.events, start)) {
-    MDB_txn* txn = nullptr;
-    int rc = mdb_txn_begin(env.get(), nullptr, 0, &txn);
-    if (rc != 0) return MdbError(rc, "mdb_txn_begin");
-    for (size_t i = BatchSize(load, result.events); i > 0 && rc == 0; --i) {
-      uint64_t stream = next_stream++ % load.streams;
-      PutBig64(stream + 1, stream_key);
-      PutBig64(++seqs[stream], stream_key + 8);
-      PutBig64(++result.events, position_key);
-      MDB_val key = Val(stream_key, sizeof stream_key);
-      MDB_val val = Val(value.data(), value.size());
-      rc = mdb_put(txn, events, &key, &val, 0);
-      if (rc != 0) break;
-      MDB_val pos = Val(position_key, sizeof position_key);
-      MDB_val ref = Val(stream_key, sizeof stream_key);
-      rc = mdb_put(txn, order, &pos, &ref, MDB_APPEND);
-    }
-    if (rc != 0) {
-      mdb_txn_abort(txn);
-      return MdbError(rc, "mdb_put (per-stream layout)");
-    }
-    rc = mdb_txn_commit(txn);
-    if (rc != 0) return MdbError(rc, "mdb_txn_commit");
-    ++result.transactions;
-  }
-  result.seconds = SecondsSince(start);
-  return result;
+Result<std::unique_ptr<Appender>> OpenRawStreamAppender(
+    const AppendLoad& load) {
+  return OpenAppender<RawStreamAppender>(load);
+}
+
+Status RawStreamWrite(const std::string& dir, uint64_t events, size_t payload) {
+  const std::string prefix = Key64(1);
+  return Write(dir, events, payload,
+               [&prefix](uint64_t seq) { return prefix + Key64(seq); });
 }
 
 Result<ScanResult> RawStreamScan(const std::string& dir, uint64_t events,
                                  size_t payload) {
-  const std::string prefix = Key64(1);
-  return WriteAndWalk(dir, events, payload, prefix,
-                      [&prefix](uint64_t seq) { return prefix + Key64(seq); });
+  return Walk2(dir, events, payload, Key64(1));
+}
+
+Status RawLogWrite(const std::string& dir, uint64_t events, size_t payload) {
+  return Write(dir, events, payload, Key64);
 }
 
 Result<ScanResult> RawLogScan(const std::string& dir, uint64_t events,
                               size_t payload) {
-  return WriteAndWalk(dir, events, payload, "", Key64);
+  return Walk2(dir, events, payload, "");
 }
 
 namespace {

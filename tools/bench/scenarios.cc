@@ -1,6 +1,7 @@
 // The throughput scenarios (append, replay, read-all): memoir measured
-// through its public API, then the baselines doing the same work in the same
-// run.
+// through its public API and the baselines doing the same work, in rounds
+// (bench.h): every round measures each engine once, back to back, and the
+// reported ratios are medians of the per-round ratios.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -40,18 +41,145 @@ std::vector<EventData> Events(size_t count, size_t payload) {
 
 namespace {
 
-// Reports `rate` of baseline `name` and memoir's rate relative to it. JSON
-// keys use `name` with '_' for '-'.
-void Compare(Report& report, const std::string& scenario,
-             const std::string& name, const std::string& metric,
-             double memoir_rate, double rate, const std::string& suffix) {
-  std::string key = name;
-  std::replace(key.begin(), key.end(), '-', '_');
-  key += suffix;
-  report.Row(scenario, name, metric, rate, "ev/s", key + "_events_per_s");
-  report.Row(scenario, "memoir/" + name, metric,
-             rate > 0 ? memoir_rate / rate : 0, "x", "ratio_" + key);
+// One baseline's figures over the rounds.
+struct Series {
+  std::string name;
+  std::vector<double> rates;   // the baseline's events/s, per round
+  std::vector<double> ratios;  // memoir's rate over the baseline's, per round
+  void Add(double memoir_rate, double rate) {
+    rates.push_back(rate);
+    ratios.push_back(rate > 0 ? memoir_rate / rate : 0);
+  }
+};
+
+std::string JsonKey(std::string name) {
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
 }
+
+// Reports the median rate of a baseline and the median of memoir's
+// per-round ratios to it (with their spread as JSON fields).
+void ReportSeries(Report& report, const std::string& scenario,
+                  const Series& series, const std::string& metric,
+                  const std::string& suffix) {
+  const std::string key = JsonKey(series.name) + suffix;
+  report.Row(scenario, series.name, metric, Median(series.rates), "ev/s",
+             key + "_events_per_s");
+  report.Row(scenario, "memoir/" + series.name, metric, Median(series.ratios),
+             "x", "ratio_" + key);
+  auto [lo, hi] =
+      std::minmax_element(series.ratios.begin(), series.ratios.end());
+  report.Field(scenario, "ratio_" + key + "_min", *lo);
+  report.Field(scenario, "ratio_" + key + "_max", *hi);
+}
+
+// The p50, in microseconds, of `samples` pwrite+fdatasync pairs. Durable
+// throughput follows the device's sync latency, which on some machines
+// (virtual disks) changes during a run.
+Result<double> ProbeFsync(const Options& options, int samples) {
+  Result<std::unique_ptr<Stepper>> file =
+      OpenFsyncFile(options.dir + "/fsync-probe", 100);
+  if (!file.ok()) return file.status().WithContext("fsync probe");
+  std::vector<double> micros;
+  for (int i = 0; i < samples; ++i) {
+    Result<double> us = (*file)->Step();
+    if (!us.ok()) return us.status().WithContext("fsync probe");
+    micros.push_back(*us);
+  }
+  return Percentile(micros, 0.5);
+}
+
+// Records and prints a 100-sample probe before or after the append rounds.
+Status FsyncProbe(const Options& options, Report& report, const char* when) {
+  Result<double> p50 = ProbeFsync(options, 100);
+  if (!p50.ok()) return p50.status();
+  report.Field("append", fmt::format("fsync_probe_{}_p50_us", when), *p50);
+  report.Note(fmt::format("fsync probe {}: p50 {:.1f} us", when, *p50));
+  return Status::OK();
+}
+
+// memoir's side of the append scenario: `producers` threads, each appending
+// with the blocking Append to its share of the streams, round-robin.
+class MemoirLoad {
+ public:
+  struct Slice {
+    uint64_t events = 0;
+    double seconds = 0;
+    uint64_t commits = 0;
+    uint64_t requests = 0;
+  };
+
+  MemoirLoad(Store* store, const Options& options)
+      : store_(store),
+        options_(options),
+        batch_(Events(options.events_per_append, options.payload)),
+        next_(options.producers, 0) {
+    names_.resize(options.streams);
+    for (size_t i = 0; i < names_.size(); ++i) {
+      names_[i] = fmt::format("stream-{:05}", i);
+    }
+  }
+
+  // Runs the producers for `seconds`, or until `events` events when that
+  // is not 0.
+  Result<Slice> Run(double seconds, uint64_t events) {
+    Journal& journal = store_->journal();
+    const StoreStats before = store_->Stats();
+    std::atomic<bool> stop{false};
+    std::atomic<uint64_t> reserved{0};  // events claimed, with `events`
+    std::atomic<uint64_t> appended{0};
+    std::mutex mu;
+    Status first_error;
+    auto producer = [&](size_t p) {
+      while (!stop.load(std::memory_order_relaxed)) {
+        size_t n = batch_.size();
+        if (events > 0) {
+          uint64_t from = reserved.fetch_add(n);
+          if (from >= events) break;
+          n = static_cast<size_t>(std::min<uint64_t>(n, events - from));
+        }
+        // Round-robin: producer p writes streams p, p+P, p+2P, ...
+        const std::string& stream =
+            names_[(p + next_[p]++ * options_.producers) % names_.size()];
+        std::vector<EventData> slice(batch_.begin(), batch_.begin() + n);
+        Result<AppendResult> r =
+            journal.Append(stream, Expected::Any(), std::move(slice));
+        if (!r.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (first_error.ok()) first_error = r.status().WithContext(stream);
+          stop = true;
+          break;
+        }
+        appended += n;
+      }
+    };
+    auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> threads;
+    for (size_t p = 0; p < options_.producers; ++p) {
+      threads.emplace_back(producer, p);
+    }
+    if (events == 0) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+      stop = true;
+    }
+    for (std::thread& t : threads) t.join();
+    Slice slice;
+    slice.seconds = SecondsSince(start);
+    if (!first_error.ok()) return first_error.WithContext("memoir Append");
+    const StoreStats after = store_->Stats();
+    slice.events = appended.load();
+    slice.commits = after.commits - before.commits;
+    slice.requests = after.write_requests - before.write_requests;
+    return slice;
+  }
+
+ private:
+  Store* store_;
+  const Options& options_;
+  std::vector<std::string> names_;
+  const std::vector<EventData> batch_;
+  std::vector<uint64_t> next_;  // per producer: appends made so far
+};
 
 // Scans and checks the stream written by RunReplay; returns the seconds.
 Result<double> TimedScan(Journal& journal, const std::string& stream,
@@ -100,40 +228,32 @@ Result<double> TimedScanAll(Journal& journal, uint64_t events, size_t payload) {
   return seconds;
 }
 
-// Reports a baseline scan against memoir's cold and hot rates.
-Status CompareScan(Report& report, const std::string& scenario,
-                   const std::string& name, const Result<ScanResult>& scan,
-                   uint64_t events, double memoir_cold, double memoir_hot) {
-  if (!scan.ok()) return scan.status().WithContext(name);
+// Checks a baseline scan and adds its rates to the cold and hot series.
+Status AddScan(Series* cold, Series* hot, const Result<ScanResult>& scan,
+               uint64_t events, double memoir_cold, double memoir_hot) {
+  if (!scan.ok()) return scan.status().WithContext(cold->name);
   if (scan->events != events) {
     return Status::Corruption(fmt::format("{} scanned {} events, expected {}",
-                                          name, scan->events, events));
+                                          cold->name, scan->events, events));
   }
-  Compare(report, scenario, name, "cold-ish", memoir_cold,
-          events / scan->cold_seconds, "_cold");
-  Compare(report, scenario, name, "hot", memoir_hot, events / scan->hot_seconds,
-          "_hot");
+  cold->Add(memoir_cold, events / scan->cold_seconds);
+  hot->Add(memoir_hot, events / scan->hot_seconds);
   return Status::OK();
 }
 
-// Records the p50 of 100 pwrite+fdatasync pairs. Durable throughput follows
-// the device's sync latency, which on some machines (virtual disks) changes
-// during a run; probing before and after the append runs shows whether it
-// did.
-Status FsyncProbe(const Options& options, Report& report, const char* when) {
-  Result<std::unique_ptr<Stepper>> file =
-      OpenFsyncFile(options.dir + "/fsync-probe", 100);
-  if (!file.ok()) return file.status().WithContext("fsync probe");
-  std::vector<double> micros;
-  for (int i = 0; i < 100; ++i) {
-    Result<double> us = (*file)->Step();
-    if (!us.ok()) return us.status().WithContext("fsync probe");
-    micros.push_back(*us);
-  }
-  double p50 = Percentile(micros, 0.5);
-  report.Field("append", fmt::format("fsync_probe_{}_p50_us", when), p50);
-  report.Note(fmt::format("fsync probe {}: p50 {:.1f} us", when, p50));
-  return Status::OK();
+// memoir's cold-ish (right after reopening) and hot rates for `scan`, which
+// visits and checks every event once.
+template <typename Scan>
+Result<std::pair<double, double>> ReopenAndScan(const std::string& dir,
+                                                uint64_t events, Scan scan) {
+  Result<std::unique_ptr<Store>> store = OpenStore(dir, Durability::kNone);
+  if (!store.ok()) return store.status();
+  Result<double> cold = scan((*store)->journal());
+  if (!cold.ok()) return cold.status();
+  Result<double> hot = scan((*store)->journal());
+  if (!hot.ok()) return hot.status();
+  if (Status s = (*store)->Close(); !s.ok()) return s.WithContext("Close");
+  return std::make_pair(events / *cold, events / *hot);
 }
 
 }  // namespace
@@ -144,113 +264,106 @@ Status RunAppend(const Options& options, Report& report) {
   const std::string dir = options.dir + "/append-memoir";
   Result<std::unique_ptr<Store>> store = OpenStore(dir, options.durability);
   if (!store.ok()) return store.status();
-  Journal& journal = (*store)->journal();
-  std::vector<std::string> names(options.streams);
-  for (size_t i = 0; i < names.size(); ++i) {
-    names[i] = fmt::format("stream-{:05}", i);
-  }
-  const std::vector<EventData> batch =
-      Events(options.events_per_append, options.payload);
+  MemoirLoad memoir(store->get(), options);
 
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> reserved{0};  // events claimed, with --events
-  std::atomic<uint64_t> appended{0};
-  std::mutex mu;
-  Status first_error;
-  auto producer = [&](size_t p) {
-    for (uint64_t k = 0; !stop.load(std::memory_order_relaxed); ++k) {
-      size_t n = batch.size();
-      if (options.events > 0) {
-        uint64_t from = reserved.fetch_add(n);
-        if (from >= options.events) break;
-        n = static_cast<size_t>(std::min<uint64_t>(n, options.events - from));
-      }
-      // Round-robin: producer p writes streams p, p+P, p+2P, ...
-      const std::string& stream =
-          names[(p + k * options.producers) % names.size()];
-      std::vector<EventData> events(batch.begin(), batch.begin() + n);
-      Result<AppendResult> r =
-          journal.Append(stream, Expected::Any(), std::move(events));
-      if (!r.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (first_error.ok()) first_error = r.status().WithContext(stream);
-        stop = true;
-        break;
-      }
-      appended += n;
-    }
+  AppendLoad load;
+  load.durability = options.durability;
+  load.payload = options.payload;
+  load.streams = options.streams;
+  struct Baseline {
+    std::string name;
+    Result<std::unique_ptr<Appender>> (*open)(const AppendLoad&);
   };
-  auto start = std::chrono::steady_clock::now();
-  std::vector<std::thread> threads;
-  for (size_t p = 0; p < options.producers; ++p) {
-    threads.emplace_back(producer, p);
+  std::vector<Baseline> kinds = {{"raw-log", OpenRawLogAppender},
+                                 {"raw-streams", OpenRawStreamAppender}};
+#if MEMOIR_BENCH_ROCKSDB
+  kinds.push_back({"rocksdb", OpenRocksAppender});
+#endif
+#if MEMOIR_BENCH_SQLITE
+  kinds.push_back({"sqlite", OpenSqliteAppender});
+#endif
+  std::vector<std::unique_ptr<Appender>> baselines;
+  std::vector<Series> series;
+  for (const Baseline& b : kinds) {
+    load.dir = options.dir + "/append-" + b.name;
+    Result<std::unique_ptr<Appender>> opened = b.open(load);
+    if (!opened.ok()) return opened.status().WithContext(b.name);
+    baselines.push_back(std::move(opened).value());
+    series.push_back(Series{b.name, {}, {}});
   }
-  if (options.events == 0) {
-    std::this_thread::sleep_for(std::chrono::duration<double>(options.seconds));
-    stop = true;
+
+  // Each round: memoir for one slice, then every baseline for a slice in
+  // transactions of the group size memoir formed in that round.
+  const size_t rounds = std::max<size_t>(1, options.rounds);
+  const double slice_seconds = options.seconds / rounds;
+  const uint64_t slice_events =
+      options.events > 0 ? std::max<uint64_t>(1, options.events / rounds) : 0;
+  std::vector<double> memoir_rates, batches, probes;
+  uint64_t total_events = 0, total_commits = 0, total_requests = 0;
+  for (size_t r = 0; r < rounds; ++r) {
+    Result<double> probe = ProbeFsync(options, 20);
+    if (!probe.ok()) return probe.status();
+    probes.push_back(*probe);
+    Result<MemoirLoad::Slice> slice = memoir.Run(slice_seconds, slice_events);
+    if (!slice.ok()) return slice.status();
+    const double rate = slice->events / slice->seconds;
+    const double group =
+        slice->commits > 0 ? double(slice->requests) / slice->commits : 0;
+    const size_t batch =
+        std::max<size_t>(1, std::lround(group * options.events_per_append));
+    memoir_rates.push_back(rate);
+    batches.push_back(double(batch));
+    total_events += slice->events;
+    total_commits += slice->commits;
+    total_requests += slice->requests;
+    std::string line = fmt::format(
+        "round {}/{}: fsync p50 {:.0f} us; memoir {:.0f} ev/s in groups of "
+        "{:.1f}",
+        r + 1, rounds, *probe, rate, group);
+    for (size_t b = 0; b < baselines.size(); ++b) {
+      Result<RunResult> run =
+          baselines[b]->Run(batch, slice_seconds, slice_events);
+      if (!run.ok()) return run.status().WithContext(series[b].name);
+      series[b].Add(rate, run->rate());
+      line += fmt::format("; {} {:.0f}", series[b].name, run->rate());
+    }
+    report.Note(line);
   }
-  for (std::thread& t : threads) t.join();
-  const double seconds = SecondsSince(start);
-  if (!first_error.ok()) return first_error.WithContext("memoir Append");
+  baselines.clear();
+  for (const Baseline& b : kinds) RemoveAll(options.dir + "/append-" + b.name);
 
   const StoreStats stats = (*store)->Stats();
-  Result<uint64_t> last = journal.LastPosition();
+  Result<uint64_t> last = (*store)->journal().LastPosition();
   if (!last.ok()) return last.status();
-  if (*last != appended.load()) {
+  if (*last != total_events) {
     return Status::Corruption(fmt::format(
-        "appended {} events but LastPosition is {}", appended.load(), *last));
+        "appended {} events but LastPosition is {}", total_events, *last));
   }
   if (Status s = (*store)->Close(); !s.ok()) return s.WithContext("Close");
   store->reset();
   RemoveAll(dir);
 
-  const double rate = appended.load() / seconds;
   const double group =
-      stats.commits > 0 ? double(stats.write_requests) / stats.commits : 0;
-  const size_t events_per_txn =
-      std::max<size_t>(1, std::lround(group * options.events_per_append));
-  report.Row("append", "memoir",
-             std::string(DurabilityName(options.durability)), rate, "ev/s",
+      total_commits > 0 ? double(total_requests) / total_commits : 0;
+  const std::string metric(DurabilityName(options.durability));
+  report.Row("append", "memoir", metric, Median(memoir_rates), "ev/s",
              "memoir_events_per_s");
   report.Row("append", "memoir", "avg group", group, "req/txn", "avg_group");
+  report.Field("append", "rounds", double(rounds));
   report.Field("append", "max_group", double(stats.max_group));
-  report.Field("append", "commits", double(stats.commits));
-  report.Field("append", "events", double(appended.load()));
-  report.Field("append", "baseline_events_per_txn", double(events_per_txn));
+  report.Field("append", "commits", double(total_commits));
+  report.Field("append", "events", double(total_events));
+  report.Field("append", "baseline_events_per_txn", Median(batches));
+  report.Field("append", "fsync_probe_rounds_min_p50_us",
+               *std::min_element(probes.begin(), probes.end()));
+  report.Field("append", "fsync_probe_rounds_max_p50_us",
+               *std::max_element(probes.begin(), probes.end()));
   report.Note(fmt::format(
-      "append: {} events in {:.2f} s over {} commits; baselines: one thread, "
-      "{} events per transaction, durability {}",
-      appended.load(), seconds, stats.commits, events_per_txn,
-      DurabilityName(options.durability)));
-
-  AppendLoad load;
-  load.durability = options.durability;
-  load.payload = options.payload;
-  load.batch = events_per_txn;
-  load.streams = options.streams;
-  load.seconds = options.seconds;
-  load.events = options.events;
-  struct Baseline {
-    std::string name;
-    Result<RunResult> (*run)(const AppendLoad&);
-  };
-  std::vector<Baseline> baselines = {{"raw-log", RawLogAppend},
-                                     {"raw-streams", RawStreamAppend}};
-#if MEMOIR_BENCH_ROCKSDB
-  baselines.push_back({"rocksdb", RocksAppend});
-#endif
-#if MEMOIR_BENCH_SQLITE
-  baselines.push_back({"sqlite", SqliteAppend});
-#endif
-  for (const Baseline& b : baselines) {
-    load.dir = options.dir + "/append-" + b.name;
-    Result<RunResult> r = b.run(load);
-    RemoveAll(load.dir);
-    if (!r.ok()) return r.status().WithContext(b.name);
-    Compare(report, "append", b.name,
-            std::string(DurabilityName(options.durability)), rate, r->rate(),
-            "");
-  }
+      "append: median of {} rounds of {:.2f} s; baselines: one thread, {:.0f} "
+      "events per transaction (memoir's group in the same round), "
+      "durability {}",
+      rounds, slice_seconds, Median(batches), metric));
+  for (const Series& s : series) ReportSeries(report, "append", s, metric, "");
   return FsyncProbe(options, report, "after");
 }
 
@@ -273,46 +386,68 @@ Status RunReplay(const Options& options, Report& report) {
     if (Status s = (*store)->Close(); !s.ok()) return s.WithContext("Close");
     write_seconds = SecondsSince(start);
   }
-  Result<std::unique_ptr<Store>> store = OpenStore(dir, Durability::kNone);
-  if (!store.ok()) return store.status();
-  Result<double> cold =
-      TimedScan((*store)->journal(), stream, n, options.payload);
-  if (!cold.ok()) return cold.status();
-  Result<double> hot =
-      TimedScan((*store)->journal(), stream, n, options.payload);
-  if (!hot.ok()) return hot.status();
-  if (Status s = (*store)->Close(); !s.ok()) return s.WithContext("Close");
-  store->reset();
-  RemoveAll(dir);
-
-  const double memoir_cold = n / *cold;
-  const double memoir_hot = n / *hot;
-  report.Field("replay", "events", double(n));
-  report.Field("replay", "memoir_write_events_per_s", n / write_seconds);
-  report.Row("replay", "memoir", "cold-ish", memoir_cold, "ev/s",
-             "memoir_cold_events_per_s");
-  report.Row("replay", "memoir", "hot", memoir_hot, "ev/s",
-             "memoir_hot_events_per_s");
-  std::string base = options.dir + "/replay-";
-  Status s = CompareScan(report, "replay", "raw-lmdb",
-                         RawStreamScan(base + "raw", n, options.payload), n,
-                         memoir_cold, memoir_hot);
-  RemoveAll(base + "raw");
-  if (!s.ok()) return s;
+  const std::string base = options.dir + "/replay-";
+  struct Baseline {
+    std::string name;
+    Status (*write)(const std::string&, uint64_t, size_t);
+    Result<ScanResult> (*scan)(const std::string&, uint64_t, size_t);
+  };
+  std::vector<Baseline> kinds = {{"raw-lmdb", RawStreamWrite, RawStreamScan}};
 #if MEMOIR_BENCH_ROCKSDB
-  s = CompareScan(report, "replay", "rocksdb",
-                  RocksScan(base + "rocksdb", n, options.payload), n,
-                  memoir_cold, memoir_hot);
-  RemoveAll(base + "rocksdb");
-  if (!s.ok()) return s;
+  kinds.push_back({"rocksdb", RocksWrite, RocksScan});
 #endif
 #if MEMOIR_BENCH_SQLITE
-  s = CompareScan(report, "replay", "sqlite",
-                  SqliteScan(base + "sqlite", n, options.payload), n,
-                  memoir_cold, memoir_hot);
-  RemoveAll(base + "sqlite");
-  if (!s.ok()) return s;
+  kinds.push_back({"sqlite", SqliteWrite, SqliteScan});
 #endif
+  std::vector<Series> cold, hot;
+  for (const Baseline& b : kinds) {
+    Status s = b.write(base + b.name, n, options.payload);
+    if (!s.ok()) return s.WithContext(b.name);
+    cold.push_back(Series{b.name, {}, {}});
+    hot.push_back(Series{b.name, {}, {}});
+  }
+  // Each round reopens every store and scans it twice: cold-ish (the OS
+  // page cache is warm, the process's own caches are not), then hot.
+  const size_t rounds = std::max<size_t>(1, options.rounds);
+  std::vector<double> memoir_cold, memoir_hot;
+  // The order of the engines turns by one each round, so that none is
+  // always measured first (or right after another).
+  std::vector<Result<ScanResult>> scans(kinds.size(), Status::Busy("not run"));
+  for (size_t r = 0; r < rounds; ++r) {
+    Result<std::pair<double, double>> memoir = Status::Busy("not run");
+    for (size_t i = 0; i <= kinds.size(); ++i) {
+      const size_t e = (i + r) % (kinds.size() + 1);
+      if (e == kinds.size()) {
+        memoir = ReopenAndScan(dir, n, [&](Journal& journal) {
+          return TimedScan(journal, stream, n, options.payload);
+        });
+        if (!memoir.ok()) return memoir.status();
+      } else {
+        scans[e] = kinds[e].scan(base + kinds[e].name, n, options.payload);
+      }
+    }
+    memoir_cold.push_back(memoir->first);
+    memoir_hot.push_back(memoir->second);
+    for (size_t b = 0; b < kinds.size(); ++b) {
+      Status s = AddScan(&cold[b], &hot[b], scans[b], n, memoir->first,
+                         memoir->second);
+      if (!s.ok()) return s;
+    }
+  }
+  RemoveAll(dir);
+  for (const Baseline& b : kinds) RemoveAll(base + b.name);
+
+  report.Field("replay", "events", double(n));
+  report.Field("replay", "rounds", double(rounds));
+  report.Field("replay", "memoir_write_events_per_s", n / write_seconds);
+  report.Row("replay", "memoir", "cold-ish", Median(memoir_cold), "ev/s",
+             "memoir_cold_events_per_s");
+  report.Row("replay", "memoir", "hot", Median(memoir_hot), "ev/s",
+             "memoir_hot_events_per_s");
+  for (size_t b = 0; b < kinds.size(); ++b) {
+    ReportSeries(report, "replay", cold[b], "cold-ish", "_cold");
+    ReportSeries(report, "replay", hot[b], "hot", "_hot");
+  }
   return Status::OK();
 }
 
@@ -341,28 +476,41 @@ Status RunReadAll(const Options& options, Report& report) {
     }
     if (Status s = (*store)->Close(); !s.ok()) return s.WithContext("Close");
   }
-  Result<std::unique_ptr<Store>> store = OpenStore(dir, Durability::kNone);
-  if (!store.ok()) return store.status();
-  Result<double> cold = TimedScanAll((*store)->journal(), n, options.payload);
-  if (!cold.ok()) return cold.status();
-  Result<double> hot = TimedScanAll((*store)->journal(), n, options.payload);
-  if (!hot.ok()) return hot.status();
-  if (Status s = (*store)->Close(); !s.ok()) return s.WithContext("Close");
-  store->reset();
+  const std::string raw_dir = options.dir + "/read-all-raw";
+  if (Status s = RawLogWrite(raw_dir, n, options.payload); !s.ok()) {
+    return s.WithContext("raw-log");
+  }
+  const size_t rounds = std::max<size_t>(1, options.rounds);
+  Series cold{"raw-log", {}, {}}, hot{"raw-log", {}, {}};
+  std::vector<double> memoir_cold, memoir_hot;
+  for (size_t r = 0; r < rounds; ++r) {
+    // Which of the two goes first alternates between rounds.
+    Result<ScanResult> raw = Status::Busy("not run");
+    if (r % 2 == 1) raw = RawLogScan(raw_dir, n, options.payload);
+    Result<std::pair<double, double>> memoir =
+        ReopenAndScan(dir, n, [&](Journal& journal) {
+          return TimedScanAll(journal, n, options.payload);
+        });
+    if (!memoir.ok()) return memoir.status();
+    if (r % 2 == 0) raw = RawLogScan(raw_dir, n, options.payload);
+    memoir_cold.push_back(memoir->first);
+    memoir_hot.push_back(memoir->second);
+    Status s = AddScan(&cold, &hot, raw, n, memoir->first, memoir->second);
+    if (!s.ok()) return s;
+  }
   RemoveAll(dir);
+  RemoveAll(raw_dir);
 
   report.Field("read-all", "events", double(n));
   report.Field("read-all", "streams", double(streams));
-  report.Row("read-all", "memoir", "cold-ish", n / *cold, "ev/s",
+  report.Field("read-all", "rounds", double(rounds));
+  report.Row("read-all", "memoir", "cold-ish", Median(memoir_cold), "ev/s",
              "memoir_cold_events_per_s");
-  report.Row("read-all", "memoir", "hot", n / *hot, "ev/s",
+  report.Row("read-all", "memoir", "hot", Median(memoir_hot), "ev/s",
              "memoir_hot_events_per_s");
-  const std::string raw_dir = options.dir + "/read-all-raw";
-  Status s = CompareScan(report, "read-all", "raw-log",
-                         RawLogScan(raw_dir, n, options.payload), n, n / *cold,
-                         n / *hot);
-  RemoveAll(raw_dir);
-  return s;
+  ReportSeries(report, "read-all", cold, "cold-ish", "_cold");
+  ReportSeries(report, "read-all", hot, "hot", "_hot");
+  return Status::OK();
 }
 
 }  // namespace memoir::bench
