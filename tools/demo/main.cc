@@ -387,10 +387,11 @@ int Run(const Config& config) {
       stats.recovery_p50_ms, stats.recovery_p99_ms, checks.passed,
       checks.passed + checks.failed);
   std::printf(
-      "store: %s  (inspect it: memoir info %s; memoir events %s "
-      "%s)\n",
+      "store: %s  (inspect it with the CLI: memoir info %s; "
+      "memoir events %s %s; from the repository: bash tools/dev.sh "
+      "cli info %s)\n",
       config.store.c_str(), config.store.c_str(), config.store.c_str(),
-      bank::AccountId(1).c_str());
+      bank::AccountId(1).c_str(), config.store.c_str());
   return checks.failed == 0 ? 0 : 1;
 }
 
