@@ -61,25 +61,6 @@ inline bool CanonicalPrefix(const char* b, uint16_t* tags_field) {
 
 constexpr size_t Align(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
 
-inline void Put16(char* p, uint16_t v) {
-  p[0] = static_cast<char>(v & 0xff);
-  p[1] = static_cast<char>(v >> 8);
-}
-inline void Put32(char* p, uint32_t v) {
-  if constexpr (std::endian::native == std::endian::big) {
-    v = __builtin_bswap32(v);
-  }
-  std::memcpy(p, &v, 4);
-}
-inline uint32_t Get32(const char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  if constexpr (std::endian::native == std::endian::big) {
-    v = __builtin_bswap32(v);
-  }
-  return v;
-}
-
 // Where the variable parts of an event's envelope go.
 struct Plan {
   size_t payload_length_at;  // the payload vector's u32 length
@@ -115,26 +96,27 @@ void WriteEnvelope(const EventData& e, const Plan& plan, char* b) {
   std::memset(b, 0, payload_at);
   std::memset(b + payload_end, 0, plan.size - payload_end);
   std::memcpy(b, kPrefix, sizeof kPrefix);
-  Put16(b + kVtableTagsSlot, e.tags.empty() ? 0 : kTagsField);
-  Put32(b + kRootTable, kVtableDistance);
-  Put32(b + kTypeRefAt, static_cast<uint32_t>(kTypeAt - kTypeRefAt));
-  Put32(b + kSchemaAt, e.schema_version);
-  Put32(b + kPayloadRefAt,
-        static_cast<uint32_t>(plan.payload_length_at - kPayloadRefAt));
-  Put32(b + kTypeAt, static_cast<uint32_t>(e.type.size()));
+  PutLittle16(b + kVtableTagsSlot, e.tags.empty() ? 0 : kTagsField);
+  PutLittle32(b + kRootTable, kVtableDistance);
+  PutLittle32(b + kTypeRefAt, static_cast<uint32_t>(kTypeAt - kTypeRefAt));
+  PutLittle32(b + kSchemaAt, e.schema_version);
+  PutLittle32(b + kPayloadRefAt,
+              static_cast<uint32_t>(plan.payload_length_at - kPayloadRefAt));
+  PutLittle32(b + kTypeAt, static_cast<uint32_t>(e.type.size()));
   std::memcpy(b + kTypeAt + 4, e.type.data(), e.type.size());
-  Put32(b + plan.payload_length_at, static_cast<uint32_t>(e.payload.size()));
+  PutLittle32(b + plan.payload_length_at,
+              static_cast<uint32_t>(e.payload.size()));
   if (!e.payload.empty()) {
     std::memcpy(b + payload_at, e.payload.data(), e.payload.size());
   }
   if (e.tags.empty()) return;
-  Put32(b + kTagsRefAt, static_cast<uint32_t>(plan.tags_at - kTagsRefAt));
-  Put32(b + plan.tags_at, static_cast<uint32_t>(e.tags.size()));
+  PutLittle32(b + kTagsRefAt, static_cast<uint32_t>(plan.tags_at - kTagsRefAt));
+  PutLittle32(b + plan.tags_at, static_cast<uint32_t>(e.tags.size()));
   size_t at = plan.tags_at + 4 + 4 * e.tags.size();
   for (size_t i = 0; i < e.tags.size(); ++i) {
     const size_t slot = plan.tags_at + 4 + 4 * i;
-    Put32(b + slot, static_cast<uint32_t>(at - slot));
-    Put32(b + at, static_cast<uint32_t>(e.tags[i].size()));
+    PutLittle32(b + slot, static_cast<uint32_t>(at - slot));
+    PutLittle32(b + at, static_cast<uint32_t>(e.tags[i].size()));
     std::memcpy(b + at + 4, e.tags[i].data(), e.tags[i].size());
     at = Align(at + 4 + e.tags[i].size() + 1, 4);
   }
@@ -146,37 +128,38 @@ void WriteEnvelope(const EventData& e, const Plan& plan, char* b) {
 bool ReadCanonical(const char* b, size_t n, DecodedEvent* out) {
   uint16_t tags_field = 0;
   if (n < kMinCanonical || n % 16 != 0 || !CanonicalPrefix(b, &tags_field) ||
-      Get32(b + kTypeRefAt) != kTypeAt - kTypeRefAt) {
+      GetLittle32(b + kTypeRefAt) != kTypeAt - kTypeRefAt) {
     return false;
   }
-  const size_t type_length = Get32(b + kTypeAt);
+  const size_t type_length = GetLittle32(b + kTypeAt);
   // The NUL after the type must lie inside the envelope.
   if (type_length >= n - kTypeAt - 4 || b[kTypeAt + 4 + type_length] != 0) {
     return false;
   }
   const size_t length_at = PayloadLengthAt(type_length);
   if (length_at + 4 > n ||
-      Get32(b + kPayloadRefAt) != length_at - kPayloadRefAt) {
+      GetLittle32(b + kPayloadRefAt) != length_at - kPayloadRefAt) {
     return false;
   }
-  const size_t payload_length = Get32(b + length_at);
+  const size_t payload_length = GetLittle32(b + length_at);
   if (payload_length > n - length_at - 4) return false;
   size_t end = length_at + 4 + payload_length;
   out->tags.clear();
   if (tags_field == 0) {
-    if (Get32(b + kTagsRefAt) != 0) return false;
+    if (GetLittle32(b + kTagsRefAt) != 0) return false;
   } else {
     const size_t tags_at = Align(end, 4);
-    if (tags_at + 4 > n || Get32(b + kTagsRefAt) != tags_at - kTagsRefAt) {
+    if (tags_at + 4 > n ||
+        GetLittle32(b + kTagsRefAt) != tags_at - kTagsRefAt) {
       return false;
     }
-    const size_t count = Get32(b + tags_at);
+    const size_t count = GetLittle32(b + tags_at);
     if (count > (n - tags_at - 4) / 4) return false;
     end = tags_at + 4 + 4 * count;
     for (size_t i = 0; i < count; ++i) {
       const size_t slot = tags_at + 4 + 4 * i;
-      if (end + 4 > n || Get32(b + slot) != end - slot) return false;
-      const size_t length = Get32(b + end);
+      if (end + 4 > n || GetLittle32(b + slot) != end - slot) return false;
+      const size_t length = GetLittle32(b + end);
       if (length >= n - end - 4 || b[end + 4 + length] != 0) return false;
       out->tags.emplace_back(b + end + 4, length);
       end = Align(end + 4 + length + 1, 4);
@@ -188,7 +171,7 @@ bool ReadCanonical(const char* b, size_t n, DecodedEvent* out) {
   out->position = GetLittle64(b + kPositionAt);
   out->timestamp_ns = static_cast<int64_t>(GetLittle64(b + kTimestampAt));
   out->type = std::string_view(b + kTypeAt + 4, type_length);
-  out->schema_version = Get32(b + kSchemaAt);
+  out->schema_version = GetLittle32(b + kSchemaAt);
   out->payload = std::string_view(b + length_at + 4, payload_length);
   return true;
 }

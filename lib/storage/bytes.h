@@ -32,6 +32,25 @@ inline void AppendBig64(std::string* out, uint64_t v) {
   PutBig64(buf, v);
   out->append(buf, 8);
 }
+// Little-endian, as FlatBuffers stores scalars.
+inline void PutLittle16(char* out, uint16_t v) {
+  out[0] = static_cast<char>(v & 0xff);
+  out[1] = static_cast<char>(v >> 8);
+}
+inline void PutLittle32(char* out, uint32_t v) {
+  if constexpr (std::endian::native == std::endian::big) {
+    v = __builtin_bswap32(v);
+  }
+  std::memcpy(out, &v, 4);
+}
+inline uint32_t GetLittle32(const char* in) {
+  uint32_t v;
+  std::memcpy(&v, in, 4);
+  if constexpr (std::endian::native == std::endian::big) {
+    v = __builtin_bswap32(v);
+  }
+  return v;
+}
 inline void PutLittle64(char* out, uint64_t v) {
   if constexpr (std::endian::native == std::endian::big) {
     v = __builtin_bswap64(v);
