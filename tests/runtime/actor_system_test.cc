@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstring>
 #include <future>
 #include <mutex>
@@ -254,6 +255,51 @@ TEST_CASE("recoveries wait for a slot and still all complete") {
   RuntimeStats stats = system->Stats();
   CHECK(stats.recoveries == 64);
   CHECK(stats.recovery_p50_ms <= stats.recovery_p99_ms);
+}
+
+// A recovery that lingers (up to 300 ms) until a second one is running, so
+// that overlapping recoveries are observed whenever they are allowed.
+struct Overlap {
+  static inline std::mutex mu;
+  static inline std::condition_variable cv;
+  static inline int inside = 0;
+};
+struct SlowStart : Counter {
+  static constexpr std::string_view kTypeName = "slow-start";
+  State InitialState(std::string_view) const {
+    std::unique_lock lock(Overlap::mu);
+    ++Overlap::inside;
+    Overlap::cv.notify_all();
+    Overlap::cv.wait_for(lock, std::chrono::milliseconds(300),
+                         [] { return Overlap::inside >= 2; });
+    --Overlap::inside;
+    return 0;
+  }
+};
+
+TEST_CASE("no more recoveries run at once than max_concurrent_recoveries") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  size_t limit = 0;
+  SUBCASE("one slot") { limit = 1; }
+  SUBCASE("four slots") { limit = 4; }
+  ActorSystemOptions o;
+  o.threads = 4;
+  o.max_concurrent_recoveries = limit;
+  auto system = test::StartSystem(*store, o);
+  REQUIRE(system->Register<SlowStart>().ok());
+  std::vector<std::future<Result<int64_t>>> asks;
+  for (int i = 0; i < 6; ++i) {
+    asks.push_back(system->Ref<SlowStart>("s" + std::to_string(i)).Ask(Get()));
+  }
+  for (auto& a : asks) CHECK(test::Await(std::move(a)) == 0);
+  RuntimeStats stats = system->Stats();
+  CHECK(stats.recoveries == 6);
+  if (limit == 1) {
+    CHECK(stats.recoveries_peak == 1);
+  } else {
+    CHECK(stats.recoveries_peak >= 2);  // the count sees overlap
+  }
 }
 
 TEST_CASE("an ask whose deadline passes in the mailbox is not handled") {

@@ -175,8 +175,7 @@ struct PodCodec {
     return value;
   }
   // As an event codec.
-  static EventData Encode(const T& value) requires(
-      !std::is_same_v<T, SnapshotData>) {
+  static EventData Encode(const T& value) {
     return EventData{std::string(kType.view()), Bytes(value), kVersion, {}};
   }
   static T Decode(std::string_view type, uint32_t version,

@@ -87,6 +87,7 @@ struct RuntimeStats {
   uint64_t commit_failures = 0;
   uint64_t recoveries = 0;
   uint64_t recovery_failures = 0;  // replays that quarantined their actor
+  uint64_t recoveries_peak = 0;    // most recoveries that ran at once
   double recovery_p50_ms = 0;      // over the last 4,096 recoveries
   double recovery_p99_ms = 0;
   double recovery_max_ms = 0;

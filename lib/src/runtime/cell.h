@@ -33,6 +33,7 @@ using Phase = ActorInfo::Phase;
 // every command queued before it.
 class DestroyMessage final : public detail::Message {
  public:
+  DestroyMessage() { control = true; }
   void Finish(const Status& status) override { promise.set_value(status); }
   bool wants_reply() const override { return true; }
   std::promise<Status> promise;

@@ -165,8 +165,7 @@ void SystemImpl::Enqueue(const detail::Behavior* behavior, std::string_view id,
       std::lock_guard lock(cell->mu);
       if (cell->retired) continue;  // passivated meanwhile: a fresh cell
       cell->last_used = SteadyClock::now();
-      if (cell->phase == Phase::kQuarantined &&
-          dynamic_cast<internal::DestroyMessage*>(message.get()) == nullptr) {
+      if (cell->phase == Phase::kQuarantined && !message->control) {
         refuse = cell->cause;
       } else {
         // A caller about to block on the answer lends its thread: the
@@ -442,8 +441,12 @@ RuntimeStats SystemImpl::Stats() const {
   s.snapshot_failures = counters_.snapshot_failures.load();
   s.passivations = counters_.passivations.load();
   {
-    std::lock_guard lock(const_cast<std::mutex&>(map_mu_));
+    std::lock_guard lock(map_mu_);
     s.active = cells_.size();
+  }
+  {
+    std::lock_guard lock(recovery_mu_);
+    s.recoveries_peak = recoveries_peak_;
   }
   std::vector<double> times;
   {

@@ -97,11 +97,12 @@ class SystemImpl final : public ActorSystem {
       behaviors_;  // registered before use; read without a lock after
   mutable std::mutex behaviors_mu_;
 
-  std::mutex map_mu_;
+  mutable std::mutex map_mu_;
   std::unordered_map<std::string, CellPtr> cells_;  // map_mu_
 
-  std::mutex recovery_mu_;
+  mutable std::mutex recovery_mu_;
   size_t recoveries_running_ = 0;         // recovery_mu_
+  size_t recoveries_peak_ = 0;            // recovery_mu_
   std::deque<CellPtr> recovery_waiting_;  // recovery_mu_
 
   std::atomic<bool> closing_{false};

@@ -74,8 +74,8 @@ void SystemImpl::RunTurn(const CellPtr& cell) {
       }
     }
     for (auto& m : refused) {
-      if (auto* destroy = dynamic_cast<DestroyMessage*>(m.get())) {
-        RunDestroy(cell, *destroy);
+      if (m->control) {
+        RunDestroy(cell, static_cast<DestroyMessage&>(*m));
       } else {
         Finish(*m, cause);
       }
@@ -230,6 +230,7 @@ bool SystemImpl::TryAcquireSlot(const CellPtr& cell) {
   std::lock_guard lock(recovery_mu_);
   if (recoveries_running_ < limit) {
     ++recoveries_running_;
+    recoveries_peak_ = std::max(recoveries_peak_, recoveries_running_);
     return true;
   }
   std::lock_guard cell_lock(cell->mu);
@@ -386,7 +387,8 @@ void SystemImpl::HandleMessages(const CellPtr& cell, bool on_caller_thread) {
   auto now = SteadyClock::now();
   for (; i < run.size() && !c.broken; ++i) {
     detail::Message& m = *run[i];
-    if ((destroy = dynamic_cast<DestroyMessage*>(&m)) != nullptr) {
+    if (m.control) {
+      destroy = static_cast<DestroyMessage*>(&m);
       ++i;
       break;
     }

@@ -69,6 +69,9 @@ class Message {
   // False for Tell: nobody waits, so failures are logged instead.
   virtual bool wants_reply() const = 0;
   Clock::time_point deadline = Clock::time_point::max();
+  // A request of the runtime's own (Destroy), not a command: tested on
+  // every message, so a flag rather than a dynamic_cast.
+  bool control = false;
   // The sender blocks on the answer (a future-returning Ask from a thread
   // of its own): the runtime may run the actor's turn on that thread.
   bool caller_waits = false;
