@@ -3,13 +3,12 @@
 #include "memoir/actor_system.h"
 #include "memoir/store.h"
 
-// A counter whose total survives crashes: commands are amounts to add.
-struct Counter {
+struct Counter {  // a total that survives crashes; commands are amounts
   static constexpr std::string_view kTypeName = "counter";
-  using State = long;    // the total
-  using Command = long;  // an amount to add, also the event
+  using State = long;
+  using Command = long;  // also the event: command sourcing
   using Event = long;
-  using Reply = long;  // the new total
+  using Reply = long;
   using EventCodec = memoir::PodCodec<long, "Added">;
   using StateCodec = memoir::PodCodec<long, "Total">;
   memoir::Effect<long, long> Handle(const long& total, const long& n) const {
@@ -24,7 +23,7 @@ int main() {
   if (!store.ok()) return std::puts(store.status().ToString().c_str()), 1;
   auto system = memoir::ActorSystem::Create(**store).value();
   if (!system->Register<Counter>().ok()) return 1;
-  memoir::Result<long> total = system->Ref<Counter>("c-1").Ask(5).get();
+  auto total = system->Ref<Counter>("c-1").Ask(5).get();  // after the commit
   if (!total.ok()) return std::puts(total.status().ToString().c_str()), 1;
   std::printf("total after a durable commit: %ld\n", *total);
 }
