@@ -440,3 +440,48 @@ TEST_CASE(
 
 }  // namespace
 }  // namespace memoir
+
+namespace memoir {
+namespace {
+
+// A state codec that cannot encode: snapshots fail, commands must not.
+struct NoSnapshots : test::Counter {
+  static constexpr std::string_view kTypeName = "no-snapshots";
+  struct StateCodec {
+    static SnapshotData EncodeState(const int64_t&) {
+      throw std::runtime_error("state codec broken");
+    }
+    static int64_t Decode(std::string_view, uint32_t, std::string_view) {
+      throw std::runtime_error("state codec broken");
+    }
+  };
+};
+
+TEST_CASE(
+    "a snapshot that cannot be encoded is logged and skipped; the "
+    "actor keeps answering") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  std::atomic<int> warnings{0};
+  ActorSystemOptions o;
+  o.logger = [&](LogLevel level, std::string_view message) {
+    if (level == LogLevel::kWarning &&
+        message.find("state codec broken") != std::string_view::npos) {
+      warnings.fetch_add(1);
+    }
+  };
+  auto system = test::StartSystem(*store, o);
+  ActorTypeOptions<NoSnapshots> options;
+  options.snapshots.every_events = 2;
+  REQUIRE(system->Register<NoSnapshots>({}, options).ok());
+  auto c = system->Ref<NoSnapshots>("c");
+  for (int i = 1; i <= 6; ++i) CHECK(test::Await(c.Ask(Add(1))) == i);
+  CHECK(system->Stats().snapshot_failures == 3);
+  CHECK(system->Stats().snapshots == 0);
+  CHECK(warnings.load() == 3);
+  CHECK(store->snapshots().List("c").value().empty());
+  CHECK(system->Stats().restarts == 0);
+}
+
+}  // namespace
+}  // namespace memoir
