@@ -39,14 +39,17 @@ struct Checks {
   }
 };
 
+// Prints the usage (to stdout for --help, to stderr after an error) and
+// returns the exit status: 0 for --help, 2 for a usage error.
 int Usage(const char* error) {
+  FILE* out = error ? stderr : stdout;
   if (error) std::fprintf(stderr, "memoir-demo: %s\n", error);
-  std::fprintf(stderr,
+  std::fprintf(out,
                "usage: memoir-demo [STORE] [--seed N] [--accounts N] "
                "[--clients N] [--quick]\n"
                "  STORE defaults to ./demo-store; it is recreated each run.\n"
                "  --quick: 300 accounts, killed after 0.3-0.7 s (for tests)\n");
-  return 2;
+  return error ? 2 : 0;
 }
 
 // Parses the command line; returns false after printing usage.
@@ -65,7 +68,7 @@ bool Parse(int argc, char** argv, Config& c, int& status) {
     };
     try {
       if (a == "--help" || a == "-h") {
-        status = Usage(nullptr) - 2;
+        status = Usage(nullptr);
         return false;
       } else if (a == "--seed") {
         c.seed = static_cast<uint64_t>(number(0, 1LL << 62));
