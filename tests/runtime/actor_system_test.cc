@@ -36,9 +36,15 @@ TEST_CASE("an actor recovers its state after the process reopens the store") {
   auto store = test::OpenTestStore(dir.path());
   auto system = test::StartSystem(*store);
   REQUIRE(system->Register<Counter>().ok());
-  CHECK(test::Await(system->Ref<Counter>("acct").Ask(Get())) == 55);
+  auto acct = system->Ref<Counter>("acct");
+  CHECK(test::Await(acct.Ask(Get())) == 55);
   CHECK(store->journal().Head("acct").value() == 10);
   CHECK(system->Stats().recoveries == 1);
+  ActorInfo info = acct.Info();  // recovery time is recorded per actor
+  CHECK(info.phase == ActorInfo::Phase::kActive);
+  CHECK(info.committed_seq == 10);
+  CHECK(info.last_recovery_ms > 0);
+  CHECK(info.last_recovery_ms <= system->Stats().recovery_max_ms);
 }
 
 TEST_CASE("a rejection is an answer: nothing written, no restart") {
