@@ -48,6 +48,9 @@ struct Options {
   size_t read_all_streams = 1000;
   // latency
   size_t latency_count = 2000;
+  // bisect: events per stream and the snapshot interval
+  uint64_t bisect_events = 1000000;
+  uint64_t bisect_every = 1000;
   // Rounds of memoir-then-baselines per scenario (append, replay, read-all).
   size_t rounds = 5;
 };
@@ -223,6 +226,7 @@ Status RunReplay(const Options& options, Report& report);
 Status RunReadAll(const Options& options, Report& report);
 Status RunLatency(const Options& options, Report& report);
 Status RunActors(const Options& options, Report& report);  // actors.cc
+Status RunBisect(const Options& options, Report& report);  // bisect.cc
 
 }  // namespace memoir::bench
 

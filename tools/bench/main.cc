@@ -1,12 +1,14 @@
 // memoir-bench: measures memoir's journal against the storage it is built on
 // (raw LMDB) and, when available, RocksDB and SQLite, in the same run.
 //
-//   memoir-bench [--scenario append|replay|read-all|latency|all] [--quick]
+//   memoir-bench [--scenario append|replay|read-all|latency|actors|bisect|all]
+//                [--quick]
 //                [--dir DIR] [--producers P] [--streams S]
 //                [--events-per-append E] [--payload BYTES]
 //                [--durability sync|nometasync|none] [--seconds T]
 //                [--events N] [--replay-events N] [--read-all-events N]
-//                [--latency-count N]
+//                [--latency-count N] [--rounds R] [--bisect-events N]
+//                [--bisect-every K]
 //
 // Prints one table row per measurement and, last, one JSON line starting
 // with {"memoir_bench":. Exits non-zero on any error.
@@ -146,12 +148,12 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: memoir-bench [--scenario append|replay|read-all|latency|actors|"
-    "all]\n"
+    "bisect|all]\n"
     "  [--quick] [--dir DIR] [--producers P] [--streams S]\n"
     "  [--events-per-append E] [--payload BYTES]\n"
     "  [--durability sync|nometasync|none] [--seconds T] [--events N]\n"
     "  [--replay-events N] [--read-all-events N] [--latency-count N]\n"
-    "  [--rounds R]\n";
+    "  [--rounds R] [--bisect-events N] [--bisect-every K]\n";
 
 template <typename T>
 bool ParseNumber(std::string_view text, T* out) {
@@ -164,7 +166,7 @@ bool ParseNumber(std::string_view text, T* out) {
 std::string ParseArgs(int argc, char** argv, Options* options) {
   // Quick-mode sizes apply unless a flag sets them explicitly.
   bool set_seconds = false, set_replay = false, set_read_all = false,
-       set_latency = false, set_rounds = false;
+       set_latency = false, set_rounds = false, set_bisect = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view flag = argv[i];
     if (flag == "--quick") {
@@ -178,7 +180,8 @@ std::string ParseArgs(int argc, char** argv, Options* options) {
     if (flag == "--scenario") {
       options->scenario = value;
       ok = value == "all" || value == "append" || value == "replay" ||
-           value == "read-all" || value == "latency" || value == "actors";
+           value == "read-all" || value == "latency" || value == "actors" ||
+           value == "bisect";
     } else if (flag == "--dir") {
       options->dir = value;
     } else if (flag == "--producers") {
@@ -216,6 +219,12 @@ std::string ParseArgs(int argc, char** argv, Options* options) {
     } else if (flag == "--rounds") {
       ok = ParseNumber(value, &options->rounds) && options->rounds > 0;
       set_rounds = true;
+    } else if (flag == "--bisect-events") {
+      ok = ParseNumber(value, &options->bisect_events) &&
+           options->bisect_events >= 3;
+      set_bisect = true;
+    } else if (flag == "--bisect-every") {
+      ok = ParseNumber(value, &options->bisect_every);
     } else if (flag == "--latency-count") {
       ok = ParseNumber(value, &options->latency_count) &&
            options->latency_count > 0;
@@ -231,6 +240,7 @@ std::string ParseArgs(int argc, char** argv, Options* options) {
     if (!set_read_all) options->read_all_events = 100000;
     if (!set_latency) options->latency_count = 300;
     if (!set_rounds) options->rounds = 3;
+    if (!set_bisect) options->bisect_events = 100000;
   }
   return "";
 }
@@ -241,11 +251,9 @@ Status RunAll(const Options& options, Report& report) {
     const char* name;
     Status (*run)(const Options&, Report&);
   };
-  const Scenario scenarios[] = {{"append", RunAppend},
-                                {"replay", RunReplay},
-                                {"read-all", RunReadAll},
-                                {"latency", RunLatency},
-                                {"actors", RunActors}};
+  const Scenario scenarios[] = {
+      {"append", RunAppend},   {"replay", RunReplay}, {"read-all", RunReadAll},
+      {"latency", RunLatency}, {"actors", RunActors}, {"bisect", RunBisect}};
   report.Header();
   for (const Scenario& s : scenarios) {
     if (options.scenario != "all" && options.scenario != s.name) continue;
