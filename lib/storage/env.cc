@@ -254,9 +254,11 @@ Status Env::CheckFormat() {
     PutLittle64(buf, kFormatVersion);
     MDB_val v{sizeof(buf), buf};
     rc = mdb_put(txn, meta_, &key, &v, 0);
-    if (rc == 0) return MdbStatus(mdb_txn_commit(txn), "writing format");
+    const std::string what =
+        fmt::format("writing the format version of {}", dir_);
+    if (rc == 0) return MdbStatus(mdb_txn_commit(txn), what);
     mdb_txn_abort(txn);
-    return MdbStatus(rc, "writing format");
+    return MdbStatus(rc, what);
   }
   if (rc != 0) {
     mdb_txn_abort(txn);
@@ -314,7 +316,9 @@ Status Env::CheckProcess() const {
 Result<MDB_dbi> Env::OpenDatabase(const char* name, unsigned flags) {
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env_, nullptr, read_only() ? MDB_RDONLY : 0, &txn);
-  if (rc != 0) return MdbStatus(rc, fmt::format("opening database {}", name));
+  if (rc != 0) {
+    return MdbStatus(rc, fmt::format("opening database {} in {}", name, dir_));
+  }
   MDB_dbi dbi = 0;
   rc = mdb_dbi_open(txn, name, flags | (read_only() ? 0 : MDB_CREATE), &dbi);
   if (rc != 0) {
@@ -329,7 +333,9 @@ Result<MDB_dbi> Env::OpenDatabase(const char* name, unsigned flags) {
   }
   // Committing (also for read-only transactions) keeps the handle open.
   rc = mdb_txn_commit(txn);
-  if (rc != 0) return MdbStatus(rc, fmt::format("opening database {}", name));
+  if (rc != 0) {
+    return MdbStatus(rc, fmt::format("opening database {} in {}", name, dir_));
+  }
   return dbi;
 }
 

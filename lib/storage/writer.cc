@@ -25,6 +25,14 @@ class SyncOp final : public WriteOp {
   std::promise<Status> promise_;
 };
 
+// A failed sync is final whatever its errno (the kernel may have dropped the
+// pages), so unlike a failed commit its status carries no advice to retry.
+Status SyncFailure(int rc, const std::string& dir) {
+  return Status::IOError(
+             fmt::format("syncing store {}: {}", dir, mdb_strerror(rc)))
+      .WithRawError(rc);
+}
+
 constexpr std::chrono::milliseconds kGrowWait{2000};
 // The longest the writer waits for the submitters of its last group to
 // come back before it commits what it has (see Run).
@@ -225,8 +233,16 @@ void Writer::SyncNow() {
   if (!failure().ok()) return;
   int rc = mdb_env_sync(env_->raw(), 1);
   if (rc != 0) {
-    SetFailed(MdbStatus(rc, fmt::format("syncing store {}", env_->dir())));
+    SetFailed(SyncFailure(rc, env_->dir()));
   }
+}
+
+bool Writer::EnvPanicked() {
+  // mdb_txn_begin checks the environment's fatal flag before anything else.
+  MDB_txn* probe = nullptr;
+  int rc = env_->BeginWrite(&probe);
+  if (rc == 0) mdb_txn_abort(probe);
+  return rc == MDB_PANIC;
 }
 
 Status Writer::TranslateCommitError(int rc, size_t group_bytes) {
@@ -302,9 +318,26 @@ void Writer::CommitGroup(std::vector<Queued>& group, bool closing) {
       break;
     }
     txn_status = TranslateCommitError(rc, group_bytes);
-    if (!txn_status.IsStorageFull() &&
-        (IsFatalMdbError(rc) || txn_status.IsIOError())) {
+    if (txn_status.IsStorageFull() && EnvPanicked()) {
+      // The disk filled while LMDB wrote its meta page: LMDB then marks the
+      // environment fatal and refuses every later transaction, so this is
+      // not the usual, recoverable storage full. Nothing acknowledged is
+      // lost (the previous meta page still stands), but only a reopen
+      // brings the store back.
+      SetFailed(Status::IOError(
+                    fmt::format(
+                        "committing to store {}: {} while LMDB wrote its meta "
+                        "page, after which LMDB refuses this environment "
+                        "(MDB_PANIC); free disk space",
+                        env_->dir(), mdb_strerror(rc)))
+                    .WithRawError(rc));
+      txn_status = failure();
+    } else if (!txn_status.IsStorageFull() &&
+               (IsFatalMdbError(rc) || txn_status.IsIOError())) {
       SetFailed(txn_status);
+      // This group's callers, like later ones, learn that the store now
+      // refuses writes until it is reopened.
+      txn_status = failure();
     }
     break;
   }
@@ -324,8 +357,9 @@ void Writer::CommitGroup(std::vector<Queued>& group, bool closing) {
   if (txn_status.ok() && sync) {
     int rc = mdb_env_sync(env_->raw(), 1);
     if (rc != 0) {
-      sync_status = MdbStatus(rc, fmt::format("syncing store {}", env_->dir()));
+      sync_status = SyncFailure(rc, env_->dir());
       SetFailed(sync_status);
+      sync_status = failure();
     }
   }
   last_commit_ = std::chrono::steady_clock::now() - commit_start;

@@ -157,6 +157,9 @@ class Writer {
   void Run();
   void CommitGroup(std::vector<Queued>& group, bool closing);
   Status TranslateCommitError(int rc, size_t group_bytes);
+  // True when LMDB has marked the environment fatal (MDB_PANIC): after a
+  // failed meta-page write, say; only closing and reopening clears it.
+  bool EnvPanicked();
   void SetFailed(const Status& s);
   void SyncNow();
 

@@ -1,0 +1,333 @@
+// fault_child STORE short|long [sync|nometasync|none]: the scripted workload
+// the I/O fault sweep runs under an injected fault (fault_sweep_test.cc).
+//
+// The fault comes from the environment (support/io_faults.h) and is armed
+// from the first call: creating the store is a step like any other. A few
+// threads each own two streams and run the same script every time: single
+// appends with an exact expectation, two appends in flight at once (so the
+// writer groups them), an atomic append to both streams, a snapshot save
+// and an append with its snapshot; halfway through, one thread forces a
+// sync. Then a sync and a close. Every acknowledgement and every error is
+// reported as it happens (fault_workload.h gives the lines).
+//
+// What the child does after an error follows the store's contract: it
+// lifts the fault (space freed, device back), probes whether the same open
+// store accepts an append (it must after "storage full"; it must refuse,
+// saying to reopen, after a failed sync), closes, reopens, probes again and
+// appends once more to every stream with the head it believes in (a
+// conflict there would mean a failed append was stored after all).
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "memoir/store.h"
+#include "reliability/fault_workload.h"
+#include "support/io_faults.h"
+
+namespace memoir {
+namespace {
+
+void Say(const std::string& line) {
+  std::string out = line + "\n";
+  ssize_t n = ::write(1, out.data(), out.size());
+  (void)n;
+}
+
+// Messages go on one line.
+std::string OneLine(std::string_view msg) {
+  std::string out(msg);
+  for (char& c : out) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return out;
+}
+
+int CodeOf(const Status& s) { return static_cast<int>(s.code()); }
+
+std::atomic<bool> g_saw_error{false};
+
+void SayError(std::string_view tag, std::string_view what, const Status& s) {
+  g_saw_error.store(true);
+  Say(fmt::format("{} {} {} {}", tag, what, CodeOf(s), OneLine(s.message())));
+}
+
+struct Stream {
+  std::string name;
+  uint64_t head = 0;  // as the child believes it: moved by acks only
+};
+
+class Script {
+ public:
+  Script(Store& store, int thread, int rounds)
+      : store_(&store), thread_(thread), rounds_(rounds) {
+    a_.name = fmt::format("t{}-a", thread);
+    b_.name = fmt::format("t{}-b", thread);
+  }
+
+  void Run() {
+    for (int r = 0; r < rounds_; ++r) {
+      const size_t n = 1 + static_cast<size_t>(r + thread_) % 3;
+      switch (r % 4) {
+        case 0:
+          AppendOne(a_, n);
+          break;
+        case 1:
+          AppendTwoInFlight(n);
+          break;
+        case 2:
+          AppendBoth(1 + n % 2, 1 + (n + 1) % 2);
+          break;
+        case 3:
+          SaveAndAppendWithSnapshot();
+          break;
+      }
+      if (thread_ == 0 && r == rounds_ / 2) {
+        Status s = store_->Sync();
+        if (!s.ok()) SayError("E", "sync", s);
+      }
+    }
+  }
+
+  // One more append to each stream of `reopened`, expecting the head the
+  // child believes.
+  void AppendAfterReopen(Store& reopened) {
+    store_ = &reopened;
+    AppendOne(a_, 1);
+    AppendOne(b_, 2);
+  }
+
+ private:
+  uint64_t NextCid() { return uint64_t(thread_ + 1) * 100000 + next_++; }
+
+  std::vector<EventData> Events(uint64_t cid, size_t first, size_t n,
+                                size_t total) {
+    std::vector<EventData> out;
+    for (size_t i = first; i < first + n; ++i) {
+      out.push_back({"Fault", test::FaultEventPayload(cid, i, total), 1, {}});
+    }
+    return out;
+  }
+
+  StreamAppend Request(Stream& s, uint64_t cid, size_t first, size_t n,
+                       size_t total) {
+    return StreamAppend{s.name, Expected::At(s.head),
+                        Events(cid, first, n, total)};
+  }
+
+  void Acked(uint64_t cid, Stream& s, const AppendResult& r) {
+    s.head = r.last_seq;
+    Say(fmt::format("A {} {} {} {}", cid, s.name, r.first_seq, r.last_seq));
+  }
+
+  void Failed(uint64_t cid, Stream* s, const Status& st) {
+    // A conflict tells the actual head: follow it, and let the parent
+    // judge (a failed append that was stored after all shows up here).
+    if (st.IsConflict() && s != nullptr) s->head = st.actual_seq();
+    SayError("N", std::to_string(cid), st);
+  }
+
+  void AppendOne(Stream& s, size_t n) {
+    const uint64_t cid = NextCid();
+    auto r = store_->journal().Append(s.name, Expected::At(s.head),
+                                      Events(cid, 0, n, n));
+    if (r.ok()) {
+      Acked(cid, s, *r);
+    } else {
+      Failed(cid, &s, r.status());
+    }
+  }
+
+  void AppendTwoInFlight(size_t n) {
+    const uint64_t ca = NextCid(), cb = NextCid();
+    auto fa = store_->journal().AppendAsync(Request(a_, ca, 0, n, n));
+    auto fb = store_->journal().AppendAsync(Request(b_, cb, 0, 1, 1));
+    auto ra = fa.get();
+    auto rb = fb.get();
+    if (ra.ok()) {
+      Acked(ca, a_, *ra);
+    } else {
+      Failed(ca, &a_, ra.status());
+    }
+    if (rb.ok()) {
+      Acked(cb, b_, *rb);
+    } else {
+      Failed(cb, &b_, rb.status());
+    }
+  }
+
+  void AppendBoth(size_t na, size_t nb) {
+    const uint64_t cid = NextCid();
+    std::vector<StreamAppend> req;
+    req.push_back(Request(a_, cid, 0, na, na + nb));
+    req.push_back(Request(b_, cid, na, nb, na + nb));
+    auto r = store_->journal().AppendMulti(std::move(req));
+    if (r.ok()) {
+      Acked(cid, a_, (*r)[0]);
+      Acked(cid, b_, (*r)[1]);
+    } else {
+      Failed(cid, nullptr, r.status());
+    }
+  }
+
+  void SaveAndAppendWithSnapshot() {
+    if (a_.head > 0) {
+      Status s = store_->snapshots().Save(
+          a_.name, a_.head,
+          {"FaultState", 1, test::FaultSnapshotPayload(a_.name, a_.head)});
+      if (s.ok()) {
+        Say(fmt::format("S {} {}", a_.name, a_.head));
+      } else {
+        SayError("Q", fmt::format("{} {}", a_.name, a_.head), s);
+      }
+    }
+    const uint64_t cid = NextCid();
+    const uint64_t seq = b_.head + 1;
+    auto r = store_->snapshots().AppendWithSnapshot(
+        Request(b_, cid, 0, 1, 1),
+        {"FaultState", 1, test::FaultSnapshotPayload(b_.name, seq)});
+    if (r.ok()) {
+      Acked(cid, b_, *r);
+      Say(fmt::format("S {} {}", b_.name, r->last_seq));
+    } else {
+      Failed(cid, &b_, r.status());
+    }
+  }
+
+  Store* store_;
+  const int thread_;
+  const int rounds_;
+  uint64_t next_ = 0;
+  Stream a_, b_;
+};
+
+uint64_t g_probe_cid = 900000;
+
+void Probe(Store& store, std::string_view where) {
+  const uint64_t cid = g_probe_cid++;
+  auto r = store.journal().Append(
+      "probe", Expected::Any(),
+      {{"Fault", test::FaultEventPayload(cid, 0, 1), 1, {}}});
+  if (r.ok()) {
+    Say(fmt::format("A {} probe {} {}", cid, r->first_seq, r->last_seq));
+    Say(fmt::format("P {} 0 ok", where));
+  } else {
+    Say(fmt::format("P {} {} {}", where, CodeOf(r.status()),
+                    OneLine(r.status().message())));
+  }
+}
+
+StoreOptions Options(std::string_view durability) {
+  StoreOptions o;
+  o.durability = Durability::kSync;
+  if (durability == "nometasync") o.durability = Durability::kNoMetaSync;
+  if (durability == "none") {
+    // Syncs come from Sync, Close and the background sync.
+    o.durability = Durability::kNone;
+    o.periodic_sync = std::chrono::milliseconds(5);
+  }
+  // Index flushes inside the workload, not only at close.
+  o.index_flush_events = 16;
+  return o;
+}
+
+void ReportTally() {
+  test::IoFaultTally t = test::IoFaultsSoFar();
+  for (size_t i = 0; i < test::kIoOpCount; ++i) {
+    Say(fmt::format("C {} {}", test::IoOpName(static_cast<test::IoOp>(i)),
+                    t.calls[i]));
+  }
+  if (t.injected) {
+    Say(fmt::format("F {} {} {}", test::IoOpName(t.injected_op), t.injected_at,
+                    t.injected_path));
+  }
+  Say(fmt::format("K {}", t.failed));
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 3 || argc > 4) {
+    fmt::print(stderr,
+               "usage: fault_child STORE short|long [sync|nometasync|none]\n");
+    return 2;
+  }
+  const std::string path = argv[1];
+  const bool long_form = std::string_view(argv[2]) == "long";
+  const StoreOptions options = Options(argc == 4 ? argv[3] : "sync");
+  std::string error;
+  auto plan = test::IoFaultPlanFromEnv(&error);
+  if (!plan) {
+    fmt::print(stderr, "fault_child: {}\n", error);
+    return 2;
+  }
+  test::ArmIoFaults(*plan);
+  const int threads = long_form ? 4 : 3;
+  const int rounds = long_form ? 24 : 8;
+
+  // A failed open is reported but is not an error of the store the
+  // workload then uses: that one is opened afresh.
+  auto store = Store::Open(path, options);
+  if (!store.ok()) {
+    Say(fmt::format("E open {} {}", CodeOf(store.status()),
+                    OneLine(store.status().message())));
+    test::LiftIoFaults();
+    store = Store::Open(path, options);
+    if (!store.ok()) {
+      SayError("E", "reopen", store.status());
+      return 3;
+    }
+  }
+  std::vector<std::unique_ptr<Script>> scripts;
+  for (int t = 0; t < threads; ++t) {
+    scripts.push_back(std::make_unique<Script>(**store, t, rounds));
+  }
+  {
+    std::vector<std::thread> running;
+    for (auto& s : scripts) running.emplace_back([&s] { s->Run(); });
+    for (auto& t : running) t.join();
+  }
+  bool lifted = false;
+  auto lift_and_probe = [&] {
+    if (lifted) return;
+    lifted = true;
+    test::LiftIoFaults();
+    Probe(**store, "same");
+  };
+  if (g_saw_error.load()) lift_and_probe();
+  Status s = (*store)->Sync();
+  if (!s.ok()) {
+    SayError("E", "sync", s);
+    lift_and_probe();
+  }
+  Say(fmt::format("Y {}", test::IoFaultsSoFar().failed));
+  s = (*store)->Close();
+  if (!s.ok()) SayError("E", "close", s);
+  test::LiftIoFaults();
+  store->reset();
+
+  // Reopened without the fault: appends work and the heads are as acked.
+  Say("X reopened");
+  store = Store::Open(path, options);
+  if (!store.ok()) {
+    SayError("E", "reopen", store.status());
+    return 3;
+  }
+  Probe(**store, "reopened");
+  for (auto& script : scripts) script->AppendAfterReopen(**store);
+  s = (*store)->Close();
+  if (!s.ok()) SayError("E", "close2", s);
+  store->reset();
+  ReportTally();
+  Say("END");
+  return 0;
+}
+
+}  // namespace
+}  // namespace memoir
+
+int main(int argc, char** argv) { return memoir::Main(argc, argv); }
