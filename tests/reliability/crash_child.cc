@@ -5,17 +5,28 @@
 // payload is "<batch>:<index>:<total>", so the parent can tell a whole
 // batch from a partial one. Prints "READY", then "A <batch>" once a batch
 // is acknowledged (one write() per line).
+//
+// crash_child --actors STORE GENERATION: the actor form. An ActorSystem runs
+// the 64 ledger actors of reliability/crash_actor.h (snapshots every 32
+// events); 16 client threads Ask commands numbered as that header says,
+// each keeping 16 in flight, until the process is killed. Prints "READY",
+// then "A <id>" from the reply callback of each acknowledged command, and
+// "F <id> <status>" for any other answer.
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <random>
+#include <semaphore>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "memoir/actor_system.h"
 #include "memoir/store.h"
+#include "reliability/crash_actor.h"
 
 namespace {
 
@@ -27,9 +38,61 @@ void Say(const std::string& line) {
 
 }  // namespace
 
+// The actor form; returns only on a setup error.
+int RunActors(const char* path, uint64_t generation) {
+  memoir::StoreOptions o;
+  o.durability = memoir::Durability::kNone;  // as below
+  auto store = memoir::Store::Open(path, o);
+  if (!store.ok()) {
+    fmt::print(stderr, "crash_child: {}\n", store.status().ToString());
+    return 3;
+  }
+  memoir::ActorSystemOptions so;
+  so.threads = 4;
+  auto system = memoir::ActorSystem::Create(**store, so);
+  if (!system.ok()) {
+    fmt::print(stderr, "crash_child: {}\n", system.status().ToString());
+    return 3;
+  }
+  namespace crash = memoir::crash;
+  memoir::Status s = (*system)->Register<crash::Ledger>(crash::Ledger{},
+                                                        crash::LedgerOptions());
+  if (!s.ok()) {
+    fmt::print(stderr, "crash_child: {}\n", s.ToString());
+    return 3;
+  }
+  memoir::ActorSystem& actors = **system;
+  Say("READY");
+  std::vector<std::thread> clients;
+  for (uint64_t c = 0; c < crash::kClients; ++c) {
+    clients.emplace_back([&actors, generation, c] {
+      std::counting_semaphore<16> window(16);
+      for (uint64_t counter = 1;; ++counter) {
+        window.acquire();
+        uint64_t id = crash::CommandId(generation, c, counter);
+        actors.Ref<crash::Ledger>(crash::ActorName(crash::ActorOf(id)))
+            .Ask(id, [&window, id](memoir::Result<crash::LedgerState> r) {
+              // Reported from the reply itself: the parent learns of an
+              // acknowledgement as soon as a caller could have.
+              Say(r.ok() ? fmt::format("A {}", id)
+                         : fmt::format("F {} {}", id, r.status().ToString()));
+              window.release();
+            });
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 4 && std::strcmp(argv[1], "--actors") == 0) {
+    return RunActors(argv[2], std::stoull(argv[3]));
+  }
   if (argc != 3) {
-    fmt::print(stderr, "usage: crash_child STORE FIRST_BATCH\n");
+    fmt::print(stderr,
+               "usage: crash_child STORE FIRST_BATCH\n"
+               "       crash_child --actors STORE GENERATION\n");
     return 2;
   }
   memoir::StoreOptions o;

@@ -2,7 +2,12 @@
 // random moment, again and again; after each kill the store is reopened
 // and checked. MEMOIR_CRASH_CYCLES sets the number of cycles (100 by
 // default; the "long" ctest label runs 2,000).
+//
+// The actor form does the same to an ActorSystem of 64 actors with
+// snapshots; MEMOIR_ACTOR_CRASH_CYCLES sets its cycles (100 by default,
+// 2,000 under the "long" label) and MEMOIR_CRASH_SEED its kill delays.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <random>
@@ -19,7 +25,10 @@
 #include <thread>
 #include <vector>
 
+#include "memoir/actor_system.h"
+#include "memoir/replay.h"
 #include "memoir/store.h"
+#include "reliability/crash_actor.h"
 #include "support/temp_dir.h"
 
 namespace memoir {
@@ -28,11 +37,13 @@ namespace {
 struct Child {
   pid_t pid = -1;
   std::set<uint64_t> acked;
+  std::vector<std::string> failures;  // "F <id> <status>" lines
   bool ready = false;
 };
 
-// Runs crash_child until it is ready, lets it write for `ms`, kills it.
-Child RunAndKill(const std::string& store, uint64_t first_batch, int ms) {
+// Runs crash_child with `args` until it says READY, lets it work for `ms`,
+// kills it. Collects "A <n>" and "F ..." lines as they arrive.
+Child RunAndKill(const std::vector<std::string>& args, int ms) {
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
   Child child;
@@ -42,16 +53,18 @@ Child RunAndKill(const std::string& store, uint64_t first_batch, int ms) {
     ::dup2(fds[1], 1);
     ::close(fds[0]);
     ::close(fds[1]);
-    std::string first = std::to_string(first_batch);
-    ::execl(MEMOIR_CRASH_CHILD, "crash_child", store.c_str(), first.c_str(),
-            static_cast<char*>(nullptr));
+    std::vector<char*> argv{const_cast<char*>("crash_child")};
+    for (const std::string& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(MEMOIR_CRASH_CHILD, argv.data());
     ::_exit(127);
   }
   ::close(fds[1]);
   std::promise<void> ready;
   std::thread reader([&] {
     FILE* in = ::fdopen(fds[0], "r");
-    char line[64];
+    char line[4096];
     bool told = false;
     while (std::fgets(line, sizeof line, in)) {
       if (line[0] == 'R' && !told) {
@@ -59,6 +72,8 @@ Child RunAndKill(const std::string& store, uint64_t first_batch, int ms) {
         ready.set_value();
       } else if (line[0] == 'A') {
         child.acked.insert(std::strtoull(line + 2, nullptr, 10));
+      } else if (line[0] == 'F') {
+        child.failures.emplace_back(line);
       }
     }
     if (!told) ready.set_value();
@@ -74,6 +89,10 @@ Child RunAndKill(const std::string& store, uint64_t first_batch, int ms) {
   reader.join();
   CHECK_MESSAGE(WIFSIGNALED(status), "crash_child exited by itself");
   return child;
+}
+
+Child RunAndKill(const std::string& store, uint64_t first_batch, int ms) {
+  return RunAndKill({store, std::to_string(first_batch)}, ms);
 }
 
 struct Figures {
@@ -162,6 +181,382 @@ TEST_CASE(
   CHECK(f.partial == 0);
   CHECK(f.duplicates == 0);
   CHECK(f.gaps == 0);
+}
+
+// --- The actor form ---------------------------------------------------
+// crash_child --actors runs 64 ledger actors (reliability/crash_actor.h)
+// under 16 Asking client threads; after each kill the parent reads the new
+// events, rebuilds a model of each actor from them, and compares it with
+// the state a fresh ActorSystem recovers and with replays. Every command id
+// tells its actor and its events, and a client's commands to one actor
+// follow its counter, so the parent knows which commands must be there.
+
+struct ActorFigures {
+  uint64_t cycles = 0, acked = 0, commands = 0, events = 0;
+  uint64_t lost = 0, partial = 0, duplicates = 0, skipped = 0, gaps = 0;
+  uint64_t mismatches = 0, failures = 0;
+  uint64_t snapshots_verified = 0, snapshot_recoveries = 0;
+  std::vector<std::string> first_problems;
+  void Problem(uint64_t& counter, const std::string& what) {
+    ++counter;
+    if (first_problems.size() < 10) first_problems.push_back(what);
+  }
+  bool clean() const {
+    return lost + partial + duplicates + skipped + gaps + mismatches +
+               failures ==
+           0;
+  }
+};
+
+// What the parent knows of one actor, carried across cycles.
+struct ActorModel {
+  crash::LedgerState state;  // the fold of every event read so far
+  uint64_t head = 0;
+  uint64_t open = 0;  // command whose events are being read (0: none)
+  uint32_t next_index = 0;
+  // This cycle: per client, the last command committed to this actor.
+  std::map<uint64_t, uint64_t> lane_last;
+};
+
+// The id of the command that client `lane` (generation << 8 | client)
+// sends to `actor` after `after` (an id of that lane, or 0).
+uint64_t NextInLane(uint64_t lane, int actor, uint64_t after) {
+  uint64_t counter = after == 0 ? 0 : crash::Counter(after);
+  for (;;) {
+    uint64_t id = lane << 32 | ++counter;
+    if (crash::ActorOf(id) == actor) return id;
+  }
+}
+
+// Reads the events committed since `from_position` into the models.
+void ReadCycle(Store& store, uint64_t from_position, uint64_t generation,
+               std::vector<ActorModel>& models, ActorFigures& f) {
+  for (ActorModel& m : models) m.lane_last.clear();
+  Status s = store.journal().ScanAll(
+      from_position, SIZE_MAX, [&](const EventView& e) -> bool {
+        ++f.events;
+        crash::LedgerEvent ev;
+        try {
+          ev = crash::Ledger::EventCodec::Decode(e.type, e.schema_version,
+                                                 e.payload);
+        } catch (const std::exception& x) {
+          f.Problem(f.mismatches, std::string(e.stream) + ": " + x.what());
+          return true;
+        }
+        const uint64_t id = ev.command;
+        const int actor = crash::ActorOf(id);
+        if (crash::Generation(id) != generation ||
+            crash::Client(id) >= crash::kClients ||
+            e.stream != crash::ActorName(actor) ||
+            ev.index >= crash::EventsOf(id) ||
+            crash::EventsFor(id)[ev.index].amount != ev.amount ||
+            ev.count != crash::EventsOf(id)) {
+          f.Problem(f.mismatches,
+                    fmt::format("{} seq {}: event {} of command {} is not one "
+                                "the child could have written",
+                                e.stream, e.seq, ev.index, id));
+          return true;
+        }
+        ActorModel& m = models[actor];
+        if (e.seq != m.head + 1) {
+          f.Problem(f.gaps, fmt::format("{}: seq {} after {}", e.stream, e.seq,
+                                        m.head));
+        }
+        m.head = e.seq;
+        if (m.open == 0 && ev.index == 0) {
+          m.open = id;
+          m.next_index = 0;
+        }
+        if (m.open != id || ev.index != m.next_index) {
+          f.Problem(
+              f.partial,
+              fmt::format("{} seq {}: event {} of command {} while "
+                          "command {} expects event {}",
+                          e.stream, e.seq, ev.index, id, m.open, m.next_index));
+          m.open = 0;
+          return true;
+        }
+        crash::ApplyLedger(m.state, ev);
+        if (++m.next_index < ev.count) return true;
+        m.open = 0;
+        ++f.commands;
+        // A client's commands to this actor commit in the order sent, so
+        // they must be exactly the next of its lane.
+        const uint64_t lane = id >> 32;
+        uint64_t& last = m.lane_last[lane];
+        uint64_t expected = NextInLane(lane, actor, last);
+        if (id < expected) {
+          f.Problem(f.duplicates,
+                    fmt::format("{}: command {} again", e.stream, id));
+        } else if (id > expected) {
+          f.Problem(f.skipped,
+                    fmt::format("{}: command {} committed without the "
+                                "earlier command {} of its client",
+                                e.stream, id, expected));
+        }
+        if (id > last) last = id;
+        return true;
+      });
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+  for (int a = 0; a < crash::kActors; ++a) {
+    if (models[a].open != 0) {
+      f.Problem(f.partial, fmt::format("{}: command {} has {} of its {} events",
+                                       crash::ActorName(a), models[a].open,
+                                       models[a].next_index,
+                                       crash::EventsOf(models[a].open)));
+      models[a].open = 0;
+    }
+  }
+}
+
+// Every acknowledged command is in the journal (its lane reached it) and
+// in the recovered state.
+void CheckAcked(const std::set<uint64_t>& acked,
+                const std::vector<ActorModel>& models,
+                const std::vector<crash::LedgerState>& recovered,
+                ActorFigures& f) {
+  for (uint64_t id : acked) {
+    const int actor = crash::ActorOf(id);
+    auto it = models[actor].lane_last.find(id >> 32);
+    if (it == models[actor].lane_last.end() || it->second < id) {
+      f.Problem(f.lost, fmt::format("acknowledged command {} of {} is not "
+                                    "in the journal",
+                                    id, crash::ActorName(actor)));
+    } else if (recovered[actor].last[crash::Client(id)] < id) {
+      f.Problem(f.lost, fmt::format("acknowledged command {} is not in the "
+                                    "recovered state of {}",
+                                    id, crash::ActorName(actor)));
+    }
+  }
+  f.acked += acked.size();
+}
+
+// Recovers every actor through a fresh ActorSystem and through replays
+// (from the newest snapshot and from seq 1), and compares each with the
+// model; checks every stored snapshot against the events before it.
+std::vector<crash::LedgerState> CheckRecovery(
+    Store& store, const std::vector<ActorModel>& models, ActorFigures& f) {
+  std::vector<crash::LedgerState> recovered(crash::kActors);
+  auto system = ActorSystem::Create(store).value();
+  REQUIRE(
+      system->Register<crash::Ledger>(crash::Ledger{}, crash::LedgerOptions())
+          .ok());
+  Replayer<crash::Ledger> replay(store, crash::Ledger{},
+                                 crash::LedgerOptions());
+  auto differs = [&](const std::string& name, const char* how,
+                     const crash::LedgerState& got,
+                     const crash::LedgerState& want) {
+    if (got == want) return;
+    f.Problem(f.mismatches,
+              fmt::format("{}: {} gives {} events, {} commands, balance {}; "
+                          "the model {} events, {} commands, balance {}",
+                          name, how, got.events, got.commands, got.balance,
+                          want.events, want.commands, want.balance));
+  };
+  std::vector<std::future<Result<crash::LedgerState>>> asks;
+  for (int a = 0; a < crash::kActors; ++a) {
+    asks.push_back(system->Ref<crash::Ledger>(crash::ActorName(a)).Ask(0));
+  }
+  for (int a = 0; a < crash::kActors; ++a) {
+    const std::string name = crash::ActorName(a);
+    const crash::LedgerState& want = models[a].state;
+    REQUIRE(asks[a].wait_for(std::chrono::seconds(30)) ==
+            std::future_status::ready);
+    Result<crash::LedgerState> asked = asks[a].get();
+    REQUIRE_MESSAGE(asked.ok(), asked.status().ToString());
+    recovered[a] = *asked;
+    differs(name, "recovery (Ask)", *asked, want);
+    auto committed = system->Ref<crash::Ledger>(name).CommittedState();
+    REQUIRE_MESSAGE(committed.ok(), committed.status().ToString());
+    differs(name, "CommittedState", **committed, want);
+    auto from_snapshot = replay.StateAt(name);
+    auto from_start = replay.StateAt(name, kMaxSeq, /*from_start=*/true);
+    REQUIRE_MESSAGE(from_snapshot.ok(), from_snapshot.status().ToString());
+    REQUIRE_MESSAGE(from_start.ok(), from_start.status().ToString());
+    differs(name, "snapshot + replay", from_snapshot->state, want);
+    differs(name, "replay from seq 1", from_start->state, want);
+    if (from_snapshot->snapshot_seq > 0) ++f.snapshot_recoveries;
+    if (!from_snapshot->skipped.empty()) {
+      f.Problem(f.mismatches, fmt::format("{}: {} snapshots skipped", name,
+                                          from_snapshot->skipped.size()));
+    }
+    if (models[a].head == 0) continue;
+    auto verified = replay.VerifySnapshots(name);
+    REQUIRE_MESSAGE(verified.ok(), verified.status().ToString());
+    f.snapshots_verified += verified->checked;
+    if (verified->first_mismatch || verified->unusable > 0) {
+      f.Problem(f.mismatches, fmt::format("{}: snapshot check: {} unusable; {}",
+                                          name, verified->unusable,
+                                          verified->first_mismatch
+                                              ? verified->first_mismatch->detail
+                                              : std::string("no mismatch")));
+    }
+  }
+  REQUIRE(system->Shutdown().ok());
+  return recovered;
+}
+
+// The ids client `lane` sends to `actor` first, in order.
+std::vector<uint64_t> FirstInLane(uint64_t lane, int actor, int n) {
+  std::vector<uint64_t> ids;
+  for (uint64_t last = 0; static_cast<int>(ids.size()) < n;) {
+    ids.push_back(last = NextInLane(lane, actor, last));
+  }
+  return ids;
+}
+
+void Write(Store& store, uint64_t id, uint32_t events) {
+  std::vector<EventData> data;
+  for (const crash::LedgerEvent& e : crash::EventsFor(id)) {
+    if (data.size() == events) break;
+    data.push_back(crash::Ledger::EventCodec::Encode(e));
+  }
+  auto r = store.journal().Append(crash::ActorName(crash::ActorOf(id)),
+                                  Expected::Any(), std::move(data));
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+}
+
+TEST_CASE(
+    "the actor crash checks catch a lost, a partial, a duplicated and a "
+    "skipped command and a state that differs from its events") {
+  test::TempDir dir;
+  auto store = Store::Open(dir.path());
+  REQUIRE(store.ok());
+  const uint64_t lane = 1 << 8 | 3;  // generation 1, client 3
+  // Actor 0: its client's 1st command, then the 3rd (skipped the 2nd).
+  std::vector<uint64_t> a = FirstInLane(lane, 0, 3);
+  Write(**store, a[0], 5);
+  Write(**store, a[2], 5);
+  // Actor 1: the same command twice.
+  std::vector<uint64_t> b = FirstInLane(lane, 1, 1);
+  Write(**store, b[0], 5);
+  Write(**store, b[0], 5);
+  // Some actor: a command with one event missing.
+  uint64_t cut = FirstInLane(lane, 2, 1)[0];
+  for (int actor = 2; crash::EventsOf(cut) < 2; ++actor) {
+    cut = FirstInLane(lane, actor, 1)[0];
+  }
+  Write(**store, cut, crash::EventsOf(cut) - 1);
+  // An acknowledged command never written.
+  uint64_t lost = FirstInLane(lane, 9, 1)[0];
+
+  std::vector<ActorModel> models(crash::kActors);
+  ActorFigures f;
+  ReadCycle(**store, 1, 1, models, f);
+  std::vector<crash::LedgerState> states;
+  for (const ActorModel& m : models) states.push_back(m.state);
+  CheckAcked({a[0], b[0], lost}, models, states, f);
+  CHECK(f.skipped == 1);
+  CHECK(f.duplicates == 1);
+  CHECK(f.partial == 1);
+  CHECK(f.lost == 1);
+  CHECK(f.gaps == 0);
+  CHECK(f.mismatches == 0);
+
+  // Recovery and both replays disagree with a model that is off by one.
+  models[0].state.balance += 1;
+  CheckRecovery(**store, models, f);
+  CHECK(f.mismatches == 4);
+}
+
+constexpr int kCyclesPerStore = 10;
+
+TEST_CASE(
+    "64 actors SIGKILLed under load lose no acknowledged command and "
+    "recover to the state of their events") {
+  int cycles = 100;
+  if (const char* env = std::getenv("MEMOIR_ACTOR_CRASH_CYCLES")) {
+    cycles = std::atoi(env);
+  }
+  uint64_t seed = std::random_device{}();
+  if (const char* env = std::getenv("MEMOIR_CRASH_SEED")) {
+    seed = std::strtoull(env, nullptr, 10);
+  }
+  std::printf("actor crash test: %d cycles, seed %llu (MEMOIR_CRASH_SEED)\n",
+              cycles, (unsigned long long)seed);
+  std::mt19937_64 rng(seed);
+  test::TempDir dir;
+  std::string path;
+  std::vector<ActorModel> models;
+  ActorFigures f;
+  uint64_t stores = 0;
+  auto start = std::chrono::steady_clock::now();
+  for (int c = 0; c < cycles; ++c) {
+    // A store lives through kCyclesPerStore kills and recoveries; then a
+    // new one starts, which keeps the replays from seq 1 affordable (the
+    // child writes ~15,000 events per cycle).
+    if (c % kCyclesPerStore == 0) {
+      if (!path.empty()) std::filesystem::remove_all(path);
+      path = dir.Sub("store-" + std::to_string(++stores));
+      models.assign(crash::kActors, ActorModel{});
+    }
+    uint64_t from = 1;
+    if (c % kCyclesPerStore > 0) {
+      auto store = Store::Open(path);
+      REQUIRE(store.ok());
+      from = (*store)->journal().LastPosition().value() + 1;
+    }
+    const uint64_t generation = static_cast<uint64_t>(c) + 1;
+    const int ms = 5 + static_cast<int>(rng() % 60);
+    Child child =
+        RunAndKill({"--actors", path, std::to_string(generation)}, ms);
+    REQUIRE(child.ready);
+    for (const std::string& line : child.failures) {
+      f.Problem(f.failures, "the child got an error answer: " + line);
+    }
+    auto store = Store::Open(path);
+    REQUIRE_MESSAGE(store.ok(), store.status().ToString());
+    ReadCycle(**store, from, generation, models, f);
+    std::vector<crash::LedgerState> recovered =
+        CheckRecovery(**store, models, f);
+    CheckAcked(child.acked, models, recovered, f);
+    ++f.cycles;
+    if (!f.clean()) {
+      std::printf("cycle %d (kill after %d ms) failed\n", c, ms);
+      break;
+    }
+  }
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  uint64_t snapshots = 0;
+  {
+    auto store = Store::Open(path);
+    REQUIRE(store.ok());
+    for (int a = 0; a < crash::kActors; ++a) {
+      auto list = (*store)->snapshots().List(crash::ActorName(a));
+      if (list.ok()) snapshots += list->size();
+    }
+  }
+  std::printf(
+      "actor crash cycles: %llu in %.1f s (seed %llu, %llu stores of up to "
+      "%d cycles); acknowledged commands "
+      "checked %llu, commands in the journal %llu, events %llu; lost %llu, "
+      "partial %llu, duplicated %llu, skipped %llu, gaps %llu, mismatches "
+      "%llu, error answers %llu; snapshots verified against their events "
+      "%llu, recoveries from a snapshot %llu, snapshots in the last store "
+      "%llu\n",
+      (unsigned long long)f.cycles, seconds, (unsigned long long)seed,
+      (unsigned long long)stores, kCyclesPerStore, (unsigned long long)f.acked,
+      (unsigned long long)f.commands, (unsigned long long)f.events,
+      (unsigned long long)f.lost, (unsigned long long)f.partial,
+      (unsigned long long)f.duplicates, (unsigned long long)f.skipped,
+      (unsigned long long)f.gaps, (unsigned long long)f.mismatches,
+      (unsigned long long)f.failures, (unsigned long long)f.snapshots_verified,
+      (unsigned long long)f.snapshot_recoveries, (unsigned long long)snapshots);
+  for (const std::string& p : f.first_problems)
+    std::printf("  %s\n", p.c_str());
+  CHECK(f.cycles == static_cast<uint64_t>(cycles));
+  CHECK(f.acked > 0);
+  CHECK(f.lost == 0);
+  CHECK(f.partial == 0);
+  CHECK(f.duplicates == 0);
+  CHECK(f.skipped == 0);
+  CHECK(f.gaps == 0);
+  CHECK(f.mismatches == 0);
+  CHECK(f.failures == 0);
+  CHECK(f.snapshots_verified > 0);
+  CHECK(f.snapshot_recoveries > 0);
 }
 
 }  // namespace
