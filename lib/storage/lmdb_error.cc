@@ -38,7 +38,10 @@ Status MdbStatus(int rc, std::string_view what) {
       break;
     case MDB_PANIC:
       s = Status::IOError(fmt::format(
-          "{}: {}; the store refuses writes until it is reopened", what, text));
+          "{}: {}; LMDB marked this environment failed after a fatal write "
+          "error (such as a failed meta-page write); reads and writes fail "
+          "until the store is reopened",
+          what, text));
       break;
     case MDB_READERS_FULL:
       s =

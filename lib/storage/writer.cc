@@ -318,18 +318,20 @@ void Writer::CommitGroup(std::vector<Queued>& group, bool closing) {
       break;
     }
     txn_status = TranslateCommitError(rc, group_bytes);
-    if (txn_status.IsStorageFull() && EnvPanicked()) {
-      // The disk filled while LMDB wrote its meta page: LMDB then marks the
-      // environment fatal and refuses every later transaction, so this is
-      // not the usual, recoverable storage full. Nothing acknowledged is
-      // lost (the previous meta page still stands), but only a reopen
-      // brings the store back.
+    if (rc != MDB_PANIC && EnvPanicked()) {
+      // The commit failed while LMDB wrote its meta page (a full disk, a
+      // device error): LMDB then marks the environment fatal and refuses
+      // every later transaction, reads included, so whatever the errno
+      // this is not a recoverable failure. Nothing acknowledged is lost
+      // (the previous meta page still stands); only a reopen brings the
+      // store back.
       SetFailed(Status::IOError(
                     fmt::format(
                         "committing to store {}: {} while LMDB wrote its meta "
                         "page, after which LMDB refuses this environment "
-                        "(MDB_PANIC); free disk space",
-                        env_->dir(), mdb_strerror(rc)))
+                        "(MDB_PANIC){}",
+                        env_->dir(), mdb_strerror(rc),
+                        txn_status.IsStorageFull() ? "; free disk space" : ""))
                     .WithRawError(rc));
       txn_status = failure();
     } else if (!txn_status.IsStorageFull() &&

@@ -46,6 +46,13 @@ struct Child {
 Child RunAndKill(const std::vector<std::string>& args, int ms) {
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
+  // argv is built before fork: the child may only call async-signal-safe
+  // functions until it execs (no allocation).
+  std::vector<char*> argv{const_cast<char*>("crash_child")};
+  for (const std::string& a : args) {
+    argv.push_back(const_cast<char*>(a.c_str()));
+  }
+  argv.push_back(nullptr);
   Child child;
   child.pid = ::fork();
   REQUIRE(child.pid >= 0);
@@ -53,10 +60,6 @@ Child RunAndKill(const std::vector<std::string>& args, int ms) {
     ::dup2(fds[1], 1);
     ::close(fds[0]);
     ::close(fds[1]);
-    std::vector<char*> argv{const_cast<char*>("crash_child")};
-    for (const std::string& a : args)
-      argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
     ::execv(MEMOIR_CRASH_CHILD, argv.data());
     ::_exit(127);
   }

@@ -43,8 +43,9 @@ struct Checker {
   //     fatal (MDB_PANIC), so this full disk is final for the open store:
   //     the group and every later write get kIOError saying so and to
   //     reopen (fault_meta_page_test.cc checks it in-process).
-  static bool IsMetaPanic(const Error& e) {
-    return e.code == Code::kIOError && Contains(e.message, "MDB_PANIC");
+  bool IsMetaPanic(const Error& e) const {
+    return report.failed_meta_write && e.code == Code::kIOError &&
+           Contains(e.message, "MDB_PANIC");
   }
 
   void CheckError(const Error& e, bool* any_io, bool* meta_panic) {

@@ -247,6 +247,7 @@ void ReportTally() {
     Say(fmt::format("F {} {} {}", test::IoOpName(t.injected_op), t.injected_at,
                     t.injected_path));
   }
+  if (t.failed_meta_write) Say("M");
   Say(fmt::format("K {}", t.failed));
 }
 

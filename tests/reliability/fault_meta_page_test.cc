@@ -56,6 +56,11 @@ TEST_CASE(
     INFO("the append after space was freed: ", again.status().ToString());
     CHECK(again.status().IsIOError());
     CHECK(again.status().message().find("reopen") != std::string::npos);
+    // LMDB refuses reads of a failed environment too, and says why.
+    auto read = journal.Head("s");
+    INFO("a read after the failure: ", read.status().ToString());
+    CHECK(read.status().IsIOError());
+    CHECK(read.status().message().find("reopen") != std::string::npos);
     ArmIoFaults(IoFaultPlan{});  // nothing counted any more
   }
   auto reopened = Store::Open(path);

@@ -102,7 +102,11 @@ ChildRun RunFaultChild(const std::string& child, const std::string& store,
       run.hung = true;
       break;
     }
-    if (n < 0) continue;  // EINTR
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      run.setup_error = std::string("poll failed: ") + std::strerror(errno);
+      break;
+    }
     if (p[1].revents != 0) exited = true;
     if (p[0].revents != 0) {
       char buf[4096];
@@ -183,6 +187,8 @@ Report ParseReport(const std::vector<std::string>& lines) {
       in >> op >> n;
       r.injected_op = op;
       r.injected_path = rest();
+    } else if (tag == "M") {
+      r.failed_meta_write = true;
     } else if (tag == "Y") {
       in >> r.failed_before_close;
     } else if (tag == "K") {

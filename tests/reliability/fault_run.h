@@ -71,6 +71,7 @@ struct Report {
   std::map<std::string, uint64_t> calls;  // C lines: calls per op
   // F line: the first failed call; none if the k-th call was not reached.
   std::optional<std::string> injected_op, injected_path;
+  bool failed_meta_write = false;    // M line: a meta-page pwrite failed
   uint64_t failed_calls = 0;         // K line
   uint64_t failed_before_close = 0;  // Y line
   bool end = false;                  // END seen

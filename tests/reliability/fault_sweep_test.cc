@@ -276,6 +276,11 @@ TEST_CASE(
   CHECK(f.partial == 0);
   CHECK(f.phantom == 0);
   CHECK(f.problem_runs == 0);
+  // Both outcomes of a fault were reached: storage full that the same
+  // store survives, and an I/O error that makes it refuse until reopened.
+  CHECK(f.errors_full > 0);
+  CHECK(f.full_then_same_store_ok > 0);
+  CHECK(f.refused_until_reopen > 0);
 }
 
 // The checks themselves must be able to fail: a run without faults passes

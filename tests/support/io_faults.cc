@@ -101,6 +101,13 @@ int Decide(IoOp op, const std::string& path, int64_t offset) {
   if (s.plan.nth == 0) return 0;
   if (s.plan.persistent ? n < s.plan.nth : n != s.plan.nth) return 0;
   ++s.tally.failed;
+  static const uint64_t kMetaBytes =
+      2 * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  if (op == IoOp::kPwrite && offset >= 0 &&
+      static_cast<uint64_t>(offset) < kMetaBytes && path.size() >= 9 &&
+      path.compare(path.size() - 9, 9, "/data.mdb") == 0) {
+    s.tally.failed_meta_write = true;
+  }
   if (!s.tally.injected) {
     s.tally.injected = true;
     s.tally.injected_op = op;

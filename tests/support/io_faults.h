@@ -85,6 +85,9 @@ struct IoFaultTally {
   IoOp injected_op = IoOp::kWrite;
   uint64_t injected_at = 0;
   std::string injected_path;
+  // Whether a failed call was a pwrite to one of LMDB's two meta pages
+  // (the first two pages of data.mdb).
+  bool failed_meta_write = false;
 };
 IoFaultTally IoFaultsSoFar();
 
