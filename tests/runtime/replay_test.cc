@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -142,12 +143,152 @@ TEST_CASE(
   REQUIRE(bad->first_mismatch.has_value());
   CHECK(bad->first_mismatch->seq == 300);
   CHECK(bad->first_mismatch->detail.find("seq 200") != std::string::npos);
+  CHECK(bad->first_mismatch->stored == 12345);
+  CHECK(bad->first_mismatch->replayed == Triangle(300));
   CHECK(bad->checked == 3);
 
   auto by_equal = replay.VerifySnapshots(
       "c", [](const int64_t& a, const int64_t& b) { return a % 2 == b % 2; });
   REQUIRE(by_equal.ok());
   CHECK(by_equal->first_mismatch.has_value());  // 12345 is odd, 45150 even
+}
+
+// Stream `name`: events adding 1, 2, ..., n; snapshots every `every` (0:
+// none).
+void WriteCounterStream(Store& store, const std::string& name, int n,
+                        uint64_t every) {
+  int64_t total = 0;
+  for (int i = 1; i <= n; ++i) {
+    REQUIRE(store.journal()
+                .Append(name, Expected::At(i - 1),
+                        {Counter::EventCodec::Encode({i, 0, 0})})
+                .ok());
+    total += i;
+    if (every != 0 && i % every == 0) {
+      REQUIRE(store.snapshots()
+                  .Save(name, i, Counter::StateCodec::EncodeState(total))
+                  .ok());
+    }
+  }
+}
+
+TEST_CASE(
+    "bisection finds a break in the first, a middle or the last event, and "
+    "none when there is none, for several stream lengths") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  Replayer<Counter> replay(*store);
+  for (int n : {1, 2, 3, 10, 101, 1000}) {
+    for (uint64_t every : {0, 7}) {
+      const std::string name =
+          "c-" + std::to_string(n) + "-" + std::to_string(every);
+      WriteCounterStream(*store, name, n, every);
+      for (int k : {1, (n + 1) / 2, n, 0}) {
+        CAPTURE(n);
+        CAPTURE(every);
+        CAPTURE(k);
+        // Fails first after event k (never when k is 0): totals only grow.
+        const int64_t limit = k == 0 ? Triangle(n) + 1 : Triangle(k);
+        auto below = [limit](const int64_t& total) { return total < limit; };
+        for (bool exhaustive : {false, true}) {
+          CAPTURE(exhaustive);
+          auto found = replay.Bisect(name, below, exhaustive);
+          REQUIRE(found.ok());
+          REQUIRE(found->found == (k != 0));
+          if (k == 0) continue;
+          CHECK(found->seq == static_cast<uint64_t>(k));
+          REQUIRE(found->event.has_value());
+          CHECK(found->event->seq == static_cast<uint64_t>(k));
+          CHECK(*found->before == Triangle(k - 1));
+          CHECK(*found->after == Triangle(k));
+          if (!exhaustive && every != 0) {
+            CHECK(found->events_replayed <= found->probes * every);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("replay never changes the store: data.mdb is byte-identical") {
+  test::TempDir dir;
+  {
+    auto store = test::OpenTestStore(dir.path());
+    WriteCounter(*store, 500, 50);
+    std::vector<EventData> commands;
+    for (int64_t i = 1; i <= 20; ++i) {
+      commands.push_back(Sequencer::EventCodec::Encode(i));
+    }
+    REQUIRE(store->journal()
+                .Append("seq", Expected::NoStream(), std::move(commands))
+                .ok());
+    REQUIRE(store->Close().ok());
+  }
+  const std::string data = dir.path() + "/data.mdb";
+  const std::string before = test::FileDigest(data);
+  {
+    StoreOptions ro = test::FastStore();
+    ro.read_only = true;
+    auto store = test::OpenTestStore(dir.path(), ro);
+    Replayer<Counter> replay(*store);
+    CHECK(replay.StateAt("c", 321).ok());
+    CHECK(replay.StateAt("c", 321, /*from_start=*/true).ok());
+    CHECK(replay
+              .Steps("c", 1, 500,
+                     [](const RecordedEvent&, const int64_t&) { return true; })
+              .ok());
+    auto below = [](const int64_t& total) { return total < Triangle(250); };
+    CHECK(replay.Bisect("c", below).ok());
+    CHECK(replay.Bisect("c", below, /*exhaustive=*/true).ok());
+    CHECK(replay.VerifySnapshots("c").ok());
+    CHECK(Replayer<Sequencer>(*store).Rehandle("seq").ok());
+  }
+  CHECK(test::FileDigest(data) == before);
+}
+
+TEST_CASE(
+    "progress counts every event a replay applies, and one that throws "
+    "changes nothing") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  WriteCounter(*store, 100, 10);
+  Replayer<Counter> replay(*store);
+  std::vector<uint64_t> seen;
+  auto record = [&seen](uint64_t n) { seen.push_back(n); };
+  auto full = replay.StateAt("c", 100, /*from_start=*/true, record);
+  REQUIRE(full.ok());
+  REQUIRE(seen.size() == 100);
+  CHECK(seen.front() == 1);
+  CHECK(seen.back() == 100);
+
+  seen.clear();
+  auto below = [](const int64_t& total) { return total < Triangle(77); };
+  auto found = replay.Bisect("c", below, false, record);
+  REQUIRE(found.ok());
+  CHECK(found->seq == 77);
+  REQUIRE_FALSE(seen.empty());
+  CHECK(seen.back() >= found->events_replayed);
+
+  seen.clear();
+  CHECK(replay
+            .Steps(
+                "c", 95, 100,
+                [](const RecordedEvent&, const int64_t&) { return true; },
+                false, record)
+            .ok());
+  CHECK(seen.size() == 10);  // 91..94 from the snapshot at 90, then 95..100
+
+  seen.clear();
+  CHECK(replay.VerifySnapshots("c", nullptr, record).ok());
+  CHECK(seen.size() == 100);  // each snapshot from the previous one
+
+  auto throwing = [](uint64_t) { throw std::runtime_error("display bug"); };
+  auto same = replay.StateAt("c", 100, true, throwing);
+  REQUIRE(same.ok());
+  CHECK(same->state == full->state);
+  auto again = replay.Bisect("c", below, false, throwing);
+  REQUIRE(again.ok());
+  CHECK(again->seq == 77);
 }
 
 // Today's sequencer refuses multiples of 7: re-handling history finds the

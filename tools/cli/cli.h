@@ -23,9 +23,13 @@ enum Exit : int {
   // The command ran and found problems (verify), or found nothing to act
   // on (a named stream does not exist), or was declined or refused its
   // input (a deletion not confirmed, an import line that is not an export).
+  // Replay commands: bisect found a break, verify-snapshots a mismatch,
+  // rehandle a divergence.
   kExitProblems = 1,
-  kExitUsage = 2,       // bad arguments or options
-  kExitUnreadable = 3,  // the store is missing, corrupt or locked for write
+  kExitUsage = 2,  // bad arguments or options
+  // The store is missing, corrupt or locked for write; or a replay
+  // plugin's code failed or crashed on it.
+  kExitUnreadable = 3,
 };
 
 // Options shared by commands; each command binds those it takes.
@@ -35,6 +39,7 @@ struct Options {
   bool json = false;
   bool no_lock = false;
   std::string schema;
+  std::string plugin;  // the replay commands' --plugin
   double stall_timeout_s = 5;
 };
 
@@ -61,6 +66,12 @@ void AddImportCommand(CLI::App& app, Options& o,
                       std::vector<Command>& commands);
 void AddCopyCommand(CLI::App& app, Options& o, std::vector<Command>& commands);
 void AddDeleteCommands(CLI::App& app, Options& o,
+                       std::vector<Command>& commands);
+// replay, diff and plugin (cmd_replay.cc); bisect, verify-snapshots and
+// rehandle (cmd_bisect.cc): the commands that run a replay plugin.
+void AddReplayCommands(CLI::App& app, Options& o,
+                       std::vector<Command>& commands);
+void AddBisectCommands(CLI::App& app, Options& o,
                        std::vector<Command>& commands);
 
 // Option helpers, so that every command spells and explains them alike.

@@ -63,6 +63,20 @@ int Interpret(const ContainOptions& options, int status) {
   if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGPIPE) {
     return 128 + sig;
   }
+  if (!options.plugin.empty()) {
+    // The plugin's code (apply, a codec, a JSON or invariant function) ran
+    // in the child, on data from the store: either may be at fault.
+    fmt::print(stderr,
+               "memoir: {} with plugin {} crashed ({}): the plugin's code "
+               "(apply, a codec, state_to_json, an invariant) or damaged "
+               "store files.\n  Check the store with 'memoir verify'; if it "
+               "passes, debug the plugin: MEMOIR_CLI_NO_FORK=1 runs the "
+               "command in one process, e.g. under gdb.\n",
+               options.store.empty() ? std::string("loading the plugin")
+                                     : "replaying " + options.store,
+               options.plugin, strsignal(sig));
+    return 3;
+  }
   fmt::print(stderr,
              "memoir: reading {} crashed ({}): its files are damaged in a way "
              "LMDB cannot survive.\n  The store cannot be read; restore it "

@@ -6,7 +6,9 @@
 // watches a heartbeat the child bumps as it makes progress (each record
 // read, each poll of `tail --follow`). A child that dies by a signal, or
 // whose heartbeat stops for the stall timeout, is reported as a damaged
-// store, exit code 3. The child's stdout and stderr are the parent's.
+// store, exit code 3; when the command runs a replay plugin's code, a
+// crash is reported as the plugin's or the store's (either may be at
+// fault), also exit code 3. The child's stdout and stderr are the parent's.
 #ifndef MEMOIR_TOOLS_CLI_CONTAIN_H_
 #define MEMOIR_TOOLS_CLI_CONTAIN_H_
 
@@ -21,6 +23,8 @@ struct ContainOptions {
   // Kill the child when its heartbeat stays still this long; zero: never
   // (for commands that write, which must not be cut short).
   std::chrono::milliseconds stall_timeout{0};
+  // The replay plugin the command loads, if any (named in the messages).
+  std::string plugin;
 };
 
 // Runs `body` in a child process and returns its exit code, or 3 when it

@@ -5,23 +5,27 @@
 
 #include "cli.h"
 #include "contain.h"
+#include "memoir/version.h"
 
 using memoir::cli::Command;
 using memoir::cli::Options;
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "memoir: inspect a memoir store, live or copied, safely.\n"
+      "memoir: inspect a memoir store, live or copied, safely, and replay "
+      "its history with the application's code.\n"
       "Commands that read open the store read-only and never change it.",
       "memoir"};
   app.set_version_flag("--version", "memoir " MEMOIR_VERSION);
   app.require_subcommand(1);
   app.footer(
-      "Exit codes: 0 ok; 1 problems found (verify), nothing to act on (no "
-      "such stream) or not done (a deletion not confirmed, import input "
-      "rejected); 2 usage error; 3 the store cannot be read (missing, "
-      "corrupt, locked for write).\nRun 'memoir COMMAND --help' for a "
-      "command's options.");
+      "Exit codes: 0 ok; 1 problems found (verify, verify-snapshots, a "
+      "bisect that found a break, a rehandle that diverged), nothing to act "
+      "on (no such stream) or not done (a deletion not confirmed, import "
+      "input rejected); 2 usage error (also a plugin that cannot be loaded); "
+      "3 the store cannot be read (missing, corrupt, locked for write) or a "
+      "plugin's code failed or crashed on it.\nRun 'memoir COMMAND --help' "
+      "for a command's options.");
   Options o;
   std::vector<Command> commands;
   memoir::cli::AddInfoCommands(app, o, commands);
@@ -31,6 +35,8 @@ int main(int argc, char** argv) {
   memoir::cli::AddImportCommand(app, o, commands);
   memoir::cli::AddCopyCommand(app, o, commands);
   memoir::cli::AddDeleteCommands(app, o, commands);
+  memoir::cli::AddReplayCommands(app, o, commands);
+  memoir::cli::AddBisectCommands(app, o, commands);
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const Command& c : commands)
@@ -56,6 +62,7 @@ int main(int argc, char** argv) {
     if (!c.app->parsed()) continue;
     memoir::cli::ContainOptions contain;
     contain.store = o.store;
+    contain.plugin = o.plugin;
     if (c.kind == memoir::cli::Kind::kRead) {
       contain.stall_timeout = std::chrono::milliseconds(
           static_cast<int64_t>(o.stall_timeout_s * 1000));

@@ -21,6 +21,9 @@ struct Config {
   uint64_t seed = 0;
   int kill_min_ms = 1500;
   int kill_max_ms = 3000;
+  // After the checks, append a withdrawal that drives one account negative
+  // straight to the journal (the README's replay walkthrough finds it).
+  bool plant_overdraft = false;
 };
 
 // What the child acknowledged, as reported line by line through a pipe.

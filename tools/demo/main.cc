@@ -1,13 +1,15 @@
 // memoir-demo: a bank of persistent actors, crashed on purpose.
 //
 //   memoir-demo [STORE] [--seed N] [--accounts N] [--clients N] [--quick]
+//               [--plant-overdraft]
 //
 // Runs the bank's workload in a child process, SIGKILLs it at a random
 // moment, reopens the store, recovers every actor, lets interrupted
 // transfers finish, checks that nothing acknowledged was lost and that no
 // money was created or destroyed, then shows a poisoned account being
 // quarantined while the others carry on. Exit status 0 only if every check
-// passed.
+// passed. --plant-overdraft then leaves a bug in the history for the replay
+// commands to find (README.md, "Debugging with replay").
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -24,6 +26,7 @@
 
 #include "bank.h"
 #include "demo.h"
+#include "memoir/replay.h"
 #include "memoir/store.h"
 
 namespace demo {
@@ -46,9 +49,17 @@ int Usage(const char* error) {
   if (error) std::fprintf(stderr, "memoir-demo: %s\n", error);
   std::fprintf(out,
                "usage: memoir-demo [STORE] [--seed N] [--accounts N] "
-               "[--clients N] [--quick]\n"
+               "[--clients N] [--quick] [--plant-overdraft]\n"
                "  STORE defaults to ./demo-store; it is recreated each run.\n"
-               "  --quick: 300 accounts, killed after 0.3-0.7 s (for tests)\n");
+               "  --quick: 300 accounts, killed after 0.3-0.7 s (for tests)\n"
+               "  --plant-overdraft: after the checks, append a withdrawal "
+               "straight to the\n"
+               "    journal that drives one account negative, as an older "
+               "release without\n"
+               "    the funds check might have written it, then deposit a "
+               "little more through\n"
+               "    the actors; 'memoir bisect ... --invariant "
+               "balance-never-negative' finds it\n");
   return error ? 2 : 0;
 }
 
@@ -79,6 +90,8 @@ bool Parse(int argc, char** argv, Config& c, int& status) {
         c.accounts = 300;
         c.kill_min_ms = 300;
         c.kill_max_ms = 700;
+      } else if (a == "--plant-overdraft") {
+        c.plant_overdraft = true;
       } else if (a == "--clients") {
         c.clients = static_cast<int>(number(1, 256));
       } else if (!a.empty() && a[0] != '-' && !store_set) {
@@ -173,6 +186,78 @@ bool RunAndKill(const Config& config, Acks& acks, int& killed_after_ms) {
   ::waitpid(child, &wstatus, 0);
   reader.join();
   return started && WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL;
+}
+
+// Where the bank's replay plugin is built: beside this program.
+std::string PluginPath() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "memoir-bank-plugin.so";
+  fs::path plugin = exe.parent_path() / "memoir-bank-plugin.so";
+  fs::path relative = fs::relative(plugin, fs::current_path(ec), ec);
+  if (!ec && !relative.empty() && *relative.begin() != "..") {
+    return relative.string();
+  }
+  return plugin.string();
+}
+
+// The bug for the replay walkthrough: a Withdrawn event appended with no
+// funds check, as an older release might have, then a few deposits through
+// the actors (so that snapshots are taken after the break) that leave the
+// balance negative. Returns false on an error, after printing it.
+bool PlantOverdraft(const Config& config, memoir::Store& store,
+                    const memoir::ActorSystemOptions& options) {
+  const std::string account = bank::AccountId(config.accounts > 42 ? 42 : 1);
+  std::printf(
+      "\n5. --plant-overdraft: a withdrawal appended straight to the "
+      "journal, without the funds check, as an older release might have "
+      "written it\n");
+  auto at = memoir::Replayer<bank::Account>(store).StateAt(account);
+  if (!at.ok()) {
+    std::fprintf(stderr, "memoir-demo: %s\n", at.status().ToString().c_str());
+    return false;
+  }
+  const int64_t balance = at->state.balance;
+  bank::WithdrawnT bad;
+  bad.op = (uint64_t{1} << 40) + 1;  // beyond any op id of the workload
+  bad.amount = balance + 100000;     // leaves -1000.00
+  auto appended = store.journal().Append(
+      account, memoir::Expected::At(at->seq),
+      {bank::AccountEventCodec::Encode(bank::Account::Event(bad))});
+  if (!appended.ok()) {
+    std::fprintf(stderr, "memoir-demo: %s\n",
+                 appended.status().ToString().c_str());
+    return false;
+  }
+  // Later, correct commands: the account keeps working, and snapshots
+  // taken after the bad event carry the negative balance.
+  auto system = memoir::ActorSystem::Create(store, options).value();
+  if (!bank::RegisterBank(*system).ok()) return false;
+  memoir::Result<int64_t> last = int64_t{0};
+  for (uint64_t i = 0; i < 12; ++i) {
+    last = system->Ref<bank::Account>(account)
+               .Ask(bank::Deposit{bad.op + 1 + i, 1000})
+               .get();
+    if (!last.ok()) break;
+  }
+  if (!system->Shutdown().ok() || !last.ok()) {
+    std::fprintf(stderr, "memoir-demo: deposits after the overdraft: %s\n",
+                 last.status().ToString().c_str());
+    return false;
+  }
+  auto head = store.journal().Head(account);
+  std::printf(
+      "   %s seq %llu: withdrew %.2f from a balance of %.2f, leaving %.2f; "
+      "then 12 deposits through the actors: balance %.2f at seq %llu\n",
+      account.c_str(), static_cast<unsigned long long>(appended->first_seq),
+      bad.amount / 100.0, balance / 100.0, (balance - bad.amount) / 100.0,
+      *last / 100.0, static_cast<unsigned long long>(head.ok() ? *head : 0));
+  std::printf(
+      "   find it: memoir bisect %s %s --plugin %s --invariant "
+      "balance-never-negative\n",
+      config.store.c_str(), account.c_str(), PluginPath().c_str());
+  return true;
 }
 
 double Ms(Clock::duration d) {
@@ -376,6 +461,9 @@ int Run(const Config& config) {
                            "answered",
                            others_ok, others.size()));
   if (!poison_system->Shutdown().ok()) return 1;
+  if (config.plant_overdraft && !PlantOverdraft(config, **store, options)) {
+    return 1;
+  }
   auto position = (*store)->journal().LastPosition();
   size_t snapshots = 0;
   for (const std::string& a : accounts) {

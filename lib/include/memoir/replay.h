@@ -12,6 +12,11 @@
 // process keeps writing, and on a copy. It uses the same codecs and
 // upcasters as the runtime (pass the same ActorTypeOptions).
 //
+// The methods that can run long take an optional ReplayProgress, called
+// after every event they apply: for a progress display, or to prove to a
+// watchdog that the replay is alive. The `memoir` CLI's replay commands
+// (memoir/plugin.h) are built on this class.
+//
 // Thread safety: a Replayer is immutable after construction; its methods
 // may be called from several threads at once.
 #ifndef MEMOIR_REPLAY_H_
@@ -37,6 +42,11 @@
 
 namespace memoir {
 
+// Called after each event a replay applies, with the number of events
+// applied so far by that call. Must be cheap; an exception it throws is
+// ignored.
+using ReplayProgress = std::function<void(uint64_t events_applied)>;
+
 namespace detail {
 
 struct Rebuilt {
@@ -55,6 +65,69 @@ MEMOIR_EXPORT Result<Rebuilt> Rebuild(Store& store, const Behavior& behavior,
                                       std::string_view stream, uint64_t to_seq,
                                       bool use_snapshots,
                                       uint64_t max_snapshot_seq);
+
+// Counts the events one Replayer call applies and reports them.
+class ReplayTally {
+ public:
+  explicit ReplayTally(const ReplayProgress& progress) : progress_(progress) {}
+  void Tick() const {
+    ++applied_;
+    if (!progress_) return;
+    try {
+      progress_(applied_);
+    } catch (...) {
+      // A display must not change what a replay finds.
+    }
+  }
+  bool active() const { return static_cast<bool>(progress_); }
+
+ private:
+  const ReplayProgress& progress_;
+  mutable uint64_t applied_ = 0;
+};
+
+// Forwards to `inner` and ticks `tally` for each stored event applied, so
+// that a Rebuild (recovery's loop, compiled in the library) reports
+// progress without a hook of its own.
+class CountingBehavior final : public Behavior {
+ public:
+  CountingBehavior(const Behavior& inner, const ReplayTally& tally)
+      : inner_(inner), tally_(tally) {}
+  std::string_view type_name() const override { return inner_.type_name(); }
+  const SnapshotPolicy& snapshot_policy() const override {
+    return inner_.snapshot_policy();
+  }
+  const RestartPolicy& restart_policy() const override {
+    return inner_.restart_policy();
+  }
+  Result<std::unique_ptr<StateBox>> Initial(
+      std::string_view id) const override {
+    return inner_.Initial(id);
+  }
+  std::shared_ptr<const StateBox> Copy(const StateBox& s) const override {
+    return inner_.Copy(s);
+  }
+  HandleOutcome Handle(StateBox& state, Message& message,
+                       uint64_t head) const override {
+    return inner_.Handle(state, message, head);
+  }
+  Status ApplyStored(StateBox& state, const EventView& event) const override {
+    Status s = inner_.ApplyStored(state, event);
+    if (s.ok()) tally_.Tick();
+    return s;
+  }
+  Result<SnapshotData> EncodeState(const StateBox& state) const override {
+    return inner_.EncodeState(state);
+  }
+  Result<std::unique_ptr<StateBox>> DecodeState(
+      const Snapshot& snapshot) const override {
+    return inner_.DecodeState(snapshot);
+  }
+
+ private:
+  const Behavior& inner_;
+  const ReplayTally& tally_;
+};
 
 }  // namespace detail
 
@@ -82,8 +155,10 @@ class Replayer {
   // Errors: kFailed / kCorruption naming the seq of an event that cannot
   // be read or applied; kStreamDeleted; kIOError.
   Result<StateAtSeq> StateAt(std::string_view stream, uint64_t seq = kMaxSeq,
-                             bool from_start = false) const {
-    return Rebuild(stream, seq, !from_start, kMaxSeq);
+                             bool from_start = false,
+                             const ReplayProgress& progress = nullptr) const {
+    detail::ReplayTally tally(progress);
+    return Rebuild(stream, seq, !from_start, kMaxSeq, tally);
   }
 
   // Calls `visit` for each event of `stream` with seq in [from_seq, to_seq],
@@ -93,13 +168,15 @@ class Replayer {
   using StepVisitor =
       std::function<bool(const RecordedEvent& event, const State& after)>;
   Status Steps(std::string_view stream, uint64_t from_seq, uint64_t to_seq,
-               const StepVisitor& visit, bool from_start = false) const {
+               const StepVisitor& visit, bool from_start = false,
+               const ReplayProgress& progress = nullptr) const {
     if (from_seq == 0) from_seq = 1;
+    detail::ReplayTally tally(progress);
     Result<StateAtSeq> start =
-        Rebuild(stream, from_seq - 1, !from_start, kMaxSeq);
+        Rebuild(stream, from_seq - 1, !from_start, kMaxSeq, tally);
     if (!start.ok()) return start.status();
     State state = std::move(start->state);
-    return Fold(stream, start->seq + 1, to_seq, state,
+    return Fold(stream, start->seq + 1, to_seq, state, tally,
                 [&](const RecordedEvent& e, const State& after) {
                   return e.seq < from_seq || visit(e, after);
                 });
@@ -127,16 +204,18 @@ class Replayer {
   // `exhaustive` folds every event once (O(head)) to find the very first.
   Result<Bisection> Bisect(std::string_view stream,
                            const std::function<bool(const State&)>& holds,
-                           bool exhaustive = false) const {
+                           bool exhaustive = false,
+                           const ReplayProgress& progress = nullptr) const {
     Bisection out;
-    Result<StateAtSeq> initial = Rebuild(stream, 0, false, 0);
+    detail::ReplayTally tally(progress);
+    Result<StateAtSeq> initial = Rebuild(stream, 0, false, 0, tally);
     if (!initial.ok()) return initial.status();
     if (!Holds(holds, initial->state)) {
       return Status::InvalidArgument(
           "the invariant fails on the initial state already");
     }
-    if (exhaustive) return BisectLinear(stream, holds);
-    Result<StateAtSeq> head = Rebuild(stream, kMaxSeq, true, kMaxSeq);
+    if (exhaustive) return BisectLinear(stream, holds, tally);
+    Result<StateAtSeq> head = Rebuild(stream, kMaxSeq, true, kMaxSeq, tally);
     if (!head.ok()) return head.status();
     out.probes = 2;
     out.events_replayed = head->events_replayed;
@@ -144,18 +223,20 @@ class Replayer {
     uint64_t lo = 0, hi = head->seq;  // holds at lo, fails at hi
     while (hi - lo > 1) {
       uint64_t mid = lo + (hi - lo) / 2;
-      Result<StateAtSeq> probe = Rebuild(stream, mid, true, kMaxSeq);
+      Result<StateAtSeq> probe = Rebuild(stream, mid, true, kMaxSeq, tally);
       if (!probe.ok()) return probe.status();
       ++out.probes;
       out.events_replayed += probe->events_replayed;
       (Holds(holds, probe->state) ? lo : hi) = mid;
     }
-    return Found(stream, hi, out);
+    return Found(stream, hi, out, tally);
   }
 
   struct SnapshotMismatch {
     uint64_t seq = 0;
     std::string detail;
+    State stored;    // the snapshot's state
+    State replayed;  // the state its events lead to
   };
   struct SnapshotVerification {
     size_t checked = 0;   // snapshots compared with their replay
@@ -170,9 +251,10 @@ class Replayer {
   // snapshots damaged before their checksum was taken.
   Result<SnapshotVerification> VerifySnapshots(
       std::string_view stream,
-      const std::function<bool(const State&, const State&)>& equal =
-          nullptr) const {
+      const std::function<bool(const State&, const State&)>& equal = nullptr,
+      const ReplayProgress& progress = nullptr) const {
     SnapshotVerification out;
+    detail::ReplayTally tally(progress);
     Result<std::vector<SnapshotInfo>> list = store_.snapshots().List(stream);
     if (!list.ok()) return list.status();
     for (const SnapshotInfo& info : *list) {
@@ -194,7 +276,7 @@ class Replayer {
         continue;
       }
       Result<StateAtSeq> replayed =
-          Rebuild(stream, info.seq, true, info.seq - 1);
+          Rebuild(stream, info.seq, true, info.seq - 1, tally);
       if (!replayed.ok()) return replayed.status();
       ++out.checked;
       const State& snap = Value(**stored);
@@ -205,7 +287,8 @@ class Replayer {
             why + (replayed->snapshot_seq
                        ? " (replayed from the snapshot at seq " +
                              std::to_string(replayed->snapshot_seq) + ")"
-                       : " (replayed from the first event)")};
+                       : " (replayed from the first event)"),
+            snap, std::move(replayed->state)};
         return out;
       }
     }
@@ -226,13 +309,15 @@ class Replayer {
   // through today's Handle on the state at that point. Reports the first
   // seq where Handle would not persist exactly that command (a rejection,
   // an exception, other events): a fix checked against real history.
-  Result<RehandleResult> Rehandle(std::string_view stream)
+  Result<RehandleResult> Rehandle(std::string_view stream,
+                                  const ReplayProgress& progress = nullptr)
       const requires std::same_as<Event, typename A::Command> {
     RehandleResult out;
-    Result<StateAtSeq> start = Rebuild(stream, 0, false, 0);
+    detail::ReplayTally tally(progress);
+    Result<StateAtSeq> start = Rebuild(stream, 0, false, 0, tally);
     if (!start.ok()) return start.status();
     State state = std::move(start->state);
-    Status s = FoldEach(stream, 1, kMaxSeq, state,
+    Status s = FoldEach(stream, 1, kMaxSeq, state, tally,
                         [&](const RecordedEvent& e, const Event& command,
                             const State& before) -> bool {
                           ++out.commands;
@@ -247,10 +332,14 @@ class Replayer {
 
  private:
   Result<StateAtSeq> Rebuild(std::string_view stream, uint64_t to_seq,
-                             bool use_snapshots,
-                             uint64_t max_snapshot_seq) const {
+                             bool use_snapshots, uint64_t max_snapshot_seq,
+                             const detail::ReplayTally& tally) const {
+    detail::CountingBehavior counting(behavior_, tally);
+    const detail::Behavior& behavior =
+        tally.active() ? static_cast<const detail::Behavior&>(counting)
+                       : behavior_;
     Result<detail::Rebuilt> r = detail::Rebuild(
-        store_, behavior_, stream, to_seq, use_snapshots, max_snapshot_seq);
+        store_, behavior, stream, to_seq, use_snapshots, max_snapshot_seq);
     if (!r.ok()) return r.status();
     return StateAtSeq{Value(*r->state), r->seq, r->snapshot_seq,
                       r->events_replayed, std::move(r->skipped)};
@@ -273,7 +362,8 @@ class Replayer {
   // its decoded value and the state before it is applied.
   template <typename Each>
   Status FoldEach(std::string_view stream, uint64_t from_seq, uint64_t to_seq,
-                  State& state, const Each& each) const {
+                  State& state, const detail::ReplayTally& tally,
+                  const Each& each) const {
     ReadOptions range;
     range.from_seq = from_seq;
     range.to_seq = to_seq;
@@ -305,6 +395,7 @@ class Replayer {
                                           "' seq " + std::to_string(view.seq));
             return false;
           }
+          tally.Tick();
           return true;
         });
     if (!failure.ok()) return failure;
@@ -314,13 +405,14 @@ class Replayer {
 
   template <typename Visit>
   Status Fold(std::string_view stream, uint64_t from_seq, uint64_t to_seq,
-              State& state, const Visit& visit) const {
+              State& state, const detail::ReplayTally& tally,
+              const Visit& visit) const {
     std::optional<RecordedEvent> pending;
     bool stopped = false;
     // FoldEach hands out the state before each event; the visitor wants it
     // after, so each event is reported when the next one arrives.
     Status s = FoldEach(
-        stream, from_seq, to_seq, state,
+        stream, from_seq, to_seq, state, tally,
         [&](const RecordedEvent& e, const Event&, const State& before) -> bool {
           if (pending && !visit(*pending, before)) {
             stopped = true;
@@ -334,16 +426,16 @@ class Replayer {
     return Status::OK();
   }
 
-  Result<Bisection> BisectLinear(
-      std::string_view stream,
-      const std::function<bool(const State&)>& holds) const {
+  Result<Bisection> BisectLinear(std::string_view stream,
+                                 const std::function<bool(const State&)>& holds,
+                                 const detail::ReplayTally& tally) const {
     Bisection out;
     out.probes = 1;
-    Result<StateAtSeq> start = Rebuild(stream, 0, false, 0);
+    Result<StateAtSeq> start = Rebuild(stream, 0, false, 0, tally);
     if (!start.ok()) return start.status();
     State state = std::move(start->state);
     uint64_t failed_at = 0;
-    Status s = Fold(stream, 1, kMaxSeq, state,
+    Status s = Fold(stream, 1, kMaxSeq, state, tally,
                     [&](const RecordedEvent& e, const State& after) {
                       ++out.events_replayed;
                       if (Holds(holds, after)) return true;
@@ -352,16 +444,16 @@ class Replayer {
                     });
     if (!s.ok()) return s;
     if (failed_at == 0) return out;
-    return Found(stream, failed_at, out);
+    return Found(stream, failed_at, out, tally);
   }
 
-  Result<Bisection> Found(std::string_view stream, uint64_t seq,
-                          Bisection out) const {
-    Result<StateAtSeq> before = Rebuild(stream, seq - 1, true, kMaxSeq);
+  Result<Bisection> Found(std::string_view stream, uint64_t seq, Bisection out,
+                          const detail::ReplayTally& tally) const {
+    Result<StateAtSeq> before = Rebuild(stream, seq - 1, true, kMaxSeq, tally);
     if (!before.ok()) return before.status();
     State after = before->state;
     Status s =
-        FoldEach(stream, seq, seq, after,
+        FoldEach(stream, seq, seq, after, tally,
                  [&](const RecordedEvent& e, const Event&, const State&) {
                    out.event = e;
                    return true;
