@@ -3,10 +3,13 @@
 #
 #   bash tools/dev.sh demo [ARGS]  install what is missing, build, run the demo
 #   bash tools/dev.sh test         install what is missing, build and run every
-#                                  test, plain and under ASan+UBSan, and the
-#                                  runtime's tests under TSan
+#                                  test, plain and under ASan+UBSan, the
+#                                  runtime's tests under TSan, and each fuzz
+#                                  target under libFuzzer for 30 s
 #   bash tools/dev.sh long         the long forms of the reliability tests
 #                                  (ctest label "long"; can take an hour)
+#   bash tools/dev.sh fuzz [SECS]  each fuzz target under libFuzzer (clang,
+#                                  ASan+UBSan) for SECS seconds (default 600)
 #   bash tools/dev.sh bench [ARGS] build in Release and run memoir-bench
 #   bash tools/dev.sh cli ARGS     build in Release and run the memoir CLI
 #
@@ -17,7 +20,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake ninja-build g++ pkg-config liblmdb-dev lmdb-utils
           libflatbuffers-dev flatbuffers-compiler libfmt-dev doctest-dev
-          libxxhash-dev libcli11-dev)
+          libxxhash-dev libcli11-dev clang libclang-rt-14-dev)
 
 install_missing() {
   local missing=()
@@ -40,6 +43,54 @@ build() {
   shift
   cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
   cmake --build "$dir"
+}
+
+# The fuzz targets (tests/fuzz/README.md).
+FUZZ_TARGETS=(event_record snapshot_record keys cli_printer)
+
+# build/fuzz: clang with ASan, UBSan and libFuzzer's coverage, only what the
+# fuzz targets need.
+build_fuzzers() {
+  cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DMEMOIR_SANITIZE=address,undefined,fuzzer-no-link -DMEMOIR_FUZZ=ON \
+    >/dev/null
+  cmake --build build/fuzz --target "${FUZZ_TARGETS[@]/#/fuzz_}"
+}
+
+# fuzz_one TARGET SECONDS: one libFuzzer run over the committed corpus and
+# regressions; new inputs go to build/fuzz/runs/TARGET/corpus, a crashing
+# input to build/fuzz/runs/TARGET/crashes/.
+fuzz_one() {
+  local t=$1 seconds=$2 dir=build/fuzz/runs/$1
+  mkdir -p "$dir/corpus" "$dir/crashes"
+  if UBSAN_OPTIONS=print_stacktrace=1 "build/fuzz/tests/fuzz/fuzz_$t" \
+      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="$dir/crashes/" "$dir/corpus" \
+      "tests/fuzz/corpus/$t" "tests/fuzz/regressions/$t" >"$dir/log" 2>&1; then
+    echo "fuzz_$t: $(sed -n 's/^stat::number_of_executed_units: *//p' \
+      "$dir/log") executions in $seconds s, 0 crashes"
+  else
+    tail -n 40 "$dir/log"
+    echo "fuzz_$t: FAILED (log: $dir/log). Keep the input as a regression:"
+    echo "  cp $dir/crashes/* tests/fuzz/regressions/$t/"
+    return 1
+  fi
+}
+
+# run_fuzzers SECONDS: every target, $jobs at a time (one core each).
+run_fuzzers() {
+  local failed=0 pids=() t p
+  for t in "${FUZZ_TARGETS[@]}"; do
+    fuzz_one "$t" "$1" &
+    pids+=($!)
+    if ((${#pids[@]} >= jobs)); then
+      for p in "${pids[@]}"; do wait "$p" || failed=1; done
+      pids=()
+    fi
+  done
+  for p in "${pids[@]}"; do wait "$p" || failed=1; done
+  return $failed
 }
 
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -69,10 +120,21 @@ case "$cmd" in
     cmake --build build/tsan --target runtime_tests
     (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
       ctest --output-on-failure -R '^runtime_tests$')
+    echo "== the fuzz targets under libFuzzer (clang, ASan+UBSan), 30 s each"
+    build_fuzzers
+    run_fuzzers 30
+    ;;
+  fuzz)
+    install_missing
+    seconds=${1:-600}
+    echo "== the fuzz targets under libFuzzer (clang, ASan+UBSan), $seconds s each"
+    build_fuzzers
+    run_fuzzers "$seconds"
     ;;
   long)
     install_missing
-    echo "== the long forms (ctest label 'long'): 2,000 crash cycles"
+    echo "== the long forms (ctest label 'long'): 2,000 crash cycles," \
+      "10,000 bit flips, 1,000 damaged stores under the CLI"
     build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo
     (cd build/test && ctest --output-on-failure -L long)
     ;;
@@ -88,7 +150,7 @@ case "$cmd" in
     exec build/release/tools/cli/memoir "$@"
     ;;
   *)
-    echo "usage: bash tools/dev.sh demo|test|long|bench|cli [ARGS]" >&2
+    echo "usage: bash tools/dev.sh demo|test|long|fuzz|bench|cli [ARGS]" >&2
     exit 2
     ;;
 esac

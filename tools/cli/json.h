@@ -40,6 +40,16 @@ class JsonObject {
 // A parsed JSON value. Numbers keep their text so that 64-bit integers
 // survive exactly.
 struct JsonValue {
+  // Defined in json.cc: the implicit ones would need
+  // std::pair<std::string, JsonValue> while JsonValue is incomplete, which
+  // clang with libstdc++ rejects.
+  JsonValue();
+  JsonValue(const JsonValue&);
+  JsonValue(JsonValue&&) noexcept;
+  JsonValue& operator=(const JsonValue&);
+  JsonValue& operator=(JsonValue&&) noexcept;
+  ~JsonValue();
+
   enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
   Kind kind = Kind::kNull;
   bool boolean = false;

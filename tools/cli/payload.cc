@@ -118,7 +118,10 @@ bool Schema::ToJson(std::string_view type, std::string_view payload,
   }
   // FlatBuffers reads scalars in place: give them aligned memory.
   std::vector<uint64_t> aligned((payload.size() + 7) / 8);
-  std::memcpy(aligned.data(), payload.data(), payload.size());
+  // (An empty vector's data() may be null, which memcpy must not get.)
+  if (!payload.empty()) {
+    std::memcpy(aligned.data(), payload.data(), payload.size());
+  }
   const auto* data = reinterpret_cast<const uint8_t*>(aligned.data());
   if (payload.size() < 8 ||
       !flatbuffers::Verify(*reflection_, *table, data, payload.size(),

@@ -106,25 +106,26 @@ struct VariantCodec {
   template <size_t... I>
   static EventData EncodeAt(const Value& value, std::index_sequence<I...>) {
     EventData out;
-    ((value.index() == I ? (out = EventData{std::string(Codecs::kTypeName),
-                                            Codecs::Bytes(std::get<I>(value)),
-                                            Codecs::kSchemaVersion,
-                                            {}},
-                            true)
-                         : false) ||
-     ...);
+    (void)((value.index() == I
+                ? (out = EventData{std::string(Codecs::kTypeName),
+                                   Codecs::Bytes(std::get<I>(value)),
+                                   Codecs::kSchemaVersion,
+                                   {}},
+                   true)
+                : false) ||
+           ...);
     return out;
   }
   template <size_t... I>
   static Value DecodeAt(std::string_view type, uint32_t version,
                         std::string_view payload, std::index_sequence<I...>) {
     std::optional<Value> out;
-    ((type == Codecs::kTypeName
-          ? (out.emplace(std::in_place_index<I>,
-                         Codecs::FromBytes(type, version, payload)),
-             true)
-          : false) ||
-     ...);
+    (void)((type == Codecs::kTypeName
+                ? (out.emplace(std::in_place_index<I>,
+                               Codecs::FromBytes(type, version, payload)),
+                   true)
+                : false) ||
+           ...);
     if (!out) {
       throw std::runtime_error("no codec for event type '" + std::string(type) +
                                "'");

@@ -1,0 +1,152 @@
+// Fuzz target: what reading a stored event runs (journal/record.h): the
+// record frame (length, checksum), the canonical-layout check or the
+// FlatBuffers verifier, and the decode.
+//
+// Input: one stored event record (checksum ++ envelope), as the log table
+// holds it. Each input is decoded twice: as it is (which a mutation almost
+// always fails at the checksum) and with its checksum recomputed, so that
+// mutations reach the envelope checks. Properties, for each:
+//  - the answer does not depend on where the record lies in memory (LMDB
+//    aligns values to 2 bytes, the decoder then copies to aligned memory);
+//  - the fast path (DecodeCanonicalEventRecord) never accepts what the full
+//    decode rejects, and gives the same fields;
+//  - a canonical envelope is one the FlatBuffers verifier accepts too,
+//    with the same fields (record.h claims the canonical check implies
+//    every check of the verifier);
+//  - PeekEventIdentity on an accepted canonical record names its stream id
+//    and seq;
+//  - re-encoding the decoded event (EventRecord::Encode and Seal) gives a
+//    canonical record that decodes to the same fields, of the same size
+//    when the input was canonical (and had no empty tags vector, which
+//    the encoder never writes).
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "envelope_generated.h"
+#include "fuzz/fuzz_check.h"
+#include "journal/record.h"
+#include "storage/bytes.h"
+#include "storage/checksum.h"
+
+namespace memoir::internal {
+namespace {
+
+bool SameEvent(const DecodedEvent& a, const DecodedEvent& b) {
+  return a.stream_id == b.stream_id && a.seq == b.seq &&
+         a.position == b.position && a.timestamp_ns == b.timestamp_ns &&
+         a.type == b.type && a.schema_version == b.schema_version &&
+         a.payload == b.payload && a.tags == b.tags;
+}
+
+// `record` copied to `offset` bytes past a 16-byte boundary.
+class Placed {
+ public:
+  Placed(std::string_view record, size_t offset)
+      : words_((record.size() + offset + 15) / 8 + 1) {
+    char* base = reinterpret_cast<char*>(words_.data());
+    base += (16 - reinterpret_cast<uintptr_t>(base) % 16) % 16;
+    data_ = base + offset;
+    if (!record.empty()) std::memcpy(data_, record.data(), record.size());
+  }
+  const char* data() const { return data_; }
+
+ private:
+  std::vector<uint64_t> words_;
+  char* data_;
+};
+
+// The FlatBuffers verifier's view of a 16-byte-aligned envelope body.
+bool VerifierAccepts(const char* body, size_t n, DecodedEvent* out) {
+  flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(body), n,
+                                 /*max_depth=*/16, /*max_tables=*/1024);
+  if (!fb::VerifyEventEnvelopeBuffer(verifier)) return false;
+  const fb::EventEnvelope* env = fb::GetEventEnvelope(body);
+  if (env->type() == nullptr || env->payload() == nullptr) return false;
+  out->stream_id = env->stream_id();
+  out->seq = env->seq();
+  out->position = env->position();
+  out->timestamp_ns = env->timestamp_ns();
+  out->type = env->type()->string_view();
+  out->schema_version = env->schema_version();
+  out->payload =
+      std::string_view(reinterpret_cast<const char*>(env->payload()->data()),
+                       env->payload()->size());
+  out->tags.clear();
+  if (env->tags() != nullptr) {
+    for (const flatbuffers::String* tag : *env->tags()) {
+      out->tags.push_back(tag->string_view());
+    }
+  }
+  return true;
+}
+
+// `same_layout`: the input is canonical as the encoder writes it, so the
+// re-encoding has its size. (A canonical envelope may also carry an empty
+// tags vector, which the encoder leaves out.)
+void CheckReencoding(const DecodedEvent& d, size_t body_size,
+                     bool same_layout) {
+  EventData e;
+  e.type = std::string(d.type);
+  e.payload = std::string(d.payload);
+  e.schema_version = d.schema_version;
+  for (std::string_view t : d.tags) e.tags.emplace_back(t);
+  EventRecord r = EventRecord::Encode(e);
+  r.Seal(d.stream_id, d.seq, d.position, d.timestamp_ns);
+  FUZZ_CHECK(IsCanonicalEnvelope(r.data() + kRecordHeaderBytes,
+                                 r.size() - kRecordHeaderBytes));
+  if (same_layout) FUZZ_CHECK(r.size() - kRecordHeaderBytes == body_size);
+  AlignedScratch scratch;
+  DecodedEvent again;
+  FUZZ_CHECK(DecodeEventRecord(r.data(), r.size(), &scratch, &again).ok());
+  FUZZ_CHECK(SameEvent(d, again));
+}
+
+void CheckRecord(std::string_view record) {
+  // 2 bytes past a boundary, as LMDB may place a value; and with the body
+  // 16-aligned, where the decoder reads in place.
+  Placed odd(record, 2), even(record, 8);
+  AlignedScratch s1, s2, s3;
+  DecodedEvent d1, d2, fast;
+  Status st1 = DecodeEventRecord(odd.data(), record.size(), &s1, &d1);
+  Status st2 = DecodeEventRecord(even.data(), record.size(), &s2, &d2);
+  FUZZ_CHECK(st1.ok() == st2.ok());
+  FUZZ_CHECK(st1.ok() || st1.IsCorruption());
+  const bool fast_ok =
+      DecodeCanonicalEventRecord(odd.data(), record.size(), &s3, &fast);
+  if (fast_ok) FUZZ_CHECK(st1.ok() && SameEvent(fast, d1));
+  if (!st1.ok()) return;
+  FUZZ_CHECK(SameEvent(d1, d2));
+
+  const char* body = even.data() + kRecordHeaderBytes;
+  const size_t n = record.size() - kRecordHeaderBytes;
+  const bool canonical = IsCanonicalEnvelope(body, n);
+  if (canonical) {
+    DecodedEvent verified;
+    FUZZ_CHECK(VerifierAccepts(body, n, &verified));
+    FUZZ_CHECK(SameEvent(verified, d1));
+    uint64_t id = 0, seq = 0;
+    FUZZ_CHECK(PeekEventIdentity(odd.data(), record.size(), &id, &seq));
+    FUZZ_CHECK(id == d1.stream_id && seq == d1.seq);
+  }
+  // The vtable's tags slot (bytes 26 and 27): 0 when there is no vector.
+  const bool has_tags_vector = canonical && (body[26] != 0 || body[27] != 0);
+  CheckReencoding(d1, n, canonical && has_tags_vector == !d1.tags.empty());
+}
+
+}  // namespace
+}  // namespace memoir::internal
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace memoir::internal;
+  std::string_view record(reinterpret_cast<const char*>(data), size);
+  CheckRecord(record);
+  if (size >= kRecordHeaderBytes) {
+    std::string sealed(record);
+    PutLittle64(sealed.data(), Checksum(sealed.data() + kRecordHeaderBytes,
+                                        size - kRecordHeaderBytes));
+    CheckRecord(sealed);
+  }
+  return 0;
+}
