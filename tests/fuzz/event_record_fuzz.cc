@@ -33,29 +33,14 @@
 namespace memoir::internal {
 namespace {
 
+using fuzz::Placed;
+
 bool SameEvent(const DecodedEvent& a, const DecodedEvent& b) {
   return a.stream_id == b.stream_id && a.seq == b.seq &&
          a.position == b.position && a.timestamp_ns == b.timestamp_ns &&
          a.type == b.type && a.schema_version == b.schema_version &&
          a.payload == b.payload && a.tags == b.tags;
 }
-
-// `record` copied to `offset` bytes past a 16-byte boundary.
-class Placed {
- public:
-  Placed(std::string_view record, size_t offset)
-      : words_((record.size() + offset + 15) / 8 + 1) {
-    char* base = reinterpret_cast<char*>(words_.data());
-    base += (16 - reinterpret_cast<uintptr_t>(base) % 16) % 16;
-    data_ = base + offset;
-    if (!record.empty()) std::memcpy(data_, record.data(), record.size());
-  }
-  const char* data() const { return data_; }
-
- private:
-  std::vector<uint64_t> words_;
-  char* data_;
-};
 
 // The FlatBuffers verifier's view of a 16-byte-aligned envelope body.
 bool VerifierAccepts(const char* body, size_t n, DecodedEvent* out) {

@@ -13,6 +13,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <string_view>
+#include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv);
@@ -27,5 +30,27 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv);
       std::abort();                                                       \
     }                                                                     \
   } while (0)
+
+namespace memoir::fuzz {
+
+// `record` copied to `offset` bytes past a 16-byte boundary, so that a
+// target can decode the same bytes at several alignments.
+class Placed {
+ public:
+  Placed(std::string_view record, size_t offset)
+      : words_((record.size() + offset + 15) / 8 + 1) {
+    char* base = reinterpret_cast<char*>(words_.data());
+    base += (16 - reinterpret_cast<uintptr_t>(base) % 16) % 16;
+    data_ = base + offset;
+    if (!record.empty()) std::memcpy(data_, record.data(), record.size());
+  }
+  const char* data() const { return data_; }
+
+ private:
+  std::vector<uint64_t> words_;
+  char* data_;
+};
+
+}  // namespace memoir::fuzz
 
 #endif  // MEMOIR_TESTS_FUZZ_FUZZ_CHECK_H_

@@ -25,6 +25,8 @@
 namespace memoir::internal {
 namespace {
 
+using fuzz::Placed;
+
 constexpr size_t kKeyBytes = 16;
 
 bool SameSnapshot(const DecodedSnapshot& a, const DecodedSnapshot& b) {
@@ -32,23 +34,6 @@ bool SameSnapshot(const DecodedSnapshot& a, const DecodedSnapshot& b) {
          a.timestamp_ns == b.timestamp_ns && a.type == b.type &&
          a.schema_version == b.schema_version && a.payload == b.payload;
 }
-
-// `record` copied to `offset` bytes past a 16-byte boundary.
-class Placed {
- public:
-  Placed(std::string_view record, size_t offset)
-      : words_((record.size() + offset + 15) / 8 + 1) {
-    char* base = reinterpret_cast<char*>(words_.data());
-    base += (16 - reinterpret_cast<uintptr_t>(base) % 16) % 16;
-    data_ = base + offset;
-    if (!record.empty()) std::memcpy(data_, record.data(), record.size());
-  }
-  const char* data() const { return data_; }
-
- private:
-  std::vector<uint64_t> words_;
-  char* data_;
-};
 
 void CheckRecord(uint64_t id, uint64_t seq, std::string_view record) {
   Placed odd(record, 2), even(record, 8);
