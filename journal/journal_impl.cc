@@ -97,6 +97,12 @@ uint64_t ReadMeta64(MDB_txn* txn, MDB_dbi meta, const char* name) {
   return GetLittle64(static_cast<const char*>(v.mv_data));
 }
 
+// What to do about a damaged log record, for messages.
+constexpr const char* kDamageAdvice =
+    "'memoir verify STORE' lists every damaged record; 'memoir repair STORE' "
+    "restores records damaged by one flipped bit, otherwise restore the "
+    "store from a backup";
+
 int LastLogPosition(MDB_txn* txn, MDB_dbi log, uint64_t* out) {
   CursorCloser cur;
   int rc = mdb_cursor_open(txn, log, &cur.c);
@@ -169,11 +175,57 @@ Status JournalImpl::Load() {
   Status s = ScanTailInto(t, tail_.indexed_to, last_log, &tail_);
   if (!s.ok()) {
     return s.WithContext(fmt::format(
-        "store {}: cannot rebuild the unindexed tail for writing; inspect it "
-        "with 'memoir verify' (read-only opens still work)",
-        env_->dir()));
+        "store {}: cannot rebuild the unindexed tail for writing (read-only "
+        "opens still work); {}",
+        env_->dir(), kDamageAdvice));
   }
   return Status::OK();
+}
+
+TailDamage JournalImpl::DescribeDamage(MDB_txn* txn, uint64_t pos, MDB_val v,
+                                       const Status& why) {
+  TailDamage damage;
+  damage.position = pos;
+  damage.reason.assign(why.message());
+  EventClaim claim;
+  if (!ClaimEventIdentity(static_cast<const char*>(v.mv_data), v.mv_size,
+                          &claim) ||
+      claim.position != pos || claim.stream_id == 0 || claim.seq == 0) {
+    return damage;
+  }
+  // A claim is taken only when it fits: a live stream whose stored head is
+  // below the claimed seq (a tail event is above its stream row's head).
+  StreamRow row;
+  if (!ReadRow(txn, claim.stream_id, &row).ok() || row.tombstone ||
+      claim.seq <= row.head) {
+    return damage;
+  }
+  damage.stream_id = claim.stream_id;
+  damage.seq = claim.seq;
+  damage.proven = claim.proven;
+  return damage;
+}
+
+std::string JournalImpl::DamageWhere(MDB_txn* txn, const TailDamage& damage) {
+  if (damage.stream_id == 0) {
+    return fmt::format(
+        "log record at position {} (above the last index flush; it does not "
+        "say which stream holds it)",
+        damage.position);
+  }
+  Result<std::string> name = StreamName(txn, damage.stream_id);
+  const std::string stream = name.ok() ? fmt::format("'{}'", *name)
+                                       : fmt::format("id {}", damage.stream_id);
+  if (damage.proven) {
+    return fmt::format(
+        "stream {} seq {} (log record at position {}, above the last index "
+        "flush; whose it is was proven by finding the one flipped bit)",
+        stream, damage.seq, damage.position);
+  }
+  return fmt::format(
+      "log record at position {} (above the last index flush; its damaged "
+      "header claims stream {} seq {}, unverified)",
+      damage.position, stream, damage.seq);
 }
 
 Status JournalImpl::ScanTailInto(MDB_txn* txn, uint64_t after, uint64_t to,
@@ -200,12 +252,14 @@ Status JournalImpl::ScanTailInto(MDB_txn* txn, uint64_t after, uint64_t to,
           fmt::format("envelope says position {}", d.position));
     }
     if (!s.ok()) {
-      // Left out of the tail: a read of the affected stream then finds the
-      // gap and reports it; nothing is skipped silently.
+      // Left out of the entries and kept as damage: reads of the stream it
+      // belongs to (or of any stream, when it cannot say) then fail rather
+      // than end early at the record before it.
+      TailDamage damage = DescribeDamage(txn, pos, v, s);
       if (first_problem.ok()) {
-        first_problem =
-            s.WithContext(fmt::format("log record at position {}", pos));
+        first_problem = s.WithContext(DamageWhere(txn, damage));
       }
+      tail->damaged.push_back(std::move(damage));
       continue;
     }
     tail->Add(d.stream_id, TailEntry{d.seq, pos, d.timestamp_ns}, d.tags);
@@ -368,7 +422,7 @@ bool JournalImpl::Emit(std::string_view name, const DecodedEvent& d,
 
 Result<JournalImpl::View> JournalImpl::BeginStreamView(
     std::string_view stream, uint64_t* id, std::vector<TailEntry>* tail,
-    uint64_t* tail_indexed_to) {
+    uint64_t* tail_indexed_to, std::vector<TailDamage>* damage) {
   return BeginView(
       [&](MDB_txn* txn, const TailIndex& t, uint64_t bound) -> Status {
         Result<uint64_t> r = StreamId(txn, stream);
@@ -376,8 +430,79 @@ Result<JournalImpl::View> JournalImpl::BeginStreamView(
         *id = *r;
         *tail = CopyTail(t, *id, bound);
         *tail_indexed_to = t.indexed_to;
+        CopyDamage(t, *id, bound, damage);
         return Status::OK();
       });
+}
+
+namespace {
+// The seqs of stream `id` that `damage` may hide, as an interval; empty
+// (first > last) when the record cannot be one of the stream's.
+//  - A proven record hides exactly the seq it holds, of its own stream.
+//  - An unproven one lying above the stream's newest intact event may be
+//    any of the stream's later events, whatever it claims (the damage may
+//    be in the claim). Below that, a seq above the head it claims for this
+//    stream is taken at its word; any other seq it could hide would leave
+//    a gap, which the read finds by itself.
+struct Hidden {
+  uint64_t first = 1, last = 0;
+  bool claimed = false;  // [first, last] is the seq the record claims
+};
+Hidden HiddenSeqs(const TailDamage& damage, uint64_t id, uint64_t head,
+                  uint64_t newest_position) {
+  Hidden h;
+  if (damage.proven) {
+    if (damage.stream_id == id) h = {damage.seq, damage.seq, true};
+  } else if (damage.position > newest_position) {
+    h = {head + 1, kMaxSeq, false};
+  } else if (damage.stream_id == id && damage.seq > head) {
+    h = {damage.seq, damage.seq, true};
+  }
+  return h;
+}
+
+// The position of the newest event of a stream whose indexed head is
+// `indexed_head` and whose visible tail entries are `tail`; 0 when all its
+// events are indexed (they lie at or below indexed_to, below any damage).
+uint64_t NewestTailPosition(uint64_t indexed_head,
+                            const std::vector<TailEntry>& tail) {
+  return !tail.empty() && tail.back().seq > indexed_head ? tail.back().position
+                                                         : 0;
+}
+}  // namespace
+
+void JournalImpl::CopyDamage(const TailIndex& t, uint64_t id, uint64_t bound,
+                             std::vector<TailDamage>* out) {
+  if (out == nullptr) return;
+  for (const TailDamage& d : t.damaged) {
+    if (d.position <= bound && (d.stream_id == id || !d.proven)) {
+      out->push_back(d);
+    }
+  }
+}
+
+Status JournalImpl::DamageError(MDB_txn* txn, std::string_view name,
+                                uint64_t id, const StreamInfo& info,
+                                uint64_t newest_position, uint64_t first_seq,
+                                uint64_t last_seq,
+                                const std::vector<TailDamage>& damage) {
+  for (const TailDamage& d : damage) {
+    const Hidden h = HiddenSeqs(d, id, info.head, newest_position);
+    if (h.first > h.last || h.last < first_seq || h.first > last_seq) continue;
+    const std::string what =
+        fmt::format("{} failed its checks: {}", DamageWhere(txn, d), d.reason);
+    if (h.claimed) {
+      return Status::Corruption(fmt::format(
+          "{}; reads of stream '{}' that reach seq {} fail rather than skip "
+          "it; {}",
+          what, name, h.first, kDamageAdvice));
+    }
+    return Status::Corruption(fmt::format(
+        "{}; it may be stream '{}' seq {} or a later one (the stream's newest "
+        "intact event is seq {}), so reads of the stream past seq {} fail; {}",
+        what, name, h.first, info.head, info.head, kDamageAdvice));
+  }
+  return Status::OK();
 }
 
 Status JournalImpl::Scan(std::string_view stream, const ReadOptions& options,
@@ -387,7 +512,9 @@ Status JournalImpl::Scan(std::string_view stream, const ReadOptions& options,
   uint64_t id = 0;
   uint64_t tail_indexed_to = 0;
   std::vector<TailEntry> tail;
-  Result<View> view = BeginStreamView(stream, &id, &tail, &tail_indexed_to);
+  std::vector<TailDamage> damage;
+  Result<View> view =
+      BeginStreamView(stream, &id, &tail, &tail_indexed_to, &damage);
   if (!view.ok()) return view.status();
   MDB_txn* txn = view->txn->get();
   StreamRow row;
@@ -400,6 +527,30 @@ Status JournalImpl::Scan(std::string_view stream, const ReadOptions& options,
   StreamInfo info = MakeInfo(id, row, tail);
   const uint64_t lo = std::max(options.from_seq, info.deleted_to + 1);
   const uint64_t hi = std::min(options.to_seq, info.head);
+  if (!damage.empty() && options.max_count > 0) {
+    // The seqs this read would visit were the damaged records whole: if one
+    // of them may be hidden, the read fails instead of ending early.
+    const uint64_t newest = NewestTailPosition(row.head, tail);
+    uint64_t top = info.head;
+    for (const TailDamage& d : damage) {
+      const Hidden h = HiddenSeqs(d, id, info.head, newest);
+      if (h.first <= h.last) top = std::max(top, h.last);
+    }
+    const uint64_t reach = std::min(options.to_seq, top);
+    if (lo <= reach) {
+      const uint64_t span = std::min<uint64_t>(options.max_count, kMaxSeq) - 1;
+      uint64_t first = lo, last = reach;
+      if (reach - lo > span) {
+        if (options.backward) {
+          first = reach - span;
+        } else {
+          last = lo + span;
+        }
+      }
+      s = DamageError(txn, stream, id, info, newest, first, last, damage);
+      if (!s.ok()) return s;
+    }
+  }
   if (lo > hi || options.max_count == 0) return Status::OK();
 
   // Seqs below tail_first come from the stored index, the rest from the
@@ -531,12 +682,21 @@ Result<StreamInfo> JournalImpl::GetStream(std::string_view stream) {
   uint64_t id = 0;
   uint64_t tail_indexed_to = 0;
   std::vector<TailEntry> tail;
-  Result<View> view = BeginStreamView(stream, &id, &tail, &tail_indexed_to);
+  std::vector<TailDamage> damage;
+  Result<View> view =
+      BeginStreamView(stream, &id, &tail, &tail_indexed_to, &damage);
   if (!view.ok()) return view.status();
+  MDB_txn* txn = view->txn->get();
   StreamRow row;
-  s = ReadRow(view->txn->get(), id, &row);
+  s = ReadRow(txn, id, &row);
   if (!s.ok()) return s.WithContext(fmt::format("stream '{}'", stream));
   StreamInfo info = MakeInfo(id, row, tail);
+  if (!damage.empty() && !info.deleted) {
+    // Its head is not known when a damaged record may be its newest.
+    s = DamageError(txn, stream, id, info, NewestTailPosition(row.head, tail),
+                    1, kMaxSeq, damage);
+    if (!s.ok()) return s;
+  }
   if (info.head == 0 && !info.deleted) {
     // Created by a commit that is not yet visible in this view.
     return Status::NotFound(fmt::format("stream '{}' does not exist", stream));
@@ -561,9 +721,13 @@ Result<StreamPage> JournalImpl::ListStreams(std::string_view prefix,
                                             std::string_view start_after,
                                             size_t limit) {
   std::unordered_map<uint64_t, std::vector<TailEntry>> tails;
+  std::vector<TailDamage> damage;
   Result<View> view = BeginView([&](MDB_txn*, const TailIndex& t,
                                     uint64_t bound) -> Status {
     t.ForEachStream([&](uint64_t id) { tails[id] = CopyTail(t, id, bound); });
+    for (const TailDamage& d : t.damaged) {
+      if (d.position <= bound) damage.push_back(d);
+    }
     return Status::OK();
   });
   if (!view.ok()) return view.status();
@@ -594,8 +758,15 @@ Result<StreamPage> JournalImpl::ListStreams(std::string_view prefix,
     Status s = ReadRow(txn, id, &row);
     if (!s.ok()) return s.WithContext(fmt::format("stream '{}'", name));
     auto it = tails.find(id);
-    StreamInfo info = MakeInfo(
-        id, row, it == tails.end() ? std::vector<TailEntry>{} : it->second);
+    const std::vector<TailEntry> none;
+    const std::vector<TailEntry>& tail = it == tails.end() ? none : it->second;
+    StreamInfo info = MakeInfo(id, row, tail);
+    if (!damage.empty() && !info.deleted) {
+      // As GetStream: a head that a damaged record may hide is not listed.
+      s = DamageError(txn, name, id, info, NewestTailPosition(row.head, tail),
+                      1, kMaxSeq, damage);
+      if (!s.ok()) return s;
+    }
     if (info.head == 0 && !info.deleted) continue;  // not yet visible
     page.streams.push_back(std::move(info));
   }
@@ -661,8 +832,14 @@ Status JournalImpl::ScanTag(std::string_view tag, uint64_t from_position,
         fmt::format("a tag must be 1 to {} bytes without NUL", kMaxTagBytes));
   }
   std::vector<uint64_t> tail_positions;
+  std::vector<TailDamage> damage;
   Result<View> view =
       BeginView([&](MDB_txn*, const TailIndex& t, uint64_t bound) -> Status {
+        for (const TailDamage& d : t.damaged) {
+          if (d.position >= from_position && d.position <= bound) {
+            damage.push_back(d);
+          }
+        }
         auto it = t.tags.find(tag);
         if (it == t.tags.end()) return Status::OK();
         for (uint64_t p : it->second) {
@@ -704,12 +881,25 @@ Status JournalImpl::ScanTag(std::string_view tag, uint64_t from_position,
     if (p > last) positions.push_back(p);
   }
 
+  // A damaged tail record may carry the tag: reads that would pass it fail.
+  auto damaged_before = [&](uint64_t pos) -> Status {
+    if (damage.empty() || damage.front().position > pos) return Status::OK();
+    const TailDamage& d = damage.front();
+    return Status::Corruption(fmt::format(
+        "{} failed its checks: {}; it may carry tag '{}', so reads of the tag "
+        "past position {} fail; {}",
+        DamageWhere(txn, d), d.reason, tag, d.position - 1, kDamageAdvice));
+  };
   LogReader log(txn, dbs_.log);
   AlignedScratch scratch;
   DecodedEvent d;
   bool keep_going = true;
+  size_t visited = 0;
   for (uint64_t pos : positions) {
     if (!keep_going) break;
+    Status damaged = damaged_before(pos);
+    if (!damaged.ok()) return damaged;
+    ++visited;
     MDB_val v;
     int rc = log.Get(pos, &v);
     if (rc == MDB_NOTFOUND) continue;  // the event was deleted
@@ -721,6 +911,7 @@ Status JournalImpl::ScanTag(std::string_view tag, uint64_t from_position,
       return name.status().WithContext(fmt::format("position {}", pos));
     keep_going = Emit(*name, d, visit);
   }
+  if (keep_going && visited < max_count) return damaged_before(kMaxSeq);
   return Status::OK();
 }
 

@@ -136,12 +136,30 @@ class JournalImpl final : public Journal, public TxnObserver {
   using Grab = std::function<Status(MDB_txn*, const TailIndex&, uint64_t)>;
   Result<View> BeginView(const Grab& grab);
   // A view plus stream `stream`'s id and its visible tail entries.
+  // With `damage`, also the tail's damaged records that may be the stream's.
   Result<View> BeginStreamView(std::string_view stream, uint64_t* id,
                                std::vector<TailEntry>* tail,
-                               uint64_t* tail_indexed_to);
+                               uint64_t* tail_indexed_to,
+                               std::vector<TailDamage>* damage);
+  static void CopyDamage(const TailIndex& t, uint64_t id, uint64_t bound,
+                         std::vector<TailDamage>* out);
   Status ExtendReadOnlyTail(MDB_txn* txn);
   Status ScanTailInto(MDB_txn* txn, uint64_t after, uint64_t to,
                       TailIndex* tail);
+  // A tail record at `pos` that failed its checks (`why`): whose it is, if
+  // the record can say and the claim fits the stream rows.
+  TailDamage DescribeDamage(MDB_txn* txn, uint64_t pos, MDB_val v,
+                            const Status& why);
+  // "stream 'x' seq n (log record at position p, ...)" for messages.
+  std::string DamageWhere(MDB_txn* txn, const TailDamage& damage);
+  // The error a read of seqs [first_seq, last_seq] of stream `id` gets
+  // from damage in its view that may hide one of them; OK when none does.
+  // `info` is the stream as its intact records show it; `newest_position`
+  // the position of its newest unindexed intact event (0: none).
+  Status DamageError(MDB_txn* txn, std::string_view name, uint64_t id,
+                     const StreamInfo& info, uint64_t newest_position,
+                     uint64_t first_seq, uint64_t last_seq,
+                     const std::vector<TailDamage>& damage);
 
   // Reader side: the row of stream `id` in `txn` (kNotFound if none).
   Status ReadRow(MDB_txn* txn, uint64_t id, StreamRow* row);

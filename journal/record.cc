@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <bit>
 #include <cstring>
+#include <vector>
 
 #include "envelope_generated.h"
 #include "storage/bytes.h"
@@ -321,6 +323,57 @@ bool PeekEventIdentity(const char* data, size_t size, uint64_t* stream_id,
   if (!CanonicalPrefix(b, &tags_field)) return false;
   *stream_id = GetLittle64(b + kStreamIdAt);
   *seq = GetLittle64(b + kSeqAt);
+  return true;
+}
+
+bool ClaimEventIdentity(const char* data, size_t size, EventClaim* out,
+                        std::string* repaired) {
+  if (size <= kRecordHeaderBytes) return false;
+  const size_t n = size - kRecordHeaderBytes;
+  const uint64_t stored = GetLittle64(data);
+  if (size <= kClaimRepairLimit &&
+      stored != Checksum(data + kRecordHeaderBytes, n)) {
+    // The record with one bit flipped back, checksum first; proven when it
+    // then decodes (any envelope layout) in full.
+    std::vector<char> copy(data, data + size);
+    char* body = copy.data() + kRecordHeaderBytes;
+    auto proves = [&] {
+      AlignedScratch scratch;
+      DecodedEvent d;
+      if (!DecodeEventRecord(copy.data(), size, &scratch, &d).ok()) {
+        return false;
+      }
+      out->stream_id = d.stream_id;
+      out->seq = d.seq;
+      out->position = d.position;
+      out->proven = true;
+      if (repaired != nullptr) repaired->assign(copy.data(), copy.size());
+      return true;
+    };
+    // A flip in the stored checksum: the body is whole.
+    const uint64_t actual = Checksum(body, n);
+    if (std::has_single_bit(stored ^ actual)) {
+      PutLittle64(copy.data(), actual);
+      if (proves()) return true;
+      PutLittle64(copy.data(), stored);
+    }
+    const size_t tried =
+        size <= kClaimRepairAll ? n : kClaimRepairBytes - kRecordHeaderBytes;
+    for (size_t byte = 0; byte < tried; ++byte) {
+      for (int bit = 0; bit < 8; ++bit) {
+        body[byte] = static_cast<char>(body[byte] ^ (1 << bit));
+        if (Checksum(body, n) == stored && proves()) return true;
+        body[byte] = static_cast<char>(body[byte] ^ (1 << bit));
+      }
+    }
+  }
+  const char* b = data + kRecordHeaderBytes;
+  uint16_t tags_field = 0;
+  if (n < kMinCanonical || !CanonicalPrefix(b, &tags_field)) return false;
+  out->stream_id = GetLittle64(b + kStreamIdAt);
+  out->seq = GetLittle64(b + kSeqAt);
+  out->position = GetLittle64(b + kPositionAt);
+  out->proven = false;
   return true;
 }
 

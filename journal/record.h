@@ -32,6 +32,7 @@
 #include <cstring>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -145,6 +146,31 @@ bool DecodeCanonicalEventRecord(const char* data, size_t size,
 // decoding (with DecodeEventRecord) next.
 bool PeekEventIdentity(const char* data, size_t size, uint64_t* stream_id,
                        uint64_t* seq);
+
+// What a record that failed its checks says about itself, so the damage
+// can be reported against a stream and seq. First a repair is tried: when
+// flipping one bit makes the checksum match and the record then decodes,
+// that bit was the damage and the identity is proven (`proven`; a wrong
+// repair would need a 64-bit checksum collision). Every bit is tried in
+// records of up to
+// kClaimRepairAll bytes; in larger ones (up to kClaimRepairLimit) only the
+// first kClaimRepairBytes (checksum, envelope header, identity fields).
+// Otherwise the identity is read as it stands from a header that still has
+// the canonical layout: a claim, not a fact (the damage may be in it).
+// False when there is nothing to read. Never use the record's contents on
+// the strength of this: it only says whose record is damaged.
+struct EventClaim {
+  uint64_t stream_id = 0;
+  uint64_t seq = 0;
+  uint64_t position = 0;
+  bool proven = false;
+};
+inline constexpr size_t kClaimRepairAll = size_t{4} << 10;
+inline constexpr size_t kClaimRepairBytes = kRecordHeaderBytes + 56;
+inline constexpr size_t kClaimRepairLimit = size_t{1} << 20;
+// With `repaired`, a proven claim also gives the whole repaired record.
+bool ClaimEventIdentity(const char* data, size_t size, EventClaim* out,
+                        std::string* repaired = nullptr);
 
 // For tests: whether the envelope body (after the checksum) of `size` bytes
 // is in the canonical layout with every check the FlatBuffers verifier would

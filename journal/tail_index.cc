@@ -43,6 +43,11 @@ void TailIndex::PruneTo(uint64_t position) {
     v.erase(v.begin(), std::upper_bound(v.begin(), v.end(), position));
     it = v.empty() ? tags.erase(it) : std::next(it);
   }
+  damaged.erase(damaged.begin(),
+                std::partition_point(damaged.begin(), damaged.end(),
+                                     [&](const TailDamage& d) {
+                                       return d.position <= position;
+                                     }));
   if (indexed_to < position) indexed_to = position;
 }
 
@@ -50,6 +55,7 @@ void TailIndex::Clear() {
   nodes_.clear();
   streams_.clear();
   tags.clear();
+  damaged.clear();
 }
 
 }  // namespace memoir::internal

@@ -27,6 +27,17 @@ struct TailEntry {
   int64_t timestamp_ns;
 };
 
+// A record in the tail that failed its checks (only a reader's tail holds
+// any: a writer refuses such a store). It is left out of the entries; this
+// says whose it is, as far as the record can tell (ClaimEventIdentity).
+struct TailDamage {
+  uint64_t position = 0;
+  uint64_t stream_id = 0;  // 0: the record does not say whose it is
+  uint64_t seq = 0;
+  bool proven = false;  // identity proven by a one-bit repair
+  std::string reason;   // why it failed its checks
+};
+
 class TailIndex {
  public:
   // Stored indexes cover positions up to here; entries lie above it.
@@ -35,6 +46,8 @@ class TailIndex {
   uint64_t last_position = 0;
   // Per tag: ascending positions.
   std::map<std::string, std::vector<uint64_t>, std::less<>> tags;
+  // Damaged records, ascending position.
+  std::vector<TailDamage> damaged;
 
   // Entries held.
   size_t count() const { return nodes_.size(); }

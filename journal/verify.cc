@@ -10,10 +10,11 @@
 //  - in reverse, every stream_index and tag_index entry points at a record
 //    that names it.
 // A damaged record cannot be trusted to say whose it is. The stream index
-// ties it to a stream and seq; above the index, its unverified envelope may
-// claim a stream and seq that exactly fill a gap in that stream. Either way
-// the report then names the stream and seq, and the gap the damage leaves
-// is not reported a second time.
+// ties it to a stream and seq; above the index, what the record claims is
+// taken when a one-bit repair proves it, when it exactly fills a gap in
+// that stream, or (marked unverified) when it continues the stream past its
+// newest intact event. The report then names the stream and seq, and the
+// gap the damage leaves is not reported a second time.
 #include "journal/verify.h"
 
 #include <fmt/format.h>
@@ -64,8 +65,12 @@ struct BadRecord {
   std::string reason;
   bool attributed = false;
   uint64_t id = 0, seq = 0;
-  bool claimed = false;  // the envelope passes the verifier, so it claims:
-  uint64_t claim_id = 0, claim_seq = 0;
+  std::string how;  // how it was tied to a stream, when not by an index
+  // What it says it is: proven by a one-bit repair, or the envelope passes
+  // the verifier, or at least its header keeps the canonical layout.
+  bool claimed = false;
+  bool proven = false;
+  uint64_t claim_id = 0, claim_seq = 0, claim_position = 0;
 };
 
 std::string_view View(const MDB_val& v) {
@@ -250,7 +255,26 @@ class JournalVerifier {
     }
     BadRecord& bad = bad_[pos];
     bad.reason.assign(s.message());
-    bad.claimed = Claim(v, &bad.claim_id, &bad.claim_seq);
+    // Above the index only the record can say whose it is: try to prove it
+    // (below, the stream index says so).
+    EventClaim claim;
+    const bool readable =
+        pos > indexed_to_ &&
+        ClaimEventIdentity(static_cast<const char*>(v.mv_data), v.mv_size,
+                           &claim);
+    if (readable && claim.proven) {
+      bad.claimed = bad.proven = true;
+      bad.claim_id = claim.stream_id;
+      bad.claim_seq = claim.seq;
+      bad.claim_position = claim.position;
+    } else if (Claim(v, &bad.claim_id, &bad.claim_seq, &bad.claim_position)) {
+      bad.claimed = true;
+    } else if (readable) {
+      bad.claimed = true;
+      bad.claim_id = claim.stream_id;
+      bad.claim_seq = claim.seq;
+      bad.claim_position = claim.position;
+    }
     return false;
   }
 
@@ -266,7 +290,7 @@ class JournalVerifier {
 
   // What a record that failed its checksum says about itself, when its
   // envelope still passes the FlatBuffers verifier.
-  bool Claim(const MDB_val& v, uint64_t* id, uint64_t* seq) {
+  bool Claim(const MDB_val& v, uint64_t* id, uint64_t* seq, uint64_t* pos) {
     if (v.mv_size < kRecordHeaderBytes + 8 || v.mv_size > (size_t{1} << 31)) {
       return false;
     }
@@ -279,6 +303,7 @@ class JournalVerifier {
     const fb::EventEnvelope* env = fb::GetEventEnvelope(body);
     *id = env->stream_id();
     *seq = env->seq();
+    *pos = env->position();
     return true;
   }
 
@@ -577,17 +602,38 @@ class JournalVerifier {
 
   // Damaged records, tied to a stream and seq where possible, and the gaps
   // they do not explain.
+  //
+  // Above the index, a record's own claim is all there is. It is taken when
+  // proven (a one-bit repair makes the checksum match), when it exactly
+  // fills a gap in its stream, or when it continues its stream past the
+  // newest intact event (a stream's newest event leaves no gap); the last
+  // is marked unverified, since the damage may be in the claim itself.
   void ReportDamage() {
     for (auto& [pos, bad] : bad_) {
-      if (bad.attributed || !bad.claimed) continue;
+      if (bad.attributed || !bad.claimed || bad.claim_position != pos) {
+        continue;
+      }
+      auto sc = streams_.find(bad.claim_id);
+      if (sc == streams_.end() || bad.claim_seq == 0) continue;
+      if (bad.proven) {
+        Attribute(bad, "whose it is was proven by finding the one flipped bit");
+        continue;
+      }
       for (const Gap& g : gaps_) {
         if (g.id == bad.claim_id && bad.claim_seq >= g.first &&
             bad.claim_seq <= g.last && pos > g.after && pos < g.before) {
-          bad.attributed = true;
-          bad.id = bad.claim_id;
-          bad.seq = bad.claim_seq;
+          Attribute(bad, "");
           break;
         }
+      }
+      if (!bad.attributed && pos > indexed_to_ &&
+          pos > sc->second.last_position &&
+          bad.claim_seq > sc->second.last_seq &&
+          (!sc->second.row_ok || bad.claim_seq > sc->second.row.head)) {
+        Attribute(
+            bad, fmt::format("named by its own damaged header, unverified; the "
+                             "stream's newest intact event is seq {}",
+                             sc->second.last_seq));
       }
     }
     std::set<std::pair<uint64_t, uint64_t>> explained;
@@ -607,8 +653,12 @@ class JournalVerifier {
     for (const auto& [pos, bad] : bad_) {
       if (bad.attributed) {
         Problem(NameOf(bad.id), bad.seq, pos,
-                fmt::format("damaged event record: {}", bad.reason));
-      } else if (only_id_ == 0 || !bad.claimed || bad.claim_id == only_id_) {
+                bad.how.empty()
+                    ? fmt::format("damaged event record: {}", bad.reason)
+                    : fmt::format("damaged event record: {} ({})", bad.reason,
+                                  bad.how));
+      } else if (only_id_ == 0 || !bad.proven || bad.claim_id == only_id_) {
+        // (For one stream: every record that may be the stream's.)
         std::string claim = bad.claimed
                                 ? fmt::format(
                                       " (its unverified envelope claims "
@@ -619,6 +669,13 @@ class JournalVerifier {
                 fmt::format("damaged event record: {}{}", bad.reason, claim));
       }
     }
+  }
+
+  static void Attribute(BadRecord& bad, std::string how) {
+    bad.attributed = true;
+    bad.id = bad.claim_id;
+    bad.seq = bad.claim_seq;
+    bad.how = std::move(how);
   }
 
   void ReportGap(const Gap& g, uint64_t first, uint64_t last) {

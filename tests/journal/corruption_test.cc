@@ -2,7 +2,13 @@
 // skipped or trusted.
 #include <doctest/doctest.h>
 #include <lmdb.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <string>
+#include <string_view>
+
+#include "memoir/inspect.h"
 #include "memoir/store.h"
 #include "support/temp_dir.h"
 
@@ -61,58 +67,210 @@ TEST_CASE(
   }
 }
 
-TEST_CASE(
-    "a damaged unindexed record refuses a writer and shows as a gap to "
-    "readers") {
-  test::TempDir dir;
-  Write(dir.path(), /*flush_every=*/65536, 3);
-  // The final close flushes the index; damage a record written after it.
-  {
+namespace {
+
+// After the store above is closed (its index flushed), a child appends
+// victim seq 4 (position 7) and third seq 1 (position 8), then exits
+// without closing, as a crash would: both lie above the last index flush,
+// where only the records themselves say whose they are.
+void AppendThenCrash(const std::string& path) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
     StoreOptions o;
     o.durability = Durability::kNone;
-    auto store = Store::Open(dir.path(), o);
-    REQUIRE(store.ok());
-    REQUIRE((*store)
-                ->journal()
-                .Append("victim", Expected::Any(), {{"T", "late", 1, {}}})
-                .ok());
-    // Simulate a crash before the index flush: skip Close's flush by
-    // damaging after close and rewinding indexed_to.
+    auto store = Store::Open(path, o);
+    bool ok = store.ok() &&
+              (*store)
+                  ->journal()
+                  .Append("victim", Expected::Any(), {{"T", "late", 1, {}}})
+                  .ok() &&
+              (*store)
+                  ->journal()
+                  .Append("third", Expected::Any(), {{"T", "later", 1, {}}})
+                  .ok();
+    ::_exit(ok ? 0 : 1);
   }
-  REQUIRE(test::EditRaw(dir.path(), [](test::RawTxn& raw) {
-            auto* txn = static_cast<MDB_txn*>(raw.txn);
-            MDB_dbi meta = raw.dbi("meta");
-            std::string key = "journal.indexed_to";
-            std::string v(8, '\0');
-            v[0] = 6;  // indexed through position 6; position 7 is the tail
-            MDB_val k{key.size(), key.data()};
-            MDB_val val{8, v.data()};
-            mdb_put(txn, meta, &k, &val, 0);
-            MDB_dbi index = raw.dbi("stream_index");
-            MDB_cursor* c;
-            mdb_cursor_open(txn, index, &c);
-            MDB_val ik, iv;
-            while (mdb_cursor_get(c, &ik, &iv, MDB_NEXT) == 0) {
-              if (iv.mv_size == 8 &&
-                  static_cast<unsigned char*>(iv.mv_data)[7] == 7) {
-                mdb_cursor_del(c, 0);
-              }
-            }
-            mdb_cursor_close(c);
-          }) == 0);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+}
+
+bool Has(const Status& s, std::string_view text) {
+  return std::string(s.message()).find(text) != std::string::npos;
+}
+
+size_t Events(Store& store, std::string_view stream, uint64_t to_seq) {
+  size_t n = 0;
+  ReadOptions r;
+  r.to_seq = to_seq;
+  Status s = store.journal().Scan(stream, r, [&](const EventView&) {
+    ++n;
+    return true;
+  });
+  REQUIRE(s.ok());
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a damaged unindexed record refuses a writer, and a reader of its stream "
+    "gets corruption naming its stream and seq instead of a shorter stream") {
+  test::TempDir dir;
+  Write(dir.path(), /*flush_every=*/65536, 3);
+  AppendThenCrash(dir.path());
+  // One bit in the envelope's header: a repair of one bit proves whose the
+  // record is.
   REQUIRE(test::FlipValueBit(dir.path(), "log", test::Big64(7), 20, 1));
   auto writer = Store::Open(dir.path());
   REQUIRE(!writer.ok());
   CHECK(writer.status().IsCorruption());
-  CHECK(std::string(writer.status().message()).find("position 7") !=
-        std::string::npos);
+  CHECK(Has(writer.status(), "position 7"));
+  CHECK(Has(writer.status(), "stream 'victim' seq 4"));
+
   StoreOptions ro;
   ro.read_only = true;
   auto reader = Store::Open(dir.path(), ro);
   REQUIRE(reader.ok());
-  CHECK((*reader)->journal().Read("bystander")->size() == 3);
-  auto read = (*reader)->journal().Read("victim");
+  Journal& j = (*reader)->journal();
+  // Other streams read whole: the damage is proven to be victim's.
+  CHECK(j.Read("bystander")->size() == 3);
+  CHECK(j.Read("third")->size() == 1);
+  // Victim's stream fails wherever a read would reach seq 4...
+  auto read = j.Read("victim");
+  REQUIRE(!read.ok());
   CHECK(read.status().IsCorruption());
+  CHECK(Has(read.status(), "'victim' seq 4"));
+  CHECK(Has(read.status(), "position 7"));
+  ReadOptions backward;
+  backward.backward = true;
+  backward.max_count = 1;
+  CHECK(j.Scan("victim", backward, [](const EventView&) {
+           return true;
+         }).IsCorruption());
+  auto head = j.Head("victim");
+  REQUIRE(!head.ok());
+  CHECK(head.status().IsCorruption());
+  CHECK(!j.GetStream("victim").ok());
+  auto list = j.ListStreams("", "", 100);
+  REQUIRE(!list.ok());
+  CHECK(Has(list.status(), "'victim' seq 4"));
+  // A tag read that would pass the damaged record fails too (it may carry
+  // the tag); one that stops before it does not.
+  auto tagged = [&](size_t max_count) {
+    return j.ScanTag("tag", 1, max_count,
+                     [](const EventView&) { return true; });
+  };
+  CHECK(tagged(100).IsCorruption());
+  CHECK(Has(tagged(100), "position 7"));
+  CHECK(tagged(3).ok());
+  // ... and not where it would not.
+  CHECK(Events(**reader, "victim", 3) == 3);
+  ReadOptions first_two;
+  first_two.max_count = 2;
+  CHECK(
+      j.Scan("victim", first_two, [](const EventView&) { return true; }).ok());
+  // verify names it too.
+  auto report = VerifyStore(**reader);
+  REQUIRE(report.ok());
+  bool named = false;
+  for (const VerifyProblem& p : report->problems) {
+    named |= p.stream == "victim" && p.seq == 4 && p.position == 7;
+  }
+  CHECK(named);
+  reader->reset();
+
+  // A dry run finds the repair and writes nothing; the repair restores
+  // the record as written and a writer opens the store again.
+  RepairOptions dry;
+  dry.dry_run = true;
+  auto planned = RepairStore(dir.path(), dry);
+  REQUIRE(planned.ok());
+  REQUIRE(planned->repaired.size() == 1);
+  CHECK(planned->repaired[0].stream == "victim");
+  CHECK(planned->repaired[0].seq == 4);
+  CHECK(!Store::Open(dir.path()).ok());
+  auto repair = RepairStore(dir.path());
+  REQUIRE(repair.ok());
+  CHECK(repair->repaired.size() == 1);
+  CHECK(repair->unrepaired.empty());
+  auto healed = Store::Open(dir.path());
+  REQUIRE(healed.ok());
+  auto events = (*healed)->journal().Read("victim");
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 4);
+  CHECK((*events)[3].payload == "late");
+  // A repair needs the store free of writers.
+  auto busy = RepairStore(dir.path());
+  CHECK(busy.status().IsBusy());
+}
+
+TEST_CASE(
+    "when a damaged unindexed record cannot prove whose it is, every stream "
+    "it may belong to fails to read to its end") {
+  test::TempDir dir;
+  Write(dir.path(), /*flush_every=*/65536, 3);
+  AppendThenCrash(dir.path());
+  uint64_t victim = 0, bystander = 0;
+  {
+    StoreOptions ro;
+    ro.read_only = true;
+    auto store = Store::Open(dir.path(), ro);
+    REQUIRE(store.ok());
+    victim = (*store)->journal().GetStream("victim")->id;
+    bystander = (*store)->journal().GetStream("bystander")->id;
+  }
+  // Damage of several bits: the record at position 7 (victim seq 4) now
+  // claims to be bystander's, and no one-bit repair undoes it. Envelope
+  // byte 32 holds the stream id (little-endian), after the 8-byte checksum.
+  const uint64_t diff = victim ^ bystander;
+  int flipped = 0;
+  for (int bit = 0; bit < 64; ++bit) {
+    if ((diff >> bit & 1) != 0) {
+      REQUIRE(test::FlipValueBit(dir.path(), "log", test::Big64(7),
+                                 8 + 32 + bit / 8, bit % 8));
+      ++flipped;
+    }
+  }
+  if (flipped < 2) {  // a payload bit as well
+    REQUIRE(test::FlipValueBit(dir.path(), "log", test::Big64(7), 100, 0));
+  }
+  StoreOptions ro;
+  ro.read_only = true;
+  auto reader = Store::Open(dir.path(), ro);
+  REQUIRE(reader.ok());
+  Journal& j = (*reader)->journal();
+  // The wrong claim is named as a claim...
+  auto bys = j.Read("bystander");
+  REQUIRE(!bys.ok());
+  CHECK(Has(bys.status(), "claims stream 'bystander' seq 4, unverified"));
+  // ... and does not make victim silently one event shorter.
+  auto vic = j.Read("victim");
+  REQUIRE(!vic.ok());
+  CHECK(vic.status().IsCorruption());
+  CHECK(Has(vic.status(), "may be stream 'victim' seq 4"));
+  // Whatever the record claims, victim's seq 4 and later cannot be read.
+  ReadOptions after_head;
+  after_head.from_seq = 4;
+  after_head.max_count = 10;
+  CHECK(j.Scan("victim", after_head, [](const EventView&) {
+           return true;
+         }).IsCorruption());
+  // A stream with an intact event after the damage cannot be its owner.
+  CHECK(j.Read("third")->size() == 1);
+  // Reads that stop at the intact head still work.
+  CHECK(Events(**reader, "victim", 3) == 3);
+  CHECK(Events(**reader, "bystander", 3) == 3);
+  reader->reset();
+  // No one-bit repair explains it: listed, left alone.
+  auto repair = RepairStore(dir.path());
+  REQUIRE(repair.ok());
+  CHECK(repair->repaired.empty());
+  REQUIRE(repair->unrepaired.size() == 1);
+  CHECK(repair->unrepaired[0].position == 7);
+  CHECK(!Store::Open(dir.path()).ok());
 }
 
 TEST_CASE("a damaged record inside a run is corruption naming its seq") {

@@ -17,7 +17,9 @@ std::string Hint(const Status& s, bool opening) {
       return opening ? "The store cannot be opened: restore it from a copy "
                        "or a backup."
                      : "The store is damaged: list the damage with 'memoir "
-                       "verify STORE', and restore from a copy or a backup.";
+                       "verify STORE'; 'memoir repair STORE' restores records "
+                       "damaged by one flipped bit; otherwise restore from a "
+                       "copy or a backup.";
     case Status::Code::kNotFound:
       return opening ? "Check the path: a store is a directory holding "
                        "data.mdb."

@@ -94,6 +94,63 @@ int RunVerify(const Options& o, const std::string& stream) {
   return report.ok() ? kExitOk : kExitProblems;
 }
 
+std::string Where(const DamagedRecord& r) {
+  return Where(VerifyProblem{r.stream, r.seq, r.position, r.what});
+}
+
+int RunRepair(const Options& o, bool dry_run) {
+  Heartbeat();
+  RepairOptions options;
+  options.dry_run = dry_run;
+  Result<RepairReport> r = RepairStore(o.store, options);
+  if (!r.ok()) return Fail(r.status(), fmt::format("repairing {}", o.store));
+  const RepairReport& report = *r;
+  auto print = [&](const DamagedRecord& d, std::string_view kind) {
+    if (o.json) {
+      PrintLine(JsonObject()
+                    .Str("kind", kind)
+                    .Str("stream", d.stream)
+                    .Num("seq", d.seq)
+                    .Num("position", d.position)
+                    .Str("what", d.what)
+                    .str());
+    } else {
+      PrintLine(fmt::format("{}: {}: {}", kind, Where(d), d.what));
+    }
+  };
+  for (const DamagedRecord& d : report.repaired) {
+    print(d, dry_run ? "repairable" : "repaired");
+  }
+  for (const DamagedRecord& d : report.unrepaired) print(d, "left");
+  const bool whole =
+      report.unrepaired.empty() && (!dry_run || report.repaired.empty());
+  if (o.json) {
+    PrintLine(
+        JsonObject()
+            .Str("kind", "summary")
+            .Num("records", report.records)
+            .Num(dry_run ? "repairable" : "repaired", report.repaired.size())
+            .Num("left", report.unrepaired.size())
+            .Bool("dry_run", dry_run)
+            .str());
+  } else {
+    PrintLine(
+        fmt::format("checked {}: {} {}, {} left damaged",
+                    Plural(report.records, "event record", "event records"),
+                    report.repaired.size(), dry_run ? "repairable" : "repaired",
+                    report.unrepaired.size()));
+    if (!report.unrepaired.empty()) {
+      PrintLine(
+          "records left damaged are not one flipped bit; restore the store "
+          "from a copy or a backup");
+    } else if (!report.repaired.empty() && !dry_run) {
+      PrintLine(fmt::format("run 'memoir verify {}' to check the whole store",
+                            o.store));
+    }
+  }
+  return whole ? kExitOk : kExitProblems;
+}
+
 }  // namespace
 
 void AddVerifyCommand(CLI::App& app, Options& o,
@@ -110,6 +167,19 @@ void AddVerifyCommand(CLI::App& app, Options& o,
   AddNoLockFlag(verify, o);
   commands.push_back(
       {verify, Kind::kRead, [&o, stream] { return RunVerify(o, *stream); }});
+
+  auto dry_run = std::make_shared<bool>(false);
+  CLI::App* repair = app.add_subcommand(
+      "repair",
+      "Restore event records damaged by one flipped bit (found by trying "
+      "each bit until the checksum matches) exactly as they were written; "
+      "list any other damage and leave it (exit code 1 when some is left). "
+      "Needs the store closed by writers");
+  AddStoreArg(repair, o);
+  repair->add_flag("--dry-run", *dry_run, "Report only; write nothing");
+  AddJsonFlag(repair, o);
+  commands.push_back(
+      {repair, Kind::kWrite, [&o, dry_run] { return RunRepair(o, *dry_run); }});
 }
 
 }  // namespace memoir::cli

@@ -137,6 +137,46 @@ struct CopyOptions {
 MEMOIR_EXPORT Status CopyStore(Store& store, const std::string& dest,
                                const CopyOptions& options = {});
 
+struct RepairOptions {
+  // Find and report, but write nothing.
+  bool dry_run = false;
+};
+
+// One damaged event record found by RepairStore.
+struct DamagedRecord {
+  std::string stream;  // empty when the record cannot say whose it is
+  uint64_t seq = 0;    // 0 when unknown
+  uint64_t position = 0;
+  std::string what;  // the damage, and the repair when there was one
+};
+
+struct RepairReport {
+  uint64_t records = 0;  // log records checked
+  // Restored exactly as written (with dry_run: restorable).
+  std::vector<DamagedRecord> repaired;
+  // Damaged beyond a one-bit repair: left as they are.
+  std::vector<DamagedRecord> unrepaired;
+};
+
+// Restores the event records of the store at `path` whose damage is one
+// flipped bit, the commonest form of silent media or memory corruption:
+// flipping each bit of a damaged record in turn (every bit of a record of
+// up to 4 KiB; the first 64 bytes, checksum, header and identity, of
+// larger ones up to 1 MiB) finds the one that makes its checksum match and
+// the record decode, naming the position it is stored under (and, below
+// the last index flush, the stream and seq the index gives it). Such
+// records are rewritten as they were, in one transaction, synced; a store
+// whose only damage that was is then whole again (a writer opens it, and
+// VerifyStore finds nothing). Nothing else is changed: other damage is
+// listed, not touched; snapshots are not repaired (recovery skips a
+// damaged one). Takes the store's write lock, so no writer may have it
+// open.
+// Errors: kBusy when a process has the store open for writing; kNotFound
+// when there is no store at `path`; kIOError or kStorageFull when the
+// repair cannot be written (nothing is changed then).
+MEMOIR_EXPORT Result<RepairReport> RepairStore(
+    const std::string& path, const RepairOptions& options = {});
+
 }  // namespace memoir
 
 #endif  // MEMOIR_INSPECT_H_
