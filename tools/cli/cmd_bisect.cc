@@ -78,13 +78,19 @@ int PrintBreak(const Options& o, const ReplaySession& s,
       "invariant '{}' ({}) first fails after seq {} of {} (head {})", inv.name,
       inv.description, b.seq, o.stream, s.head));
   // What changed first, the whole states (one line each) last.
-  PrintPairs({{"event", *e},
-              {"changed", changed.empty() ? "nothing" : changed},
-              {"cost", fmt::format("{} probes, {} events applied (a full "
-                                   "fold applies {})",
-                                   b.probes, b.events_replayed, s.head)},
-              {"before", WriteJson(*before)},
-              {"after", WriteJson(*after)}});
+  PrintPairs(
+      {{"event", *e},
+       {"changed", changed.empty() ? "nothing" : changed},
+       {"cost", b.probes == 1
+                    ? fmt::format("one fold from the first event, {} events "
+                                  "applied (snapshots could not make a search "
+                                  "cheaper than folding the {})",
+                                  b.events_replayed, s.head)
+                    : fmt::format("{} probes, {} events applied (a full "
+                                  "fold applies {})",
+                                  b.probes, b.events_replayed, s.head)},
+       {"before", WriteJson(*before)},
+       {"after", WriteJson(*after)}});
   return kExitProblems;
 }
 

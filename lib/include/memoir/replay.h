@@ -22,6 +22,8 @@
 #ifndef MEMOIR_REPLAY_H_
 #define MEMOIR_REPLAY_H_
 
+#include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -202,6 +204,10 @@ class Replayer {
   // exact when the invariant, once broken, stays broken (the usual case);
   // otherwise it is a seq where it goes from holding to failing, and
   // `exhaustive` folds every event once (O(head)) to find the very first.
+  // When the stream's snapshots cannot make the search cheaper than that
+  // fold (a short stream, or one whose snapshots sit near its head), the
+  // fold is what runs, so a search never replays more events than the
+  // stream holds.
   Result<Bisection> Bisect(std::string_view stream,
                            const std::function<bool(const State&)>& holds,
                            bool exhaustive = false,
@@ -215,6 +221,9 @@ class Replayer {
           "the invariant fails on the initial state already");
     }
     if (exhaustive) return BisectLinear(stream, holds, tally);
+    Result<bool> fold_is_cheaper = FoldIsCheaper(stream);
+    if (!fold_is_cheaper.ok()) return fold_is_cheaper.status();
+    if (*fold_is_cheaper) return BisectLinear(stream, holds, tally);
     Result<StateAtSeq> head = Rebuild(stream, kMaxSeq, true, kMaxSeq, tally);
     if (!head.ok()) return head.status();
     out.probes = 2;
@@ -424,6 +433,29 @@ class Replayer {
     if (!s.ok()) return s;
     if (pending && !stopped) visit(*pending, state);
     return Status::OK();
+  }
+
+  // Whether one fold over the stream costs less than the worst case of a
+  // bisection: about log2(head) + 3 rebuilds (the head, the probes, the
+  // state before the break), each at most the widest gap between usable
+  // snapshots (counting the start and the head).
+  Result<bool> FoldIsCheaper(std::string_view stream) const {
+    Result<uint64_t> head = store_.journal().Head(stream);
+    if (!head.ok()) return head.status();
+    if (*head == 0) return true;
+    Result<std::vector<SnapshotInfo>> list = store_.snapshots().List(stream);
+    if (!list.ok()) return list.status();
+    std::vector<uint64_t> seqs{0, *head};
+    for (const SnapshotInfo& info : *list) {
+      if (info.checksum_ok && info.seq < *head) seqs.push_back(info.seq);
+    }
+    std::sort(seqs.begin(), seqs.end());
+    uint64_t widest = 0;
+    for (size_t i = 1; i < seqs.size(); ++i) {
+      widest = std::max(widest, seqs[i] - seqs[i - 1]);
+    }
+    const uint64_t rebuilds = std::bit_width(*head) + 3;
+    return widest >= *head / rebuilds;
   }
 
   Result<Bisection> BisectLinear(std::string_view stream,
