@@ -439,23 +439,29 @@ class Replayer {
   // bisection: about log2(head) + 3 rebuilds (the head, the probes, the
   // state before the break), each at most the widest gap between usable
   // snapshots (counting the start and the head).
+  // A stream whose first events were deleted cannot be folded from its
+  // start: only snapshots can rebuild it.
   Result<bool> FoldIsCheaper(std::string_view stream) const {
-    Result<uint64_t> head = store_.journal().Head(stream);
-    if (!head.ok()) return head.status();
-    if (*head == 0) return true;
+    Result<StreamInfo> info = store_.journal().GetStream(stream);
+    if (!info.ok()) {
+      return info.status().IsNotFound() ? Result<bool>(true) : info.status();
+    }
+    if (info->deleted || info->deleted_to > 0) return false;
+    const uint64_t head = info->head;
+    if (head == 0) return true;
     Result<std::vector<SnapshotInfo>> list = store_.snapshots().List(stream);
     if (!list.ok()) return list.status();
-    std::vector<uint64_t> seqs{0, *head};
-    for (const SnapshotInfo& info : *list) {
-      if (info.checksum_ok && info.seq < *head) seqs.push_back(info.seq);
+    std::vector<uint64_t> seqs{0, head};
+    for (const SnapshotInfo& snap : *list) {
+      if (snap.checksum_ok && snap.seq < head) seqs.push_back(snap.seq);
     }
     std::sort(seqs.begin(), seqs.end());
     uint64_t widest = 0;
     for (size_t i = 1; i < seqs.size(); ++i) {
       widest = std::max(widest, seqs[i] - seqs[i - 1]);
     }
-    const uint64_t rebuilds = std::bit_width(*head) + 3;
-    return widest >= *head / rebuilds;
+    const uint64_t rebuilds = std::bit_width(head) + 3;
+    return widest >= head / rebuilds;
   }
 
   Result<Bisection> BisectLinear(std::string_view stream,
