@@ -9,6 +9,7 @@
 #include "journal/layout.h"
 #include "storage/bytes.h"
 #include "storage/lmdb_error.h"
+#include "storage/lmdb_handles.h"
 
 namespace memoir::internal {
 namespace {
@@ -81,13 +82,6 @@ class PagePrefetcher {
   }
   bool backward_;
   uintptr_t last_ = 0;
-};
-
-struct CursorCloser {
-  MDB_cursor* c = nullptr;
-  ~CursorCloser() {
-    if (c != nullptr) mdb_cursor_close(c);
-  }
 };
 
 uint64_t ReadMeta64(MDB_txn* txn, MDB_dbi meta, const char* name) {

@@ -331,8 +331,10 @@ bool ClaimEventIdentity(const char* data, size_t size, EventClaim* out,
   if (size <= kRecordHeaderBytes) return false;
   const size_t n = size - kRecordHeaderBytes;
   const uint64_t stored = GetLittle64(data);
-  if (size <= kClaimRepairLimit &&
-      stored != Checksum(data + kRecordHeaderBytes, n)) {
+  const uint64_t actual = size <= kClaimRepairLimit
+                              ? Checksum(data + kRecordHeaderBytes, n)
+                              : stored;
+  if (stored != actual) {
     // The record with one bit flipped back, checksum first; proven when it
     // then decodes (any envelope layout) in full.
     std::vector<char> copy(data, data + size);
@@ -351,7 +353,6 @@ bool ClaimEventIdentity(const char* data, size_t size, EventClaim* out,
       return true;
     };
     // A flip in the stored checksum: the body is whole.
-    const uint64_t actual = Checksum(body, n);
     if (std::has_single_bit(stored ^ actual)) {
       PutLittle64(copy.data(), actual);
       if (proves()) return true;

@@ -31,18 +31,12 @@
 #include "journal/record.h"
 #include "journal/stream_row.h"
 #include "storage/bytes.h"
+#include "storage/lmdb_handles.h"
 
 namespace memoir::internal {
 namespace {
 
 constexpr uint64_t kNoPosition = ~uint64_t{0};
-
-struct Cursor {
-  MDB_cursor* c = nullptr;
-  ~Cursor() {
-    if (c != nullptr) mdb_cursor_close(c);
-  }
-};
 
 struct StreamCheck {
   std::string name;
@@ -199,7 +193,7 @@ class JournalVerifier {
   }
 
   void LoadStreams() {
-    Cursor names;
+    CursorCloser names;
     int rc = mdb_cursor_open(txn_, dbs_.names, &names.c);
     MDB_val k, v;
     for (rc = rc != 0 ? rc : mdb_cursor_get(names.c, &k, &v, MDB_FIRST);
@@ -221,7 +215,7 @@ class JournalVerifier {
     }
     if (rc != MDB_NOTFOUND) TableProblem("names", rc);
 
-    Cursor rows;
+    CursorCloser rows;
     rc = mdb_cursor_open(txn_, dbs_.streams, &rows.c);
     for (rc = rc != 0 ? rc : mdb_cursor_get(rows.c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(rows.c, &k, &v, MDB_NEXT)) {
@@ -403,7 +397,7 @@ class JournalVerifier {
   }
 
   void WalkLog() {
-    Cursor cur;
+    CursorCloser cur;
     int rc = mdb_cursor_open(txn_, dbs_.log, &cur.c);
     MDB_val k, v;
     DecodedEvent d;
@@ -436,7 +430,7 @@ class JournalVerifier {
   // One stream's check: the log above the index, where its newest events
   // may be.
   void WalkTail() {
-    Cursor cur;
+    CursorCloser cur;
     int rc = mdb_cursor_open(txn_, dbs_.log, &cur.c);
     Key64 start(indexed_to_ + 1);
     MDB_val k{8, start.bytes};
@@ -455,7 +449,7 @@ class JournalVerifier {
   // Every stream_index entry (of stream `only`, when not 0) must point at a
   // record naming it. For one stream the entries also drive OnEvent.
   void WalkStreamIndex(uint64_t only) {
-    Cursor cur;
+    CursorCloser cur;
     int rc = mdb_cursor_open(txn_, dbs_.stream_index, &cur.c);
     Key128 start(only, 0);
     MDB_val k{16, start.bytes};
@@ -536,7 +530,7 @@ class JournalVerifier {
   }
 
   void WalkTagIndex() {
-    Cursor cur;
+    CursorCloser cur;
     int rc = mdb_cursor_open(txn_, dbs_.tag_index, &cur.c);
     MDB_val k, v;
     DecodedEvent d;

@@ -17,25 +17,14 @@
 #include "storage/bytes.h"
 #include "storage/env.h"
 #include "storage/lmdb_error.h"
+#include "storage/lmdb_handles.h"
 
 namespace memoir {
 namespace {
 
+using internal::CursorCloser;
 using internal::GetBig64;
-
-struct TxnAborter {
-  MDB_txn* txn = nullptr;
-  ~TxnAborter() {
-    if (txn != nullptr) mdb_txn_abort(txn);
-  }
-};
-
-struct CursorCloser {
-  MDB_cursor* c = nullptr;
-  ~CursorCloser() {
-    if (c != nullptr) mdb_cursor_close(c);
-  }
-};
+using internal::TxnAborter;
 
 class Repairer {
  public:
