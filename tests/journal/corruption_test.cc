@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -375,6 +376,43 @@ TEST_CASE("a damaged stream row is corruption naming the stream") {
   CHECK(info.status().IsCorruption());
   CHECK(std::string(info.status().message()).find("victim") !=
         std::string::npos);
+}
+
+TEST_CASE(
+    "repair leaves a record whose one-bit repair names another position, "
+    "and says so") {
+  test::TempDir dir;
+  Write(dir.path(), /*flush_every=*/1, 3);
+  // Position 5 gets a copy of position 3's record (victim seq 2) with one
+  // bit flipped: the repair proves a record, but not the one stored there.
+  REQUIRE(test::EditRaw(dir.path(), [](test::RawTxn& raw) {
+            auto* txn = static_cast<MDB_txn*>(raw.txn);
+            MDB_dbi log = raw.dbi("log");
+            std::string k3 = test::Big64(3), k5 = test::Big64(5);
+            MDB_val key{8, k3.data()};
+            MDB_val v;
+            REQUIRE(mdb_get(txn, log, &key, &v) == 0);
+            std::string copy(static_cast<const char*>(v.mv_data), v.mv_size);
+            copy[40] = static_cast<char>(copy[40] ^ 0x10);
+            MDB_val at5{8, k5.data()};
+            MDB_val value{copy.size(), copy.data()};
+            REQUIRE(mdb_put(txn, log, &at5, &value, 0) == 0);
+          }) == 0);
+  auto repair = RepairStore(dir.path());
+  REQUIRE(repair.ok());
+  CHECK(repair->repaired.empty());
+  REQUIRE(repair->unrepaired.size() == 1);
+  CHECK(repair->unrepaired[0].position == 5);
+  CHECK(repair->unrepaired[0].what.find(
+            "the repaired record names position 3") != std::string::npos);
+}
+
+TEST_CASE("repair of a missing store is not found, and creates nothing") {
+  test::TempDir dir;
+  const std::string missing = dir.Sub("nothing-here");
+  auto repair = RepairStore(missing);
+  CHECK(repair.status().IsNotFound());
+  CHECK(!std::filesystem::exists(missing));
 }
 
 }  // namespace memoir

@@ -244,6 +244,23 @@ TEST_CASE(
   CHECK(dense->events_replayed <= dense->probes * 10);
 }
 
+TEST_CASE(
+    "bisection searches a stream whose first events were deleted, where a "
+    "fold from the first event cannot run") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  Replayer<Counter> replay(*store);
+  // 30 events with a snapshot every 10 would be folded (a search cannot be
+  // cheaper), but events 1 to 10 are gone: only the snapshots rebuild it.
+  WriteCounterStream(*store, "trimmed", 30, 10);
+  REQUIRE(store->journal().DeleteTo("trimmed", 10).ok());
+  auto below = [](const int64_t& total) { return total < Triangle(25); };
+  auto found = replay.Bisect("trimmed", below);
+  REQUIRE_MESSAGE(found.ok(), found.status().message());
+  CHECK(found->seq == 25);
+  CHECK(found->probes > 1);
+}
+
 TEST_CASE("replay never changes the store: data.mdb is byte-identical") {
   test::TempDir dir;
   {
