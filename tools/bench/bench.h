@@ -107,6 +107,12 @@ struct AppendLoad {
   Durability durability = Durability::kSync;
   size_t payload = 128;
   size_t streams = 1;  // events are spread round-robin over these
+  // For the baselines that run the producers' threads themselves (the
+  // "-producers" peers): as many threads as memoir's append run, each
+  // writing this many events per durable write to its own share of the
+  // streams, exactly as memoir's producers do.
+  size_t producers = 1;
+  size_t events_per_append = 1;
 };
 
 // When a baseline's Run stops: after `seconds`, or after `events` events
@@ -152,8 +158,10 @@ struct ScanResult {
 class Appender {
  public:
   virtual ~Appender() = default;
-  // Appends in transactions of `batch` events, single-threaded, for
-  // `seconds`, or for `events` events when that is not 0.
+  // Appends for `seconds`, or for `events` events when that is not 0: in
+  // transactions of `batch` events from one thread, or, for a baseline that
+  // runs the load's producer threads, as those threads' own writes (the
+  // engine forms its groups itself and `batch` is ignored).
   virtual Result<RunResult> Run(size_t batch, double seconds,
                                 uint64_t events) = 0;
 };
@@ -201,6 +209,9 @@ Result<std::unique_ptr<Stepper>> OpenFsyncFile(const std::string& path,
 // Peers (peers.cc); each exists only when the library was found.
 #if MEMOIR_BENCH_ROCKSDB
 Result<std::unique_ptr<Appender>> OpenRocksAppender(const AppendLoad& load);
+// The load's producer threads writing to RocksDB themselves.
+Result<std::unique_ptr<Appender>> OpenRocksProducersAppender(
+    const AppendLoad& load);
 // Writes `events` values keyed (stream 1, seq) and flushes them to tables.
 Status RocksWrite(const std::string& dir, uint64_t events, size_t payload);
 Result<ScanResult> RocksScan(const std::string& dir, uint64_t events,

@@ -270,6 +270,8 @@ Status RunAppend(const Options& options, Report& report) {
   load.durability = options.durability;
   load.payload = options.payload;
   load.streams = options.streams;
+  load.producers = options.producers;
+  load.events_per_append = options.events_per_append;
   struct Baseline {
     std::string name;
     Result<std::unique_ptr<Appender>> (*open)(const AppendLoad&);
@@ -278,6 +280,7 @@ Status RunAppend(const Options& options, Report& report) {
                                  {"raw-streams", OpenRawStreamAppender}};
 #if MEMOIR_BENCH_ROCKSDB
   kinds.push_back({"rocksdb", OpenRocksAppender});
+  kinds.push_back({"rocksdb-producers", OpenRocksProducersAppender});
 #endif
 #if MEMOIR_BENCH_SQLITE
   kinds.push_back({"sqlite", OpenSqliteAppender});
