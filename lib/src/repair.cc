@@ -162,11 +162,18 @@ Result<RepairReport> RepairStore(const std::string& path,
   if (options.dry_run || report.repaired.empty()) return report;
   rc = mdb_txn_commit(txn.txn);
   txn.txn = nullptr;
-  if (rc == 0) rc = mdb_env_sync((*env)->raw(), 1);
   if (rc != 0) {
     return internal::MdbStatus(
-        rc, fmt::format("writing the repair of {} (if the commit failed, "
-                        "nothing was changed)",
+        rc, fmt::format("committing the repair of {}: nothing was changed; "
+                        "fix the cause and run the repair again",
+                        path));
+  }
+  rc = mdb_env_sync((*env)->raw(), 1);
+  if (rc != 0) {
+    return internal::MdbStatus(
+        rc, fmt::format("syncing the repair of {}: it was committed but may "
+                        "not be on disk; run 'memoir verify' once the device "
+                        "is healthy",
                         path));
   }
   return report;

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "memoir/inspect.h"
 #include "memoir/store.h"
 #include "storage/env.h"
 #include "storage/notification.h"
@@ -168,6 +169,118 @@ TEST_CASE("a full queue makes producers wait, then fail busy at the deadline") {
   CHECK(held.get().ok());
   for (auto& f : queued) CHECK(f.get().ok());
   CHECK(*j.Head("s") == 1 + queued.size());
+}
+
+TEST_CASE(
+    "blocking producers whose requests the writer gathers into its groups each "
+    "get their own outcome, also when a group is retried after the map grows") {
+  test::TempDir dir;
+  StoreOptions o;
+  o.map_size = 1 << 20;  // grows several times under this load
+  o.max_map_size = 256 << 20;
+  o.durability = Durability::kNoMetaSync;  // a real sync per commit, cheaper
+  auto store = Store::Open(dir.path(), o);
+  REQUIRE(store.ok());
+  Journal& j = (*store)->journal();
+  constexpr int kThreads = 8;
+  constexpr int kAppends = 150;
+  const std::string payload(2000, 'p');
+  std::vector<uint64_t> acked(kThreads, 0);
+  std::vector<int> conflicts(kThreads, 0), wrong(kThreads, 0);
+  std::vector<std::thread> producers;
+  for (int t = 0; t < kThreads; ++t) {
+    producers.emplace_back([&, t] {
+      const std::string stream = "p" + std::to_string(t);
+      uint64_t head = 0;
+      for (int i = 0; i < kAppends; ++i) {
+        // Every fifth request expects a seq that is one behind: it must
+        // fail alone, whichever group the writer put it in.
+        const bool stale = i % 5 == 4;
+        auto r = j.Append(stream, Expected::At(stale ? head - 1 : head),
+                          One(payload));
+        if (stale) {
+          if (r.status().IsConflict() && r.status().actual_seq() == head) {
+            ++conflicts[t];
+          } else {
+            ++wrong[t];
+          }
+        } else if (r.ok() && r->last_seq == head + 1) {
+          head = r->last_seq;
+        } else {
+          ++wrong[t];
+        }
+      }
+      acked[t] = head;
+    });
+  }
+  for (std::thread& t : producers) t.join();
+  const StoreStats stats = (*store)->Stats();
+  CHECK(stats.map_growths >= 1);
+  for (int t = 0; t < kThreads; ++t) {
+    CHECK(wrong[t] == 0);
+    CHECK(conflicts[t] == kAppends / 5);
+    CHECK(acked[t] == kAppends - kAppends / 5);
+  }
+  REQUIRE((*store)->Close().ok());
+  store->reset();
+  auto reopened = Store::Open(dir.path(), o);
+  REQUIRE(reopened.ok());
+  for (int t = 0; t < kThreads; ++t) {
+    const std::string stream = "p" + std::to_string(t);
+    CHECK(*(*reopened)->journal().Head(stream) == acked[t]);
+    auto events = (*reopened)->journal().Read(stream);
+    REQUIRE(events.ok());
+    CHECK(events->size() == acked[t]);
+  }
+}
+
+TEST_CASE(
+    "a repair whose commit fails to sync changes nothing, says so, and a later "
+    "repair restores the record") {
+  Reset reset;
+  test::TempDir dir;
+  {
+    auto store = Store::Open(dir.path());
+    REQUIRE(store.ok());
+    for (int i = 0; i < 3; ++i) {
+      REQUIRE((*store)
+                  ->journal()
+                  .Append("s", Expected::Any(),
+                          One("payload-" + std::string(40, 'a' + i)))
+                  .ok());
+    }
+  }
+  // One flipped payload bit in seq 2 (position 2): a proven one-bit repair.
+  REQUIRE(test::FlipValueBit(dir.path(), "log", test::Big64(2), 90, 3));
+  auto damaged = [&] {
+    StoreOptions ro;
+    ro.read_only = true;
+    auto store = Store::Open(dir.path(), ro);
+    REQUIRE(store.ok());
+    return (*store)->journal().Read("s").status().IsCorruption();
+  };
+  REQUIRE(damaged());
+
+  test::FailNextSyncs(1, EIO);
+  auto failed = RepairStore(dir.path());
+  REQUIRE(!failed.ok());
+  CHECK(failed.status().IsIOError());
+  CHECK(failed.status().raw_error() == EIO);
+  CHECK(std::string(failed.status().message()).find("nothing was changed") !=
+        std::string::npos);
+  CHECK(damaged());  // the failed commit left the record as it was
+
+  auto repaired = RepairStore(dir.path());
+  REQUIRE(repaired.ok());
+  CHECK(repaired->repaired.size() == 1);
+  CHECK(repaired->unrepaired.empty());
+  CHECK(!damaged());
+  auto store = Store::Open(dir.path());
+  REQUIRE(store.ok());
+  auto events = (*store)->journal().Read("s");
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 3);
+  CHECK((*events)[1].payload == "payload-" + std::string(40, 'b'));
 }
 
 TEST_CASE(
