@@ -114,12 +114,12 @@ case "$cmd" in
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       ctest --output-on-failure -j"$jobs" -LE long)
-    echo "== the actor runtime's tests under ThreadSanitizer"
+    echo "== the actor runtime's and the group commit's tests under ThreadSanitizer"
     cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DMEMOIR_SANITIZE=thread -DMEMOIR_BUILD_TOOLS=OFF >/dev/null
-    cmake --build build/tsan --target runtime_tests
+    cmake --build build/tsan --target runtime_tests writer_tests
     (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-      ctest --output-on-failure -R '^runtime_tests$')
+      ctest --output-on-failure -R '^(runtime_tests|writer_tests)$')
     echo "== the fuzz targets under libFuzzer (clang, ASan+UBSan), 30 s each"
     build_fuzzers
     run_fuzzers 30

@@ -172,6 +172,9 @@ void Writer::Run() {
   std::vector<Queued> group;
   for (;;) {
     bool closing;
+    bool linger = false;
+    size_t group_bytes = 0;
+    std::chrono::steady_clock::time_point linger_until;
     {
       std::unique_lock<std::mutex> lock(mu_);
       auto ready = [this] { return !queue_.empty() || closing_; };
@@ -180,39 +183,19 @@ void Writer::Run() {
       } else {
         not_empty_.wait(lock, ready);
       }
-      const size_t max_batch = env_->options().max_batch_bytes;
-      // The submitters woken by the last group are waking each other up
-      // (WaitNode) and coming back: wait a little for them rather than
-      // commit the first arrivals alone, which would split them over two
-      // commits. The wait is bounded by half the last commit's duration
-      // (what a commit of the early arrivals would cost them anyway) and
-      // ends as soon as they are all queued.
-      if (returning_ > 1 && queue_.size() < returning_ && !closing_) {
-        const auto deadline = std::chrono::steady_clock::now() +
-                              std::min(last_commit_ / 2, kMaxLinger);
-        wake_at_ = returning_;
-        not_empty_.wait_until(lock, deadline, [&] {
-          return queue_.size() >= returning_ || closing_ ||
-                 queued_bytes_ >= max_batch;
-        });
-        wake_at_ = 1;
-      }
-      // Take as much as fits into one transaction: at least one op, then
-      // more while the batch stays under max_batch_bytes.
-      size_t batch_bytes = 0;
-      while (!queue_.empty()) {
-        size_t b = queue_.front().op->bytes();
-        if (!group.empty() && batch_bytes + b > max_batch) break;
-        batch_bytes += b;
-        queued_bytes_ -= b;
-        group.push_back(queue_.front());
-        queue_.pop_front();
-      }
+      // Take what is queued (at least one op, then more while the batch
+      // stays under max_batch_bytes); CommitGroup gathers the rest of the
+      // submitters the last commit woke while it applies these.
+      TakeQueued(group, &group_bytes);
+      linger = returning_ > 1 && !closing_;
+      linger_until = std::chrono::steady_clock::now() +
+                     std::min(last_commit_ / 2, kMaxLinger);
       closing = closing_ && queue_.empty();
     }
     not_full_.notify_all();
     if (!group.empty()) {
-      CommitGroup(group, /*closing=*/false);
+      CommitGroup(group, /*closing=*/false, linger ? &linger_until : nullptr,
+                  group_bytes);
       group.clear();
     }
     if (period.count() > 0 && std::chrono::steady_clock::now() >= next_sync) {
@@ -224,9 +207,56 @@ void Writer::Run() {
   // The final transaction lets observers persist what they defer (the
   // journal's index); then a sync covers modes that do not sync on commit.
   if (failure().ok()) {
-    CommitGroup(group, /*closing=*/true);
+    CommitGroup(group, /*closing=*/true, nullptr, 0);
     if (env_->options().durability != Durability::kSync) SyncNow();
   }
+}
+
+void Writer::TakeQueued(std::vector<Queued>& group, size_t* group_bytes) {
+  const size_t max_batch = env_->options().max_batch_bytes;
+  while (!queue_.empty()) {
+    size_t b = queue_.front().op->bytes();
+    if (!group.empty() && *group_bytes + b > max_batch) break;
+    *group_bytes += b;
+    queued_bytes_ -= b;
+    group.push_back(queue_.front());
+    queue_.pop_front();
+  }
+}
+
+bool Writer::Gather(std::vector<Queued>& group, size_t* group_bytes,
+                    std::chrono::steady_clock::time_point until) {
+  const size_t before = group.size();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    // Done once everyone is back or the time is up: a steady stream of
+    // asynchronous requests must not keep the transaction open.
+    if (closing_ || group.size() >= returning_ ||
+        std::chrono::steady_clock::now() >= until) {
+      return false;
+    }
+    const size_t max_batch = env_->options().max_batch_bytes;
+    auto complete = [&] {
+      return group.size() + queue_.size() >= returning_ || closing_ ||
+             *group_bytes + queued_bytes_ >= max_batch;
+    };
+    if (queue_.empty() && !complete()) {
+      // Woken when half of those still missing are queued (or all, or the
+      // time is up), so that the writer applies the early arrivals while
+      // the later ones are still on their way, without a wake-up for each.
+      const size_t missing = returning_ - group.size();
+      wake_at_ = std::max<size_t>(1, missing / 2);
+      const auto wait_start = std::chrono::steady_clock::now();
+      not_empty_.wait_until(
+          lock, until, [&] { return queue_.size() >= wake_at_ || complete(); });
+      gather_wait_ += std::chrono::steady_clock::now() - wait_start;
+      wake_at_ = 1;
+    }
+    TakeQueued(group, group_bytes);
+    if (group.size() == before) return false;
+  }
+  not_full_.notify_all();
+  return true;
 }
 
 void Writer::SyncNow() {
@@ -269,7 +299,9 @@ Status Writer::TranslateCommitError(int rc, size_t group_bytes) {
   return MdbStatus(rc, what);
 }
 
-void Writer::CommitGroup(std::vector<Queued>& group, bool closing) {
+void Writer::CommitGroup(std::vector<Queued>& group, bool closing,
+                         const std::chrono::steady_clock::time_point* linger,
+                         size_t group_bytes) {
   {
     Status failed = failure();
     if (!failed.ok()) {
@@ -277,19 +309,27 @@ void Writer::CommitGroup(std::vector<Queued>& group, bool closing) {
       return;
     }
   }
-  size_t group_bytes = 0;
-  for (const Queued& q : group) group_bytes += q.op->bytes();
-  std::vector<Status> op_status(group.size());
+  std::vector<Status> op_status;
   Status txn_status;
   const auto commit_start = std::chrono::steady_clock::now();
+  gather_wait_ = {};
   for (int attempt = 0;; ++attempt) {
     MDB_txn* txn = nullptr;
     int rc = env_->BeginWrite(&txn);
     if (rc == 0) {
       for (TxnObserver* o : observers_) o->Begin(txn);
+      op_status.assign(group.size(), Status::OK());
       for (size_t i = 0; i < group.size() && rc == 0; ++i) {
-        op_status[i] = Status::OK();
         rc = group[i].op->Apply(txn, &op_status[i]);
+        // The submitters the last commit woke are still coming back: wait
+        // for them (until `linger`) with the first ones applied, rather
+        // than commit the first arrivals alone, which would split them over
+        // two commits. Only the first attempt gathers; a retry applies the
+        // same group again.
+        if (rc == 0 && i + 1 == group.size() && linger != nullptr &&
+            attempt == 0 && !closing && Gather(group, &group_bytes, *linger)) {
+          op_status.resize(group.size(), Status::OK());
+        }
       }
       for (TxnObserver* o : observers_) {
         if (rc == 0) rc = o->BeforeCommit(txn, closing);
@@ -364,7 +404,8 @@ void Writer::CommitGroup(std::vector<Queued>& group, bool closing) {
       sync_status = failure();
     }
   }
-  last_commit_ = std::chrono::steady_clock::now() - commit_start;
+  // The commit's own cost, without the time Gather waited for submitters.
+  last_commit_ = std::chrono::steady_clock::now() - commit_start - gather_wait_;
   wake_.clear();
   for (size_t i = 0; i < group.size(); ++i) {
     WaitNode* node;

@@ -155,7 +155,21 @@ class Writer {
   static WaitNode* Finish(const Queued& entry, Status status,
                           bool defer_wake = false);
   void Run();
-  void CommitGroup(std::vector<Queued>& group, bool closing);
+  // Applies `group` in one transaction and commits it. With `linger`, the
+  // first attempt also gathers (Gather) the submitters the last commit woke
+  // until that time. `group_bytes` is the sum of the ops' bytes().
+  void CommitGroup(std::vector<Queued>& group, bool closing,
+                   const std::chrono::steady_clock::time_point* linger,
+                   size_t group_bytes);
+  // Moves queued ops into `group` while it stays under max_batch_bytes (at
+  // least one when `group` is empty). Requires mu_.
+  void TakeQueued(std::vector<Queued>& group, size_t* group_bytes);
+  // Waits until `until` for more of the returning submitters and takes them
+  // (with anything else queued) into `group`. False, and nothing taken, once
+  // all of them are in the group, the time is up or the writer is closing,
+  // or when none came: the group is then complete.
+  bool Gather(std::vector<Queued>& group, size_t* group_bytes,
+              std::chrono::steady_clock::time_point until);
   Status TranslateCommitError(int rc, size_t group_bytes);
   // True when LMDB has marked the environment fatal (MDB_PANIC): after a
   // failed meta-page write, say; only closing and reopening clears it.
@@ -182,6 +196,8 @@ class Writer {
   std::vector<WaitNode*> wake_;
   size_t returning_ = 0;
   std::chrono::steady_clock::duration last_commit_{};
+  // Time the current commit spent in Gather's wait (writer thread only).
+  std::chrono::steady_clock::duration gather_wait_{};
   // Guarded by mu_: the queue length at which a submitter wakes the writer
   // (above 1 while the writer waits for the woken submitters to return).
   size_t wake_at_ = 1;

@@ -216,6 +216,7 @@ TEST_CASE(
   for (std::thread& t : producers) t.join();
   const StoreStats stats = (*store)->Stats();
   CHECK(stats.map_growths >= 1);
+  CHECK(stats.max_group > 1);  // requests did share commits
   for (int t = 0; t < kThreads; ++t) {
     CHECK(wrong[t] == 0);
     CHECK(conflicts[t] == kAppends / 5);
