@@ -55,20 +55,35 @@ Result<std::unique_ptr<rocksdb::DB>> OpenRocks(const std::string& dir) {
   return std::unique_ptr<rocksdb::DB>(db);
 }
 
-}  // namespace
-
-class RocksAppender final : public Appender {
+// What both RocksDB appenders hold: the database, closed on destruction,
+// the write options for the load's durability, and the value written.
+class RocksAppenderBase : public Appender {
  public:
-  ~RocksAppender() override {
+  ~RocksAppenderBase() override {
     if (db_) (void)db_->Close();
   }
 
-  Status Open(const AppendLoad& load) {
+ protected:
+  Status OpenDb(const AppendLoad& load) {
     Result<std::unique_ptr<rocksdb::DB>> db = OpenRocks(load.dir);
     if (!db.ok()) return db.status();
     db_ = std::move(db).value();
     write_options_.sync = load.durability != Durability::kNone;
     value_.assign(load.payload, 'p');
+    return Status::OK();
+  }
+
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::WriteOptions write_options_;
+  std::string value_;
+};
+
+}  // namespace
+
+class RocksAppender final : public RocksAppenderBase {
+ public:
+  Status Open(const AppendLoad& load) {
+    if (Status s = OpenDb(load); !s.ok()) return s;
     seqs_.assign(load.streams, 0);
     return Status::OK();
   }
@@ -95,9 +110,6 @@ class RocksAppender final : public Appender {
   }
 
  private:
-  std::unique_ptr<rocksdb::DB> db_;
-  rocksdb::WriteOptions write_options_;
-  std::string value_;
   std::vector<uint64_t> seqs_;
   uint64_t next_stream_ = 0;
 };
@@ -111,18 +123,10 @@ Result<std::unique_ptr<Appender>> OpenRocksAppender(const AppendLoad& load) {
 // p+2P, ... RocksDB's write thread joins concurrent writers into one WAL
 // write and one sync, as memoir's group commit does, so this is what a user
 // who picked RocksDB for this load would get.
-class RocksProducersAppender final : public Appender {
+class RocksProducersAppender final : public RocksAppenderBase {
  public:
-  ~RocksProducersAppender() override {
-    if (db_) (void)db_->Close();
-  }
-
   Status Open(const AppendLoad& load) {
-    Result<std::unique_ptr<rocksdb::DB>> db = OpenRocks(load.dir);
-    if (!db.ok()) return db.status();
-    db_ = std::move(db).value();
-    write_options_.sync = load.durability != Durability::kNone;
-    value_.assign(load.payload, 'p');
+    if (Status s = OpenDb(load); !s.ok()) return s;
     streams_ = std::max<size_t>(1, load.streams);
     seqs_ = std::make_unique<std::atomic<uint64_t>[]>(streams_);
     producers_ = std::max<size_t>(1, load.producers);
@@ -184,9 +188,6 @@ class RocksProducersAppender final : public Appender {
   }
 
  private:
-  std::unique_ptr<rocksdb::DB> db_;
-  rocksdb::WriteOptions write_options_;
-  std::string value_;
   size_t streams_ = 1;
   std::unique_ptr<std::atomic<uint64_t>[]> seqs_;  // per stream: last seq
   size_t producers_ = 1;
