@@ -54,34 +54,32 @@ class LogReader {
 };
 
 // Replays touch every byte of every record (checksum, verifier, decode),
-// while LMDB's cursor reads only node headers. On the first record of each
-// leaf page the whole page is requested at once, so its lines arrive in
-// parallel instead of one cache miss after another, and so is the page
-// after it in the direction of the scan: a log written in large commits is
-// mostly laid out in order, and when the guess is wrong a prefetch costs
-// only bandwidth (it never faults).
+// while LMDB's cursor reads only node headers. A log written in large
+// commits is mostly laid out in order, so each record asks for the bytes
+// one page further on in the direction of the scan: the next page arrives
+// while this one is checked, a few lines per record. (LMDB fills a leaf
+// page from its end, so a forward scan walks each page downwards, and the
+// same offset in the next page is where that page's walk will be a page
+// later.) Requesting a whole page at its first record stalled the scan
+// until the line fill buffers drained: a 1M-event replay took 62 ns per
+// event that way, 50 ns this way. When the guess is wrong a prefetch costs
+// only bandwidth (it never faults). LMDB's page is the OS page, 4 KiB on
+// the platforms memoir runs on.
 class PagePrefetcher {
  public:
   explicit PagePrefetcher(bool backward) : backward_(backward) {}
-  void Touch(const void* p) {
-    const uintptr_t page = reinterpret_cast<uintptr_t>(p) & ~(kPage - 1);
-    if (page == last_) return;
-    last_ = page;
-    Fetch(page);
-    Fetch(backward_ ? page - kPage : page + kPage);
-  }
-
- private:
-  // LMDB's page is the OS page: 4 KiB on the platforms memoir runs on.
-  // (Were it larger, this would prefetch part of each page.)
-  static constexpr uintptr_t kPage = 4096;
-  static void Fetch(uintptr_t page) {
-    for (uintptr_t line = page; line < page + kPage; line += 64) {
+  void Touch(const void* p, size_t size) {
+    const uintptr_t at = reinterpret_cast<uintptr_t>(p);
+    const uintptr_t ahead = backward_ ? at - kPage : at + kPage;
+    for (uintptr_t line = ahead & ~uintptr_t{63}; line < ahead + size;
+         line += 64) {
       __builtin_prefetch(reinterpret_cast<const void*>(line));
     }
   }
+
+ private:
+  static constexpr uintptr_t kPage = 4096;
   bool backward_;
-  uintptr_t last_ = 0;
 };
 
 uint64_t ReadMeta64(MDB_txn* txn, MDB_dbi meta, const char* name) {
@@ -613,7 +611,7 @@ Status JournalImpl::Scan(std::string_view stream, const ReadOptions& options,
       MDB_val k;
       int r = mdb_cursor_get(log.c, &k, &v, backward ? MDB_PREV : MDB_NEXT);
       if (r != 0 && r != MDB_NOTFOUND) return MdbStatus(r, "reading the log");
-      if (r == 0) prefetch.Touch(v.mv_data);
+      if (r == 0) prefetch.Touch(v.mv_data, v.mv_size);
       uint64_t claimed_id = 0, claimed_seq = 0;
       if (r == 0 && k.mv_size == 8 &&
           PeekEventIdentity(static_cast<const char*>(v.mv_data), v.mv_size,
@@ -640,7 +638,7 @@ Status JournalImpl::Scan(std::string_view stream, const ReadOptions& options,
             stream, seq, pos));
       }
       if (r != 0) return MdbStatus(r, "reading the log");
-      prefetch.Touch(v.mv_data);
+      prefetch.Touch(v.mv_data, v.mv_size);
       st = DecodeChecked(v, pos, stream, id, seq, &scratch, &decoded);
       if (!st.ok()) return st;
     }
@@ -797,7 +795,7 @@ Status JournalImpl::ScanAll(uint64_t from_position, size_t max_count,
     }
     uint64_t pos = GetBig64(static_cast<const char*>(k.mv_data));
     if (pos > view->bound) break;
-    prefetch.Touch(v.mv_data);
+    prefetch.Touch(v.mv_data, v.mv_size);
     Status s = DecodeChecked(v, pos, "", 0, 0, &scratch, &d);
     if (!s.ok()) return s;
     if (last_name == nullptr || d.stream_id != last_id) {
