@@ -254,7 +254,7 @@ Status JournalImpl::ScanTailInto(MDB_txn* txn, uint64_t after, uint64_t to,
       tail->damaged.push_back(std::move(damage));
       continue;
     }
-    tail->Add(d.stream_id, TailEntry{d.seq, pos, d.timestamp_ns}, d.tags);
+    tail->Add(d.stream_id, TailEntry{d.seq, pos, d.timestamp_ns}, d.tag_list);
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus(rc, "reading the log");
   tail->last_position = std::max(tail->last_position, to);
@@ -398,18 +398,10 @@ Status JournalImpl::DecodeChecked(MDB_val val, uint64_t position,
   return s.WithContext(fmt::format("position {}", position));
 }
 
-bool JournalImpl::Emit(std::string_view name, const DecodedEvent& d,
+bool JournalImpl::Emit(std::string_view name, DecodedEvent& d,
                        const EventVisitor& visit) {
-  EventView view;
-  view.stream = name;
-  view.seq = d.seq;
-  view.position = d.position;
-  view.timestamp_ns = d.timestamp_ns;
-  view.type = d.type;
-  view.schema_version = d.schema_version;
-  view.payload = d.payload;
-  view.tags = std::span<const std::string_view>(d.tags);
-  return visit(view);
+  d.stream = name;
+  return visit(d);
 }
 
 Result<JournalImpl::View> JournalImpl::BeginStreamView(
@@ -597,7 +589,7 @@ Status JournalImpl::Scan(std::string_view stream, const ReadOptions& options,
   // record (the previous one, backward) is usually the next event: its
   // envelope, once checked, proves it. Only when it is not does the scan
   // ask the index, and the log cursor seeks. The claim a record makes
-  // before its checks (PeekEventIdentity) only decides which to try first.
+  // before its checks only decides which to try first.
   AlignedScratch scratch;
   DecodedEvent decoded;
   PagePrefetcher prefetch(options.backward);
@@ -612,17 +604,12 @@ Status JournalImpl::Scan(std::string_view stream, const ReadOptions& options,
       int r = mdb_cursor_get(log.c, &k, &v, backward ? MDB_PREV : MDB_NEXT);
       if (r != 0 && r != MDB_NOTFOUND) return MdbStatus(r, "reading the log");
       if (r == 0) prefetch.Touch(v.mv_data, v.mv_size);
-      uint64_t claimed_id = 0, claimed_seq = 0;
-      if (r == 0 && k.mv_size == 8 &&
-          PeekEventIdentity(static_cast<const char*>(v.mv_data), v.mv_size,
-                            &claimed_id, &claimed_seq) &&
-          claimed_id == id && claimed_seq == seq) {
+      if (r == 0 && k.mv_size == 8) {
         pos = GetBig64(static_cast<const char*>(k.mv_data));
         found = pos <= view->bound &&
-                DecodeCanonicalEventRecord(static_cast<const char*>(v.mv_data),
-                                           v.mv_size, &scratch, &decoded) &&
-                decoded.position == pos && decoded.stream_id == id &&
-                decoded.seq == seq;
+                DecodeEventRecordIfItIs(static_cast<const char*>(v.mv_data),
+                                        v.mv_size, id, seq, pos, &scratch,
+                                        &decoded);
       }
     }
     if (!found) {

@@ -172,7 +172,7 @@ class JournalImpl final : public Journal, public TxnObserver {
                               std::string_view name, uint64_t stream_id,
                               uint64_t seq, AlignedScratch* scratch,
                               DecodedEvent* decoded);
-  static bool Emit(std::string_view name, const DecodedEvent& d,
+  static bool Emit(std::string_view name, DecodedEvent& d,
                    const EventVisitor& visit);
 
   // Writer side.

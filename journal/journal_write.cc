@@ -571,7 +571,7 @@ int JournalImpl::ApplyDelete(MDB_txn* txn, const std::string& name,
           if (DecodeEventRecord(static_cast<const char*>(lv.mv_data),
                                 lv.mv_size, &scratch, &decoded)
                   .ok()) {
-            for (std::string_view tag : decoded.tags) {
+            for (std::string_view tag : decoded.tag_list) {
               std::string tk(tag);
               tk.push_back('\0');
               AppendBig64(&tk, pos);

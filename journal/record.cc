@@ -124,13 +124,14 @@ void WriteEnvelope(const EventData& e, const Plan& plan, char* b) {
   }
 }
 
-// The canonical check: on success fills the fields of *out with views into
-// `b` (tags included). Every comparison the FlatBuffers verifier would make
-// is implied by these (see record.h); sizes are checked before each read.
-bool ReadCanonical(const char* b, size_t n, DecodedEvent* out) {
-  uint16_t tags_field = 0;
-  if (n < kMinCanonical || n % 16 != 0 || !CanonicalPrefix(b, &tags_field) ||
-      GetLittle32(b + kTypeRefAt) != kTypeAt - kTypeRefAt) {
+// The canonical check of an envelope of n >= kMinCanonical bytes at `b`
+// whose first 32 bytes passed CanonicalPrefix, giving `tags_field`: on
+// success fills the fields of *out with views into `b` (tags included).
+// Every comparison the FlatBuffers verifier would make is implied by these
+// (see record.h); sizes are checked before each read.
+bool ReadCanonicalAfterPrefix(const char* b, size_t n, uint16_t tags_field,
+                              DecodedEvent* out) {
+  if (n % 16 != 0 || GetLittle32(b + kTypeRefAt) != kTypeAt - kTypeRefAt) {
     return false;
   }
   const size_t type_length = GetLittle32(b + kTypeAt);
@@ -146,7 +147,7 @@ bool ReadCanonical(const char* b, size_t n, DecodedEvent* out) {
   const size_t payload_length = GetLittle32(b + length_at);
   if (payload_length > n - length_at - 4) return false;
   size_t end = length_at + 4 + payload_length;
-  out->tags.clear();
+  out->tag_list.clear();
   if (tags_field == 0) {
     if (GetLittle32(b + kTagsRefAt) != 0) return false;
   } else {
@@ -163,11 +164,12 @@ bool ReadCanonical(const char* b, size_t n, DecodedEvent* out) {
       if (end + 4 > n || GetLittle32(b + slot) != end - slot) return false;
       const size_t length = GetLittle32(b + end);
       if (length >= n - end - 4 || b[end + 4 + length] != 0) return false;
-      out->tags.emplace_back(b + end + 4, length);
+      out->tag_list.emplace_back(b + end + 4, length);
       end = Align(end + 4 + length + 1, 4);
     }
   }
   if (Align(end, 16) != n) return false;
+  out->tags = out->tag_list;
   out->stream_id = GetLittle64(b + kStreamIdAt);
   out->seq = GetLittle64(b + kSeqAt);
   out->position = GetLittle64(b + kPositionAt);
@@ -178,18 +180,20 @@ bool ReadCanonical(const char* b, size_t n, DecodedEvent* out) {
   return true;
 }
 
-// Points every view of *d that lies in [from, from + size) at the same
-// offset from `to`.
-void Rebase(const char* from, size_t size, const char* to, DecodedEvent* d) {
-  const auto lo = reinterpret_cast<uintptr_t>(from);
-  auto move = [&](std::string_view v) {
-    const auto at = reinterpret_cast<uintptr_t>(v.data());
-    if (at < lo || at > lo + size) return v;
-    return std::string_view(to + (at - lo), v.size());
-  };
-  d->type = move(d->type);
-  d->payload = move(d->payload);
-  for (std::string_view& tag : d->tags) tag = move(tag);
+// The whole canonical check.
+bool ReadCanonical(const char* b, size_t n, DecodedEvent* out) {
+  uint16_t tags_field = 0;
+  if (n < kMinCanonical || !CanonicalPrefix(b, &tags_field)) return false;
+  return ReadCanonicalAfterPrefix(b, n, tags_field, out);
+}
+
+// The payload sits at a 16-aligned offset of a canonical envelope, but LMDB
+// aligns values to 2 bytes only: when it is not aligned in place, it is
+// read from an aligned copy (the other fields need no alignment).
+void AlignPayload(AlignedScratch* scratch, DecodedEvent* d) {
+  if (reinterpret_cast<uintptr_t>(d->payload.data()) % 16 == 0) return;
+  d->payload = std::string_view(
+      scratch->Hold(d->payload.data(), d->payload.size()), d->payload.size());
 }
 
 // Any other layout: the FlatBuffers verifier on 16-byte-aligned bytes.
@@ -213,12 +217,13 @@ Status ReadVerified(const char* aligned, size_t n, DecodedEvent* out) {
   out->payload =
       std::string_view(reinterpret_cast<const char*>(env->payload()->data()),
                        env->payload()->size());
-  out->tags.clear();
+  out->tag_list.clear();
   if (env->tags() != nullptr) {
     for (const flatbuffers::String* tag : *env->tags()) {
-      out->tags.push_back(tag->string_view());
+      out->tag_list.push_back(tag->string_view());
     }
   }
+  out->tags = out->tag_list;
   return Status::OK();
 }
 
@@ -291,10 +296,7 @@ Status DecodeEventRecord(const char* data, size_t size, AlignedScratch* scratch,
   Status framed = CheckRecordFrame(data, size, "event", &body, &n);
   if (!framed.ok()) return framed;
   if (ReadCanonical(body, n, out)) {
-    // The payload sits at a 16-aligned offset of the envelope; LMDB aligns
-    // values to 2 bytes only, so move the envelope when it is not aligned.
-    const char* aligned = scratch->Hold(body, n);
-    if (aligned != body) Rebase(body, n, aligned, out);
+    AlignPayload(scratch, out);
     return Status::OK();
   }
   return ReadVerified(scratch->Hold(body, n), n, out);
@@ -307,11 +309,36 @@ bool DecodeCanonicalEventRecord(const char* data, size_t size,
   }
   const char* body = data + kRecordHeaderBytes;
   const size_t n = size - kRecordHeaderBytes;
-  if (GetLittle64(data) != Checksum(body, n) || !ReadCanonical(body, n, out)) {
+  uint16_t tags_field = 0;
+  if (!CanonicalPrefix(body, &tags_field) ||
+      GetLittle64(data) != Checksum(body, n) ||
+      !ReadCanonicalAfterPrefix(body, n, tags_field, out)) {
     return false;
   }
-  const char* aligned = scratch->Hold(body, n);
-  if (aligned != body) Rebase(body, n, aligned, out);
+  AlignPayload(scratch, out);
+  return true;
+}
+
+bool DecodeEventRecordIfItIs(const char* data, size_t size, uint64_t stream_id,
+                             uint64_t seq, uint64_t position,
+                             AlignedScratch* scratch, DecodedEvent* out) {
+  if (size < kRecordHeaderBytes + kMinCanonical || size > (size_t{1} << 31)) {
+    return false;
+  }
+  const char* body = data + kRecordHeaderBytes;
+  const size_t n = size - kRecordHeaderBytes;
+  uint16_t tags_field = 0;
+  // The claim first (no checksum spent on another stream's record), then
+  // the checks that make it a fact.
+  if (!CanonicalPrefix(body, &tags_field) ||
+      ((GetLittle64(body + kStreamIdAt) ^ stream_id) |
+       (GetLittle64(body + kSeqAt) ^ seq) |
+       (GetLittle64(body + kPositionAt) ^ position)) != 0 ||
+      GetLittle64(data) != Checksum(body, n) ||
+      !ReadCanonicalAfterPrefix(body, n, tags_field, out)) {
+    return false;
+  }
+  AlignPayload(scratch, out);
   return true;
 }
 

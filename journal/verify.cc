@@ -378,7 +378,7 @@ class JournalVerifier {
   void CheckTagEntries(const std::string& name, const DecodedEvent& d,
                        uint64_t pos) {
     std::string key;
-    for (std::string_view tag : d.tags) {
+    for (std::string_view tag : d.tag_list) {
       key.assign(tag);
       key.push_back('\0');
       AppendBig64(&key, pos);
@@ -560,7 +560,8 @@ class JournalVerifier {
         continue;
       }
       if (r != 0 || !DecodeAgain(pos, lv, &d)) continue;
-      if (std::find(d.tags.begin(), d.tags.end(), tag) == d.tags.end()) {
+      if (std::find(d.tag_list.begin(), d.tag_list.end(), tag) ==
+          d.tag_list.end()) {
         Problem(NameOf(d.stream_id), d.seq, pos,
                 fmt::format("the tag index lists tag '{}' for this event, "
                             "which does not carry it",

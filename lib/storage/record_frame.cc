@@ -25,7 +25,8 @@ void SealRecord(char* record, size_t size) {
 }
 
 const char* AlignedScratch::Hold(const char* data, size_t size) {
-  if (reinterpret_cast<uintptr_t>(data) % 16 == 0) return data;
+  // (Zero bytes need no alignment, and an empty scratch has no memory.)
+  if (reinterpret_cast<uintptr_t>(data) % 16 == 0 || size == 0) return data;
   const size_t blocks = (size + 15) / 16;
   if (blocks_.size() < blocks) blocks_.resize(blocks);
   std::memcpy(blocks_.data(), data, size);

@@ -45,7 +45,8 @@ class RecordBuffer {
 // aligned) over its body and stores it in the header.
 void SealRecord(char* record, size_t size);
 
-// Reusable 16-byte-aligned memory for bodies that are not so aligned.
+// Reusable 16-byte-aligned memory for bytes that are not so aligned. Hold
+// returns `data` itself when it is aligned (or `size` is 0), else a copy.
 class AlignedScratch {
  public:
   const char* Hold(const char* data, size_t size);

@@ -9,7 +9,9 @@
 //  - the answer does not depend on where the record lies in memory (LMDB
 //    aligns values to 2 bytes, the decoder then copies to aligned memory);
 //  - the fast path (DecodeCanonicalEventRecord) never accepts what the full
-//    decode rejects, and gives the same fields;
+//    decode rejects, and gives the same fields; the replay's fast path
+//    (DecodeEventRecordIfItIs) accepts what it accepts, only under the
+//    record's own stream id, seq and position;
 //  - a canonical envelope is one the FlatBuffers verifier accepts too,
 //    with the same fields (record.h claims the canonical check implies
 //    every check of the verifier);
@@ -43,7 +45,9 @@ bool SameEvent(const DecodedEvent& a, const DecodedEvent& b) {
   return a.stream_id == b.stream_id && a.seq == b.seq &&
          a.position == b.position && a.timestamp_ns == b.timestamp_ns &&
          a.type == b.type && a.schema_version == b.schema_version &&
-         a.payload == b.payload && a.tags == b.tags;
+         a.payload == b.payload && a.tag_list == b.tag_list &&
+         a.tags.data() == a.tag_list.data() &&
+         b.tags.data() == b.tag_list.data() && a.tags.size() == b.tags.size();
 }
 
 // The FlatBuffers verifier's view of a 16-byte-aligned envelope body.
@@ -62,12 +66,13 @@ bool VerifierAccepts(const char* body, size_t n, DecodedEvent* out) {
   out->payload =
       std::string_view(reinterpret_cast<const char*>(env->payload()->data()),
                        env->payload()->size());
-  out->tags.clear();
+  out->tag_list.clear();
   if (env->tags() != nullptr) {
     for (const flatbuffers::String* tag : *env->tags()) {
-      out->tags.push_back(tag->string_view());
+      out->tag_list.push_back(tag->string_view());
     }
   }
+  out->tags = out->tag_list;
   return true;
 }
 
@@ -133,6 +138,25 @@ void CheckRecord(std::string_view record) {
   const bool fast_ok =
       DecodeCanonicalEventRecord(odd.data(), record.size(), &s3, &fast);
   if (fast_ok) FUZZ_CHECK(st1.ok() && SameEvent(fast, d1));
+  if (st1.ok()) {
+    // The replay's path: accepts exactly what the fast path accepts, and
+    // only under the identity the record proves.
+    AlignedScratch s4;
+    DecodedEvent expected;
+    FUZZ_CHECK(DecodeEventRecordIfItIs(odd.data(), record.size(), d1.stream_id,
+                                       d1.seq, d1.position, &s4,
+                                       &expected) == fast_ok);
+    if (fast_ok) FUZZ_CHECK(SameEvent(expected, d1));
+    FUZZ_CHECK(!DecodeEventRecordIfItIs(odd.data(), record.size(), d1.stream_id,
+                                        d1.seq + 1, d1.position, &s4,
+                                        &expected));
+    FUZZ_CHECK(!DecodeEventRecordIfItIs(odd.data(), record.size(),
+                                        d1.stream_id ^ 1, d1.seq, d1.position,
+                                        &s4, &expected));
+    FUZZ_CHECK(!DecodeEventRecordIfItIs(odd.data(), record.size(), d1.stream_id,
+                                        d1.seq, d1.position + 1, &s4,
+                                        &expected));
+  }
   EventClaim c1, c2;
   if (Sampled(record)) {
     const bool claimed1 = ClaimEventIdentity(odd.data(), record.size(), &c1);
@@ -160,7 +184,7 @@ void CheckRecord(std::string_view record) {
   }
   // The vtable's tags slot (bytes 26 and 27): 0 when there is no vector.
   const bool has_tags_vector = canonical && (body[26] != 0 || body[27] != 0);
-  CheckReencoding(d1, n, canonical && has_tags_vector == !d1.tags.empty());
+  CheckReencoding(d1, n, canonical && has_tags_vector == !d1.tag_list.empty());
 }
 
 }  // namespace

@@ -192,7 +192,7 @@ std::string EventRow(uint8_t flags, const std::string& stream,
   internal::DecodedEvent d;
   Check(internal::DecodeEventRecord(value.data(), value.size(), &scratch, &d));
   return PrinterInput(flags, stream, d.timestamp_ns, d.seq, d.position, d.type,
-                      d.schema_version, d.tags, d.payload);
+                      d.schema_version, d.tag_list, d.payload);
 }
 
 std::string SnapshotRow(uint8_t flags, const std::string& stream,

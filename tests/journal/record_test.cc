@@ -27,13 +27,15 @@ TEST_CASE("a sealed record decodes to what was encoded") {
   CHECK(d.type == "Deposited");
   CHECK(d.schema_version == 7);
   CHECK(d.payload == std::string("\x01\x00\x02", 3));
-  REQUIRE(d.tags.size() == 2);
-  CHECK(d.tags[1] == "bb");
+  REQUIRE(d.tag_list.size() == 2);
+  CHECK(d.tag_list[1] == "bb");
   CHECK(reinterpret_cast<uintptr_t>(d.payload.data()) % 16 == 0);
 }
 
-TEST_CASE("a record decodes from memory that is only 2-byte aligned") {
-  EventRecord r = EventRecord::Encode({"T", "abc", 1, {}});
+TEST_CASE(
+    "a record decodes from memory that is only 2-byte aligned, its payload "
+    "16-byte aligned") {
+  EventRecord r = EventRecord::Encode({"T", "abc", 1, {"x", "yz"}});
   r.Seal(1, 1, 1, 1);
   std::string shifted(r.size() + 2, '\0');
   std::memcpy(shifted.data() + 2, r.data(), r.size());
@@ -41,6 +43,56 @@ TEST_CASE("a record decodes from memory that is only 2-byte aligned") {
   DecodedEvent d;
   REQUIRE(DecodeEventRecord(shifted.data() + 2, r.size(), &scratch, &d).ok());
   CHECK(d.payload == "abc");
+  CHECK(reinterpret_cast<uintptr_t>(d.payload.data()) % 16 == 0);
+  REQUIRE(d.tags.size() == 2);
+  CHECK(d.tags[1] == "yz");
+  DecodedEvent fast;
+  REQUIRE(DecodeCanonicalEventRecord(shifted.data() + 2, r.size(), &scratch,
+                                     &fast));
+  CHECK(fast.payload == "abc");
+  CHECK(reinterpret_cast<uintptr_t>(fast.payload.data()) % 16 == 0);
+}
+
+TEST_CASE(
+    "the replay's decode accepts a record only under its own stream id, seq "
+    "and position") {
+  EventRecord r = EventRecord::Encode({"T", "payload", 2, {"t"}});
+  r.Seal(7, 8, 9, 10);
+  AlignedScratch scratch;
+  DecodedEvent d;
+  CHECK(DecodeEventRecordIfItIs(r.data(), r.size(), 7, 8, 9, &scratch, &d));
+  CHECK(d.payload == "payload");
+  CHECK(d.type == "T");
+  CHECK(d.schema_version == 2);
+  CHECK(d.timestamp_ns == 10);
+  REQUIRE(d.tags.size() == 1);
+  CHECK(d.tags[0] == "t");
+  CHECK(!DecodeEventRecordIfItIs(r.data(), r.size(), 6, 8, 9, &scratch, &d));
+  CHECK(!DecodeEventRecordIfItIs(r.data(), r.size(), 7, 9, 9, &scratch, &d));
+  CHECK(!DecodeEventRecordIfItIs(r.data(), r.size(), 7, 8, 8, &scratch, &d));
+  // Whose it is comes from unchecked bytes; a damaged record still fails.
+  std::string damaged(r.data(), r.size());
+  damaged.back() = static_cast<char>(damaged.back() ^ 1);
+  CHECK(!DecodeEventRecordIfItIs(damaged.data(), damaged.size(), 7, 8, 9,
+                                 &scratch, &d));
+}
+
+TEST_CASE("a copy of a decoded event views its own tags") {
+  EventRecord r = EventRecord::Encode({"T", "p", 1, {"a", "b"}});
+  r.Seal(1, 1, 1, 1);
+  AlignedScratch scratch;
+  DecodedEvent d;
+  REQUIRE(DecodeEventRecord(r.data(), r.size(), &scratch, &d).ok());
+  DecodedEvent copy = d;
+  DecodedEvent assigned;
+  assigned = d;
+  d.tag_list.clear();
+  d.tag_list.shrink_to_fit();
+  for (const DecodedEvent* e : {&copy, &assigned}) {
+    REQUIRE(e->tags.size() == 2);
+    CHECK(e->tags.data() == e->tag_list.data());
+    CHECK(e->tags[1] == "b");
+  }
 }
 
 TEST_CASE("every single-bit flip of a record is detected") {
