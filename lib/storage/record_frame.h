@@ -7,7 +7,9 @@
 // RecordBuffer so scalars can be patched in place before sealing; readers
 // check length and checksum first, then get the body in 16-byte-aligned
 // memory (LMDB aligns values to 2 bytes only), so the envelope and a nested
-// FlatBuffer in its payload can be read in place.
+// FlatBuffer in its payload can be read in place. (Event records in the
+// canonical layout are read where they lie; only a misaligned payload is
+// copied: journal/record.h.)
 #ifndef MEMOIR_STORAGE_RECORD_FRAME_H_
 #define MEMOIR_STORAGE_RECORD_FRAME_H_
 
