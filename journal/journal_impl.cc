@@ -741,12 +741,13 @@ Result<StreamPage> JournalImpl::ListStreams(std::string_view prefix,
     const std::vector<TailEntry>& tail = it == tails.end() ? none : it->second;
     StreamInfo info = MakeInfo(id, row, tail);
     if (!damage.empty() && !info.deleted) {
-      // As GetStream: a head that a damaged record may hide is not listed.
+      // Where GetStream fails, the listing goes on and says why.
       s = DamageError(txn, name, id, info, NewestTailPosition(row.head, tail),
                       1, kMaxSeq, damage);
-      if (!s.ok()) return s;
+      if (!s.ok()) info.damage = std::string(s.message());
     }
-    if (info.head == 0 && !info.deleted) continue;  // not yet visible
+    // Not yet visible; unless a damaged record may be its first event.
+    if (info.head == 0 && !info.deleted && info.damage.empty()) continue;
     page.streams.push_back(std::move(info));
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus(rc, "listing streams");

@@ -155,9 +155,22 @@ TEST_CASE(
   REQUIRE(!head.ok());
   CHECK(head.status().IsCorruption());
   CHECK(!j.GetStream("victim").ok());
+  // The listing goes on past it: victim's entry says why its head is not
+  // known, the others are whole.
   auto list = j.ListStreams("", "", 100);
-  REQUIRE(!list.ok());
-  CHECK(Has(list.status(), "'victim' seq 4"));
+  REQUIRE(list.ok());
+  REQUIRE(list->streams.size() == 3);
+  for (const StreamInfo& info : list->streams) {
+    CAPTURE(info.name);
+    if (info.name == "victim") {
+      CHECK(info.head == 3);
+      CHECK(info.damage.find("'victim' seq 4") != std::string::npos);
+      CHECK(info.damage.find("position 7") != std::string::npos);
+    } else {
+      CHECK(info.damage.empty());
+      CHECK(info.head == (info.name == "bystander" ? 3 : 1));
+    }
+  }
   // A tag read that would pass the damaged record fails too (it may carry
   // the tag); one that stops before it does not.
   auto tagged = [&](size_t max_count) {
@@ -264,6 +277,14 @@ TEST_CASE(
   // Reads that stop at the intact head still work.
   CHECK(Events(**reader, "victim", 3) == 3);
   CHECK(Events(**reader, "bystander", 3) == 3);
+  // The listing marks both streams it may belong to, not the third.
+  auto list = j.ListStreams("", "", 100);
+  REQUIRE(list.ok());
+  REQUIRE(list->streams.size() == 3);
+  for (const StreamInfo& info : list->streams) {
+    CAPTURE(info.name);
+    CHECK(info.damage.empty() == (info.name == "third"));
+  }
   reader->reset();
   // No one-bit repair explains it: listed, left alone.
   auto repair = RepairStore(dir.path());

@@ -2,6 +2,7 @@
 // (bank_store.h): their output names the right streams, seqs and counts,
 // and their exit codes follow the README.
 #include <doctest/doctest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -123,6 +124,62 @@ TEST_CASE_FIXTURE(BankFixture,
   REQUIRE_EXIT(page, 0);
   CHECK(FirstColumn(page) ==
         std::vector<std::string>{"account-1", "account-2"});
+}
+
+TEST_CASE(
+    "streams lists a stream whose newest events a damaged record may hide as "
+    "damaged, names the record on stderr and exits 1") {
+  test::TempDir dir;
+  const std::string store = dir.Sub("s");
+  StoreOptions o;
+  o.durability = Durability::kNone;
+  o.index_flush_events = 65536;
+  {
+    auto s = Store::Open(store, o);
+    REQUIRE(s.ok());
+    for (int i = 0; i < 3; ++i) {
+      for (const char* name : {"victim", "bystander"}) {
+        REQUIRE((*s)->journal()
+                    .Append(name, Expected::Any(), {{"T", "p", 1, {}}})
+                    .ok());
+      }
+    }
+    REQUIRE((*s)->Close().ok());
+  }
+  // victim seq 4 at position 7, above the last index flush: a child appends
+  // it and exits without closing, as a crash would.
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    auto s = Store::Open(store, o);
+    ::_exit(
+        s.ok() && (*s)->journal()
+                      .Append("victim", Expected::Any(), {{"T", "late", 1, {}}})
+                      .ok()
+            ? 0
+            : 1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(test::FlipValueBit(store, "log", test::Big64(7), 20, 1));
+
+  CliResult r = RunCli({"streams", store});
+  REQUIRE_EXIT(r, 1);
+  CHECK(FirstColumn(r) == std::vector<std::string>{"bystander", "victim"});
+  std::vector<std::string> lines = r.Lines();
+  REQUIRE(lines.size() == 3);
+  CHECK(Has(lines[1], "live"));
+  CHECK(Has(lines[2], "damaged"));
+  CHECK(Has(r.err, "stream 'victim' is damaged"));
+  CHECK(Has(r.err, "position 7"));
+  CHECK(Has(r.err, "'victim' seq 4"));
+
+  auto json = JsonLines(RunCli({"streams", store, "--json"}));
+  REQUIRE(json.size() == 2);
+  CHECK(S(json[0], "damage").empty());
+  CHECK(Has(S(json[1], "damage"), "'victim' seq 4"));
 }
 
 TEST_CASE_FIXTURE(BankFixture,

@@ -20,9 +20,10 @@ namespace memoir::cli {
 // Exit codes (README.md, "The memoir CLI").
 enum Exit : int {
   kExitOk = 0,
-  // The command ran and found problems (verify), or found nothing to act
-  // on (a named stream does not exist), or was declined or refused its
-  // input (a deletion not confirmed, an import line that is not an export).
+  // The command ran and found problems (verify; streams listed damaged
+  // streams), or found nothing to act on (a named stream does not exist),
+  // or was declined or refused its input (a deletion not confirmed, an
+  // import line that is not an export).
   // Replay commands: bisect found a break, verify-snapshots a mismatch,
   // rehandle a divergence.
   kExitProblems = 1,

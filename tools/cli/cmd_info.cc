@@ -110,6 +110,7 @@ int RunStreams(const Options& o, const StreamsArgs& args) {
                {"STATE", false}});
   std::string after;
   size_t printed = 0;
+  std::vector<std::pair<std::string, std::string>> damaged;  // stream, why
   for (;;) {
     size_t want = std::min<size_t>(args.limit - printed, 1000);
     if (want == 0) break;
@@ -134,13 +135,17 @@ int RunStreams(const Options& o, const StreamsArgs& args) {
                       .Str("created", IsoTime(s.created_ns, true))
                       .Str("last_write", IsoTime(s.last_write_ns, true))
                       .Bool("deleted", s.deleted)
+                      .Str("damage", s.damage)
                       .str());
       } else {
         table.Row({Cell(s.name), std::to_string(s.event_count),
                    std::to_string(s.head), std::to_string(s.deleted_to),
                    std::to_string(snaps->size()), IsoTime(s.last_write_ns),
-                   s.deleted ? "deleted" : "live"});
+                   s.deleted          ? "deleted"
+                   : s.damage.empty() ? "live"
+                                      : "damaged"});
       }
+      if (!s.damage.empty()) damaged.emplace_back(s.name, s.damage);
       ++printed;
     }
     if (page->next.empty()) break;
@@ -152,7 +157,12 @@ int RunStreams(const Options& o, const StreamsArgs& args) {
                    ? ""
                    : fmt::format(" start with '{}'", args.prefix));
   }
-  return kExitOk;
+  if (damaged.empty()) return kExitOk;
+  table.Flush();  // the listing first, then what is wrong with it
+  for (const auto& [name, why] : damaged) {
+    fmt::print(stderr, "memoir: stream '{}' is damaged: {}\n", name, why);
+  }
+  return kExitProblems;
 }
 
 int RunSnapshots(const Options& o) {

@@ -124,6 +124,11 @@ struct StreamInfo {
   bool deleted = false;      // tombstoned by DeleteStream
   int64_t created_ns = 0;
   int64_t last_write_ns = 0;
+  // Set only by ListStreams: non-empty when a damaged record in the log's
+  // unindexed tail may hold this stream's newer events. `head` and
+  // `event_count` then count its newest intact event, reads past it fail
+  // with kCorruption, and this says which record and what to do.
+  std::string damage;
 };
 
 struct StreamPage {
@@ -206,7 +211,10 @@ class MEMOIR_EXPORT Journal {
   virtual Result<uint64_t> Head(std::string_view stream) = 0;
 
   // Streams whose names start with `prefix`, in name order, after
-  // `start_after` (exclusive), at most `limit` per page.
+  // `start_after` (exclusive), at most `limit` per page. A stream whose
+  // head a damaged record may hide is listed with `damage` set (GetStream
+  // and Head of it fail instead), so one damaged record does not hide the
+  // rest of the store.
   virtual Result<StreamPage> ListStreams(std::string_view prefix,
                                          std::string_view start_after,
                                          size_t limit) = 0;
