@@ -568,13 +568,18 @@ int JournalImpl::ApplyDelete(MDB_txn* txn, const std::string& name,
         if (r == 0) {
           // A record that fails its checks is deleted all the same; its tag
           // entries (unknown) then point at nothing and readers skip them.
+          // The tags view the record in LMDB's memory, which an update
+          // (a deletion may spill pages) invalidates: keys first.
+          std::vector<std::string> tag_keys;
           if (DecodeEventRecord(static_cast<const char*>(lv.mv_data),
                                 lv.mv_size, &scratch, &decoded)
                   .ok()) {
             for (std::string_view tag : decoded.tag_list) {
-              std::string tk(tag);
+              std::string& tk = tag_keys.emplace_back(tag);
               tk.push_back('\0');
               AppendBig64(&tk, pos);
+            }
+            for (std::string& tk : tag_keys) {
               MDB_val tkv{tk.size(), tk.data()};
               r = mdb_del(txn, dbs_.tag_index, &tkv, nullptr);
               if (r != 0 && r != MDB_NOTFOUND) {
