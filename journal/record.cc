@@ -342,17 +342,6 @@ bool DecodeEventRecordIfItIs(const char* data, size_t size, uint64_t stream_id,
   return true;
 }
 
-bool PeekEventIdentity(const char* data, size_t size, uint64_t* stream_id,
-                       uint64_t* seq) {
-  if (size < kRecordHeaderBytes + kMinCanonical) return false;
-  const char* b = data + kRecordHeaderBytes;
-  uint16_t tags_field = 0;
-  if (!CanonicalPrefix(b, &tags_field)) return false;
-  *stream_id = GetLittle64(b + kStreamIdAt);
-  *seq = GetLittle64(b + kSeqAt);
-  return true;
-}
-
 bool ClaimEventIdentity(const char* data, size_t size, EventClaim* out,
                         std::string* repaired) {
   if (size <= kRecordHeaderBytes) return false;

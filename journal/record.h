@@ -34,6 +34,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "memoir/journal.h"
@@ -113,14 +114,19 @@ class EventBatch {
 void SealEventRecord(char* record, size_t size, uint64_t stream_id,
                      uint64_t seq, uint64_t position, int64_t timestamp_ns);
 
-// A decoded record; string views point into the record bytes (or, for a
-// payload that is not 16-byte aligned there, into the scratch buffer it was
-// copied to). It is the EventView a read hands to its visitor, filled in
-// place: copying the fields into a separate view right after the decoder
+// A decoded record. For a canonical envelope its string views point into
+// the record bytes, except a non-empty payload that is not 16-byte aligned
+// there, which points into the scratch buffer it was copied to; for any
+// other envelope they all point into the scratch buffer. Views into the
+// record are valid as long as its memory (for LMDB, until the transaction
+// updates or ends). It is the EventView a read hands to its visitor, filled
+// in place: copying the fields into a separate view right after the decoder
 // wrote them cost a replay about a tenth of its time (16-byte loads of
 // fields just stored 8 bytes at a time cannot be forwarded from the store
 // buffer). The decoder fills every field but `stream`, which the reader
-// sets; `tags` views tag_list, also in copies.
+// sets; `tags` views tag_list, also in copies and after moves (a moved-from
+// event is left without tags). After a failed decode the fields are
+// unspecified.
 struct DecodedEvent : EventView {
   DecodedEvent() = default;
   DecodedEvent(const DecodedEvent& other)
@@ -135,8 +141,19 @@ struct DecodedEvent : EventView {
     return *this;
   }
   // (Moving a vector keeps its elements where they are: `tags` stays valid.)
-  DecodedEvent(DecodedEvent&&) = default;
-  DecodedEvent& operator=(DecodedEvent&&) = default;
+  DecodedEvent(DecodedEvent&& other) noexcept
+      : EventView(other),
+        stream_id(other.stream_id),
+        tag_list(std::move(other.tag_list)) {
+    other.tags = {};
+  }
+  DecodedEvent& operator=(DecodedEvent&& other) noexcept {
+    static_cast<EventView&>(*this) = other;
+    stream_id = other.stream_id;
+    tag_list = std::move(other.tag_list);
+    other.tags = {};
+    return *this;
+  }
 
   uint64_t stream_id = 0;
   std::vector<std::string_view> tag_list;
@@ -163,13 +180,6 @@ bool DecodeCanonicalEventRecord(const char* data, size_t size,
 bool DecodeEventRecordIfItIs(const char* data, size_t size, uint64_t stream_id,
                              uint64_t seq, uint64_t position,
                              AlignedScratch* scratch, DecodedEvent* out);
-
-// A hint read from UNCHECKED bytes: the stream id and seq a record in the
-// canonical layout claims to hold. False when the record is not in that
-// layout. Never trust the answer: it only says which record is worth
-// decoding (with DecodeEventRecord) next.
-bool PeekEventIdentity(const char* data, size_t size, uint64_t* stream_id,
-                       uint64_t* seq);
 
 // What a record that failed its checks says about itself, so the damage
 // can be reported against a stream and seq. First a repair is tried: when

@@ -77,7 +77,7 @@ TEST_CASE(
                                  &scratch, &d));
 }
 
-TEST_CASE("a copy of a decoded event views its own tags") {
+TEST_CASE("a copy or a move of a decoded event views its own tags") {
   EventRecord r = EventRecord::Encode({"T", "p", 1, {"a", "b"}});
   r.Seal(1, 1, 1, 1);
   AlignedScratch scratch;
@@ -86,9 +86,15 @@ TEST_CASE("a copy of a decoded event views its own tags") {
   DecodedEvent copy = d;
   DecodedEvent assigned;
   assigned = d;
+  DecodedEvent source = d;
+  DecodedEvent moved = std::move(source);
+  CHECK(source.tags.empty());  // NOLINT(bugprone-use-after-move): the point
+  DecodedEvent move_assigned;
+  move_assigned = std::move(moved);
+  CHECK(moved.tags.empty());  // NOLINT(bugprone-use-after-move): the point
   d.tag_list.clear();
   d.tag_list.shrink_to_fit();
-  for (const DecodedEvent* e : {&copy, &assigned}) {
+  for (const DecodedEvent* e : {&copy, &assigned, &move_assigned}) {
     REQUIRE(e->tags.size() == 2);
     CHECK(e->tags.data() == e->tag_list.data());
     CHECK(e->tags[1] == "b");
@@ -201,10 +207,9 @@ TEST_CASE("encoded records are canonical and pass the FlatBuffers verifier") {
         std::string_view(reinterpret_cast<const char*>(env->payload()->data()),
                          env->payload()->size()) == e.payload);
     CHECK((env->tags() == nullptr ? 0 : env->tags()->size()) == e.tags.size());
-    uint64_t id = 0, seq = 0;
-    REQUIRE(PeekEventIdentity(r.data(), r.size(), &id, &seq));
-    CHECK(id == 11);
-    CHECK(seq == 22);
+    DecodedEvent d;
+    CHECK(
+        DecodeEventRecordIfItIs(r.data(), r.size(), 11, 22, 33, &scratch, &d));
   }
 }
 
@@ -288,11 +293,17 @@ TEST_CASE("whatever the canonical check accepts, the verifier accepts too") {
   CHECK(rejected > 1000);
 }
 
-TEST_CASE("a peek at a non-canonical record claims nothing") {
+TEST_CASE(
+    "the replay's decode leaves a valid non-canonical record to the full "
+    "decode") {
   std::string record = BuilderRecord({"T", "abc", 1, {}}, 1, 2, 3, 4);
-  uint64_t id = 0, seq = 0;
-  CHECK(!PeekEventIdentity(record.data(), record.size(), &id, &seq));
-  CHECK(!PeekEventIdentity(record.data(), 20, &id, &seq));
+  AlignedScratch scratch;
+  DecodedEvent d;
+  CHECK(!DecodeEventRecordIfItIs(record.data(), record.size(), 1, 2, 3,
+                                 &scratch, &d));
+  CHECK(!DecodeEventRecordIfItIs(record.data(), 20, 1, 2, 3, &scratch, &d));
+  REQUIRE(DecodeEventRecord(record.data(), record.size(), &scratch, &d).ok());
+  CHECK(d.payload == "abc");
 }
 
 }  // namespace memoir::internal
