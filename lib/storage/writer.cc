@@ -98,7 +98,8 @@ void Writer::Enqueue(Queued entry) {
       if (queue_.empty() || queued_bytes_ + bytes <= max_bytes) {
         queued_bytes_ += bytes;
         queue_.push_back(entry);
-        const bool wake = queue_.size() >= wake_at_;
+        const bool wake =
+            queue_.size() >= wake_at_ || queued_bytes_ >= wake_at_bytes_;
         lock.unlock();
         if (wake) not_empty_.notify_one();
         return;
@@ -188,8 +189,9 @@ void Writer::Run() {
       // submitters the last commit woke while it applies these.
       TakeQueued(group, &group_bytes);
       linger = returning_ > 1 && !closing_;
-      linger_until = std::chrono::steady_clock::now() +
-                     std::min(last_commit_ / 2, kMaxLinger);
+      linger_until =
+          std::chrono::steady_clock::now() +
+          test_hooks_.linger.value_or(std::min(last_commit_ / 2, kMaxLinger));
       closing = closing_ && queue_.empty();
     }
     not_full_.notify_all();
@@ -246,11 +248,17 @@ bool Writer::Gather(std::vector<Queued>& group, size_t* group_bytes,
       // the later ones are still on their way, without a wake-up for each.
       const size_t missing = returning_ - group.size();
       wake_at_ = std::max<size_t>(1, missing / 2);
+      // A full batch ends the gather too (complete), whatever the count: the
+      // request that fills it wakes the writer. The group is below
+      // max_batch here, or the gather would already be complete.
+      wake_at_bytes_ = max_batch - *group_bytes;
+      if (test_hooks_.gathering) test_hooks_.gathering();
       const auto wait_start = std::chrono::steady_clock::now();
       not_empty_.wait_until(
           lock, until, [&] { return queue_.size() >= wake_at_ || complete(); });
       gather_wait_ += std::chrono::steady_clock::now() - wait_start;
       wake_at_ = 1;
+      wake_at_bytes_ = std::numeric_limits<size_t>::max();
     }
     TakeQueued(group, group_bytes);
     if (group.size() == before) return false;

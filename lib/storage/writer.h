@@ -9,9 +9,9 @@
 // Group formation: the writer takes everything queued (up to
 // max_batch_bytes). Submitters blocked on their own op (SubmitBorrowed with
 // a WaitNode) are woken as a tree after the commit and usually come right
-// back; until they have, the writer waits for them, at most half the last
-// commit's duration and never above 2 ms, so that they share one commit
-// instead of trickling into two.
+// back; until they have (or the batch is full), the writer waits for them,
+// at most half the last commit's duration and never above 2 ms, so that they
+// share one commit instead of trickling into two.
 //
 // Failure policy:
 // - Full map: grow it (Env::GrowMap) and retry the group once.
@@ -33,8 +33,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -104,6 +107,18 @@ class TxnObserver {
   virtual void Aborted() {}
 };
 
+// Test-only controls of group formation (tests/storage/writer_test.cc), so
+// that a test can hold the writer inside a gather without sleeping.
+struct WriterTestHooks {
+  // Replaces the gather's time limit, min(last commit / 2, 2 ms): a test sets
+  // it long, so that only what it tests (returning submitters, a full batch,
+  // Close) ends the gather.
+  std::optional<std::chrono::steady_clock::duration> linger;
+  // Called on the writer thread, with the writer's lock held, each time
+  // Gather starts waiting for submitters. Must not block or call the writer.
+  std::function<void()> gathering;
+};
+
 struct WriterStats {
   uint64_t commits = 0;
   uint64_t ops = 0;
@@ -121,6 +136,8 @@ class Writer {
   // Observers must be added before Start and outlive the writer.
   void AddObserver(TxnObserver* observer) { observers_.push_back(observer); }
   void Start();
+  // Test-only. REQUIRES: before Start.
+  void SetTestHooks(WriterTestHooks hooks) { test_hooks_ = std::move(hooks); }
 
   // Queues `op`, waiting up to the store's enqueue_timeout for room.
   void Submit(std::unique_ptr<WriteOp> op);
@@ -166,8 +183,8 @@ class Writer {
   void TakeQueued(std::vector<Queued>& group, size_t* group_bytes);
   // Waits until `until` for more of the returning submitters and takes them
   // (with anything else queued) into `group`. False, and nothing taken, once
-  // all of them are in the group, the time is up or the writer is closing,
-  // or when none came: the group is then complete.
+  // all of them are in the group, the batch is full, the time is up or the
+  // writer is closing, or when none came: the group is then complete.
   bool Gather(std::vector<Queued>& group, size_t* group_bytes,
               std::chrono::steady_clock::time_point until);
   Status TranslateCommitError(int rc, size_t group_bytes);
@@ -199,8 +216,12 @@ class Writer {
   // Time the current commit spent in Gather's wait (writer thread only).
   std::chrono::steady_clock::duration gather_wait_{};
   // Guarded by mu_: the queue length at which a submitter wakes the writer
-  // (above 1 while the writer waits for the woken submitters to return).
+  // (above 1 while the writer waits for the woken submitters to return),
+  // and the queued bytes at which one does whatever the length (while the
+  // writer gathers: what fills its batch, which ends the gather too).
   size_t wake_at_ = 1;
+  size_t wake_at_bytes_ = std::numeric_limits<size_t>::max();
+  WriterTestHooks test_hooks_;
 };
 
 }  // namespace memoir::internal

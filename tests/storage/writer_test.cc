@@ -15,9 +15,11 @@
 #include <condition_variable>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "memoir/inspect.h"
@@ -521,6 +523,325 @@ TEST_CASE("a borrowed op is completed once and never deleted by the writer") {
   CHECK(late.done == 1);
   CHECK(late.applied == 0);
   CHECK(late.status.IsClosed());
+}
+
+namespace {
+
+// How long a test waits for the writer before it fails.
+constexpr auto kDeadline = std::chrono::seconds(10);
+// A gather's time limit long enough that only what a test does (returning
+// submitters, a full batch, Close) ends it (WriterTestHooks::linger).
+constexpr auto kLongLinger = std::chrono::seconds(30);
+
+int Put(MDB_txn* txn, MDB_dbi dbi, const std::string& key) {
+  MDB_val k{key.size(), const_cast<char*>(key.data())};
+  MDB_val v = k;
+  return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+// A blocking request on the submitter's stack, as the journal's Append.
+class BlockingPut final : public WriteOp {
+ public:
+  BlockingPut(MDB_dbi dbi, std::string key) : dbi_(dbi), key_(std::move(key)) {}
+  size_t bytes() const override { return 16; }
+  int Apply(MDB_txn* txn, Status*) override { return Put(txn, dbi_, key_); }
+  void Done(Status s) override { status_ = std::move(s); }
+  WaitNode* wait_node() override { return &node_; }
+  Status Wait() {
+    node_.Wait();
+    return status_;
+  }
+
+ private:
+  MDB_dbi dbi_;
+  std::string key_;
+  Status status_;
+  WaitNode node_;
+};
+
+// An asynchronous request of a chosen size, owned by the writer.
+class AsyncPut final : public WriteOp {
+ public:
+  AsyncPut(MDB_dbi dbi, std::string key, size_t bytes)
+      : dbi_(dbi), key_(std::move(key)), bytes_(bytes) {}
+  size_t bytes() const override { return bytes_; }
+  int Apply(MDB_txn* txn, Status*) override { return Put(txn, dbi_, key_); }
+  void Done(Status s) override { done_.set_value(std::move(s)); }
+  std::future<Status> future() { return done_.get_future(); }
+
+ private:
+  MDB_dbi dbi_;
+  std::string key_;
+  size_t bytes_;
+  std::promise<Status> done_;
+};
+
+// Holds the writer inside a transaction (in Op::Apply) until released, so
+// that requests queue up behind it. Shared with the op, which may outlive
+// a failed test's frame.
+class Hold {
+ public:
+  class Op final : public WriteOp {
+   public:
+    explicit Op(std::shared_ptr<Hold> hold) : hold_(std::move(hold)) {}
+    size_t bytes() const override { return 0; }
+    int Apply(MDB_txn*, Status*) override {
+      std::unique_lock<std::mutex> lock(hold_->mu_);
+      hold_->held_ = true;
+      hold_->cv_.notify_all();
+      // Bounded, so that a failed test does not leave the writer stuck.
+      hold_->cv_.wait_for(lock, kDeadline, [this] { return hold_->released_; });
+      return 0;
+    }
+    void Done(Status) override {}
+
+   private:
+    std::shared_ptr<Hold> hold_;
+  };
+
+  bool WaitHeld() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, kDeadline, [this] { return held_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
+  bool released_ = false;
+};
+
+// Counts events on another thread (the writer's gathers, from
+// WriterTestHooks::gathering); waited for with a deadline.
+class Counter {
+ public:
+  void Add() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++n_;
+    cv_.notify_all();
+  }
+  bool WaitFor(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, kDeadline, [&] { return n_ >= n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int n_ = 0;
+};
+
+// Blocking producers whose every request the test allows, so that it
+// decides who returns after a commit: producer t's request of round r
+// writes key "p<t>-<r>". The test's waits have a deadline, so that a writer
+// that never answers fails the test instead of hanging it.
+class Crew {
+ public:
+  Crew(Writer* writer, MDB_dbi dbi, int size) : results_(size), allowed_(size) {
+    for (int t = 0; t < size; ++t) {
+      threads_.emplace_back([this, writer, dbi, t] {
+        for (int round = 0;; ++round) {
+          {
+            std::unique_lock<std::mutex> lock(mu_);
+            cv_.wait(lock, [&] { return stop_ || allowed_[t] > round; });
+            if (allowed_[t] <= round) return;
+          }
+          BlockingPut op(dbi, Key(t, round));
+          writer->SubmitBorrowed(&op);
+          Update([&] { ++submitted_; });
+          Status s = op.Wait();
+          Update([&] {
+            results_[t].push_back(std::move(s));
+            ++finished_;
+          });
+        }
+      });
+    }
+  }
+  ~Crew() {
+    Update([&] { stop_ = true; });
+    for (std::thread& t : threads_) t.join();
+  }
+
+  static std::string Key(int producer, int round) {
+    return "p" + std::to_string(producer) + "-" + std::to_string(round);
+  }
+  // Lets producers [first, last) submit one more request each.
+  void Allow(int first, int last) {
+    Update([&] {
+      for (int t = first; t < last; ++t) ++allowed_[t];
+    });
+  }
+  // Wait until so many requests in all were submitted (queued or refused)
+  // or finished; false at the deadline.
+  bool WaitSubmitted(int n) {
+    return WaitFor([&] { return submitted_ >= n; });
+  }
+  bool WaitFinished(int n) {
+    return WaitFor([&] { return finished_ >= n; });
+  }
+  int finished() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return finished_;
+  }
+  // The outcomes of producer t's requests, by round.
+  std::vector<Status> results(int t) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return results_[t];
+  }
+
+ private:
+  template <typename F>
+  void Update(F f) {
+    std::lock_guard<std::mutex> lock(mu_);
+    f();
+    cv_.notify_all();
+  }
+  template <typename P>
+  bool WaitFor(P pred) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, kDeadline, pred);
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::vector<Status>> results_;
+  std::vector<int> allowed_;
+  int submitted_ = 0;
+  int finished_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// Makes the first `producers` of `crew` submit while `writer` is held, so
+// that their requests commit as one group, which leaves the writer expecting
+// all of them back (and gathering while they are not).
+void CommitOneGroup(Writer& writer, Crew& crew, int producers) {
+  auto hold = std::make_shared<Hold>();
+  writer.Submit(std::make_unique<Hold::Op>(hold));
+  REQUIRE(hold->WaitHeld());
+  crew.Allow(0, producers);
+  REQUIRE(crew.WaitSubmitted(producers));
+  hold->Release();
+  REQUIRE(crew.WaitFinished(producers));
+  for (int t = 0; t < producers; ++t) REQUIRE(crew.results(t).at(0).ok());
+  REQUIRE(writer.stats().max_group == static_cast<uint64_t>(producers));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "closing while the writer gathers a group commits what it gathered and "
+    "fails later requests with the closed error") {
+  test::TempDir dir;
+  StoreOptions o;
+  o.durability = Durability::kNone;
+  constexpr int kProducers = 8;
+  std::vector<std::pair<std::string, Status>> outcomes;
+  {
+    auto env = Env::Open(dir.path(), o);
+    REQUIRE(env.ok());
+    auto dbi = (*env)->OpenDatabase("t");
+    REQUIRE(dbi.ok());
+    Counter gathers;
+    Writer writer(env->get());
+    writer.SetTestHooks({kLongLinger, [&] { gathers.Add(); }});
+    writer.Start();
+    Crew crew(&writer, *dbi, kProducers);
+    CommitOneGroup(writer, crew, kProducers);
+
+    // One producer comes back: the writer applies its request and waits
+    // for the seven others. A second one queues meanwhile (too few to wake
+    // the writer).
+    crew.Allow(0, 1);
+    REQUIRE(gathers.WaitFor(1));
+    crew.Allow(1, 2);
+    REQUIRE(crew.WaitSubmitted(kProducers + 2));
+    CHECK(crew.finished() == kProducers);  // still gathering
+
+    auto closed =
+        std::async(std::launch::async, [&] { return writer.Close(); });
+    CHECK(closed.wait_for(kDeadline) == std::future_status::ready);
+    CHECK(closed.get().ok());
+    // Both requests submitted before Close were committed...
+    REQUIRE(crew.WaitFinished(kProducers + 2));
+    // ...and the producers that come back now are refused.
+    crew.Allow(2, kProducers);
+    REQUIRE(crew.WaitFinished(2 * kProducers));
+    for (int t = 0; t < kProducers; ++t) {
+      CAPTURE(t);
+      std::vector<Status> r = crew.results(t);
+      REQUIRE(r.size() == 2);
+      CHECK(r[0].ok());
+      if (t < 2) {
+        CHECK(r[1].ok());
+      } else {
+        CHECK(r[1].IsClosed());
+      }
+      for (int round = 0; round < 2; ++round) {
+        outcomes.emplace_back(Crew::Key(t, round), r[round]);
+      }
+    }
+  }
+  // After a reopen: what succeeded is there, what was refused is not.
+  auto env = Env::Open(dir.path(), o);
+  REQUIRE(env.ok());
+  auto dbi = (*env)->OpenDatabase("t");
+  REQUIRE(dbi.ok());
+  auto txn = (*env)->BeginRead();
+  REQUIRE(txn.ok());
+  for (const auto& outcome : outcomes) {
+    const std::string& key = outcome.first;
+    CAPTURE(key);
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    MDB_val v;
+    CHECK(mdb_get(txn->get(), *dbi, &k, &v) ==
+          (outcome.second.ok() ? 0 : MDB_NOTFOUND));
+  }
+}
+
+TEST_CASE("a request that fills the batch ends the writer's gather at once") {
+  test::TempDir dir;
+  StoreOptions o;
+  o.durability = Durability::kNone;
+  o.max_batch_bytes = 4096;
+  constexpr int kProducers = 8;
+  auto env = Env::Open(dir.path(), o);
+  REQUIRE(env.ok());
+  auto dbi = (*env)->OpenDatabase("t");
+  REQUIRE(dbi.ok());
+  Counter gathers;
+  Writer writer(env->get());
+  writer.SetTestHooks({kLongLinger, [&] { gathers.Add(); }});
+  writer.Start();
+  Crew crew(&writer, *dbi, kProducers);
+  CommitOneGroup(writer, crew, kProducers);
+  const uint64_t commits = writer.stats().commits;
+
+  // The writer applies one returning request and waits for seven more; a
+  // request of the batch's remaining bytes arrives instead. One request
+  // does not reach the count that wakes the writer, but it fills the batch.
+  crew.Allow(0, 1);
+  REQUIRE(gathers.WaitFor(1));
+  auto big = std::make_unique<AsyncPut>(*dbi, "big", 4096 - 16);
+  std::future<Status> big_done = big->future();
+  writer.Submit(std::move(big));
+  const bool ended = big_done.wait_for(kDeadline) == std::future_status::ready;
+  CHECK(ended);
+  if (ended) {
+    // Both requests went into one commit.
+    CHECK(writer.stats().commits == commits + 1);
+  }
+  // Closing ends a gather too, should the full batch not have.
+  REQUIRE(writer.Close().ok());
+  CHECK(big_done.get().ok());
+  REQUIRE(crew.WaitFinished(kProducers + 1));
+  CHECK(crew.results(0).at(1).ok());
 }
 
 }  // namespace memoir::internal
