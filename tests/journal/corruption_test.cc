@@ -295,6 +295,33 @@ TEST_CASE(
   CHECK(!Store::Open(dir.path()).ok());
 }
 
+TEST_CASE(
+    "a stream whose only event is a damaged unindexed record is listed with "
+    "the damage, not left out") {
+  test::TempDir dir;
+  Write(dir.path(), /*flush_every=*/65536, 3);
+  AppendThenCrash(dir.path());
+  // Position 8 is third's seq 1, its only event.
+  REQUIRE(test::FlipValueBit(dir.path(), "log", test::Big64(8), 20, 1));
+  StoreOptions ro;
+  ro.read_only = true;
+  auto reader = Store::Open(dir.path(), ro);
+  REQUIRE(reader.ok());
+  Journal& j = (*reader)->journal();
+  CHECK(!j.GetStream("third").ok());
+  auto list = j.ListStreams("", "", 100);
+  REQUIRE(list.ok());
+  REQUIRE(list->streams.size() == 3);
+  // In name order: bystander, third, victim.
+  const StreamInfo& third = list->streams[1];
+  CHECK(third.name == "third");
+  CHECK(third.head == 0);
+  CHECK(third.damage.find("'third' seq 1") != std::string::npos);
+  CHECK(list->streams[0].damage.empty());
+  CHECK(list->streams[2].damage.empty());  // victim, whole to seq 4
+  CHECK(list->streams[2].head == 4);
+}
+
 TEST_CASE("a damaged record inside a run is corruption naming its seq") {
   test::TempDir dir;
   for (size_t flush : {size_t{1}, size_t{65536}}) {
