@@ -302,16 +302,32 @@ Status DecodeEventRecord(const char* data, size_t size, AlignedScratch* scratch,
   return ReadVerified(scratch->Hold(body, n), n, out);
 }
 
-bool DecodeCanonicalEventRecord(const char* data, size_t size,
-                                AlignedScratch* scratch, DecodedEvent* out) {
+namespace {
+
+// The identity a record is expected to claim.
+struct Identity {
+  uint64_t stream_id, seq, position;
+};
+
+// The canonical fast path; with `expect`, the record's (unchecked) claim is
+// compared first, so no checksum is spent on another stream's record.
+inline bool DecodeCanonical(const char* data, size_t size,
+                            const Identity* expect, AlignedScratch* scratch,
+                            DecodedEvent* out) {
   if (size < kRecordHeaderBytes + kMinCanonical || size > (size_t{1} << 31)) {
     return false;
   }
   const char* body = data + kRecordHeaderBytes;
   const size_t n = size - kRecordHeaderBytes;
   uint16_t tags_field = 0;
-  if (!CanonicalPrefix(body, &tags_field) ||
-      GetLittle64(data) != Checksum(body, n) ||
+  if (!CanonicalPrefix(body, &tags_field)) return false;
+  if (expect != nullptr &&
+      ((GetLittle64(body + kStreamIdAt) ^ expect->stream_id) |
+       (GetLittle64(body + kSeqAt) ^ expect->seq) |
+       (GetLittle64(body + kPositionAt) ^ expect->position)) != 0) {
+    return false;
+  }
+  if (GetLittle64(data) != Checksum(body, n) ||
       !ReadCanonicalAfterPrefix(body, n, tags_field, out)) {
     return false;
   }
@@ -319,27 +335,18 @@ bool DecodeCanonicalEventRecord(const char* data, size_t size,
   return true;
 }
 
+}  // namespace
+
+bool DecodeCanonicalEventRecord(const char* data, size_t size,
+                                AlignedScratch* scratch, DecodedEvent* out) {
+  return DecodeCanonical(data, size, nullptr, scratch, out);
+}
+
 bool DecodeEventRecordIfItIs(const char* data, size_t size, uint64_t stream_id,
                              uint64_t seq, uint64_t position,
                              AlignedScratch* scratch, DecodedEvent* out) {
-  if (size < kRecordHeaderBytes + kMinCanonical || size > (size_t{1} << 31)) {
-    return false;
-  }
-  const char* body = data + kRecordHeaderBytes;
-  const size_t n = size - kRecordHeaderBytes;
-  uint16_t tags_field = 0;
-  // The claim first (no checksum spent on another stream's record), then
-  // the checks that make it a fact.
-  if (!CanonicalPrefix(body, &tags_field) ||
-      ((GetLittle64(body + kStreamIdAt) ^ stream_id) |
-       (GetLittle64(body + kSeqAt) ^ seq) |
-       (GetLittle64(body + kPositionAt) ^ position)) != 0 ||
-      GetLittle64(data) != Checksum(body, n) ||
-      !ReadCanonicalAfterPrefix(body, n, tags_field, out)) {
-    return false;
-  }
-  AlignPayload(scratch, out);
-  return true;
+  const Identity expect{stream_id, seq, position};
+  return DecodeCanonical(data, size, &expect, scratch, out);
 }
 
 bool ClaimEventIdentity(const char* data, size_t size, EventClaim* out,
