@@ -733,6 +733,41 @@ void CommitOneGroup(Writer& writer, Crew& crew, int producers) {
   REQUIRE(writer.stats().max_group == static_cast<uint64_t>(producers));
 }
 
+std::unique_ptr<Env> OpenEnv(const std::string& dir, const StoreOptions& o) {
+  auto env = Env::Open(dir, o);
+  REQUIRE(env.ok());
+  return std::move(env).value();
+}
+
+MDB_dbi OpenTable(Env* env) {
+  auto dbi = env->OpenDatabase("t");
+  REQUIRE(dbi.ok());
+  return *dbi;
+}
+
+// A writer on table "t" whose last group was `producers` blocking requests
+// of `crew`, set to gather their next ones for as long as a test needs
+// (kLongLinger); `gathers` counts the times it began to wait. The test
+// closes the writer before the fixture goes (the crew's producers wait for
+// their answers).
+struct GatheringWriter {
+  GatheringWriter(const std::string& dir, const StoreOptions& o, int producers)
+      : env(OpenEnv(dir, o)),
+        dbi(OpenTable(env.get())),
+        writer(env.get()),
+        crew(&writer, dbi, producers) {
+    writer.SetTestHooks({kLongLinger, [this] { gathers.Add(); }});
+    writer.Start();
+    CommitOneGroup(writer, crew, producers);
+  }
+
+  std::unique_ptr<Env> env;
+  MDB_dbi dbi;
+  Counter gathers;
+  Writer writer;
+  Crew crew;
+};
+
 }  // namespace
 
 TEST_CASE(
@@ -744,16 +779,10 @@ TEST_CASE(
   constexpr int kProducers = 8;
   std::vector<std::pair<std::string, Status>> outcomes;
   {
-    auto env = Env::Open(dir.path(), o);
-    REQUIRE(env.ok());
-    auto dbi = (*env)->OpenDatabase("t");
-    REQUIRE(dbi.ok());
-    Counter gathers;
-    Writer writer(env->get());
-    writer.SetTestHooks({kLongLinger, [&] { gathers.Add(); }});
-    writer.Start();
-    Crew crew(&writer, *dbi, kProducers);
-    CommitOneGroup(writer, crew, kProducers);
+    GatheringWriter g(dir.path(), o, kProducers);
+    Writer& writer = g.writer;
+    Crew& crew = g.crew;
+    Counter& gathers = g.gathers;
 
     // One producer comes back: the writer applies its request and waits
     // for the seven others. A second one queues meanwhile (too few to wake
@@ -789,18 +818,16 @@ TEST_CASE(
     }
   }
   // After a reopen: what succeeded is there, what was refused is not.
-  auto env = Env::Open(dir.path(), o);
-  REQUIRE(env.ok());
-  auto dbi = (*env)->OpenDatabase("t");
-  REQUIRE(dbi.ok());
-  auto txn = (*env)->BeginRead();
+  std::unique_ptr<Env> env = OpenEnv(dir.path(), o);
+  const MDB_dbi dbi = OpenTable(env.get());
+  auto txn = env->BeginRead();
   REQUIRE(txn.ok());
   for (const auto& outcome : outcomes) {
     const std::string& key = outcome.first;
     CAPTURE(key);
     MDB_val k{key.size(), const_cast<char*>(key.data())};
     MDB_val v;
-    CHECK(mdb_get(txn->get(), *dbi, &k, &v) ==
+    CHECK(mdb_get(txn->get(), dbi, &k, &v) ==
           (outcome.second.ok() ? 0 : MDB_NOTFOUND));
   }
 }
@@ -811,16 +838,10 @@ TEST_CASE("a request that fills the batch ends the writer's gather at once") {
   o.durability = Durability::kNone;
   o.max_batch_bytes = 4096;
   constexpr int kProducers = 8;
-  auto env = Env::Open(dir.path(), o);
-  REQUIRE(env.ok());
-  auto dbi = (*env)->OpenDatabase("t");
-  REQUIRE(dbi.ok());
-  Counter gathers;
-  Writer writer(env->get());
-  writer.SetTestHooks({kLongLinger, [&] { gathers.Add(); }});
-  writer.Start();
-  Crew crew(&writer, *dbi, kProducers);
-  CommitOneGroup(writer, crew, kProducers);
+  GatheringWriter g(dir.path(), o, kProducers);
+  Writer& writer = g.writer;
+  Crew& crew = g.crew;
+  Counter& gathers = g.gathers;
   const uint64_t commits = writer.stats().commits;
 
   // The writer applies one returning request and waits for seven more; a
@@ -828,7 +849,7 @@ TEST_CASE("a request that fills the batch ends the writer's gather at once") {
   // does not reach the count that wakes the writer, but it fills the batch.
   crew.Allow(0, 1);
   REQUIRE(gathers.WaitFor(1));
-  auto big = std::make_unique<AsyncPut>(*dbi, "big", 4096 - 16);
+  auto big = std::make_unique<AsyncPut>(g.dbi, "big", 4096 - 16);
   std::future<Status> big_done = big->future();
   writer.Submit(std::move(big));
   const bool ended = big_done.wait_for(kDeadline) == std::future_status::ready;
