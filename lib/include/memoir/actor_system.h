@@ -18,10 +18,10 @@
 // durability), and replies of one actor are released in order. The actor
 // may handle its next commands while earlier events are being committed.
 //
-// Failures (DESIGN.md principles 1, 3, 5): an exception in Handle or in a
-// codec writes nothing for that command and answers it with kFailed; an
-// exception in Apply does the same. Either way the in-memory state is then
-// thrown away and rebuilt from the journal, after a backoff, and the
+// Failures (the promises 1, 3 and 5 of lib/doc/design.md): an exception in
+// Handle or in a codec writes nothing for that command and answers it with
+// kFailed; an exception in Apply does the same. Either way the in-memory state
+// is then thrown away and rebuilt from the journal, after a backoff, and the
 // failure counts against the type's RestartPolicy. Past the policy the
 // actor is quarantined: every call fails fast with kQuarantined naming the
 // stream, the seq and the cause, until Release(). An event that cannot be

@@ -190,7 +190,7 @@ bool SystemImpl::EnsureActive(const CellPtr& cell) {
       if (c.in_flight > 0 || !c.completions.empty()) return false;
     }
     // Every earlier batch is settled: the in-memory state is thrown away
-    // and rebuilt from the journal (principle 3).
+    // and rebuilt from the journal (promise 3 of lib/doc/design.md).
     c.state.reset();
     c.broken = false;
     {
