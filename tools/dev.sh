@@ -45,6 +45,10 @@ build() {
   cmake --build "$dir"
 }
 
+# The project's own builds treat warnings as errors; a user's build does not
+# (MEMOIR_WERROR defaults to OFF).
+CHECKED=(-DMEMOIR_WERROR=ON)
+
 # The fuzz targets (tests/fuzz/README.md).
 FUZZ_TARGETS=(event_record snapshot_record keys cli_printer)
 
@@ -54,7 +58,7 @@ build_fuzzers() {
   cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DMEMOIR_SANITIZE=address,undefined,fuzzer-no-link -DMEMOIR_FUZZ=ON \
-    >/dev/null
+    "${CHECKED[@]}" >/dev/null
   cmake --build build/fuzz --target "${FUZZ_TARGETS[@]/#/fuzz_}"
 }
 
@@ -106,17 +110,18 @@ case "$cmd" in
   test)
     install_missing
     echo "== build and test (RelWithDebInfo, -Werror)"
-    build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo "${CHECKED[@]}"
     (cd build/test && ctest --output-on-failure -j"$jobs" -LE long)
     echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
-    build build/asan -DCMAKE_BUILD_TYPE=Debug -DMEMOIR_SANITIZE=address,undefined
+    build build/asan -DCMAKE_BUILD_TYPE=Debug -DMEMOIR_SANITIZE=address,undefined \
+      "${CHECKED[@]}"
     (cd build/asan &&
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       ctest --output-on-failure -j"$jobs" -LE long)
     echo "== the actor runtime's and the group commit's tests under ThreadSanitizer"
     cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DMEMOIR_SANITIZE=thread -DMEMOIR_BUILD_TOOLS=OFF >/dev/null
+      -DMEMOIR_SANITIZE=thread -DMEMOIR_BUILD_TOOLS=OFF "${CHECKED[@]}" >/dev/null
     cmake --build build/tsan --target runtime_tests writer_tests
     (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
       ctest --output-on-failure -R '^(runtime_tests|writer_tests)$')
@@ -135,7 +140,7 @@ case "$cmd" in
     install_missing
     echo "== the long forms (ctest label 'long'): 2,000 crash cycles," \
       "10,000 bit flips, 1,000 damaged stores under the CLI"
-    build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo "${CHECKED[@]}"
     (cd build/test && ctest --output-on-failure -L long)
     ;;
   bench)
