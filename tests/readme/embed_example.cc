@@ -18,12 +18,18 @@ struct Counter {  // a total that survives crashes; commands are amounts
   void Apply(long& total, const long& n) const { total += n; }
 };
 
+int Fail(const memoir::Status& s) {  // each error says what, where, what to do
+  std::fprintf(stderr, "%s\n", s.ToString().c_str());
+  return 1;
+}
+
 int main() {
   auto store = memoir::Store::Open("./counter-store");  // fsync per commit
-  if (!store.ok()) return std::puts(store.status().ToString().c_str()), 1;
-  auto system = memoir::ActorSystem::Create(**store).value();
-  if (!system->Register<Counter>().ok()) return 1;
-  auto total = system->Ref<Counter>("c-1").Ask(5).get();  // after the commit
-  if (!total.ok()) return std::puts(total.status().ToString().c_str()), 1;
+  if (!store.ok()) return Fail(store.status());
+  auto system = memoir::ActorSystem::Create(**store);
+  if (!system.ok()) return Fail(system.status());
+  if (auto s = (*system)->Register<Counter>(); !s.ok()) return Fail(s);
+  auto total = (*system)->Ref<Counter>("counter-1").Ask(5).get();  // durable
+  if (!total.ok()) return Fail(total.status());
   std::printf("total after a durable commit: %ld\n", *total);
 }
