@@ -234,11 +234,17 @@ Status JournalImpl::ScanTailInto(MDB_txn* txn, uint64_t after, uint64_t to,
   AlignedScratch scratch;
   DecodedEvent d;
   Status first_problem;
+  uint64_t last = after;
   for (rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE); rc == 0;
        rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
     if (k.mv_size != 8) break;
     uint64_t pos = GetBig64(static_cast<const char*>(k.mv_data));
     if (pos > to) break;
+    if (pos <= last) {
+      return KeysOutOfOrder(
+          "log", fmt::format("position {} after position {}", pos, last));
+    }
+    last = pos;
     Status s = DecodeEventRecord(static_cast<const char*>(v.mv_data), v.mv_size,
                                  &scratch, &d);
     if (s.ok() && d.position != pos) {
@@ -722,8 +728,16 @@ Result<StreamPage> JournalImpl::ListStreams(std::string_view prefix,
   StreamPage page;
   rc = start.empty() ? mdb_cursor_get(cur.c, &k, &v, MDB_FIRST)
                      : mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
+  std::string previous;
+  bool have_previous = false;
   for (; rc == 0; rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
     std::string_view name(static_cast<const char*>(k.mv_data), k.mv_size);
+    if (have_previous && name <= previous) {
+      return KeysOutOfOrder(
+          "names", fmt::format("stream '{}' after '{}'", name, previous));
+    }
+    previous.assign(name);
+    have_previous = true;
     if (name.substr(0, prefix.size()) != prefix) break;
     if (!start_after.empty() && name <= start_after) continue;
     if (page.streams.size() == limit) {
@@ -785,6 +799,10 @@ Status JournalImpl::ScanAll(uint64_t from_position, size_t max_count,
     }
     uint64_t pos = GetBig64(static_cast<const char*>(k.mv_data));
     if (pos > view->bound) break;
+    if (visited > 0 && pos <= d.position) {
+      return KeysOutOfOrder(
+          "log", fmt::format("position {} after position {}", pos, d.position));
+    }
     prefetch.Touch(v.mv_data, v.mv_size);
     Status s = DecodeChecked(v, pos, "", 0, 0, &scratch, &d);
     if (!s.ok()) return s;
@@ -852,6 +870,11 @@ Status JournalImpl::ScanTag(std::string_view tag, uint64_t from_position,
       }
       uint64_t pos = GetBig64(static_cast<const char*>(k.mv_data) + prefix);
       if (pos > view->bound) break;
+      if (!positions.empty() && pos <= positions.back()) {
+        return KeysOutOfOrder(
+            "tag_index", fmt::format("tag '{}': position {} after position {}",
+                                     tag, pos, positions.back()));
+      }
       positions.push_back(pos);
     }
     if (rc != 0 && rc != MDB_NOTFOUND)

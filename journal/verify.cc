@@ -196,9 +196,14 @@ class JournalVerifier {
     CursorCloser names;
     int rc = mdb_cursor_open(txn_, dbs_.names, &names.c);
     MDB_val k, v;
+    KeyOrder name_order;
     for (rc = rc != 0 ? rc : mdb_cursor_get(names.c, &k, &v, MDB_FIRST);
          rc == 0; rc = mdb_cursor_get(names.c, &k, &v, MDB_NEXT)) {
       ctx_->Tick();
+      if (!ctx_->InOrder(name_order, k, "names")) {
+        rc = MDB_NOTFOUND;
+        break;
+      }
       std::string_view name = View(k);
       Status valid = ValidateStreamName(name);
       if (!valid.ok()) {
@@ -217,9 +222,14 @@ class JournalVerifier {
 
     CursorCloser rows;
     rc = mdb_cursor_open(txn_, dbs_.streams, &rows.c);
+    KeyOrder row_order;
     for (rc = rc != 0 ? rc : mdb_cursor_get(rows.c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(rows.c, &k, &v, MDB_NEXT)) {
       ctx_->Tick();
+      if (!ctx_->InOrder(row_order, k, "streams")) {
+        rc = MDB_NOTFOUND;
+        break;
+      }
       if (k.mv_size != 8) {
         Problem("", 0, 0,
                 fmt::format("a stream row key holds {} bytes", k.mv_size));
@@ -401,9 +411,14 @@ class JournalVerifier {
     int rc = mdb_cursor_open(txn_, dbs_.log, &cur.c);
     MDB_val k, v;
     DecodedEvent d;
+    KeyOrder order;
     for (rc = rc != 0 ? rc : mdb_cursor_get(cur.c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
       ctx_->Tick();
+      if (!ctx_->InOrder(order, k, "log")) {
+        rc = MDB_NOTFOUND;
+        break;
+      }
       ++ctx_->report().events;
       if (k.mv_size != 8) {
         Problem("", 0, 0, fmt::format("a log key holds {} bytes", k.mv_size));
@@ -436,9 +451,14 @@ class JournalVerifier {
     MDB_val k{8, start.bytes};
     MDB_val v;
     DecodedEvent d;
+    KeyOrder order;
     for (rc = rc != 0 ? rc : mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
          rc == 0; rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
       ctx_->Tick();
+      if (!ctx_->InOrder(order, k, "log")) {
+        rc = MDB_NOTFOUND;
+        break;
+      }
       ++ctx_->report().events;
       if (k.mv_size != 8) continue;
       VisitLogRecord(GetBig64(static_cast<const char*>(k.mv_data)), v, &d);
@@ -455,11 +475,16 @@ class JournalVerifier {
     MDB_val k{16, start.bytes};
     MDB_val v;
     DecodedEvent d;
+    KeyOrder order;
     for (rc = rc != 0 ? rc
                       : mdb_cursor_get(cur.c, &k, &v,
                                        only != 0 ? MDB_SET_RANGE : MDB_FIRST);
          rc == 0; rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
       ctx_->Tick();
+      if (!ctx_->InOrder(order, k, "stream_index")) {
+        rc = MDB_NOTFOUND;
+        break;
+      }
       if (k.mv_size != 16 || v.mv_size != 8) {
         Problem(NameOf(only), 0, 0,
                 fmt::format("a stream index entry holds a {}-byte key and a "
@@ -534,9 +559,14 @@ class JournalVerifier {
     int rc = mdb_cursor_open(txn_, dbs_.tag_index, &cur.c);
     MDB_val k, v;
     DecodedEvent d;
+    KeyOrder order;
     for (rc = rc != 0 ? rc : mdb_cursor_get(cur.c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
       ctx_->Tick();
+      if (!ctx_->InOrder(order, k, "tag_index")) {
+        rc = MDB_NOTFOUND;
+        break;
+      }
       ++ctx_->report().tag_entries;
       std::string_view key = View(k);
       if (key.size() < 10 || key[key.size() - 9] != '\0' ||

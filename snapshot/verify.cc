@@ -49,11 +49,16 @@ void VerifySnapshots(MDB_txn* txn, MDB_dbi dbi, uint64_t only_id,
   MDB_val k{kSnapshotKeyBytes, start.bytes};
   MDB_val v;
   AlignedScratch scratch;
+  KeyOrder order;
   for (rc = rc != 0 ? rc
                     : mdb_cursor_get(cur, &k, &v,
                                      only_id != 0 ? MDB_SET_RANGE : MDB_FIRST);
        rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     ctx->Tick();
+    if (!ctx->InOrder(order, k, "snapshots")) {
+      rc = MDB_NOTFOUND;
+      break;
+    }
     if (k.mv_size != kSnapshotKeyBytes) {
       ctx->Problem("", 0, 0,
                    fmt::format("a snapshot key holds {} bytes, not {}",

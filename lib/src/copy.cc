@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <string>
+#include <thread>
 
 #include "memoir/inspect.h"
 #include "src/store_internal.h"
@@ -43,6 +45,86 @@ Status PrepareDest(const std::string& dest, unsigned file_mode) {
   return Status::OK();
 }
 
+// A compacting copy writes each page the walk of the source's trees meets.
+// In a damaged file whose branch pages repeat or loop that walk need not
+// end, and the copy would fill the disk. So LMDB writes into a pipe, and
+// this relay moves at most `budget` bytes (the source's pages in use plus
+// its meta pages: a compacted copy is never larger) to `out`; past it, it
+// closes the pipe, LMDB's next write fails (EPIPE; LMDB's copy thread
+// blocks SIGPIPE) and the walk stops.
+class BoundedRelay {
+ public:
+  BoundedRelay(int out, uint64_t budget) : out_(out), budget_(budget) {}
+
+  // Moves bytes from `in` (the pipe's read end, which it closes) to out_.
+  void Run(int in) {
+    char buf[1 << 16];
+    for (;;) {
+      ssize_t got = ::read(in, buf, sizeof(buf));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) {
+        error_ = errno;
+        break;
+      }
+      if (got == 0) break;  // LMDB is done and the write end is closed
+      moved_ += static_cast<uint64_t>(got);
+      if (moved_ > budget_) {
+        exceeded_ = true;
+        break;
+      }
+      if (!WriteAll(buf, static_cast<size_t>(got))) break;
+    }
+    ::close(in);
+  }
+  bool exceeded() const { return exceeded_; }
+  int error() const { return error_; }
+  uint64_t budget() const { return budget_; }
+
+ private:
+  bool WriteAll(const char* p, size_t n) {
+    while (n > 0) {
+      ssize_t put = ::write(out_, p, n);
+      if (put < 0 && errno == EINTR) continue;
+      if (put < 0) {
+        error_ = errno;
+        return false;
+      }
+      p += put;
+      n -= static_cast<size_t>(put);
+    }
+    return true;
+  }
+
+  int out_;
+  uint64_t budget_;
+  uint64_t moved_ = 0;
+  bool exceeded_ = false;
+  int error_ = 0;
+};
+
+// mdb_env_copyfd2 with MDB_CP_COMPACT, into `fd`, through a BoundedRelay.
+// Returns an LMDB or errno code; sets *outgrown to the budget when the
+// copy outgrew the source (and leaves it 0 otherwise).
+int CopyCompacted(MDB_env* env, int fd, uint64_t* outgrown) {
+  MDB_envinfo info{};
+  MDB_stat stat{};
+  int rc = mdb_env_info(env, &info);
+  if (rc == 0) rc = mdb_env_stat(env, &stat);
+  if (rc != 0) return rc;
+  const uint64_t budget =
+      (static_cast<uint64_t>(info.me_last_pgno) + 1 + 2) * stat.ms_psize;
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return errno;
+  BoundedRelay relay(fd, budget);
+  std::thread mover([&relay, in = pipe_fds[0]] { relay.Run(in); });
+  rc = mdb_env_copyfd2(env, pipe_fds[1], MDB_CP_COMPACT);
+  ::close(pipe_fds[1]);
+  mover.join();
+  if (relay.exceeded()) *outgrown = budget;
+  if (relay.error() != 0) return relay.error();
+  return rc;
+}
+
 }  // namespace
 
 Status CopyStore(Store& store, const std::string& dest,
@@ -62,7 +144,19 @@ Status CopyStore(Store& store, const std::string& dest,
   int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
                   static_cast<mode_t>(env.options().file_mode));
   if (fd < 0) return Errno(errno, fmt::format("creating {}", partial));
-  int rc = mdb_env_copyfd2(env.raw(), fd, options.compact ? MDB_CP_COMPACT : 0);
+  uint64_t outgrown = 0;
+  int rc = options.compact ? CopyCompacted(env.raw(), fd, &outgrown)
+                           : mdb_env_copyfd2(env.raw(), fd, 0);
+  if (outgrown != 0) {
+    ::close(fd);
+    unlink(partial.c_str());
+    return Status::Corruption(fmt::format(
+        "copying {} to {}: the compacted copy grew past the {} bytes the "
+        "store uses, so its B-tree pages repeat or loop and the file is "
+        "damaged; nothing was copied. Check it with 'memoir verify'; a copy "
+        "without compaction copies the pages as they are",
+        store.path(), dest, outgrown));
+  }
   if (rc == 0 && fsync(fd) != 0) rc = errno;
   if (::close(fd) != 0 && rc == 0) rc = errno;
   if (rc == 0 && rename(partial.c_str(), final_path.c_str()) != 0) rc = errno;

@@ -21,6 +21,7 @@
 #include "src/store_internal.h"
 #include "storage/bytes.h"
 #include "storage/env.h"
+#include "storage/key_order.h"
 #include "storage/lmdb_error.h"
 
 namespace memoir {
@@ -60,7 +61,12 @@ Result<uint64_t> CountDeleted(MDB_txn* txn, MDB_dbi streams) {
   uint64_t deleted = 0;
   MDB_val k, v;
   Status bad;
+  internal::KeyOrder order;
   while (bad.ok() && (rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+    if (!order.Next(k)) {
+      bad = internal::KeysOutOfOrder("streams", order.Describe(k));
+      break;
+    }
     internal::StreamRow row;
     Status s = internal::StreamRow::Decode(
         {static_cast<const char*>(v.mv_data), v.mv_size}, &row);

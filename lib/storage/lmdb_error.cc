@@ -36,6 +36,14 @@ Status MdbStatus(int rc, std::string_view what) {
           "check it with 'memoir verify' or restore a copy",
           what, text));
       break;
+    case MDB_CURSOR_FULL:
+      // No valid tree is deeper than LMDB's cursor stack: pages loop.
+      s = Status::Corruption(fmt::format(
+          "{}: {}: the file's B-tree pages point back at each other, so the "
+          "file is damaged; check a copy with 'memoir verify' and restore a "
+          "copy or a backup",
+          what, text));
+      break;
     case MDB_PANIC:
       s = Status::IOError(fmt::format(
           "{}: {}; LMDB marked this environment failed after a fatal write "
@@ -74,6 +82,14 @@ Status MdbStatus(int rc, std::string_view what) {
       break;
   }
   return s.WithRawError(rc);
+}
+
+Status KeysOutOfOrder(std::string_view table, std::string_view detail) {
+  return Status::Corruption(fmt::format(
+      "the {} table's keys go backwards ({}): its B-tree pages repeat or "
+      "loop, so the file is damaged; check a copy with 'memoir verify' and "
+      "restore a copy or a backup",
+      table, detail));
 }
 
 bool IsFatalMdbError(int rc) {

@@ -14,6 +14,14 @@ namespace memoir::internal {
 // do about it.
 Status MdbStatus(int rc, std::string_view what);
 
+// LMDB keeps each table's keys in increasing order and its cursors walk
+// them so. A damaged file whose branch pages repeat or point back at each
+// other breaks that: a walk revisits pages, possibly without end, or LMDB's
+// cursor stack overflows (MDB_CURSOR_FULL). Walks that could print or count
+// the same record twice check each key against the last one, and say so
+// with this error: `table` names the table, `detail` the keys met.
+Status KeysOutOfOrder(std::string_view table, std::string_view detail);
+
 // True for codes after which the environment must not be written again
 // until it is reopened (a failed sync may have dropped dirty pages, and
 // MDB_PANIC marks the environment unusable).

@@ -13,6 +13,8 @@
 #include <utility>
 
 #include "memoir/inspect.h"
+#include "storage/key_order.h"
+#include "storage/lmdb_error.h"
 
 namespace memoir::internal {
 
@@ -28,6 +30,16 @@ class VerifyContext {
       report_->problems.push_back(
           VerifyProblem{std::string(stream), seq, position, std::move(what)});
     }
+  }
+
+  // For a walk of `table`: true when `k` sorts after the key before it;
+  // otherwise reports that the table's pages repeat or loop, and the walk
+  // must stop (it could revisit the same records without end).
+  bool InOrder(KeyOrder& order, const MDB_val& k, std::string_view table) {
+    if (order.Next(k)) return true;
+    Problem("", 0, 0,
+            std::string(KeysOutOfOrder(table, order.Describe(k)).message()));
+    return false;
   }
 
   // Counts one checked record and reports progress every 256 of them.

@@ -11,6 +11,7 @@
 
 #include "memoir/inspect.h"
 #include "memoir/store.h"
+#include "support/lmdb_pages.h"
 #include "support/temp_dir.h"
 
 namespace memoir {
@@ -461,6 +462,61 @@ TEST_CASE("repair of a missing store is not found, and creates nothing") {
   auto repair = RepairStore(missing);
   CHECK(repair.status().IsNotFound());
   CHECK(!std::filesystem::exists(missing));
+}
+
+TEST_CASE(
+    "a log whose branch pages repeat is corruption for scans, verify and a "
+    "compacting copy, never the same events twice or a copy without end") {
+  test::TempDir dir;
+  const std::string path = dir.Sub("looping");
+  {
+    StoreOptions o;
+    o.durability = Durability::kNone;
+    auto store = Store::Open(path, o);
+    REQUIRE(store.ok());
+    for (int batch = 0; batch < 200; ++batch) {
+      std::vector<EventData> events(100, {"T", std::string(200, 'p'), 1, {}});
+      REQUIRE((*store)
+                  ->journal()
+                  .Append("s-" + std::to_string(batch % 7), Expected::Any(),
+                          std::move(events))
+                  .ok());
+    }
+  }
+  REQUIRE(test::MakeBranchPagesRepeat(path, "log") == "");
+  StoreOptions read_only;
+  read_only.read_only = true;
+  auto store = Store::Open(path, read_only);
+  REQUIRE(store.ok());
+  uint64_t visited = 0, last = 0;
+  bool increasing = true;
+  Status s = (*store)->journal().ScanAll(1, 1'000'000, [&](const EventView& e) {
+    increasing = increasing && e.position > last;
+    last = e.position;
+    ++visited;
+    return true;
+  });
+  CHECK(s.IsCorruption());
+  CHECK(std::string(s.message()).find("repeat or loop") != std::string::npos);
+  CHECK(increasing);
+  CHECK(visited < 20000);
+
+  auto report = VerifyStore(**store);
+  REQUIRE(report.ok());
+  CHECK(!report->ok());
+  bool named = false;
+  for (const VerifyProblem& p : report->problems) {
+    named = named || p.what.find("the log table's keys go backwards") !=
+                         std::string::npos;
+  }
+  CHECK(named);
+
+  Status copied = CopyStore(**store, dir.Sub("copy"), {.compact = true});
+  CHECK(copied.IsCorruption());
+  CHECK(std::string(copied.message()).find("repeat or loop") !=
+        std::string::npos);
+  CHECK(!std::filesystem::exists(dir.Sub("copy") + "/data.mdb.partial"));
+  CHECK(!std::filesystem::exists(dir.Sub("copy") + "/data.mdb"));
 }
 
 }  // namespace memoir
