@@ -4,8 +4,11 @@
 // unreadable store (exit code 3).
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -15,7 +18,9 @@
 #include <thread>
 
 #include "contain.h"
+#include "json.h"
 #include "memoir/store.h"
+#include "support/lmdb_pages.h"
 #include "support/temp_dir.h"
 #include "tools/bank_store.h"
 #include "tools/cli_runner.h"
@@ -51,6 +56,23 @@ void WriteFile(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   REQUIRE(out.good());
+}
+
+// Appends `count` events of 200 bytes to streams s-0 .. s-6 of a new
+// store at `path`, in batches of 100, and closes it.
+void WriteNotes(const std::string& path, int count) {
+  auto s = Store::Open(path);
+  REQUIRE(s.ok());
+  for (int batch = 0; batch < count / 100; ++batch) {
+    std::vector<EventData> events;
+    for (int i = 0; i < 100; ++i) {
+      events.push_back({"Noted", std::string(200, 'p'), 1, {"note"}});
+    }
+    REQUIRE((*s)->journal()
+                .Append("s-" + std::to_string(batch % 7), Expected::Any(),
+                        std::move(events))
+                .ok());
+  }
 }
 
 }  // namespace
@@ -202,11 +224,13 @@ TEST_CASE(
       CAPTURE(run);
       CAPTURE(command);
       std::filesystem::remove_all(copy);
-      CliResult r = RunCli(args, "", std::chrono::seconds(20));
+      // A hang is a command still running at a deadline far beyond any
+      // honest read of this small store, also under a sanitizer on a busy
+      // machine (a looping read is stopped after 5 s of CPU time).
+      CliResult r = RunCli(args, "", std::chrono::seconds(120));
       ++commands_run;
       CHECK(r.signal == 0);
       CHECK(!r.timed_out);
-      CHECK(r.elapsed < std::chrono::seconds(10));
       CHECK_MESSAGE((r.exit_code == 0 || r.exit_code == 1 || r.exit_code == 3),
                     r.err);
       CHECK(r.err.find("Sanitizer") == std::string::npos);
@@ -217,6 +241,85 @@ TEST_CASE(
   MESSAGE("exit codes of ", commands_run, " read commands over ", runs,
           " damaged stores: 0:", by_code[0], " 1:", by_code[1],
           " 3:", by_code[3]);
+}
+
+TEST_CASE(
+    "a reader that pauses longer than the stall timeout still gets every "
+    "line of 'all', and the CLI exits 0") {
+  // `memoir all STORE | less`: the pager stops reading, the pipe fills and
+  // the CLI's child blocks writing. That is not a stalled read of the
+  // store, however long the reader takes.
+  test::TempDir dir;
+  const std::string store = dir.Sub("big");
+  constexpr int kEvents = 4000;  // about 1 MB of output: far over a pipe's
+  WriteNotes(store, kEvents);
+  test::CliProcess all({"all", store, "--json", "--stall-timeout", "0.2"});
+  // The reader is away for ten times the stall timeout before it reads a
+  // line (the scenario, not a synchronisation: the check below holds
+  // however long it is away).
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  std::string line;
+  int lines = 0;
+  uint64_t last_position = 0;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  while (all.ReadLine(deadline, &line)) {
+    auto v = cli::ParseJson(line);
+    REQUIRE_MESSAGE(v.ok(), line);
+    const cli::JsonValue* position = v->Find("position");
+    REQUIRE(position != nullptr);
+    REQUIRE(position->AsU64().has_value());
+    CHECK(*position->AsU64() == last_position + 1);
+    last_position = *position->AsU64();
+    ++lines;
+  }
+  CHECK(lines == kEvents);
+  const int status = all.Stop();
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE(
+    "read commands on a store whose log pages repeat end with exit code 3, "
+    "never printing an event twice or filling the disk") {
+  // Every record passes its checks, but the log's branch pages lead to the
+  // same leaves over and over: an unchecked walk would print the same
+  // events without end, and a compacting copy would write pages until the
+  // disk is full.
+  test::TempDir dir;
+  const std::string store = dir.Sub("looping");
+  WriteNotes(store, 20000);
+  REQUIRE(test::MakeBranchPagesRepeat(store, "log") == "");
+  const std::string copy = dir.Sub("copy");
+  const std::vector<std::vector<std::string>> commands = {
+      {"all", store},
+      {"all", store, "--json"},
+      {"export", store},
+      {"verify", store},
+      {"copy", store, copy, "--compact"}};
+  for (const auto& args : commands) {
+    CAPTURE(args[0]);
+    CAPTURE(args.back());
+    std::filesystem::remove_all(copy);
+    CliResult r = RunCli(args, "", std::chrono::seconds(120));
+    CHECK(!r.timed_out);
+    CHECK(r.signal == 0);
+    if (args[0] == "verify") {
+      CHECK(r.exit_code == 1);  // verify read the store and found damage
+      CHECK(r.out.find("repeat or loop") != std::string::npos);
+    } else {
+      CHECK(r.exit_code == 3);
+      CHECK_MESSAGE(r.err.find("repeat or loop") != std::string::npos, r.err);
+    }
+    if (args[0] == "all" || args[0] == "export") {
+      // No event printed twice: no line repeats an earlier one.
+      std::vector<std::string> lines = r.Lines();
+      std::sort(lines.begin(), lines.end());
+      CHECK(std::adjacent_find(lines.begin(), lines.end()) == lines.end());
+    }
+    CHECK(!std::filesystem::exists(copy + "/data.mdb"));
+    CHECK(!std::filesystem::exists(copy + "/data.mdb.partial"));
+  }
 }
 
 TEST_CASE("a contained command that faults is reported as exit code 3") {
@@ -238,24 +341,67 @@ TEST_CASE("a contained command that faults is reported as exit code 3") {
         }) == 128 + SIGINT);
 }
 
-TEST_CASE("a contained command that stops making progress is stopped") {
+namespace {
+
+// Spins on the CPU for `cpu` of this process's CPU time, calling `beat`
+// every few thousand rounds.
+template <typename Beat>
+void SpinFor(std::chrono::milliseconds cpu, Beat beat) {
+  auto used = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return std::chrono::seconds(ts.tv_sec) +
+           std::chrono::nanoseconds(ts.tv_nsec);
+  };
+  const auto end = used() + cpu;
+  volatile uint64_t rounds = 0;
+  while (used() < end) {
+    for (int i = 0; i < 4096; ++i) rounds = rounds + 1;
+    beat();
+  }
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a contained command that spins without a heartbeat is stopped as a "
+    "stalled read") {
   cli::ContainOptions o;
   o.store = "/some/store";
   o.stall_timeout = std::chrono::milliseconds(300);
-  auto start = std::chrono::steady_clock::now();
+  // However slowly a busy machine runs it, the child uses CPU time and
+  // never proves progress: it must be stopped (ctest's timeout is the
+  // deadline).
   CHECK(cli::RunContained(o, [] {
-          for (;;) pause();
+          volatile uint64_t rounds = 0;
+          for (;;) rounds = rounds + 1;
           return 0;
         }) == 3);
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
-  // Heartbeats keep a long command alive past the timeout.
+}
+
+TEST_CASE(
+    "a contained command that heartbeats runs on for many times the stall "
+    "timeout") {
+  cli::ContainOptions o;
+  o.store = "/some/store";
+  o.stall_timeout = std::chrono::milliseconds(300);
   CHECK(cli::RunContained(o, [] {
-          auto end =
-              std::chrono::steady_clock::now() + std::chrono::milliseconds(900);
-          while (std::chrono::steady_clock::now() < end) {
-            cli::Heartbeat();
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-          }
+          SpinFor(std::chrono::milliseconds(1500), [] { cli::Heartbeat(); });
+          return 5;
+        }) == 5);
+}
+
+TEST_CASE(
+    "a contained command that waits without using the CPU is not taken for "
+    "a stalled read") {
+  // What a child blocked on a full stdout pipe, on the disk or on a busy
+  // machine's run queue looks like to the watchdog: time passes, the
+  // heartbeat stays still, and no CPU time is used.
+  cli::ContainOptions o;
+  o.store = "/some/store";
+  o.stall_timeout = std::chrono::milliseconds(200);
+  CHECK(cli::RunContained(o, [] {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1000));
           return 5;
         }) == 5);
 }

@@ -82,8 +82,9 @@ void AddNoLockFlag(CLI::App* cmd, Options& o) {
                 "Do not use lock.mdb: for copies and read-only media that "
                 "nobody writes meanwhile");
   cmd->add_option("--stall-timeout", o.stall_timeout_s,
-                  "Stop, as damaged, a read that makes no progress for this "
-                  "many seconds (default 5)")
+                  "Stop, as damaged, a read that uses this many seconds of "
+                  "CPU time without progress (default 5; time spent waiting "
+                  "for a pager, the disk or a busy machine does not count)")
       ->type_name("SECONDS")
       ->check(CLI::PositiveNumber.description(""));
 }

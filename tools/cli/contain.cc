@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -85,6 +86,14 @@ int Interpret(const ContainOptions& options, int status) {
   return 3;
 }
 
+// The CPU time a process has used, from its CPU-time clock; -1 once the
+// clock cannot be read (the process is gone).
+int64_t CpuNanos(clockid_t clock) {
+  timespec ts{};
+  if (clock_gettime(clock, &ts) != 0) return -1;
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 }  // namespace
 
 void Heartbeat() {
@@ -132,21 +141,37 @@ int RunContained(const ContainOptions& options,
   sigemptyset(&forward.sa_mask);
   for (int i = 0; i < 3; ++i) sigaction(kForwarded[i], &forward, &saved[i]);
 
+  // Progress is measured against the CPU time the child uses, not the
+  // wall clock: a child blocked writing to a full pipe (a pager, a slow
+  // `| while read`), waiting for the disk or starved by a busy machine uses
+  // none and is never taken for a stalled read, while LMDB looping over
+  // damaged pages spins and uses it up. Without a CPU clock for the child
+  // the watchdog stays off rather than guess.
+  clockid_t child_clock{};
+  const bool watch = options.stall_timeout.count() > 0 &&
+                     clock_getcpuclockid(pid, &child_clock) == 0;
+  const int64_t budget_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          options.stall_timeout)
+          .count();
   uint64_t seen = g_heartbeat->load();
-  auto still_since = std::chrono::steady_clock::now();
+  int64_t cpu_at_beat = watch ? CpuNanos(child_clock) : 0;
   bool stalled = false;
   for (;;) {
     pollfd p{exit_pipe[0], POLLIN, 0};
     int n = poll(&p, 1, 100);
     if (n > 0) break;  // POLLHUP: the child is gone
     if (n < 0 && errno != EINTR) break;
-    uint64_t beat = g_heartbeat->load();
-    auto now = std::chrono::steady_clock::now();
+    if (!watch) continue;
+    // Read the clock before the heartbeat: CPU used after a beat the parent
+    // has not seen yet only makes the next check later, never early.
+    const int64_t cpu = CpuNanos(child_clock);
+    const uint64_t beat = g_heartbeat->load();
+    if (cpu < 0) continue;  // the child is exiting
     if (beat != seen) {
       seen = beat;
-      still_since = now;
-    } else if (options.stall_timeout.count() > 0 &&
-               now - still_since >= options.stall_timeout) {
+      cpu_at_beat = cpu;
+    } else if (cpu - cpu_at_beat >= budget_ns) {
       stalled = true;
       kill(pid, SIGKILL);
       break;
@@ -162,10 +187,11 @@ int RunContained(const ContainOptions& options,
   g_heartbeat = nullptr;
   if (stalled) {
     fmt::print(stderr,
-               "memoir: reading {} made no progress for {} ms and was "
-               "stopped: its files are probably damaged (LMDB can loop on "
-               "pages that point at each other).\n  Check a copy with "
-               "'memoir verify'; on a very slow disk raise --stall-timeout.\n",
+               "memoir: reading {} spent {} ms of CPU time without making "
+               "progress and was stopped: its files are probably damaged "
+               "(LMDB can loop on pages that point at each other).\n  Check "
+               "a copy with 'memoir verify'; for records that take longer to "
+               "check, raise --stall-timeout.\n",
                options.store, options.stall_timeout.count());
     return 3;
   }

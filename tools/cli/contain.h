@@ -5,10 +5,13 @@
 // The parent waits for the child, forwards SIGINT/SIGTERM/SIGHUP to it, and
 // watches a heartbeat the child bumps as it makes progress (each record
 // read, each poll of `tail --follow`). A child that dies by a signal, or
-// whose heartbeat stops for the stall timeout, is reported as a damaged
-// store, exit code 3; when the command runs a replay plugin's code, a
-// crash is reported as the plugin's or the store's (either may be at
-// fault), also exit code 3. The child's stdout and stderr are the parent's.
+// that uses the stall timeout's worth of CPU time without a heartbeat, is
+// reported as a damaged store, exit code 3 (time the child spends blocked
+// on a full stdout pipe, on the disk or waiting for a core is not CPU time,
+// so a slow reader of its output or a busy machine never trips it); when the
+// command runs a replay plugin's code, a crash is reported as the plugin's or
+// the store's (either may be at fault), also exit code 3. The child's stdout
+// and stderr are the parent's.
 #ifndef MEMOIR_TOOLS_CLI_CONTAIN_H_
 #define MEMOIR_TOOLS_CLI_CONTAIN_H_
 
@@ -20,8 +23,8 @@ namespace memoir::cli {
 
 struct ContainOptions {
   std::string store;  // named in the messages
-  // Kill the child when its heartbeat stays still this long; zero: never
-  // (for commands that write, which must not be cut short).
+  // Kill the child when it uses this much CPU time without a heartbeat;
+  // zero: never (for commands that write, which must not be cut short).
   std::chrono::milliseconds stall_timeout{0};
   // The replay plugin the command loads, if any (named in the messages).
   std::string plugin;
