@@ -109,6 +109,13 @@ case "$cmd" in
     ;;
   test)
     install_missing
+    echo "== the repository stands alone"
+    # Its design document is lib/doc/design.md; nothing may point outside
+    # the repository for it.
+    if git grep -n -e '\.\./shared' -- . ':!tools/dev.sh' 2>/dev/null; then
+      echo "dev.sh: the files above point outside the repository" >&2
+      exit 1
+    fi
     echo "== build and test (RelWithDebInfo, -Werror)"
     build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo "${CHECKED[@]}"
     (cd build/test && ctest --output-on-failure -j"$jobs" -LE long)
