@@ -2,7 +2,27 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
+#include <cstdlib>
+
+#include "memoir/result.h"
+
 namespace memoir {
+
+namespace detail {
+
+void DieOnErrorResult(const Status& status) {
+  // One write, flushed (stderr is unbuffered), before the abort: the
+  // message is the only trace the caller's mistake leaves.
+  std::string line =
+      fmt::format("memoir: value() called on a Result holding an error: {}\n",
+                  status.ToString());
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+  std::abort();
+}
+
+}  // namespace detail
 
 Status::Status(Code code, std::string_view msg)
     : rep_(std::make_shared<Rep>(Rep{code, 0, 0, std::string(msg)})) {}

@@ -371,7 +371,7 @@ std::vector<crash::LedgerState> CheckRecovery(
     differs(name, "recovery (Ask)", *asked, want);
     auto committed = system->Ref<crash::Ledger>(name).CommittedState();
     REQUIRE_MESSAGE(committed.ok(), committed.status().ToString());
-    differs(name, "CommittedState", **committed, want);
+    differs(name, "CommittedState", *committed->state, want);
     auto from_snapshot = replay.StateAt(name);
     auto from_start = replay.StateAt(name, kMaxSeq, /*from_start=*/true);
     REQUIRE_MESSAGE(from_snapshot.ok(), from_snapshot.status().ToString());

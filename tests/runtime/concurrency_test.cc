@@ -179,7 +179,12 @@ class Reader {
                            ": committed state: " + state.status().ToString());
     }
     figures_.state_reads.fetch_add(1);
-    const BurstState committed = **state;
+    const BurstState committed = *state->state;
+    if (state->seq != committed.events) {
+      problems_.Add(id + ": the committed state holds " +
+                    std::to_string(committed.events) + " events but says seq " +
+                    std::to_string(state->seq));
+    }
     CommandWalk walk;
     uint64_t commands_at_committed = committed.events == 0 ? 0 : UINT64_MAX;
     Status s = journal_.Scan(id, {}, [&](const EventView& e) {
@@ -299,7 +304,7 @@ void RunClient(ActorSystem& system, int client, Sent& sent,
     for (int k = 0; k < kActorsPerRound; ++k) {
       int actor = static_cast<int>(rng() % kActors);
       auto ref = system.Ref<Burst>(ActorId(actor));
-      for (int t = 0; t < 3; ++t) ref.Tell(next(actor));
+      for (int t = 0; t < 3; ++t) REQUIRE(ref.Tell(next(actor)).ok());
       asks.emplace_back(actor, ref.Ask(next(actor)));
       ++sent.asks;
     }

@@ -145,7 +145,9 @@ Status Feed(const std::string& dir, const ActorTypeOptions<Recorder>& type,
   if (Status s = (*system)->Register<Recorder>({}, type); !s.ok()) return s;
   auto ref = (*system)->Ref<Recorder>("long-lived");
   const std::string payload(payload_bytes, 'r');
-  for (uint64_t i = 1; i < count; ++i) ref.Tell(payload);
+  for (uint64_t i = 1; i < count; ++i) {
+    if (Status s = ref.Tell(payload); !s.ok()) return s;
+  }
   auto last = ref.Ask(payload).get();
   if (!last.ok()) return last.status();
   if (*last != expect_total) {

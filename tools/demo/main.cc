@@ -322,8 +322,8 @@ int Run(const Config& config) {
     open = 0;
     for (const std::string& t : transfers) {
       auto st = system->Ref<bank::Transfer>(t).CommittedState();
-      if (st.ok() && ((*st)->stage == bank::Stage::Started ||
-                      (*st)->stage == bank::Stage::Debited)) {
+      if (st.ok() && (st->state->stage == bank::Stage::Started ||
+                      st->state->stage == bank::Stage::Debited)) {
         ++open;
       }
     }

@@ -43,7 +43,8 @@
 //   static State Decode(std::string_view type, uint32_t schema_version,
 //                       std::string_view payload);
 // Decode throws (any exception) on bytes it cannot read. PodCodec and
-// BytesCodec below cover trivially copyable values and raw bytes;
+// BytesCodec below cover trivially copyable values and raw bytes, and
+// VariantCodec several event types as one std::variant;
 // memoir/flatbuffers_codec.h covers FlatBuffers tables.
 //
 // Thread safety: Handle, Apply and the codecs of one actor type may run on
@@ -152,7 +153,15 @@ struct Done {
 // Decode checks the type name, version and size.
 template <typename T, FixedString kType, uint32_t kVersion = 1>
 struct PodCodec {
-  static_assert(std::is_trivially_copyable_v<T>);
+  static_assert(std::is_trivially_copyable_v<T>,
+                "PodCodec<T> stores the bytes of T, so T must be trivially "
+                "copyable and hold no pointers. For a type with std::string, "
+                "std::vector or other owning members, use BytesCodec for a "
+                "plain std::string, memoir::FlatBufferCodec "
+                "(memoir/flatbuffers_codec.h) for a FlatBuffers table, or "
+                "write your own codec: Encode and Decode for events, "
+                "EncodeState and Decode for state (see the top of "
+                "memoir/actor.h)");
   using Value = T;
   static constexpr std::string_view kTypeName = kType.view();
   static constexpr uint32_t kSchemaVersion = kVersion;
@@ -205,6 +214,58 @@ struct BytesCodec {
                                "' version " + std::to_string(version));
     }
     return std::string(payload);
+  }
+};
+
+// Several event types as one std::variant, each stored under its own codec's
+// type name: Encode picks the codec of the alternative held, Decode the
+// codec whose type name the stored event carries; Decode throws
+// std::runtime_error for a type no codec has. Each codec needs Value,
+// kTypeName, kSchemaVersion, Bytes and FromBytes (PodCodec here and
+// FlatBufferCodec in memoir/flatbuffers_codec.h have them). This header
+// does not depend on FlatBuffers.
+template <typename... Codecs>
+struct VariantCodec {
+  using Value = std::variant<typename Codecs::Value...>;
+
+  static EventData Encode(const Value& value) {
+    return EncodeAt(value, std::index_sequence_for<Codecs...>{});
+  }
+  static Value Decode(std::string_view type, uint32_t version,
+                      std::string_view payload) {
+    return DecodeAt(type, version, payload,
+                    std::index_sequence_for<Codecs...>{});
+  }
+
+ private:
+  template <size_t... I>
+  static EventData EncodeAt(const Value& value, std::index_sequence<I...>) {
+    EventData out;
+    (void)((value.index() == I
+                ? (out = EventData{std::string(Codecs::kTypeName),
+                                   Codecs::Bytes(std::get<I>(value)),
+                                   Codecs::kSchemaVersion,
+                                   {}},
+                   true)
+                : false) ||
+           ...);
+    return out;
+  }
+  template <size_t... I>
+  static Value DecodeAt(std::string_view type, uint32_t version,
+                        std::string_view payload, std::index_sequence<I...>) {
+    std::optional<Value> out;
+    (void)((type == Codecs::kTypeName
+                ? (out.emplace(std::in_place_index<I>,
+                               Codecs::FromBytes(type, version, payload)),
+                   true)
+                : false) ||
+           ...);
+    if (!out) {
+      throw std::runtime_error("no codec for event type '" + std::string(type) +
+                               "'");
+    }
+    return std::move(*out);
   }
 };
 

@@ -73,6 +73,12 @@ struct ActorSystemOptions {
   // Messages one actor handles per turn before yielding its thread; their
   // events go to the journal as one append.
   size_t max_messages_per_turn = 64;
+  // Backpressure: at most this many messages per actor that are queued or
+  // being handled by its current turn. When an actor's mailbox is full,
+  // Tell returns kBusy at once and Ask waits for room up to its timeout
+  // (see ActorRef). Destroy is never refused for room. 0 (the default):
+  // unbounded, nobody ever waits.
+  size_t mailbox_capacity = 0;
   // Receives warnings and errors (failed Tells, quarantines, snapshot
   // failures). Called from runtime threads; must be thread-safe.
   Logger logger;
@@ -98,6 +104,11 @@ struct RuntimeStats {
   uint64_t snapshot_failures = 0;
   uint64_t passivations = 0;
   uint64_t active = 0;  // actors in memory now
+  // Backpressure (ActorSystemOptions::mailbox_capacity): Asks that found a
+  // mailbox full and waited for room, and sends refused for a full mailbox
+  // (Tells, Asks from runtime threads, Asks whose deadline passed first).
+  uint64_t mailbox_waits = 0;
+  uint64_t mailbox_refusals = 0;
 };
 
 // What the runtime knows about one actor right now.
@@ -115,6 +126,16 @@ struct ActorInfo {
   uint64_t pending_seq = 0;    // highest seq handled (maybe uncommitted)
   Status cause;                // why it is quarantined
   double last_recovery_ms = 0;
+};
+
+// An actor's last committed state (see ActorRef::CommittedState) and the
+// seq it is at: `state` is the state after applying the actor's events 1..
+// `seq`, all of them committed (0: no event yet, the initial state). The
+// state is immutable and shared; later commands never change it.
+template <typename State>
+struct Committed {
+  std::shared_ptr<const State> state;
+  uint64_t seq = 0;
 };
 
 template <ActorType A>
@@ -165,14 +186,16 @@ class MEMOIR_EXPORT ActorSystem {
   using Deadline = std::chrono::steady_clock::time_point;
 
   virtual Status RegisterBehavior(std::unique_ptr<detail::Behavior> b) = 0;
-  // Queues `message` for actor `id` of type `type`. Failures to queue
-  // (unknown type, closed, quarantined, bad id) finish the message.
-  virtual void Send(std::string_view type, std::string_view id,
-                    std::unique_ptr<detail::Message> message) = 0;
+  // Queues `message` for actor `id` of type `type`, first waiting for room
+  // when the message is an Ask (see ActorRef::Ask). Returns OK once queued,
+  // else why not (unknown type, closed, quarantined, bad id, mailbox full);
+  // a message that wants a reply is also finished with that status.
+  virtual Status Send(std::string_view type, std::string_view id,
+                      std::unique_ptr<detail::Message> message) = 0;
   // Runs `fn` once at `when` on a runtime thread (or at shutdown).
   virtual void At(Deadline when, std::function<void()> fn) = 0;
-  virtual Result<std::shared_ptr<const detail::StateBox>> CommittedState(
-      std::string_view type, std::string_view id) = 0;
+  virtual Result<detail::CommittedBox> CommittedState(std::string_view type,
+                                                      std::string_view id) = 0;
   virtual Status Release(std::string_view id) = 0;
   virtual std::future<Status> Destroy(std::string_view type,
                                       std::string_view id) = 0;
@@ -194,9 +217,15 @@ class ActorRef {
 
   const std::string& id() const { return id_; }
 
-  // Sends without waiting for an answer; failures go to the logger.
-  void Tell(Command command) const {
-    system_->Send(
+  // Sends without waiting for an answer. Returns OK once the command is
+  // queued, or why it was not: kBusy when the actor's mailbox is full
+  // (ActorSystemOptions::mailbox_capacity; Tell never waits for room),
+  // kClosed after Shutdown, kQuarantined, kInvalidArgument for an
+  // unregistered type, a bad id or an actor running as another type.
+  // Failures after queueing (the handler rejects or fails, the commit
+  // fails) go to the logger.
+  Status Tell(Command command) const {
+    return system_->Send(
         A::kTypeName, id_,
         std::make_unique<detail::TypedMessage<A>>(std::move(command), nullptr));
   }
@@ -207,6 +236,14 @@ class ActorRef {
   // `timeout` > 0 the future holds kTimeout once it passes: if the actor
   // had not taken the command yet it never will, otherwise the outcome is
   // unknown (the command may still commit).
+  //
+  // When the actor's mailbox is full (ActorSystemOptions::mailbox_capacity)
+  // Ask blocks the calling thread until there is room, at most until its
+  // timeout (without one, until room appears or Shutdown); if the timeout
+  // passes first the answer is kTimeout saying the command was not queued.
+  // On one of the system's own threads (a Then action, an Ask callback) it
+  // does not wait, since the actor may need that thread to make room: the
+  // answer is kBusy at once.
   std::future<Result<Reply>> Ask(Command command, Timeout timeout = {}) const {
     auto sink = std::make_shared<detail::ReplySink<Reply>>();
     auto future = sink->future();
@@ -214,8 +251,9 @@ class ActorRef {
     return future;
   }
 
-  // As Ask, but `done` is called with the answer on a runtime thread. It
-  // must not block.
+  // As Ask (including the wait for room), but `done` is called with the
+  // answer on a runtime thread, or on the calling thread when the command
+  // could not be queued. It must not block.
   void Ask(Command command, std::function<void(Result<Reply>)> done,
            Timeout timeout = {}) const {
     Send(std::move(command),
@@ -223,18 +261,22 @@ class ActorRef {
          false);
   }
 
-  // The actor's last committed state, without entering its mailbox: an
-  // immutable value that later commands never change. If the actor is not
-  // in memory, it is rebuilt from the store on the calling thread (without
-  // activating the actor). Errors: as for recovery (kFailed naming the seq
-  // for an event that cannot be applied), kQuarantined.
-  Result<std::shared_ptr<const State>> CommittedState() const {
+  // The actor's last committed state and the seq it is at, without
+  // entering its mailbox (see Committed). The state may lag the newest
+  // commit by the commits whose completion the actor has not processed yet;
+  // `seq` always names the events `state` reflects. If the actor is not in
+  // memory, its state is rebuilt from the store on the calling thread
+  // (without activating the actor). Errors: as for recovery (kFailed
+  // naming the seq for an event that cannot be applied), kQuarantined,
+  // kStreamDeleted after Destroy.
+  Result<Committed<State>> CommittedState() const {
     auto box = system_->CommittedState(A::kTypeName, id_);
     if (!box.ok()) return box.status();
-    std::shared_ptr<const detail::StateBox> owner = std::move(*box);
+    std::shared_ptr<const detail::StateBox> owner = std::move(box->state);
     const State* value =
         &static_cast<const detail::StateOf<State>&>(*owner).value;
-    return std::shared_ptr<const State>(std::move(owner), value);
+    return Committed<State>{
+        std::shared_ptr<const State>(std::move(owner), value), box->seq};
   }
 
   // Lifts a quarantine (for instance after a fixed version is deployed);
@@ -256,9 +298,16 @@ class ActorRef {
     auto message =
         std::make_unique<detail::TypedMessage<A>>(std::move(command), sink);
     message->caller_waits = caller_waits;
-    if (timeout.count() > 0) {
-      message->deadline = std::chrono::steady_clock::now() + timeout;
-      system_->At(message->deadline, [sink, id = id_] {
+    const bool timed = timeout.count() > 0;
+    if (timed) message->deadline = std::chrono::steady_clock::now() + timeout;
+    const auto deadline = message->deadline;
+    // A refusal (including a full mailbox until the deadline) has already
+    // been delivered to `sink` when Send returns.
+    static_cast<void>(system_->Send(A::kTypeName, id_, std::move(message)));
+    // Armed after queueing, so that a timeout while waiting for room is
+    // answered by Send's more precise error; the sink answers once.
+    if (timed) {
+      system_->At(deadline, [sink, id = id_] {
         try {
           sink->Deliver(Status::Timeout(
               "no answer from actor '" + id +
@@ -268,7 +317,6 @@ class ActorRef {
         }
       });
     }
-    system_->Send(A::kTypeName, id_, std::move(message));
   }
 
   ActorSystem* system_;

@@ -1,4 +1,6 @@
 // Codecs for actors whose events and state are FlatBuffers tables.
+// VariantCodec, which combines them, is in memoir/actor.h (included here),
+// so that it is usable without FlatBuffers too.
 //
 // Opt-in: this header includes <flatbuffers/flatbuffers.h>, so only
 // programs that already use FlatBuffers include it (the core headers stay
@@ -23,12 +25,9 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include <cstdint>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <variant>
 
 #include "memoir/actor.h"
 
@@ -81,56 +80,6 @@ struct FlatBufferCodec {
   static T Decode(std::string_view type, uint32_t version,
                   std::string_view payload) {
     return FromBytes(type, version, payload);
-  }
-};
-
-// Several event types as one std::variant, each stored under its own codec's
-// type name: Encode picks the codec of the alternative held, Decode the
-// codec whose type name the stored event carries. Each codec needs Value,
-// kTypeName, kSchemaVersion, Bytes and FromBytes (FlatBufferCodec and
-// PodCodec have them).
-template <typename... Codecs>
-struct VariantCodec {
-  using Value = std::variant<typename Codecs::Value...>;
-
-  static EventData Encode(const Value& value) {
-    return EncodeAt(value, std::index_sequence_for<Codecs...>{});
-  }
-  static Value Decode(std::string_view type, uint32_t version,
-                      std::string_view payload) {
-    return DecodeAt(type, version, payload,
-                    std::index_sequence_for<Codecs...>{});
-  }
-
- private:
-  template <size_t... I>
-  static EventData EncodeAt(const Value& value, std::index_sequence<I...>) {
-    EventData out;
-    (void)((value.index() == I
-                ? (out = EventData{std::string(Codecs::kTypeName),
-                                   Codecs::Bytes(std::get<I>(value)),
-                                   Codecs::kSchemaVersion,
-                                   {}},
-                   true)
-                : false) ||
-           ...);
-    return out;
-  }
-  template <size_t... I>
-  static Value DecodeAt(std::string_view type, uint32_t version,
-                        std::string_view payload, std::index_sequence<I...>) {
-    std::optional<Value> out;
-    (void)((type == Codecs::kTypeName
-                ? (out.emplace(std::in_place_index<I>,
-                               Codecs::FromBytes(type, version, payload)),
-                   true)
-                : false) ||
-           ...);
-    if (!out) {
-      throw std::runtime_error("no codec for event type '" + std::string(type) +
-                               "'");
-    }
-    return std::move(*out);
   }
 };
 

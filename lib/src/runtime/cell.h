@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -71,11 +72,17 @@ struct Cell {
 
   std::mutex mu;
   std::deque<std::unique_ptr<detail::Message>> mailbox;  // mu
-  std::deque<Completion> completions;                    // mu
-  bool scheduled = false;                                // mu
-  bool retired = false;            // mu: passivated, out of the map
-  bool waiting_for_slot = false;   // mu: queued for a recovery slot
-  Phase phase = Phase::kInactive;  // mu
+  // Messages the running turn took from the mailbox and has not finished;
+  // they count against ActorSystemOptions::mailbox_capacity.
+  size_t in_turn = 0;  // mu
+  // Signalled (under mu) whenever the mailbox or in_turn shrinks, for Asks
+  // waiting for room in a full mailbox.
+  std::condition_variable room;
+  std::deque<Completion> completions;  // mu
+  bool scheduled = false;              // mu
+  bool retired = false;                // mu: passivated, out of the map
+  bool waiting_for_slot = false;       // mu: queued for a recovery slot
+  Phase phase = Phase::kInactive;      // mu
   size_t in_flight = 0;  // mu: appends whose completion is not processed
   Status cause;          // mu: why quarantined or deleted
   bool rebuild_pending = false;                  // mu: mirrors `broken` below
@@ -99,7 +106,9 @@ struct Cell {
   std::atomic<uint64_t> pending_seq{0};
   std::atomic<double> last_recovery_ms{0};
   std::mutex state_mu;
-  std::shared_ptr<const detail::StateBox> committed_state;  // state_mu
+  // The last published state and the seq it is at; null until the first
+  // recovery publishes one.
+  detail::CommittedBox committed_state;  // state_mu
 };
 
 }  // namespace memoir::internal

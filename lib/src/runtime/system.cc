@@ -109,15 +109,19 @@ void SystemImpl::At(Deadline when, std::function<void()> fn) {
   executor_.At(when, std::move(fn));
 }
 
-void SystemImpl::Send(std::string_view type, std::string_view id,
-                      std::unique_ptr<detail::Message> message) {
+Status SystemImpl::Refuse(detail::Message& message, Status status) {
+  if (message.wants_reply()) Finish(message, status);
+  return status;
+}
+
+Status SystemImpl::Send(std::string_view type, std::string_view id,
+                        std::unique_ptr<detail::Message> message) {
   const detail::Behavior* behavior = FindBehavior(type);
   if (behavior == nullptr) {
-    Finish(*message, Status::InvalidArgument(fmt::format(
-                         "actor type '{}' is not registered", type)));
-    return;
+    return Refuse(*message, Status::InvalidArgument(fmt::format(
+                                "actor type '{}' is not registered", type)));
   }
-  Enqueue(behavior, id, std::move(message));
+  return Enqueue(behavior, id, std::move(message));
 }
 
 SystemImpl::CellPtr SystemImpl::FindCell(std::string_view id) {
@@ -126,22 +130,22 @@ SystemImpl::CellPtr SystemImpl::FindCell(std::string_view id) {
   return it == cells_.end() ? nullptr : it->second;
 }
 
-void SystemImpl::Enqueue(const detail::Behavior* behavior, std::string_view id,
-                         std::unique_ptr<detail::Message> message) {
-  if (closing_.load()) {
-    Finish(*message, Status::Closed(fmt::format(
-                         "actor system is shut down; message to '{}' not "
-                         "delivered",
-                         id)));
-    return;
-  }
+Status SystemImpl::Enqueue(const detail::Behavior* behavior,
+                           std::string_view id,
+                           std::unique_ptr<detail::Message> message) {
   Status valid = ValidateStreamName(id);
   if (!valid.ok()) {
-    Finish(*message, Status::InvalidArgument(
-                         fmt::format("actor id: {}", valid.message())));
-    return;
+    return Refuse(*message, Status::InvalidArgument(
+                                fmt::format("actor id: {}", valid.message())));
   }
   for (;;) {
+    // Inside the loop: an Ask that waited for room comes back here.
+    if (closing_.load()) {
+      return Refuse(*message, Status::Closed(fmt::format(
+                                  "actor system is shut down; message to "
+                                  "'{}' not delivered",
+                                  id)));
+    }
     CellPtr cell;
     bool over_cap = false;
     {
@@ -153,19 +157,24 @@ void SystemImpl::Enqueue(const detail::Behavior* behavior, std::string_view id,
                  cells_.size() > options_.max_active_actors;
     }
     if (cell->behavior != behavior) {
-      Finish(*message,
-             Status::InvalidArgument(fmt::format(
-                 "actor '{}' is running as type '{}', not '{}'", id,
-                 cell->behavior->type_name(), behavior->type_name())));
-      return;
+      return Refuse(*message,
+                    Status::InvalidArgument(fmt::format(
+                        "actor '{}' is running as type '{}', not '{}'", id,
+                        cell->behavior->type_name(), behavior->type_name())));
     }
     Status refuse;
     bool run_here = false;
     {
-      std::lock_guard lock(cell->mu);
+      std::unique_lock lock(cell->mu);
       if (cell->retired) continue;  // passivated meanwhile: a fresh cell
+      if (!message->control) {
+        refuse = WaitForRoomLocked(*cell, *message, lock);
+        if (cell->retired) continue;  // passivated while the Ask waited
+      }
       cell->last_used = SteadyClock::now();
-      if (cell->phase == Phase::kQuarantined && !message->control) {
+      if (!refuse.ok()) {
+        // Not queued: answered below.
+      } else if (cell->phase == Phase::kQuarantined && !message->control) {
         refuse = cell->cause;
       } else {
         // A caller about to block on the answer lends its thread: the
@@ -185,7 +194,7 @@ void SystemImpl::Enqueue(const detail::Behavior* behavior, std::string_view id,
         }
       }
     }
-    if (!refuse.ok()) Finish(*message, refuse);
+    if (!refuse.ok()) refuse = Refuse(*message, std::move(refuse));
     if (run_here) InlineTurn(cell);
     if (over_cap) {
       // Evict down to 90% of the cap at once so that eviction scans are
@@ -194,8 +203,62 @@ void SystemImpl::Enqueue(const detail::Behavior* behavior, std::string_view id,
           options_.max_active_actors - options_.max_active_actors / 10;
       Passivate(SteadyClock::time_point::min(), std::max<size_t>(keep, 1));
     }
-    return;
+    return refuse;
   }
+}
+
+Status SystemImpl::WaitForRoomLocked(Cell& cell, const detail::Message& message,
+                                     std::unique_lock<std::mutex>& lock) {
+  const size_t capacity = options_.mailbox_capacity;
+  auto full = [&] { return cell.mailbox.size() + cell.in_turn >= capacity; };
+  if (capacity == 0 || !full()) return Status::OK();
+  if (!message.wants_reply() || Executor::OnRuntimeThread()) {
+    counters_.mailbox_refusals.fetch_add(1);
+  }
+  if (!message.wants_reply()) {
+    return Status::Busy(fmt::format(
+        "actor '{}': mailbox full (mailbox_capacity {}); the command was not "
+        "queued. Retry later, use Ask (which waits for room up to its "
+        "timeout), or raise ActorSystemOptions::mailbox_capacity",
+        cell.id, capacity));
+  }
+  if (Executor::OnRuntimeThread()) {
+    // The pool thread we would block may be the one the actor needs.
+    return Status::Busy(fmt::format(
+        "actor '{}': mailbox full (mailbox_capacity {}); the command was not "
+        "queued. An Ask from one of the system's threads (a Then action or "
+        "an Ask callback) does not wait for room; retry later or raise "
+        "ActorSystemOptions::mailbox_capacity",
+        cell.id, capacity));
+  }
+  counters_.mailbox_waits.fetch_add(1);
+  const auto deadline = message.deadline;
+  // Shutdown sets closing_ before notifying under cell.mu, so the check
+  // below cannot miss it.
+  while (full() && !cell.retired && !closing_.load()) {
+    if (deadline == detail::Message::Clock::time_point::max()) {
+      cell.room.wait(lock);
+    } else if (cell.room.wait_until(lock, deadline) ==
+                   std::cv_status::timeout &&
+               full() && !cell.retired && !closing_.load()) {
+      counters_.mailbox_refusals.fetch_add(1);
+      return Status::Timeout(fmt::format(
+          "actor '{}': mailbox stayed full (mailbox_capacity {}) until the "
+          "Ask's deadline; the command was not queued and will not run. "
+          "Give the Ask a longer timeout, slow the senders down, or raise "
+          "ActorSystemOptions::mailbox_capacity",
+          cell.id, capacity));
+    }
+  }
+  if (closing_.load() && !cell.retired) {
+    return Status::Closed(fmt::format(
+        "actor system is shut down; message to '{}' not delivered", cell.id));
+  }
+  return Status::OK();
+}
+
+void SystemImpl::RoomMadeLocked(Cell& cell) {
+  if (options_.mailbox_capacity > 0) cell.room.notify_all();
 }
 
 void SystemImpl::ScheduleLocked(const CellPtr& cell) {
@@ -264,8 +327,8 @@ void SystemImpl::SweepLater() {
   });
 }
 
-Result<std::shared_ptr<const detail::StateBox>> SystemImpl::CommittedState(
-    std::string_view type, std::string_view id) {
+Result<detail::CommittedBox> SystemImpl::CommittedState(std::string_view type,
+                                                        std::string_view id) {
   const detail::Behavior* behavior = FindBehavior(type);
   if (behavior == nullptr) {
     return Status::InvalidArgument(
@@ -282,7 +345,7 @@ Result<std::shared_ptr<const detail::StateBox>> SystemImpl::CommittedState(
       if (cell->phase == Phase::kQuarantined) return cell->cause;
     }
     std::lock_guard lock(cell->state_mu);
-    if (cell->committed_state) return cell->committed_state;
+    if (cell->committed_state.state) return cell->committed_state;
   }
   // Not in memory: rebuild a private copy without activating the actor.
   Result<Recovered> r = Recover(store_, *behavior, id);
@@ -290,7 +353,8 @@ Result<std::shared_ptr<const detail::StateBox>> SystemImpl::CommittedState(
   if (r->deleted) {
     return Status::StreamDeleted(fmt::format("actor '{}' was destroyed", id));
   }
-  return std::shared_ptr<const detail::StateBox>(std::move(r->state));
+  return detail::CommittedBox{
+      std::shared_ptr<const detail::StateBox>(std::move(r->state)), r->seq};
 }
 
 Status SystemImpl::Release(std::string_view id) {
@@ -315,7 +379,8 @@ std::future<Status> SystemImpl::Destroy(std::string_view type,
                                         std::string_view id) {
   auto message = std::make_unique<DestroyMessage>();
   std::future<Status> future = message->promise.get_future();
-  Send(type, id, std::move(message));
+  // A refusal is delivered to the future too.
+  static_cast<void>(Send(type, id, std::move(message)));
   return future;
 }
 
@@ -343,6 +408,14 @@ Status SystemImpl::Shutdown(std::chrono::milliseconds timeout) {
   std::lock_guard shutdown_lock(shutdown_mu_);
   if (shut_down_) return Status::OK();
   closing_.store(true);
+  {
+    // Asks waiting for room in a full mailbox give up with kClosed.
+    std::lock_guard lock(map_mu_);
+    for (auto& [id, cell] : cells_) {
+      std::lock_guard cell_lock(cell->mu);
+      RoomMadeLocked(*cell);
+    }
+  }
   auto deadline = SteadyClock::now() + timeout;
   // `drained`: every mailbox handled. `settled`: no turn running and
   // nothing in the writer's hands, so no callback can reach this object
@@ -389,6 +462,7 @@ Status SystemImpl::Shutdown(std::chrono::milliseconds timeout) {
       {
         std::lock_guard lock(cell->mu);
         left.swap(cell->mailbox);
+        RoomMadeLocked(*cell);
       }
       for (auto& m : left) {
         Finish(*m, Status::Closed("actor system shut down before handling it"));
@@ -440,6 +514,8 @@ RuntimeStats SystemImpl::Stats() const {
   s.snapshots = counters_.snapshots.load();
   s.snapshot_failures = counters_.snapshot_failures.load();
   s.passivations = counters_.passivations.load();
+  s.mailbox_waits = counters_.mailbox_waits.load();
+  s.mailbox_refusals = counters_.mailbox_refusals.load();
   {
     std::lock_guard lock(map_mu_);
     s.active = cells_.size();

@@ -35,11 +35,11 @@ class SystemImpl final : public ActorSystem {
 
  protected:
   Status RegisterBehavior(std::unique_ptr<detail::Behavior> b) override;
-  void Send(std::string_view type, std::string_view id,
-            std::unique_ptr<detail::Message> message) override;
+  Status Send(std::string_view type, std::string_view id,
+              std::unique_ptr<detail::Message> message) override;
   void At(Deadline when, std::function<void()> fn) override;
-  Result<std::shared_ptr<const detail::StateBox>> CommittedState(
-      std::string_view type, std::string_view id) override;
+  Result<detail::CommittedBox> CommittedState(std::string_view type,
+                                              std::string_view id) override;
   Status Release(std::string_view id) override;
   std::future<Status> Destroy(std::string_view type,
                               std::string_view id) override;
@@ -50,8 +50,20 @@ class SystemImpl final : public ActorSystem {
 
   // --- system.cc ---
   const detail::Behavior* FindBehavior(std::string_view type) const;
-  void Enqueue(const detail::Behavior* behavior, std::string_view id,
-               std::unique_ptr<detail::Message> message);
+  Status Enqueue(const detail::Behavior* behavior, std::string_view id,
+                 std::unique_ptr<detail::Message> message);
+  // OK when `message` may join the mailbox of `cell` now (or the caller
+  // must look again: the cell was retired or quarantined meanwhile); else
+  // why not. An Ask off the runtime's threads waits here, releasing `lock`
+  // (cell.mu), until there is room, the system closes or its deadline.
+  Status WaitForRoomLocked(Cell& cell, const detail::Message& message,
+                           std::unique_lock<std::mutex>& lock);
+  // Wakes the Asks waiting for room in `cell`. REQUIRES: cell.mu held.
+  void RoomMadeLocked(Cell& cell);
+  // Reports a message that was not queued: a message that wants a reply is
+  // finished with `status`; a Tell's sender gets it from Send instead of
+  // the logger. Returns `status`.
+  Status Refuse(detail::Message& message, Status status);
   CellPtr FindCell(std::string_view id);
   // Puts `cell` on the pool unless a turn is queued or running. REQUIRES:
   // cell->mu held.
@@ -120,7 +132,8 @@ class SystemImpl final : public ActorSystem {
     std::atomic<uint64_t> commands{0}, rejections{0}, failures{0}, events{0},
         appends{0}, commit_failures{0}, recoveries{0}, recovery_failures{0},
         snapshot_skips{0}, restarts{0}, quarantined{0}, snapshots{0},
-        snapshot_failures{0}, passivations{0};
+        snapshot_failures{0}, passivations{0}, mailbox_waits{0},
+        mailbox_refusals{0};
   };
   mutable Counters counters_;
 

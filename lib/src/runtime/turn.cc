@@ -71,6 +71,7 @@ void SystemImpl::RunTurn(const CellPtr& cell) {
       cause = c.cause;
       if (phase == Phase::kQuarantined || phase == Phase::kDeleted) {
         refused.swap(c.mailbox);
+        RoomMadeLocked(c);
       }
     }
     for (auto& m : refused) {
@@ -133,7 +134,7 @@ void SystemImpl::ProcessCompletion(Cell& c, Completion completion) {
       // Not after a Destroy or a quarantine dropped the state.
       if (batch.state && c.state) {
         std::lock_guard lock(c.state_mu);
-        c.committed_state = std::move(batch.state);
+        c.committed_state = {std::move(batch.state), batch.last_seq};
       }
       // Release now: a failure of a later batch in this same turn must not
       // touch replies whose own events are durable.
@@ -278,6 +279,7 @@ void SystemImpl::RecoverCell(const CellPtr& cell) {
       std::lock_guard lock(c.mu);
       c.phase = Phase::kInactive;
       waiting.swap(c.mailbox);
+      RoomMadeLocked(c);
     }
     Status error = s.WithContext(fmt::format("recovering actor '{}'", c.id));
     Log(LogLevel::kError, error.ToString());
@@ -307,7 +309,7 @@ void SystemImpl::RecoverCell(const CellPtr& cell) {
   if (std::shared_ptr<const detail::StateBox> published =
           c.behavior->Copy(*c.state)) {
     std::lock_guard lock(c.state_mu);
-    c.committed_state = std::move(published);
+    c.committed_state = {std::move(published), r->seq};
   }
   std::lock_guard lock(c.mu);
   c.phase = Phase::kActive;
@@ -376,6 +378,9 @@ void SystemImpl::HandleMessages(const CellPtr& cell, bool on_caller_thread) {
       run.push_back(std::move(c.mailbox.front()));
       c.mailbox.pop_front();
     }
+    // Still counted against mailbox_capacity until this turn is done. Only
+    // this turn writes in_turn, so it may read it below without the lock.
+    if (options_.mailbox_capacity > 0) c.in_turn = n;
   }
   const uint64_t first_head = c.head;
   std::vector<EventData> events;
@@ -427,12 +432,15 @@ void SystemImpl::HandleMessages(const CellPtr& cell, bool on_caller_thread) {
     }
     c.replies.push_back(std::move(reply));
   }
-  // Messages not reached go back to the front, in order.
-  if (i < run.size()) {
+  // Messages not reached go back to the front, in order; the ones handled
+  // leave room for senders waiting on a full mailbox.
+  if (i < run.size() || c.in_turn > 0) {
     std::lock_guard lock(c.mu);
     for (size_t j = run.size(); j-- > i;) {
       c.mailbox.push_front(std::move(run[j]));
     }
+    c.in_turn = 0;
+    RoomMadeLocked(c);
   }
   if (!events.empty()) {
     batch.id = ++c.last_batch;
@@ -541,7 +549,7 @@ void SystemImpl::RunDestroy(const CellPtr& cell, DestroyMessage& message) {
     c.state.reset();
     {
       std::lock_guard lock(c.state_mu);
-      c.committed_state.reset();
+      c.committed_state = {};
     }
     std::lock_guard lock(c.mu);
     if (c.phase == Phase::kQuarantined) counters_.quarantined.fetch_sub(1);

@@ -39,6 +39,12 @@ struct StateOf final : StateBox {
   S value;
 };
 
+// A published state and the seq of the last event applied to it.
+struct CommittedBox {
+  std::shared_ptr<const StateBox> state;
+  uint64_t seq = 0;
+};
+
 // "<type>: <what()>" of the exception in flight, for error messages.
 inline std::string DescribeCurrentException() {
   try {
