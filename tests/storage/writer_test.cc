@@ -527,11 +527,13 @@ TEST_CASE("a borrowed op is completed once and never deleted by the writer") {
 
 namespace {
 
-// How long a test waits for the writer before it fails.
-constexpr auto kDeadline = std::chrono::seconds(10);
+// How long a test waits for the writer before it fails: far longer than a
+// loaded machine under a sanitizer needs.
+constexpr auto kDeadline = std::chrono::seconds(60);
 // A gather's time limit long enough that only what a test does (returning
-// submitters, a full batch, Close) ends it (WriterTestHooks::linger).
-constexpr auto kLongLinger = std::chrono::seconds(30);
+// submitters, a full batch, Close) ends it (WriterTestHooks::linger); well
+// above kDeadline, so that a gather ended by the limit fails the test.
+constexpr auto kLongLinger = std::chrono::seconds(600);
 
 int Put(MDB_txn* txn, MDB_dbi dbi, const std::string& key) {
   MDB_val k{key.size(), const_cast<char*>(key.data())};

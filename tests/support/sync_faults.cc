@@ -67,7 +67,7 @@ void BlockNextSync() {
 
 bool WaitUntilSyncBlocked() {
   std::unique_lock<std::mutex> lock(S().mu);
-  return S().cv.wait_for(lock, std::chrono::seconds(10),
+  return S().cv.wait_for(lock, std::chrono::seconds(60),
                          [] { return S().blocked; });
 }
 

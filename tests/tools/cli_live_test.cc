@@ -76,7 +76,7 @@ TEST_CASE("tail --follow with a tag prints only the tagged new events") {
               .ok());
   // Seq 2 carries no tag: the next line must be seq 3.
   std::string line;
-  REQUIRE(tail.ReadLine(SteadyClock::now() + std::chrono::seconds(10), &line));
+  REQUIRE(tail.ReadLine(SteadyClock::now() + std::chrono::seconds(60), &line));
   auto v = cli::ParseJson(line);
   REQUIRE(v.ok());
   CHECK(v->Find("seq")->AsU64() == 3u);
