@@ -216,6 +216,7 @@ struct SnapshotMismatchReport {
 struct SnapshotReport {
   size_t checked = 0;
   size_t unusable = 0;
+  size_t unverifiable = 0;  // the events before them were deleted
   std::optional<SnapshotMismatchReport> first_mismatch;
 };
 
@@ -546,6 +547,7 @@ class TypeOf final : public Type {
           SnapshotReport out;
           out.checked = v->checked;
           out.unusable = v->unusable;
+          out.unverifiable = v->unverifiable;
           if (v->first_mismatch) {
             Result<std::string> stored = StateJson(v->first_mismatch->stored);
             if (!stored.ok()) return stored.status();
