@@ -177,9 +177,9 @@ TEST_CASE(
 
   std::vector<JsonValue> lines =
       JsonLines(RunCli({"plugin", kPlugin, "--json"}));
-  REQUIRE(lines.size() == 8);
+  REQUIRE(lines.size() == 10);
   CHECK(At(lines[0], "name").text == "replay-test");
-  CHECK(U(lines[0], "types") == 7);
+  CHECK(U(lines[0], "types") == 9);
   CHECK(At(lines[1], "name").text == "ledger");
   CHECK(At(lines[1], "stream_prefix").text == "ledger-");
   CHECK(At(lines[1], "command_sourced").boolean);
@@ -699,7 +699,7 @@ TEST_CASE(
   CHECK(Has(unknown.err,
             "has no type 'nope'; its types: ledger, "
             "ledger-strict, ledger-x, flaky, tally, broken, "
-            "crashy"));
+            "crashy, eventbug, badjson"));
   CliResult both = f.Run({"replay", "ledger-x1"});
   REQUIRE_EXIT(both, 2);
   CHECK(Has(both.err,
@@ -730,7 +730,7 @@ TEST_CASE(
             "std::runtime_error: state_to_json bug on purpose"));
   CliResult crashed = f.Run({"replay", "crashy-1"});
   REQUIRE_EXIT(crashed, 3);
-  CHECK(Has(crashed.err, "memoir: replaying " + f.path + " with plugin " +
+  CHECK(Has(crashed.err, "memoir: reading " + f.path + " with plugin " +
                              kPlugin + " crashed (Segmentation fault)"));
   CHECK(Has(crashed.err, "MEMOIR_CLI_NO_FORK=1"));
 }
