@@ -261,6 +261,93 @@ TEST_CASE(
   CHECK(found->probes > 1);
 }
 
+TEST_CASE(
+    "deleted events stop a replay with kNotFound naming the deleted seqs "
+    "and the earliest state that can be rebuilt, not kCorruption") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  Replayer<Counter> replay(*store);
+  WriteCounterStream(*store, "trimmed", 30, 10);  // snapshots 10, 20, 30
+  WriteCounterStream(*store, "bare", 8, 0);
+  REQUIRE(store->journal().DeleteTo("trimmed", 12).ok());
+  REQUIRE(store->journal().DeleteTo("bare", 3).ok());
+
+  auto before = replay.StateAt("trimmed", 11);
+  REQUIRE_FALSE(before.ok());
+  CHECK(before.status().IsNotFound());
+  CHECK(before.status().message() ==
+        "events 1..12 of stream 'trimmed' were deleted (delete-to), so the "
+        "state after seq 11 cannot be rebuilt; the earliest state that can "
+        "be rebuilt is the one after seq 20 (the oldest snapshot at or after "
+        "seq 12)");
+  auto between = replay.StateAt("trimmed", 15);
+  REQUIRE_FALSE(between.ok());
+  CHECK(between.status().IsNotFound());
+  auto at_snapshot = replay.StateAt("trimmed", 10);  // below the mark
+  REQUIRE(at_snapshot.ok());
+  CHECK(at_snapshot->state == Triangle(10));
+  auto after = replay.StateAt("trimmed", 25);
+  REQUIRE(after.ok());
+  CHECK(after->state == Triangle(25));
+  auto from_start = replay.StateAt("trimmed", 25, /*from_start=*/true);
+  REQUIRE_FALSE(from_start.ok());
+  CHECK(from_start.status().IsNotFound());
+  CHECK(from_start.status().message().find(
+            "so a replay from the first event cannot run") !=
+        std::string::npos);
+  auto bare = replay.StateAt("bare");
+  REQUIRE_FALSE(bare.ok());
+  CHECK(bare.status().message() ==
+        "events 1..3 of stream 'bare' were deleted (delete-to), so the state "
+        "after seq 8 cannot be rebuilt; no snapshot at or after seq 3 "
+        "exists, so no state after seq 3 can be rebuilt");
+
+  Status steps =
+      replay.Steps("trimmed", 1, 30,
+                   [](const RecordedEvent&, const int64_t&) { return true; });
+  CHECK(steps.IsNotFound());
+
+  auto verified = replay.VerifySnapshots("trimmed");
+  REQUIRE(verified.ok());
+  CHECK(verified->checked == 1);       // 30, replayed from 20
+  CHECK(verified->unverifiable == 2);  // 10 and 20
+  CHECK_FALSE(verified->first_mismatch);
+
+  // Bisection starts from the snapshot at 20: a break after it is found,
+  // one before it is reported as lost with the deleted events.
+  auto late = replay.Bisect("trimmed",
+                            [](const int64_t& t) { return t < Triangle(25); });
+  REQUIRE_MESSAGE(late.ok(), late.status().message());
+  CHECK(late->seq == 25);
+  for (bool exhaustive : {false, true}) {
+    auto early = replay.Bisect(
+        "trimmed", [](const int64_t& t) { return t < Triangle(5); },
+        exhaustive);
+    REQUIRE_FALSE(early.ok());
+    CHECK(early.status().IsNotFound());
+    CHECK(early.status().message() ==
+          "the invariant already fails at seq 20, the earliest state of "
+          "'trimmed' that can be rebuilt: events 1..12 were deleted "
+          "(delete-to), so the event that broke it cannot be found");
+  }
+
+  std::vector<EventData> commands;
+  for (int64_t i = 1; i <= 5; ++i) {
+    commands.push_back(Sequencer::EventCodec::Encode(i));
+  }
+  REQUIRE(store->journal()
+              .Append("seq", Expected::NoStream(), std::move(commands))
+              .ok());
+  REQUIRE(store->journal().DeleteTo("seq", 2).ok());
+  auto rehandled = Replayer<Sequencer>(*store).Rehandle("seq");
+  REQUIRE_FALSE(rehandled.ok());
+  CHECK(rehandled.status().IsNotFound());
+  CHECK(rehandled.status().message().find(
+            "events 1..2 of stream 'seq' were deleted (delete-to), so its "
+            "recorded commands cannot be re-run from the first") !=
+        std::string::npos);
+}
+
 TEST_CASE("replay never changes the store: data.mdb is byte-identical") {
   test::TempDir dir;
   {

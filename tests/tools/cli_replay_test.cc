@@ -177,9 +177,9 @@ TEST_CASE(
 
   std::vector<JsonValue> lines =
       JsonLines(RunCli({"plugin", kPlugin, "--json"}));
-  REQUIRE(lines.size() == 8);
+  REQUIRE(lines.size() == 10);
   CHECK(At(lines[0], "name").text == "replay-test");
-  CHECK(U(lines[0], "types") == 7);
+  CHECK(U(lines[0], "types") == 9);
   CHECK(At(lines[1], "name").text == "ledger");
   CHECK(At(lines[1], "stream_prefix").text == "ledger-");
   CHECK(At(lines[1], "command_sourced").boolean);
@@ -551,6 +551,128 @@ TEST_CASE(
   CHECK(Has(tally.err, "rehandle works on command-sourced types"));
 }
 
+// --- Streams whose first events were deleted -------------------------------
+
+// Deleted events are not damage: the replay commands say which seqs were
+// deleted and from where a state can be rebuilt, exit 1, and give no
+// repair advice.
+void CheckDeletedNotDamaged(const CliResult& r) {
+  REQUIRE_EXIT(r, 1);
+  CHECK_FALSE(Has(r.err, "damaged"));
+  CHECK_FALSE(Has(r.err, "repair"));
+  CHECK_FALSE(Has(r.err, "corrupt"));
+  CHECK(r.out.empty());
+}
+
+TEST_CASE(
+    "replay before a delete-to mark says which events were deleted and the "
+    "earliest seq it can rebuild, not that the store is damaged") {
+  StoreFixture f;
+  Write(*f.store, "cart-1", Rising(8), 5);  // a snapshot at seq 5
+  Write(*f.store, "cart-2", Rising(8), 0);  // no snapshot
+  f.Done();
+  for (const char* stream : {"cart-1", "cart-2"}) {
+    CliResult del = RunCli({"delete-to", f.path, stream, "3", "--yes"});
+    REQUIRE_EXIT(del, 0);
+  }
+  CliResult verify = RunCli({"verify", f.path});
+  REQUIRE_EXIT(verify, 0);
+
+  CliResult r = f.Run({"replay", "cart-1", "--type", "ledger", "--to", "2"});
+  CheckDeletedNotDamaged(r);
+  CHECK(Has(r.err,
+            "events 1..3 of stream 'cart-1' were deleted (delete-to), so "
+            "the state after seq 2 cannot be rebuilt"));
+  CHECK(Has(r.err,
+            "the earliest state that can be rebuilt is the one after seq 5 "
+            "(the oldest snapshot at or after seq 3)"));
+
+  // Past the mark but before the snapshot: the deletion is still the cause.
+  CliResult between =
+      f.Run({"replay", "cart-1", "--type", "ledger", "--to", "4"});
+  CheckDeletedNotDamaged(between);
+  CHECK(Has(between.err, "the state after seq 4 cannot be rebuilt"));
+  CliResult from_start =
+      f.Run({"replay", "cart-1", "--type", "ledger", "--from-start"});
+  CheckDeletedNotDamaged(from_start);
+  CHECK(Has(from_start.err,
+            "events 1..3 of stream 'cart-1' were deleted (delete-to), so a "
+            "replay from the first event cannot run"));
+  CliResult fine =
+      f.Run({"replay", "cart-1", "--type", "ledger", "--to", "6", "--json"});
+  REQUIRE_EXIT(fine, 0);
+  CHECK(I(At(Parse(fine.out), "state"), "balance") == 21);
+
+  CliResult none = f.Run({"replay", "cart-2", "--type", "ledger"});
+  CheckDeletedNotDamaged(none);
+  CHECK(Has(none.err,
+            "events 1..3 of stream 'cart-2' were deleted (delete-to), so "
+            "the state after seq 8 cannot be rebuilt"));
+  CHECK(Has(none.err,
+            "no snapshot at or after seq 3 exists, so no state after seq 3 "
+            "can be rebuilt"));
+
+  CliResult diff =
+      f.Run({"diff", "cart-1", "--type", "ledger", "--at", "2", "--at", "6"});
+  CheckDeletedNotDamaged(diff);
+  CHECK(Has(diff.err, "events 1..3 of stream 'cart-1' were deleted"));
+  CliResult steps = f.Run({"replay", "cart-1", "--type", "ledger", "--steps",
+                           "--from", "2", "--to", "6"});
+  CheckDeletedNotDamaged(steps);
+  CHECK(Has(steps.err, "the state after seq 1 cannot be rebuilt"));
+}
+
+TEST_CASE(
+    "bisect, verify-snapshots and rehandle on a stream whose first events "
+    "were deleted report the deletion, not damage") {
+  StoreFixture f;
+  Write(*f.store, "ledger-cut", Planted(30, 5), 10);    // breaks before 10
+  Write(*f.store, "ledger-late", Planted(30, 25), 10);  // breaks at 25
+  f.Done();
+  for (const char* stream : {"ledger-cut", "ledger-late"}) {
+    REQUIRE_EXIT(RunCli({"delete-to", f.path, stream, "12", "--yes"}), 0);
+  }
+  for (const char* exhaustive : {"", "--exhaustive"}) {
+    CAPTURE(exhaustive);
+    std::vector<std::string> args = {"bisect", "ledger-cut", "--invariant",
+                                     "never-negative"};
+    if (*exhaustive) args.push_back(exhaustive);
+    CliResult cut = f.Run(args);
+    CheckDeletedNotDamaged(cut);
+    CHECK(Has(cut.err,
+              "the invariant already fails at seq 20, the earliest state "
+              "of 'ledger-cut' that can be rebuilt: events 1..12 were "
+              "deleted (delete-to), so the event that broke it cannot be "
+              "found"));
+    args[1] = "ledger-late";
+    args.push_back("--json");
+    CliResult late = f.Run(args);
+    REQUIRE_EXIT(late, 1);
+    CHECK(U(Parse(late.out), "seq") == 25);
+  }
+
+  CliResult snaps = f.Run({"verify-snapshots", "--json"});
+  REQUIRE_EXIT(snaps, 0);
+  std::vector<JsonValue> lines = JsonLines(snaps);
+  REQUIRE(lines.size() == 3);
+  for (int i = 0; i < 2; ++i) {
+    CHECK(U(lines[i], "checked") == 1);  // 30, from the snapshot at 20
+    CHECK(U(lines[i], "unusable") == 0);
+    CHECK(U(lines[i], "unverifiable") == 2);  // 10 and 20: no events before
+  }
+  CliResult text = f.Run({"verify-snapshots", "--stream", "ledger-cut"});
+  REQUIRE_EXIT(text, 0);
+  CHECK(Has(text.out,
+            "ledger-cut (ledger): 1 snapshots checked, 0 unusable, 2 not "
+            "checkable (the events before them were deleted)"));
+
+  CliResult rehandle = f.Run({"rehandle", "ledger-late"});
+  CheckDeletedNotDamaged(rehandle);
+  CHECK(Has(rehandle.err,
+            "events 1..12 of stream 'ledger-late' were deleted (delete-to), "
+            "so its recorded commands cannot be re-run from the first"));
+}
+
 // --- Failures --------------------------------------------------------------
 
 TEST_CASE(
@@ -577,7 +699,7 @@ TEST_CASE(
   CHECK(Has(unknown.err,
             "has no type 'nope'; its types: ledger, "
             "ledger-strict, ledger-x, flaky, tally, broken, "
-            "crashy"));
+            "crashy, eventbug, badjson"));
   CliResult both = f.Run({"replay", "ledger-x1"});
   REQUIRE_EXIT(both, 2);
   CHECK(Has(both.err,
@@ -608,7 +730,7 @@ TEST_CASE(
             "std::runtime_error: state_to_json bug on purpose"));
   CliResult crashed = f.Run({"replay", "crashy-1"});
   REQUIRE_EXIT(crashed, 3);
-  CHECK(Has(crashed.err, "memoir: replaying " + f.path + " with plugin " +
+  CHECK(Has(crashed.err, "memoir: reading " + f.path + " with plugin " +
                              kPlugin + " crashed (Segmentation fault)"));
   CHECK(Has(crashed.err, "MEMOIR_CLI_NO_FORK=1"));
 }

@@ -10,6 +10,9 @@
 //   tally          tally-*       event-sourced
 //   broken         broken-*      state_to_json throws
 //   crashy         crashy-*      state_to_json dies by SIGSEGV
+//   eventbug       eventbug-*    event_to_json throws on an entry of 13
+//   badjson        badjson-*     event_to_json (entry 13) and state_to_json
+//                                (2 entries) return text that is not JSON
 //
 // With MEMOIR_TEST_PLUGIN_THROW=1 in the environment, registration throws.
 #include <signal.h>
@@ -78,6 +81,24 @@ void Register(plugin::Registry& registry) {
     return BalanceJson(b);
   };
   registry.Add<Ledger>("crashy", std::move(crashy));
+
+  ReplayType<Ledger> eventbug = LedgerLike<Ledger>("eventbug-");
+  eventbug.event_to_json = [](const Entry& e) -> std::string {
+    if (e.amount == 13) {
+      throw std::runtime_error("event_to_json bug on purpose");
+    }
+    return EntryJson(e);
+  };
+  registry.Add<Ledger>("eventbug", std::move(eventbug));
+
+  ReplayType<Ledger> badjson = LedgerLike<Ledger>("badjson-");
+  badjson.event_to_json = [](const Entry& e) {
+    return e.amount == 13 ? std::string("{amount: 13") : EntryJson(e);
+  };
+  badjson.state_to_json = [](const Balance& b) {
+    return b.entries == 2 ? std::string("balance 3") : BalanceJson(b);
+  };
+  registry.Add<Ledger>("badjson", std::move(badjson));
 }
 
 }  // namespace

@@ -112,7 +112,8 @@ int RunBisect(const Options& o, const BisectArgs& a) {
                inv->name, inv->description, o.stream);
     return kExitProblems;
   }
-  if (!b.ok()) return Fail(b.status(), fmt::format("bisecting '{}'", o.stream));
+  if (!b.ok())
+    return ReplayFail(b.status(), fmt::format("bisecting '{}'", o.stream));
   if (b->found) return PrintBreak(o, s, *inv, *b);
   if (o.json) {
     PrintLine(JsonObject()
@@ -219,7 +220,8 @@ int RunVerifySnapshots(const Options& o, const VerifyArgs& a) {
     if (!all.ok()) return Fail(all.status(), "listing the streams");
     streams = std::move(*all);
   }
-  size_t checked = 0, unusable = 0, mismatches = 0, with_snapshots = 0;
+  size_t checked = 0, unusable = 0, unverifiable = 0, mismatches = 0,
+         with_snapshots = 0;
   ReplayMeter meter("verify-snapshots");
   for (const StreamToCheck& c : streams) {
     Result<plugin::SnapshotReport> r =
@@ -231,7 +233,8 @@ int RunVerifySnapshots(const Options& o, const VerifyArgs& a) {
     }
     checked += r->checked;
     unusable += r->unusable;
-    const bool any = r->checked + r->unusable > 0;
+    unverifiable += r->unverifiable;
+    const bool any = r->checked + r->unusable + r->unverifiable > 0;
     with_snapshots += any;
     std::vector<JsonChange> changes;
     if (r->first_mismatch) {
@@ -251,7 +254,8 @@ int RunVerifySnapshots(const Options& o, const VerifyArgs& a) {
           .Str("stream", c.name)
           .Str("type", c.type->name())
           .Num("checked", r->checked)
-          .Num("unusable", r->unusable);
+          .Num("unusable", r->unusable)
+          .Num("unverifiable", r->unverifiable);
       if (r->first_mismatch) {
         line.Raw("first_mismatch", JsonObject()
                                        .Num("seq", r->first_mismatch->seq)
@@ -264,16 +268,25 @@ int RunVerifySnapshots(const Options& o, const VerifyArgs& a) {
       PrintLine(line.str());
       continue;
     }
-    if (a.stream.empty() && !r->first_mismatch && r->unusable == 0) continue;
-    PrintLine(fmt::format(
-        "{} ({}): {} snapshots checked, {} unusable{}", c.name, c.type->name(),
-        r->checked, r->unusable,
-        r->first_mismatch
-            ? "; " + MismatchText(*r->first_mismatch, changes)
-            : std::string(r->unusable > 0 ? " (failing their checksum or "
-                                            "decode: 'memoir verify' "
-                                            "says more)"
-                                          : "")));
+    if (a.stream.empty() && !r->first_mismatch && r->unusable == 0 &&
+        r->unverifiable == 0) {
+      continue;
+    }
+    std::string line =
+        fmt::format("{} ({}): {} snapshots checked, {} unusable", c.name,
+                    c.type->name(), r->checked, r->unusable);
+    if (r->unusable > 0 && !r->first_mismatch) {
+      line += " (failing their checksum or decode: 'memoir verify' says more)";
+    }
+    if (r->unverifiable > 0) {
+      line += fmt::format(
+          ", {} not checkable (the events before them were deleted)",
+          r->unverifiable);
+    }
+    if (r->first_mismatch) {
+      line += "; " + MismatchText(*r->first_mismatch, changes);
+    }
+    PrintLine(line);
   }
   if (o.json) {
     PrintLine(JsonObject()
@@ -283,6 +296,7 @@ int RunVerifySnapshots(const Options& o, const VerifyArgs& a) {
                   .Num("streams_with_snapshots", with_snapshots)
                   .Num("checked", checked)
                   .Num("unusable", unusable)
+                  .Num("unverifiable", unverifiable)
                   .Num("mismatches", mismatches)
                   .str());
   } else {
@@ -312,7 +326,7 @@ int RunRehandle(const Options& o, const ReplayArgs& a) {
     return s.type->Rehandle(*s.store, o.stream, meter.fn());
   }();
   if (!r.ok())
-    return Fail(r.status(), fmt::format("re-handling '{}'", o.stream));
+    return ReplayFail(r.status(), fmt::format("re-handling '{}'", o.stream));
   std::string command = "null", command_text;
   if (r->first && r->first->command) {
     Result<std::string> obj = EventObject(*s.type, *r->first->command);

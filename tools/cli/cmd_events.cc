@@ -56,9 +56,12 @@ struct EventsArgs {
 int RunEvents(const Options& o, const EventsArgs& args) {
   std::unique_ptr<Schema> schema;
   if (!LoadSchema(o, &schema)) return kExitUsage;
+  std::unique_ptr<PluginDecoder> decoder;
+  if (!LoadDecoder(o, &decoder)) return kExitUsage;
   std::unique_ptr<Store> store = OpenForReading(o);
   if (!store) return kExitUnreadable;
-  EventPrinter printer(o, schema.get(), /*in_commit_order=*/false);
+  EventPrinter printer(o, schema.get(), decoder.get(),
+                       /*in_commit_order=*/false);
   PrintingVisitor print(&printer);
   ReadOptions range{args.from, args.to, args.limit, args.reverse};
   Status s = store->journal().Scan(o.stream, range, print.visitor());
@@ -80,9 +83,12 @@ struct AllArgs {
 int RunAll(const Options& o, const AllArgs& args) {
   std::unique_ptr<Schema> schema;
   if (!LoadSchema(o, &schema)) return kExitUsage;
+  std::unique_ptr<PluginDecoder> decoder;
+  if (!LoadDecoder(o, &decoder)) return kExitUsage;
   std::unique_ptr<Store> store = OpenForReading(o);
   if (!store) return kExitUnreadable;
-  EventPrinter printer(o, schema.get(), /*in_commit_order=*/true);
+  EventPrinter printer(o, schema.get(), decoder.get(),
+                       /*in_commit_order=*/true);
   PrintingVisitor print(&printer);
   Journal& j = store->journal();
   Status s = args.tag.empty()
@@ -140,6 +146,8 @@ EventView ViewOf(const RecordedEvent& e, std::vector<std::string_view>* tags) {
 int RunTail(const Options& o, const TailArgs& args) {
   std::unique_ptr<Schema> schema;
   if (!LoadSchema(o, &schema)) return kExitUsage;
+  std::unique_ptr<PluginDecoder> decoder;
+  if (!LoadDecoder(o, &decoder)) return kExitUsage;
   std::unique_ptr<Store> store = OpenForReading(o);
   if (!store) return kExitUnreadable;
   Journal& j = store->journal();
@@ -147,7 +155,8 @@ int RunTail(const Options& o, const TailArgs& args) {
   if (!start.ok()) return Fail(start.status(), "reading the last position");
   Result<std::deque<RecordedEvent>> newest = Newest(j, args);
   if (!newest.ok()) return Fail(newest.status(), "reading the newest events");
-  EventPrinter printer(o, schema.get(), /*in_commit_order=*/true);
+  EventPrinter printer(o, schema.get(), decoder.get(),
+                       /*in_commit_order=*/true);
   uint64_t next = *start + 1;
   std::vector<std::string_view> tags;
   for (const RecordedEvent& e : *newest) {
@@ -193,6 +202,7 @@ void AddEventCommands(CLI::App& app, Options& o,
       ->check(AtLeastOne());
   events->add_flag("--reverse", ev->reverse, "Newest first");
   AddSchemaOption(events, o);
+  AddDecodePluginOption(events, o);
   AddJsonFlag(events, o);
   AddNoLockFlag(events, o);
   commands.push_back(
@@ -211,6 +221,7 @@ void AddEventCommands(CLI::App& app, Options& o,
       ->type_name("N")
       ->check(AtLeastOne());
   AddSchemaOption(all, o);
+  AddDecodePluginOption(all, o);
   AddJsonFlag(all, o);
   AddNoLockFlag(all, o);
   commands.push_back({all, Kind::kRead, [&o, al] { return RunAll(o, *al); }});
@@ -234,6 +245,7 @@ void AddEventCommands(CLI::App& app, Options& o,
       ->type_name("MS")
       ->check(CLI::Range(10u, 2000u).description(""));
   AddSchemaOption(tail, o);
+  AddDecodePluginOption(tail, o);
   AddJsonFlag(tail, o);
   AddNoLockFlag(tail, o);
   commands.push_back({tail, Kind::kRead, [&o, ta] { return RunTail(o, *ta); }});

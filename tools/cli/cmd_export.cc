@@ -14,6 +14,13 @@
 // positions are left out: they belong to a store, not to its data, and an
 // import assigns its own.
 //
+// With --plugin LIB, event and snapshot lines of the streams the plugin's
+// types take also carry "decoded": the payload (event_to_json) or state
+// (state_to_json) as JSON, or "decoded_error": why the plugin could not
+// show it. They are for people and other tools: payload_base64 stays the
+// exact bytes, and import reads only it, so such an export imports to the
+// same store as one without --plugin.
+//
 // A live store exports each stream as of the moment the listing saw it:
 // events above the listed head are left for the next export.
 #include <fmt/format.h>
@@ -26,6 +33,7 @@
 #include "format.h"
 #include "json.h"
 #include "output.h"
+#include "plugin_decode.h"
 
 namespace memoir::cli {
 namespace {
@@ -48,15 +56,25 @@ std::string StreamLine(const StreamInfo& s) {
       .str();
 }
 
-std::string EventLine(const EventView& e) {
+// Adds what the plugin made of a record, when it took it.
+void AddDecoded(JsonObject& line, const Decoded& d) {
+  if (!d.claimed) return;
+  if (d.error.empty()) {
+    line.Raw("decoded", d.json);
+  } else {
+    line.Str("decoded_error", d.error);
+  }
+}
+
+std::string EventLine(const EventView& e, PluginDecoder* decoder) {
   std::string tags = "[";
   for (std::string_view t : e.tags) {
     if (tags.size() > 1) tags += ',';
     tags += JsonBytes(t);
   }
   tags += ']';
-  return JsonObject()
-      .Str("kind", "event")
+  JsonObject line;
+  line.Str("kind", "event")
       .Str("stream", e.stream)
       .Num("seq", e.seq)
       .Int("timestamp_ns", e.timestamp_ns)
@@ -64,21 +82,24 @@ std::string EventLine(const EventView& e) {
       .Raw("type", JsonBytes(e.type))
       .Num("schema_version", e.schema_version)
       .Raw("tags", tags)
-      .Str("payload_base64", Base64(e.payload))
-      .str();
+      .Str("payload_base64", Base64(e.payload));
+  if (decoder != nullptr) AddDecoded(line, decoder->Event(e));
+  return line.str();
 }
 
-std::string SnapshotLine(std::string_view stream, const Snapshot& s) {
-  return JsonObject()
-      .Str("kind", "snapshot")
+std::string SnapshotLine(std::string_view stream, const Snapshot& s,
+                         PluginDecoder* decoder) {
+  JsonObject line;
+  line.Str("kind", "snapshot")
       .Str("stream", stream)
       .Num("seq", s.info.seq)
       .Int("timestamp_ns", s.info.timestamp_ns)
       .Str("time", IsoTime(s.info.timestamp_ns, true))
       .Raw("type", JsonBytes(s.info.type))
       .Num("schema_version", s.info.schema_version)
-      .Str("payload_base64", Base64(s.payload))
-      .str();
+      .Str("payload_base64", Base64(s.payload));
+  if (decoder != nullptr) AddDecoded(line, decoder->State(stream, s));
+  return line.str();
 }
 
 // The streams to export, by name, as listed now.
@@ -105,15 +126,15 @@ Result<std::map<std::string, StreamInfo>> ListAll(Journal& j,
 // Prints the events of the listed streams, up to their listed heads.
 Status ExportEvents(Journal& j,
                     const std::map<std::string, StreamInfo>& streams,
-                    const std::string& only, Counts* counts,
-                    Progress* progress) {
+                    const std::string& only, PluginDecoder* decoder,
+                    Counts* counts, Progress* progress) {
   bool broken = false;
   auto visit = [&](const EventView& e) {
     Heartbeat();
     auto it = streams.find(std::string(e.stream));
     if (it == streams.end() || e.seq > it->second.head) return true;
     try {
-      PrintLine(EventLine(e));
+      PrintLine(EventLine(e, decoder));
     } catch (const BrokenPipe&) {
       broken = true;
       return false;
@@ -133,7 +154,7 @@ Status ExportEvents(Journal& j,
 
 Status ExportSnapshots(SnapshotStore& snaps,
                        const std::map<std::string, StreamInfo>& streams,
-                       Counts* counts) {
+                       PluginDecoder* decoder, Counts* counts) {
   for (const auto& [name, info] : streams) {
     if (info.deleted) continue;
     Result<std::vector<SnapshotInfo>> list = snaps.List(name);
@@ -150,7 +171,7 @@ Status ExportSnapshots(SnapshotStore& snaps,
             "stops rather than leave it out",
             name, s.seq));
       }
-      PrintLine(SnapshotLine(name, *one->snapshot));
+      PrintLine(SnapshotLine(name, *one->snapshot, decoder));
       ++counts->snapshots;
     }
   }
@@ -158,6 +179,11 @@ Status ExportSnapshots(SnapshotStore& snaps,
 }
 
 int RunExport(const Options& o, const std::string& only) {
+  std::unique_ptr<PluginDecoder> decoder;
+  if (!o.plugin.empty()) {
+    decoder = PluginDecoder::Load(o);
+    if (!decoder) return kExitUsage;
+  }
   std::unique_ptr<Store> store = OpenForReading(o);
   if (!store) return kExitUnreadable;
   Progress progress("export");
@@ -170,9 +196,10 @@ int RunExport(const Options& o, const std::string& only) {
     PrintLine(StreamLine(info));
     ++counts.streams;
   }
-  Status s = ExportEvents(store->journal(), *streams, only, &counts, &progress);
+  Status s = ExportEvents(store->journal(), *streams, only, decoder.get(),
+                          &counts, &progress);
   if (!s.ok()) return Fail(s, "exporting events");
-  s = ExportSnapshots(store->snapshots(), *streams, &counts);
+  s = ExportSnapshots(store->snapshots(), *streams, decoder.get(), &counts);
   if (!s.ok()) return Fail(s, "exporting snapshots");
   PrintLine(JsonObject()
                 .Str("kind", "end")
@@ -194,6 +221,7 @@ void AddExportCommands(CLI::App& app, Options& o,
       "events in commit order and snapshots, for 'memoir import'");
   AddStoreArg(exp, o);
   exp->add_option("--stream", *stream, "Only this stream")->type_name("S");
+  AddDecodePluginOption(exp, o);
   AddNoLockFlag(exp, o);
   commands.push_back(
       {exp, Kind::kRead, [&o, stream] { return RunExport(o, *stream); }});

@@ -168,6 +168,8 @@ int RunStreams(const Options& o, const StreamsArgs& args) {
 int RunSnapshots(const Options& o) {
   std::unique_ptr<Schema> schema;
   if (!LoadSchema(o, &schema)) return kExitUsage;
+  std::unique_ptr<PluginDecoder> decoder;
+  if (!LoadDecoder(o, &decoder)) return kExitUsage;
   std::unique_ptr<Store> store = OpenForReading(o);
   if (!store) return kExitUnreadable;
   SnapshotStore& snaps = store->snapshots();
@@ -190,7 +192,7 @@ int RunSnapshots(const Options& o) {
     }
     if (one->snapshot) payloads[i] = std::move(one->snapshot->payload);
   }
-  PrintSnapshots(o, schema.get(), o.stream, *infos, payloads);
+  PrintSnapshots(o, schema.get(), decoder.get(), o.stream, *infos, payloads);
   return kExitOk;
 }
 
@@ -232,6 +234,7 @@ void AddInfoCommands(CLI::App& app, Options& o,
   AddStoreArg(snapshots, o);
   AddStreamArg(snapshots, o);
   AddSchemaOption(snapshots, o);
+  AddDecodePluginOption(snapshots, o);
   AddJsonFlag(snapshots, o);
   AddNoLockFlag(snapshots, o);
   commands.push_back(

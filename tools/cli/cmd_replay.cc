@@ -43,7 +43,8 @@ Result<plugin::StateReport> StateAt(const Options& o, const ReplayArgs& a,
 int PrintState(const Options& o, const ReplayArgs& a, ReplaySession& s,
                uint64_t to) {
   Result<plugin::StateReport> r = StateAt(o, a, s, to);
-  if (!r.ok()) return Fail(r.status(), fmt::format("replaying '{}'", o.stream));
+  if (!r.ok())
+    return ReplayFail(r.status(), fmt::format("replaying '{}'", o.stream));
   Result<JsonValue> state = PluginJson(*s.type, "state_to_json", r->state);
   if (!state.ok()) return Fail(state.status(), "printing the state");
   if (o.json) {
@@ -83,7 +84,7 @@ int PrintSteps(const Options& o, const ReplayCmdArgs& a, ReplaySession& s,
   }
   Result<plugin::StateReport> start = StateAt(o, a, s, a.from - 1);
   if (!start.ok()) {
-    return Fail(start.status(), fmt::format("replaying '{}'", o.stream));
+    return ReplayFail(start.status(), fmt::format("replaying '{}'", o.stream));
   }
   Result<JsonValue> initial =
       PluginJson(*s.type, "state_to_json", start->state);
@@ -146,7 +147,7 @@ int PrintSteps(const Options& o, const ReplayCmdArgs& a, ReplaySession& s,
                             [](uint64_t) { Heartbeat(); });
   if (broken) throw BrokenPipe{};
   if (!failure.ok()) return Fail(failure, "printing a step");
-  if (!st.ok()) return Fail(st, fmt::format("replaying '{}'", o.stream));
+  if (!st.ok()) return ReplayFail(st, fmt::format("replaying '{}'", o.stream));
   return kExitOk;
 }
 
@@ -173,7 +174,7 @@ int RunDiff(const Options& o, const ReplayArgs& a,
   for (int i = 0; i < 2; ++i) {
     Result<plugin::StateReport> r = StateAt(o, a, s, at[i]);
     if (!r.ok()) {
-      return Fail(r.status(), fmt::format("replaying '{}'", o.stream));
+      return ReplayFail(r.status(), fmt::format("replaying '{}'", o.stream));
     }
     Result<JsonValue> v = PluginJson(*s.type, "state_to_json", r->state);
     if (!v.ok()) return Fail(v.status(), "comparing the states");

@@ -74,7 +74,7 @@ int Interpret(const ContainOptions& options, int status) {
                "passes, debug the plugin: MEMOIR_CLI_NO_FORK=1 runs the "
                "command in one process, e.g. under gdb.\n",
                options.store.empty() ? std::string("loading the plugin")
-                                     : "replaying " + options.store,
+                                     : "reading " + options.store,
                options.plugin, strsignal(sig));
     return 3;
   }

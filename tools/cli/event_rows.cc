@@ -24,6 +24,18 @@ std::vector<Table::Column> EventColumns(bool commit_order) {
   return cols;
 }
 
+// What the plugin made of a record when it took it, else the schema's
+// rendering or a preview.
+RenderedPayload Show(const Decoded& d, Schema* schema, std::string_view type,
+                     std::string_view payload) {
+  if (!d.claimed) return Render(schema, type, payload);
+  RenderedPayload out;
+  out.cell = DecodedCell(d, payload);
+  out.json = d.json;
+  out.why = d.error;
+  return out;
+}
+
 std::string JoinTags(std::span<const std::string_view> tags) {
   std::string out;
   for (std::string_view t : tags) {
@@ -46,16 +58,24 @@ bool LoadSchema(const Options& o, std::unique_ptr<Schema>* schema) {
   return true;
 }
 
+bool LoadDecoder(const Options& o, std::unique_ptr<PluginDecoder>* decoder) {
+  if (o.plugin.empty()) return true;
+  *decoder = PluginDecoder::Load(o);
+  return *decoder != nullptr;
+}
+
 EventPrinter::EventPrinter(const Options& o, Schema* schema,
-                           bool in_commit_order)
+                           PluginDecoder* decoder, bool in_commit_order)
     : json_(o.json),
       schema_(schema),
+      decoder_(decoder),
       commit_order_(in_commit_order),
       table_(EventColumns(in_commit_order)) {}
 
 void EventPrinter::Print(const EventView& e) {
   ++count_;
-  RenderedPayload payload = Render(schema_, e.type, e.payload);
+  RenderedPayload payload = Show(decoder_ ? decoder_->Event(e) : Decoded{},
+                                 schema_, e.type, e.payload);
   if (json_) {
     std::vector<std::string> tags(e.tags.begin(), e.tags.end());
     JsonObject line;
@@ -98,7 +118,8 @@ void EventPrinter::Flush() {
   }
 }
 
-void PrintSnapshots(const Options& o, Schema* schema, std::string_view stream,
+void PrintSnapshots(const Options& o, Schema* schema, PluginDecoder* decoder,
+                    std::string_view stream,
                     const std::vector<SnapshotInfo>& infos,
                     const std::vector<std::string>& payloads) {
   Table table({{"SEQ", true},
@@ -111,7 +132,13 @@ void PrintSnapshots(const Options& o, Schema* schema, std::string_view stream,
   for (size_t i = 0; i < infos.size(); ++i) {
     const SnapshotInfo& s = infos[i];
     RenderedPayload payload;
-    if (s.checksum_ok) payload = Render(schema, s.type, payloads[i]);
+    if (s.checksum_ok) {
+      Decoded d;
+      if (decoder != nullptr) {
+        d = decoder->State(stream, Snapshot{s, payloads[i]});
+      }
+      payload = Show(d, schema, s.type, payloads[i]);
+    }
     if (o.json) {
       JsonObject line;
       line.Str("stream", stream)

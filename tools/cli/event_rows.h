@@ -10,17 +10,23 @@
 #include "memoir/snapshot_store.h"
 #include "output.h"
 #include "payload.h"
+#include "plugin_decode.h"
 
 namespace memoir::cli {
 
 // Loads o.schema, if given. On failure prints why and returns false.
 bool LoadSchema(const Options& o, std::unique_ptr<Schema>* schema);
+// Loads o.plugin, if given. On failure prints why and returns false.
+bool LoadDecoder(const Options& o, std::unique_ptr<PluginDecoder>* decoder);
 
 class EventPrinter {
  public:
   // `in_commit_order`: rows lead with the position and name the stream
   // (all, tail); otherwise they lead with the seq of one stream (events).
-  EventPrinter(const Options& o, Schema* schema, bool in_commit_order);
+  // Payloads show through `decoder` (may be null) for the streams its
+  // plugin takes, else through `schema` (may be null), else as a preview.
+  EventPrinter(const Options& o, Schema* schema, PluginDecoder* decoder,
+               bool in_commit_order);
 
   // Prints one event. Throws BrokenPipe.
   void Print(const EventView& e);
@@ -31,14 +37,17 @@ class EventPrinter {
  private:
   bool json_;
   Schema* schema_;
+  PluginDecoder* decoder_;
   bool commit_order_;
   Table table_;
   uint64_t count_ = 0;
 };
 
 // Prints the snapshots of one stream; `payloads` holds each snapshot's
-// payload (empty for a damaged one), by index into `infos`.
-void PrintSnapshots(const Options& o, Schema* schema, std::string_view stream,
+// payload (empty for a damaged one), by index into `infos`. States show
+// as EventPrinter shows payloads.
+void PrintSnapshots(const Options& o, Schema* schema, PluginDecoder* decoder,
+                    std::string_view stream,
                     const std::vector<SnapshotInfo>& infos,
                     const std::vector<std::string>& payloads);
 

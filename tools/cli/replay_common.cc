@@ -55,6 +55,12 @@ int OpenSession(const Options& o, const ReplayArgs& args, ReplaySession* s) {
   return kExitOk;
 }
 
+int ReplayFail(const Status& s, std::string_view doing) {
+  if (!s.IsNotFound()) return Fail(s, doing);
+  fmt::print(stderr, "memoir: {}: {}\n", doing, s.message());
+  return kExitProblems;
+}
+
 int CheckSeq(std::string_view option, uint64_t seq, const Options& o,
              uint64_t head) {
   if (seq > head) {

@@ -44,6 +44,11 @@ struct ReplaySession {
 // after printing what went wrong.
 int OpenSession(const Options& o, const ReplayArgs& args, ReplaySession* s);
 
+// Reports a replay that failed (Fail), except that kNotFound, which a
+// replay returns when the events it needs were deleted (delete-to), is
+// that message alone with exit code 1: no damage, nothing to repair.
+int ReplayFail(const Status& s, std::string_view doing);
+
 // A usage error unless 0 < seq <= head ("--to 500 is above the head").
 int CheckSeq(std::string_view option, uint64_t seq, const Options& o,
              uint64_t head);

@@ -216,6 +216,7 @@ struct SnapshotMismatchReport {
 struct SnapshotReport {
   size_t checked = 0;
   size_t unusable = 0;
+  size_t unverifiable = 0;  // the events before them were deleted
   std::optional<SnapshotMismatchReport> first_mismatch;
 };
 
@@ -270,6 +271,20 @@ class Type {
   virtual Result<RehandleReport> Rehandle(
       Store& store, std::string_view stream,
       const ReplayProgress& progress) const = 0;
+
+  // Added after the replay methods, so that the older ones keep their
+  // places in the vtable.
+  //
+  // One stored event decoded (upcasters, then the event codec) and, when
+  // the type has event_to_json, its payload as JSON (not checked to be
+  // JSON: the host checks). For `memoir events --plugin` and the other
+  // listing commands. Errors: kFailed when the payload does not decode or
+  // event_to_json throws, naming the seq.
+  virtual Result<EventReport> DescribeEvent(const RecordedEvent& e) const = 0;
+  // One stored snapshot's state decoded by the state codec and given to
+  // state_to_json (not checked to be JSON). Errors: kFailed when it does
+  // not decode or state_to_json throws.
+  virtual Result<std::string> DescribeState(const Snapshot& snapshot) const = 0;
 };
 
 // --- JSON for state_to_json and event_to_json ------------------------------
@@ -452,6 +467,24 @@ class TypeOf final : public Type {
     return infos_;
   }
 
+  Result<EventReport> DescribeEvent(const RecordedEvent& e) const override {
+    return Guard<Result<EventReport>>(name_, "decoding an event",
+                                      [&] { return Describe(e); });
+  }
+
+  Result<std::string> DescribeState(const Snapshot& snapshot) const override {
+    return Guard<Result<std::string>>(
+        name_, "decoding a snapshot", [&]() -> Result<std::string> {
+          auto state = behavior_.DecodeState(snapshot);
+          if (!state.ok()) {
+            return state.status().WithContext(
+                "plugin type '" + name_ + "': the snapshot at seq " +
+                std::to_string(snapshot.info.seq));
+          }
+          return StateJson(detail::BehaviorOf<A>::Value(**state));
+        });
+  }
+
   Result<StateReport> StateAt(Store& store, std::string_view stream,
                               uint64_t seq, bool from_start,
                               const ReplayProgress& progress) const override {
@@ -546,6 +579,7 @@ class TypeOf final : public Type {
           SnapshotReport out;
           out.checked = v->checked;
           out.unusable = v->unusable;
+          out.unverifiable = v->unverifiable;
           if (v->first_mismatch) {
             Result<std::string> stored = StateJson(v->first_mismatch->stored);
             if (!stored.ok()) return stored.status();

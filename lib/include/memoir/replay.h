@@ -59,10 +59,35 @@ struct Rebuilt {
   std::vector<SnapshotSkip> skipped;
 };
 
+// What Journal::DeleteTo left of a stream: events 1..deleted_to are gone,
+// so a state can be rebuilt only from a snapshot at or after that mark;
+// `earliest` is the oldest such snapshot that passes its checksum (0: none
+// remains).
+struct DeletedPrefix {
+  uint64_t deleted_to = 0;  // 0: no event of the stream was deleted
+  uint64_t earliest = 0;
+};
+
+// The deleted prefix of `stream`; deleted_to is 0 for a stream never
+// written or tombstoned. Errors: those of reading the stream and its
+// snapshot list (kIOError, kCorruption, ...).
+MEMOIR_EXPORT Result<DeletedPrefix> FindDeletedPrefix(Store& store,
+                                                      std::string_view stream);
+
+// The kNotFound a replay returns when deleted events, not damage, stop it:
+// "events 1..D of stream 'S' were deleted (delete-to), so <consequence>;
+// the earliest state that can be rebuilt is the one after seq E (...)" or
+// "...; no snapshot at or after seq D exists, ...".
+MEMOIR_EXPORT Status DeletedEvents(std::string_view stream,
+                                   const DeletedPrefix& prefix,
+                                   std::string_view consequence);
+
 // The state of `stream` after event `to_seq`, from the newest usable
 // snapshot at or below min(to_seq, max_snapshot_seq) (none when
 // !use_snapshots), then the events after it. kStreamDeleted for a
-// tombstoned stream; the errors of recovery otherwise.
+// tombstoned stream; kNotFound (DeletedEvents) when the events it needs
+// were deleted by Journal::DeleteTo and no snapshot stands in for them;
+// the errors of recovery otherwise (kCorruption only for real damage).
 MEMOIR_EXPORT Result<Rebuilt> Rebuild(Store& store, const Behavior& behavior,
                                       std::string_view stream, uint64_t to_seq,
                                       bool use_snapshots,
@@ -155,7 +180,10 @@ class Replayer {
   // newest usable snapshot at or below it, or from the first event when
   // `from_start`. A stream never written gives the initial state at seq 0.
   // Errors: kFailed / kCorruption naming the seq of an event that cannot
-  // be read or applied; kStreamDeleted; kIOError.
+  // be read or applied; kStreamDeleted; kIOError; kNotFound when the
+  // events it needs were deleted (Journal::DeleteTo) and no snapshot
+  // stands in for them: the message names the deleted seqs and the
+  // earliest state that can be rebuilt.
   Result<StateAtSeq> StateAt(std::string_view stream, uint64_t seq = kMaxSeq,
                              bool from_start = false,
                              const ReplayProgress& progress = nullptr) const {
@@ -166,7 +194,8 @@ class Replayer {
   // Calls `visit` for each event of `stream` with seq in [from_seq, to_seq],
   // with the event and the state right after it; `visit` returning false
   // stops. The state before from_seq comes from the newest snapshot below
-  // it (or the beginning when `from_start`).
+  // it (or the beginning when `from_start`). kNotFound when events the
+  // steps need were deleted (Journal::DeleteTo); else as StateAt.
   using StepVisitor =
       std::function<bool(const RecordedEvent& event, const State& after)>;
   Status Steps(std::string_view stream, uint64_t from_seq, uint64_t to_seq,
@@ -174,6 +203,15 @@ class Replayer {
                const ReplayProgress& progress = nullptr) const {
     if (from_seq == 0) from_seq = 1;
     detail::ReplayTally tally(progress);
+    if (from_seq == 1) {  // the initial state, then events from seq 1
+      Result<detail::DeletedPrefix> cut =
+          detail::FindDeletedPrefix(store_, stream);
+      if (!cut.ok()) return cut.status();
+      if (cut->deleted_to > 0) {
+        return detail::DeletedEvents(stream, *cut,
+                                     "the steps from seq 1 cannot be replayed");
+      }
+    }
     Result<StateAtSeq> start =
         Rebuild(stream, from_seq - 1, !from_start, kMaxSeq, tally);
     if (!start.ok()) return start.status();
@@ -195,7 +233,11 @@ class Replayer {
   };
 
   // Finds the first seq after which `holds` fails, given that it holds on
-  // the initial state (kInvalidArgument otherwise).
+  // the initial state (kInvalidArgument otherwise). On a stream whose first
+  // events were deleted (Journal::DeleteTo) the search starts at the
+  // earliest state that can be rebuilt, the oldest snapshot at or after
+  // the deleted mark: kNotFound when there is none, or when `holds`
+  // already fails there (where it broke was deleted).
   //
   // Cost: bisection over [0, head] rebuilds about log2(head) states, each
   // from the newest snapshot at or below the probe plus the events after
@@ -220,16 +262,36 @@ class Replayer {
       return Status::InvalidArgument(
           "the invariant fails on the initial state already");
     }
-    if (exhaustive) return BisectLinear(stream, holds, tally);
+    Result<detail::DeletedPrefix> cut =
+        detail::FindDeletedPrefix(store_, stream);
+    if (!cut.ok()) return cut.status();
+    if (cut->deleted_to > 0) {
+      if (cut->earliest == 0) {
+        return detail::DeletedEvents(stream, *cut,
+                                     "there is no state to bisect");
+      }
+      initial = Rebuild(stream, cut->earliest, true, kMaxSeq, tally);
+      if (!initial.ok()) return initial.status();
+      if (!Holds(holds, initial->state)) {
+        return Status::NotFound(
+            "the invariant already fails at seq " +
+            std::to_string(initial->seq) + ", the earliest state of '" +
+            std::string(stream) + "' that can be rebuilt: events 1.." +
+            std::to_string(cut->deleted_to) +
+            " were deleted (delete-to), so the event that broke it cannot "
+            "be found");
+      }
+    }
+    if (exhaustive) return BisectLinear(stream, holds, *initial, tally);
     Result<bool> fold_is_cheaper = FoldIsCheaper(stream);
     if (!fold_is_cheaper.ok()) return fold_is_cheaper.status();
-    if (*fold_is_cheaper) return BisectLinear(stream, holds, tally);
+    if (*fold_is_cheaper) return BisectLinear(stream, holds, *initial, tally);
     Result<StateAtSeq> head = Rebuild(stream, kMaxSeq, true, kMaxSeq, tally);
     if (!head.ok()) return head.status();
     out.probes = 2;
     out.events_replayed = head->events_replayed;
     if (Holds(holds, head->state)) return out;
-    uint64_t lo = 0, hi = head->seq;  // holds at lo, fails at hi
+    uint64_t lo = initial->seq, hi = head->seq;  // holds at lo, fails at hi
     while (hi - lo > 1) {
       uint64_t mid = lo + (hi - lo) / 2;
       Result<StateAtSeq> probe = Rebuild(stream, mid, true, kMaxSeq, tally);
@@ -250,6 +312,10 @@ class Replayer {
   struct SnapshotVerification {
     size_t checked = 0;   // snapshots compared with their replay
     size_t unusable = 0;  // failing their checksum or decode: not compared
+    // Not compared because the events before them were deleted
+    // (Journal::DeleteTo) and no older snapshot after the deleted mark
+    // remains to replay from.
+    size_t unverifiable = 0;
     std::optional<SnapshotMismatch> first_mismatch;
   };
 
@@ -286,6 +352,10 @@ class Replayer {
       }
       Result<StateAtSeq> replayed =
           Rebuild(stream, info.seq, true, info.seq - 1, tally);
+      if (!replayed.ok() && replayed.status().IsNotFound()) {
+        ++out.unverifiable;  // DeletedEvents: nothing to replay it from
+        continue;
+      }
       if (!replayed.ok()) return replayed.status();
       ++out.checked;
       const State& snap = Value(**stored);
@@ -318,11 +388,21 @@ class Replayer {
   // through today's Handle on the state at that point. Reports the first
   // seq where Handle would not persist exactly that command (a rejection,
   // an exception, other events): a fix checked against real history.
+  // kNotFound on a stream whose first commands were deleted
+  // (Journal::DeleteTo).
   Result<RehandleResult> Rehandle(std::string_view stream,
                                   const ReplayProgress& progress = nullptr)
       const requires std::same_as<Event, typename A::Command> {
     RehandleResult out;
     detail::ReplayTally tally(progress);
+    Result<detail::DeletedPrefix> cut =
+        detail::FindDeletedPrefix(store_, stream);
+    if (!cut.ok()) return cut.status();
+    if (cut->deleted_to > 0) {
+      return detail::DeletedEvents(
+          stream, *cut,
+          "its recorded commands cannot be re-run from the first");
+    }
     Result<StateAtSeq> start = Rebuild(stream, 0, false, 0, tally);
     if (!start.ok()) return start.status();
     State state = std::move(start->state);
@@ -464,16 +544,17 @@ class Replayer {
     return widest >= head / rebuilds;
   }
 
+  // Folds from `start` (the initial state, or the earliest state of a
+  // stream whose first events were deleted) to the head.
   Result<Bisection> BisectLinear(std::string_view stream,
                                  const std::function<bool(const State&)>& holds,
+                                 const StateAtSeq& start,
                                  const detail::ReplayTally& tally) const {
     Bisection out;
     out.probes = 1;
-    Result<StateAtSeq> start = Rebuild(stream, 0, false, 0, tally);
-    if (!start.ok()) return start.status();
-    State state = std::move(start->state);
+    State state = start.state;
     uint64_t failed_at = 0;
-    Status s = Fold(stream, 1, kMaxSeq, state, tally,
+    Status s = Fold(stream, start.seq + 1, kMaxSeq, state, tally,
                     [&](const RecordedEvent& e, const State& after) {
                       ++out.events_replayed;
                       if (Holds(holds, after)) return true;
