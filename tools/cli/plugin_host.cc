@@ -27,7 +27,7 @@ std::vector<std::string> Fields(std::string_view abi) {
   }
 }
 
-// "0.1.0 (g++ 12.2.0, libstdc++ cxx11-abi 1, sanitizers none)" from an
+// "0.2.0 (g++ 12.2.0, libstdc++ cxx11-abi 1, sanitizers none)" from an
 // ABI string, or the string itself when it has another shape.
 std::string Readable(std::string_view abi) {
   std::vector<std::string> f = Fields(abi);

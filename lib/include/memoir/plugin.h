@@ -120,7 +120,7 @@
 #endif
 
 // The ABI string of a build against memoir `version`, e.g.
-// "memoir 0.1.0; g++ 12.2.0; libstdc++ cxx11-abi 1; sanitizers none".
+// "memoir 0.2.0; g++ 12.2.0; libstdc++ cxx11-abi 1; sanitizers none".
 #define MEMOIR_PLUGIN_ABI_FOR(version)                                      \
   "memoir " version "; " MEMOIR_PLUGIN_COMPILER_ "; " MEMOIR_PLUGIN_STDLIB_ \
   "; sanitizers " MEMOIR_PLUGIN_SANITIZERS_
