@@ -67,8 +67,20 @@ std::vector<Cmd> CommandsOf(const CLI::App& app) {
 
 // The first clause of a description, for one-line completion menus.
 std::string Short(std::string_view text) {
-  const size_t end = std::min(text.find_first_of(";:\n("), text.find(". "));
-  std::string s(text.substr(0, end));
+  // Without parenthetical asides, up to the first ';', ':' or sentence end.
+  std::string plain;
+  int depth = 0;
+  for (char c : text) {
+    if (c == '(') ++depth;
+    if (depth == 0) plain += c;
+    if (c == ')' && depth > 0) --depth;
+  }
+  const size_t end = std::min(plain.find_first_of(";:\n"), plain.find(". "));
+  std::string s = plain.substr(0, end);
+  for (size_t twice = s.find("  "); twice != std::string::npos;
+       twice = s.find("  ")) {
+    s.erase(twice, 1);
+  }
   while (!s.empty() && (s.back() == ' ' || s.back() == ',')) s.pop_back();
   if (s.size() > 90) s = s.substr(0, s.rfind(' ', 87)) + "...";
   return s;
