@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # memoir's single entry point for newcomers and CI (see README.md).
 #
-#   bash tools/dev.sh demo [ARGS]  install what is missing, build, run the demo
+#   bash tools/dev.sh demo [ARGS]  install what is missing, build the demo
+#                                  (only it), run it
 #   bash tools/dev.sh test         install what is missing, build and run every
 #                                  test, plain and under ASan+UBSan, the
 #                                  runtime's tests under TSan, and each fuzz
@@ -13,10 +14,18 @@
 #   bash tools/dev.sh bench [ARGS] build in Release and run memoir-bench
 #   bash tools/dev.sh cli ARGS     build in Release and run the memoir CLI
 #
+# demo, bench and cli run in the caller's directory: relative paths in ARGS
+# are the caller's.
+#
 # Needs Debian 12 (or a system with the same packages) and root or sudo for
 # the one-time package install.
 set -euo pipefail
+# Programs run from the caller's directory, so that relative paths in ARGS
+# (a store, --schema app.fbs) mean what they mean to the caller; building
+# happens from the repository.
+caller_dir=$PWD
 cd "$(dirname "$0")/.."
+repo=$PWD
 
 PACKAGES=(cmake ninja-build g++ pkg-config liblmdb-dev lmdb-utils
           libflatbuffers-dev flatbuffers-compiler libfmt-dev doctest-dev
@@ -104,8 +113,13 @@ cmd=${1:-demo}
 case "$cmd" in
   demo)
     install_missing
-    build build/release -DCMAKE_BUILD_TYPE=Release -DMEMOIR_BUILD_TESTS=OFF
-    exec build/release/tools/memoir-demo "$@"
+    # Only what the demo needs, not the whole tree: the demo, and the bank's
+    # replay plugin its --plant-overdraft run tells you to bisect with.
+    cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DMEMOIR_BUILD_TESTS=OFF >/dev/null
+    cmake --build build/release --target memoir-demo memoir-bank-plugin
+    cd "$caller_dir"
+    exec "$repo/build/release/tools/memoir-demo" "$@"
     ;;
   test)
     install_missing
@@ -153,13 +167,15 @@ case "$cmd" in
   bench)
     install_missing
     build build/release -DCMAKE_BUILD_TYPE=Release -DMEMOIR_BUILD_TESTS=OFF
-    exec build/release/tools/memoir-bench "$@"
+    cd "$caller_dir"
+    exec "$repo/build/release/tools/memoir-bench" "$@"
     ;;
   cli)
     install_missing >&2
     # Build output goes to stderr, so that stdout is the CLI's alone.
     build build/release -DCMAKE_BUILD_TYPE=Release -DMEMOIR_BUILD_TESTS=OFF >&2
-    exec build/release/tools/cli/memoir "$@"
+    cd "$caller_dir"
+    exec "$repo/build/release/tools/cli/memoir" "$@"
     ;;
   *)
     echo "usage: bash tools/dev.sh demo|test|long|fuzz|bench|cli [ARGS]" >&2

@@ -6,12 +6,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "app.h"
 #include "format.h"
 #include "json.h"
 #include "memoir/store.h"
+#include "output.h"
 #include "support/temp_dir.h"
 #include "tools/bank_store.h"
 #include "tools/cli_runner.h"
@@ -357,7 +360,9 @@ TEST_CASE_FIXTURE(BankFixture, "usage errors exit with 2 and say what to do") {
     CliResult r = RunCli(args);
     REQUIRE_EXIT(r, 2);
     CHECK(r.out.empty());
-    CHECK(Has(r.err, "memoir: "));
+    // "memoir: ..." or, naming the command, "memoir events: ...".
+    CHECK(r.err.rfind("memoir", 0) == 0);
+    CHECK(Has(r.err, "--help"));
   }
   CliResult schema =
       RunCli({"events", store, "account-1", "--schema", store + "/data.mdb"});
@@ -415,6 +420,193 @@ TEST_CASE_FIXTURE(BankFixture,
   CHECK(Has(gone.out, "deleted stream 'audit'"));
   CHECK(RunCli({"events", store, "audit"}).exit_code == 1);
   CHECK(RunCli({"verify", store}).exit_code == 0);
+}
+
+// --- Defects of issue 16 ---------------------------------------------------
+
+size_t Count(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t at = text.find(part); at != std::string::npos;
+       at = text.find(part, at + part.size())) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_CASE(
+    "repair of a missing store exits 3, as the README's table says, with a "
+    "hint to check the path") {
+  test::TempDir dir;
+  CliResult r = RunCli({"repair", dir.Sub("nowhere")});
+  REQUIRE_EXIT(r, 3);
+  CHECK(Has(r.err, "does not exist"));
+  CHECK(Has(r.err, "Check the path"));
+  CHECK(!Has(r.err, "memoir streams"));
+}
+
+TEST_CASE_FIXTURE(BankFixture,
+                  "verify of a missing stream names the stream and the store "
+                  "once each") {
+  CliResult r = RunCli({"verify", store, "--stream", "nosuch"});
+  REQUIRE_EXIT(r, 1);
+  CHECK(Count(r.err, "'nosuch'") == 1);
+  CHECK(Count(r.err, store) == 1);
+  CHECK(Has(r.err, "does not exist"));
+}
+
+TEST_CASE_FIXTURE(BankFixture,
+                  "a deletion is confirmed only by 'yes', as the question "
+                  "asks") {
+  for (const char* answer : {"y\n", "Y\n", "yes please\n", "\n", "YES\n"}) {
+    CAPTURE(answer);
+    CliResult r = RunCli({"delete-to", store, "account-1", "2"}, answer);
+    REQUIRE_EXIT(r, 1);
+    CHECK(Has(r.err, "Type 'yes' to go on"));
+    CHECK(Has(r.err, "nothing was deleted"));
+    CliResult gone = RunCli({"delete-stream", store, "audit"}, answer);
+    REQUIRE_EXIT(gone, 1);
+  }
+  CHECK(FirstColumn(RunCli({"events", store, "account-1"})).size() == 3);
+  CHECK(RunCli({"events", store, "audit"}).exit_code == 0);
+  CliResult yes = RunCli({"delete-stream", store, "audit"}, "yes\n");
+  REQUIRE_EXIT(yes, 0);
+}
+
+// --- The CLI as a daily tool -----------------------------------------------
+
+TEST_CASE("bare memoir prints every command to stderr and exits 2") {
+  CLI::App app{"", "memoir"};
+  cli::Options o;
+  std::vector<cli::Command> commands;
+  cli::DefineApp(app, o, commands);
+  CliResult r = RunCli({});
+  REQUIRE_EXIT(r, 2);
+  CHECK(r.out.empty());
+  CHECK(Has(r.err, "Usage: memoir"));
+  size_t listed = 0;
+  for (const cli::Command& c : commands) {
+    if (c.app->get_group().empty()) continue;  // hidden
+    CAPTURE(c.app->get_name());
+    CHECK(Has(r.err, "  " + c.app->get_name() + " "));
+    ++listed;
+  }
+  CHECK(listed >= 12);
+}
+
+TEST_CASE_FIXTURE(BankFixture,
+                  "an unknown option is named with its command and a hint") {
+  CliResult r = RunCli({"events", store, "account-1", "--frm", "2"});
+  REQUIRE_EXIT(r, 2);
+  CHECK(r.out.empty());
+  CHECK(Has(r.err, "memoir events: unknown option '--frm'"));
+  CHECK(Has(r.err, "Did you mean '--from'?"));
+  CHECK(Has(r.err, "memoir events --help"));
+  CliResult eq = RunCli({"tail", store, "--folow=1"});
+  REQUIRE_EXIT(eq, 2);
+  CHECK(Has(eq.err, "memoir tail: unknown option '--folow'"));
+  CliResult extra = RunCli({"info", store, "surplus"});
+  REQUIRE_EXIT(extra, 2);
+  CHECK(Has(extra.err, "memoir info: unexpected argument 'surplus'"));
+  CliResult top = RunCli({"--frm"});
+  REQUIRE_EXIT(top, 2);
+  CHECK(Has(top.err, "unknown option '--frm'"));
+}
+
+TEST_CASE_FIXTURE(BankFixture,
+                  "with --json every error is one JSON object on stderr "
+                  "carrying the exit code") {
+  test::TempDir other;
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"info", other.Sub("nowhere"), "--json"}, 3},
+           {{"events", store, "nobody", "--json"}, 1},
+           {{"events", store, "account-1", "--frm", "1", "--json"}, 2},
+           {{"events", store, "--json"}, 2},
+           {{"bogus", "--json"}, 2},
+           {{"verify", store, "--stream", "nosuch", "--json"}, 1},
+           {{"repair", other.Sub("nowhere"), "--json"}, 3}}) {
+    CAPTURE(c.args[0]);
+    CliResult r = RunCli(c.args);
+    REQUIRE_EXIT(r, c.code);
+    std::vector<std::string> lines;
+    std::istringstream in(r.err);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    REQUIRE(lines.size() == 1);
+    auto v = cli::ParseJson(lines[0]);
+    REQUIRE_MESSAGE(v.ok(), lines[0]);
+    REQUIRE(v->kind == JsonValue::Kind::kObject);
+    CHECK(!S(*v, "error").empty());
+    CHECK(U(*v, "code") == static_cast<uint64_t>(c.code));
+  }
+  CliResult hint = RunCli({"events", store, "nobody", "--json"});
+  auto v = cli::ParseJson(hint.err.substr(0, hint.err.find('\n')));
+  REQUIRE(v.ok());
+  CHECK(Has(S(*v, "hint"), "memoir streams"));
+  CHECK(S(*v, "command") == "events");
+}
+
+TEST_CASE("a progress line reads 'N of M unit (x%)' when the total is known") {
+  cli::Progress events("export");
+  events.SetTotal(8);
+  CHECK(events.Text(2, "events") == "export: 2 of 8 events (25%)");
+  CHECK(events.Text(8, "events") == "export: 8 of 8 events (100%)");
+  cli::Progress bytes("import");
+  bytes.SetTotal(4 << 20);
+  CHECK(bytes.Text(1 << 20, "bytes") == "import: 1.0 MiB of 4.0 MiB (25%)");
+  cli::Progress about("verify");
+  about.SetTotal(1000, /*about=*/true);
+  CHECK(about.Text(500, "records") ==
+        "verify: 500 of about 1000 records (50%)");
+  // Past an estimate the count stands alone rather than claim over 100%.
+  CHECK(about.Text(1200, "records") == "verify: 1200 records");
+  cli::Progress unknown("copy");
+  CHECK(unknown.Text(7, "records") == "copy: 7 records");
+}
+
+TEST_CASE_FIXTURE(BankFixture,
+                  "on a terminal the progress line is cleared before the "
+                  "results are printed") {
+  // A store large enough for verify to report progress (every 256 records).
+  const std::string big = dir.Sub("big");
+  {
+    StoreOptions so;
+    so.durability = Durability::kNone;
+    auto s = Store::Open(big, so);
+    REQUIRE(s.ok());
+    std::vector<EventData> batch(100, EventData{"T", "p", 1, {}});
+    for (int i = 0; i < 20; ++i) {
+      REQUIRE((*s)->journal()
+                  .Append("s" + std::to_string(i), Expected::Any(), batch)
+                  .ok());
+    }
+    REQUIRE((*s)->Close().ok());
+  }
+  struct Case {
+    std::vector<std::string> args;
+    std::string progress, result;
+  };
+  for (const Case& c : {Case{{"verify", big},
+                             "verify: 256 of about 4040 records checked (6%)",
+                             "checked " + big},
+                        Case{{"export", store},
+                             "export: 1 of 7 events (14%)",
+                             "{\"kind\":\"end\""}}) {
+    CAPTURE(c.args[0]);
+    test::PtyResult r = test::RunCliOnPty(c.args);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.out);
+    const size_t shown = r.out.find(c.progress);
+    REQUIRE_MESSAGE(shown != std::string::npos, r.out);
+    const size_t result = r.out.find(c.result);
+    REQUIRE(result != std::string::npos);
+    // Every progress text is followed by a clear before the result.
+    const size_t last_progress = r.out.rfind(c.args[0] + ": ", result);
+    const size_t clear = r.out.find("\r\033[K", last_progress);
+    CHECK(clear < result);
+    CHECK(r.out.find("\r\033[K", result) == std::string::npos);
+  }
 }
 
 }  // namespace memoir

@@ -3,6 +3,10 @@
 // import refuses input that is not an export.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <vector>
+
 #include "memoir/store.h"
 #include "support/temp_dir.h"
 #include "tools/bank_store.h"
@@ -150,6 +154,46 @@ TEST_CASE("import refuses input that is not an export, naming the line") {
   CliResult again = RunCli({"import", dir.Sub("twice")}, good);
   CHECK(again.exit_code == 1);
   CHECK(again.err.find("already exists") != std::string::npos);
+}
+
+TEST_CASE(
+    "a failed import into a new store leaves nothing behind; into an "
+    "existing store it changes nothing the input did not reach") {
+  test::TempDir dir;
+  WriteStore(dir.Sub("source"));
+  const std::string good = RunCli({"export", dir.Sub("source")}).out;
+  const std::string cut = good.substr(0, good.rfind("{\"kind\":\"end\""));
+  auto entries = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+      names.push_back(e.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const std::vector<std::string> before = entries();
+  for (const std::string& input :
+       {std::string("garbage\n"), std::string(""), cut}) {
+    CAPTURE(input.substr(0, 20));
+    CliResult r = RunCli({"import", dir.Sub("new-store")}, input);
+    CHECK(r.exit_code == 1);
+    CHECK_MESSAGE(r.err.find("new-store was not created") != std::string::npos,
+                  r.err);
+    CHECK(!std::filesystem::exists(dir.Sub("new-store")));
+    CHECK(entries() == before);  // no half-built sibling either
+  }
+  // An empty directory counts as new: it stays empty.
+  std::filesystem::create_directory(dir.Sub("empty"));
+  CHECK(RunCli({"import", dir.Sub("empty")}, "garbage\n").exit_code == 1);
+  CHECK(std::filesystem::is_empty(dir.Sub("empty")));
+  REQUIRE(RunCli({"import", dir.Sub("empty")}, good).exit_code == 0);
+  CHECK(RunCli({"verify", dir.Sub("empty")}).exit_code == 0);
+  // An existing store is kept, with what it held.
+  const std::string digest = test::FileDigest(dir.Sub("source") + "/data.mdb");
+  CliResult bad = RunCli({"import", dir.Sub("source")}, "garbage\n");
+  CHECK(bad.exit_code == 1);
+  CHECK(test::FileDigest(dir.Sub("source") + "/data.mdb") == digest);
+  CHECK(RunCli({"verify", dir.Sub("source")}).exit_code == 0);
 }
 
 }  // namespace memoir

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <stdexcept>
@@ -105,6 +106,54 @@ CliResult RunCli(const std::vector<std::string>& args, const std::string& input,
       std::chrono::steady_clock::now() - start);
   if (WIFEXITED(status) && !r.timed_out) r.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  return r;
+}
+
+PtyResult RunCliOnPty(const std::vector<std::string>& args,
+                      std::chrono::milliseconds deadline) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) {
+    throw std::runtime_error("cannot open a pseudo-terminal");
+  }
+  int slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  int null_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (slave < 0 || null_in < 0) throw std::runtime_error("open failed");
+  const auto start = std::chrono::steady_clock::now();
+  pid_t pid = Spawn(args, null_in, slave, slave);
+  close(null_in);
+  // The parent keeps the slave open, so the master never reports hang-up
+  // (and never drops output) before everything is read.
+  PtyResult r;
+  int status = 0;
+  bool exited = false;
+  for (;;) {
+    pollfd p{master, POLLIN, 0};
+    // Waiting for output or the child's exit; the deadline below decides.
+    int n = poll(&p, 1, exited ? 0 : 50);
+    if (n > 0 && (p.revents & POLLIN)) {
+      char buf[4096];
+      ssize_t got = read(master, buf, sizeof(buf));
+      if (got > 0) {
+        r.out.append(buf, static_cast<size_t>(got));
+        continue;
+      }
+    }
+    if (exited) break;  // and nothing left to read
+    pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) {
+      exited = true;
+    } else if (std::chrono::steady_clock::now() - start > deadline) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      close(slave);
+      close(master);
+      return r;
+    }
+  }
+  close(slave);
+  close(master);
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
   return r;
 }
 

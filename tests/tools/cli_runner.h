@@ -27,6 +27,20 @@ CliResult RunCli(const std::vector<std::string>& args,
                  const std::string& input = "",
                  std::chrono::milliseconds deadline = std::chrono::seconds(30));
 
+// A run on a terminal: everything the program wrote to it (stdout and
+// stderr share it, as in an interactive shell; the terminal turns "\n"
+// into "\r\n").
+struct PtyResult {
+  int exit_code = -1;  // -1 when killed by a signal or the deadline
+  std::string out;
+};
+
+// Runs `memoir ARGS...` with stdout and stderr on one pseudo-terminal and
+// stdin from /dev/null; kills it at the deadline.
+PtyResult RunCliOnPty(
+    const std::vector<std::string>& args,
+    std::chrono::milliseconds deadline = std::chrono::seconds(30));
+
 // A `memoir` process left running, whose stdout is read line by line.
 class CliProcess {
  public:

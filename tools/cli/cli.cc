@@ -7,8 +7,14 @@
 #include <cerrno>
 #include <charconv>
 
+#include "json.h"
+#include "output.h"
+
 namespace memoir::cli {
 namespace {
+
+bool g_json_errors = false;
+std::string g_error_command;
 
 // What to do about a failure, by its code; empty when the message says it.
 std::string Hint(const Status& s, bool opening) {
@@ -36,14 +42,22 @@ std::string Hint(const Status& s, bool opening) {
   }
 }
 
-void Report(const Status& s, std::string_view doing, bool opening) {
-  fmt::print(stderr, "memoir: {}: {}\n", doing, s.message());
+void Report(int code, const Status& s, std::string_view doing, bool opening) {
   std::string hint = Hint(s, opening);
-  if (!hint.empty()) fmt::print(stderr, "  {}\n", hint);
+  if (hint.empty() && code == kExitUsage) {
+    hint =
+        g_error_command.empty()
+            ? "Run 'memoir --help' for usage."
+            : fmt::format("Run 'memoir {} --help' for usage.", g_error_command);
+  }
+  PrintError(code,
+             doing.empty() ? std::string(s.message())
+                           : fmt::format("{}: {}", doing, s.message()),
+             hint);
 }
 
 void FailOpen(const Status& s, std::string_view doing) {
-  Report(s, doing, /*opening=*/true);
+  Report(kExitUnreadable, s, doing, /*opening=*/true);
 }
 
 }  // namespace
@@ -121,8 +135,7 @@ std::unique_ptr<Store> OpenForWriting(const Options& o, bool create) {
   return std::move(store).value();
 }
 
-int Fail(const Status& s, std::string_view doing) {
-  Report(s, doing, /*opening=*/false);
+int ExitCode(const Status& s) {
   switch (s.code()) {
     case Status::Code::kNotFound:
     case Status::Code::kStreamDeleted:
@@ -135,9 +148,45 @@ int Fail(const Status& s, std::string_view doing) {
   }
 }
 
+int Fail(const Status& s, std::string_view doing) {
+  const int code = ExitCode(s);
+  Report(code, s, doing, /*opening=*/false);
+  return code;
+}
+
+int FailOpening(const Status& s, std::string_view doing) {
+  FailOpen(s, doing);
+  return kExitUnreadable;
+}
+
 int UsageError(std::string_view message) {
-  fmt::print(stderr, "memoir: {}\n  Run with --help for usage.\n", message);
+  const std::string command =
+      g_error_command.empty() ? "memoir" : "memoir " + g_error_command;
+  PrintError(kExitUsage, message,
+             fmt::format("Run '{} --help' for usage.", command), command);
   return kExitUsage;
+}
+
+void SetJsonErrors(bool json) { g_json_errors = json; }
+
+void SetErrorCommand(std::string_view command) {
+  g_error_command = std::string(command);
+}
+
+void PrintError(int code, std::string_view message, std::string_view hint,
+                std::string_view who) {
+  ClearProgress();
+  if (g_json_errors) {
+    JsonObject error;
+    error.Str("error", message).Num("code", static_cast<uint64_t>(code));
+    if (!hint.empty()) error.Str("hint", hint);
+    if (!g_error_command.empty()) error.Str("command", g_error_command);
+    fmt::print(stderr, "{}\n", error.str());
+  } else {
+    fmt::print(stderr, "{}: {}\n", who, message);
+    if (!hint.empty()) fmt::print(stderr, "  {}\n", hint);
+  }
+  std::fflush(stderr);
 }
 
 }  // namespace memoir::cli

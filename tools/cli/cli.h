@@ -45,8 +45,9 @@ struct Options {
 };
 
 // How a command runs (contain.h): reads are watched for stalls, writes are
-// never cut short.
-enum class Kind { kRead, kWrite };
+// never cut short. kLocal commands touch no store (completion, man) and run
+// in this process.
+enum class Kind { kRead, kWrite, kLocal };
 
 struct Command {
   CLI::App* app;
@@ -93,11 +94,36 @@ std::unique_ptr<Store> OpenForReading(const Options& o);
 std::unique_ptr<Store> OpenForWriting(const Options& o, bool create);
 
 // Prints "memoir: <message>" and a hint to stderr and returns the exit code
-// for `s` (see Exit). `doing` says what failed ("reading stream 'a'").
+// for `s` (see Exit). `doing` says what failed ("reading stream 'a'");
+// empty when the status's message says it already.
 int Fail(const Status& s, std::string_view doing);
 
-// Prints a usage error and returns kExitUsage.
+// The exit code Fail returns for `s`.
+int ExitCode(const Status& s);
+
+// Prints a usage error ("memoir COMMAND: message" and a hint to the
+// command's --help) and returns kExitUsage.
 int UsageError(std::string_view message);
+
+// Like Fail, for a store that cannot be opened (missing, not a store,
+// locked, damaged): the hint says how to find or restore the store, and the
+// exit code is always kExitUnreadable.
+int FailOpening(const Status& s, std::string_view doing);
+
+// How errors are printed. By default: "memoir: <message>" and, indented on
+// the next line, a hint. With --json (SetJsonErrors(true)), each error is
+// one JSON object on one line of stderr:
+//   {"error":"<message>","code":<exit code>,"hint":"<hint>",
+//    "command":"<command>"}
+// ("hint" and "command" only when known), so scripts can parse it.
+void SetJsonErrors(bool json);
+// The command named in JSON errors ("events"); empty before parsing.
+void SetErrorCommand(std::string_view command);
+// Prints one error as above; `code` is the exit code it will end with.
+// `who` starts the plain line ("memoir: ..." or, for usage errors of one
+// command, "memoir events: ...").
+void PrintError(int code, std::string_view message, std::string_view hint,
+                std::string_view who = "memoir");
 
 }  // namespace memoir::cli
 

@@ -106,10 +106,11 @@ int RunBisect(const Options& o, const BisectArgs& a) {
   }();
   if (!b.ok() && b.status().IsInvalidArgument()) {
     // The name was checked above: the invariant fails before any event.
-    fmt::print(stderr,
-               "memoir: invariant '{}' ({}) fails on the initial state of "
-               "'{}', before its first event: check the invariant\n",
-               inv->name, inv->description, o.stream);
+    PrintError(kExitProblems,
+               fmt::format("invariant '{}' ({}) fails on the initial state "
+                           "of '{}', before its first event",
+                           inv->name, inv->description, o.stream),
+               "Check the invariant.");
     return kExitProblems;
   }
   if (!b.ok())

@@ -27,10 +27,17 @@ off_t FileSize(const std::string& path) {
 int RunCopy(const Options& o, const CopyArgs& args) {
   std::unique_ptr<Store> store = OpenForReading(o);
   if (!store) return kExitUnreadable;
+  // A copy without --compact is as large as the pages in use.
+  uint64_t total = 0;
+  if (!args.compact) {
+    Result<StoreInfo> info = InspectStore(*store);
+    if (info.ok()) total = info->map_used;
+  }
   // LMDB copies in one call; the growing file is the heartbeat.
   std::atomic<bool> done{false};
   std::thread watch([&] {
     Progress progress("copy");
+    progress.SetTotal(total, /*about=*/true);
     off_t last = -1;
     while (!done.load()) {
       off_t size = FileSize(args.dest + "/data.mdb.partial");

@@ -15,18 +15,20 @@ struct DeleteArgs {
   bool yes = false;
 };
 
-// Asks on stderr and reads the answer from stdin; only "y" or "yes" agree.
+// Asks on stderr and reads the answer from stdin; only "yes", as the
+// question says, agrees (a stray "y" or Enter must not delete data).
 bool Confirm(const std::string& question) {
   fmt::print(stderr,
              "{} This cannot be undone. Type 'yes' to go on: ", question);
   std::fflush(stderr);
   std::string answer;
   if (!std::getline(std::cin, answer)) return false;
-  return answer == "y" || answer == "yes";
+  return answer == "yes";
 }
 
 int Declined() {
-  fmt::print(stderr, "memoir: not confirmed; nothing was deleted\n");
+  PrintError(kExitProblems, "not confirmed; nothing was deleted",
+             "Type 'yes' to confirm, or pass --yes.");
   return kExitProblems;
 }
 

@@ -192,10 +192,13 @@ int RunExport(const Options& o, const std::string& only) {
       ListAll(store->journal(), only);
   if (!streams.ok()) return Fail(streams.status(), "listing streams");
   PrintLine(JsonObject().Num("memoir_export", 1).str());
+  uint64_t total_events = 0;
   for (const auto& [name, info] : *streams) {
     PrintLine(StreamLine(info));
     ++counts.streams;
+    if (!info.deleted) total_events += info.event_count;
   }
+  progress.SetTotal(total_events);
   Status s = ExportEvents(store->journal(), *streams, only, decoder.get(),
                           &counts, &progress);
   if (!s.ok()) return Fail(s, "exporting events");

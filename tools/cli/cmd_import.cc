@@ -8,11 +8,21 @@
 // seqs and deleted-to mark match the export's; a deleted stream is
 // tombstoned the same way. Positions are the new store's own.
 //
-// The import is not atomic: on an error, what was imported before it stays.
-// Import into a new store, and remove it if the import fails.
+// Into a new store (a path that does not exist or an empty directory) the
+// import is all or nothing: it is built in a sibling directory
+// "STORE.importing-XXXXXX", renamed to STORE only when the whole input was
+// imported and synced, and removed otherwise, so a failed import leaves no
+// store behind. Into an existing store it is not atomic: on an error, what
+// was imported before it stays.
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <map>
 
@@ -91,7 +101,7 @@ class Importer {
     if (!ended_) {
       return Bad(line_ + 1,
                  "the input ends before its end line: the export was cut "
-                 "short (what came before it was imported)");
+                 "short");
     }
     return Status::OK();
   }
@@ -323,38 +333,141 @@ class Importer {
   uint64_t events_ = 0, snapshots_ = 0;
 };
 
-int RunImport(const Options& o) {
+namespace fs = std::filesystem;
+
+// True when `path` holds no store yet: it does not exist, or it is an empty
+// directory.
+bool IsNewStore(const std::string& path) {
+  std::error_code ec;
+  fs::file_status st = fs::status(path, ec);
+  if (st.type() == fs::file_type::not_found) return true;
+  return !ec && fs::is_directory(st) && fs::is_empty(path, ec) && !ec;
+}
+
+// A new, empty sibling directory of `path` to build the store in.
+Result<std::string> MakeSibling(const std::string& path) {
+  fs::path target = fs::path(path).lexically_normal();
+  if (!target.has_filename()) target = target.parent_path();
+  fs::path parent = target.parent_path();
+  if (parent.empty()) parent = ".";
+  std::string pattern =
+      (parent / (target.filename().string() + ".importing-XXXXXX")).string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    const int err = errno;
+    return Status::IOError(
+        fmt::format("creating a directory beside {} to import into: {}", path,
+                    std::strerror(err)));
+  }
+  return pattern;
+}
+
+// Renames the finished store `from` to `to` (a path that does not exist or
+// an empty directory) and syncs the parent directory so the name lasts.
+Status Publish(const std::string& from, const std::string& to) {
+  fs::path target = fs::path(to).lexically_normal();
+  if (!target.has_filename()) target = target.parent_path();
+  if (std::rename(from.c_str(), target.c_str()) != 0) {
+    const int err = errno;
+    return Status::IOError(
+        fmt::format("renaming {} to {}: {}{}", from, to, std::strerror(err),
+                    err == ENOTEMPTY || err == EEXIST
+                        ? " (something was written there meanwhile)"
+                        : ""));
+  }
+  fs::path parent = target.parent_path();
+  if (parent.empty()) parent = ".";
+  int fd = open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+  return Status::OK();
+}
+
+// Total bytes on stdin when it is a regular file (`memoir import S < f`).
+uint64_t InputSize() {
+  struct stat st {};
+  if (fstat(STDIN_FILENO, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+  const off_t left = st.st_size - lseek(STDIN_FILENO, 0, SEEK_CUR);
+  return left > 0 ? static_cast<uint64_t>(left) : 0;
+}
+
+// Imports stdin into the store at `path` (`fresh`: a new one, removed by
+// the caller on failure). Returns the exit code; errors name `name` (the
+// store the user gave). On success `summary` says what was imported.
+int ImportInto(const std::string& path, const std::string& name, bool fresh,
+               std::string* summary) {
   auto clock = std::make_shared<ImportClock>();
   StoreOptions options;
   options.durability = Durability::kNone;  // one sync at the end
   options.clock = clock;
-  auto opened = Store::Open(o.store, options);
+  auto opened = Store::Open(path, options);
   if (!opened.ok()) {
-    (void)Fail(opened.status(), fmt::format("opening {} for writing", o.store));
-    return kExitUnreadable;
+    return FailOpening(opened.status(),
+                       fmt::format("opening {} for writing", name));
   }
   Store& store = **opened;
   Importer importer(store, *clock);
   Progress progress("import");
+  progress.SetTotal(InputSize());
   std::string line;
   size_t n = 0;
+  uint64_t bytes = 0;
   Status s;
   while (s.ok() && std::getline(std::cin, line)) {
+    bytes += line.size() + 1;
     s = importer.Line(++n, line);
-    progress.Update(importer.events(), "events");
+    progress.Update(bytes, "bytes");
   }
   if (s.ok()) s = importer.Finish();
   Status synced = store.Sync();
   if (s.ok()) s = synced;
+  Status closed = store.Close();
+  if (s.ok()) s = closed;
   if (!s.ok()) {
-    int code = Fail(s, fmt::format("importing into {}", o.store));
-    // Input that is not a valid export is a problem found, not a usage error.
-    return s.IsInvalidArgument() ? kExitProblems : code;
+    // Input that is not a valid export is a problem found, not a usage
+    // error.
+    const int code = s.IsInvalidArgument() ? kExitProblems : ExitCode(s);
+    PrintError(
+        code, fmt::format("importing into {}: {}", name, s.message()),
+        fresh ? fmt::format("Nothing was imported: {} was not created.", name)
+              : fmt::format("What came before the error was imported "
+                            "into {} and stays there.",
+                            name));
+    return code;
   }
-  PrintLine(fmt::format(
-      "imported {} streams, {} events and {} snapshots into "
-      "{}",
-      importer.streams(), importer.events(), importer.snapshots(), o.store));
+  *summary = fmt::format(
+      "imported {} streams, {} events and {} snapshots "
+      "into {}",
+      importer.streams(), importer.events(), importer.snapshots(), name);
+  return kExitOk;
+}
+
+int RunImport(const Options& o) {
+  std::string summary;
+  if (!IsNewStore(o.store)) {
+    // An existing store (or a directory holding something else, which
+    // Store::Open refuses or takes as it would for any writer).
+    int code = ImportInto(o.store, o.store, /*fresh=*/false, &summary);
+    if (code != kExitOk) return code;
+  } else {
+    Result<std::string> sibling = MakeSibling(o.store);
+    if (!sibling.ok()) {
+      return Fail(sibling.status(), fmt::format("importing into {}", o.store));
+    }
+    int code = ImportInto(*sibling, o.store, /*fresh=*/true, &summary);
+    Status published =
+        code == kExitOk ? Publish(*sibling, o.store) : Status::OK();
+    if (code != kExitOk || !published.ok()) {
+      std::error_code ec;
+      fs::remove_all(*sibling, ec);
+    }
+    if (code != kExitOk) return code;
+    if (!published.ok()) {
+      return Fail(published, fmt::format("importing into {}", o.store));
+    }
+  }
+  PrintLine(summary);
   return kExitOk;
 }
 

@@ -160,7 +160,8 @@ int RunStreams(const Options& o, const StreamsArgs& args) {
   if (damaged.empty()) return kExitOk;
   table.Flush();  // the listing first, then what is wrong with it
   for (const auto& [name, why] : damaged) {
-    fmt::print(stderr, "memoir: stream '{}' is damaged: {}\n", name, why);
+    PrintError(kExitProblems,
+               fmt::format("stream '{}' is damaged: {}", name, why), "");
   }
   return kExitProblems;
 }

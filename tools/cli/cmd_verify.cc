@@ -30,6 +30,16 @@ int RunVerify(const Options& o, const std::string& stream) {
   std::unique_ptr<Store> store = OpenForReading(o);
   if (!store) return kExitUnreadable;
   Progress progress("verify");
+  if (stream.empty()) {
+    // Records the check visits: two per stream (name and row), each event
+    // and its index entry, each snapshot; tag entries are not counted, so
+    // this is an estimate (a store with tags runs past it).
+    Result<StoreInfo> info = InspectStore(*store);
+    if (info.ok()) {
+      progress.SetTotal(2 * info->streams + 2 * info->events + info->snapshots,
+                        /*about=*/true);
+    }
+  }
   VerifyOptions options;
   options.stream = stream;
   options.max_problems = 10000;
@@ -39,7 +49,8 @@ int RunVerify(const Options& o, const std::string& stream) {
   };
   Heartbeat();
   Result<VerifyReport> r = VerifyStore(*store, options);
-  if (!r.ok()) return Fail(r.status(), fmt::format("verifying {}", o.store));
+  // VerifyStore's errors already say "verifying STORE: ...".
+  if (!r.ok()) return Fail(r.status(), "");
   const VerifyReport& report = *r;
   const std::string what =
       stream.empty() ? o.store : fmt::format("stream '{}'", stream);
@@ -103,7 +114,11 @@ int RunRepair(const Options& o, bool dry_run) {
   RepairOptions options;
   options.dry_run = dry_run;
   Result<RepairReport> r = RepairStore(o.store, options);
-  if (!r.ok()) return Fail(r.status(), fmt::format("repairing {}", o.store));
+  // Whatever stops the repair (a missing store, a writer holding it, damage
+  // it cannot read past) means the store cannot be repaired as it is.
+  if (!r.ok()) {
+    return FailOpening(r.status(), fmt::format("repairing {}", o.store));
+  }
   const RepairReport& report = *r;
   auto print = [&](const DamagedRecord& d, std::string_view kind) {
     if (o.json) {

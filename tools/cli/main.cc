@@ -3,41 +3,94 @@
 // contained child process (contain.h).
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+#include "app.h"
 #include "cli.h"
 #include "contain.h"
-#include "memoir/version.h"
 
 using memoir::cli::Command;
 using memoir::cli::Options;
 
+namespace {
+
+// Edit distance, for "did you mean" on a mistyped option.
+size_t Distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The option of `cmd` closest to the mistyped `given`, if any is close.
+std::string Closest(const CLI::App& cmd, std::string_view given) {
+  std::string best;
+  size_t best_distance = 3;  // at most two edits away
+  for (const CLI::Option* opt : cmd.get_options()) {
+    for (const std::string& l : opt->get_lnames()) {
+      const size_t d = Distance(given, "--" + l);
+      if (d < best_distance) {
+        best_distance = d;
+        best = "--" + l;
+      }
+    }
+  }
+  return best;
+}
+
+// Arguments `cmd` did not take (it allows extras so that they can be named
+// here): a usage error naming them, or 0 when there were none.
+int RejectExtras(const CLI::App& cmd) {
+  const std::vector<std::string> extras = cmd.remaining();
+  if (extras.empty()) return 0;
+  const std::string who = "memoir " + cmd.get_name();
+  const std::string help = fmt::format("Run '{} --help' for its options.", who);
+  const std::string& first = extras.front();
+  if (first.size() > 1 && first[0] == '-') {
+    const std::string name = first.substr(0, first.find('='));
+    const std::string closest = Closest(cmd, name);
+    memoir::cli::PrintError(
+        memoir::cli::kExitUsage, fmt::format("unknown option '{}'", name),
+        closest.empty() ? help
+                        : fmt::format("Did you mean '{}'? {}", closest, help),
+        who);
+  } else {
+    memoir::cli::PrintError(memoir::cli::kExitUsage,
+                            fmt::format("unexpected argument '{}'", first),
+                            help, who);
+  }
+  return memoir::cli::kExitUsage;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  CLI::App app{
-      "memoir: inspect a memoir store, live or copied, safely, and replay "
-      "its history with the application's code.\n"
-      "Commands that read open the store read-only and never change it.",
-      "memoir"};
-  app.set_version_flag("--version", "memoir " MEMOIR_VERSION);
-  app.require_subcommand(1);
-  app.footer(
-      "Exit codes: 0 ok; 1 problems found (verify, verify-snapshots, a "
-      "bisect that found a break, a rehandle that diverged), nothing to act "
-      "on (no such stream) or not done (a deletion not confirmed, import "
-      "input rejected); 2 usage error (also a plugin that cannot be loaded); "
-      "3 the store cannot be read (missing, corrupt, locked for write) or a "
-      "plugin's code failed or crashed on it.\nRun 'memoir COMMAND --help' "
-      "for a command's options.");
+  CLI::App app{"", "memoir"};
   Options o;
   std::vector<Command> commands;
-  memoir::cli::AddInfoCommands(app, o, commands);
-  memoir::cli::AddEventCommands(app, o, commands);
-  memoir::cli::AddVerifyCommand(app, o, commands);
-  memoir::cli::AddExportCommands(app, o, commands);
-  memoir::cli::AddImportCommand(app, o, commands);
-  memoir::cli::AddCopyCommand(app, o, commands);
-  memoir::cli::AddDeleteCommands(app, o, commands);
-  memoir::cli::AddReplayCommands(app, o, commands);
-  memoir::cli::AddBisectCommands(app, o, commands);
-  if (argc > 1 && argv[1][0] != '-') {
+  memoir::cli::DefineApp(app, o, commands);
+  // Errors before and during parsing are JSON too when --json was asked for.
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) memoir::cli::SetJsonErrors(true);
+  }
+  if (argc == 1) {
+    // Bare `memoir`: what it can do, and a usage error (exit code 2), as
+    // for any other missing argument.
+    fmt::print(stderr, "{}", app.help());
+    return memoir::cli::kExitUsage;
+  }
+  if (argv[1][0] != '-') {
     bool known = false;
     for (const Command& c : commands)
       known = known || c.app->get_name() == argv[1];
@@ -45,21 +98,34 @@ int main(int argc, char** argv) {
       return memoir::cli::UsageError(
           fmt::format("unknown command '{}'", argv[1]));
     }
+  } else if (std::strcmp(argv[1], "--help") != 0 &&
+             std::strcmp(argv[1], "-h") != 0 &&
+             std::strcmp(argv[1], "--version") != 0) {
+    return memoir::cli::UsageError(
+        fmt::format("unknown option '{}' (options follow the command: "
+                    "memoir COMMAND [OPTIONS])",
+                    argv[1]));
   }
+  // Each command takes what it does not know, so that it can be named.
+  for (const Command& c : commands) c.app->allow_extras();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::string command;
+    std::string who = "memoir";
     for (const CLI::App* sub : app.get_subcommands()) {
-      command = " " + sub->get_name();
+      who = "memoir " + sub->get_name();
     }
-    fmt::print(stderr, "memoir: {}\n  Run 'memoir{} --help' for usage.\n",
-               e.what(), command);
+    memoir::cli::PrintError(memoir::cli::kExitUsage, e.what(),
+                            fmt::format("Run '{} --help' for usage.", who),
+                            who);
     return memoir::cli::kExitUsage;
   }
   for (const Command& c : commands) {
     if (!c.app->parsed()) continue;
+    memoir::cli::SetErrorCommand(c.app->get_name());
+    if (int code = RejectExtras(*c.app); code != 0) return code;
+    if (c.kind == memoir::cli::Kind::kLocal) return c.body();
     memoir::cli::ContainOptions contain;
     contain.store = o.store;
     contain.plugin = o.plugin;

@@ -7,10 +7,15 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "format.h"
+
 namespace memoir::cli {
 namespace {
 
 constexpr size_t kBlockRows = 256;
+
+// Whether a progress line is on the terminal now (one process, one line).
+bool g_progress_shown = false;
 
 // Display width: UTF-8 continuation bytes take no column.
 size_t Width(std::string_view s) {
@@ -22,6 +27,10 @@ size_t Width(std::string_view s) {
 }  // namespace
 
 void PrintLine(std::string_view line) {
+  // Only a terminal shows both; into a file or pipe, results and the
+  // progress line do not meet.
+  static const bool stdout_tty = isatty(STDOUT_FILENO) == 1;
+  if (stdout_tty) ClearProgress();
   if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() ||
       std::fputc('\n', stdout) == EOF) {
     throw BrokenPipe{};
@@ -104,19 +113,47 @@ void PrintPairs(const std::vector<std::pair<std::string, std::string>>& pairs) {
 Progress::Progress(std::string what)
     : what_(std::move(what)), tty_(isatty(STDERR_FILENO) == 1) {}
 
-Progress::~Progress() {
-  if (shown_) std::fputs("\r\033[K", stderr);
+Progress::~Progress() { ClearProgress(); }
+
+void Progress::SetTotal(uint64_t total, bool about) {
+  total_ = total;
+  about_ = about;
+}
+
+std::string Progress::Text(uint64_t count, std::string_view unit) const {
+  const bool bytes = unit == "bytes";
+  auto amount = [&](uint64_t n) {
+    return bytes ? Size(n) : fmt::format("{}", n);
+  };
+  if (total_ == 0 || (about_ && count > total_)) {
+    return bytes ? fmt::format("{}: {}", what_, Size(count))
+                 : fmt::format("{}: {} {}", what_, count, unit);
+  }
+  // Whole percent, rounded down, so that 100% means done.
+  const uint64_t percent = std::min<uint64_t>(
+      100, static_cast<uint64_t>(static_cast<double>(count) * 100 / total_));
+  return fmt::format("{}: {} of {}{}{}{} ({}%)", what_, amount(count),
+                     about_ ? "about " : "", amount(total_), bytes ? "" : " ",
+                     bytes ? "" : unit, percent);
 }
 
 void Progress::Update(uint64_t count, std::string_view unit) {
   if (!tty_) return;
   auto now = std::chrono::steady_clock::now();
-  if (shown_ && now - last_ < std::chrono::milliseconds(250)) return;
+  if (last_ != std::chrono::steady_clock::time_point{} &&
+      now - last_ < std::chrono::milliseconds(250)) {
+    return;
+  }
   last_ = now;
-  shown_ = true;
-  std::fprintf(stderr, "\r%s: %llu %.*s", what_.c_str(),
-               static_cast<unsigned long long>(count),
-               static_cast<int>(unit.size()), unit.data());
+  g_progress_shown = true;
+  fmt::print(stderr, "\r\033[K{}", Text(count, unit));
+  std::fflush(stderr);
+}
+
+void ClearProgress() {
+  if (!g_progress_shown) return;
+  g_progress_shown = false;
+  std::fputs("\r\033[K", stderr);
   std::fflush(stderr);
 }
 

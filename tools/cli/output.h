@@ -49,19 +49,36 @@ class Table {
 void PrintPairs(const std::vector<std::pair<std::string, std::string>>& pairs);
 
 // Progress of a long command on stderr, only when stderr is a terminal:
-// one line rewritten at most four times a second, cleared at the end.
+// one line rewritten at most four times a second, cleared at the end and
+// before any result line or error is printed (PrintLine, PrintError), so
+// that results never share a line with it. With a known total it reads
+// "verify: 1200 of 5000 records (24%)"; sizes in bytes print with units
+// ("1.5 MiB of 3.0 MiB (50%)").
 class Progress {
  public:
   explicit Progress(std::string what);
   ~Progress();
+  // The total that counts run up to; 0 (the default): unknown, only the
+  // count is shown. `about`: the total is an estimate ("of about ...");
+  // a count beyond an estimate shows without it.
+  void SetTotal(uint64_t total, bool about = false);
+  // Shows `count` things of `unit` ("records"; "bytes" prints as a size).
   void Update(uint64_t count, std::string_view unit);
+
+  // The progress line as Update shows it, without the terminal controls.
+  std::string Text(uint64_t count, std::string_view unit) const;
 
  private:
   std::string what_;
   bool tty_;
-  bool shown_ = false;
+  uint64_t total_ = 0;
+  bool about_ = false;
   std::chrono::steady_clock::time_point last_{};
 };
+
+// Clears the progress line if one is shown (PrintLine and PrintError call
+// it; a command that writes to stderr itself calls it first).
+void ClearProgress();
 
 }  // namespace memoir::cli
 

@@ -15,8 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <random>
@@ -47,19 +49,22 @@ struct Checks {
 int Usage(const char* error) {
   FILE* out = error ? stderr : stdout;
   if (error) std::fprintf(stderr, "memoir-demo: %s\n", error);
-  std::fprintf(out,
-               "usage: memoir-demo [STORE] [--seed N] [--accounts N] "
-               "[--clients N] [--quick] [--plant-overdraft]\n"
-               "  STORE defaults to ./demo-store; it is recreated each run.\n"
-               "  --quick: 300 accounts, killed after 0.3-0.7 s (for tests)\n"
-               "  --plant-overdraft: after the checks, append a withdrawal "
-               "straight to the\n"
-               "    journal that drives one account negative, as an older "
-               "release without\n"
-               "    the funds check might have written it, then deposit a "
-               "little more through\n"
-               "    the actors; 'memoir bisect ... --invariant "
-               "balance-never-negative' finds it\n");
+  std::fprintf(
+      out,
+      "usage: memoir-demo [STORE] [--seed N] [--accounts N] "
+      "[--clients N] [--quick] [--plant-overdraft]\n"
+      "  STORE defaults to ./demo-store; a store the demo made there is\n"
+      "    replaced each run; any other non-empty directory is "
+      "refused.\n"
+      "  --quick: 300 accounts, killed after 0.3-0.7 s (for tests)\n"
+      "  --plant-overdraft: after the checks, append a withdrawal "
+      "straight to the\n"
+      "    journal that drives one account negative, as an older "
+      "release without\n"
+      "    the funds check might have written it, then deposit a "
+      "little more through\n"
+      "    the actors; 'memoir bisect ... --invariant "
+      "balance-never-negative' finds it\n");
   return error ? 2 : 0;
 }
 
@@ -113,26 +118,78 @@ bool Parse(int argc, char** argv, Config& c, int& status) {
   return true;
 }
 
-// Removes a previous demo store; refuses to touch a directory that holds
-// anything else.
+// The file that marks a directory as a store memoir-demo made, and so may
+// replace. A memoir store by itself (data.mdb) is not enough: it may be
+// anyone's.
+constexpr char kDemoMarker[] = "memoir-demo.marker";
+
+// Makes `path` ready for a new demo store: a missing or empty directory is
+// used, a previous demo store (the marker and a store's own files, nothing
+// else) is removed; anything else is refused, so the demo never deletes
+// what it did not make. Then writes the marker, before the store exists.
 bool PrepareStore(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::exists(path, ec)) return true;
-  for (const auto& entry : fs::directory_iterator(path, ec)) {
-    std::string name = entry.path().filename().string();
-    if (name != "data.mdb" && name != "lock.mdb" && name != "memoir.lock") {
+  fs::file_status st = fs::status(path, ec);
+  if (fs::exists(st)) {
+    if (!fs::is_directory(st)) {
       std::fprintf(stderr,
-                   "memoir-demo: %s holds '%s', so it is not a demo store; "
-                   "pass another directory\n",
-                   path.c_str(), name.c_str());
+                   "memoir-demo: %s exists and is not a directory; pass a "
+                   "new or empty directory for the demo store\n",
+                   path.c_str());
       return false;
     }
+    bool marked = false, has_store = false;
+    for (const auto& entry : fs::directory_iterator(path, ec)) {
+      std::string name = entry.path().filename().string();
+      if (name == kDemoMarker) {
+        marked = true;
+      } else if (name == "data.mdb" || name == "lock.mdb" ||
+                 name == "memoir.lock") {
+        has_store = true;
+      } else {
+        std::fprintf(stderr,
+                     "memoir-demo: %s holds '%s', so it is not a demo store; "
+                     "it is left as it is. Pass a new or empty directory\n",
+                     path.c_str(), name.c_str());
+        return false;
+      }
+    }
+    if (ec) {
+      std::fprintf(stderr, "memoir-demo: cannot list %s: %s\n", path.c_str(),
+                   ec.message().c_str());
+      return false;
+    }
+    if (has_store && !marked) {
+      std::fprintf(stderr,
+                   "memoir-demo: %s holds a memoir store that memoir-demo "
+                   "did not make (it has no %s); the demo replaces only its "
+                   "own stores, so it is left as it is. Pass a new or empty "
+                   "directory (or remove this one yourself)\n",
+                   path.c_str(), kDemoMarker);
+      return false;
+    }
+    if (marked) {
+      fs::remove_all(path, ec);
+      if (ec) {
+        std::fprintf(stderr, "memoir-demo: cannot remove %s: %s\n",
+                     path.c_str(), ec.message().c_str());
+        return false;
+      }
+    }
   }
-  fs::remove_all(path, ec);
-  if (ec) {
-    std::fprintf(stderr, "memoir-demo: cannot remove %s: %s\n", path.c_str(),
-                 ec.message().c_str());
+  fs::create_directories(path, ec);
+  std::FILE* marker =
+      ec ? nullptr : std::fopen((fs::path(path) / kDemoMarker).c_str(), "w");
+  bool written =
+      marker != nullptr && std::fputs(
+                               "This directory holds a store made by "
+                               "memoir-demo; the next run replaces it.\n",
+                               marker) >= 0;
+  if (marker != nullptr) written = std::fclose(marker) == 0 && written;
+  if (!written) {
+    std::fprintf(stderr, "memoir-demo: cannot create %s/%s: %s\n", path.c_str(),
+                 kDemoMarker, ec ? ec.message().c_str() : std::strerror(errno));
     return false;
   }
   return true;
