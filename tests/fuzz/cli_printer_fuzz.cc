@@ -165,7 +165,8 @@ void PrintEvent(const Row& r, const Options& o, Schema* schema) {
   e.payload = r.payload;
   e.tags = r.tags;
   {
-    EventPrinter printer(o, schema, /*in_commit_order=*/(r.flags & 2) != 0);
+    EventPrinter printer(o, schema, /*decoder=*/nullptr,
+                         /*in_commit_order=*/(r.flags & 2) != 0);
     printer.Print(e);
     printer.Flush();
     FUZZ_CHECK(printer.count() == 1);
@@ -200,7 +201,8 @@ void PrintSnapshot(const Row& r, const Options& o, Schema* schema) {
   info.schema_version = r.schema_version;
   info.size = r.payload.size();
   info.checksum_ok = (r.flags & 16) != 0;
-  PrintSnapshots(o, schema, r.stream, {info}, {std::string(r.payload)});
+  PrintSnapshots(o, schema, /*decoder=*/nullptr, r.stream, {info},
+                 {std::string(r.payload)});
   const std::string out = TakeOutput();
   if (!o.json) {
     CheckTable(out, r.seq);
