@@ -16,6 +16,7 @@
 #include "memoir/store.h"
 #include "memoir/version.h"
 #include "support/temp_dir.h"
+#include "tools/cli_json_lines.h"
 #include "tools/cli_runner.h"
 #include "tools/replay_types.h"
 
@@ -30,25 +31,9 @@ using test::RunCli;
 const std::string kPlugin = MEMOIR_TEST_PLUGIN;
 const std::string kOldPlugin = MEMOIR_TEST_PLUGIN_OLD;
 
-#define REQUIRE_EXIT(r, code)                                                 \
-  REQUIRE_MESSAGE((r).exit_code == (code), "stdout:\n", (r).out, "stderr:\n", \
-                  (r).err)
-
-bool Has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-JsonValue Parse(const std::string& line) {
-  auto v = cli::ParseJson(line);
-  REQUIRE_MESSAGE(v.ok(), line, " : ", v.status().ToString());
-  return std::move(v).value();
-}
-
-std::vector<JsonValue> JsonLines(const CliResult& r) {
-  std::vector<JsonValue> out;
-  for (const std::string& line : r.Lines()) out.push_back(Parse(line));
-  return out;
-}
+using test::Has;
+using test::JsonLines;
+using test::Parse;
 
 const JsonValue& At(const JsonValue& v, const char* key) {
   const JsonValue* f = v.Find(key);
