@@ -48,17 +48,21 @@ Status PrepareDest(const std::string& dest, unsigned file_mode) {
 // A compacting copy writes each page the walk of the source's trees meets.
 // In a damaged file whose branch pages repeat or loop that walk need not
 // end, and the copy would fill the disk. So LMDB writes into a pipe, and
-// this relay moves at most `budget` bytes (the source's pages in use plus
-// its meta pages: a compacted copy is never larger) to `out`; past it, it
+// this relay moves to `out` at most what the source can hold: its pages in
+// use plus two meta pages (a compacted copy is never larger). The copy
+// reads a snapshot no newer than the source's newest commit, whose last
+// page only grows, so the bound is read again before it is declared
+// exceeded (a writer may commit while the copy runs). Past it, the relay
 // closes the pipe, LMDB's next write fails (EPIPE; LMDB's copy thread
 // blocks SIGPIPE) and the walk stops.
 class BoundedRelay {
  public:
-  BoundedRelay(int out, uint64_t budget) : out_(out), budget_(budget) {}
+  BoundedRelay(int out, MDB_env* source) : out_(out), source_(source) {}
 
   // Moves bytes from `in` (the pipe's read end, which it closes) to out_.
   void Run(int in) {
     char buf[1 << 16];
+    uint64_t bound = Bound();
     for (;;) {
       ssize_t got = ::read(in, buf, sizeof(buf));
       if (got < 0 && errno == EINTR) continue;
@@ -68,19 +72,29 @@ class BoundedRelay {
       }
       if (got == 0) break;  // LMDB is done and the write end is closed
       moved_ += static_cast<uint64_t>(got);
-      if (moved_ > budget_) {
-        exceeded_ = true;
+      if (moved_ > bound) bound = Bound();
+      if (moved_ > bound) {
+        exceeded_ = bound;
         break;
       }
       if (!WriteAll(buf, static_cast<size_t>(got))) break;
     }
     ::close(in);
   }
-  bool exceeded() const { return exceeded_; }
+  // The bound the copy outgrew, or 0.
+  uint64_t exceeded() const { return exceeded_; }
   int error() const { return error_; }
-  uint64_t budget() const { return budget_; }
 
  private:
+  // The bytes of the source's pages in use, plus two meta pages; 0 when
+  // LMDB cannot say (then every byte is over it: the copy stops).
+  uint64_t Bound() const {
+    MDB_envinfo info{};
+    MDB_stat stat{};
+    if (mdb_env_info(source_, &info) != 0 || mdb_env_stat(source_, &stat) != 0)
+      return 0;
+    return (static_cast<uint64_t>(info.me_last_pgno) + 1 + 2) * stat.ms_psize;
+  }
   bool WriteAll(const char* p, size_t n) {
     while (n > 0) {
       ssize_t put = ::write(out_, p, n);
@@ -96,31 +110,24 @@ class BoundedRelay {
   }
 
   int out_;
-  uint64_t budget_;
+  MDB_env* source_;
   uint64_t moved_ = 0;
-  bool exceeded_ = false;
+  uint64_t exceeded_ = 0;
   int error_ = 0;
 };
 
 // mdb_env_copyfd2 with MDB_CP_COMPACT, into `fd`, through a BoundedRelay.
-// Returns an LMDB or errno code; sets *outgrown to the budget when the
-// copy outgrew the source (and leaves it 0 otherwise).
+// Returns an LMDB or errno code; sets *outgrown to the bound when the copy
+// outgrew the source (and leaves it 0 otherwise).
 int CopyCompacted(MDB_env* env, int fd, uint64_t* outgrown) {
-  MDB_envinfo info{};
-  MDB_stat stat{};
-  int rc = mdb_env_info(env, &info);
-  if (rc == 0) rc = mdb_env_stat(env, &stat);
-  if (rc != 0) return rc;
-  const uint64_t budget =
-      (static_cast<uint64_t>(info.me_last_pgno) + 1 + 2) * stat.ms_psize;
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) return errno;
-  BoundedRelay relay(fd, budget);
+  BoundedRelay relay(fd, env);
   std::thread mover([&relay, in = pipe_fds[0]] { relay.Run(in); });
-  rc = mdb_env_copyfd2(env, pipe_fds[1], MDB_CP_COMPACT);
+  int rc = mdb_env_copyfd2(env, pipe_fds[1], MDB_CP_COMPACT);
   ::close(pipe_fds[1]);
   mover.join();
-  if (relay.exceeded()) *outgrown = budget;
+  *outgrown = relay.exceeded();
   if (relay.error() != 0) return relay.error();
   return rc;
 }
@@ -151,11 +158,11 @@ Status CopyStore(Store& store, const std::string& dest,
     ::close(fd);
     unlink(partial.c_str());
     return Status::Corruption(fmt::format(
-        "copying {} to {}: the compacted copy grew past the {} bytes the "
-        "store uses, so its B-tree pages repeat or loop and the file is "
-        "damaged; nothing was copied. Check it with 'memoir verify'; a copy "
-        "without compaction copies the pages as they are",
-        store.path(), dest, outgrown));
+        "the compacted copy of {} grew past the {} bytes the store uses, so "
+        "its B-tree pages repeat or loop and the file is damaged; nothing was "
+        "copied to {}. Check it with 'memoir verify'; a copy without "
+        "compaction copies the pages as they are",
+        store.path(), outgrown, dest));
   }
   if (rc == 0 && fsync(fd) != 0) rc = errno;
   if (::close(fd) != 0 && rc == 0) rc = errno;
