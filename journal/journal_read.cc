@@ -1,118 +1,18 @@
 // The journal's read path and its opening (journal_impl.h).
-#include "journal/journal_impl.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "journal/journal_impl.h"
 #include "journal/layout.h"
+#include "journal/log_cursor.h"
+#include "journal/tail_damage.h"
 #include "storage/bytes.h"
 #include "storage/lmdb_error.h"
 #include "storage/lmdb_handles.h"
 
 namespace memoir::internal {
-namespace {
-
-// A cursor over the log that steps with MDB_NEXT when positions are
-// consecutive (a stream written in runs) and seeks otherwise.
-class LogReader {
- public:
-  LogReader(MDB_txn* txn, MDB_dbi log) : txn_(txn), log_(log) {}
-  ~LogReader() {
-    if (cur_ != nullptr) mdb_cursor_close(cur_);
-  }
-  int Get(uint64_t position, MDB_val* val) {
-    if (cur_ == nullptr) {
-      int rc = mdb_cursor_open(txn_, log_, &cur_);
-      if (rc != 0) return rc;
-    }
-    MDB_val k;
-    int rc;
-    if (have_ && position == last_ + 1) {
-      rc = mdb_cursor_get(cur_, &k, val, MDB_NEXT);
-      if (rc == 0 && (k.mv_size != 8 || GetBig64(static_cast<const char*>(
-                                            k.mv_data)) != position)) {
-        rc = MDB_NOTFOUND;
-      }
-    } else {
-      Key64 key(position);
-      k = MDB_val{8, key.bytes};
-      rc = mdb_cursor_get(cur_, &k, val, MDB_SET_KEY);
-    }
-    have_ = rc == 0;
-    last_ = position;
-    return rc;
-  }
-
- private:
-  MDB_txn* txn_;
-  MDB_dbi log_;
-  MDB_cursor* cur_ = nullptr;
-  bool have_ = false;
-  uint64_t last_ = 0;
-};
-
-// Replays touch every byte of every record (checksum, verifier, decode),
-// while LMDB's cursor reads only node headers. A log written in large
-// commits is mostly laid out in order, so each record asks for the bytes
-// one page further on in the direction of the scan: the next page arrives
-// while this one is checked, a few lines per record. (LMDB fills a leaf
-// page from its end, so a forward scan walks each page downwards, and the
-// same offset in the next page is where that page's walk will be a page
-// later.) Requesting a whole page at its first record stalled the scan
-// until the line fill buffers drained: a 1M-event replay took 62 ns per
-// event that way, 50 ns this way. When the guess is wrong a prefetch costs
-// only bandwidth (it never faults). LMDB's page is the OS page, 4 KiB on
-// the platforms memoir runs on.
-class PagePrefetcher {
- public:
-  explicit PagePrefetcher(bool backward) : backward_(backward) {}
-  void Touch(const void* p, size_t size) {
-    const uintptr_t at = reinterpret_cast<uintptr_t>(p);
-    const uintptr_t ahead = backward_ ? at - kPage : at + kPage;
-    // (A record larger than a page lies on overflow pages of its own, which
-    // the checksum reads in order: a page ahead of its start is enough.)
-    const uintptr_t end = ahead + std::min<size_t>(size, kPage);
-    for (uintptr_t line = ahead & ~uintptr_t{63}; line < end; line += 64) {
-      __builtin_prefetch(reinterpret_cast<const void*>(line));
-    }
-  }
-
- private:
-  static constexpr uintptr_t kPage = 4096;
-  bool backward_;
-};
-
-uint64_t ReadMeta64(MDB_txn* txn, MDB_dbi meta, const char* name) {
-  MDB_val k{std::strlen(name), const_cast<char*>(name)};
-  MDB_val v;
-  if (mdb_get(txn, meta, &k, &v) != 0 || v.mv_size != 8) return 0;
-  return GetLittle64(static_cast<const char*>(v.mv_data));
-}
-
-// What to do about a damaged log record, for messages.
-constexpr const char* kDamageAdvice =
-    "'memoir verify STORE' lists every damaged record; 'memoir repair STORE' "
-    "restores records damaged by one flipped bit, otherwise restore the "
-    "store from a backup";
-
-int LastLogPosition(MDB_txn* txn, MDB_dbi log, uint64_t* out) {
-  CursorCloser cur;
-  int rc = mdb_cursor_open(txn, log, &cur.c);
-  if (rc != 0) return rc;
-  MDB_val k, v;
-  rc = mdb_cursor_get(cur.c, &k, &v, MDB_LAST);
-  if (rc == MDB_NOTFOUND) {
-    *out = 0;
-    return 0;
-  }
-  if (rc != 0) return rc;
-  *out = k.mv_size == 8 ? GetBig64(static_cast<const char*>(k.mv_data)) : 0;
-  return 0;
-}
-
-}  // namespace
 
 Result<std::unique_ptr<JournalImpl>> JournalImpl::Open(
     Env* env, Writer* writer, std::shared_ptr<Clock> clock) {
@@ -174,116 +74,6 @@ Status JournalImpl::Load() {
         env_->dir(), kDamageAdvice));
   }
   return Status::OK();
-}
-
-TailDamage JournalImpl::DescribeDamage(MDB_txn* txn, uint64_t pos, MDB_val v,
-                                       const Status& why) {
-  TailDamage damage;
-  damage.position = pos;
-  damage.reason.assign(why.message());
-  EventClaim claim;
-  if (!ClaimEventIdentity(static_cast<const char*>(v.mv_data), v.mv_size,
-                          &claim) ||
-      claim.position != pos || claim.stream_id == 0 || claim.seq == 0) {
-    return damage;
-  }
-  // A claim is taken only when it fits: a live stream whose stored head is
-  // below the claimed seq (a tail event is above its stream row's head).
-  StreamRow row;
-  if (!ReadRow(txn, claim.stream_id, &row).ok() || row.tombstone ||
-      claim.seq <= row.head) {
-    return damage;
-  }
-  damage.stream_id = claim.stream_id;
-  damage.seq = claim.seq;
-  damage.proven = claim.proven;
-  return damage;
-}
-
-std::string JournalImpl::DamageWhere(MDB_txn* txn, const TailDamage& damage) {
-  if (damage.stream_id == 0) {
-    return fmt::format(
-        "log record at position {} (above the last index flush; it does not "
-        "say which stream holds it)",
-        damage.position);
-  }
-  Result<std::string> name = StreamName(txn, damage.stream_id);
-  const std::string stream = name.ok() ? fmt::format("'{}'", *name)
-                                       : fmt::format("id {}", damage.stream_id);
-  if (damage.proven) {
-    return fmt::format(
-        "stream {} seq {} (log record at position {}, above the last index "
-        "flush; whose it is was proven by finding the one flipped bit)",
-        stream, damage.seq, damage.position);
-  }
-  return fmt::format(
-      "log record at position {} (above the last index flush; its damaged "
-      "header claims stream {} seq {}, unverified)",
-      damage.position, stream, damage.seq);
-}
-
-Status JournalImpl::ScanTailInto(MDB_txn* txn, uint64_t after, uint64_t to,
-                                 TailIndex* tail) {
-  if (to <= after) return Status::OK();
-  CursorCloser cur;
-  int rc = mdb_cursor_open(txn, dbs_.log, &cur.c);
-  if (rc != 0) return MdbStatus(rc, "reading the log");
-  Key64 start(after + 1);
-  MDB_val k{8, start.bytes};
-  MDB_val v;
-  AlignedScratch scratch;
-  DecodedEvent d;
-  Status first_problem;
-  uint64_t last = after;
-  for (rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
-    if (k.mv_size != 8) break;
-    uint64_t pos = GetBig64(static_cast<const char*>(k.mv_data));
-    if (pos > to) break;
-    if (pos <= last) {
-      return KeysOutOfOrder(
-          "log", fmt::format("position {} after position {}", pos, last));
-    }
-    last = pos;
-    Status s = DecodeEventRecord(static_cast<const char*>(v.mv_data), v.mv_size,
-                                 &scratch, &d);
-    if (s.ok() && d.position != pos) {
-      s = Status::Corruption(
-          fmt::format("envelope says position {}", d.position));
-    }
-    if (!s.ok()) {
-      // Left out of the entries and kept as damage: reads of the stream it
-      // belongs to (or of any stream, when it cannot say) then fail rather
-      // than end early at the record before it.
-      TailDamage damage = DescribeDamage(txn, pos, v, s);
-      if (first_problem.ok()) {
-        first_problem = s.WithContext(DamageWhere(txn, damage));
-      }
-      tail->damaged.push_back(std::move(damage));
-      continue;
-    }
-    tail->Add(d.stream_id, TailEntry{d.seq, pos, d.timestamp_ns}, d.tag_list);
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus(rc, "reading the log");
-  tail->last_position = std::max(tail->last_position, to);
-  // A writer must know every head exactly; readers can live with a gap.
-  if (writer_ != nullptr) return first_problem;
-  return Status::OK();
-}
-
-Status JournalImpl::ExtendReadOnlyTail(MDB_txn* txn) {
-  uint64_t indexed_to = ReadMeta64(txn, dbs_.meta, kMetaIndexedTo);
-  uint64_t last = 0;
-  int rc = LastLogPosition(txn, dbs_.log, &last);
-  if (rc != 0) return MdbStatus(rc, "reading the end of the log");
-  if (indexed_to != tail_.indexed_to || last < tail_.last_position) {
-    tail_ = TailIndex{};
-    tail_.indexed_to = indexed_to;
-    tail_.last_position = indexed_to;
-  }
-  Status s = ScanTailInto(txn, tail_.last_position, last, &tail_);
-  tail_.last_position = std::max(tail_.last_position, last);
-  return s;
 }
 
 Result<JournalImpl::View> JournalImpl::BeginView(const Grab& grab) {
@@ -425,76 +215,6 @@ Result<JournalImpl::View> JournalImpl::BeginStreamView(
         CopyDamage(t, *id, bound, damage);
         return Status::OK();
       });
-}
-
-namespace {
-// The seqs of stream `id` that `damage` may hide, as an interval; empty
-// (first > last) when the record cannot be one of the stream's.
-//  - A proven record hides exactly the seq it holds, of its own stream.
-//  - An unproven one lying above the stream's newest intact event may be
-//    any of the stream's later events, whatever it claims (the damage may
-//    be in the claim). Below that, a seq above the head it claims for this
-//    stream is taken at its word; any other seq it could hide would leave
-//    a gap, which the read finds by itself.
-struct Hidden {
-  uint64_t first = 1, last = 0;
-  bool claimed = false;  // [first, last] is the seq the record claims
-};
-Hidden HiddenSeqs(const TailDamage& damage, uint64_t id, uint64_t head,
-                  uint64_t newest_position) {
-  Hidden h;
-  if (damage.proven) {
-    if (damage.stream_id == id) h = {damage.seq, damage.seq, true};
-  } else if (damage.position > newest_position) {
-    h = {head + 1, kMaxSeq, false};
-  } else if (damage.stream_id == id && damage.seq > head) {
-    h = {damage.seq, damage.seq, true};
-  }
-  return h;
-}
-
-// The position of the newest event of a stream whose indexed head is
-// `indexed_head` and whose visible tail entries are `tail`; 0 when all its
-// events are indexed (they lie at or below indexed_to, below any damage).
-uint64_t NewestTailPosition(uint64_t indexed_head,
-                            const std::vector<TailEntry>& tail) {
-  return !tail.empty() && tail.back().seq > indexed_head ? tail.back().position
-                                                         : 0;
-}
-}  // namespace
-
-void JournalImpl::CopyDamage(const TailIndex& t, uint64_t id, uint64_t bound,
-                             std::vector<TailDamage>* out) {
-  if (out == nullptr) return;
-  for (const TailDamage& d : t.damaged) {
-    if (d.position <= bound && (d.stream_id == id || !d.proven)) {
-      out->push_back(d);
-    }
-  }
-}
-
-Status JournalImpl::DamageError(MDB_txn* txn, std::string_view name,
-                                uint64_t id, const StreamInfo& info,
-                                uint64_t newest_position, uint64_t first_seq,
-                                uint64_t last_seq,
-                                const std::vector<TailDamage>& damage) {
-  for (const TailDamage& d : damage) {
-    const Hidden h = HiddenSeqs(d, id, info.head, newest_position);
-    if (h.first > h.last || h.last < first_seq || h.first > last_seq) continue;
-    const std::string what =
-        fmt::format("{} failed its checks: {}", DamageWhere(txn, d), d.reason);
-    if (h.claimed) {
-      return Status::Corruption(fmt::format(
-          "{}; reads of stream '{}' that reach seq {} fail rather than skip "
-          "it; {}",
-          what, name, h.first, kDamageAdvice));
-    }
-    return Status::Corruption(fmt::format(
-        "{}; it may be stream '{}' seq {} or a later one (the stream's newest "
-        "intact event is seq {}), so reads of the stream past seq {} fail; {}",
-        what, name, h.first, info.head, info.head, kDamageAdvice));
-  }
-  return Status::OK();
 }
 
 Status JournalImpl::Scan(std::string_view stream, const ReadOptions& options,
