@@ -161,6 +161,16 @@ class JournalImpl final : public Journal, public TxnObserver {
                      uint64_t first_seq, uint64_t last_seq,
                      const std::vector<TailDamage>& damage);
 
+  // Scan's reads of one stream by seq within a view (journal_read.cc).
+  class SeqReader;
+  // Scan's damage check: the error DamageError gives for the seqs a read
+  // starting at `lo` with `options` would visit, counting those a damaged
+  // record may hide above the stream's head; OK when none may be hidden.
+  Status ScanDamageError(MDB_txn* txn, std::string_view stream,
+                         const StreamInfo& info, uint64_t newest_position,
+                         const ReadOptions& options, uint64_t lo,
+                         const std::vector<TailDamage>& damage);
+
   // Reader side: the row of stream `id` in `txn` (kNotFound if none).
   Status ReadRow(MDB_txn* txn, uint64_t id, StreamRow* row);
   Result<std::string> StreamName(MDB_txn* txn, uint64_t id);

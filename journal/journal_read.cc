@@ -156,6 +156,183 @@ Result<JournalImpl::View> JournalImpl::BeginStreamView(
       });
 }
 
+// Reads one stream's events by seq within one view. A stream written in
+// runs sits in consecutive log records, so the next record (the previous
+// one, backward) is usually the next event: its envelope, once checked,
+// proves it. Only when it is not does the reader ask the index, and the log
+// cursor seeks. The claim a record makes before its checks only decides
+// which to try first. Either way an event is returned only once its
+// envelope has been checked to be `seq` of this stream, at or below the
+// view's bound.
+class JournalImpl::SeqReader {
+ public:
+  // `tail` is the stream's visible tail entries, `indexed_head` the head of
+  // its stored row: seqs above it come from the tail, the rest from the
+  // stored index (the two may overlap just after a flush; either is right).
+  SeqReader(const Dbs& dbs, MDB_txn* txn, std::string_view stream, uint64_t id,
+            uint64_t indexed_head, const std::vector<TailEntry>& tail,
+            uint64_t tail_indexed_to, uint64_t bound, bool backward)
+      : dbs_(dbs),
+        txn_(txn),
+        stream_(stream),
+        id_(id),
+        tail_(tail),
+        tail_indexed_to_(tail_indexed_to),
+        bound_(bound),
+        backward_(backward),
+        prefetch_(backward) {
+    for (const TailEntry& e : tail_) {
+      if (e.seq > indexed_head) {
+        tail_first_ = e.seq;
+        break;
+      }
+    }
+  }
+
+  // Opens the cursors on the stream index and the log.
+  Status Open() {
+    int rc = mdb_cursor_open(txn_, dbs_.stream_index, &idx_.c);
+    if (rc != 0) return MdbStatus(rc, "opening the stream index");
+    rc = mdb_cursor_open(txn_, dbs_.log, &log_.c);
+    if (rc != 0) return MdbStatus(rc, "opening the log");
+    return Status::OK();
+  }
+
+  // Reads event `seq` into decoded(), valid until the next Read.
+  // REQUIRES: successive calls step one seq in the scan's direction.
+  Status Read(uint64_t seq) {
+    bool found = false;
+    if (positioned_) {
+      Status s = StepTo(seq, &found);
+      if (!s.ok()) return s;
+    }
+    if (!found) {
+      Status s = SeekTo(seq);
+      if (!s.ok()) return s;
+    }
+    positioned_ = true;
+    return Status::OK();
+  }
+  DecodedEvent& decoded() { return decoded_; }
+
+ private:
+  // Tries the log record next to the last one read: *found when it is
+  // `seq`. A record that is not (or fails its checks) is no error here;
+  // SeekTo then reads `seq` where the index says it is.
+  Status StepTo(uint64_t seq, bool* found) {
+    MDB_val k;
+    MDB_val v;
+    int r = mdb_cursor_get(log_.c, &k, &v, backward_ ? MDB_PREV : MDB_NEXT);
+    if (r != 0 && r != MDB_NOTFOUND) return MdbStatus(r, "reading the log");
+    if (r == 0) prefetch_.Touch(v.mv_data, v.mv_size);
+    if (r == 0 && k.mv_size == 8) {
+      const uint64_t pos = GetBig64(static_cast<const char*>(k.mv_data));
+      *found = pos <= bound_ &&
+               DecodeEventRecordIfItIs(static_cast<const char*>(v.mv_data),
+                                       v.mv_size, id_, seq, pos, &scratch_,
+                                       &decoded_);
+    }
+    return Status::OK();
+  }
+
+  // Reads `seq` at the position the index or the tail gives: a record
+  // missing there, or failing its checks, is corruption.
+  Status SeekTo(uint64_t seq) {
+    uint64_t pos = 0;
+    Status st =
+        seq >= tail_first_ ? TailPosition(seq, &pos) : IndexPosition(seq, &pos);
+    if (!st.ok()) return st;
+    Key64 key(pos);
+    MDB_val k{8, key.bytes};
+    MDB_val v;
+    int r = mdb_cursor_get(log_.c, &k, &v, MDB_SET_KEY);
+    if (r == MDB_NOTFOUND) {
+      return Status::Corruption(fmt::format(
+          "stream '{}' seq {}: its event at position {} is missing from "
+          "the log",
+          stream_, seq, pos));
+    }
+    if (r != 0) return MdbStatus(r, "reading the log");
+    prefetch_.Touch(v.mv_data, v.mv_size);
+    return DecodeChecked(v, pos, stream_, id_, seq, &scratch_, &decoded_);
+  }
+
+  Status TailPosition(uint64_t seq, uint64_t* pos) const {
+    auto it = std::lower_bound(
+        tail_.begin(), tail_.end(), seq,
+        [](const TailEntry& e, uint64_t sq) { return e.seq < sq; });
+    if (it == tail_.end() || it->seq != seq) {
+      return Status::Corruption(fmt::format(
+          "stream '{}' seq {} is missing from the unindexed log tail (a log "
+          "record after position {} failed its checks; run 'memoir verify')",
+          stream_, seq, tail_indexed_to_));
+    }
+    *pos = it->position;
+    return Status::OK();
+  }
+
+  Status IndexPosition(uint64_t seq, uint64_t* pos) {
+    Key128 key(id_, seq);
+    MDB_val k{16, key.bytes};
+    MDB_val v;
+    int r = mdb_cursor_get(idx_.c, &k, &v, MDB_SET_KEY);
+    if (r != 0 && r != MDB_NOTFOUND) {
+      return MdbStatus(r, fmt::format("reading the index of '{}'", stream_));
+    }
+    if (r == MDB_NOTFOUND || v.mv_size != 8) {
+      return Status::Corruption(fmt::format(
+          "stream '{}' seq {} is missing from the stream index", stream_, seq));
+    }
+    *pos = GetBig64(static_cast<const char*>(v.mv_data));
+    return Status::OK();
+  }
+
+  const Dbs& dbs_;
+  MDB_txn* txn_;
+  std::string_view stream_;
+  uint64_t id_;
+  const std::vector<TailEntry>& tail_;
+  uint64_t tail_first_ = kMaxSeq;  // the first seq read from the tail
+  uint64_t tail_indexed_to_;
+  uint64_t bound_;
+  bool backward_;
+  CursorCloser idx_;
+  CursorCloser log_;
+  AlignedScratch scratch_;
+  DecodedEvent decoded_;
+  PagePrefetcher prefetch_;
+  bool positioned_ = false;  // the log cursor is on the last event read
+};
+
+Status JournalImpl::ScanDamageError(MDB_txn* txn, std::string_view stream,
+                                    const StreamInfo& info,
+                                    uint64_t newest_position,
+                                    const ReadOptions& options, uint64_t lo,
+                                    const std::vector<TailDamage>& damage) {
+  // The seqs this read would visit were the damaged records whole: up to
+  // the highest seq one of them may hide, and at most max_count of them
+  // from the end the read starts at. If one of those may be hidden, the
+  // read fails instead of ending early.
+  uint64_t top = info.head;
+  for (const TailDamage& d : damage) {
+    const Hidden h = HiddenSeqs(d, info.id, info.head, newest_position);
+    if (h.first <= h.last) top = std::max(top, h.last);
+  }
+  const uint64_t reach = std::min(options.to_seq, top);
+  if (lo > reach) return Status::OK();
+  const uint64_t span = std::min<uint64_t>(options.max_count, kMaxSeq) - 1;
+  uint64_t first = lo, last = reach;
+  if (reach - lo > span) {
+    if (options.backward) {
+      first = reach - span;
+    } else {
+      last = lo + span;
+    }
+  }
+  return DamageError(txn, stream, info.id, info, newest_position, first, last,
+                     damage);
+}
+
 Status JournalImpl::Scan(std::string_view stream, const ReadOptions& options,
                          const EventVisitor& visit) {
   Status s = ValidateStreamName(stream);
@@ -175,145 +352,43 @@ Status JournalImpl::Scan(std::string_view stream, const ReadOptions& options,
     return Status::StreamDeleted(
         fmt::format("stream '{}' was deleted", stream));
   }
+  // [lo, hi]: the requested seqs above the deleted prefix, up to the head
+  // this view shows (the stored row plus the visible tail).
   StreamInfo info = MakeInfo(id, row, tail);
   const uint64_t lo = std::max(options.from_seq, info.deleted_to + 1);
   const uint64_t hi = std::min(options.to_seq, info.head);
   if (!damage.empty() && options.max_count > 0) {
-    // The seqs this read would visit were the damaged records whole: if one
-    // of them may be hidden, the read fails instead of ending early.
-    const uint64_t newest = NewestTailPosition(row.head, tail);
-    uint64_t top = info.head;
-    for (const TailDamage& d : damage) {
-      const Hidden h = HiddenSeqs(d, id, info.head, newest);
-      if (h.first <= h.last) top = std::max(top, h.last);
-    }
-    const uint64_t reach = std::min(options.to_seq, top);
-    if (lo <= reach) {
-      const uint64_t span = std::min<uint64_t>(options.max_count, kMaxSeq) - 1;
-      uint64_t first = lo, last = reach;
-      if (reach - lo > span) {
-        if (options.backward) {
-          first = reach - span;
-        } else {
-          last = lo + span;
-        }
-      }
-      s = DamageError(txn, stream, id, info, newest, first, last, damage);
-      if (!s.ok()) return s;
-    }
+    s = ScanDamageError(txn, stream, info, NewestTailPosition(row.head, tail),
+                        options, lo, damage);
+    if (!s.ok()) return s;
   }
   if (lo > hi || options.max_count == 0) return Status::OK();
 
-  // Seqs below tail_first come from the stored index, the rest from the
-  // tail (which may overlap the index just after a flush; either is right).
-  uint64_t tail_first = kMaxSeq;
-  for (const TailEntry& e : tail) {
-    if (e.seq > row.head) {
-      tail_first = e.seq;
-      break;
-    }
-  }
-  auto tail_position = [&](uint64_t seq, uint64_t* pos) -> Status {
-    auto it = std::lower_bound(
-        tail.begin(), tail.end(), seq,
-        [](const TailEntry& e, uint64_t sq) { return e.seq < sq; });
-    if (it == tail.end() || it->seq != seq) {
-      return Status::Corruption(fmt::format(
-          "stream '{}' seq {} is missing from the unindexed log tail (a log "
-          "record after position {} failed its checks; run 'memoir verify')",
-          stream, seq, tail_indexed_to));
-    }
-    *pos = it->position;
+  // Visits seqs one by one in the scan's direction, each read and checked
+  // before the visitor sees it; stops at max_count or when it says so.
+  SeqReader reader(dbs_, txn, stream, id, row.head, tail, tail_indexed_to,
+                   view->bound, options.backward);
+  s = reader.Open();
+  if (!s.ok()) return s;
+  auto visit_seq = [&](uint64_t seq, bool* keep_going) -> Status {
+    Status st = reader.Read(seq);
+    if (!st.ok()) return st;
+    *keep_going = Emit(stream, reader.decoded(), visit);
     return Status::OK();
   };
-
-  CursorCloser idx;
-  int rc = mdb_cursor_open(txn, dbs_.stream_index, &idx.c);
-  if (rc != 0) return MdbStatus(rc, "opening the stream index");
-  CursorCloser log;
-  rc = mdb_cursor_open(txn, dbs_.log, &log.c);
-  if (rc != 0) return MdbStatus(rc, "opening the log");
-
-  // The position of `seq` according to the stored index or the tail.
-  auto index_position = [&](uint64_t seq, uint64_t* pos) -> Status {
-    if (seq >= tail_first) return tail_position(seq, pos);
-    Key128 key(id, seq);
-    MDB_val k{16, key.bytes};
-    MDB_val v;
-    int r = mdb_cursor_get(idx.c, &k, &v, MDB_SET_KEY);
-    if (r != 0 && r != MDB_NOTFOUND) {
-      return MdbStatus(r, fmt::format("reading the index of '{}'", stream));
-    }
-    if (r == MDB_NOTFOUND || v.mv_size != 8) {
-      return Status::Corruption(fmt::format(
-          "stream '{}' seq {} is missing from the stream index", stream, seq));
-    }
-    *pos = GetBig64(static_cast<const char*>(v.mv_data));
-    return Status::OK();
-  };
-
-  // A stream written in runs sits in consecutive log records, so the next
-  // record (the previous one, backward) is usually the next event: its
-  // envelope, once checked, proves it. Only when it is not does the scan
-  // ask the index, and the log cursor seeks. The claim a record makes
-  // before its checks only decides which to try first.
-  AlignedScratch scratch;
-  DecodedEvent decoded;
-  PagePrefetcher prefetch(options.backward);
-  bool positioned = false;
-  auto visit_seq = [&](uint64_t seq, bool backward,
-                       bool* keep_going) -> Status {
-    MDB_val v{};
-    uint64_t pos = 0;
-    bool found = false;
-    if (positioned) {
-      MDB_val k;
-      int r = mdb_cursor_get(log.c, &k, &v, backward ? MDB_PREV : MDB_NEXT);
-      if (r != 0 && r != MDB_NOTFOUND) return MdbStatus(r, "reading the log");
-      if (r == 0) prefetch.Touch(v.mv_data, v.mv_size);
-      if (r == 0 && k.mv_size == 8) {
-        pos = GetBig64(static_cast<const char*>(k.mv_data));
-        found = pos <= view->bound &&
-                DecodeEventRecordIfItIs(static_cast<const char*>(v.mv_data),
-                                        v.mv_size, id, seq, pos, &scratch,
-                                        &decoded);
-      }
-    }
-    if (!found) {
-      Status st = index_position(seq, &pos);
-      if (!st.ok()) return st;
-      Key64 key(pos);
-      MDB_val k{8, key.bytes};
-      int r = mdb_cursor_get(log.c, &k, &v, MDB_SET_KEY);
-      if (r == MDB_NOTFOUND) {
-        return Status::Corruption(fmt::format(
-            "stream '{}' seq {}: its event at position {} is missing from "
-            "the log",
-            stream, seq, pos));
-      }
-      if (r != 0) return MdbStatus(r, "reading the log");
-      prefetch.Touch(v.mv_data, v.mv_size);
-      st = DecodeChecked(v, pos, stream, id, seq, &scratch, &decoded);
-      if (!st.ok()) return st;
-    }
-    positioned = true;
-    *keep_going = Emit(stream, decoded, visit);
-    return Status::OK();
-  };
-
   size_t visited = 0;
   bool keep_going = true;
   if (!options.backward) {
     for (uint64_t seq = lo;
          seq <= hi && keep_going && visited < options.max_count; ++seq) {
-      Status st = visit_seq(seq, false, &keep_going);
+      Status st = visit_seq(seq, &keep_going);
       if (!st.ok()) return st;
       ++visited;
     }
   } else {
     for (uint64_t seq = hi;
          seq >= lo && keep_going && visited < options.max_count; --seq) {
-      Status st = visit_seq(seq, true, &keep_going);
+      Status st = visit_seq(seq, &keep_going);
       if (!st.ok()) return st;
       ++visited;
       if (seq == 0) break;
@@ -427,163 +502,6 @@ Result<StreamPage> JournalImpl::ListStreams(std::string_view prefix,
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus(rc, "listing streams");
   return page;
-}
-
-Status JournalImpl::ScanAll(uint64_t from_position, size_t max_count,
-                            const EventVisitor& visit) {
-  Result<View> view = BeginView(
-      [](MDB_txn*, const TailIndex&, uint64_t) { return Status::OK(); });
-  if (!view.ok()) return view.status();
-  MDB_txn* txn = view->txn->get();
-  CursorCloser cur;
-  int rc = mdb_cursor_open(txn, dbs_.log, &cur.c);
-  if (rc != 0) return MdbStatus(rc, "reading the log");
-  Key64 start(std::max<uint64_t>(from_position, 1));
-  MDB_val k{8, start.bytes};
-  MDB_val v;
-  AlignedScratch scratch;
-  DecodedEvent d;
-  PagePrefetcher prefetch(/*backward=*/false);
-  // Names of the streams met so far: one lookup per stream, not per event.
-  std::unordered_map<uint64_t, std::string> names;
-  uint64_t last_id = 0;
-  const std::string* last_name = nullptr;
-  size_t visited = 0;
-  bool keep_going = true;
-  for (rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
-       rc == 0 && keep_going && visited < max_count;
-       rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
-    if (k.mv_size != 8) {
-      return Status::Corruption("log key of the wrong size");
-    }
-    uint64_t pos = GetBig64(static_cast<const char*>(k.mv_data));
-    if (pos > view->bound) break;
-    if (visited > 0 && pos <= d.position) {
-      return KeysOutOfOrder(
-          "log", fmt::format("position {} after position {}", pos, d.position));
-    }
-    prefetch.Touch(v.mv_data, v.mv_size);
-    Status s = DecodeChecked(v, pos, "", 0, 0, &scratch, &d);
-    if (!s.ok()) return s;
-    if (last_name == nullptr || d.stream_id != last_id) {
-      auto it = names.find(d.stream_id);
-      if (it == names.end()) {
-        Result<std::string> name = StreamName(txn, d.stream_id);
-        if (!name.ok())
-          return name.status().WithContext(fmt::format("position {}", pos));
-        it = names.emplace(d.stream_id, std::move(name).value()).first;
-      }
-      last_id = d.stream_id;
-      last_name = &it->second;
-    }
-    ++visited;
-    keep_going = Emit(*last_name, d, visit);
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus(rc, "reading the log");
-  return Status::OK();
-}
-
-Status JournalImpl::ScanTag(std::string_view tag, uint64_t from_position,
-                            size_t max_count, const EventVisitor& visit) {
-  if (tag.empty() || tag.size() > kMaxTagBytes ||
-      tag.find('\0') != std::string_view::npos) {
-    return Status::InvalidArgument(
-        fmt::format("a tag must be 1 to {} bytes without NUL", kMaxTagBytes));
-  }
-  std::vector<uint64_t> tail_positions;
-  std::vector<TailDamage> damage;
-  Result<View> view =
-      BeginView([&](MDB_txn*, const TailIndex& t, uint64_t bound) -> Status {
-        for (const TailDamage& d : t.damaged) {
-          if (d.position >= from_position && d.position <= bound) {
-            damage.push_back(d);
-          }
-        }
-        auto it = t.tags.find(tag);
-        if (it == t.tags.end()) return Status::OK();
-        for (uint64_t p : it->second) {
-          if (p >= from_position && p <= bound) tail_positions.push_back(p);
-        }
-        return Status::OK();
-      });
-  if (!view.ok()) return view.status();
-  MDB_txn* txn = view->txn->get();
-
-  std::vector<uint64_t> positions;
-  {
-    CursorCloser cur;
-    int rc = mdb_cursor_open(txn, dbs_.tag_index, &cur.c);
-    if (rc != 0) return MdbStatus(rc, "reading the tag index");
-    std::string key(tag);
-    key.push_back('\0');
-    const size_t prefix = key.size();
-    AppendBig64(&key, from_position);
-    MDB_val k{key.size(), key.data()};
-    MDB_val v;
-    for (rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
-         rc == 0 && positions.size() < max_count;
-         rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
-      if (k.mv_size != prefix + 8 ||
-          std::memcmp(k.mv_data, key.data(), prefix) != 0) {
-        break;
-      }
-      uint64_t pos = GetBig64(static_cast<const char*>(k.mv_data) + prefix);
-      if (pos > view->bound) break;
-      if (!positions.empty() && pos <= positions.back()) {
-        return KeysOutOfOrder(
-            "tag_index", fmt::format("tag '{}': position {} after position {}",
-                                     tag, pos, positions.back()));
-      }
-      positions.push_back(pos);
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND)
-      return MdbStatus(rc, "reading the tag index");
-  }
-  uint64_t last = positions.empty() ? 0 : positions.back();
-  for (uint64_t p : tail_positions) {
-    if (positions.size() >= max_count) break;
-    if (p > last) positions.push_back(p);
-  }
-
-  // A damaged tail record may carry the tag: reads that would pass it fail.
-  auto damaged_before = [&](uint64_t pos) -> Status {
-    if (damage.empty() || damage.front().position > pos) return Status::OK();
-    const TailDamage& d = damage.front();
-    return Status::Corruption(fmt::format(
-        "{} failed its checks: {}; it may carry tag '{}', so reads of the tag "
-        "past position {} fail; {}",
-        DamageWhere(txn, d), d.reason, tag, d.position - 1, kDamageAdvice));
-  };
-  LogReader log(txn, dbs_.log);
-  AlignedScratch scratch;
-  DecodedEvent d;
-  bool keep_going = true;
-  size_t visited = 0;
-  for (uint64_t pos : positions) {
-    if (!keep_going) break;
-    Status damaged = damaged_before(pos);
-    if (!damaged.ok()) return damaged;
-    ++visited;
-    MDB_val v;
-    int rc = log.Get(pos, &v);
-    if (rc == MDB_NOTFOUND) continue;  // the event was deleted
-    if (rc != 0) return MdbStatus(rc, "reading the log");
-    Status s = DecodeChecked(v, pos, "", 0, 0, &scratch, &d);
-    if (!s.ok()) return s;
-    Result<std::string> name = StreamName(txn, d.stream_id);
-    if (!name.ok())
-      return name.status().WithContext(fmt::format("position {}", pos));
-    keep_going = Emit(*name, d, visit);
-  }
-  if (keep_going && visited < max_count) return damaged_before(kMaxSeq);
-  return Status::OK();
-}
-
-Result<uint64_t> JournalImpl::LastPosition() {
-  Result<View> view = BeginView(
-      [](MDB_txn*, const TailIndex&, uint64_t) { return Status::OK(); });
-  if (!view.ok()) return view.status();
-  return view->bound;
 }
 
 }  // namespace memoir::internal

@@ -1,0 +1,195 @@
+// Reads across streams in commit order (journal_impl.h): every event from a
+// position on (ScanAll), the events carrying a tag (ScanTag), and the last
+// position a view shows.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "journal/journal_impl.h"
+#include "journal/layout.h"
+#include "journal/log_cursor.h"
+#include "journal/tail_damage.h"
+#include "storage/bytes.h"
+#include "storage/lmdb_error.h"
+#include "storage/lmdb_handles.h"
+
+namespace memoir::internal {
+namespace {
+
+// The positions of `tag` in the stored tag index from `from_position` on,
+// at most `max_count` and none above `bound`, ascending: positions that do
+// not ascend are corruption.
+Status ReadTagIndex(MDB_txn* txn, MDB_dbi tag_index, std::string_view tag,
+                    uint64_t from_position, size_t max_count, uint64_t bound,
+                    std::vector<uint64_t>* positions) {
+  CursorCloser cur;
+  int rc = mdb_cursor_open(txn, tag_index, &cur.c);
+  if (rc != 0) return MdbStatus(rc, "reading the tag index");
+  std::string key(tag);
+  key.push_back('\0');
+  const size_t prefix = key.size();
+  AppendBig64(&key, from_position);
+  MDB_val k{key.size(), key.data()};
+  MDB_val v;
+  for (rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
+       rc == 0 && positions->size() < max_count;
+       rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != prefix + 8 ||
+        std::memcmp(k.mv_data, key.data(), prefix) != 0) {
+      break;
+    }
+    uint64_t pos = GetBig64(static_cast<const char*>(k.mv_data) + prefix);
+    if (pos > bound) break;
+    if (!positions->empty() && pos <= positions->back()) {
+      return KeysOutOfOrder(
+          "tag_index", fmt::format("tag '{}': position {} after position {}",
+                                   tag, pos, positions->back()));
+    }
+    positions->push_back(pos);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    return MdbStatus(rc, "reading the tag index");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status JournalImpl::ScanAll(uint64_t from_position, size_t max_count,
+                            const EventVisitor& visit) {
+  Result<View> view = BeginView(
+      [](MDB_txn*, const TailIndex&, uint64_t) { return Status::OK(); });
+  if (!view.ok()) return view.status();
+  MDB_txn* txn = view->txn->get();
+  CursorCloser cur;
+  int rc = mdb_cursor_open(txn, dbs_.log, &cur.c);
+  if (rc != 0) return MdbStatus(rc, "reading the log");
+  Key64 start(std::max<uint64_t>(from_position, 1));
+  MDB_val k{8, start.bytes};
+  MDB_val v;
+  AlignedScratch scratch;
+  DecodedEvent d;
+  PagePrefetcher prefetch(/*backward=*/false);
+  // Names of the streams met so far: one lookup per stream, not per event.
+  std::unordered_map<uint64_t, std::string> names;
+  uint64_t last_id = 0;
+  const std::string* last_name = nullptr;
+  size_t visited = 0;
+  bool keep_going = true;
+  for (rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
+       rc == 0 && keep_going && visited < max_count;
+       rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 8) {
+      return Status::Corruption("log key of the wrong size");
+    }
+    uint64_t pos = GetBig64(static_cast<const char*>(k.mv_data));
+    if (pos > view->bound) break;
+    if (visited > 0 && pos <= d.position) {
+      return KeysOutOfOrder(
+          "log", fmt::format("position {} after position {}", pos, d.position));
+    }
+    prefetch.Touch(v.mv_data, v.mv_size);
+    Status s = DecodeChecked(v, pos, "", 0, 0, &scratch, &d);
+    if (!s.ok()) return s;
+    if (last_name == nullptr || d.stream_id != last_id) {
+      auto it = names.find(d.stream_id);
+      if (it == names.end()) {
+        Result<std::string> name = StreamName(txn, d.stream_id);
+        if (!name.ok())
+          return name.status().WithContext(fmt::format("position {}", pos));
+        it = names.emplace(d.stream_id, std::move(name).value()).first;
+      }
+      last_id = d.stream_id;
+      last_name = &it->second;
+    }
+    ++visited;
+    keep_going = Emit(*last_name, d, visit);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus(rc, "reading the log");
+  return Status::OK();
+}
+
+Status JournalImpl::ScanTag(std::string_view tag, uint64_t from_position,
+                            size_t max_count, const EventVisitor& visit) {
+  if (tag.empty() || tag.size() > kMaxTagBytes ||
+      tag.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument(
+        fmt::format("a tag must be 1 to {} bytes without NUL", kMaxTagBytes));
+  }
+  std::vector<uint64_t> tail_positions;
+  std::vector<TailDamage> damage;
+  Result<View> view =
+      BeginView([&](MDB_txn*, const TailIndex& t, uint64_t bound) -> Status {
+        for (const TailDamage& d : t.damaged) {
+          if (d.position >= from_position && d.position <= bound) {
+            damage.push_back(d);
+          }
+        }
+        auto it = t.tags.find(tag);
+        if (it == t.tags.end()) return Status::OK();
+        for (uint64_t p : it->second) {
+          if (p >= from_position && p <= bound) tail_positions.push_back(p);
+        }
+        return Status::OK();
+      });
+  if (!view.ok()) return view.status();
+  MDB_txn* txn = view->txn->get();
+
+  // The stored index's positions first, then the tail's above them (the
+  // tail may repeat the index's last entries just after a flush).
+  std::vector<uint64_t> positions;
+  Status indexed = ReadTagIndex(txn, dbs_.tag_index, tag, from_position,
+                                max_count, view->bound, &positions);
+  if (!indexed.ok()) return indexed;
+  uint64_t last = positions.empty() ? 0 : positions.back();
+  for (uint64_t p : tail_positions) {
+    if (positions.size() >= max_count) break;
+    if (p > last) positions.push_back(p);
+  }
+
+  // A damaged tail record may carry the tag: reads that would pass it fail.
+  auto damaged_before = [&](uint64_t pos) -> Status {
+    if (damage.empty() || damage.front().position > pos) return Status::OK();
+    const TailDamage& d = damage.front();
+    return Status::Corruption(fmt::format(
+        "{} failed its checks: {}; it may carry tag '{}', so reads of the tag "
+        "past position {} fail; {}",
+        DamageWhere(txn, d), d.reason, tag, d.position - 1, kDamageAdvice));
+  };
+  LogReader log(txn, dbs_.log);
+  AlignedScratch scratch;
+  DecodedEvent d;
+  bool keep_going = true;
+  size_t visited = 0;
+  for (uint64_t pos : positions) {
+    if (!keep_going) break;
+    Status damaged = damaged_before(pos);
+    if (!damaged.ok()) return damaged;
+    ++visited;
+    MDB_val v;
+    int rc = log.Get(pos, &v);
+    if (rc == MDB_NOTFOUND) continue;  // the event was deleted
+    if (rc != 0) return MdbStatus(rc, "reading the log");
+    Status s = DecodeChecked(v, pos, "", 0, 0, &scratch, &d);
+    if (!s.ok()) return s;
+    Result<std::string> name = StreamName(txn, d.stream_id);
+    if (!name.ok())
+      return name.status().WithContext(fmt::format("position {}", pos));
+    keep_going = Emit(*name, d, visit);
+  }
+  if (keep_going && visited < max_count) return damaged_before(kMaxSeq);
+  return Status::OK();
+}
+
+Result<uint64_t> JournalImpl::LastPosition() {
+  Result<View> view = BeginView(
+      [](MDB_txn*, const TailIndex&, uint64_t) { return Status::OK(); });
+  if (!view.ok()) return view.status();
+  return view->bound;
+}
+
+}  // namespace memoir::internal
