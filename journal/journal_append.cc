@@ -353,6 +353,91 @@ int JournalImpl::CreateStream(MDB_txn* txn, const std::string& name,
   return 0;
 }
 
+int JournalImpl::CheckExpectations(MDB_txn* txn,
+                                   std::span<const AppendPart> parts,
+                                   WriterStream** slots, Status* refusal) {
+  // Reads only: each part's stream as this transaction sees it (slot null
+  // when it does not exist yet), refused when deleted or not at the head
+  // the request expects.
+  for (size_t r = 0; r < parts.size(); ++r) {
+    const StreamAppend& request = *parts[r].request;
+    int rc = 0;
+    Status s =
+        FindStream(txn, request.stream, parts[r].name_hash, &slots[r], &rc);
+    if (rc != 0) return rc;
+    if (!s.ok()) {
+      *refusal = s;
+      return 0;
+    }
+    StreamState st;
+    if (slots[r] != nullptr) {
+      st =
+          slots[r]->txn_epoch == t_epoch_ ? slots[r]->txn : slots[r]->committed;
+    }
+    if (st.deleted) {
+      *refusal = Status::StreamDeleted(
+          fmt::format("stream '{}' was deleted; appends to it are refused",
+                      request.stream));
+      return 0;
+    }
+    const Expected& e = request.expected;
+    if (!e.any() && e.seq() != st.head) {
+      *refusal = Status::Conflict(
+          fmt::format("stream '{}': expected head {}, but it is {}; reload "
+                      "the stream and retry",
+                      request.stream, e.seq(), st.head),
+          st.head);
+      return 0;
+    }
+  }
+  return 0;
+}
+
+int JournalImpl::WritePart(MDB_txn* txn, const AppendPart& part,
+                           WriterStream** slot, AppendResult* result) {
+  // Each record gets the stream's next seq and the log's next position,
+  // both consecutive, and a pending tail entry the commit publishes.
+  const StreamAppend& request = *part.request;
+  if (*slot == nullptr) {
+    int rc = CreateStream(txn, request.stream, slot);
+    if (rc != 0) return rc;
+  }
+  StreamState& st = TxnState(**slot);
+  result->first_seq = st.head + 1;
+  result->first_position = t_next_position_;
+  size_t i = 0;
+  auto put = [&](char* record, size_t size) {
+    const uint64_t seq = ++st.head;
+    const uint64_t pos = t_next_position_++;
+    SealEventRecord(record, size, st.id, seq, pos, t_now_);
+    Key64 key(pos);
+    MDB_val k{8, key.bytes};
+    MDB_val v{size, record};
+    int rc = mdb_cursor_put(t_log_, &k, &v, MDB_APPEND);
+    if (rc != 0) return rc;
+    const std::vector<std::string>* tags = nullptr;
+    if (i < request.events.size() && !request.events[i].tags.empty()) {
+      tags = &request.events[i].tags;
+    }
+    ++i;
+    t_tail_.push_back(PendingTail{st.id, TailEntry{seq, pos, t_now_}, tags});
+    return 0;
+  };
+  int rc = 0;
+  if (part.batch != nullptr) {
+    rc = part.batch->ForEach(put);
+  } else {
+    for (EventRecord& rec : *part.records) {
+      rc = put(const_cast<char*>(rec.data()), rec.size());
+      if (rc != 0) break;
+    }
+  }
+  if (rc != 0) return rc;
+  result->last_seq = st.head;
+  result->last_position = t_next_position_ - 1;
+  return 0;
+}
+
 int JournalImpl::ApplyAppendParts(MDB_txn* txn,
                                   std::span<const AppendPart> parts,
                                   AppendResult* results, Status* op_status) {
@@ -364,87 +449,25 @@ int JournalImpl::ApplyAppendParts(MDB_txn* txn,
     many.resize(parts.size());
     slots = many.data();
   }
-  for (size_t r = 0; r < parts.size(); ++r) {
-    const StreamAppend& request = *parts[r].request;
-    int rc = 0;
-    Status s =
-        FindStream(txn, request.stream, parts[r].name_hash, &slots[r], &rc);
-    if (rc != 0) return rc;
-    if (!s.ok()) {
-      *op_status = s;
-      return 0;
-    }
-    StreamState st;
-    if (slots[r] != nullptr) {
-      st =
-          slots[r]->txn_epoch == t_epoch_ ? slots[r]->txn : slots[r]->committed;
-    }
-    if (st.deleted) {
-      *op_status = Status::StreamDeleted(
-          fmt::format("stream '{}' was deleted; appends to it are refused",
-                      request.stream));
-      return 0;
-    }
-    const Expected& e = request.expected;
-    if (!e.any() && e.seq() != st.head) {
-      *op_status = Status::Conflict(
-          fmt::format("stream '{}': expected head {}, but it is {}; reload "
-                      "the stream and retry",
-                      request.stream, e.seq(), st.head),
-          st.head);
-      return 0;
-    }
+  Status refusal;
+  int rc = CheckExpectations(txn, parts, slots, &refusal);
+  if (rc != 0) return rc;
+  if (!refusal.ok()) {
+    *op_status = refusal;
+    return 0;
   }
   // Phase 2: write. The log is written through one cursor per transaction:
   // with MDB_APPEND it stays on the last page instead of searching the tree.
   if (t_log_ == nullptr) {
-    int rc = mdb_cursor_open(txn, dbs_.log, &t_log_);
+    rc = mdb_cursor_open(txn, dbs_.log, &t_log_);
     if (rc != 0) {
       t_log_ = nullptr;
       return rc;
     }
   }
   for (size_t r = 0; r < parts.size(); ++r) {
-    const AppendPart& part = parts[r];
-    const StreamAppend& request = *part.request;
-    if (slots[r] == nullptr) {
-      int rc = CreateStream(txn, request.stream, &slots[r]);
-      if (rc != 0) return rc;
-    }
-    StreamState& st = TxnState(*slots[r]);
-    AppendResult& result = results[r];
-    result.first_seq = st.head + 1;
-    result.first_position = t_next_position_;
-    size_t i = 0;
-    auto put = [&](char* record, size_t size) {
-      const uint64_t seq = ++st.head;
-      const uint64_t pos = t_next_position_++;
-      SealEventRecord(record, size, st.id, seq, pos, t_now_);
-      Key64 key(pos);
-      MDB_val k{8, key.bytes};
-      MDB_val v{size, record};
-      int rc = mdb_cursor_put(t_log_, &k, &v, MDB_APPEND);
-      if (rc != 0) return rc;
-      const std::vector<std::string>* tags = nullptr;
-      if (i < request.events.size() && !request.events[i].tags.empty()) {
-        tags = &request.events[i].tags;
-      }
-      ++i;
-      t_tail_.push_back(PendingTail{st.id, TailEntry{seq, pos, t_now_}, tags});
-      return 0;
-    };
-    int rc = 0;
-    if (part.batch != nullptr) {
-      rc = part.batch->ForEach(put);
-    } else {
-      for (EventRecord& rec : *part.records) {
-        rc = put(const_cast<char*>(rec.data()), rec.size());
-        if (rc != 0) break;
-      }
-    }
+    rc = WritePart(txn, parts[r], &slots[r], &results[r]);
     if (rc != 0) return rc;
-    result.last_seq = st.head;
-    result.last_position = t_next_position_ - 1;
   }
   return 0;
 }

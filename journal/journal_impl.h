@@ -246,6 +246,27 @@ class JournalImpl final : public Journal, public TxnObserver {
   };
   // The state of `ws` in the open transaction, for writing.
   StreamState& TxnState(WriterStream& ws);
+  // ApplyAppendParts' steps. CheckExpectations finds each part's stream
+  // (slots[r], null if it does not exist yet) and sets *refusal when one
+  // is deleted or not at its expected head; it writes nothing. WritePart
+  // writes one part's records, creating its stream if need be.
+  int CheckExpectations(MDB_txn* txn, std::span<const AppendPart> parts,
+                        WriterStream** slots, Status* refusal);
+  int WritePart(MDB_txn* txn, const AppendPart& part, WriterStream** slot,
+                AppendResult* result);
+  // ApplyDelete's step: deletes the index entries of stream `id` from
+  // `from_seq` to `to_seq`, their log records and tag entries, counting
+  // the index entries in *removed.
+  int DeleteEventsTo(MDB_txn* txn, uint64_t id, uint64_t from_seq,
+                     uint64_t to_seq, uint64_t* removed);
+  // FlushIndex's steps: the stream index and stream rows of streams `ids`
+  // for positions in (from, to], then the tag index above `from`.
+  // `pending` is the open transaction's entries above `from`, by stream id.
+  int FlushStreams(MDB_txn* txn, uint64_t from, uint64_t to,
+                   const std::vector<const PendingTail*>& pending,
+                   const std::vector<uint64_t>& ids);
+  int FlushTags(MDB_txn* txn, uint64_t from,
+                const std::vector<const PendingTail*>& pending);
   std::unordered_map<std::string, WriterStream, NameHash, std::equal_to<>>
       w_streams_;
   uint64_t w_next_position_ = 1;

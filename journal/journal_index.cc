@@ -39,7 +39,121 @@ class DeleteOp final : public WriteOp {
   std::promise<Status> promise_;
 };
 
+// Deletes the log record an index entry points at (`index_value`, 8
+// bytes) with its tag entries. A record already gone is no error. Returns
+// an LMDB code.
+int DeleteLogRecord(MDB_txn* txn, const JournalImpl::Dbs& dbs,
+                    const MDB_val& index_value, AlignedScratch* scratch,
+                    DecodedEvent* decoded) {
+  char pos_key[8];
+  std::memcpy(pos_key, index_value.mv_data, 8);
+  uint64_t pos = GetBig64(pos_key);
+  MDB_val lk{8, pos_key};
+  MDB_val lv;
+  int r = mdb_get(txn, dbs.log, &lk, &lv);
+  if (r == 0) {
+    // A record that fails its checks is deleted all the same; its tag
+    // entries (unknown) then point at nothing and readers skip them.
+    // The tags view the record in LMDB's memory, which an update
+    // (a deletion may spill pages) invalidates: keys first.
+    std::vector<std::string> tag_keys;
+    if (DecodeEventRecord(static_cast<const char*>(lv.mv_data), lv.mv_size,
+                          scratch, decoded)
+            .ok()) {
+      for (std::string_view tag : decoded->tag_list) {
+        std::string& tk = tag_keys.emplace_back(tag);
+        tk.push_back('\0');
+        AppendBig64(&tk, pos);
+      }
+      for (std::string& tk : tag_keys) {
+        MDB_val tkv{tk.size(), tk.data()};
+        r = mdb_del(txn, dbs.tag_index, &tkv, nullptr);
+        if (r != 0 && r != MDB_NOTFOUND) return r;
+      }
+    }
+    r = mdb_del(txn, dbs.log, &lk, nullptr);
+  }
+  if (r != 0 && r != MDB_NOTFOUND) return r;
+  return 0;
+}
+
+// Writes one stream's flushed entries (ascending seq) to the stream index
+// through `index`, then updates its row through `rows` to count them. The
+// row is rewritten in place. Returns an LMDB code (MDB_CORRUPTED when the
+// row is missing or does not decode).
+int PutStreamEntries(MDB_cursor* index, MDB_cursor* rows, uint64_t id,
+                     const std::vector<TailEntry>& entries, StreamRow* row,
+                     std::string* row_bytes) {
+  int rc = 0;
+  for (const TailEntry& e : entries) {
+    Key128 key(id, e.seq);
+    char pos[8];
+    PutBig64(pos, e.position);
+    MDB_val k{16, key.bytes};
+    MDB_val v{8, pos};
+    rc = mdb_cursor_put(index, &k, &v, 0);
+    if (rc != 0) return rc;
+  }
+  // The stream row follows its events.
+  Key64 rk(id);
+  MDB_val k{8, rk.bytes};
+  MDB_val v;
+  rc = mdb_cursor_get(rows, &k, &v, MDB_SET_KEY);
+  if (rc == MDB_NOTFOUND ||
+      (rc == 0 &&
+       !StreamRow::Decode(
+            std::string_view(static_cast<const char*>(v.mv_data), v.mv_size),
+            row)
+            .ok())) {
+    rc = MDB_CORRUPTED;
+  }
+  if (rc != 0) return rc;
+  row->head = std::max(row->head, entries.back().seq);
+  row->event_count += entries.size();
+  row->last_write_ns =
+      std::max(row->last_write_ns, entries.back().timestamp_ns);
+  *row_bytes = row->Encode();
+  MDB_val nv{row_bytes->size(), row_bytes->data()};
+  return mdb_cursor_put(rows, &k, &nv, MDB_CURRENT);
+}
+
 }  // namespace
+
+int JournalImpl::DeleteEventsTo(MDB_txn* txn, uint64_t id, uint64_t from_seq,
+                                uint64_t to_seq, uint64_t* removed) {
+  // Walks the stream's index entries from from_seq, deleting each entry
+  // after its log record, so an entry never outlives the record it
+  // points at; *removed counts the entries deleted.
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn, dbs_.stream_index, &cur);
+  if (rc != 0) return rc;
+  Key128 start(id, from_seq);
+  MDB_val k{16, start.bytes};
+  MDB_val v;
+  AlignedScratch scratch;
+  DecodedEvent decoded;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  while (rc == 0) {
+    if (k.mv_size != 16) break;
+    const char* kp = static_cast<const char*>(k.mv_data);
+    if (GetBig64(kp) != id || GetBig64(kp + 8) > to_seq) break;
+    if (v.mv_size == 8) {
+      int r = DeleteLogRecord(txn, dbs_, v, &scratch, &decoded);
+      if (r != 0) {
+        mdb_cursor_close(cur);
+        return r;
+      }
+    }
+    rc = mdb_cursor_del(cur, 0);
+    if (rc != 0) break;
+    ++*removed;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+  }
+  mdb_cursor_close(cur);
+  // EINVAL: the deletion left the cursor on no entry.
+  if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) return rc;
+  return 0;
+}
 
 Status JournalImpl::DeleteTo(std::string_view stream, uint64_t seq) {
   Status s = RefuseWrites();
@@ -99,63 +213,8 @@ int JournalImpl::ApplyDelete(MDB_txn* txn, const std::string& name,
 
   uint64_t removed = 0;
   if (target > st.deleted_to) {
-    MDB_cursor* cur = nullptr;
-    rc = mdb_cursor_open(txn, dbs_.stream_index, &cur);
+    rc = DeleteEventsTo(txn, st.id, st.deleted_to + 1, target, &removed);
     if (rc != 0) return rc;
-    Key128 start(st.id, st.deleted_to + 1);
-    MDB_val k{16, start.bytes};
-    MDB_val v;
-    AlignedScratch scratch;
-    DecodedEvent decoded;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0) {
-      if (k.mv_size != 16) break;
-      const char* kp = static_cast<const char*>(k.mv_data);
-      if (GetBig64(kp) != st.id || GetBig64(kp + 8) > target) break;
-      if (v.mv_size == 8) {
-        char pos_key[8];
-        std::memcpy(pos_key, v.mv_data, 8);
-        uint64_t pos = GetBig64(pos_key);
-        MDB_val lk{8, pos_key};
-        MDB_val lv;
-        int r = mdb_get(txn, dbs_.log, &lk, &lv);
-        if (r == 0) {
-          // A record that fails its checks is deleted all the same; its tag
-          // entries (unknown) then point at nothing and readers skip them.
-          // The tags view the record in LMDB's memory, which an update
-          // (a deletion may spill pages) invalidates: keys first.
-          std::vector<std::string> tag_keys;
-          if (DecodeEventRecord(static_cast<const char*>(lv.mv_data),
-                                lv.mv_size, &scratch, &decoded)
-                  .ok()) {
-            for (std::string_view tag : decoded.tag_list) {
-              std::string& tk = tag_keys.emplace_back(tag);
-              tk.push_back('\0');
-              AppendBig64(&tk, pos);
-            }
-            for (std::string& tk : tag_keys) {
-              MDB_val tkv{tk.size(), tk.data()};
-              r = mdb_del(txn, dbs_.tag_index, &tkv, nullptr);
-              if (r != 0 && r != MDB_NOTFOUND) {
-                mdb_cursor_close(cur);
-                return r;
-              }
-            }
-          }
-          r = mdb_del(txn, dbs_.log, &lk, nullptr);
-        }
-        if (r != 0 && r != MDB_NOTFOUND) {
-          mdb_cursor_close(cur);
-          return r;
-        }
-      }
-      rc = mdb_cursor_del(cur, 0);
-      if (rc != 0) break;
-      ++removed;
-      rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
-    }
-    mdb_cursor_close(cur);
-    if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) return rc;
   }
 
   StreamRow row;
@@ -216,6 +275,27 @@ int JournalImpl::FlushIndex(MDB_txn* txn) {
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
 
+  int rc = FlushStreams(txn, from, to, pending, ids);
+  if (rc != 0) return rc;
+  rc = FlushTags(txn, from, pending);
+  if (rc != 0) return rc;
+  // The meta counters last: a reader or a reopen trusts the index up to
+  // indexed_to only once everything above is written.
+  for (const char* name : {kMetaIndexedTo, kMetaLastPosition}) {
+    char buf[8];
+    PutLittle64(buf, to);
+    MDB_val k{std::strlen(name), const_cast<char*>(name)};
+    MDB_val v{8, buf};
+    rc = mdb_put(txn, dbs_.meta, &k, &v, 0);
+    if (rc != 0) return rc;
+  }
+  t_flushed_to_ = to;
+  return 0;
+}
+
+int JournalImpl::FlushStreams(MDB_txn* txn, uint64_t from, uint64_t to,
+                              const std::vector<const PendingTail*>& pending,
+                              const std::vector<uint64_t>& ids) {
   // Both tables are visited in ascending key order, each through one
   // cursor: a put lands on the page the cursor is on, or one near it. A
   // stream's row is rewritten in place (MDB_CURRENT: its size never changes
@@ -242,43 +322,17 @@ int JournalImpl::FlushIndex(MDB_txn* txn) {
       entries.push_back(pending[next_pending]->entry);
     }
     if (entries.empty()) continue;
-    for (const TailEntry& e : entries) {
-      Key128 key(id, e.seq);
-      char pos[8];
-      PutBig64(pos, e.position);
-      MDB_val k{16, key.bytes};
-      MDB_val v{8, pos};
-      rc = mdb_cursor_put(cur, &k, &v, 0);
-      if (rc != 0) break;
-    }
-    if (rc != 0) break;
-    // The stream row follows its events.
-    Key64 rk(id);
-    MDB_val k{8, rk.bytes};
-    MDB_val v;
-    rc = mdb_cursor_get(rows, &k, &v, MDB_SET_KEY);
-    if (rc == MDB_NOTFOUND ||
-        (rc == 0 &&
-         !StreamRow::Decode(
-              std::string_view(static_cast<const char*>(v.mv_data), v.mv_size),
-              &row)
-              .ok())) {
-      rc = MDB_CORRUPTED;
-    }
-    if (rc != 0) break;
-    row.head = std::max(row.head, entries.back().seq);
-    row.event_count += entries.size();
-    row.last_write_ns =
-        std::max(row.last_write_ns, entries.back().timestamp_ns);
-    row_bytes = row.Encode();
-    MDB_val nv{row_bytes.size(), row_bytes.data()};
-    rc = mdb_cursor_put(rows, &k, &nv, MDB_CURRENT);
+    rc = PutStreamEntries(cur, rows, id, entries, &row, &row_bytes);
     if (rc != 0) break;
   }
   mdb_cursor_close(rows);
   mdb_cursor_close(cur);
-  if (rc != 0) return rc;
+  return rc;
+}
 
+int JournalImpl::FlushTags(MDB_txn* txn, uint64_t from,
+                           const std::vector<const PendingTail*>& pending) {
+  // One key per tag and position, written in key order.
   std::vector<std::pair<std::string_view, uint64_t>> tags;
   for (const auto& [tag, positions] : tail_.tags) {
     for (uint64_t p : positions) {
@@ -299,18 +353,9 @@ int JournalImpl::FlushIndex(MDB_txn* txn) {
     AppendBig64(&tk, pos);
     MDB_val k{tk.size(), tk.data()};
     MDB_val v{0, nullptr};
-    rc = mdb_put(txn, dbs_.tag_index, &k, &v, 0);
+    int rc = mdb_put(txn, dbs_.tag_index, &k, &v, 0);
     if (rc != 0) return rc;
   }
-  for (const char* name : {kMetaIndexedTo, kMetaLastPosition}) {
-    char buf[8];
-    PutLittle64(buf, to);
-    MDB_val k{std::strlen(name), const_cast<char*>(name)};
-    MDB_val v{8, buf};
-    rc = mdb_put(txn, dbs_.meta, &k, &v, 0);
-    if (rc != 0) return rc;
-  }
-  t_flushed_to_ = to;
   return 0;
 }
 
