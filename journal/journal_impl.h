@@ -141,6 +141,18 @@ class JournalImpl final : public Journal, public TxnObserver {
                                std::vector<TailEntry>* tail,
                                uint64_t* tail_indexed_to,
                                std::vector<TailDamage>* damage);
+  // What Scan and GetStream start from: stream `stream`'s view, id, stored
+  // row, visible tail entries and the damage that may be its.
+  struct StreamRead {
+    View view;
+    uint64_t id = 0;
+    uint64_t tail_indexed_to = 0;
+    StreamRow row;
+    std::vector<TailEntry> tail;
+    std::vector<TailDamage> damage;
+  };
+  // Validates the name and fills *r; the row's errors name the stream.
+  Status ReadStream(std::string_view stream, StreamRead* r);
   static void CopyDamage(const TailIndex& t, uint64_t id, uint64_t bound,
                          std::vector<TailDamage>* out);
   Status ExtendReadOnlyTail(MDB_txn* txn);

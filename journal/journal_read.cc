@@ -156,6 +156,19 @@ Result<JournalImpl::View> JournalImpl::BeginStreamView(
       });
 }
 
+Status JournalImpl::ReadStream(std::string_view stream, StreamRead* r) {
+  Status s = ValidateStreamName(stream);
+  if (!s.ok()) return s;
+  Result<View> view = BeginStreamView(stream, &r->id, &r->tail,
+                                      &r->tail_indexed_to, &r->damage);
+  if (!view.ok()) return view.status();
+  r->view.txn.emplace(std::move(*view->txn));
+  r->view.bound = view->bound;
+  s = ReadRow(r->view.txn->get(), r->id, &r->row);
+  if (!s.ok()) return s.WithContext(fmt::format("stream '{}'", stream));
+  return Status::OK();
+}
+
 // Reads one stream's events by seq within one view. A stream written in
 // runs sits in consecutive log records, so the next record (the previous
 // one, backward) is usually the next event: its envelope, once checked,
@@ -335,39 +348,31 @@ Status JournalImpl::ScanDamageError(MDB_txn* txn, std::string_view stream,
 
 Status JournalImpl::Scan(std::string_view stream, const ReadOptions& options,
                          const EventVisitor& visit) {
-  Status s = ValidateStreamName(stream);
+  StreamRead r;
+  Status s = ReadStream(stream, &r);
   if (!s.ok()) return s;
-  uint64_t id = 0;
-  uint64_t tail_indexed_to = 0;
-  std::vector<TailEntry> tail;
-  std::vector<TailDamage> damage;
-  Result<View> view =
-      BeginStreamView(stream, &id, &tail, &tail_indexed_to, &damage);
-  if (!view.ok()) return view.status();
-  MDB_txn* txn = view->txn->get();
-  StreamRow row;
-  s = ReadRow(txn, id, &row);
-  if (!s.ok()) return s.WithContext(fmt::format("stream '{}'", stream));
-  if (row.tombstone) {
+  MDB_txn* txn = r.view.txn->get();
+  if (r.row.tombstone) {
     return Status::StreamDeleted(
         fmt::format("stream '{}' was deleted", stream));
   }
   // [lo, hi]: the requested seqs above the deleted prefix, up to the head
   // this view shows (the stored row plus the visible tail).
-  StreamInfo info = MakeInfo(id, row, tail);
+  StreamInfo info = MakeInfo(r.id, r.row, r.tail);
   const uint64_t lo = std::max(options.from_seq, info.deleted_to + 1);
   const uint64_t hi = std::min(options.to_seq, info.head);
-  if (!damage.empty() && options.max_count > 0) {
-    s = ScanDamageError(txn, stream, info, NewestTailPosition(row.head, tail),
-                        options, lo, damage);
+  if (!r.damage.empty() && options.max_count > 0) {
+    s = ScanDamageError(txn, stream, info,
+                        NewestTailPosition(r.row.head, r.tail), options, lo,
+                        r.damage);
     if (!s.ok()) return s;
   }
   if (lo > hi || options.max_count == 0) return Status::OK();
 
   // Visits seqs one by one in the scan's direction, each read and checked
   // before the visitor sees it; stops at max_count or when it says so.
-  SeqReader reader(dbs_, txn, stream, id, row.head, tail, tail_indexed_to,
-                   view->bound, options.backward);
+  SeqReader reader(dbs_, txn, stream, r.id, r.row.head, r.tail,
+                   r.tail_indexed_to, r.view.bound, options.backward);
   s = reader.Open();
   if (!s.ok()) return s;
   auto visit_seq = [&](uint64_t seq, bool* keep_going) -> Status {
@@ -398,24 +403,16 @@ Status JournalImpl::Scan(std::string_view stream, const ReadOptions& options,
 }
 
 Result<StreamInfo> JournalImpl::GetStream(std::string_view stream) {
-  Status s = ValidateStreamName(stream);
+  StreamRead r;
+  Status s = ReadStream(stream, &r);
   if (!s.ok()) return s;
-  uint64_t id = 0;
-  uint64_t tail_indexed_to = 0;
-  std::vector<TailEntry> tail;
-  std::vector<TailDamage> damage;
-  Result<View> view =
-      BeginStreamView(stream, &id, &tail, &tail_indexed_to, &damage);
-  if (!view.ok()) return view.status();
-  MDB_txn* txn = view->txn->get();
-  StreamRow row;
-  s = ReadRow(txn, id, &row);
-  if (!s.ok()) return s.WithContext(fmt::format("stream '{}'", stream));
-  StreamInfo info = MakeInfo(id, row, tail);
-  if (!damage.empty() && !info.deleted) {
+  MDB_txn* txn = r.view.txn->get();
+  StreamInfo info = MakeInfo(r.id, r.row, r.tail);
+  if (!r.damage.empty() && !info.deleted) {
     // Its head is not known when a damaged record may be its newest.
-    s = DamageError(txn, stream, id, info, NewestTailPosition(row.head, tail),
-                    1, kMaxSeq, damage);
+    s = DamageError(txn, stream, r.id, info,
+                    NewestTailPosition(r.row.head, r.tail), 1, kMaxSeq,
+                    r.damage);
     if (!s.ok()) return s;
   }
   if (info.head == 0 && !info.deleted) {
