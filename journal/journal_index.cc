@@ -279,8 +279,8 @@ int JournalImpl::FlushIndex(MDB_txn* txn) {
   if (rc != 0) return rc;
   rc = FlushTags(txn, from, pending);
   if (rc != 0) return rc;
-  // The meta counters last: a reader or a reopen trusts the index up to
-  // indexed_to only once everything above is written.
+  // The index now covers every position up to `to`; the counters say so in
+  // the same transaction, so readers and a reopen see both or neither.
   for (const char* name : {kMetaIndexedTo, kMetaLastPosition}) {
     char buf[8];
     PutLittle64(buf, to);
