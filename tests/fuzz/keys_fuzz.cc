@@ -99,7 +99,7 @@ bool ParseTagKey(std::string_view key, std::string_view* tag, uint64_t* pos) {
   return true;
 }
 
-// A tag_index key as journal_write.cc builds it.
+// A tag_index key as journal_index.cc builds it (FlushTags).
 std::string TagKey(std::string_view tag, uint64_t pos) {
   std::string k(tag);
   k.push_back('\0');
