@@ -438,6 +438,10 @@ Result<uint64_t> JournalImpl::Head(std::string_view stream) {
 Result<StreamPage> JournalImpl::ListStreams(std::string_view prefix,
                                             std::string_view start_after,
                                             size_t limit) {
+  if (limit == 0) {
+    return Status::InvalidArgument(
+        "listing streams needs a limit of at least 1 stream per page");
+  }
   std::unordered_map<uint64_t, std::vector<TailEntry>> tails;
   std::vector<TailDamage> damage;
   Result<View> view = BeginView([&](MDB_txn*, const TailIndex& t,

@@ -390,6 +390,17 @@ TEST_CASE("streams are listed in name order with prefix and paging") {
   CHECK(j.ListStreams("", "", 100)->streams.size() == 5);
 }
 
+TEST_CASE("listing streams with a limit of 0 is refused, not undefined") {
+  test::TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  Journal& j = store->journal();
+  REQUIRE(j.Append("acct-1", Expected::Any(), Events(1)).ok());
+  auto page = j.ListStreams("", "", 0);
+  REQUIRE(!page.ok());
+  CHECK(page.status().IsInvalidArgument());
+  CHECK(j.ListStreams("", "", 1)->streams.size() == 1);
+}
+
 TEST_CASE("timestamps come from the injected clock") {
   struct FixedClock : Clock {
     int64_t NowNanos() override { return 1'700'000'000'000'000'000; }

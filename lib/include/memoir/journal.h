@@ -214,7 +214,7 @@ class MEMOIR_EXPORT Journal {
   // `start_after` (exclusive), at most `limit` per page. A stream whose
   // head a damaged record may hide is listed with `damage` set (GetStream
   // and Head of it fail instead), so one damaged record does not hide the
-  // rest of the store.
+  // rest of the store. kInvalidArgument when `limit` is 0.
   virtual Result<StreamPage> ListStreams(std::string_view prefix,
                                          std::string_view start_after,
                                          size_t limit) = 0;
