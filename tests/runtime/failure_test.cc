@@ -1,4 +1,5 @@
-// Failure paths of the actor runtime (promises 1, 3, 4 and 5 of lib/doc/design.md).
+// Failure paths of the actor runtime (promises 1, 3, 4 and 5 of
+// lib/doc/design.md).
 #include <doctest/doctest.h>
 
 #include <atomic>
