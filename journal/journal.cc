@@ -11,59 +11,6 @@
 
 namespace memoir {
 
-Status ValidateStreamName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxStreamNameBytes) {
-    return Status::InvalidArgument(fmt::format(
-        "a stream name must be 1 to {} bytes of UTF-8, got {} bytes",
-        kMaxStreamNameBytes, name.size()));
-  }
-  // Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-  const auto* p = reinterpret_cast<const unsigned char*>(name.data());
-  const auto* end = p + name.size();
-  while (p < end) {
-    unsigned c = *p;
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) {
-      if (c < 0x20 || c == 0x7f) {
-        return Status::InvalidArgument(fmt::format(
-            "stream name contains control character 0x{:02x} at byte {}", c,
-            p - reinterpret_cast<const unsigned char*>(name.data())));
-      }
-      ++p;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      len = 0;
-      cp = 0;
-    }
-    bool ok = len != 0 && static_cast<size_t>(end - p) >= len;
-    for (size_t i = 1; ok && i < len; ++i) {
-      ok = (p[i] & 0xc0) == 0x80;
-      cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (ok) {
-      static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-      ok = cp >= kMin[len] && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
-    }
-    if (!ok) {
-      return Status::InvalidArgument(
-          fmt::format("stream name is not valid UTF-8 at byte {}",
-                      p - reinterpret_cast<const unsigned char*>(name.data())));
-    }
-    p += len;
-  }
-  return Status::OK();
-}
-
 RecordedEvent RecordedEvent::From(const EventView& view) {
   RecordedEvent e;
   e.stream = std::string(view.stream);

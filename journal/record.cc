@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "envelope_generated.h"
+#include "journal/envelope_generated.h"
 #include "storage/bytes.h"
 #include "storage/checksum.h"
 

@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "envelope_generated.h"
+#include "journal/envelope_generated.h"
 #include "journal/layout.h"
 #include "journal/record.h"
 #include "journal/stream_row.h"

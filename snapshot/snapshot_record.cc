@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "snapshot/layout.h"
-#include "snapshot_generated.h"
+#include "snapshot/snapshot_generated.h"
 #include "storage/bytes.h"
 #include "storage/checksum.h"
 

@@ -30,7 +30,7 @@
 #include <string_view>
 #include <vector>
 
-#include "envelope_generated.h"
+#include "journal/envelope_generated.h"
 #include "fuzz/fuzz_check.h"
 #include "journal/record.h"
 #include "storage/bytes.h"

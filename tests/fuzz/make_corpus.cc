@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "envelope_generated.h"
+#include "journal/envelope_generated.h"
 #include "journal/record.h"
 #include "memoir/store.h"
 #include "snapshot/snapshot_record.h"

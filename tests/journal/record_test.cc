@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "envelope_generated.h"
+#include "journal/envelope_generated.h"
 #include "storage/bytes.h"
 
 namespace memoir::internal {

@@ -1,7 +1,7 @@
 // StoreInternal: the parts of an open Store that whole-store tools
 // (inspect.cc, verify.cc, copy.cc) need and the public API does not show.
-#ifndef MEMOIR_SRC_STORE_INTERNAL_H_
-#define MEMOIR_SRC_STORE_INTERNAL_H_
+#ifndef MEMOIR_STORE_STORE_INTERNAL_H_
+#define MEMOIR_STORE_STORE_INTERNAL_H_
 
 #include "memoir/result.h"
 #include "memoir/store.h"
@@ -25,4 +25,4 @@ Result<StoreParts> PartsOf(Store& store);
 
 }  // namespace memoir::internal
 
-#endif  // MEMOIR_SRC_STORE_INTERNAL_H_
+#endif  // MEMOIR_STORE_STORE_INTERNAL_H_

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "memoir/inspect.h"
-#include "src/store_internal.h"
+#include "store/store_internal.h"
 #include "storage/env.h"
 #include "storage/lmdb_error.h"
 

@@ -7,7 +7,7 @@
 #include "memoir/inspect.h"
 #include "snapshot/snapshot_store_impl.h"
 #include "snapshot/verify.h"
-#include "src/store_internal.h"
+#include "store/store_internal.h"
 #include "storage/env.h"
 
 namespace memoir {

@@ -6,7 +6,7 @@
 #include "journal/journal_impl.h"
 #include "journal/record.h"
 #include "snapshot/snapshot_store_impl.h"
-#include "src/store_internal.h"
+#include "store/store_internal.h"
 #include "storage/env.h"
 #include "storage/writer.h"
 

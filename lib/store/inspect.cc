@@ -18,7 +18,7 @@
 #include "journal/layout.h"
 #include "journal/stream_row.h"
 #include "snapshot/snapshot_store_impl.h"
-#include "src/store_internal.h"
+#include "store/store_internal.h"
 #include "storage/bytes.h"
 #include "storage/env.h"
 #include "storage/key_order.h"
