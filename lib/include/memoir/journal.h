@@ -101,7 +101,7 @@ struct EventView {
 };
 
 // A stored event that owns its bytes.
-struct RecordedEvent {
+struct MEMOIR_EXPORT RecordedEvent {
   std::string stream;
   uint64_t seq = 0;
   uint64_t position = 0;

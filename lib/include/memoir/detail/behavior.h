@@ -30,7 +30,7 @@
 namespace memoir::detail {
 
 // An actor's state behind a virtual destructor.
-struct StateBox {
+struct MEMOIR_EXPORT StateBox {
   virtual ~StateBox() = default;
 };
 template <typename S>
@@ -65,7 +65,7 @@ inline std::string DescribeCurrentException() {
 }
 
 // A command in a mailbox together with where its answer goes.
-class Message {
+class MEMOIR_EXPORT Message {
  public:
   using Clock = std::chrono::steady_clock;
   virtual ~Message() = default;
@@ -100,7 +100,7 @@ struct HandleOutcome {
 };
 
 // One registered actor type, seen by the runtime.
-class Behavior {
+class MEMOIR_EXPORT Behavior {
  public:
   virtual ~Behavior() = default;
   virtual std::string_view type_name() const = 0;
@@ -124,7 +124,7 @@ class Behavior {
 // Where a reply goes: a future, a callback, or nowhere (Tell). Shared with
 // the deadline timer, so whoever comes first answers.
 template <typename R>
-class ReplySink {
+class MEMOIR_EXPORT ReplySink {
  public:
   using Callback = std::function<void(Result<R>)>;
   explicit ReplySink(Callback cb = nullptr) : callback_(std::move(cb)) {}
