@@ -11,9 +11,9 @@
 #include <thread>
 
 #include "memoir/inspect.h"
-#include "store/store_internal.h"
 #include "storage/env.h"
 #include "storage/lmdb_error.h"
+#include "store/store_internal.h"
 
 namespace memoir {
 namespace {
@@ -136,7 +136,7 @@ int CopyCompacted(MDB_env* env, int fd, uint64_t* outgrown) {
 
 Status CopyStore(Store& store, const std::string& dest,
                  const CopyOptions& options) {
-  Result<internal::StoreParts> parts = internal::PartsOf(store);
+  Result<internal::StoreParts> parts = internal::StoreInternal::PartsOf(store);
   if (!parts.ok()) return parts.status();
   internal::Env& env = *parts->env;
   Status s = PrepareDest(dest, env.options().file_mode);

@@ -18,11 +18,11 @@
 #include "journal/layout.h"
 #include "journal/stream_row.h"
 #include "snapshot/snapshot_store_impl.h"
-#include "store/store_internal.h"
 #include "storage/bytes.h"
 #include "storage/env.h"
 #include "storage/key_order.h"
 #include "storage/lmdb_error.h"
+#include "store/store_internal.h"
 
 namespace memoir {
 namespace {
@@ -148,7 +148,7 @@ std::string WriterOf(const std::string& dir) {
 }  // namespace
 
 Result<StoreInfo> InspectStore(Store& store) {
-  Result<internal::StoreParts> parts = internal::PartsOf(store);
+  Result<internal::StoreParts> parts = internal::StoreInternal::PartsOf(store);
   if (!parts.ok()) return parts.status();
   internal::Env& env = *parts->env;
   StoreInfo info;

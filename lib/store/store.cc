@@ -6,9 +6,9 @@
 #include "journal/journal_impl.h"
 #include "journal/record.h"
 #include "snapshot/snapshot_store_impl.h"
-#include "store/store_internal.h"
 #include "storage/env.h"
 #include "storage/writer.h"
+#include "store/store_internal.h"
 
 namespace memoir {
 namespace {
@@ -114,6 +114,8 @@ class StoreImpl final : public Store {
     store->journal_->AddDeletionHook([snaps](MDB_txn* txn, uint64_t id) {
       return snaps->DeleteStreamSnapshots(txn, id);
     });
+    store->parts_ = {store->env_.get(), store->journal_.get(),
+                     store->snapshots_.get()};
     if (store->writer_) store->writer_->Start();
     return std::unique_ptr<Store>(std::move(store));
   }
@@ -137,9 +139,6 @@ class StoreImpl final : public Store {
   }
 
   const std::string& path() const override { return path_; }
-  internal::StoreParts parts() const {
-    return {env_.get(), journal_.get(), snapshots_.get()};
-  }
 
   StoreStats Stats() const override {
     StoreStats stats;
@@ -156,6 +155,8 @@ class StoreImpl final : public Store {
 
  private:
   StoreImpl() = default;
+  internal::StoreParts* internal_parts() noexcept override { return &parts_; }
+
   std::string path_;
   // Destruction order matters: the writer (which calls into the journal
   // and the snapshots) stops before they go, and all before the environment.
@@ -163,20 +164,21 @@ class StoreImpl final : public Store {
   std::unique_ptr<JournalImpl> journal_;
   std::unique_ptr<SnapshotStoreImpl> snapshots_;
   std::unique_ptr<Writer> writer_;
+  internal::StoreParts parts_;  // set once Open has made them all
 };
 
 }  // namespace
 
 namespace internal {
-Result<StoreParts> PartsOf(Store& store) {
-  auto* impl = dynamic_cast<StoreImpl*>(&store);
-  if (impl == nullptr) {
+Result<StoreParts> StoreInternal::PartsOf(Store& store) {
+  StoreParts* parts = store.internal_parts();
+  if (parts == nullptr) {
     return Status::InvalidArgument(
         "this Store was not opened by memoir::Store::Open");
   }
-  Status s = impl->parts().env->CheckProcess();
+  Status s = parts->env->CheckProcess();
   if (!s.ok()) return s;
-  return impl->parts();
+  return *parts;
 }
 }  // namespace internal
 

@@ -1,5 +1,6 @@
 // StoreInternal: the parts of an open Store that whole-store tools
 // (inspect.cc, verify.cc, copy.cc) need and the public API does not show.
+// A friend of Store (leveldb's WriteBatchInternal pattern).
 #ifndef MEMOIR_STORE_STORE_INTERNAL_H_
 #define MEMOIR_STORE_STORE_INTERNAL_H_
 
@@ -18,10 +19,17 @@ struct StoreParts {
   SnapshotStoreImpl* snapshots = nullptr;
 };
 
-// The parts of `store`, owned by it. kInvalidArgument when `store` was not
-// made by Store::Open (a test double, say), or in a child forked after the
-// store was opened.
-Result<StoreParts> PartsOf(Store& store);
+class StoreInternal {
+ public:
+  // The parts of `store`, owned by it. kInvalidArgument when `store` was not
+  // made by Store::Open (a test double or a wrapper, say), or in a child
+  // forked after the store was opened.
+  //
+  // Asks the Store through its virtual hook rather than dynamic_cast: a
+  // replay plugin with its own static copy of libmemoir has its own typeinfo
+  // for StoreImpl, so a cast from the host's Store would fail there.
+  static Result<StoreParts> PartsOf(Store& store);
+};
 
 }  // namespace memoir::internal
 

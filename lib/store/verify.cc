@@ -7,13 +7,13 @@
 #include "memoir/inspect.h"
 #include "snapshot/snapshot_store_impl.h"
 #include "snapshot/verify.h"
-#include "store/store_internal.h"
 #include "storage/env.h"
+#include "store/store_internal.h"
 
 namespace memoir {
 
 Result<VerifyReport> VerifyStore(Store& store, const VerifyOptions& options) {
-  Result<internal::StoreParts> parts = internal::PartsOf(store);
+  Result<internal::StoreParts> parts = internal::StoreInternal::PartsOf(store);
   if (!parts.ok()) return parts.status();
   Result<internal::ReadTxn> txn = parts->env->BeginRead();
   if (!txn.ok()) return txn.status();

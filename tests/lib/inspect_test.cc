@@ -85,4 +85,40 @@ TEST_CASE("inspect of a store opened without the lock file lists no readers") {
   CHECK(info->events == 5);
 }
 
+namespace {
+
+// A Store that Store::Open did not make: forwards everything to a real one.
+class ForwardingStore final : public Store {
+ public:
+  explicit ForwardingStore(Store* inner) : inner_(inner) {}
+  Journal& journal() override { return inner_->journal(); }
+  SnapshotStore& snapshots() override { return inner_->snapshots(); }
+  Status Sync() override { return inner_->Sync(); }
+  Status Close() override { return inner_->Close(); }
+  const std::string& path() const override { return inner_->path(); }
+  StoreStats Stats() const override { return inner_->Stats(); }
+
+ private:
+  Store* inner_;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "InspectStore on a Store that Store::Open did not make is "
+    "kInvalidArgument") {
+  test::TempDir dir;
+  StoreOptions o;
+  o.durability = Durability::kNone;
+  auto store = Store::Open(dir.path(), o);
+  REQUIRE(store.ok());
+  ForwardingStore wrapper(store->get());
+  auto info = InspectStore(wrapper);
+  REQUIRE_FALSE(info.ok());
+  CHECK(info.status().code() == Status::Code::kInvalidArgument);
+  CHECK(info.status().ToString().find("not opened by memoir::Store::Open") !=
+        std::string::npos);
+  CHECK(InspectStore(**store).ok());  // the store it wraps is inspectable
+}
+
 }  // namespace memoir

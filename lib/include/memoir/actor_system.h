@@ -143,9 +143,10 @@ class ActorRef;
 
 class MEMOIR_EXPORT ActorSystem {
  public:
-  // Creates a system over `store`, which must outlive it. Errors:
-  // kInvalidArgument for bad options. Over a read-only store every command
-  // that persists fails with the store's kInvalidArgument.
+  // Creates a system over `store`, which must outlive it; the caller owns
+  // the system. Errors: kInvalidArgument when max_messages_per_turn is 0 or
+  // threads is over 1024. Over a read-only store every command that
+  // persists fails with the store's kInvalidArgument.
   static Result<std::unique_ptr<ActorSystem>> Create(
       Store& store, ActorSystemOptions options = {});
 
@@ -153,8 +154,11 @@ class MEMOIR_EXPORT ActorSystem {
   virtual ~ActorSystem() = default;
 
   // Registers actor type A (by A::kTypeName) with an instance of A whose
-  // const Handle/Apply serve every actor of the type. kInvalidArgument if
-  // the name is taken.
+  // const Handle/Apply serve every actor of the type. Errors:
+  // kInvalidArgument when the name is taken or is not a valid stream name
+  // (ValidateStreamName), or the RestartPolicy is inconsistent
+  // (max_restarts < 0, backoff_factor < 1 or not finite, backoff_initial
+  // negative or above backoff_max, window not within 1 ms to a year).
   template <ActorType A>
   Status Register(A actor = A{}, ActorTypeOptions<A> options = {}) {
     return RegisterBehavior(std::make_unique<detail::BehaviorOf<A>>(
@@ -171,9 +175,10 @@ class MEMOIR_EXPORT ActorSystem {
   // handle what is already in its mailbox and waits for every commit, up
   // to `timeout`. If that is not enough, the messages still queued are
   // answered with kClosed, the appends already submitted are still waited
-  // for (the writer finishes them), and kTimeout is returned. Idempotent.
-  // kInvalidArgument when called on one of the system's own threads (from
-  // a Then action, an Ask callback or a deadline).
+  // for (the writer finishes them), and kTimeout is returned. Idempotent:
+  // later calls return OK. kInvalidArgument when called on one of the
+  // system's own threads (from a Then action, an Ask callback or a
+  // deadline).
   virtual Status Shutdown(
       std::chrono::milliseconds timeout = std::chrono::seconds(30)) = 0;
 
@@ -235,7 +240,7 @@ class ActorRef {
   // Handle/Apply threw; the commit's error; kQuarantined; kClosed. With a
   // `timeout` > 0 the future holds kTimeout once it passes: if the actor
   // had not taken the command yet it never will, otherwise the outcome is
-  // unknown (the command may still commit).
+  // unknown (the command may still commit). kInvalidArgument as for Tell.
   //
   // When the actor's mailbox is full (ActorSystemOptions::mailbox_capacity)
   // Ask blocks the calling thread until there is room, at most until its
@@ -280,12 +285,15 @@ class ActorRef {
   }
 
   // Lifts a quarantine (for instance after a fixed version is deployed);
-  // the next message recovers the actor afresh. kNotFound if it is not
-  // quarantined.
+  // the next message recovers the actor afresh. Errors: kNotFound when it
+  // is not quarantined (also when it was never activated).
   Status Release() const { return system_->Release(id_); }
 
   // After every queued command, deletes the actor's stream and snapshots.
-  // Later messages fail with kStreamDeleted.
+  // Later messages fail with kStreamDeleted. OK also when the stream never
+  // existed or was already deleted, and on a quarantined actor; a full
+  // mailbox does not refuse it. Errors: kInvalidArgument and kClosed as for
+  // Tell; those of Journal::DeleteStream (journal.h).
   std::future<Status> Destroy() const {
     return system_->Destroy(A::kTypeName, id_);
   }

@@ -64,9 +64,10 @@ struct StoreInfo {
   std::string writer;
 };
 
-// Describes `store`. Errors: kInvalidArgument when `store` was not opened
-// by Store::Open; kCorruption when the metadata fails its checks; kIOError
-// from LMDB or the file system.
+// Describes `store`. Errors: kInvalidArgument when `store` was not made by
+// Store::Open (a wrapper or test double) or in a child forked after it was
+// opened; kCorruption when the metadata fails its checks; kBusy when LMDB's
+// reader table is full; kIOError from LMDB or the file system.
 MEMOIR_EXPORT Result<StoreInfo> InspectStore(Store& store);
 
 struct VerifyOptions {

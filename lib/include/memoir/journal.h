@@ -9,6 +9,18 @@
 // Thread safety: every method may be called from any thread concurrently.
 // Completion callbacks run on the writer thread: they must be quick and must
 // not block on the journal.
+//
+// Errors every write (Append, AppendMulti, DeleteTo, DeleteStream) may
+// return besides its own: kInvalidArgument in a read-only store or in a
+// child forked after Store::Open; kClosed after Store::Close; kBusy when the
+// write queue stayed full for StoreOptions::enqueue_timeout, or the map
+// must grow while this process's reads stay open; kStorageFull when the
+// disk or StoreOptions::max_map_size is full (nothing written; the store
+// stays usable); kIOError when the commit or a sync fails, after which
+// every write fails with kIOError until the store is reopened.
+// Errors every read may return besides its own: kBusy when LMDB's reader
+// table is full (StoreOptions::max_readers); kCorruption when stored bytes
+// fail their checks; kIOError; kInvalidArgument in a forked child.
 #ifndef MEMOIR_JOURNAL_H_
 #define MEMOIR_JOURNAL_H_
 
@@ -28,10 +40,8 @@
 
 namespace memoir {
 
-// Limits checked on every append. Stream names are keys of the names table;
-// LMDB keys are at most 511 bytes, and 255 leaves room for the prefix of the
-// composite keys that embed a name. Tags are keys of the tag index (tag, NUL,
-// position), bounded the same way.
+// Limits checked on every append. Names and tags are LMDB keys (at most 511
+// bytes); 255 leaves room for the rest of the composite keys embedding them.
 inline constexpr size_t kMaxStreamNameBytes = 255;
 inline constexpr size_t kMaxTagBytes = 255;
 inline constexpr size_t kMaxTypeNameBytes = 255;
@@ -41,7 +51,8 @@ inline constexpr size_t kMaxPayloadBytes = size_t{1} << 30;
 inline constexpr uint64_t kMaxSeq = std::numeric_limits<uint64_t>::max();
 
 // Returns OK if `name` can name a stream: 1 to kMaxStreamNameBytes bytes of
-// valid UTF-8 without control characters (U+0000-U+001F, U+007F).
+// valid UTF-8 without control characters (U+0000-U+001F, U+007F); else
+// kInvalidArgument saying which rule it breaks.
 MEMOIR_EXPORT Status ValidateStreamName(std::string_view name);
 
 // An event to append. The payload is opaque bytes (usually the caller's own
@@ -159,24 +170,26 @@ class MEMOIR_EXPORT Journal {
 
   // --- Writing ---------------------------------------------------------
 
-  // Appends `request.events` to one stream, all or nothing. Fails with
-  // kConflict (carrying the actual head in Status::actual_seq) when the
-  // expectation does not hold, kStreamDeleted for a tombstoned stream,
-  // kInvalidArgument for a bad name, tag, type or size, kBusy when the queue
-  // stayed full for StoreOptions::enqueue_timeout, kClosed after Close, and
-  // kIOError / kStorageFull when the commit itself fails. `done` is called
-  // exactly once: on the writer thread after the commit, or on the calling
-  // thread when the request is refused before it is queued.
+  // Appends `request.events` to one stream, creating the stream on its
+  // first append; all or nothing. `done` is called exactly once: on the
+  // writer thread after the commit, or on the calling thread when the
+  // request is refused before it is queued (invalid, closed, queue full).
+  // Errors: kConflict (Status::actual_seq holds the head) when the
+  // expectation does not hold; kStreamDeleted for a tombstoned stream;
+  // kInvalidArgument for no events, a bad stream name (ValidateStreamName),
+  // type, tag or size (the limits above); those of every write.
   virtual void Append(StreamAppend request, AppendCallback done) = 0;
 
   // Appends to several streams in one atomic transaction, each with its own
   // expectation: one failed expectation writes nothing at all. The result
-  // lists one AppendResult per request, in order. A stream may not appear
-  // twice.
+  // lists one AppendResult per request, in order. `done` is called as for
+  // Append. Errors: those of Append, for the first request that fails;
+  // kInvalidArgument for no requests or a stream named twice.
   virtual void AppendMulti(std::vector<StreamAppend> requests,
                            MultiAppendCallback done) = 0;
 
-  // Future-returning and blocking conveniences over Append.
+  // Future-returning and blocking conveniences over Append and AppendMulti,
+  // with their errors.
   std::future<Result<AppendResult>> AppendAsync(StreamAppend request);
   Result<AppendResult> Append(std::string_view stream, Expected expected,
                               std::vector<EventData> events);
@@ -184,46 +197,67 @@ class MEMOIR_EXPORT Journal {
       std::vector<StreamAppend> requests);
 
   // Deletes events 1..seq of `stream`. The head is kept, so later appends
-  // continue after it. seq may not exceed the head. Blocking.
+  // continue after it. A seq at or below the deleted prefix (0 included)
+  // deletes nothing and is OK. Blocking.
+  // Errors: kNotFound when the stream was never written; kStreamDeleted for
+  // a tombstoned stream; kInvalidArgument when seq exceeds the head or the
+  // name is malformed; those of every write.
   virtual Status DeleteTo(std::string_view stream, uint64_t seq) = 0;
 
   // Tombstones `stream`: its events (and snapshots) are deleted, and later
-  // appends and reads fail with kStreamDeleted. Blocking.
+  // appends and reads fail with kStreamDeleted. The name stays taken: the
+  // stream is never recreated. Blocking.
+  // Errors: kNotFound when the stream was never written; kStreamDeleted when
+  // it is already tombstoned (a second DeleteStream); kInvalidArgument for
+  // a malformed name; those of every write.
   virtual Status DeleteStream(std::string_view stream) = 0;
 
   // --- Reading ---------------------------------------------------------
   // Every read sees one consistent, committed state of the journal. Stored
   // bytes are checked (length, checksum, FlatBuffers verifier) before use;
-  // a failure is kCorruption naming the stream and seq or position.
+  // a failure is kCorruption naming the stream and seq or position. The
+  // visitor runs on the calling thread; the Read* forms copy what it sees
+  // and return the same errors.
 
-  // Visits the events of `stream` in `options`' range. kNotFound for a
-  // stream that was never written, kStreamDeleted for a tombstoned one.
+  // Visits the events of `stream` in `options`' range; an empty range or a
+  // max_count of 0 visits nothing and is OK. Deleted events (DeleteTo) are
+  // skipped. Errors: kNotFound for a stream that was never written;
+  // kStreamDeleted for a tombstoned one; kInvalidArgument for a malformed
+  // name; kCorruption also when a damaged record may hide events of the
+  // range (see StreamInfo::damage); those of every read.
   virtual Status Scan(std::string_view stream, const ReadOptions& options,
                       const EventVisitor& visit) = 0;
   Result<std::vector<RecordedEvent>> Read(std::string_view stream,
                                           const ReadOptions& options = {});
 
-  // Metadata of one stream (kNotFound if never written). A tombstoned
-  // stream is returned with deleted = true.
+  // Metadata of one stream; a tombstoned stream is returned with
+  // deleted = true. Errors: kNotFound when never written; kInvalidArgument
+  // for a malformed name; kCorruption when a damaged record may hide its
+  // head; those of every read.
   virtual Result<StreamInfo> GetStream(std::string_view stream) = 0;
   // The highest seq of `stream`; 0 for a stream that was never written.
-  // kStreamDeleted for a tombstoned stream.
+  // Errors: kStreamDeleted for a tombstoned stream; otherwise as GetStream.
   virtual Result<uint64_t> Head(std::string_view stream) = 0;
 
   // Streams whose names start with `prefix`, in name order, after
-  // `start_after` (exclusive), at most `limit` per page. A stream whose
-  // head a damaged record may hide is listed with `damage` set (GetStream
-  // and Head of it fail instead), so one damaged record does not hide the
-  // rest of the store. kInvalidArgument when `limit` is 0.
+  // `start_after` (exclusive), at most `limit` per page. Tombstoned streams
+  // are listed, with deleted = true. A stream whose head a damaged record
+  // may hide is listed with `damage` set (GetStream and Head of it fail
+  // instead), so one damaged record does not hide the rest of the store.
+  // Errors: kInvalidArgument when `limit` is 0; those of every read.
   virtual Result<StreamPage> ListStreams(std::string_view prefix,
                                          std::string_view start_after,
                                          size_t limit) = 0;
 
   // Visits events in commit order from global position `from_position`
-  // (inclusive), at most `max_count`.
+  // (inclusive; 0 means 1), at most `max_count` (0 visits nothing, OK).
+  // Errors: those of every read (kCorruption names the position).
   virtual Status ScanAll(uint64_t from_position, size_t max_count,
                          const EventVisitor& visit) = 0;
-  // As ScanAll, restricted to events carrying `tag`.
+  // As ScanAll, restricted to events carrying `tag`. Errors: as ScanAll;
+  // kInvalidArgument for an empty tag, one over kMaxTagBytes or one with a
+  // NUL; kCorruption when a damaged unindexed record, which may carry the
+  // tag, lies in the range.
   virtual Status ScanTag(std::string_view tag, uint64_t from_position,
                          size_t max_count, const EventVisitor& visit) = 0;
   Result<std::vector<RecordedEvent>> ReadAll(uint64_t from_position,
@@ -232,13 +266,12 @@ class MEMOIR_EXPORT Journal {
                                              uint64_t from_position,
                                              size_t max_count);
   // The global position of the newest committed event (0 when empty).
+  // Errors: those of every read.
   virtual Result<uint64_t> LastPosition() = 0;
 
  private:
-  // What the blocking Append(stream, expected, events) does. The default
-  // waits for the callback form; an implementation may override it to wait
-  // more cheaply (the store's journal keeps the whole request on the
-  // caller's stack).
+  // What the blocking Append does. The default waits for the callback form;
+  // the store's journal overrides it to wait without allocating.
   virtual Result<AppendResult> AppendAndWait(StreamAppend request);
 };
 

@@ -20,6 +20,12 @@
 // Thread safety: every method may be called from any thread concurrently.
 // Completion callbacks run on the writer thread: they must be quick and must
 // not block on the store.
+//
+// Every write may also fail as a journal write does (journal.h: read-only
+// store, kClosed, kBusy, kStorageFull, kIOError) and every read as a
+// journal read does; every call is kInvalidArgument for a malformed stream
+// name. A tombstoned stream has no snapshots: writes to it are
+// kStreamDeleted, while LoadLatest and List answer with nothing.
 #ifndef MEMOIR_SNAPSHOT_STORE_H_
 #define MEMOIR_SNAPSHOT_STORE_H_
 
@@ -107,37 +113,39 @@ class MEMOIR_EXPORT SnapshotStore {
   // before it is queued.
   // Errors: kInvalidArgument for seq 0, a seq above the stream's head (as the
   // writer transaction sees it, including appends queued before this save),
-  // a bad name, type or size, or a read-only store; kNotFound when the
-  // stream does not exist; kStreamDeleted when it was tombstoned; kBusy,
-  // kClosed, kIOError, kStorageFull as for appends.
+  // or a bad type or size; kNotFound when the stream does not exist;
+  // kStreamDeleted when it was tombstoned; those of every write.
   virtual void Save(std::string_view stream, uint64_t seq, SnapshotData data,
                     SaveCallback done) = 0;
-  // Blocking form of Save.
+  // Blocking form of Save, with its errors.
   Status Save(std::string_view stream, uint64_t seq, SnapshotData data);
 
   // Appends `events` and saves `snapshot` as the state after the last of
   // them, in one transaction: both are committed or neither is. The
   // snapshot's seq is the returned AppendResult::last_seq. Blocking.
-  // Errors: those of Journal::Append and of Save.
+  // Errors: those of Journal::Append and of Save (the stream need not
+  // exist yet).
   virtual Result<AppendResult> AppendWithSnapshot(StreamAppend events,
                                                   SnapshotData snapshot) = 0;
 
-  // Deletes the snapshot of `stream` at `seq`. kNotFound when the stream or
-  // that snapshot does not exist. Blocking.
+  // Deletes the snapshot of `stream` at `seq`. Blocking. Errors: kNotFound
+  // when the stream or that snapshot does not exist; kStreamDeleted for a
+  // tombstoned stream; those of every write.
   virtual Status Delete(std::string_view stream, uint64_t seq) = 0;
 
   // Deletes the snapshots of `stream` matching `criteria` and returns how
   // many were deleted. A snapshot whose record fails its checks has no
   // trustworthy timestamp: it matches on seq alone when the time bounds are
-  // the defaults, and is kept otherwise. kNotFound for a missing stream.
-  // Blocking.
+  // the defaults, and is kept otherwise. None matching is OK (0). Blocking.
+  // Errors: kNotFound for a missing stream; kStreamDeleted for a tombstoned
+  // one; those of every write.
   virtual Result<size_t> DeleteMatching(std::string_view stream,
                                         const SnapshotCriteria& criteria) = 0;
 
   // Keeps the newest `keep_newest` snapshots of `stream` that pass their
   // checks (and any failing ones newer than the oldest of those), deletes
   // every older one, and returns how many were deleted. keep_newest = 0
-  // deletes all. kNotFound for a missing stream. Blocking.
+  // deletes all. Blocking. Errors: as DeleteMatching.
   virtual Result<size_t> Retain(std::string_view stream,
                                 size_t keep_newest) = 0;
 
@@ -148,12 +156,12 @@ class MEMOIR_EXPORT SnapshotStore {
   // matching its key), walking from newest to oldest and reporting every
   // snapshot skipped on the way. No usable snapshot is a normal answer (an
   // empty LoadResult::snapshot), not an error.
-  // Errors: kNotFound when the stream does not exist; kIOError from LMDB.
+  // Errors: kNotFound when the stream does not exist; those of every read.
   virtual Result<LoadResult> LoadLatest(
       std::string_view stream, const SnapshotCriteria& criteria = {}) = 0;
 
   // Lists every snapshot of `stream`, oldest first, with checksum_ok telling
-  // whether it passes its checks. kNotFound when the stream does not exist.
+  // whether it passes its checks. Errors: as LoadLatest.
   virtual Result<std::vector<SnapshotInfo>> List(std::string_view stream) = 0;
 };
 

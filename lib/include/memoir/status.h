@@ -29,7 +29,8 @@ class [[nodiscard]] MEMOIR_EXPORT Status {
     kNotFound,         // the stream, event or snapshot does not exist
     kConflict,         // an expectation on a stream's sequence failed
     kStreamDeleted,    // the stream was tombstoned
-    kInvalidArgument,  // the caller passed something malformed
+    kInvalidArgument,  // malformed input, or a call the store cannot take
+                       // (read-only, or opened before a fork)
     kCorruption,       // stored bytes failed a length, checksum or verifier
     kStorageFull,      // the disk or the configured map limit is full
     kIOError,          // the operating system reported an I/O failure
@@ -115,6 +116,7 @@ class [[nodiscard]] MEMOIR_EXPORT Status {
   // "OK" or "<code name>: <message>".
   std::string ToString() const;
 
+  // The code's name as ToString prints it ("not found", "conflict", ...).
   static std::string_view CodeName(Code code);
 
  private:

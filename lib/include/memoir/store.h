@@ -26,6 +26,10 @@
 #include "memoir/status.h"
 
 namespace memoir {
+namespace internal {
+class StoreInternal;
+struct StoreParts;
+}  // namespace internal
 
 struct StoreStats {
   uint64_t commits = 0;         // write transactions committed
@@ -48,6 +52,7 @@ class MEMOIR_EXPORT Store {
   // Closes the store (see Close); errors at that point are lost.
   virtual ~Store() = default;
 
+  // The store's journal (see journal.h), owned by the Store.
   virtual Journal& journal() = 0;
 
   // The store's snapshots (see snapshot_store.h). Owned by the Store and
@@ -56,16 +61,25 @@ class MEMOIR_EXPORT Store {
   virtual SnapshotStore& snapshots() = 0;
 
   // Forces every committed write to disk, whatever the durability mode.
-  // A failure stops further writes until the store is reopened.
+  // Errors: kInvalidArgument in a read-only store or a forked child;
+  // kClosed after Close; kIOError when the sync fails, after which every
+  // write fails until the store is reopened.
   virtual Status Sync() = 0;
 
   // Stops accepting writes, commits everything already queued (completing
   // its callbacks), writes the deferred index and closes. Later writes fail
-  // with kClosed. Returns the error that stopped writes earlier, if any.
+  // with kClosed. Returns the kIOError that stopped writes earlier, if any
+  // (again on every later call); OK in a read-only store.
   virtual Status Close() = 0;
 
   virtual const std::string& path() const = 0;
   virtual StoreStats Stats() const = 0;
+
+ private:
+  friend class internal::StoreInternal;
+  // The implementation's insides, for the whole-store tools (inspect.h);
+  // nullptr in a Store that Store::Open did not make.
+  virtual internal::StoreParts* internal_parts() noexcept { return nullptr; }
 };
 
 }  // namespace memoir
