@@ -3,10 +3,14 @@
 #
 #   bash tools/dev.sh demo [ARGS]  install what is missing, build the demo
 #                                  (only it), run it
-#   bash tools/dev.sh test         install what is missing, build and run every
-#                                  test, plain and under ASan+UBSan, the
-#                                  runtime's tests under TSan, and each fuzz
-#                                  target under libFuzzer for 30 s
+#   bash tools/dev.sh test         install what is missing, check formatting,
+#                                  build and run every test under ASan+UBSan,
+#                                  build the package (shared, Release),
+#                                  install it and build an outside project
+#                                  against it three ways, run the concurrency
+#                                  tests under TSan, and each fuzz target
+#                                  under libFuzzer for 30 s
+#   bash tools/dev.sh package      build the .deb (build/package/memoir_*.deb)
 #   bash tools/dev.sh long         the long forms of the reliability tests
 #                                  (ctest label "long"; can take an hour)
 #   bash tools/dev.sh fuzz [SECS]  each fuzz target under libFuzzer (clang,
@@ -29,7 +33,8 @@ repo=$PWD
 
 PACKAGES=(cmake ninja-build g++ pkg-config liblmdb-dev lmdb-utils
           libflatbuffers-dev flatbuffers-compiler libfmt-dev doctest-dev
-          libxxhash-dev libcli11-dev clang libclang-rt-14-dev)
+          libxxhash-dev libcli11-dev clang libclang-rt-14-dev clang-format
+          dpkg-dev file)
 
 install_missing() {
   local missing=()
@@ -106,6 +111,14 @@ run_fuzzers() {
   return $failed
 }
 
+# build/package: libmemoir shared and optimised, with the CLI, the demo and
+# the benchmark, as the .deb ships them; then the .deb itself.
+build_package() {
+  build build/package -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
+    -DMEMOIR_BUILD_TESTS=OFF "${CHECKED[@]}"
+  (cd build/package && cpack >/dev/null)
+}
+
 jobs=$(nproc 2>/dev/null || echo 2)
 cmd=${1:-demo}
 [ $# -gt 0 ] && shift
@@ -130,9 +143,9 @@ case "$cmd" in
       echo "dev.sh: the files above point outside the repository" >&2
       exit 1
     fi
-    echo "== build and test (RelWithDebInfo, -Werror)"
-    build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo "${CHECKED[@]}"
-    (cd build/test && ctest --output-on-failure -j"$jobs" -LE long)
+    echo "== clang-format"
+    git ls-files -z -- '*.cc' '*.h' '*.c' |
+      xargs -0 clang-format --dry-run --Werror
     echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
     build build/asan -DCMAKE_BUILD_TYPE=Debug -DMEMOIR_SANITIZE=address,undefined \
       "${CHECKED[@]}"
@@ -140,15 +153,30 @@ case "$cmd" in
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       ctest --output-on-failure -j"$jobs" -LE long)
-    echo "== the actor runtime's and the group commit's tests under ThreadSanitizer"
+    echo "== the package: a shared, optimised build installed and used from outside"
+    build_package
+    rm -rf build/package/prefix
+    cmake --install build/package --prefix build/package/prefix >/dev/null
+    bash tests/package/check_package.sh build/package/prefix . \
+      build/package/consumers
+    echo "== the runtime's, the group commit's and the journal's concurrency" \
+      "tests under ThreadSanitizer"
     cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DMEMOIR_SANITIZE=thread -DMEMOIR_BUILD_TOOLS=OFF "${CHECKED[@]}" >/dev/null
-    cmake --build build/tsan --target runtime_tests writer_tests
+      -DMEMOIR_SANITIZE=thread -DMEMOIR_BUILD_CLI=OFF -DMEMOIR_BUILD_TOOLS=OFF \
+      "${CHECKED[@]}" >/dev/null
+    cmake --build build/tsan --target runtime_tests writer_tests journal_tests
     (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-      ctest --output-on-failure -R '^(runtime_tests|writer_tests)$')
+      ctest --output-on-failure -j"$jobs" \
+        -R '^(runtime_tests|writer_tests|journal_tests[.]concurrency_test)$')
     echo "== the fuzz targets under libFuzzer (clang, ASan+UBSan), 30 s each"
     build_fuzzers
     run_fuzzers 30
+    ;;
+  package)
+    install_missing
+    build_package
+    echo "dev.sh: $(ls "$repo"/build/package/memoir_*.deb)"
+    echo "install it with: sudo apt install $(ls "$repo"/build/package/memoir_*.deb)"
     ;;
   fuzz)
     install_missing
@@ -178,7 +206,7 @@ case "$cmd" in
     exec "$repo/build/release/tools/cli/memoir" "$@"
     ;;
   *)
-    echo "usage: bash tools/dev.sh demo|test|long|fuzz|bench|cli [ARGS]" >&2
+    echo "usage: bash tools/dev.sh demo|test|package|long|fuzz|bench|cli [ARGS]" >&2
     exit 2
     ;;
 esac

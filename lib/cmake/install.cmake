@@ -32,6 +32,16 @@ install(FILES ${PROJECT_BINARY_DIR}/memoirConfig.cmake
               ${CMAKE_CURRENT_LIST_DIR}/memoirPlugin.cmake
         DESTINATION ${MEMOIR_CMAKE_DIR})
 
+# memoir.pc finds its prefix from where it lies, so an installed tree can
+# move (a temporary prefix, a .deb unpacked elsewhere).
+file(RELATIVE_PATH MEMOIR_PC_TO_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig
+     /prefix)
+string(REGEX REPLACE "/$" "" MEMOIR_PC_TO_PREFIX "${MEMOIR_PC_TO_PREFIX}")
+if(BUILD_SHARED_LIBS)
+  set(MEMOIR_PC_REQUIRES_PRIVATE "")
+else()
+  set(MEMOIR_PC_REQUIRES_PRIVATE "Requires.private: lmdb libxxhash fmt")
+endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/memoir.pc.in
                ${PROJECT_BINARY_DIR}/memoir.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/memoir.pc
@@ -49,3 +59,30 @@ foreach(program memoir_cli memoir-demo memoir-bench)
     install(TARGETS ${program} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   endif()
 endforeach()
+
+# The Debian package: one package, memoir, with the shared library, the
+# headers, the CMake and pkg-config files, the CLI, the demo and the
+# benchmark. One package because they ship together and share one
+# version: a replay plugin must be built against the same memoir as the
+# CLI that loads it, so a split -dev/-tools pair would have to pin each
+# other exactly anyway.
+install(FILES ${CMAKE_CURRENT_LIST_DIR}/copyright
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME memoir)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_CONTACT "memoir maintainers <memoir@invalid>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
+    "durable actors for C++: event-sourced actors on an LMDB journal")
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
+    "memoir is a C++20 library that makes actors durable: each actor appends\n what it accepts to its own stream in an LMDB journal, snapshots are\n taken periodically, and recovery replays events from the last good\n snapshot. This package holds the library, its headers, CMake and\n pkg-config files, the memoir CLI, the demo and the benchmark.")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+# Run-time dependencies from the binaries (dpkg-shlibdeps), plus what the
+# installed CMake package needs to be usable.
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "pkg-config")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libflatbuffers-dev, flatbuffers-compiler")
+set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
+include(CPack)

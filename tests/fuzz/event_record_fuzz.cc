@@ -30,8 +30,8 @@
 #include <string_view>
 #include <vector>
 
-#include "journal/envelope_generated.h"
 #include "fuzz/fuzz_check.h"
+#include "journal/envelope_generated.h"
 #include "journal/record.h"
 #include "storage/bytes.h"
 #include "storage/checksum.h"
