@@ -40,7 +40,7 @@ using ReplayProgress = std::function<void(uint64_t events_applied)>;
 namespace detail {
 
 // One decoded event of an actor type, reused across a fold.
-struct EventSlot {
+struct MEMOIR_EXPORT EventSlot {
   virtual ~EventSlot() = default;
 };
 template <typename E>
@@ -50,7 +50,7 @@ struct EventOf final : EventSlot {
 
 // What replay needs of an actor type beyond the runtime's Behavior. None of
 // these throws.
-class ReplayTarget {
+class MEMOIR_EXPORT ReplayTarget {
  public:
   virtual ~ReplayTarget() = default;
   virtual const Behavior& behavior() const = 0;
