@@ -1,12 +1,15 @@
 // The library side of memoir/replay.h: rebuilding a state for the typed
-// Replayer with the same recovery the runtime uses.
-#include "memoir/replay.h"
-
+// Replayer with the same recovery the runtime uses, folding events, and
+// the replay calls built on those alone (StateAt, Steps).
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
+#include <string>
+#include <utility>
 
 #include "runtime/recovery.h"
+#include "runtime/replay_internal.h"
 
 namespace memoir::detail {
 namespace {
@@ -42,7 +45,65 @@ uint64_t Earliest(const std::vector<SnapshotInfo>& snapshots,
   return earliest;
 }
 
+// Forwards to `inner` and ticks `tally` for each stored event applied, so
+// that a rebuild (recovery's loop) reports progress without a hook of its
+// own.
+class CountingBehavior final : public Behavior {
+ public:
+  CountingBehavior(const Behavior& inner, const ReplayTally& tally)
+      : inner_(inner), tally_(tally) {}
+  std::string_view type_name() const override { return inner_.type_name(); }
+  const SnapshotPolicy& snapshot_policy() const override {
+    return inner_.snapshot_policy();
+  }
+  const RestartPolicy& restart_policy() const override {
+    return inner_.restart_policy();
+  }
+  Result<std::unique_ptr<StateBox>> Initial(
+      std::string_view id) const override {
+    return inner_.Initial(id);
+  }
+  std::shared_ptr<const StateBox> Copy(const StateBox& s) const override {
+    return inner_.Copy(s);
+  }
+  HandleOutcome Handle(StateBox& state, Message& message,
+                       uint64_t head) const override {
+    return inner_.Handle(state, message, head);
+  }
+  Status ApplyStored(StateBox& state, const EventView& event) const override {
+    Status s = inner_.ApplyStored(state, event);
+    if (s.ok()) tally_.Tick();
+    return s;
+  }
+  Result<SnapshotData> EncodeState(const StateBox& state) const override {
+    return inner_.EncodeState(state);
+  }
+  Result<std::unique_ptr<StateBox>> DecodeState(
+      const Snapshot& snapshot) const override {
+    return inner_.DecodeState(snapshot);
+  }
+
+ private:
+  const Behavior& inner_;
+  const ReplayTally& tally_;
+};
+
+// Rebuild without the tally.
+Result<Rebuilt> RebuildUncounted(Store& store, const Behavior& behavior,
+                                 std::string_view stream, uint64_t to_seq,
+                                 bool use_snapshots, uint64_t max_snapshot_seq);
+
 }  // namespace
+
+void ReplayTally::Tick() const {
+  ++applied_;
+  if (!progress_) return;
+  try {
+    progress_(applied_);
+  } catch (...) {
+    // A display must not change what a replay finds.
+  }
+}
 
 Result<DeletedPrefix> FindDeletedPrefix(Store& store, std::string_view stream) {
   DeletedPrefix out;
@@ -78,9 +139,12 @@ Status DeletedEvents(std::string_view stream, const DeletedPrefix& prefix,
                   d, stream, consequence, from));
 }
 
-Result<Rebuilt> Rebuild(Store& store, const Behavior& behavior,
-                        std::string_view stream, uint64_t to_seq,
-                        bool use_snapshots, uint64_t max_snapshot_seq) {
+namespace {
+
+Result<Rebuilt> RebuildUncounted(Store& store, const Behavior& behavior,
+                                 std::string_view stream, uint64_t to_seq,
+                                 bool use_snapshots,
+                                 uint64_t max_snapshot_seq) {
   Status valid = ValidateStreamName(stream);
   if (!valid.ok()) return valid;
   if (to_seq > 0) {
@@ -121,6 +185,115 @@ Result<Rebuilt> Rebuild(Store& store, const Behavior& behavior,
   out.events_replayed = r->events_replayed;
   out.skipped = std::move(r->skipped);
   return out;
+}
+
+}  // namespace
+
+Result<Rebuilt> Rebuild(Store& store, const Behavior& behavior,
+                        std::string_view stream, uint64_t to_seq,
+                        bool use_snapshots, uint64_t max_snapshot_seq,
+                        const ReplayTally& tally) {
+  if (!tally.active()) {
+    return RebuildUncounted(store, behavior, stream, to_seq, use_snapshots,
+                            max_snapshot_seq);
+  }
+  CountingBehavior counting(behavior, tally);
+  return RebuildUncounted(store, counting, stream, to_seq, use_snapshots,
+                          max_snapshot_seq);
+}
+
+Status FoldEach(Store& store, const ReplayTarget& target,
+                std::string_view stream, uint64_t from_seq, uint64_t to_seq,
+                StateBox& state, const ReplayTally& tally,
+                const BeforeEach& each) {
+  ReadOptions range;
+  range.from_seq = from_seq;
+  range.to_seq = to_seq;
+  Status failure;
+  uint64_t expect = from_seq;
+  std::unique_ptr<EventSlot> slot = target.NewEventSlot();
+  Status scan =
+      store.journal().Scan(stream, range, [&](const EventView& view) -> bool {
+        if (view.seq != expect) {
+          failure = Status::Corruption(fmt::format(
+              "stream '{}': expected seq {} but found {} (were earlier "
+              "events deleted? replay from a snapshot)",
+              stream, expect, view.seq));
+          return false;
+        }
+        ++expect;
+        Status decoded = target.Decode(view, *slot);
+        if (!decoded.ok()) {
+          failure = decoded.WithContext(
+              fmt::format("stream '{}' seq {}", stream, view.seq));
+          return false;
+        }
+        if (!each(RecordedEvent::From(view), *slot, state)) return false;
+        Status applied = target.Apply(state, *slot);
+        if (!applied.ok()) {
+          failure = applied.WithContext(
+              fmt::format("stream '{}' seq {}", stream, view.seq));
+          return false;
+        }
+        tally.Tick();
+        return true;
+      });
+  if (!failure.ok()) return failure;
+  if (scan.IsNotFound()) return Status::OK();  // never written: no events
+  return scan;
+}
+
+Status Fold(Store& store, const ReplayTarget& target, std::string_view stream,
+            uint64_t from_seq, uint64_t to_seq, StateBox& state,
+            const ReplayTally& tally, const BoxVisitor& visit) {
+  std::optional<RecordedEvent> pending;
+  bool stopped = false;
+  // FoldEach hands out the state before each event; the visitor wants it
+  // after, so each event is reported when the next one arrives.
+  Status s = FoldEach(
+      store, target, stream, from_seq, to_seq, state, tally,
+      [&](const RecordedEvent& e, const EventSlot&, const StateBox& before) {
+        if (pending && !visit(*pending, before)) {
+          stopped = true;
+          return false;
+        }
+        pending = e;
+        return true;
+      });
+  if (!s.ok()) return s;
+  if (pending && !stopped) visit(*pending, state);
+  return Status::OK();
+}
+
+Result<Rebuilt> ReplayStateAt(Store& store, const ReplayTarget& target,
+                              std::string_view stream, uint64_t seq,
+                              bool from_start, const ReplayProgress& progress) {
+  ReplayTally tally(progress);
+  return Rebuild(store, target.behavior(), stream, seq, !from_start, kMaxSeq,
+                 tally);
+}
+
+Status ReplaySteps(Store& store, const ReplayTarget& target,
+                   std::string_view stream, uint64_t from_seq, uint64_t to_seq,
+                   const BoxVisitor& visit, bool from_start,
+                   const ReplayProgress& progress) {
+  if (from_seq == 0) from_seq = 1;
+  ReplayTally tally(progress);
+  if (from_seq == 1) {  // the initial state, then events from seq 1
+    Result<DeletedPrefix> cut = FindDeletedPrefix(store, stream);
+    if (!cut.ok()) return cut.status();
+    if (cut->deleted_to > 0) {
+      return DeletedEvents(stream, *cut,
+                           "the steps from seq 1 cannot be replayed");
+    }
+  }
+  Result<Rebuilt> start = Rebuild(store, target.behavior(), stream,
+                                  from_seq - 1, !from_start, kMaxSeq, tally);
+  if (!start.ok()) return start.status();
+  return Fold(store, target, stream, start->seq + 1, to_seq, *start->state,
+              tally, [&](const RecordedEvent& e, const StateBox& after) {
+                return e.seq < from_seq || visit(e, after);
+              });
 }
 
 }  // namespace memoir::detail
