@@ -63,6 +63,14 @@ struct PendingBatch {
   std::optional<Result<AppendResult>> result;     // arrived, not yet settled
 };
 
+// What one turn's handled commands produced, on its way to SubmitBatch.
+struct TurnWork {
+  std::vector<EventData> events;
+  PendingBatch batch;
+  bool snapshot_requested = false;
+  DestroyMessage* destroy = nullptr;  // a Destroy ends the turn's run
+};
+
 struct Cell {
   Cell(std::string cell_id, const detail::Behavior* cell_behavior)
       : id(std::move(cell_id)), behavior(cell_behavior) {}

@@ -397,6 +397,46 @@ ActorInfo SystemImpl::Info(std::string_view id) {
   return info;
 }
 
+// Quiet(true): every mailbox handled. Quiet(false): no turn running and
+// nothing in the writer's hands, so no callback can reach this object once
+// the executors stop.
+bool SystemImpl::Quiet(bool mailboxes) {
+  if (saves_in_flight_.load() > 0) return false;
+  std::lock_guard lock(map_mu_);
+  for (auto& [id, cell] : cells_) {
+    std::lock_guard cell_lock(cell->mu);
+    if (cell->scheduled || !cell->completions.empty() || cell->in_flight > 0) {
+      return false;
+    }
+    if (mailboxes &&
+        (cell->waiting_for_slot || cell->phase == Phase::kRestarting ||
+         (!cell->mailbox.empty() && cell->phase != Phase::kQuarantined))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Whatever is still queued will not run: answer it now.
+void SystemImpl::AnswerQueued() {
+  std::vector<CellPtr> cells;
+  {
+    std::lock_guard lock(map_mu_);
+    for (auto& [id, cell] : cells_) cells.push_back(cell);
+  }
+  for (const CellPtr& cell : cells) {
+    std::deque<std::unique_ptr<detail::Message>> left;
+    {
+      std::lock_guard lock(cell->mu);
+      left.swap(cell->mailbox);
+      RoomMadeLocked(*cell);
+    }
+    for (auto& m : left) {
+      Finish(*m, Status::Closed("actor system shut down before handling it"));
+    }
+  }
+}
+
 Status SystemImpl::Shutdown(std::chrono::milliseconds timeout) {
   if (Executor::OnRuntimeThread()) {
     // The calling turn would wait for itself, then join its own thread.
@@ -417,32 +457,12 @@ Status SystemImpl::Shutdown(std::chrono::milliseconds timeout) {
     }
   }
   auto deadline = SteadyClock::now() + timeout;
-  // `drained`: every mailbox handled. `settled`: no turn running and
-  // nothing in the writer's hands, so no callback can reach this object
-  // once the executors stop.
-  auto check = [this](bool mailboxes) {
-    if (saves_in_flight_.load() > 0) return false;
-    std::lock_guard lock(map_mu_);
-    for (auto& [id, cell] : cells_) {
-      std::lock_guard cell_lock(cell->mu);
-      if (cell->scheduled || !cell->completions.empty() ||
-          cell->in_flight > 0) {
-        return false;
-      }
-      if (mailboxes &&
-          (cell->waiting_for_slot || cell->phase == Phase::kRestarting ||
-           (!cell->mailbox.empty() && cell->phase != Phase::kQuarantined))) {
-        return false;
-      }
-    }
-    return true;
-  };
   bool drained = true;
   {
     std::unique_lock lock(idle_mu_);
     // Turns notify idle_cv_ when they end; the period bounds the wait for
     // a notification that raced with the check.
-    while (!check(true)) {
+    while (!Quiet(/*mailboxes=*/true)) {
       if (SteadyClock::now() >= deadline) {
         drained = false;
         break;
@@ -451,28 +471,12 @@ Status SystemImpl::Shutdown(std::chrono::milliseconds timeout) {
     }
   }
   if (!drained) {
-    // Whatever is still queued will not run: answer it now.
-    std::vector<CellPtr> cells;
-    {
-      std::lock_guard lock(map_mu_);
-      for (auto& [id, cell] : cells_) cells.push_back(cell);
-    }
-    for (const CellPtr& cell : cells) {
-      std::deque<std::unique_ptr<detail::Message>> left;
-      {
-        std::lock_guard lock(cell->mu);
-        left.swap(cell->mailbox);
-        RoomMadeLocked(*cell);
-      }
-      for (auto& m : left) {
-        Finish(*m, Status::Closed("actor system shut down before handling it"));
-      }
-    }
+    AnswerQueued();
     // Appends and saves already submitted finish in bounded time (the
     // writer completes every request, with an error if it must); their
     // callbacks hold this object, so wait for them without a limit.
     std::unique_lock lock(idle_mu_);
-    while (!check(false)) {
+    while (!Quiet(/*mailboxes=*/false)) {
       idle_cv_.wait_for(lock, std::chrono::milliseconds(10));
     }
   }

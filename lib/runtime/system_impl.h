@@ -30,6 +30,10 @@ class SystemImpl final : public ActorSystem {
   ~SystemImpl() override;
 
   Status Shutdown(std::chrono::milliseconds timeout) override;
+  // Shutdown's parts: whether nothing is running (and, with `mailboxes`,
+  // nothing is queued), and kClosed for every message still queued.
+  bool Quiet(bool mailboxes);
+  void AnswerQueued();
   RuntimeStats Stats() const override;
   Store& store() override { return store_; }
 
@@ -91,6 +95,13 @@ class SystemImpl final : public ActorSystem {
   bool EnsureActive(const CellPtr& cell);
   void RecoverCell(const CellPtr& cell);
   void HandleMessages(const CellPtr& cell, bool on_caller_thread);
+  // Up to max_messages_per_turn messages from the cell's mailbox.
+  std::vector<std::unique_ptr<detail::Message>> TakeMessages(Cell& cell);
+  // Handles `run` in order into `work` and the cell's replies; stops at a
+  // Destroy or when the cell breaks. Returns how many messages it took.
+  size_t HandleRun(Cell& cell,
+                   std::vector<std::unique_ptr<detail::Message>>& run,
+                   TurnWork& work);
   void SubmitBatch(const CellPtr& cell, std::vector<EventData> events,
                    uint64_t first_head, PendingBatch batch);
   void MaybeSnapshot(Cell& cell, bool requested);

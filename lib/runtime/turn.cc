@@ -367,35 +367,32 @@ void SystemImpl::QuarantineLocked(Cell& c, const std::string& why) {
   // and posts another turn that answers the queued messages.
 }
 
-void SystemImpl::HandleMessages(const CellPtr& cell, bool on_caller_thread) {
-  Cell& c = *cell;
+std::vector<std::unique_ptr<detail::Message>> SystemImpl::TakeMessages(
+    Cell& c) {
   std::vector<std::unique_ptr<detail::Message>> run;
-  {
-    std::lock_guard lock(c.mu);
-    size_t n = std::min(c.mailbox.size(), options_.max_messages_per_turn);
-    run.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      run.push_back(std::move(c.mailbox.front()));
-      c.mailbox.pop_front();
-    }
-    // Still counted against mailbox_capacity until this turn is done. Only
-    // this turn writes in_turn, so it may read it below without the lock.
-    if (options_.mailbox_capacity > 0) c.in_turn = n;
+  std::lock_guard lock(c.mu);
+  size_t n = std::min(c.mailbox.size(), options_.max_messages_per_turn);
+  run.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    run.push_back(std::move(c.mailbox.front()));
+    c.mailbox.pop_front();
   }
-  const uint64_t first_head = c.head;
-  std::vector<EventData> events;
-  PendingBatch batch;
-  bool snapshot_requested = false;
-  size_t handled_from = c.replies.size();
-  DestroyMessage* destroy = nullptr;
+  // Still counted against mailbox_capacity until this turn is done. Only
+  // this turn writes in_turn, so it may read it without the lock.
+  if (options_.mailbox_capacity > 0) c.in_turn = n;
+  return run;
+}
+
+size_t SystemImpl::HandleRun(Cell& c,
+                             std::vector<std::unique_ptr<detail::Message>>& run,
+                             TurnWork& work) {
   size_t i = 0;
   auto now = SteadyClock::now();
   for (; i < run.size() && !c.broken; ++i) {
     detail::Message& m = *run[i];
     if (m.control) {
-      destroy = static_cast<DestroyMessage*>(&m);
-      ++i;
-      break;
+      work.destroy = static_cast<DestroyMessage*>(&m);
+      return i + 1;
     }
     if (m.deadline < now) {
       Finish(m, Status::Timeout(fmt::format(
@@ -410,9 +407,9 @@ void SystemImpl::HandleMessages(const CellPtr& cell, bool on_caller_thread) {
     switch (out.kind) {
       case detail::HandleOutcome::Kind::kPersist:
         c.head += out.events.size();
-        batch.events += out.events.size();
-        snapshot_requested |= out.snapshot_requested;
-        for (EventData& e : out.events) events.push_back(std::move(e));
+        work.batch.events += out.events.size();
+        work.snapshot_requested |= out.snapshot_requested;
+        for (EventData& e : out.events) work.events.push_back(std::move(e));
         reply.then = std::move(out.then);
         break;
       case detail::HandleOutcome::Kind::kRespond:
@@ -432,6 +429,16 @@ void SystemImpl::HandleMessages(const CellPtr& cell, bool on_caller_thread) {
     }
     c.replies.push_back(std::move(reply));
   }
+  return i;
+}
+
+void SystemImpl::HandleMessages(const CellPtr& cell, bool on_caller_thread) {
+  Cell& c = *cell;
+  std::vector<std::unique_ptr<detail::Message>> run = TakeMessages(c);
+  const uint64_t first_head = c.head;
+  const size_t handled_from = c.replies.size();
+  TurnWork work;
+  const size_t i = HandleRun(c, run, work);
   // Messages not reached go back to the front, in order; the ones handled
   // leave room for senders waiting on a full mailbox.
   if (i < run.size() || c.in_turn > 0) {
@@ -442,20 +449,23 @@ void SystemImpl::HandleMessages(const CellPtr& cell, bool on_caller_thread) {
     c.in_turn = 0;
     RoomMadeLocked(c);
   }
-  if (!events.empty()) {
-    batch.id = ++c.last_batch;
-    batch.last_seq = c.head;
+  if (!work.events.empty()) {
+    work.batch.id = ++c.last_batch;
+    work.batch.last_seq = c.head;
     // A failed apply damaged the state: publish nothing from it.
-    if (!c.broken) batch.state = c.behavior->Copy(*c.state);
-    SubmitBatch(cell, std::move(events), first_head, std::move(batch));
+    if (!c.broken) work.batch.state = c.behavior->Copy(*c.state);
+    SubmitBatch(cell, std::move(work.events), first_head,
+                std::move(work.batch));
   }
   for (size_t k = handled_from; k < c.replies.size(); ++k) {
     c.replies[k].batch = c.last_batch;
   }
   c.pending_seq.store(c.head);
-  if (!c.broken && c.head > first_head) MaybeSnapshot(c, snapshot_requested);
+  if (!c.broken && c.head > first_head) {
+    MaybeSnapshot(c, work.snapshot_requested);
+  }
   if (!on_caller_thread) ReleaseReplies(c);
-  if (destroy != nullptr) RunDestroy(cell, *destroy);
+  if (work.destroy != nullptr) RunDestroy(cell, *work.destroy);
 }
 
 void SystemImpl::SubmitBatch(const CellPtr& cell, std::vector<EventData> events,

@@ -132,11 +132,10 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& dir,
   return env;
 }
 
-Status Env::OpenImpl(const std::string& dir, const StoreOptions& options) {
-  options_ = options;
-  dir_ = dir;
-  fork_generation_ = g_fork_generation.load();
-  if (dir.empty()) return Status::InvalidArgument("store path is empty");
+namespace {
+
+// The options Open refuses before touching the disk.
+Status CheckOptions(const StoreOptions& options) {
   if (options.no_lock && !options.read_only) {
     return Status::InvalidArgument(
         "StoreOptions::no_lock requires read_only: a writer needs the lock "
@@ -152,9 +151,14 @@ Status Env::OpenImpl(const std::string& dir, const StoreOptions& options) {
   if (options.max_readers == 0) {
     return Status::InvalidArgument("max_readers must be at least 1");
   }
+  return Status::OK();
+}
 
-  struct stat st {};
-  if (stat(dir.c_str(), &st) != 0) {
+// The store's directory, created when missing and allowed; `st` describes
+// it. A read-only open needs an existing data.mdb.
+Status PrepareDirectory(const std::string& dir, const StoreOptions& options,
+                        struct stat* st) {
+  if (stat(dir.c_str(), st) != 0) {
     if (errno != ENOENT)
       return MdbStatus(errno, fmt::format("reading {}", dir));
     if (options.read_only || !options.create_if_missing) {
@@ -166,11 +170,11 @@ Status Env::OpenImpl(const std::string& dir, const StoreOptions& options) {
     if (mkdir(dir.c_str(), dir_mode) != 0 && errno != EEXIST) {
       return MdbStatus(errno, fmt::format("creating store directory {}", dir));
     }
-    if (stat(dir.c_str(), &st) != 0) {
+    if (stat(dir.c_str(), st) != 0) {
       return MdbStatus(errno, fmt::format("reading {}", dir));
     }
   }
-  if (!S_ISDIR(st.st_mode)) {
+  if (!S_ISDIR(st->st_mode)) {
     return Status::InvalidArgument(fmt::format(
         "{} is not a directory: a store is a directory holding data.mdb", dir));
   }
@@ -181,7 +185,21 @@ Status Env::OpenImpl(const std::string& dir, const StoreOptions& options) {
           fmt::format("no store at {}: data.mdb is missing", dir));
     }
   }
+  return Status::OK();
+}
 
+}  // namespace
+
+Status Env::OpenImpl(const std::string& dir, const StoreOptions& options) {
+  options_ = options;
+  dir_ = dir;
+  fork_generation_ = g_fork_generation.load();
+  if (dir.empty()) return Status::InvalidArgument("store path is empty");
+  Status s = CheckOptions(options);
+  if (!s.ok()) return s;
+  struct stat st {};
+  s = PrepareDirectory(dir, options, &st);
+  if (!s.ok()) return s;
   {
     std::lock_guard<std::mutex> lock(RegistryMutex());
     if (!Registry().insert({st.st_dev, st.st_ino}).second) {
@@ -194,27 +212,34 @@ Status Env::OpenImpl(const std::string& dir, const StoreOptions& options) {
   registered_ = true;
   dev_ = st.st_dev;
   ino_ = st.st_ino;
-
   if (!options.read_only) {
-    Status s = AcquireWriteLock(dir, options.file_mode, &lock_fd_);
+    s = AcquireWriteLock(dir, options.file_mode, &lock_fd_);
     if (!s.ok()) return s;
   }
+  s = OpenLmdb();
+  if (!s.ok()) return s;
+  Result<MDB_dbi> meta = OpenDatabase("meta");
+  if (!meta.ok()) return meta.status();
+  meta_ = *meta;
+  return CheckFormat();
+}
 
+Status Env::OpenLmdb() {
   int rc = mdb_env_create(&env_);
   if (rc != 0) return MdbStatus(rc, "creating the LMDB environment");
-  mdb_env_set_maxreaders(env_, options.max_readers);
+  mdb_env_set_maxreaders(env_, options_.max_readers);
   mdb_env_set_maxdbs(env_, 16);
-  mdb_env_set_mapsize(env_, options.map_size);
+  mdb_env_set_mapsize(env_, options_.map_size);
 
   unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
-  if (options.read_only) flags |= MDB_RDONLY;
-  if (options.no_lock) flags |= MDB_NOLOCK;
-  if (options.durability == Durability::kNoMetaSync) flags |= MDB_NOMETASYNC;
-  if (options.durability == Durability::kNone) flags |= MDB_NOSYNC;
-  rc = mdb_env_open(env_, dir.c_str(), flags,
-                    static_cast<mdb_mode_t>(options.file_mode));
+  if (options_.read_only) flags |= MDB_RDONLY;
+  if (options_.no_lock) flags |= MDB_NOLOCK;
+  if (options_.durability == Durability::kNoMetaSync) flags |= MDB_NOMETASYNC;
+  if (options_.durability == Durability::kNone) flags |= MDB_NOSYNC;
+  rc = mdb_env_open(env_, dir_.c_str(), flags,
+                    static_cast<mdb_mode_t>(options_.file_mode));
   if (rc != 0) {
-    Status s = MdbStatus(rc, fmt::format("opening store {}", dir));
+    Status s = MdbStatus(rc, fmt::format("opening store {}", dir_));
     mdb_env_close(env_);
     env_ = nullptr;
     return s;
@@ -225,15 +250,11 @@ Status Env::OpenImpl(const std::string& dir, const StoreOptions& options) {
 
   // Slots of readers that died without closing their transactions would
   // otherwise pin old pages forever.
-  if (!options.no_lock) {
+  if (!options_.no_lock) {
     int dead = 0;
     mdb_reader_check(env_, &dead);
   }
-
-  Result<MDB_dbi> meta = OpenDatabase("meta");
-  if (!meta.ok()) return meta.status();
-  meta_ = *meta;
-  return CheckFormat();
+  return Status::OK();
 }
 
 Status Env::CheckFormat() {

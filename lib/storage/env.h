@@ -99,6 +99,8 @@ class Env {
   friend class ReadTxn;
   Env() = default;
   Status OpenImpl(const std::string& dir, const StoreOptions& options);
+  // mdb_env_create and mdb_env_open with options_, in dir_.
+  Status OpenLmdb();
   Status CheckFormat();
   void ReleaseRead(MDB_txn* txn);
 
