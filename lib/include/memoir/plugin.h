@@ -172,6 +172,7 @@ class Registry {
   }
   const std::string& error() const { return error_; }
 
+  // For the host: the registered types (Type: memoir/detail/plugin_type.h).
   const std::vector<std::unique_ptr<Type>>& types() const { return types_; }
   // The type registered as `name`, or null.
   const Type* Find(std::string_view name) const {
