@@ -2,7 +2,7 @@
 // snapshot store, which both key their records by stream name.
 #include <fmt/format.h>
 
-#include "base/utf8.h"
+#include "memoir/detail/text.h"
 #include "memoir/journal.h"
 
 namespace memoir {
@@ -19,7 +19,7 @@ Status ValidateStreamName(std::string_view name) {
       return Status::InvalidArgument(fmt::format(
           "stream name contains control character 0x{:02x} at byte {}", c, i));
     }
-    const size_t len = internal::Utf8SequenceLength(name, i);
+    const size_t len = detail::Utf8SequenceLength(name, i);
     if (len == 0) {
       return Status::InvalidArgument(
           fmt::format("stream name is not valid UTF-8 at byte {}", i));

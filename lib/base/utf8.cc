@@ -1,9 +1,10 @@
-// Strict UTF-8 decoding (utf8.h).
-#include "base/utf8.h"
-
+// Strict UTF-8 decoding and JSON string literals (memoir/detail/text.h),
+// once for the library, the plugin helpers and the CLI.
 #include <cstdint>
 
-namespace memoir::internal {
+#include "memoir/detail/text.h"
+
+namespace memoir::detail {
 
 size_t Utf8SequenceLength(std::string_view s, size_t i) {
   const auto c = static_cast<unsigned char>(s[i]);
@@ -26,4 +27,44 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return len;
 }
 
-}  // namespace memoir::internal
+void AppendJsonString(std::string_view s, JsonControlEscapes escapes,
+                      std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  *out += '"';
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      *out += '\\';
+      *out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      const bool short_forms = escapes == JsonControlEscapes::kShortForms;
+      if (short_forms && c == '\n') {
+        *out += "\\n";
+      } else if (short_forms && c == '\t') {
+        *out += "\\t";
+      } else if (short_forms && c == '\r') {
+        *out += "\\r";
+      } else {
+        *out += "\\u00";
+        *out += kHex[c >> 4];
+        *out += kHex[c & 0xf];
+      }
+      ++i;
+      continue;
+    }
+    const size_t len = Utf8SequenceLength(s, i);
+    if (len == 0) {
+      *out += "\\ufffd";
+      ++i;
+      continue;
+    }
+    out->append(s.substr(i, len));
+    i += len;
+  }
+  *out += '"';
+}
+
+}  // namespace memoir::detail

@@ -5,6 +5,8 @@
 
 #include <ctime>
 
+#include "memoir/detail/text.h"
+
 namespace memoir::cli {
 namespace {
 
@@ -12,27 +14,6 @@ constexpr char kBase64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 }  // namespace
-
-size_t Utf8Length(std::string_view s, size_t i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  size_t len = c < 0x80             ? 1
-               : (c & 0xe0) == 0xc0 ? 2
-               : (c & 0xf0) == 0xe0 ? 3
-               : (c & 0xf8) == 0xf0 ? 4
-                                    : 0;
-  if (len == 0 || i + len > s.size()) return 0;
-  uint32_t cp = len == 1 ? c : c & (0x7f >> len);
-  for (size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3f);
-  }
-  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-    return 0;
-  }
-  return len;
-}
 
 std::string IsoTime(int64_t ns, bool nanos) {
   if (ns == 0) return "-";
@@ -65,7 +46,7 @@ std::string Size(uint64_t bytes) {
 
 bool IsUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
-    size_t len = Utf8Length(s, i);
+    size_t len = detail::Utf8SequenceLength(s, i);
     if (len == 0) return false;
     i += len;
   }
@@ -80,7 +61,7 @@ std::string Cell(std::string_view s, size_t max_bytes) {
       break;
     }
     const auto c = static_cast<unsigned char>(s[i]);
-    size_t len = Utf8Length(s, i);
+    size_t len = detail::Utf8SequenceLength(s, i);
     if (len == 0 || c < 0x20 || c == 0x7f) {
       out += fmt::format("\\x{:02x}", c);
       ++i;

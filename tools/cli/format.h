@@ -17,12 +17,8 @@ std::string IsoTime(int64_t ns, bool nanos = false);
 // "512 B", "1.5 KiB", "3.0 MiB", ...
 std::string Size(uint64_t bytes);
 
-// The length of the valid UTF-8 sequence starting at s[i] (1 to 4), or 0
-// when none starts there (overlong forms and surrogates are invalid).
-// REQUIRES: i < s.size().
-size_t Utf8Length(std::string_view s, size_t i);
-
-// True when `s` is valid UTF-8.
+// True when `s` is valid UTF-8 (memoir::detail::Utf8SequenceLength, the
+// library's decoder, accepts every sequence in it).
 bool IsUtf8(std::string_view s);
 
 // `s` made safe for one table cell: control characters and invalid UTF-8

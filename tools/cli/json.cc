@@ -2,49 +2,16 @@
 // is in json_parse.cc.
 #include "json.h"
 
-#include <fmt/format.h>
-
 #include <charconv>
 
 #include "format.h"
+#include "memoir/detail/text.h"
 
 namespace memoir::cli {
 
 std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-      ++i;
-    } else if (c < 0x20 || c == 0x7f) {
-      switch (c) {
-        case '\n':
-          out += "\\n";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        default:
-          out += fmt::format("\\u{:04x}", c);
-      }
-      ++i;
-    } else {
-      size_t len = Utf8Length(s, i);
-      if (len > 0) {
-        out.append(s.substr(i, len));
-        i += len;
-      } else {
-        out += "\\ufffd";
-        ++i;
-      }
-    }
-  }
-  out += '"';
+  std::string out;
+  detail::AppendJsonString(s, detail::JsonControlEscapes::kShortForms, &out);
   return out;
 }
 

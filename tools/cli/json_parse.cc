@@ -2,8 +2,8 @@
 // depth limit, numbers kept as text.
 #include <fmt/format.h>
 
-#include "format.h"
 #include "json.h"
+#include "memoir/detail/text.h"
 
 namespace memoir::cli {
 namespace {
@@ -224,7 +224,7 @@ class Parser {
         if (!Escape(out)) return false;
         continue;
       }
-      size_t len = Utf8Length(s_, i_);
+      size_t len = detail::Utf8SequenceLength(s_, i_);
       if (len == 0) return Fail("invalid UTF-8");
       out->append(s_.substr(i_, len));
       i_ += len;
