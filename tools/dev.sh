@@ -111,12 +111,14 @@ run_fuzzers() {
   return $failed
 }
 
-# build/package: libmemoir shared and optimised, with the CLI, the demo and
-# the benchmark, as the .deb ships them; then the .deb itself.
+# build_package DIR [CMAKE ARGS]: libmemoir shared and optimised, with the
+# CLI (and, unless ARGS say otherwise, the demo and the benchmark), as the
+# .deb ships them.
 build_package() {
-  build build/package -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
-    -DMEMOIR_BUILD_TESTS=OFF "${CHECKED[@]}"
-  (cd build/package && cpack >/dev/null)
+  local dir=$1
+  shift
+  build "$dir" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
+    -DMEMOIR_BUILD_TESTS=OFF "${CHECKED[@]}" "$@"
 }
 
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -153,12 +155,14 @@ case "$cmd" in
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       ctest --output-on-failure -j"$jobs" -LE long)
-    echo "== the package: a shared, optimised build installed and used from outside"
-    build_package
-    rm -rf build/package/prefix
-    cmake --install build/package --prefix build/package/prefix >/dev/null
-    bash tests/package/check_package.sh build/package/prefix . \
-      build/package/consumers
+    echo "== the package: a shared, optimised build of the library and the CLI," \
+      "installed and used from outside three ways"
+    build_package build/package-check -DMEMOIR_BUILD_TOOLS=OFF
+    rm -rf build/package-check/prefix
+    cmake --install build/package-check --prefix build/package-check/prefix \
+      >/dev/null
+    bash tests/package/check_package.sh build/package-check/prefix . \
+      build/package-check/consumers
     echo "== the runtime's, the group commit's and the journal's concurrency" \
       "tests under ThreadSanitizer"
     cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -174,7 +178,8 @@ case "$cmd" in
     ;;
   package)
     install_missing
-    build_package
+    build_package build/package
+    (cd build/package && cpack >/dev/null)
     echo "dev.sh: $(ls "$repo"/build/package/memoir_*.deb)"
     echo "install it with: sudo apt install $(ls "$repo"/build/package/memoir_*.deb)"
     ;;

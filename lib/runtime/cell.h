@@ -30,6 +30,11 @@ namespace memoir::internal {
 using SteadyClock = std::chrono::steady_clock;
 using Phase = ActorInfo::Phase;
 
+inline double MillisSince(SteadyClock::time_point start) {
+  return std::chrono::duration<double, std::milli>(SteadyClock::now() - start)
+      .count();
+}
+
 // A Destroy request travelling through the mailbox, so that it runs after
 // every command queued before it.
 class DestroyMessage final : public detail::Message {

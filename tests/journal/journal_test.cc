@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "memoir/store.h"
+#include "support/open_store.h"
 #include "support/temp_dir.h"
 
 namespace memoir {
@@ -23,9 +24,7 @@ std::vector<EventData> Events(int n, const std::string& type = "Tick",
 std::unique_ptr<Store> OpenOrDie(const std::string& path, StoreOptions o = {}) {
   o.durability =
       o.durability == Durability::kSync ? Durability::kNone : o.durability;
-  auto store = Store::Open(path, o);
-  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
-  return std::move(store).value();
+  return test::OpenStoreOrFail(path, o);
 }
 
 // The journal's index is written in bulk; every behaviour must hold both for

@@ -8,17 +8,14 @@
 
 #include "memoir/inspect.h"
 #include "memoir/store.h"
+#include "support/open_store.h"
 #include "support/temp_dir.h"
 
 namespace memoir {
 namespace {
 
 std::unique_ptr<Store> OpenReadOnly(const std::string& path) {
-  StoreOptions o;
-  o.read_only = true;
-  auto store = Store::Open(path, o);
-  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
-  return std::move(store).value();
+  return test::OpenReadOnlyOrFail(path);
 }
 
 }  // namespace

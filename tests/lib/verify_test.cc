@@ -9,6 +9,7 @@
 
 #include "memoir/inspect.h"
 #include "memoir/store.h"
+#include "support/open_store.h"
 #include "support/temp_dir.h"
 
 namespace memoir {
@@ -20,9 +21,7 @@ std::unique_ptr<Store> Open(const std::string& path, size_t flush_every,
   o.durability = Durability::kNone;
   o.index_flush_events = flush_every;
   o.read_only = read_only;
-  auto store = Store::Open(path, o);
-  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
-  return std::move(store).value();
+  return test::OpenStoreOrFail(path, o);
 }
 
 // victim and bystander alternate, so victim seq n is at position 2n - 1.

@@ -15,6 +15,7 @@
 
 #include "memoir/actor_system.h"
 #include "memoir/store.h"
+#include "support/open_store.h"
 
 namespace memoir::test {
 
@@ -87,17 +88,9 @@ struct Sequencer {
   void Apply(State& last, const Event& next) const { last = next; }
 };
 
-inline StoreOptions FastStore() {
-  StoreOptions o;
-  o.durability = Durability::kNone;
-  return o;
-}
-
 inline std::unique_ptr<Store> OpenTestStore(const std::string& path,
                                             StoreOptions o = FastStore()) {
-  auto store = Store::Open(path, o);
-  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
-  return std::move(store).value();
+  return OpenStoreOrFail(path, o);
 }
 
 inline std::unique_ptr<ActorSystem> StartSystem(Store& store,

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "memoir/store.h"
+#include "support/open_store.h"
 #include "support/temp_dir.h"
 
 namespace memoir {
@@ -29,9 +30,7 @@ StoreOptions Fast(std::shared_ptr<Clock> clock = nullptr) {
 
 std::unique_ptr<Store> OpenStore(const std::string& path,
                                  const StoreOptions& o) {
-  auto store = Store::Open(path, o);
-  REQUIRE(store.ok());
-  return std::move(store).value();
+  return test::OpenStoreOrFail(path, o);
 }
 
 void AppendN(Store& store, const std::string& stream, int n) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "memoir/store.h"
+#include "support/open_store.h"
 #include "support/temp_dir.h"
 #include "tools/bank_store.h"
 #include "tools/cli_runner.h"
@@ -19,11 +20,7 @@ using test::CliResult;
 using test::RunCli;
 
 std::unique_ptr<Store> OpenReadOnly(const std::string& path) {
-  StoreOptions o;
-  o.read_only = true;
-  auto store = Store::Open(path, o);
-  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
-  return std::move(store).value();
+  return test::OpenReadOnlyOrFail(path);
 }
 
 // The bank, plus bytes that are not UTF-8 in a type and a tag, an empty
