@@ -9,7 +9,7 @@
 #                                  install it and build an outside project
 #                                  against it three ways, run the concurrency
 #                                  tests under TSan, and each fuzz target
-#                                  under libFuzzer for 30 s
+#                                  under libFuzzer for 20 s
 #   bash tools/dev.sh package      build the .deb (build/package/memoir_*.deb)
 #   bash tools/dev.sh long         the long forms of the reliability tests
 #                                  (ctest label "long"; can take an hour)
@@ -154,7 +154,7 @@ case "$cmd" in
     (cd build/asan &&
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      ctest --output-on-failure -j"$jobs" -LE long)
+      ctest --output-on-failure -j"$((jobs + 1))" -LE long)
     echo "== the package: a shared, optimised build of the library and the CLI," \
       "installed and used from outside three ways"
     build_package build/package-check -DMEMOIR_BUILD_TOOLS=OFF
@@ -172,9 +172,9 @@ case "$cmd" in
     (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
       ctest --output-on-failure -j"$jobs" \
         -R '^(runtime_tests|writer_tests|journal_tests[.]concurrency_test)$')
-    echo "== the fuzz targets under libFuzzer (clang, ASan+UBSan), 30 s each"
+    echo "== the fuzz targets under libFuzzer (clang, ASan+UBSan), 20 s each"
     build_fuzzers
-    run_fuzzers 30
+    run_fuzzers 20
     ;;
   package)
     install_missing
