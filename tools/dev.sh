@@ -9,7 +9,7 @@
 #                                  install it and build an outside project
 #                                  against it three ways, run the concurrency
 #                                  tests under TSan, and each fuzz target
-#                                  under libFuzzer for 20 s
+#                                  under libFuzzer for 15 s
 #   bash tools/dev.sh package      build the .deb (build/package/memoir_*.deb)
 #   bash tools/dev.sh long         the long forms of the reliability tests
 #                                  (ctest label "long"; can take an hour)
@@ -168,13 +168,14 @@ case "$cmd" in
     cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DMEMOIR_SANITIZE=thread -DMEMOIR_BUILD_CLI=OFF -DMEMOIR_BUILD_TOOLS=OFF \
       "${CHECKED[@]}" >/dev/null
-    cmake --build build/tsan --target runtime_tests writer_tests journal_tests
+    cmake --build build/tsan --target runtime_tests writer_tests \
+      journal_concurrency_tests
     (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
       ctest --output-on-failure -j"$jobs" \
-        -R '^(runtime_tests|writer_tests|journal_tests[.]concurrency_test)$')
-    echo "== the fuzz targets under libFuzzer (clang, ASan+UBSan), 20 s each"
+        -R '^(runtime_tests|writer_tests|journal_concurrency_tests)$')
+    echo "== the fuzz targets under libFuzzer (clang, ASan+UBSan), 15 s each"
     build_fuzzers
-    run_fuzzers 20
+    run_fuzzers 15
     ;;
   package)
     install_missing
