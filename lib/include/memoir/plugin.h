@@ -48,10 +48,10 @@
 // are immutable afterwards and their methods may run concurrently, as far
 // as the application's own actor code allows (see actor.h).
 //
-// What the host reads back (the Type interface and its report structs) and
-// the templates behind it are in memoir/detail/plugin_type.h; the ABI string
-// and the entry point's struct in memoir/detail/plugin_abi.h. A plugin
-// author needs neither.
+// What the host reads back (the Type interface and its report structs) is
+// in memoir/detail/plugin_report.h, the templates behind it in
+// memoir/detail/plugin_type.h, and the ABI string and the entry point's
+// struct in memoir/detail/plugin_abi.h. A plugin author needs none of them.
 #ifndef MEMOIR_PLUGIN_H_
 #define MEMOIR_PLUGIN_H_
 
@@ -172,7 +172,7 @@ class Registry {
   }
   const std::string& error() const { return error_; }
 
-  // For the host: the registered types (Type: memoir/detail/plugin_type.h).
+  // For the host: the registered types (Type: memoir/detail/plugin_report.h).
   const std::vector<std::unique_ptr<Type>>& types() const { return types_; }
   // The type registered as `name`, or null.
   const Type* Find(std::string_view name) const {

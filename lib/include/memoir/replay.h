@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "memoir/actor.h"
-#include "memoir/detail/behavior.h"
+#include "memoir/detail/behavior_of.h"
 #include "memoir/detail/replay.h"  // also defines ReplayProgress
 #include "memoir/journal.h"
 #include "memoir/result.h"

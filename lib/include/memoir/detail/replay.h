@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "memoir/actor.h"
-#include "memoir/detail/behavior.h"
+#include "memoir/detail/behavior_of.h"
 #include "memoir/export.h"
 #include "memoir/journal.h"
 #include "memoir/result.h"

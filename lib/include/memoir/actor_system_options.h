@@ -1,0 +1,91 @@
+// What an ActorSystem is configured with (ActorSystemOptions) and what it
+// reports (RuntimeStats, ActorInfo). memoir/actor_system.h includes this.
+#ifndef MEMOIR_ACTOR_SYSTEM_OPTIONS_H_
+#define MEMOIR_ACTOR_SYSTEM_OPTIONS_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+#include "memoir/status.h"
+
+namespace memoir {
+
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
+using Logger = std::function<void(LogLevel, std::string_view message)>;
+
+struct ActorSystemOptions {
+  // Threads running actors; 0 picks the number of cores (at least 2).
+  size_t threads = 0;
+  // Recoveries (snapshot load + replay) running at once; the rest wait, so
+  // a process restart does not stampede the disk. 0: threads / 2, at least 1.
+  size_t max_concurrent_recoveries = 0;
+  // Actors idle this long are passivated (their state dropped; the next
+  // message recovers them). Zero: never by time.
+  std::chrono::milliseconds idle_timeout{0};
+  // At most this many actors in memory; beyond it the least recently used
+  // idle ones are passivated. Zero: no cap.
+  size_t max_active_actors = 0;
+  // Messages one actor handles per turn before yielding its thread; their
+  // events go to the journal as one append.
+  size_t max_messages_per_turn = 64;
+  // Backpressure: at most this many messages per actor that are queued or
+  // being handled by its current turn. When an actor's mailbox is full,
+  // Tell returns kBusy at once and Ask waits for room up to its timeout
+  // (see ActorRef). Destroy is never refused for room. 0 (the default):
+  // unbounded, nobody ever waits.
+  size_t mailbox_capacity = 0;
+  // Receives warnings and errors (failed Tells, quarantines, snapshot
+  // failures). Called from runtime threads; must be thread-safe.
+  Logger logger;
+};
+
+struct RuntimeStats {
+  uint64_t commands = 0;    // commands handled (any outcome)
+  uint64_t rejections = 0;  // commands refused by their handler
+  uint64_t failures = 0;    // handle/apply/codec exceptions
+  uint64_t events = 0;      // events committed
+  uint64_t appends = 0;     // journal appends committed (one per turn)
+  uint64_t commit_failures = 0;
+  uint64_t recoveries = 0;
+  uint64_t recovery_failures = 0;  // replays that quarantined their actor
+  uint64_t recoveries_peak = 0;    // most recoveries that ran at once
+  double recovery_p50_ms = 0;      // over the last 4,096 recoveries
+  double recovery_p99_ms = 0;
+  double recovery_max_ms = 0;
+  uint64_t snapshot_skips = 0;  // unusable snapshots passed over
+  uint64_t restarts = 0;
+  uint64_t quarantined = 0;  // actors quarantined now
+  uint64_t snapshots = 0;    // snapshots saved
+  uint64_t snapshot_failures = 0;
+  uint64_t passivations = 0;
+  uint64_t active = 0;  // actors in memory now
+  // Backpressure (ActorSystemOptions::mailbox_capacity): Asks that found a
+  // mailbox full and waited for room, and sends refused for a full mailbox
+  // (Tells, Asks from runtime threads, Asks whose deadline passed first).
+  uint64_t mailbox_waits = 0;
+  uint64_t mailbox_refusals = 0;
+};
+
+// What the runtime knows about one actor right now.
+struct ActorInfo {
+  enum class Phase {
+    kInactive,
+    kRecovering,
+    kActive,
+    kRestarting,
+    kQuarantined,
+    kDeleted
+  };
+  Phase phase = Phase::kInactive;
+  uint64_t committed_seq = 0;  // highest seq known committed
+  uint64_t pending_seq = 0;    // highest seq handled (maybe uncommitted)
+  Status cause;                // why it is quarantined
+  double last_recovery_ms = 0;
+};
+
+}  // namespace memoir
+
+#endif  // MEMOIR_ACTOR_SYSTEM_OPTIONS_H_

@@ -1,0 +1,242 @@
+// Internal: the templates, instantiated in the user's program, that
+// implement the runtime's type-erased seam (memoir/detail/behavior.h) for
+// one actor type: its messages and its Behavior. Not part of the API; names
+// here may change without notice.
+#ifndef MEMOIR_DETAIL_BEHAVIOR_OF_H_
+#define MEMOIR_DETAIL_BEHAVIOR_OF_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "memoir/actor.h"
+#include "memoir/detail/behavior.h"
+#include "memoir/journal.h"
+#include "memoir/result.h"
+#include "memoir/snapshot_store.h"
+#include "memoir/status.h"
+
+namespace memoir::detail {
+
+template <typename A>
+class TypedMessage final : public Message {
+ public:
+  using Reply = typename A::Reply;
+  TypedMessage(typename A::Command c, std::shared_ptr<ReplySink<Reply>> sink)
+      : command(std::move(c)), sink_(std::move(sink)) {}
+  void Finish(const Status& status) override {
+    if (!sink_) return;
+    if (status.ok() && reply) {
+      sink_->Deliver(std::move(*reply));
+    } else {
+      sink_->Deliver(status.ok() ? Status::Failed("internal: no reply stored")
+                                 : status);
+    }
+  }
+  bool wants_reply() const override { return sink_ != nullptr; }
+
+  typename A::Command command;
+  std::optional<Reply> reply;
+
+ private:
+  std::shared_ptr<ReplySink<Reply>> sink_;
+};
+
+template <typename A>
+class BehaviorOf final : public Behavior {
+ public:
+  using State = typename A::State;
+  using Event = typename A::Event;
+
+  BehaviorOf(A actor, ActorTypeOptions<A> options)
+      : actor_(std::move(actor)), options_(std::move(options)) {}
+
+  std::string_view type_name() const override { return A::kTypeName; }
+  const SnapshotPolicy& snapshot_policy() const override {
+    return options_.snapshots;
+  }
+  const RestartPolicy& restart_policy() const override {
+    return options_.restarts;
+  }
+
+  Result<std::unique_ptr<StateBox>> Initial(
+      std::string_view id) const override {
+    try {
+      if constexpr (requires { actor_.InitialState(id); }) {
+        return std::unique_ptr<StateBox>(
+            std::make_unique<StateOf<State>>(actor_.InitialState(id)));
+      } else {
+        (void)id;
+        return std::unique_ptr<StateBox>(
+            std::make_unique<StateOf<State>>(State{}));
+      }
+    } catch (...) {
+      return Status::Failed("InitialState threw " + DescribeCurrentException());
+    }
+  }
+
+  std::shared_ptr<const StateBox> Copy(const StateBox& s) const override {
+    try {
+      return std::make_shared<const StateOf<State>>(Value(s));
+    } catch (...) {
+      return nullptr;
+    }
+  }
+
+  HandleOutcome Handle(StateBox& box, Message& message,
+                       uint64_t head) const override {
+    auto& msg = static_cast<TypedMessage<A>&>(message);
+    State& state = static_cast<StateOf<State>&>(box).value;
+    HandleOutcome out;
+    std::optional<Effect<Event, typename A::Reply>> effect;
+    try {
+      effect.emplace(actor_.Handle(std::as_const(state), msg.command));
+    } catch (...) {
+      return Failed(HandleOutcome::Kind::kFailed,
+                    "handle threw " + DescribeCurrentException());
+    }
+    if (effect->rejected()) {
+      out.kind = HandleOutcome::Kind::kRejected;
+      out.error = Status::Rejected(effect->rejection());
+      return out;
+    }
+    // Encode before applying: a codec failure then leaves the state as it
+    // was, and the events written are exactly the ones applied.
+    std::vector<Event>& events = effect->events();
+    try {
+      out.events.reserve(events.size());
+      for (const Event& e : events) {
+        out.events.push_back(A::EventCodec::Encode(e));
+      }
+    } catch (...) {
+      return Failed(HandleOutcome::Kind::kFailed,
+                    "event encode threw " + DescribeCurrentException());
+    }
+    uint64_t seq = head;
+    for (const Event& e : events) {
+      try {
+        actor_.Apply(state, e);
+      } catch (...) {
+        return Failed(HandleOutcome::Kind::kBroken,
+                      "apply threw " + DescribeCurrentException());
+      }
+      ++seq;
+      try {
+        if (options_.snapshot_when && options_.snapshot_when(state, e, seq)) {
+          out.snapshot_requested = true;
+        }
+      } catch (...) {
+        // The state is fine, but the command cannot be called a success
+        // with part of the caller's code having thrown.
+        return Failed(HandleOutcome::Kind::kBroken,
+                      "snapshot_when threw " + DescribeCurrentException());
+      }
+    }
+    msg.reply.emplace(std::move(effect->reply()));
+    out.kind = out.events.empty() ? HandleOutcome::Kind::kRespond
+                                  : HandleOutcome::Kind::kPersist;
+    out.then = std::move(effect->then());
+    return out;
+  }
+
+  Status ApplyStored(StateBox& box, const EventView& event) const override {
+    State& state = static_cast<StateOf<State>&>(box).value;
+    Result<Event> decoded = DecodeStored(event);
+    if (!decoded.ok()) return decoded.status();
+    return ApplyTyped(state, *decoded);
+  }
+
+  // Upcasts and decodes one stored event.
+  Result<Event> DecodeStored(const EventView& event) const {
+    std::string type(event.type);
+    uint32_t version = event.schema_version;
+    std::string upcast;
+    std::string_view payload = event.payload;
+    try {
+      // Each step must raise the version or change the type; the bound
+      // stops a cycle of renames.
+      for (size_t steps = 0; steps <= options_.upcasters.size(); ++steps) {
+        const Upcaster* u = FindUpcaster(type, version);
+        if (u == nullptr) break;
+        upcast = u->convert(payload);
+        payload = upcast;
+        version = u->to_version;
+        if (!u->to_type.empty()) type = u->to_type;
+      }
+    } catch (...) {
+      return Status::Failed("upcaster threw " + DescribeCurrentException());
+    }
+    try {
+      return Event(A::EventCodec::Decode(type, version, payload));
+    } catch (...) {
+      return Status::Failed("cannot decode event type '" + type + "' version " +
+                            std::to_string(version) + ": " +
+                            DescribeCurrentException());
+    }
+  }
+
+  Status ApplyTyped(State& state, const Event& event) const {
+    try {
+      actor_.Apply(state, event);
+    } catch (...) {
+      return Status::Failed("apply threw " + DescribeCurrentException());
+    }
+    return Status::OK();
+  }
+
+  const A& actor() const { return actor_; }
+
+  Result<SnapshotData> EncodeState(const StateBox& box) const override {
+    try {
+      return A::StateCodec::EncodeState(Value(box));
+    } catch (...) {
+      return Status::Failed("state encode threw " + DescribeCurrentException());
+    }
+  }
+
+  Result<std::unique_ptr<StateBox>> DecodeState(
+      const Snapshot& snapshot) const override {
+    try {
+      return std::unique_ptr<StateBox>(
+          std::make_unique<StateOf<State>>(A::StateCodec::Decode(
+              snapshot.info.type, snapshot.info.schema_version,
+              snapshot.payload)));
+    } catch (...) {
+      return Status::Failed("cannot decode state type '" + snapshot.info.type +
+                            "' version " +
+                            std::to_string(snapshot.info.schema_version) +
+                            ": " + DescribeCurrentException());
+    }
+  }
+
+  static const State& Value(const StateBox& box) {
+    return static_cast<const StateOf<State>&>(box).value;
+  }
+
+ private:
+  static HandleOutcome Failed(HandleOutcome::Kind kind, std::string why) {
+    HandleOutcome out;
+    out.kind = kind;
+    out.error = Status::Failed(why);
+    return out;
+  }
+  const Upcaster* FindUpcaster(std::string_view type, uint32_t version) const {
+    for (const Upcaster& u : options_.upcasters) {
+      if (u.type == type && u.from_version == version &&
+          (u.to_version > version || !u.to_type.empty())) {
+        return &u;
+      }
+    }
+    return nullptr;
+  }
+
+  A actor_;
+  ActorTypeOptions<A> options_;
+};
+
+}  // namespace memoir::detail
+
+#endif  // MEMOIR_DETAIL_BEHAVIOR_OF_H_
