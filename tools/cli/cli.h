@@ -3,7 +3,6 @@
 #ifndef MEMOIR_TOOLS_CLI_CLI_H_
 #define MEMOIR_TOOLS_CLI_CLI_H_
 
-#include <CLI/CLI.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -14,6 +13,13 @@
 #include "memoir/result.h"
 #include "memoir/status.h"
 #include "memoir/store.h"
+
+// CLI11 is included only by the files that define options: it costs
+// seconds per file to compile.
+namespace CLI {
+class App;
+class Validator;
+}  // namespace CLI
 
 namespace memoir::cli {
 

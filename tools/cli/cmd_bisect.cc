@@ -3,6 +3,7 @@
 // commands re-run through today's handler.
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <set>
 
 #include "replay_common.h"

@@ -2,6 +2,7 @@
 // (besides import). Both ask for confirmation unless given --yes.
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "cli.h"

@@ -2,6 +2,7 @@
 // newest ones (following new commits with --follow).
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <deque>
 #include <limits>
 #include <thread>

@@ -25,6 +25,7 @@
 // events above the listed head are left for the next export.
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <limits>
 #include <map>
 

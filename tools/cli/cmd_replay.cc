@@ -2,6 +2,7 @@
 // what changed between two seqs, and what a replay plugin registers.
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <optional>
 
 #include "replay_common.h"

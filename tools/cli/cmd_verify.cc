@@ -1,6 +1,8 @@
 // verify: every checksum, envelope, sequence and index of a store.
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
+
 #include "cli.h"
 #include "contain.h"
 #include "json.h"

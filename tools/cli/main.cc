@@ -3,6 +3,7 @@
 // contained child process (contain.h).
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstring>
 #include <string_view>

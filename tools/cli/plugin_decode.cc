@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
+
 #include "format.h"
 #include "json.h"
 #include "json_diff.h"
