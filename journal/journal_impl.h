@@ -25,6 +25,7 @@
 #include "journal/tail_index.h"
 #include "memoir/clock.h"
 #include "memoir/journal.h"
+#include "storage/commit_signal.h"
 #include "storage/env.h"
 #include "storage/writer.h"
 
@@ -58,6 +59,8 @@ class JournalImpl final : public Journal, public TxnObserver {
   Status ScanTag(std::string_view tag, uint64_t from_position, size_t max_count,
                  const EventVisitor& visit) override;
   Result<uint64_t> LastPosition() override;
+  Result<uint64_t> WaitForCommit(uint64_t after,
+                                 std::chrono::milliseconds timeout) override;
 
   // TxnObserver (writer thread).
   void Begin(MDB_txn* txn) override;
@@ -219,6 +222,9 @@ class JournalImpl final : public Journal, public TxnObserver {
   // exclusive lock; readers copy under a shared lock).
   mutable std::shared_mutex view_mu_;
   TailIndex tail_;
+  // The newest visible position, published after each commit (owning
+  // process only).
+  CommitSignal commit_signal_;
   // Read-only stores rebuild the tail from the log instead.
   std::mutex ro_mu_;
 

@@ -53,6 +53,7 @@ Status JournalImpl::Load() {
   uint64_t last =
       std::max(last_log, ReadMeta64(t, dbs_.meta, kMetaLastPosition));
   w_next_position_ = last + 1;
+  commit_signal_.Publish(last);
   tail_.last_position = last;
   {
     CursorCloser cur;

@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -190,6 +192,25 @@ Result<uint64_t> JournalImpl::LastPosition() {
       [](MDB_txn*, const TailIndex&, uint64_t) { return Status::OK(); });
   if (!view.ok()) return view.status();
   return view->bound;
+}
+
+Result<uint64_t> JournalImpl::WaitForCommit(uint64_t after,
+                                            std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  if (writer_ != nullptr) {
+    return commit_signal_.WaitAbove(after, std::max(timeout, {}));
+  }
+  // Read-only: nothing in this process learns of another process's
+  // commits, so re-read the position.
+  const Clock::time_point deadline = Clock::now() + timeout;
+  for (;;) {
+    Result<uint64_t> now_at = LastPosition();
+    if (!now_at.ok() || *now_at > after) return now_at;
+    const Clock::duration left = deadline - Clock::now();
+    if (left <= Clock::duration::zero()) return now_at;
+    std::this_thread::sleep_for(
+        std::min<Clock::duration>(left, std::chrono::milliseconds(10)));
+  }
 }
 
 }  // namespace memoir::internal

@@ -48,6 +48,8 @@ void JournalImpl::Committed() {
       tail_.last_position = w_next_position_ - 1;
     }
   }
+  // Readers see the commit from here on (BeginView takes view_mu_).
+  commit_signal_.Publish(w_next_position_ - 1);
   t_created_.clear();
   EndTxn();
 }

@@ -163,16 +163,16 @@ case "$cmd" in
       >/dev/null
     bash tests/package/check_package.sh build/package-check/prefix . \
       build/package-check/consumers
-    echo "== the runtime's, the group commit's and the journal's concurrency" \
-      "tests under ThreadSanitizer"
+    echo "== the runtime's, the group commit's, the journal's and the" \
+      "subscriptions' concurrency tests under ThreadSanitizer"
     cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DMEMOIR_SANITIZE=thread -DMEMOIR_BUILD_CLI=OFF -DMEMOIR_BUILD_TOOLS=OFF \
       "${CHECKED[@]}" >/dev/null
     cmake --build build/tsan --target runtime_tests writer_tests \
-      journal_concurrency_tests
+      journal_concurrency_tests subscription_tests
     (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
       ctest --output-on-failure -j"$jobs" \
-        -R '^(runtime_tests|writer_tests|journal_concurrency_tests)$')
+        -R '^(runtime_tests|writer_tests|journal_concurrency_tests|subscription_tests)$')
     echo "== the fuzz targets under libFuzzer (clang, ASan+UBSan), 15 s each"
     build_fuzzers
     run_fuzzers 15

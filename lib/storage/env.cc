@@ -334,6 +334,29 @@ Status Env::CheckProcess() const {
   return Status::OK();
 }
 
+Result<std::optional<MDB_dbi>> Env::OpenDatabaseIfPresent(const char* name) {
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+  if (rc != 0) {
+    return MdbStatus(rc, fmt::format("opening database {} in {}", name, dir_));
+  }
+  MDB_dbi dbi = 0;
+  rc = mdb_dbi_open(txn, name, 0, &dbi);
+  if (rc == MDB_NOTFOUND) {
+    mdb_txn_abort(txn);
+    return std::optional<MDB_dbi>();
+  }
+  // Committing (also for read-only transactions) keeps the handle open.
+  if (rc == 0)
+    rc = mdb_txn_commit(txn);
+  else
+    mdb_txn_abort(txn);
+  if (rc != 0) {
+    return MdbStatus(rc, fmt::format("opening database {} in {}", name, dir_));
+  }
+  return std::optional<MDB_dbi>(dbi);
+}
+
 Result<MDB_dbi> Env::OpenDatabase(const char* name, unsigned flags) {
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env_, nullptr, read_only() ? MDB_RDONLY : 0, &txn);

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -72,6 +73,10 @@ class Env {
   // Opens (in a writable store: creates) the named database `name`.
   // Must be called before the store is shared between threads.
   Result<MDB_dbi> OpenDatabase(const char* name, unsigned flags = 0);
+  // In a read-only store: the named database if it exists by now (a
+  // database added by a newer writer). May be called at any time, but not
+  // concurrently with itself.
+  Result<std::optional<MDB_dbi>> OpenDatabaseIfPresent(const char* name);
   // The `meta` database, holding small named values of every layer.
   MDB_dbi meta() const { return meta_; }
 

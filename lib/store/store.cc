@@ -8,6 +8,7 @@
 #include "snapshot/snapshot_store_impl.h"
 #include "storage/env.h"
 #include "storage/writer.h"
+#include "store/checkpoints.h"
 #include "store/store_internal.h"
 
 namespace memoir {
@@ -114,8 +115,13 @@ class StoreImpl final : public Store {
     store->journal_->AddDeletionHook([snaps](MDB_txn* txn, uint64_t id) {
       return snaps->DeleteStreamSnapshots(txn, id);
     });
+    Result<std::unique_ptr<internal::CheckpointsImpl>> checkpoints =
+        internal::CheckpointsImpl::Open(store->env_.get(), store->writer_.get(),
+                                        clock);
+    if (!checkpoints.ok()) return checkpoints.status();
+    store->checkpoints_ = std::move(checkpoints).value();
     store->parts_ = {store->env_.get(), store->journal_.get(),
-                     store->snapshots_.get()};
+                     store->snapshots_.get(), store->checkpoints_.get()};
     if (store->writer_) store->writer_->Start();
     return std::unique_ptr<Store>(std::move(store));
   }
@@ -163,6 +169,7 @@ class StoreImpl final : public Store {
   std::unique_ptr<Env> env_;
   std::unique_ptr<JournalImpl> journal_;
   std::unique_ptr<SnapshotStoreImpl> snapshots_;
+  std::unique_ptr<internal::CheckpointsImpl> checkpoints_;
   std::unique_ptr<Writer> writer_;
   internal::StoreParts parts_;  // set once Open has made them all
 };

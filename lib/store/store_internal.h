@@ -12,11 +12,13 @@ namespace memoir::internal {
 class Env;
 class JournalImpl;
 class SnapshotStoreImpl;
+class CheckpointsImpl;
 
 struct StoreParts {
   Env* env = nullptr;
   JournalImpl* journal = nullptr;
   SnapshotStoreImpl* snapshots = nullptr;
+  CheckpointsImpl* checkpoints = nullptr;
 };
 
 class StoreInternal {

@@ -13,6 +13,7 @@ set(rules
   "snapshot|snapshot storage base memoir"
   "lib/store|store journal snapshot storage base memoir"
   "lib/runtime|runtime memoir"
+  "lib/subscription|subscription memoir"
   "tools|memoir")
 set(violations "")
 foreach(rule ${rules})

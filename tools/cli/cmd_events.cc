@@ -166,8 +166,9 @@ int RunTail(const Options& o, const TailArgs& args) {
   }
   printer.Flush();
   if (!args.follow) return kExitOk;
-  // Poll: LMDB has no change notification across processes. Each poll is
-  // one read of the log from `next`.
+  // Each look is one read of the log from `next`; between looks, wait for
+  // a commit (Journal::WaitForCommit: a read-only store notices another
+  // process's commit within about 10 ms) or at most the interval.
   for (;;) {
     Heartbeat();
     PrintingVisitor print(&printer);
@@ -177,7 +178,9 @@ int RunTail(const Options& o, const TailArgs& args) {
     print.Finish();
     if (!s.ok()) return Fail(s, "following new events");
     next = std::max(next, print.last_position() + 1);
-    std::this_thread::sleep_for(std::chrono::milliseconds(args.interval_ms));
+    Result<uint64_t> waited =
+        j.WaitForCommit(next - 1, std::chrono::milliseconds(args.interval_ms));
+    if (!waited.ok()) return Fail(waited.status(), "following new events");
   }
 }
 
@@ -241,8 +244,9 @@ void AddEventCommands(CLI::App& app, Options& o,
   tail->add_flag("-f,--follow", ta->follow,
                  "Keep printing new events as they are committed");
   tail->add_option("--interval", ta->interval_ms,
-                   "With --follow: milliseconds between looks for new events "
-                   "(default 200)")
+                   "With --follow: the longest wait in milliseconds between "
+                   "looks for new events (default 200); a commit ends the "
+                   "wait early")
       ->type_name("MS")
       ->check(CLI::Range(10u, 2000u).description(""));
   AddSchemaOption(tail, o);

@@ -24,6 +24,7 @@
 #ifndef MEMOIR_JOURNAL_H_
 #define MEMOIR_JOURNAL_H_
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -268,6 +269,16 @@ class MEMOIR_EXPORT Journal {
   // The global position of the newest committed event (0 when empty).
   // Errors: those of every read.
   virtual Result<uint64_t> LastPosition() = 0;
+
+  // Waits until an event above global position `after` is committed and
+  // visible to reads, or until `timeout` passes, and returns the newest
+  // visible position (at most `after` when the wait timed out: not an
+  // error). Read it as a hint and read the events themselves with ScanAll.
+  // In the process that owns the store, a commit wakes every waiter at
+  // once. A read-only store re-reads the position every 10 ms, as commits
+  // by another process are not signalled. Errors: those of every read.
+  virtual Result<uint64_t> WaitForCommit(uint64_t after,
+                                         std::chrono::milliseconds timeout) = 0;
 
  private:
   // What the blocking Append does. The default waits for the callback form;

@@ -1,0 +1,55 @@
+// Where a consumer of the journal keeps its progress: a named position in
+// the global log, meaning "every position up to here was examined".
+//
+//   auto checkpoints = memoir::InStoreCheckpoints(*store).value();
+//   checkpoints->Save("balances", 1200);
+//   uint64_t from = checkpoints->Load("balances").value();  // 1200
+//
+// A Subscription (memoir/subscription.h) loads its checkpoint when it
+// starts and saves it as it goes. Implement this interface to keep
+// checkpoints elsewhere.
+//
+// Thread safety: the in-store implementation may be called from any
+// thread.
+#ifndef MEMOIR_CHECKPOINT_STORE_H_
+#define MEMOIR_CHECKPOINT_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "memoir/export.h"
+#include "memoir/result.h"
+#include "memoir/status.h"
+#include "memoir/store.h"
+
+namespace memoir {
+
+class MEMOIR_EXPORT CheckpointStore {
+ public:
+  virtual ~CheckpointStore() = default;
+
+  // The position saved under `name`; 0 when none was saved. A name follows
+  // the rules of a stream name (ValidateStreamName). Errors:
+  // kInvalidArgument for a bad name; kCorruption for a damaged record
+  // (naming it); those of every read.
+  virtual Result<uint64_t> Load(std::string_view name) = 0;
+
+  // Saves `position` under `name`, replacing what was there; durable at
+  // the store's durability when it returns. Errors: kInvalidArgument for a
+  // bad name or a read-only store; those of every write (kClosed,
+  // kStorageFull, kIOError).
+  virtual Status Save(std::string_view name, uint64_t position) = 0;
+};
+
+// The checkpoints kept in `store` itself (its `checkpoints` database),
+// written through its group commit, so they survive exactly what its
+// events survive, and `copy` carries them. The result refers to `store`
+// and must not outlive it. In a read-only store Load works and Save fails.
+// Errors: kInvalidArgument for a Store that Store::Open did not make.
+MEMOIR_EXPORT Result<std::unique_ptr<CheckpointStore>> InStoreCheckpoints(
+    Store& store);
+
+}  // namespace memoir
+
+#endif  // MEMOIR_CHECKPOINT_STORE_H_

@@ -1,0 +1,188 @@
+// Subscription: a named consumer of the journal's global log. It catches up
+// from where it left off (or from the origin, the head or a position), then
+// follows new commits as they become visible, with no seam between the
+// two, and hands matching events to a handler in batches, in commit order.
+//
+//   memoir::SubscriptionOptions options;
+//   options.name = "balances";
+//   options.filter.stream_prefixes = {"account-"};
+//   options.checkpoints = checkpoints.get();  // memoir::InStoreCheckpoints
+//   auto sub = memoir::Subscription::Start(
+//       *store, options, [&](const memoir::Batch& batch) {
+//         for (const memoir::EventView& e : batch.events) Apply(e);
+//         return memoir::Status::OK();
+//       });
+//
+// Progress. A batch carries `scanned_to`: every position up to it was
+// examined, matching or not, so a sparse filter and deleted events still
+// advance it. The subscription saves it to `checkpoints` every
+// `checkpoint_every_events` events or `checkpoint_every`, when it catches
+// up, and on Stop, and starts after the saved position next time. Delivery
+// is at least once: after a crash the events since the last save come
+// again. For exactly once into your own database, leave `checkpoints` null,
+// store `batch.scanned_to` in the same transaction as the batch's effects,
+// and pass it back as StartAt::After when you start.
+//
+// Flow. The subscription is pull-based: it reads the next batch only after
+// the handler returned, in a short read transaction, so a slow handler
+// costs one batch of memory and never blocks the writer (its lag shows in
+// Stats). In the process that owns the store a commit wakes it at once;
+// in a read-only process it notices commits within about 10 ms
+// (Journal::WaitForCommit). It also re-reads the log every `safety_poll`
+// whatever it heard.
+//
+// Failures. A handler fails by returning a non-OK Status or by throwing.
+// A failed batch of several events is delivered again one event at a
+// time, so that the failure is pinned to one event; that event is retried
+// `on_failure.retries` times with exponential backoff, and then, by
+// `on_failure.then`, the subscription stops (Stats().cause names the
+// subscription, the position, the stream, the seq and the error) or skips
+// the event (counted in Stats().skipped). Events before the failing one
+// may be delivered twice. A journal error (a damaged record, a closed
+// store) stops the subscription with that error.
+//
+// Thread safety: the handler runs on the subscription's own thread, one
+// batch at a time. Stop, WaitFor and Stats may be called from any thread
+// but the handler's.
+#ifndef MEMOIR_SUBSCRIPTION_H_
+#define MEMOIR_SUBSCRIPTION_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "memoir/checkpoint_store.h"
+#include "memoir/export.h"
+#include "memoir/journal.h"
+#include "memoir/result.h"
+#include "memoir/status.h"
+#include "memoir/store.h"
+
+namespace memoir {
+
+// Which events a subscription delivers. Each non-empty list must match
+// (any of its entries); empty lists match everything.
+struct MEMOIR_EXPORT EventFilter {
+  std::vector<std::string> tags;             // carries one of these tags
+  std::vector<std::string> types;            // has one of these types
+  std::vector<std::string> stream_prefixes;  // stream starts with one
+  // k-of-N consumers: only streams with StreamPartition(stream, partitions)
+  // == partition. Every event of a stream goes to the same partition.
+  uint32_t partitions = 1;
+  uint32_t partition = 0;
+
+  bool Matches(const EventView& event) const;
+};
+
+// The partition (0 .. partitions-1) of `stream`: a hash of its name, the
+// same in every process and every version of memoir.
+MEMOIR_EXPORT uint32_t StreamPartition(std::string_view stream,
+                                       uint32_t partitions);
+
+// Where a subscription starts when no checkpoint is stored.
+class StartAt {
+ public:
+  static StartAt Origin() { return StartAt(Kind::kAfter, 0); }
+  // After the newest event committed when the subscription starts.
+  static StartAt Head() { return StartAt(Kind::kHead, 0); }
+  // After global position `position`.
+  static StartAt After(uint64_t position) {
+    return StartAt(Kind::kAfter, position);
+  }
+
+  bool head() const { return kind_ == Kind::kHead; }
+  uint64_t position() const { return position_; }
+
+ private:
+  enum class Kind { kAfter, kHead };
+  StartAt(Kind kind, uint64_t position) : kind_(kind), position_(position) {}
+  Kind kind_;
+  uint64_t position_;
+};
+
+// One slice of the log, in commit order. The views are valid only during
+// the handler's call.
+struct Batch {
+  std::span<const EventView> events;  // the matching events; never empty
+  uint64_t scanned_to = 0;  // every position up to here was examined
+  bool live = false;        // the slice reached what was committed
+};
+
+enum class OnFailure {
+  kStop,  // stop the subscription; Stats().cause says where and why
+  kSkip,  // skip the event and go on (counted)
+};
+
+struct FailurePolicy {
+  int retries = 3;  // attempts after the first failure of one event
+  std::chrono::milliseconds backoff_initial{100};  // doubled per retry
+  std::chrono::milliseconds backoff_max{30'000};
+  OnFailure then = OnFailure::kStop;
+};
+
+struct SubscriptionOptions {
+  // Names the checkpoint; required (ValidateStreamName's rules).
+  std::string name;
+  EventFilter filter;
+  StartAt start = StartAt::Origin();  // when no checkpoint is stored
+  // Where progress is kept; null: the caller keeps it (see above). Must
+  // outlive the subscription.
+  CheckpointStore* checkpoints = nullptr;
+  size_t max_batch = 1000;  // log positions examined per batch (>= 1)
+  size_t checkpoint_every_events = 1000;
+  std::chrono::milliseconds checkpoint_every{500};
+  std::chrono::milliseconds safety_poll{100};
+  FailurePolicy on_failure;
+};
+
+struct SubscriptionStats {
+  enum class State { kCatchingUp, kLive, kRetrying, kStopped };
+  State state = State::kCatchingUp;
+  uint64_t scanned_to = 0;  // every position up to here was handled
+  uint64_t checkpoint = 0;  // the position last saved (or loaded)
+  uint64_t head = 0;        // the newest position seen committed
+  uint64_t lag_events = 0;  // head - scanned_to
+  uint64_t delivered = 0;   // events handed to the handler (with repeats)
+  uint64_t batches = 0;
+  uint64_t retries = 0;
+  uint64_t skipped = 0;
+  Status cause;  // why it stopped (kStopped after a failure)
+};
+
+class MEMOIR_EXPORT Subscription {
+ public:
+  using Handler = std::function<Status(const Batch& batch)>;
+
+  // Starts a subscription on its own thread. `store` (and
+  // options.checkpoints) must outlive it. Errors: kInvalidArgument for an
+  // empty or malformed name, max_batch 0, partition >= partitions, or a
+  // null handler; the errors of loading the checkpoint or reading the head.
+  static Result<std::unique_ptr<Subscription>> Start(
+      Store& store, SubscriptionOptions options, Handler handler);
+
+  // Stops (as Stop) if still running.
+  virtual ~Subscription() = default;
+
+  // Lets the handler finish its batch, stops, and saves the checkpoint.
+  // Returns the error of that save, if any. Idempotent.
+  virtual Status Stop() = 0;
+
+  // Waits until every event up to `position` was handled (scanned_to >=
+  // position), for read-your-writes: append, then WaitFor the append's
+  // last_position. Errors: kTimeout when `timeout` passes first; the cause
+  // when the subscription stopped on a failure; kClosed after Stop.
+  virtual Status WaitFor(uint64_t position,
+                         std::chrono::milliseconds timeout) = 0;
+
+  virtual SubscriptionStats Stats() const = 0;
+};
+
+}  // namespace memoir
+
+#endif  // MEMOIR_SUBSCRIPTION_H_

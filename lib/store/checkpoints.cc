@@ -1,0 +1,147 @@
+// The in-store checkpoints (memoir/checkpoint_store.h, store/checkpoints.h).
+#include "store/checkpoints.h"
+
+#include <fmt/format.h>
+
+#include <string>
+#include <utility>
+
+#include "storage/bytes.h"
+#include "storage/checksum.h"
+#include "storage/lmdb_error.h"
+#include "store/store_internal.h"
+
+namespace memoir::internal {
+namespace {
+
+constexpr char kDatabase[] = "checkpoints";
+constexpr size_t kRecordBytes = 24;
+
+Status CheckName(std::string_view name) {
+  Status s = ValidateStreamName(name);
+  if (s.ok()) return s;
+  return Status::InvalidArgument(
+      fmt::format("checkpoint name: {}", s.message()));
+}
+
+// Writes one checkpoint inside the group commit; the caller waits on it.
+class SaveCheckpointOp final : public WriteOp {
+ public:
+  SaveCheckpointOp(MDB_dbi dbi, std::string_view name, uint64_t position,
+                   int64_t now_ns)
+      : dbi_(dbi), name_(name) {
+    PutLittle64(record_, position);
+    PutLittle64(record_ + 8, static_cast<uint64_t>(now_ns));
+    PutLittle64(record_ + 16, Checksum(record_, 16));
+  }
+  size_t bytes() const override { return name_.size() + kRecordBytes + 64; }
+  int Apply(MDB_txn* txn, Status* /*op_status*/) override {
+    MDB_val key{name_.size(), const_cast<char*>(name_.data())};
+    MDB_val value{kRecordBytes, record_};
+    return mdb_put(txn, dbi_, &key, &value, 0);
+  }
+  void Done(Status status) override { status_ = std::move(status); }
+  WaitNode* wait_node() override { return &woken_; }
+  Status Wait() {
+    woken_.Wait();
+    return status_;
+  }
+
+ private:
+  MDB_dbi dbi_;
+  std::string_view name_;
+  char record_[kRecordBytes];
+  WaitNode woken_;
+  Status status_;
+};
+
+class InStore final : public CheckpointStore {
+ public:
+  explicit InStore(CheckpointsImpl* impl) : impl_(impl) {}
+  Result<uint64_t> Load(std::string_view name) override {
+    return impl_->Load(name);
+  }
+  Status Save(std::string_view name, uint64_t position) override {
+    return impl_->Save(name, position);
+  }
+
+ private:
+  CheckpointsImpl* impl_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<CheckpointsImpl>> CheckpointsImpl::Open(
+    Env* env, Writer* writer, std::shared_ptr<Clock> clock) {
+  std::unique_ptr<CheckpointsImpl> out(
+      new CheckpointsImpl(env, writer, std::move(clock)));
+  if (!env->read_only()) {
+    Result<MDB_dbi> dbi = env->OpenDatabase(kDatabase);
+    if (!dbi.ok()) return dbi.status();
+    out->dbi_ = *dbi;
+  }
+  return out;
+}
+
+Result<std::optional<MDB_dbi>> CheckpointsImpl::Dbi() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (dbi_ || !env_->read_only()) return dbi_;
+  // A read-only store: the owner may have created the database since.
+  Result<std::optional<MDB_dbi>> dbi = env_->OpenDatabaseIfPresent(kDatabase);
+  if (dbi.ok()) dbi_ = *dbi;
+  return dbi;
+}
+
+Result<uint64_t> CheckpointsImpl::Load(std::string_view name) {
+  Status valid = CheckName(name);
+  if (!valid.ok()) return valid;
+  Result<std::optional<MDB_dbi>> dbi = Dbi();
+  if (!dbi.ok()) return dbi.status();
+  if (!*dbi) return uint64_t{0};
+  Result<ReadTxn> txn = env_->BeginRead();
+  if (!txn.ok()) return txn.status();
+  MDB_val key{name.size(), const_cast<char*>(name.data())};
+  MDB_val value;
+  int rc = mdb_get(txn->get(), **dbi, &key, &value);
+  if (rc == MDB_NOTFOUND) return uint64_t{0};
+  if (rc != 0) {
+    return MdbStatus(rc, fmt::format("reading checkpoint '{}'", name));
+  }
+  const char* bytes = static_cast<const char*>(value.mv_data);
+  if (value.mv_size != kRecordBytes ||
+      GetLittle64(bytes + 16) != Checksum(bytes, 16)) {
+    return Status::Corruption(fmt::format(
+        "checkpoint '{}' in {} is damaged ({} bytes, checksum {}); save it "
+        "again, or start its consumer from a known position",
+        name, env_->dir(), value.mv_size,
+        value.mv_size == kRecordBytes ? "wrong" : "not checked"));
+  }
+  return GetLittle64(bytes);
+}
+
+Status CheckpointsImpl::Save(std::string_view name, uint64_t position) {
+  Status valid = CheckName(name);
+  if (!valid.ok()) return valid;
+  if (writer_ == nullptr || !dbi_) {
+    return Status::InvalidArgument(fmt::format(
+        "cannot save checkpoint '{}': {} is open read-only; keep the "
+        "checkpoint in the owning process or in your own database",
+        name, env_->dir()));
+  }
+  SaveCheckpointOp op(*dbi_, name, position, clock_->NowNanos());
+  writer_->SubmitBorrowed(&op);
+  return op.Wait().WithContext(fmt::format("saving checkpoint '{}'", name));
+}
+
+}  // namespace memoir::internal
+
+namespace memoir {
+
+Result<std::unique_ptr<CheckpointStore>> InStoreCheckpoints(Store& store) {
+  Result<internal::StoreParts> parts = internal::StoreInternal::PartsOf(store);
+  if (!parts.ok()) return parts.status();
+  return std::unique_ptr<CheckpointStore>(
+      std::make_unique<internal::InStore>(parts->checkpoints));
+}
+
+}  // namespace memoir

@@ -1,0 +1,46 @@
+// The store's `checkpoints` database: checkpoint name -> one record of
+// 24 bytes: the position and the time of the save (little-endian 64-bit
+// each) and a checksum of those 16 bytes.
+#ifndef MEMOIR_STORE_CHECKPOINTS_H_
+#define MEMOIR_STORE_CHECKPOINTS_H_
+
+#include <lmdb.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+
+#include "memoir/checkpoint_store.h"
+#include "memoir/clock.h"
+#include "storage/env.h"
+#include "storage/writer.h"
+
+namespace memoir::internal {
+
+class CheckpointsImpl {
+ public:
+  // Opens the database, creating it in a writable store; `writer` is null
+  // in a read-only one. Call before the writer starts.
+  static Result<std::unique_ptr<CheckpointsImpl>> Open(
+      Env* env, Writer* writer, std::shared_ptr<Clock> clock);
+
+  Result<uint64_t> Load(std::string_view name);
+  Status Save(std::string_view name, uint64_t position);
+
+ private:
+  CheckpointsImpl(Env* env, Writer* writer, std::shared_ptr<Clock> clock)
+      : env_(env), writer_(writer), clock_(std::move(clock)) {}
+  // The database handle; nullopt while a read-only store has none yet.
+  Result<std::optional<MDB_dbi>> Dbi();
+
+  Env* env_;
+  Writer* writer_;
+  std::shared_ptr<Clock> clock_;
+  std::mutex mu_;  // guards dbi_ in a read-only store
+  std::optional<MDB_dbi> dbi_;
+};
+
+}  // namespace memoir::internal
+
+#endif  // MEMOIR_STORE_CHECKPOINTS_H_

@@ -1,0 +1,443 @@
+// Subscriptions (memoir/subscription.h), in-store checkpoints
+// (memoir/checkpoint_store.h) and Journal::WaitForCommit. Failure paths
+// first. Every wait has a deadline of minutes that fails the test rather
+// than hanging it; none decides an outcome by elapsed time.
+#include <doctest/doctest.h>
+#include <lmdb.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "memoir/checkpoint_store.h"
+#include "memoir/store.h"
+#include "memoir/subscription.h"
+#include "support/open_store.h"
+#include "support/temp_dir.h"
+
+namespace memoir {
+namespace {
+
+using namespace std::chrono_literals;
+using test::FastStore;
+using test::OpenStoreOrFail;
+
+constexpr auto kLong = std::chrono::minutes(2);
+
+EventData Event(std::string type, std::vector<std::string> tags = {}) {
+  EventData e;
+  e.type = std::move(type);
+  e.payload = "p";
+  e.tags = std::move(tags);
+  return e;
+}
+
+uint64_t AppendOne(Store& store, const std::string& stream,
+                   const std::string& type = "T") {
+  auto r = store.journal().Append(stream, Expected::Any(), {Event(type)});
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  return r->last_position;
+}
+
+// What a handler saw: positions in delivery order, and per stream the seqs.
+struct Seen {
+  std::mutex mu;
+  std::vector<uint64_t> positions;
+  std::map<std::string, std::vector<uint64_t>> seqs;
+  Subscription::Handler Handler() {
+    return [this](const Batch& b) {
+      std::lock_guard<std::mutex> lock(mu);
+      for (const EventView& e : b.events) {
+        positions.push_back(e.position);
+        seqs[std::string(e.stream)].push_back(e.seq);
+      }
+      return Status::OK();
+    };
+  }
+  std::vector<uint64_t> Positions() {
+    std::lock_guard<std::mutex> lock(mu);
+    return positions;
+  }
+};
+
+std::unique_ptr<Subscription> StartOrFail(Store& store,
+                                          const SubscriptionOptions& o,
+                                          Subscription::Handler h) {
+  auto sub = Subscription::Start(store, o, std::move(h));
+  REQUIRE_MESSAGE(sub.ok(), sub.status().ToString());
+  return std::move(sub).value();
+}
+
+// ScanAll with the filter applied: what a subscription must deliver.
+std::vector<uint64_t> Expected(Store& store, const EventFilter& filter,
+                               uint64_t after = 0) {
+  std::vector<uint64_t> out;
+  REQUIRE(store.journal()
+              .ScanAll(after + 1, kMaxSeq,
+                       [&](const EventView& e) {
+                         if (filter.Matches(e)) out.push_back(e.position);
+                         return true;
+                       })
+              .ok());
+  return out;
+}
+
+TEST_CASE("Start refuses a bad name, an empty batch, a missing partition and "
+          "a null handler") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  Seen seen;
+  SubscriptionOptions o;
+  CHECK(Subscription::Start(*store, o, seen.Handler())
+            .status()
+            .IsInvalidArgument());
+  o.name = "s";
+  o.max_batch = 0;
+  CHECK(Subscription::Start(*store, o, seen.Handler())
+            .status()
+            .IsInvalidArgument());
+  o.max_batch = 10;
+  o.filter.partitions = 2;
+  o.filter.partition = 2;
+  auto bad = Subscription::Start(*store, o, seen.Handler());
+  CHECK(bad.status().IsInvalidArgument());
+  CHECK(bad.status().ToString().find("partition 2 of 2") != std::string::npos);
+  o.filter.partition = 0;
+  CHECK(Subscription::Start(*store, o, nullptr).status().IsInvalidArgument());
+}
+
+TEST_CASE("a handler that keeps failing on one event is retried, then stops "
+          "the subscription naming the position, stream and seq") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  for (int i = 0; i < 5; ++i) AppendOne(*store, "a");
+  const uint64_t poison = AppendOne(*store, "b", "Poison");
+  for (int i = 0; i < 5; ++i) AppendOne(*store, "a");
+  std::atomic<int> poison_calls{0};
+  Seen seen;
+  auto inner = seen.Handler();
+  SubscriptionOptions o;
+  o.name = "s";
+  o.on_failure.retries = 2;
+  o.on_failure.backoff_initial = 1ms;
+  auto sub = StartOrFail(*store, o, [&](const Batch& b) {
+    for (const EventView& e : b.events) {
+      if (e.type == "Poison") {
+        ++poison_calls;
+        return Status::Failed("cannot apply Poison");
+      }
+    }
+    return inner(b);
+  });
+  Status waited = sub->WaitFor(poison, kLong);
+  CHECK(waited.IsFailed());
+  SubscriptionStats stats = sub->Stats();
+  CHECK(stats.state == SubscriptionStats::State::kStopped);
+  const std::string cause = stats.cause.ToString();
+  CHECK(cause.find("subscription 's' stopped at position " +
+                   std::to_string(poison)) != std::string::npos);
+  CHECK(cause.find("stream 'b' seq 1") != std::string::npos);
+  CHECK(cause.find("cannot apply Poison") != std::string::npos);
+  CHECK(poison_calls.load() == 1 + 1 + 2);  // the batch, then 1 + 2 retries
+  CHECK(stats.retries == 2);
+  CHECK(stats.scanned_to == poison - 1);
+  // Everything before the poison event was delivered, nothing after it.
+  std::vector<uint64_t> got = seen.Positions();
+  std::set<uint64_t> unique(got.begin(), got.end());
+  CHECK(unique.size() == 5);
+  CHECK(*unique.rbegin() == poison - 1);
+  CHECK(sub->Stop().ok());
+}
+
+TEST_CASE("a handler that throws is a failure like a returned error") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  const uint64_t p = AppendOne(*store, "a");
+  SubscriptionOptions o;
+  o.name = "s";
+  o.on_failure.retries = 0;
+  auto sub = StartOrFail(*store, o, [](const Batch&) -> Status {
+    throw std::runtime_error("boom");
+  });
+  CHECK(sub->WaitFor(p, kLong).IsFailed());
+  CHECK(sub->Stats().cause.ToString().find("threw: boom") !=
+        std::string::npos);
+}
+
+TEST_CASE("with OnFailure::kSkip the failing event is skipped, counted, and "
+          "the rest delivered") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  for (int i = 0; i < 3; ++i) AppendOne(*store, "a");
+  const uint64_t poison = AppendOne(*store, "a", "Poison");
+  uint64_t last = 0;
+  for (int i = 0; i < 3; ++i) last = AppendOne(*store, "a");
+  Seen seen;
+  auto inner = seen.Handler();
+  SubscriptionOptions o;
+  o.name = "s";
+  o.on_failure.retries = 1;
+  o.on_failure.backoff_initial = 1ms;
+  o.on_failure.then = OnFailure::kSkip;
+  auto sub = StartOrFail(*store, o, [&](const Batch& b) {
+    for (const EventView& e : b.events) {
+      if (e.type == "Poison") return Status::Failed("no");
+    }
+    return inner(b);
+  });
+  REQUIRE(sub->WaitFor(last, kLong).ok());
+  SubscriptionStats stats = sub->Stats();
+  CHECK(stats.skipped == 1);
+  std::vector<uint64_t> got = seen.Positions();
+  std::set<uint64_t> unique(got.begin(), got.end());
+  CHECK(unique.size() == 6);
+  CHECK(unique.count(poison) == 0);
+  CHECK(stats.state == SubscriptionStats::State::kLive);
+}
+
+TEST_CASE("a read-only store's checkpoints load but refuse to save, and a "
+          "damaged checkpoint record is corruption naming it") {
+  test::TempDir dir;
+  {
+    auto store = OpenStoreOrFail(dir.path(), FastStore());
+    auto cps = InStoreCheckpoints(*store).value();
+    CHECK(cps->Load("x").value() == 0);
+    REQUIRE(cps->Save("x", 42).ok());
+    REQUIRE(cps->Save("y", 7).ok());
+    CHECK(cps->Save("", 1).IsInvalidArgument());
+  }
+  {
+    auto store = test::OpenReadOnlyOrFail(dir.path());
+    auto cps = InStoreCheckpoints(*store).value();
+    CHECK(cps->Load("x").value() == 42);
+    Status refused = cps->Save("x", 43);
+    CHECK(refused.IsInvalidArgument());
+    CHECK(refused.ToString().find("read-only") != std::string::npos);
+  }
+  REQUIRE(test::EditRaw(dir.path(), [](test::RawTxn& raw) {
+            auto* txn = static_cast<MDB_txn*>(raw.txn);
+            MDB_dbi dbi = raw.dbi("checkpoints");
+            std::string key = "x", value = "short";
+            MDB_val k{key.size(), key.data()};
+            MDB_val v{value.size(), value.data()};
+            REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+          }) == 0);
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto cps = InStoreCheckpoints(*store).value();
+  auto damaged = cps->Load("x");
+  CHECK(damaged.status().IsCorruption());
+  CHECK(damaged.status().ToString().find("checkpoint 'x'") !=
+        std::string::npos);
+  CHECK(cps->Load("y").value() == 7);  // the others are intact
+  // A subscription does not start over a damaged checkpoint.
+  SubscriptionOptions o;
+  o.name = "x";
+  o.checkpoints = cps.get();
+  Seen seen;
+  CHECK(Subscription::Start(*store, o, seen.Handler()).status().IsCorruption());
+  // Saving again repairs it.
+  REQUIRE(cps->Save("x", 5).ok());
+  CHECK(cps->Load("x").value() == 5);
+}
+
+TEST_CASE("WaitForCommit wakes on a commit and returns the position; it "
+          "times out without one") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  const uint64_t first = AppendOne(*store, "a");
+  auto none = store->journal().WaitForCommit(first, 0ms);
+  REQUIRE(none.ok());
+  CHECK(*none == first);
+  std::atomic<uint64_t> woke{0};
+  std::thread waiter([&] {
+    auto r = store->journal().WaitForCommit(first, kLong);
+    if (r.ok()) woke = *r;
+  });
+  const uint64_t second = AppendOne(*store, "a");
+  waiter.join();
+  CHECK(woke.load() == second);
+}
+
+TEST_CASE("the batches delivered equal ScanAll plus the filter, in order and "
+          "without duplicates, while 64 threads append") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  SubscriptionOptions o;
+  o.name = "accounts";
+  o.filter.stream_prefixes = {"acct-"};
+  o.filter.types = {"Deposited", "Withdrawn"};
+  o.max_batch = 37;  // batches that do not line up with the appends
+  Seen seen;
+  std::atomic<bool> out_of_order{false};
+  uint64_t last_seen = 0;
+  auto inner = seen.Handler();
+  auto sub = StartOrFail(*store, o, [&](const Batch& b) {
+    for (const EventView& e : b.events) {
+      if (e.position <= last_seen) out_of_order = true;
+      last_seen = e.position;
+    }
+    if (b.scanned_to < last_seen) out_of_order = true;
+    return inner(b);
+  });
+  constexpr int kThreads = 64, kAppends = 20;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      const char* types[] = {"Deposited", "Withdrawn", "Renamed"};
+      for (int i = 0; i < kAppends; ++i) {
+        std::string stream = (rng() % 3 ? "acct-" : "other-") +
+                             std::to_string(rng() % 50);
+        std::vector<EventData> events;
+        for (uint32_t n = 1 + rng() % 4; n > 0; --n) {
+          events.push_back(Event(types[rng() % 3]));
+        }
+        auto r = store->journal().Append(stream, Expected::Any(),
+                                         std::move(events));
+        REQUIRE(r.ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const uint64_t head = store->journal().LastPosition().value();
+  REQUIRE(sub->WaitFor(head, kLong).ok());
+  REQUIRE(sub->Stop().ok());
+  CHECK_FALSE(out_of_order.load());
+  std::vector<uint64_t> want = Expected(*store, o.filter);
+  CHECK(want.size() > 100);
+  CHECK(seen.Positions() == want);
+  SubscriptionStats stats = sub->Stats();
+  CHECK(stats.scanned_to == head);
+  CHECK(stats.lag_events == 0);
+  CHECK(stats.delivered == want.size());
+}
+
+TEST_CASE("a restarted subscription resumes after its saved checkpoint") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto cps = InStoreCheckpoints(*store).value();
+  for (int i = 0; i < 50; ++i) AppendOne(*store, "s-" + std::to_string(i % 7));
+  SubscriptionOptions o;
+  o.name = "resume";
+  o.checkpoints = cps.get();
+  o.max_batch = 8;
+  o.checkpoint_every_events = 16;
+  Seen first;
+  {
+    auto sub = StartOrFail(*store, o, first.Handler());
+    REQUIRE(sub->WaitFor(50, kLong).ok());
+    REQUIRE(sub->Stop().ok());
+    CHECK(sub->Stats().checkpoint == 50);
+  }
+  CHECK(cps->Load("resume").value() == 50);
+  for (int i = 0; i < 30; ++i) AppendOne(*store, "s-" + std::to_string(i % 7));
+  Seen second;
+  o.start = StartAt::Origin();  // ignored: the checkpoint wins
+  auto sub = StartOrFail(*store, o, second.Handler());
+  REQUIRE(sub->WaitFor(80, kLong).ok());
+  std::vector<uint64_t> got = second.Positions();
+  REQUIRE(got.size() == 30);
+  CHECK(got.front() == 51);
+  CHECK(got.back() == 80);
+  // Seqs of each stream arrive in order across the two runs.
+  for (auto& [stream, seqs] : second.seqs) {
+    CHECK(std::is_sorted(seqs.begin(), seqs.end()));
+    CHECK(seqs.front() > first.seqs[stream].back());
+  }
+}
+
+TEST_CASE("a sparse filter and deleted events still advance the checkpoint "
+          "to the head") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto cps = InStoreCheckpoints(*store).value();
+  for (int i = 0; i < 300; ++i) AppendOne(*store, "noise");
+  REQUIRE(store->journal().DeleteTo("noise", 200).ok());
+  const uint64_t head = AppendOne(*store, "rare", "Rare");
+  for (int i = 0; i < 10; ++i) AppendOne(*store, "noise");
+  SubscriptionOptions o;
+  o.name = "sparse";
+  o.checkpoints = cps.get();
+  o.filter.types = {"Rare"};
+  o.max_batch = 64;
+  Seen seen;
+  auto sub = StartOrFail(*store, o, seen.Handler());
+  REQUIRE(sub->WaitFor(head + 10, kLong).ok());
+  REQUIRE(sub->Stop().ok());
+  CHECK(seen.Positions() == std::vector<uint64_t>{head});
+  CHECK(cps->Load("sparse").value() == head + 10);
+}
+
+TEST_CASE("StartAt::Head skips history and StartAt::After resumes exactly "
+          "where a caller-kept checkpoint says") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  for (int i = 0; i < 10; ++i) AppendOne(*store, "a");
+  SubscriptionOptions o;
+  o.name = "h";
+  o.start = StartAt::Head();
+  Seen from_head;
+  auto sub = StartOrFail(*store, o, from_head.Handler());
+  const uint64_t p = AppendOne(*store, "a");
+  REQUIRE(sub->WaitFor(p, kLong).ok());
+  CHECK(from_head.Positions() == std::vector<uint64_t>{p});
+  REQUIRE(sub->Stop().ok());
+  CHECK(sub->WaitFor(p + 1, kLong).IsClosed());
+
+  o.name = "after";
+  o.start = StartAt::After(7);
+  Seen after;
+  auto sub2 = StartOrFail(*store, o, after.Handler());
+  REQUIRE(sub2->WaitFor(p, kLong).ok());
+  CHECK(after.Positions() == std::vector<uint64_t>{8, 9, 10, 11});
+}
+
+TEST_CASE("partitions give each stream to exactly one of N consumers, in "
+          "order") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  uint64_t last = 0;
+  for (int i = 0; i < 200; ++i) {
+    last = AppendOne(*store, "p-" + std::to_string(i % 23));
+  }
+  constexpr uint32_t kParts = 3;
+  Seen seen[kParts];
+  std::vector<std::unique_ptr<Subscription>> subs;
+  for (uint32_t k = 0; k < kParts; ++k) {
+    SubscriptionOptions o;
+    o.name = "part-" + std::to_string(k);
+    o.filter.partitions = kParts;
+    o.filter.partition = k;
+    subs.push_back(StartOrFail(*store, o, seen[k].Handler()));
+  }
+  std::set<std::string> owners;
+  size_t total = 0;
+  for (uint32_t k = 0; k < kParts; ++k) {
+    REQUIRE(subs[k]->WaitFor(last, kLong).ok());
+    CHECK_FALSE(seen[k].seqs.empty());
+    for (auto& [stream, seqs] : seen[k].seqs) {
+      CHECK(StreamPartition(stream, kParts) == k);
+      CHECK(owners.insert(stream).second);  // in no other partition
+      CHECK(std::is_sorted(seqs.begin(), seqs.end()));
+      total += seqs.size();
+    }
+  }
+  CHECK(owners.size() == 23);
+  CHECK(total == 200);
+  // The hash (FNV-1a, 64-bit) is fixed: consumers in other processes and
+  // later versions must agree on which partition owns a stream.
+  CHECK(StreamPartition("p-0", 3) == 2);
+  CHECK(StreamPartition("account-1", 1024) == 598);
+  CHECK(StreamPartition("order-42", 16) == 4);
+  CHECK(StreamPartition("anything", 1) == 0);
+}
+
+}  // namespace
+}  // namespace memoir
