@@ -13,6 +13,7 @@
 #include <ctime>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "storage/bytes.h"
 #include "storage/lmdb_error.h"
@@ -32,9 +33,18 @@ std::mutex& RegistryMutex() {
   static std::mutex mu;
   return mu;
 }
-std::set<std::pair<dev_t, ino_t>>& Registry() {
-  static std::set<std::pair<dev_t, ino_t>> open;
+using OpenSet = std::set<std::pair<dev_t, ino_t>>;
+// The set lives behind a pointer so that a forked child can replace it
+// without touching it (see AfterForkInChild).
+OpenSet*& RegistryPointer() {
+  static OpenSet* open = new OpenSet();
   return open;
+}
+OpenSet& Registry() { return *RegistryPointer(); }
+// Sets a child abandoned, kept reachable (they are not leaks).
+std::vector<OpenSet*>& Abandoned() {
+  static std::vector<OpenSet*> abandoned;
+  return abandoned;
 }
 std::atomic<uint64_t> g_fork_generation{0};
 
@@ -42,9 +52,13 @@ void AfterForkInChild() {
   g_fork_generation.fetch_add(1);
   // The parent's stores are not open in the child: allow the child to open
   // them afresh. The inherited mutex may be held by a parent thread that no
-  // longer exists here, so rebuild it in place rather than locking it.
+  // longer exists here, so rebuild it in place rather than locking it. That
+  // thread may also have been halfway through changing the set, so the
+  // child must not walk it (clearing it freed a node twice): it starts a
+  // new one.
   new (&RegistryMutex()) std::mutex();
-  Registry().clear();
+  Abandoned().push_back(RegistryPointer());
+  RegistryPointer() = new OpenSet();
 }
 
 void InstallForkHandler() {
