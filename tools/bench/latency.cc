@@ -4,14 +4,77 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bench.h"
 #include "memoir/store.h"
+#include "memoir/subscription.h"
 
 namespace memoir::bench {
+
+namespace {
+
+// In-process commit-to-handler latency: a live subscription on the store,
+// one durable append at a time. The commit's time is taken in the append's
+// callback, which the writer thread runs right after it has published the
+// commit; the handler's when it is entered with that event. Microseconds;
+// negative when the handler ran before the callback.
+Result<std::vector<double>> CommitToHandler(Journal& journal, Store& store,
+                                            size_t count, size_t payload) {
+  using Clock = std::chrono::steady_clock;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<uint64_t, Clock::time_point> handled, committed;
+  SubscriptionOptions options;
+  options.name = "bench-latency";
+  options.start = StartAt::Head();
+  Result<std::unique_ptr<Subscription>> sub =
+      Subscription::Start(store, options, [&](const Batch& batch) {
+        const Clock::time_point now = Clock::now();
+        std::lock_guard<std::mutex> lock(mu);
+        for (const EventView& e : batch.events) handled[e.position] = now;
+        return Status::OK();
+      });
+  if (!sub.ok()) return sub.status();
+  std::vector<double> micros;
+  for (size_t i = 0; i < count + 10; ++i) {
+    std::optional<Result<AppendResult>> done;
+    journal.Append(
+        StreamAppend{"latency-subscribed", Expected::Any(), Events(1, payload)},
+        [&](Result<AppendResult> r) {
+          const Clock::time_point now = Clock::now();
+          std::lock_guard<std::mutex> lock(mu);
+          if (r.ok()) committed[r->last_position] = now;
+          done.emplace(std::move(r));
+          cv.notify_all();
+        });
+    uint64_t position = 0;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return done.has_value(); });
+      if (!done->ok()) return done->status();
+      position = (*done)->last_position;
+    }
+    Status seen = (*sub)->WaitFor(position, std::chrono::minutes(1));
+    if (!seen.ok()) return seen;
+    if (i < 10) continue;  // warm-up
+    std::lock_guard<std::mutex> lock(mu);
+    micros.push_back(std::chrono::duration<double, std::micro>(
+                         handled.at(position) - committed.at(position))
+                         .count());
+  }
+  if (Status s = (*sub)->Stop(); !s.ok()) return s;
+  return micros;
+}
+
+}  // namespace
 
 // memoir, the fsync floor and the raw LMDB floor take turns, one operation
 // each, so that all three see the same disk (whose latency may drift).
@@ -44,6 +107,9 @@ Status RunLatency(const Options& options, Report& report) {
     fsync_micros.push_back(*fsync_us);
     raw_micros.push_back(*raw_us);
   }
+  Result<std::vector<double>> woken =
+      CommitToHandler(journal, **store, options.latency_count, options.payload);
+  if (!woken.ok()) return woken.status().WithContext("subscription");
   if (Status s = (*store)->Close(); !s.ok()) return s.WithContext("Close");
   store->reset();
   fsync_file->reset();
@@ -76,6 +142,15 @@ Status RunLatency(const Options& options, Report& report) {
     report.Row("latency", "memoir/" + f.name, "p99", p99 / f99, "x",
                "ratio_p99_" + key);
   }
+  // The read side's wake-up, next to the cost of the commit it follows.
+  const double w50 = Percentile(*woken, 0.5);
+  report.Row("latency", "commit->handler", "p50", w50, "us",
+             "subscription_p50_us");
+  report.Row("latency", "commit->handler", "p99", Percentile(*woken, 0.99),
+             "us", "subscription_p99_us");
+  report.Row("latency", "commit->handler/fsync", "p50",
+             w50 / Percentile(fsync_micros, 0.5), "x",
+             "ratio_subscription_p50_fsync");
   return Status::OK();
 }
 

@@ -17,6 +17,7 @@
 
 #include "bench.h"
 #include "memoir/store.h"
+#include "memoir/subscription.h"
 
 namespace memoir::bench {
 
@@ -228,6 +229,39 @@ Result<double> TimedScanAll(Journal& journal, uint64_t events, size_t payload) {
   return seconds;
 }
 
+// A subscription's catch-up over the whole log: from Start (origin, no
+// filter, a handler that only counts) until it has handled every event.
+Result<double> TimedCatchUp(Store& store, uint64_t events, size_t payload) {
+  uint64_t count = 0, bytes = 0, last_position = 0;
+  bool in_order = true;
+  SubscriptionOptions options;
+  options.name = "bench-catch-up";
+  auto start = std::chrono::steady_clock::now();
+  Result<std::unique_ptr<Subscription>> sub =
+      Subscription::Start(store, options, [&](const Batch& batch) {
+        for (const EventView& e : batch.events) {
+          in_order = in_order && e.position > last_position;
+          last_position = e.position;
+          ++count;
+          bytes += e.payload.size();
+        }
+        return Status::OK();
+      });
+  if (!sub.ok()) return sub.status().WithContext("Subscription::Start");
+  Status waited = (*sub)->WaitFor(events, std::chrono::minutes(10));
+  double seconds = SecondsSince(start);
+  Status stopped = (*sub)->Stop();
+  if (!waited.ok()) return waited.WithContext("subscription catch-up");
+  if (!stopped.ok()) return stopped.WithContext("subscription Stop");
+  if (count != events || bytes != events * payload || !in_order) {
+    return Status::Corruption(fmt::format(
+        "the subscription delivered {} events ({} bytes, in order: {}), "
+        "expected {}",
+        count, bytes, in_order, events));
+  }
+  return seconds;
+}
+
 // Checks a baseline scan and adds its rates to the cold and hot series.
 Status AddScan(Series* cold, Series* hot, const Result<ScanResult>& scan,
                uint64_t events, double memoir_cold, double memoir_hot) {
@@ -248,9 +282,9 @@ Result<std::pair<double, double>> ReopenAndScan(const std::string& dir,
                                                 uint64_t events, Scan scan) {
   Result<std::unique_ptr<Store>> store = OpenStore(dir, Durability::kNone);
   if (!store.ok()) return store.status();
-  Result<double> cold = scan((*store)->journal());
+  Result<double> cold = scan(**store);
   if (!cold.ok()) return cold.status();
-  Result<double> hot = scan((*store)->journal());
+  Result<double> hot = scan(**store);
   if (!hot.ok()) return hot.status();
   if (Status s = (*store)->Close(); !s.ok()) return s.WithContext("Close");
   return std::make_pair(events / *cold, events / *hot);
@@ -421,8 +455,8 @@ Status RunReplay(const Options& options, Report& report) {
     for (size_t i = 0; i <= kinds.size(); ++i) {
       const size_t e = (i + r) % (kinds.size() + 1);
       if (e == kinds.size()) {
-        memoir = ReopenAndScan(dir, n, [&](Journal& journal) {
-          return TimedScan(journal, stream, n, options.payload);
+        memoir = ReopenAndScan(dir, n, [&](Store& store) {
+          return TimedScan(store.journal(), stream, n, options.payload);
         });
         if (!memoir.ok()) return memoir.status();
       } else {
@@ -485,20 +519,32 @@ Status RunReadAll(const Options& options, Report& report) {
   }
   const size_t rounds = std::max<size_t>(1, options.rounds);
   Series cold{"raw-log", {}, {}}, hot{"raw-log", {}, {}};
-  std::vector<double> memoir_cold, memoir_hot;
+  // A subscription catching up, against the raw log and against ScanAll.
+  Series sub_cold{"raw-log", {}, {}}, sub_hot{"raw-log", {}, {}};
+  std::vector<double> memoir_cold, memoir_hot, sub_rate_cold, sub_rate_hot,
+      sub_vs_scan;
   for (size_t r = 0; r < rounds; ++r) {
-    // Which of the two goes first alternates between rounds.
+    // Which goes first alternates between rounds.
     Result<ScanResult> raw = Status::Busy("not run");
     if (r % 2 == 1) raw = RawLogScan(raw_dir, n, options.payload);
     Result<std::pair<double, double>> memoir =
-        ReopenAndScan(dir, n, [&](Journal& journal) {
-          return TimedScanAll(journal, n, options.payload);
+        ReopenAndScan(dir, n, [&](Store& store) {
+          return TimedScanAll(store.journal(), n, options.payload);
         });
     if (!memoir.ok()) return memoir.status();
+    Result<std::pair<double, double>> sub = ReopenAndScan(
+        dir, n,
+        [&](Store& store) { return TimedCatchUp(store, n, options.payload); });
+    if (!sub.ok()) return sub.status();
     if (r % 2 == 0) raw = RawLogScan(raw_dir, n, options.payload);
     memoir_cold.push_back(memoir->first);
     memoir_hot.push_back(memoir->second);
+    sub_rate_cold.push_back(sub->first);
+    sub_rate_hot.push_back(sub->second);
+    sub_vs_scan.push_back(sub->second / memoir->second);
     Status s = AddScan(&cold, &hot, raw, n, memoir->first, memoir->second);
+    if (!s.ok()) return s;
+    s = AddScan(&sub_cold, &sub_hot, raw, n, sub->first, sub->second);
     if (!s.ok()) return s;
   }
   RemoveAll(dir);
@@ -513,6 +559,16 @@ Status RunReadAll(const Options& options, Report& report) {
              "memoir_hot_events_per_s");
   ReportSeries(report, "read-all", cold, "cold-ish", "_cold");
   ReportSeries(report, "read-all", hot, "hot", "_hot");
+  report.Row("read-all", "subscription", "cold-ish", Median(sub_rate_cold),
+             "ev/s", "subscription_cold_events_per_s");
+  report.Row("read-all", "subscription", "hot", Median(sub_rate_hot), "ev/s",
+             "subscription_hot_events_per_s");
+  report.Row("read-all", "subscription/ScanAll", "hot", Median(sub_vs_scan),
+             "x", "ratio_subscription_scan_all_hot");
+  report.Row("read-all", "subscription/raw-log", "hot", Median(sub_hot.ratios),
+             "x", "ratio_subscription_raw_log_hot");
+  report.Row("read-all", "subscription/raw-log", "cold-ish",
+             Median(sub_cold.ratios), "x", "ratio_subscription_raw_log_cold");
   return Status::OK();
 }
 
