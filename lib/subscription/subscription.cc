@@ -44,7 +44,11 @@ class BatchBuffer {
     tags_.clear();
   }
   void Add(const EventView& e) {
-    Copied c{e, Put(e.stream), Put(e.type), Put(e.payload), tag_refs_.size(),
+    Copied c{e,
+             Put(e.stream),
+             Put(e.type),
+             Put(e.payload),
+             tag_refs_.size(),
              e.tags.size()};
     for (std::string_view t : e.tags) tag_refs_.push_back(Put(t));
     events_.push_back(c);
@@ -134,9 +138,9 @@ class SubscriptionImpl final : public Subscription {
     if (stats_.scanned_to >= position) return Status::OK();
     if (failed_) return stats_.cause;
     if (stopped_) {
-      return Status::Closed(fmt::format(
-          "subscription '{}' was stopped at position {}, before {}",
-          options_.name, stats_.scanned_to, position));
+      return Status::Closed(
+          fmt::format("subscription '{}' was stopped at position {}, before {}",
+                      options_.name, stats_.scanned_to, position));
     }
     (void)reached;
     return Status::Timeout(fmt::format(
@@ -176,12 +180,17 @@ class SubscriptionImpl final : public Subscription {
     cv_.notify_all();
   }
 
-  void Advance(uint64_t scanned_to, uint64_t head, uint64_t delivered) {
+  // Records progress and the state it leaves the subscription in, together,
+  // so that a WaitFor that returns sees both.
+  void Advance(uint64_t scanned_to, uint64_t head,
+               SubscriptionStats::State state) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (stats_.state != SubscriptionStats::State::kStopped) {
+      stats_.state = state;
+    }
     stats_.scanned_to = std::max(stats_.scanned_to, scanned_to);
     stats_.head = std::max({stats_.head, head, stats_.scanned_to});
     stats_.lag_events = stats_.head - stats_.scanned_to;
-    stats_.delivered += delivered;
     cv_.notify_all();
   }
 
@@ -191,6 +200,7 @@ class SubscriptionImpl final : public Subscription {
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.batches;
+      stats_.delivered += events.size();
     }
     try {
       return handler_(Batch{events, scanned_to, live});
@@ -242,7 +252,9 @@ class SubscriptionImpl final : public Subscription {
                       live && last)) {
         return false;
       }
-      Advance(last ? scanned_to : events[i].position, 0, 0);
+      Advance(last ? scanned_to : events[i].position, 0,
+              live && last ? SubscriptionStats::State::kLive
+                           : SubscriptionStats::State::kCatchingUp);
     }
     return true;
   }
@@ -303,22 +315,21 @@ class SubscriptionImpl final : public Subscription {
     while (!stopping()) {
       Result<Slice> slice = Read(position);
       if (!slice.ok()) {
-        Fail(slice.status().WithContext(fmt::format(
-            "subscription '{}' reading after position {}", options_.name,
-            position)));
+        Fail(slice.status().WithContext(
+            fmt::format("subscription '{}' reading after position {}",
+                        options_.name, position)));
         return;
       }
+      const SubscriptionStats::State state =
+          slice->live ? SubscriptionStats::State::kLive
+                      : SubscriptionStats::State::kCatchingUp;
       if (!buffer_.empty()) {
         std::span<const EventView> events = buffer_.Views();
         if (!Deliver(events, slice->scanned_to, slice->live)) return;
         since_save_ += events.size();
-        Advance(slice->scanned_to, slice->head, events.size());
-      } else {
-        Advance(slice->scanned_to, slice->head, 0);
       }
+      Advance(slice->scanned_to, slice->head, state);
       position = slice->scanned_to;
-      SetState(slice->live ? SubscriptionStats::State::kLive
-                           : SubscriptionStats::State::kCatchingUp);
       if (slice->live || since_save_ >= options_.checkpoint_every_events ||
           Clock::now() - last_save_ >= options_.checkpoint_every) {
         Status saved = SaveCheckpoint();
@@ -419,9 +430,8 @@ Result<std::unique_ptr<Subscription>> Subscription::Start(
   if (options.checkpoints != nullptr) {
     Result<uint64_t> saved = options.checkpoints->Load(options.name);
     if (!saved.ok()) {
-      return saved.status().WithContext(
-          fmt::format("subscription '{}' loading its checkpoint",
-                      options.name));
+      return saved.status().WithContext(fmt::format(
+          "subscription '{}' loading its checkpoint", options.name));
     }
     if (*saved > 0) start = *saved;
   }
