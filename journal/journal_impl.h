@@ -27,6 +27,7 @@
 #include "memoir/journal.h"
 #include "storage/commit_signal.h"
 #include "storage/env.h"
+#include "storage/notify_file.h"
 #include "storage/writer.h"
 
 namespace memoir::internal {
@@ -225,6 +226,12 @@ class JournalImpl final : public Journal, public TxnObserver {
   // The newest visible position, published after each commit (owning
   // process only).
   CommitSignal commit_signal_;
+  // The same for other processes: the writer's shared file, and a read-only
+  // process's view of it (replaced when the writer recreates it).
+  std::unique_ptr<NotifyFile> notify_;
+  std::mutex reader_notify_mu_;
+  std::shared_ptr<NotifyFile> reader_notify_;
+  std::shared_ptr<NotifyFile> ReaderNotify();
   // Read-only stores rebuild the tail from the log instead.
   std::mutex ro_mu_;
 

@@ -54,6 +54,8 @@ Status JournalImpl::Load() {
       std::max(last_log, ReadMeta64(t, dbs_.meta, kMetaLastPosition));
   w_next_position_ = last + 1;
   commit_signal_.Publish(last);
+  notify_ = NotifyFile::ForWriter(env_->dir());
+  if (notify_) notify_->Publish(last);
   tail_.last_position = last;
   {
     CursorCloser cur;

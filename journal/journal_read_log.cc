@@ -200,17 +200,42 @@ Result<uint64_t> JournalImpl::WaitForCommit(uint64_t after,
   if (writer_ != nullptr) {
     return commit_signal_.WaitAbove(after, std::max(timeout, {}));
   }
-  // Read-only: nothing in this process learns of another process's
-  // commits, so re-read the position.
+  // Read-only: the owner's notify file wakes this process; the position
+  // itself is always read from LMDB. Without a usable file (none, foreign,
+  // no write permission to register), re-read every 10 ms; with one, at
+  // least every 100 ms in case the writer died or the file went stale.
   const Clock::time_point deadline = Clock::now() + timeout;
   for (;;) {
+    std::shared_ptr<NotifyFile> file = ReaderNotify();
+    const bool woken = file != nullptr && file->can_register();
+    uint32_t seen = 0;
+    if (woken) {
+      file->Register();
+      seen = file->word();
+    }
     Result<uint64_t> now_at = LastPosition();
-    if (!now_at.ok() || *now_at > after) return now_at;
     const Clock::duration left = deadline - Clock::now();
-    if (left <= Clock::duration::zero()) return now_at;
-    std::this_thread::sleep_for(
-        std::min<Clock::duration>(left, std::chrono::milliseconds(10)));
+    if (!now_at.ok() || *now_at > after || left <= Clock::duration::zero()) {
+      if (woken) file->Unregister();
+      return now_at;
+    }
+    if (woken) {
+      file->Wait(seen, std::min<Clock::duration>(
+                           left, std::chrono::milliseconds(100)));
+      file->Unregister();
+    } else {
+      std::this_thread::sleep_for(
+          std::min<Clock::duration>(left, std::chrono::milliseconds(10)));
+    }
   }
+}
+
+std::shared_ptr<NotifyFile> JournalImpl::ReaderNotify() {
+  std::lock_guard<std::mutex> lock(reader_notify_mu_);
+  if (!reader_notify_ || reader_notify_->Replaced()) {
+    reader_notify_ = NotifyFile::ForReader(env_->dir());
+  }
+  return reader_notify_;
 }
 
 }  // namespace memoir::internal

@@ -50,6 +50,7 @@ void JournalImpl::Committed() {
   }
   // Readers see the commit from here on (BeginView takes view_mu_).
   commit_signal_.Publish(w_next_position_ - 1);
+  if (notify_) notify_->Publish(w_next_position_ - 1);
   t_created_.clear();
   EndTxn();
 }

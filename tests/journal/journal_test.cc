@@ -506,6 +506,8 @@ TEST_CASE("store files are created owner-only") {
   CHECK((st.st_mode & 0777) == 0600);
   REQUIRE(stat(dir.Sub("store/lock.mdb").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
+  REQUIRE(stat(dir.Sub("store/memoir.notify").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
   REQUIRE(stat(dir.Sub("store").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0700);
 }

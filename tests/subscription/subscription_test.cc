@@ -2,12 +2,20 @@
 // (memoir/checkpoint_store.h) and Journal::WaitForCommit. Failure paths
 // first. Every wait has a deadline of minutes that fails the test rather
 // than hanging it; none decides an outcome by elapsed time.
+#include "memoir/subscription.h"
+
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <lmdb.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <random>
@@ -18,7 +26,6 @@
 
 #include "memoir/checkpoint_store.h"
 #include "memoir/store.h"
-#include "memoir/subscription.h"
 #include "support/open_store.h"
 #include "support/temp_dir.h"
 
@@ -89,8 +96,9 @@ std::vector<uint64_t> Expected(Store& store, const EventFilter& filter,
   return out;
 }
 
-TEST_CASE("Start refuses a bad name, an empty batch, a missing partition and "
-          "a null handler") {
+TEST_CASE(
+    "Start refuses a bad name, an empty batch, a missing partition and "
+    "a null handler") {
   test::TempDir dir;
   auto store = OpenStoreOrFail(dir.path(), FastStore());
   Seen seen;
@@ -113,8 +121,9 @@ TEST_CASE("Start refuses a bad name, an empty batch, a missing partition and "
   CHECK(Subscription::Start(*store, o, nullptr).status().IsInvalidArgument());
 }
 
-TEST_CASE("a handler that keeps failing on one event is retried, then stops "
-          "the subscription naming the position, stream and seq") {
+TEST_CASE(
+    "a handler that keeps failing on one event is retried, then stops "
+    "the subscription naming the position, stream and seq") {
   test::TempDir dir;
   auto store = OpenStoreOrFail(dir.path(), FastStore());
   for (int i = 0; i < 5; ++i) AppendOne(*store, "a");
@@ -167,12 +176,12 @@ TEST_CASE("a handler that throws is a failure like a returned error") {
     throw std::runtime_error("boom");
   });
   CHECK(sub->WaitFor(p, kLong).IsFailed());
-  CHECK(sub->Stats().cause.ToString().find("threw: boom") !=
-        std::string::npos);
+  CHECK(sub->Stats().cause.ToString().find("threw: boom") != std::string::npos);
 }
 
-TEST_CASE("with OnFailure::kSkip the failing event is skipped, counted, and "
-          "the rest delivered") {
+TEST_CASE(
+    "with OnFailure::kSkip the failing event is skipped, counted, and "
+    "the rest delivered") {
   test::TempDir dir;
   auto store = OpenStoreOrFail(dir.path(), FastStore());
   for (int i = 0; i < 3; ++i) AppendOne(*store, "a");
@@ -202,8 +211,9 @@ TEST_CASE("with OnFailure::kSkip the failing event is skipped, counted, and "
   CHECK(stats.state == SubscriptionStats::State::kLive);
 }
 
-TEST_CASE("a read-only store's checkpoints load but refuse to save, and a "
-          "damaged checkpoint record is corruption naming it") {
+TEST_CASE(
+    "a read-only store's checkpoints load but refuse to save, and a "
+    "damaged checkpoint record is corruption naming it") {
   test::TempDir dir;
   {
     auto store = OpenStoreOrFail(dir.path(), FastStore());
@@ -247,8 +257,9 @@ TEST_CASE("a read-only store's checkpoints load but refuse to save, and a "
   CHECK(cps->Load("x").value() == 5);
 }
 
-TEST_CASE("WaitForCommit wakes on a commit and returns the position; it "
-          "times out without one") {
+TEST_CASE(
+    "WaitForCommit wakes on a commit and returns the position; it "
+    "times out without one") {
   test::TempDir dir;
   auto store = OpenStoreOrFail(dir.path(), FastStore());
   const uint64_t first = AppendOne(*store, "a");
@@ -265,8 +276,112 @@ TEST_CASE("WaitForCommit wakes on a commit and returns the position; it "
   CHECK(woke.load() == second);
 }
 
-TEST_CASE("the batches delivered equal ScanAll plus the filter, in order and "
-          "without duplicates, while 64 threads append") {
+// A writer in a child process: opens the store, appends one event, then
+// one more for each byte read from its command pipe, and acknowledges each
+// with a byte; exits when the pipe closes.
+struct WriterChild {
+  pid_t pid = -1;
+  int commands = -1, acks = -1;
+
+  static WriterChild Start(const std::string& dir) {
+    int to_child[2], to_parent[2];
+    REQUIRE(pipe(to_child) == 0);
+    REQUIRE(pipe(to_parent) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      close(to_child[1]);
+      close(to_parent[0]);
+      auto store = Store::Open(dir, FastStore());
+      if (!store.ok()) _exit(2);
+      char c = 0;
+      do {
+        auto r = (*store)->journal().Append("remote", Expected::Any(),
+                                            {Event("Remote")});
+        if (!r.ok() || write(to_parent[1], "a", 1) != 1) _exit(3);
+      } while (read(to_child[0], &c, 1) == 1);
+      _exit((*store)->Close().ok() ? 0 : 4);
+    }
+    close(to_child[0]);
+    close(to_parent[1]);
+    WriterChild w{pid, to_child[1], to_parent[0]};
+    w.AwaitAck();
+    return w;
+  }
+  void AwaitAck() {
+    char c = 0;
+    REQUIRE(read(acks, &c, 1) == 1);
+  }
+  void AppendOne() {
+    REQUIRE(write(commands, "x", 1) == 1);
+    AwaitAck();
+  }
+  void Kill() {
+    kill(pid, SIGKILL);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    close(commands);
+    close(acks);
+  }
+};
+
+TEST_CASE(
+    "a read-only process wakes on another process's commits, also "
+    "after the notify file is deleted, replaced by a foreign file or "
+    "left by a killed writer") {
+  test::TempDir dir;
+  const std::string notify = dir.path() + "/memoir.notify";
+  WriterChild a = WriterChild::Start(dir.path());
+  struct stat st;
+  REQUIRE(stat(notify.c_str(), &st) == 0);
+  auto reader = test::OpenReadOnlyOrFail(dir.path());
+  Journal& j = reader->journal();
+  REQUIRE(j.WaitForCommit(0, 0ms).value() == 1);
+  Seen seen;
+  SubscriptionOptions o;
+  o.name = "follower";
+  auto sub = StartOrFail(*reader, o, seen.Handler());
+
+  a.AppendOne();  // healthy: the futex wakes this process
+  CHECK(j.WaitForCommit(1, kLong).value() == 2);
+
+  REQUIRE(unlink(notify.c_str()) == 0);  // deleted: polling
+  a.AppendOne();
+  CHECK(j.WaitForCommit(2, kLong).value() == 3);
+
+  {  // a foreign file in its place: polling
+    FILE* f = fopen(notify.c_str(), "w");
+    REQUIRE(f != nullptr);
+    std::string junk(4096, 'j');
+    REQUIRE(fwrite(junk.data(), 1, junk.size(), f) == junk.size());
+    REQUIRE(fclose(f) == 0);
+  }
+  a.AppendOne();
+  CHECK(j.WaitForCommit(3, kLong).value() == 4);
+
+  REQUIRE(sub->WaitFor(4, kLong).ok());
+  // Fork the next writer from a single-threaded process (ThreadSanitizer
+  // refuses threads in the child of a multi-threaded fork).
+  REQUIRE(sub->Stop().ok());
+
+  a.Kill();  // a dead writer; a new one takes the file over
+  CHECK(j.WaitForCommit(4, 50ms).value() == 4);  // times out, no hang
+  WriterChild b = WriterChild::Start(dir.path());
+  CHECK(j.WaitForCommit(4, kLong).value() == 5);
+  o.start = StartAt::After(4);
+  sub = StartOrFail(*reader, o, seen.Handler());
+  b.AppendOne();
+  CHECK(j.WaitForCommit(5, kLong).value() == 6);
+
+  REQUIRE(sub->WaitFor(6, kLong).ok());
+  CHECK(seen.Positions() == std::vector<uint64_t>{1, 2, 3, 4, 5, 6});
+  REQUIRE(sub->Stop().ok());
+  b.Kill();
+}
+
+TEST_CASE(
+    "the batches delivered equal ScanAll plus the filter, in order and "
+    "without duplicates, while 64 threads append") {
   test::TempDir dir;
   auto store = OpenStoreOrFail(dir.path(), FastStore());
   SubscriptionOptions o;
@@ -293,14 +408,14 @@ TEST_CASE("the batches delivered equal ScanAll plus the filter, in order and "
       std::mt19937 rng(t);
       const char* types[] = {"Deposited", "Withdrawn", "Renamed"};
       for (int i = 0; i < kAppends; ++i) {
-        std::string stream = (rng() % 3 ? "acct-" : "other-") +
-                             std::to_string(rng() % 50);
+        std::string stream =
+            (rng() % 3 ? "acct-" : "other-") + std::to_string(rng() % 50);
         std::vector<EventData> events;
         for (uint32_t n = 1 + rng() % 4; n > 0; --n) {
           events.push_back(Event(types[rng() % 3]));
         }
-        auto r = store->journal().Append(stream, Expected::Any(),
-                                         std::move(events));
+        auto r =
+            store->journal().Append(stream, Expected::Any(), std::move(events));
         REQUIRE(r.ok());
       }
     });
@@ -353,8 +468,9 @@ TEST_CASE("a restarted subscription resumes after its saved checkpoint") {
   }
 }
 
-TEST_CASE("a sparse filter and deleted events still advance the checkpoint "
-          "to the head") {
+TEST_CASE(
+    "a sparse filter and deleted events still advance the checkpoint "
+    "to the head") {
   test::TempDir dir;
   auto store = OpenStoreOrFail(dir.path(), FastStore());
   auto cps = InStoreCheckpoints(*store).value();
@@ -375,8 +491,9 @@ TEST_CASE("a sparse filter and deleted events still advance the checkpoint "
   CHECK(cps->Load("sparse").value() == head + 10);
 }
 
-TEST_CASE("StartAt::Head skips history and StartAt::After resumes exactly "
-          "where a caller-kept checkpoint says") {
+TEST_CASE(
+    "StartAt::Head skips history and StartAt::After resumes exactly "
+    "where a caller-kept checkpoint says") {
   test::TempDir dir;
   auto store = OpenStoreOrFail(dir.path(), FastStore());
   for (int i = 0; i < 10; ++i) AppendOne(*store, "a");
@@ -399,8 +516,9 @@ TEST_CASE("StartAt::Head skips history and StartAt::After resumes exactly "
   CHECK(after.Positions() == std::vector<uint64_t>{8, 9, 10, 11});
 }
 
-TEST_CASE("partitions give each stream to exactly one of N consumers, in "
-          "order") {
+TEST_CASE(
+    "partitions give each stream to exactly one of N consumers, in "
+    "order") {
   test::TempDir dir;
   auto store = OpenStoreOrFail(dir.path(), FastStore());
   uint64_t last = 0;

@@ -167,8 +167,8 @@ int RunTail(const Options& o, const TailArgs& args) {
   printer.Flush();
   if (!args.follow) return kExitOk;
   // Each look is one read of the log from `next`; between looks, wait for
-  // a commit (Journal::WaitForCommit: a read-only store notices another
-  // process's commit within about 10 ms) or at most the interval.
+  // a commit (Journal::WaitForCommit: the writing process wakes this one
+  // through memoir.notify) or at most the interval.
   for (;;) {
     Heartbeat();
     PrintingVisitor print(&printer);

@@ -145,7 +145,7 @@ bool PrepareStore(const std::string& path) {
       if (name == kDemoMarker) {
         marked = true;
       } else if (name == "data.mdb" || name == "lock.mdb" ||
-                 name == "memoir.lock") {
+                 name == "memoir.lock" || name == "memoir.notify") {
         has_store = true;
       } else {
         std::fprintf(stderr,

@@ -274,9 +274,12 @@ class MEMOIR_EXPORT Journal {
   // visible to reads, or until `timeout` passes, and returns the newest
   // visible position (at most `after` when the wait timed out: not an
   // error). Read it as a hint and read the events themselves with ScanAll.
-  // In the process that owns the store, a commit wakes every waiter at
-  // once. A read-only store re-reads the position every 10 ms, as commits
-  // by another process are not signalled. Errors: those of every read.
+  // A commit wakes every waiter at once: in the process that owns the
+  // store directly, in a read-only process through the owner's
+  // memoir.notify file beside data.mdb. The file is only a hint: without
+  // a usable one (missing, foreign, not writable to this process) a
+  // read-only store re-reads the position every 10 ms, and with one at
+  // least every 100 ms. Errors: those of every read.
   virtual Result<uint64_t> WaitForCommit(uint64_t after,
                                          std::chrono::milliseconds timeout) = 0;
 

@@ -26,10 +26,9 @@
 // Flow. The subscription is pull-based: it reads the next batch only after
 // the handler returned, in a short read transaction, so a slow handler
 // costs one batch of memory and never blocks the writer (its lag shows in
-// Stats). In the process that owns the store a commit wakes it at once;
-// in a read-only process it notices commits within about 10 ms
-// (Journal::WaitForCommit). It also re-reads the log every `safety_poll`
-// whatever it heard.
+// Stats). A commit wakes it at once, in the owning process and in a
+// read-only one (Journal::WaitForCommit). It also re-reads the log every
+// `safety_poll` whatever it heard.
 //
 // Failures. A handler fails by returning a non-OK Status or by throwing.
 // A failed batch of several events is delivered again one event at a
@@ -110,8 +109,8 @@ class StartAt {
 // the handler's call.
 struct Batch {
   std::span<const EventView> events;  // the matching events; never empty
-  uint64_t scanned_to = 0;  // every position up to here was examined
-  bool live = false;        // the slice reached what was committed
+  uint64_t scanned_to = 0;            // every position up to here was examined
+  bool live = false;                  // the slice reached what was committed
 };
 
 enum class OnFailure {
