@@ -41,10 +41,12 @@ OpenSet*& RegistryPointer() {
   return open;
 }
 OpenSet& Registry() { return *RegistryPointer(); }
-// Sets a child abandoned, kept reachable (they are not leaks).
+// Sets a child abandoned, kept reachable so that they are not leaks. The
+// list is never destroyed: a static vector's destructor would run at exit,
+// before LeakSanitizer looks, and orphan them.
 std::vector<OpenSet*>& Abandoned() {
-  static std::vector<OpenSet*> abandoned;
-  return abandoned;
+  static auto* abandoned = new std::vector<OpenSet*>();
+  return *abandoned;
 }
 std::atomic<uint64_t> g_fork_generation{0};
 
