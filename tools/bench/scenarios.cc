@@ -205,26 +205,37 @@ Result<double> TimedScan(Journal& journal, const std::string& stream,
   return seconds;
 }
 
-Result<double> TimedScanAll(Journal& journal, uint64_t events, size_t payload) {
-  uint64_t count = 0;
-  uint64_t bytes = 0;
-  uint64_t last_position = 0;
+// What a scan of the whole log saw, checked against what was written.
+struct LogTally {
+  uint64_t count = 0, bytes = 0, last_position = 0;
   bool in_order = true;
-  auto start = std::chrono::steady_clock::now();
-  Status s = journal.ScanAll(0, SIZE_MAX, [&](const EventView& e) {
+  void Add(const EventView& e) {
     in_order = in_order && e.position > last_position;
     last_position = e.position;
     ++count;
     bytes += e.payload.size();
+  }
+  Status Check(const char* who, uint64_t events, size_t payload) const {
+    if (count == events && bytes == events * payload && in_order) {
+      return Status::OK();
+    }
+    return Status::Corruption(
+        fmt::format("{} saw {} events ({} bytes, in order: {}), expected {}",
+                    who, count, bytes, in_order, events));
+  }
+};
+
+Result<double> TimedScanAll(Journal& journal, uint64_t events, size_t payload) {
+  LogTally tally;
+  auto start = std::chrono::steady_clock::now();
+  Status s = journal.ScanAll(0, SIZE_MAX, [&](const EventView& e) {
+    tally.Add(e);
     return true;
   });
   double seconds = SecondsSince(start);
   if (!s.ok()) return s.WithContext("memoir ScanAll");
-  if (count != events || bytes != events * payload || !in_order) {
-    return Status::Corruption(fmt::format(
-        "memoir ScanAll visited {} events ({} bytes, in order: {}), "
-        "expected {}",
-        count, bytes, in_order, events));
+  if (Status c = tally.Check("memoir ScanAll", events, payload); !c.ok()) {
+    return c;
   }
   return seconds;
 }
@@ -232,19 +243,13 @@ Result<double> TimedScanAll(Journal& journal, uint64_t events, size_t payload) {
 // A subscription's catch-up over the whole log: from Start (origin, no
 // filter, a handler that only counts) until it has handled every event.
 Result<double> TimedCatchUp(Store& store, uint64_t events, size_t payload) {
-  uint64_t count = 0, bytes = 0, last_position = 0;
-  bool in_order = true;
+  LogTally tally;
   SubscriptionOptions options;
   options.name = "bench-catch-up";
   auto start = std::chrono::steady_clock::now();
   Result<std::unique_ptr<Subscription>> sub =
       Subscription::Start(store, options, [&](const Batch& batch) {
-        for (const EventView& e : batch.events) {
-          in_order = in_order && e.position > last_position;
-          last_position = e.position;
-          ++count;
-          bytes += e.payload.size();
-        }
+        for (const EventView& e : batch.events) tally.Add(e);
         return Status::OK();
       });
   if (!sub.ok()) return sub.status().WithContext("Subscription::Start");
@@ -253,11 +258,8 @@ Result<double> TimedCatchUp(Store& store, uint64_t events, size_t payload) {
   Status stopped = (*sub)->Stop();
   if (!waited.ok()) return waited.WithContext("subscription catch-up");
   if (!stopped.ok()) return stopped.WithContext("subscription Stop");
-  if (count != events || bytes != events * payload || !in_order) {
-    return Status::Corruption(fmt::format(
-        "the subscription delivered {} events ({} bytes, in order: {}), "
-        "expected {}",
-        count, bytes, in_order, events));
+  if (Status c = tally.Check("the subscription", events, payload); !c.ok()) {
+    return c;
   }
   return seconds;
 }
