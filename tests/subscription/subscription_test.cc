@@ -258,6 +258,23 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "saving a checkpoint in a closed store is refused with kClosed "
+    "naming the checkpoint, and what was saved stays") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto cps = InStoreCheckpoints(*store).value();
+  REQUIRE(cps->Save("kept", 9).ok());
+  REQUIRE(store->Close().ok());
+  Status refused = cps->Save("kept", 10);
+  CHECK(refused.IsClosed());
+  CHECK(refused.ToString().find("saving checkpoint 'kept'") !=
+        std::string::npos);
+  store.reset();
+  auto reopened = OpenStoreOrFail(dir.path(), FastStore());
+  CHECK(InStoreCheckpoints(*reopened).value()->Load("kept").value() == 9);
+}
+
+TEST_CASE(
     "WaitForCommit wakes on a commit and returns the position; it "
     "times out without one") {
   test::TempDir dir;
