@@ -133,9 +133,82 @@ Status CheckpointsImpl::Save(std::string_view name, uint64_t position) {
   return op.Wait().WithContext(fmt::format("saving checkpoint '{}'", name));
 }
 
+Result<std::vector<SavedCheckpoint>> CheckpointsImpl::List() {
+  Result<std::optional<MDB_dbi>> dbi = Dbi();
+  if (!dbi.ok()) return dbi.status();
+  std::vector<SavedCheckpoint> out;
+  if (!*dbi) return out;
+  Result<ReadTxn> txn = env_->BeginRead();
+  if (!txn.ok()) return txn.status();
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn->get(), **dbi, &cursor);
+  if (rc != 0) return MdbStatus(rc, "listing checkpoints");
+  MDB_val k;
+  MDB_val v;
+  Status bad;
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    const std::string_view name(static_cast<const char*>(k.mv_data), k.mv_size);
+    const char* bytes = static_cast<const char*>(v.mv_data);
+    if (v.mv_size != kRecordBytes ||
+        GetLittle64(bytes + 16) != Checksum(bytes, 16)) {
+      bad = Status::Corruption(fmt::format(
+          "checkpoint '{}' in {} is damaged ({} bytes); save it again, or "
+          "start its consumer from a known position",
+          name, env_->dir(), v.mv_size));
+      break;
+    }
+    out.push_back(
+        SavedCheckpoint{std::string(name), GetLittle64(bytes),
+                        static_cast<int64_t>(GetLittle64(bytes + 8))});
+  }
+  mdb_cursor_close(cursor);
+  if (!bad.ok()) return bad;
+  if (rc != MDB_NOTFOUND) return MdbStatus(rc, "listing checkpoints");
+  return out;
+}
+
+void CheckpointsImpl::Verify(MDB_txn* txn, VerifyContext* ctx) {
+  if (!dbi_) return;
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn, *dbi_, &cursor);
+  MDB_val k;
+  MDB_val v;
+  for (rc = rc != 0 ? rc : mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    ++ctx->report().checkpoints;
+    ctx->Tick();
+    const std::string_view name(static_cast<const char*>(k.mv_data), k.mv_size);
+    const char* bytes = static_cast<const char*>(v.mv_data);
+    if (!ValidateStreamName(name).ok()) {
+      ctx->Problem("", 0, 0,
+                   fmt::format("checkpoints: a record has a malformed name "
+                               "({} bytes)",
+                               k.mv_size));
+    } else if (v.mv_size != kRecordBytes ||
+               GetLittle64(bytes + 16) != Checksum(bytes, 16)) {
+      ctx->Problem("", 0, 0,
+                   fmt::format("checkpoint '{}' is damaged ({} bytes); save "
+                               "it again",
+                               name, v.mv_size));
+    }
+  }
+  if (cursor != nullptr) mdb_cursor_close(cursor);
+  if (rc != MDB_NOTFOUND) {
+    ctx->Problem("", 0, 0,
+                 std::string(MdbStatus(rc, "reading checkpoints").message()));
+  }
+}
+
 }  // namespace memoir::internal
 
 namespace memoir {
+
+Result<std::vector<SavedCheckpoint>> ListCheckpoints(Store& store) {
+  Result<internal::StoreParts> parts = internal::StoreInternal::PartsOf(store);
+  if (!parts.ok()) return parts.status();
+  return parts->checkpoints->List();
+}
 
 Result<std::unique_ptr<CheckpointStore>> InStoreCheckpoints(Store& store) {
   Result<internal::StoreParts> parts = internal::StoreInternal::PartsOf(store);

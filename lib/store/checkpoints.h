@@ -10,10 +10,12 @@
 #include <mutex>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "memoir/checkpoint_store.h"
 #include "memoir/clock.h"
 #include "storage/env.h"
+#include "storage/verify_context.h"
 #include "storage/writer.h"
 
 namespace memoir::internal {
@@ -27,6 +29,12 @@ class CheckpointsImpl {
 
   Result<uint64_t> Load(std::string_view name);
   Status Save(std::string_view name, uint64_t position);
+  Result<std::vector<SavedCheckpoint>> List();
+  // In a read-only store, looks for a database the owner has created
+  // since; call before starting the read transaction Verify uses.
+  void Refresh() { (void)Dbi(); }
+  // Checks every record's size, checksum and name (inspect.h VerifyStore).
+  void Verify(MDB_txn* txn, VerifyContext* ctx);
 
  private:
   CheckpointsImpl(Env* env, Writer* writer, std::shared_ptr<Clock> clock)

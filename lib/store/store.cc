@@ -9,6 +9,7 @@
 #include "storage/env.h"
 #include "storage/writer.h"
 #include "store/checkpoints.h"
+#include "store/projections.h"
 #include "store/store_internal.h"
 
 namespace memoir {
@@ -120,8 +121,14 @@ class StoreImpl final : public Store {
                                         clock);
     if (!checkpoints.ok()) return checkpoints.status();
     store->checkpoints_ = std::move(checkpoints).value();
+    Result<std::unique_ptr<internal::ProjectionsImpl>> projections =
+        internal::ProjectionsImpl::Open(store->env_.get(), store->writer_.get(),
+                                        clock);
+    if (!projections.ok()) return projections.status();
+    store->projections_ = std::move(projections).value();
     store->parts_ = {store->env_.get(), store->journal_.get(),
-                     store->snapshots_.get(), store->checkpoints_.get()};
+                     store->snapshots_.get(), store->checkpoints_.get(),
+                     store->projections_.get()};
     if (store->writer_) store->writer_->Start();
     return std::unique_ptr<Store>(std::move(store));
   }
@@ -170,6 +177,7 @@ class StoreImpl final : public Store {
   std::unique_ptr<JournalImpl> journal_;
   std::unique_ptr<SnapshotStoreImpl> snapshots_;
   std::unique_ptr<internal::CheckpointsImpl> checkpoints_;
+  std::unique_ptr<internal::ProjectionsImpl> projections_;
   std::unique_ptr<Writer> writer_;
   internal::StoreParts parts_;  // set once Open has made them all
 };

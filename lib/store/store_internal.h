@@ -13,12 +13,14 @@ class Env;
 class JournalImpl;
 class SnapshotStoreImpl;
 class CheckpointsImpl;
+class ProjectionsImpl;
 
 struct StoreParts {
   Env* env = nullptr;
   JournalImpl* journal = nullptr;
   SnapshotStoreImpl* snapshots = nullptr;
   CheckpointsImpl* checkpoints = nullptr;
+  ProjectionsImpl* projections = nullptr;
 };
 
 class StoreInternal {

@@ -8,6 +8,8 @@
 #include "snapshot/snapshot_store_impl.h"
 #include "snapshot/verify.h"
 #include "storage/env.h"
+#include "store/checkpoints.h"
+#include "store/projections.h"
 #include "store/store_internal.h"
 
 namespace memoir {
@@ -15,6 +17,9 @@ namespace memoir {
 Result<VerifyReport> VerifyStore(Store& store, const VerifyOptions& options) {
   Result<internal::StoreParts> parts = internal::StoreInternal::PartsOf(store);
   if (!parts.ok()) return parts.status();
+  // Databases a writer added since a read-only open, before the snapshot.
+  parts->checkpoints->Refresh();
+  parts->projections->Refresh();
   Result<internal::ReadTxn> txn = parts->env->BeginRead();
   if (!txn.ok()) return txn.status();
   VerifyReport report;
@@ -27,6 +32,10 @@ Result<VerifyReport> VerifyStore(Store& store, const VerifyOptions& options) {
   if (snapshots.present() && (options.stream.empty() || !facts.empty())) {
     uint64_t only = options.stream.empty() ? 0 : facts.begin()->first;
     internal::VerifySnapshots(txn->get(), snapshots.dbi(), only, facts, &ctx);
+  }
+  if (options.stream.empty()) {
+    parts->checkpoints->Verify(txn->get(), &ctx);
+    parts->projections->Verify(txn->get(), &ctx);
   }
   return report;
 }

@@ -80,6 +80,9 @@ int RunVerify(const Options& o, const std::string& stream) {
                   .Num("tag_entries", report.tag_entries)
                   .Num("dangling_tag_entries", report.dangling_tag_entries)
                   .Num("snapshots", report.snapshots)
+                  .Num("checkpoints", report.checkpoints)
+                  .Num("projection_versions", report.projection_versions)
+                  .Num("projection_rows", report.projection_rows)
                   .str());
   } else {
     if (report.problem_count > report.problems.size()) {
@@ -93,6 +96,14 @@ int RunVerify(const Options& o, const std::string& stream) {
         Plural(report.index_entries, "index entry", "index entries"),
         Plural(report.tag_entries, "tag entry", "tag entries"),
         Plural(report.snapshots, "snapshot", "snapshots")));
+    if (report.checkpoints + report.projection_versions > 0) {
+      PrintLine(fmt::format(
+          "checked the read side: {}, {}, {}",
+          Plural(report.checkpoints, "checkpoint", "checkpoints"),
+          Plural(report.projection_versions, "projection version",
+                 "projection versions"),
+          Plural(report.projection_rows, "projection row", "projection rows")));
+    }
     if (report.dangling_tag_entries > 0) {
       PrintLine(fmt::format(
           "note: {} left by deleting damaged events (readers skip them)",

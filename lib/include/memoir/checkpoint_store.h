@@ -16,7 +16,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "memoir/export.h"
 #include "memoir/result.h"
@@ -41,6 +43,20 @@ class MEMOIR_EXPORT CheckpointStore {
   // kStorageFull, kIOError).
   virtual Status Save(std::string_view name, uint64_t position) = 0;
 };
+
+// One checkpoint kept in a store.
+struct SavedCheckpoint {
+  std::string name;
+  uint64_t position = 0;
+  int64_t saved_ns = 0;  // when it was saved (the store's clock)
+};
+
+// Every checkpoint kept in `store` itself, by name (`memoir subscriptions`
+// shows them). Works in a read-only store. Errors: kCorruption for a
+// damaged record (naming it); kInvalidArgument for a Store that
+// Store::Open did not make; those of every read.
+MEMOIR_EXPORT Result<std::vector<SavedCheckpoint>> ListCheckpoints(
+    Store& store);
 
 // The checkpoints kept in `store` itself (its `checkpoints` database),
 // written through its group commit, so they survive exactly what its

@@ -101,6 +101,9 @@ struct VerifyReport {
   // record was already damaged (DeleteTo cannot read its tags). Readers
   // skip them; they are reported here, not as problems.
   uint64_t dangling_tag_entries = 0;
+  uint64_t checkpoints = 0;             // checkpoint records checked
+  uint64_t projection_versions = 0;     // projection records checked
+  uint64_t projection_rows = 0;         // projection table rows checked
   std::vector<VerifyProblem> problems;  // at most max_problems, in order found
   uint64_t problem_count = 0;           // all problems, listed or not
   bool ok() const { return problem_count == 0; }

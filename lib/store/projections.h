@@ -1,0 +1,78 @@
+// The store's projection tables (memoir/projection_store.h).
+//
+// Two databases:
+// - `projections`: name \0 version (big-endian 32-bit) -> 32 bytes: the
+//   checkpoint, the time it was saved, flags (1 active, 2 retired), all
+//   little-endian 64-bit, and a checksum of those 24 bytes.
+// - `projection_rows`: name \0 version table \0 key -> value. Names and
+//   tables hold no NUL (ValidateStreamName), so the prefixes never overlap.
+#ifndef MEMOIR_STORE_PROJECTIONS_H_
+#define MEMOIR_STORE_PROJECTIONS_H_
+
+#include <lmdb.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "memoir/clock.h"
+#include "memoir/projection_store.h"
+#include "storage/env.h"
+#include "storage/verify_context.h"
+#include "storage/writer.h"
+
+namespace memoir::internal {
+
+class ProjectionsImpl final : public ProjectionStore {
+ public:
+  // Opens the databases, creating them in a writable store; `writer` is
+  // null in a read-only one. Call before the writer starts.
+  static Result<std::unique_ptr<ProjectionsImpl>> Open(
+      Env* env, Writer* writer, std::shared_ptr<Clock> clock);
+
+  Result<std::vector<ProjectionVersion>> List() override;
+  Result<std::unique_ptr<ProjectionSnapshot>> Read(
+      std::string_view name) override;
+  Result<std::unique_ptr<ProjectionSnapshot>> ReadVersion(
+      std::string_view name, uint32_t version) override;
+  Status Commit(std::string_view name, uint32_t version, uint64_t expected,
+                uint64_t checkpoint, std::span<const ProjectionWrite> writes,
+                bool activate) override;
+  Status Reset(std::string_view name, uint32_t version) override;
+  Status SetCheckpoint(std::string_view name, uint32_t version,
+                       uint64_t position) override;
+  Result<size_t> Sweep(std::string_view name, size_t limit) override;
+  // As CheckpointsImpl::Refresh.
+  void Refresh() { (void)Handles(); }
+  // Checks the records (size, checksum, one active version per name) and
+  // that every row belongs to a recorded version (inspect.h VerifyStore).
+  void Verify(MDB_txn* txn, VerifyContext* ctx);
+
+  struct Dbis {
+    MDB_dbi records;
+    MDB_dbi rows;
+  };
+
+ private:
+  ProjectionsImpl(Env* env, Writer* writer, std::shared_ptr<Clock> clock)
+      : env_(env), writer_(writer), clock_(std::move(clock)) {}
+  // The databases; nullopt while a read-only store has none yet.
+  Result<std::optional<Dbis>> Handles();
+  // Checks that writes are possible and the name and version are valid.
+  Status CheckWrite(std::string_view name, uint32_t version,
+                    std::string_view what) const;
+  // Runs `apply` in the group commit and waits for it.
+  Status Run(size_t bytes, std::function<int(MDB_txn*, Status*)> apply);
+
+  Env* env_;
+  Writer* writer_;
+  std::shared_ptr<Clock> clock_;
+  std::mutex mu_;  // guards dbis_ in a read-only store
+  std::optional<Dbis> dbis_;
+};
+
+}  // namespace memoir::internal
+
+#endif  // MEMOIR_STORE_PROJECTIONS_H_

@@ -1,0 +1,486 @@
+// Projection (memoir/projection.h): a Subscription whose handler applies
+// each batch to a ReadModel and commits the writes with the checkpoint
+// through ProjectionStore::Commit, the checkpoint store being the
+// projection's own record.
+#include "memoir/projection.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
+#include <utility>
+
+namespace memoir {
+namespace {
+
+// Rows removed per step when sweeping replaced versions.
+constexpr size_t kSweepStep = 10'000;
+
+// The projections running in this process, by store path and name.
+std::mutex& RunningMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::set<std::string>& Running() {
+  static auto* running = new std::set<std::string>();
+  return *running;
+}
+
+class Model final : public ReadModel {
+ public:
+  Model(ProjectionSnapshot* snapshot, const std::vector<std::string>& tables,
+        std::string_view name)
+      : snapshot_(snapshot), tables_(tables), name_(name) {}
+
+  Result<std::optional<std::string>> Get(std::string_view table,
+                                         std::string_view key) override {
+    Status s = Check(table);
+    if (!s.ok()) return s;
+    auto it = writes_.find(Key(table, key));
+    if (it != writes_.end()) return it->second.value;
+    return snapshot_->Get(table, key);
+  }
+  Status Put(std::string_view table, std::string_view key,
+             std::string_view value) override {
+    Status s = Check(table);
+    if (!s.ok()) return s;
+    writes_[Key(table, key)] = ProjectionWrite{
+        std::string(table), std::string(key), std::string(value)};
+    return s;
+  }
+  Status Delete(std::string_view table, std::string_view key) override {
+    Status s = Check(table);
+    if (!s.ok()) return s;
+    writes_[Key(table, key)] =
+        ProjectionWrite{std::string(table), std::string(key), std::nullopt};
+    return s;
+  }
+
+  std::vector<ProjectionWrite> Take() {
+    std::vector<ProjectionWrite> out;
+    out.reserve(writes_.size());
+    for (auto& [key, write] : writes_) out.push_back(std::move(write));
+    writes_.clear();
+    return out;
+  }
+
+ private:
+  static std::string Key(std::string_view table, std::string_view key) {
+    std::string k(table);
+    k.push_back('\0');
+    k.append(key);
+    return k;
+  }
+  Status Check(std::string_view table) const {
+    if (std::find(tables_.begin(), tables_.end(), table) != tables_.end()) {
+      return Status::OK();
+    }
+    return Status::InvalidArgument(
+        fmt::format("projection '{}' has no table '{}' (declare it in "
+                    "ProjectionOptions::tables)",
+                    name_, table));
+  }
+
+  ProjectionSnapshot* snapshot_;
+  const std::vector<std::string>& tables_;
+  std::string_view name_;
+  std::map<std::string, ProjectionWrite> writes_;
+};
+
+class ProjectionImpl;
+
+// The subscription's checkpoints: the projection's own record.
+class RecordCheckpoints final : public CheckpointStore {
+ public:
+  explicit RecordCheckpoints(ProjectionImpl* owner) : owner_(owner) {}
+  Result<uint64_t> Load(std::string_view name) override;
+  Status Save(std::string_view name, uint64_t position) override;
+
+ private:
+  ProjectionImpl* owner_;
+};
+
+class ProjectionImpl final : public Projection {
+ public:
+  ProjectionImpl(Store& store, std::unique_ptr<ProjectionStore> tables,
+                 ProjectionOptions options, Apply apply, std::string key,
+                 const ProjectionVersion& record)
+      : store_(store),
+        tables_(std::move(tables)),
+        options_(std::move(options)),
+        apply_(std::move(apply)),
+        running_key_(std::move(key)),
+        checkpoints_(this),
+        committed_(record.checkpoint),
+        active_(record.active) {}
+
+  ~ProjectionImpl() override { (void)Stop(); }
+
+  Status Launch() {
+    SubscriptionOptions sub;
+    sub.name = options_.name;
+    sub.filter = options_.filter;
+    sub.checkpoints = &checkpoints_;
+    sub.max_batch = options_.max_batch;
+    sub.safety_poll = options_.safety_poll;
+    sub.on_failure = options_.on_failure;
+    // The projection's own commits carry the checkpoint; the subscription
+    // only saves it over stretches without matching events.
+    sub.checkpoint_every_events = SIZE_MAX;
+    sub.checkpoint_every = std::chrono::milliseconds(500);
+    Result<std::unique_ptr<Subscription>> started = Subscription::Start(
+        store_, std::move(sub),
+        [this](const Batch& batch) { return Handle(batch); });
+    if (!started.ok()) {
+      return started.status().WithContext(
+          fmt::format("projection '{}'", options_.name));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    sub_ = std::move(started).value();
+    paused_ = false;
+    return Status::OK();
+  }
+
+  Status Stop() override {
+    Status s = Halt(/*pause=*/false);
+    std::lock_guard<std::mutex> lock(RunningMutex());
+    if (registered_) Running().erase(running_key_);
+    registered_ = false;
+    return s;
+  }
+  Status Pause() override { return Halt(/*pause=*/true); }
+
+  Status Resume() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopped_) return Closed("resume");
+      if (sub_) return Status::OK();
+    }
+    return Launch();
+  }
+
+  Status Reset() override {
+    return WhilePaused([&] {
+      Status s = tables_->Reset(options_.name, options_.version);
+      if (s.ok()) SetCommitted(0);
+      return s;
+    });
+  }
+
+  Status SetCheckpoint(uint64_t position) override {
+    return WhilePaused([&] {
+      Status s =
+          tables_->SetCheckpoint(options_.name, options_.version, position);
+      if (s.ok()) SetCommitted(position);
+      return s;
+    });
+  }
+
+  Status WaitFor(uint64_t position,
+                 std::chrono::milliseconds timeout) override {
+    std::shared_ptr<Subscription> sub;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (committed_ >= position) return Status::OK();
+      sub = sub_;
+      if (!sub) {
+        return Status::Closed(fmt::format(
+            "projection '{}' is {} at position {}, before {}", options_.name,
+            stopped_ ? "stopped" : "paused", committed_, position));
+      }
+    }
+    Status s = sub->WaitFor(position, timeout);
+    return s.ok()
+               ? s
+               : s.WithContext(fmt::format("projection '{}'", options_.name));
+  }
+
+  ProjectionStats Stats() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ProjectionStats out = stats_;
+    out.version = options_.version;
+    out.active = active_;
+    out.paused = paused_;
+    out.checkpoint = committed_;
+    if (sub_) {
+      SubscriptionStats s = sub_->Stats();
+      out.state = s.state;
+      out.head = s.head;
+      out.retries = s.retries;
+      out.skipped = s.skipped;
+      out.cause = s.cause;
+      last_ = s;
+    } else {
+      out.state = SubscriptionStats::State::kStopped;
+      out.head = last_.head;
+      out.retries = last_.retries;
+      out.skipped = last_.skipped;
+      out.cause = last_.cause;
+    }
+    out.head = std::max(out.head, out.checkpoint);
+    out.lag_events = out.head - out.checkpoint;
+    return out;
+  }
+
+  // RecordCheckpoints' side.
+  uint64_t committed() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return committed_;
+  }
+  Status SaveCheckpoint(uint64_t position) {
+    const uint64_t from = committed();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (position <= from && active_) return Status::OK();
+    }
+    Result<uint64_t> head = store_.journal().LastPosition();
+    if (!head.ok()) return head.status();
+    position = std::max(position, from);
+    if (position == from && position < *head) return Status::OK();
+    Status s = CommitBatch({}, from, position, position >= *head);
+    SweepStep();
+    return s;
+  }
+
+ private:
+  Status Closed(std::string_view what) const {
+    return Status::Closed(
+        fmt::format("cannot {} projection '{}': stopped", what, options_.name));
+  }
+
+  // Stops the subscription (saving its checkpoint); keeps the last stats.
+  Status Halt(bool pause) {
+    std::shared_ptr<Subscription> sub;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopped_) return Status::OK();
+      sub = std::move(sub_);
+      if (pause) {
+        paused_ = true;
+      } else {
+        stopped_ = true;
+      }
+    }
+    if (!sub) return Status::OK();
+    Status s = sub->Stop();
+    std::lock_guard<std::mutex> lock(mu_);
+    last_ = sub->Stats();
+    return s;
+  }
+
+  template <typename F>
+  Status WhilePaused(F&& change) {
+    bool was_running = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopped_) return Closed("change");
+      was_running = sub_ != nullptr;
+    }
+    Status s = Halt(/*pause=*/true);
+    if (!s.ok()) return s;
+    s = change();
+    if (!s.ok()) return s;
+    return was_running ? Launch() : Status::OK();
+  }
+
+  void SetCommitted(uint64_t position) {
+    std::lock_guard<std::mutex> lock(mu_);
+    committed_ = position;
+  }
+
+  Status CommitBatch(std::vector<ProjectionWrite> writes, uint64_t from,
+                     uint64_t to, bool caught_up) {
+    bool activate = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      activate = caught_up && !active_;
+    }
+    Status s = tables_->Commit(options_.name, options_.version, from, to,
+                               writes, activate);
+    if (!s.ok()) return s;
+    std::lock_guard<std::mutex> lock(mu_);
+    committed_ = to;
+    ++stats_.commits;
+    if (activate) {
+      active_ = true;
+      sweep_ = true;
+    }
+    return s;
+  }
+
+  // Removes a step of a replaced version's rows; a failure only leaves
+  // them for the next batch.
+  void SweepStep() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!sweep_) return;
+    }
+    Result<size_t> removed = tables_->Sweep(options_.name, kSweepStep);
+    if (removed.ok() && *removed == 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      sweep_ = false;
+    }
+  }
+
+  Status Handle(const Batch& batch) {
+    SweepStep();
+    Result<std::unique_ptr<ProjectionSnapshot>> snapshot =
+        tables_->ReadVersion(options_.name, options_.version);
+    if (!snapshot.ok()) return snapshot.status();
+    Model model(snapshot->get(), options_.tables, options_.name);
+    for (const EventView& e : batch.events) {
+      Status s = apply_(model, e);
+      if (!s.ok()) return s;
+    }
+    snapshot->reset();  // end the read transaction before the commit waits
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.applied += batch.events.size();
+    }
+    // Reaching the head activates a new version in this same commit (a
+    // batch that ends exactly at the head is not marked live).
+    bool caught_up = batch.live;
+    if (!caught_up) {
+      Result<uint64_t> head = store_.journal().LastPosition();
+      caught_up = head.ok() && batch.scanned_to >= *head;
+    }
+    return CommitBatch(model.Take(), committed(), batch.scanned_to, caught_up);
+  }
+
+  Store& store_;
+  const std::unique_ptr<ProjectionStore> tables_;
+  const ProjectionOptions options_;
+  const Apply apply_;
+  const std::string running_key_;
+  RecordCheckpoints checkpoints_;
+  bool registered_ = true;  // guarded by RunningMutex()
+
+  mutable std::mutex mu_;
+  std::shared_ptr<Subscription> sub_;
+  uint64_t committed_;
+  bool active_;
+  bool paused_ = false;
+  bool stopped_ = false;
+  bool sweep_ = true;
+  ProjectionStats stats_;
+  mutable SubscriptionStats last_;
+};
+
+Result<uint64_t> RecordCheckpoints::Load(std::string_view /*name*/) {
+  return owner_->committed();
+}
+Status RecordCheckpoints::Save(std::string_view /*name*/, uint64_t position) {
+  return owner_->SaveCheckpoint(position);
+}
+
+Status CheckOptions(const ProjectionOptions& options, const auto& apply) {
+  Status s = ValidateStreamName(options.name);
+  if (!s.ok()) {
+    return Status::InvalidArgument(
+        fmt::format("projection name: {}", s.message()));
+  }
+  if (options.version == 0) {
+    return Status::InvalidArgument(fmt::format(
+        "projection '{}': versions are numbered from 1, not 0", options.name));
+  }
+  if (options.tables.empty()) {
+    return Status::InvalidArgument(fmt::format(
+        "projection '{}' declares no tables (ProjectionOptions::tables)",
+        options.name));
+  }
+  for (const std::string& table : options.tables) {
+    s = ValidateStreamName(table);
+    if (!s.ok()) {
+      return Status::InvalidArgument(fmt::format(
+          "projection '{}' table name: {}", options.name, s.message()));
+    }
+  }
+  if (!apply) {
+    return Status::InvalidArgument(
+        fmt::format("projection '{}': no apply function", options.name));
+  }
+  return Status::OK();
+}
+
+// The record this version resumes from; refuses an outdated version.
+Result<ProjectionVersion> FindRecord(ProjectionStore& tables,
+                                     const ProjectionOptions& options) {
+  Result<std::vector<ProjectionVersion>> all = tables.List();
+  if (!all.ok()) return all.status();
+  ProjectionVersion mine;
+  mine.name = options.name;
+  mine.version = options.version;
+  bool found = false;
+  bool any_active = false;
+  for (const ProjectionVersion& v : *all) {
+    if (v.name != options.name) continue;
+    if (v.version == options.version) {
+      mine = v;
+      found = true;
+    }
+    any_active = any_active || v.active;
+    if (v.active && v.version > options.version) {
+      return Status::InvalidArgument(fmt::format(
+          "projection '{}': the store's active version is {}, newer than "
+          "version {} started here; run the newer code",
+          options.name, v.version, options.version));
+    }
+  }
+  if (found && mine.retired) {
+    return Status::InvalidArgument(fmt::format(
+        "projection '{}' version {} was replaced by a newer version; run the "
+        "newer code",
+        options.name, options.version));
+  }
+  (void)any_active;
+  return mine;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Projection>> Projection::Start(Store& store,
+                                                      ProjectionOptions options,
+                                                      Apply apply) {
+  Status s = CheckOptions(options, apply);
+  if (!s.ok()) return s;
+  Result<std::unique_ptr<ProjectionStore>> tables = InStoreProjections(store);
+  if (!tables.ok()) return tables.status();
+  std::string key = store.path();
+  key.push_back('\0');
+  key.append(options.name);
+  {
+    std::lock_guard<std::mutex> lock(RunningMutex());
+    if (!Running().insert(key).second) {
+      return Status::Busy(fmt::format(
+          "projection '{}' is already running in this process on {}",
+          options.name, store.path()));
+    }
+  }
+  auto release = [&] {
+    std::lock_guard<std::mutex> lock(RunningMutex());
+    Running().erase(key);
+  };
+  Result<ProjectionVersion> record = FindRecord(**tables, options);
+  if (!record.ok()) {
+    release();
+    return record.status();
+  }
+  // Writes the record as it stands: creates it, and proves the store
+  // writable and no other runner moving it.
+  s = (*tables)->Commit(options.name, options.version, record->checkpoint,
+                        record->checkpoint, {}, false);
+  if (!s.ok()) {
+    release();
+    return s.WithContext(fmt::format("starting projection '{}'", options.name));
+  }
+  auto impl = std::make_unique<ProjectionImpl>(store, std::move(tables).value(),
+                                               std::move(options),
+                                               std::move(apply), key, *record);
+  s = impl->Launch();
+  if (!s.ok()) return s;  // the destructor releases the name
+  return std::unique_ptr<Projection>(std::move(impl));
+}
+
+}  // namespace memoir

@@ -1,0 +1,496 @@
+// Projections (memoir/projection.h) and their tables
+// (memoir/projection_store.h). Failure paths first. Every wait has a
+// deadline of minutes that fails the test rather than hanging it.
+#include "memoir/projection.h"
+
+#include <doctest/doctest.h>
+#include <lmdb.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "memoir/checkpoint_store.h"
+#include "memoir/inspect.h"
+#include "memoir/projection_store.h"
+#include "memoir/store.h"
+#include "support/open_store.h"
+#include "support/temp_dir.h"
+
+namespace memoir {
+namespace {
+
+using namespace std::chrono_literals;
+using test::FastStore;
+using test::OpenStoreOrFail;
+
+constexpr auto kLong = std::chrono::minutes(2);
+
+// Appends a deposit of `cents` to `account`; returns its position.
+uint64_t Deposit(Store& store, const std::string& account, int64_t cents,
+                 const std::string& type = "Deposited") {
+  EventData e;
+  e.type = type;
+  e.payload = std::to_string(cents);
+  auto r = store.journal().Append(account, Expected::Any(), {e});
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  return r->last_position;
+}
+
+// Balances per account: the model every test folds.
+Status ApplyDeposit(ReadModel& model, const EventView& e) {
+  auto old = model.Get("balances", e.stream);
+  if (!old.ok()) return old.status();
+  const int64_t cents =
+      (*old ? std::stoll(**old) : 0) + std::stoll(std::string(e.payload));
+  return model.Put("balances", e.stream, std::to_string(cents));
+}
+
+ProjectionOptions Balances(uint32_t version = 1) {
+  ProjectionOptions o;
+  o.name = "balances";
+  o.version = version;
+  o.tables = {"balances"};
+  o.filter.types = {"Deposited"};
+  o.on_failure.backoff_initial = 1ms;
+  o.on_failure.backoff_max = 1ms;
+  o.safety_poll = 20ms;
+  return o;
+}
+
+std::unique_ptr<Projection> StartOrFail(Store& store, ProjectionOptions o,
+                                        Projection::Apply apply) {
+  auto p = Projection::Start(store, std::move(o), std::move(apply));
+  REQUIRE_MESSAGE(p.ok(), p.status().ToString());
+  return std::move(p).value();
+}
+
+// The fold of the journal's deposits up to `through`, per account.
+std::map<std::string, std::string> Fold(Store& store, uint64_t through) {
+  std::map<std::string, int64_t> sums;
+  Status s = store.journal().ScanAll(1, SIZE_MAX, [&](const EventView& e) {
+    if (e.position > through) return false;
+    if (e.type == "Deposited") {
+      sums[std::string(e.stream)] += std::stoll(std::string(e.payload));
+    }
+    return true;
+  });
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+  std::map<std::string, std::string> out;
+  for (auto& [k, v] : sums) out[k] = std::to_string(v);
+  return out;
+}
+
+// Every row of `table` in `snapshot`.
+std::map<std::string, std::string> Rows(ProjectionSnapshot& snapshot,
+                                        const std::string& table) {
+  std::map<std::string, std::string> out;
+  Status s =
+      snapshot.Scan(table, "", [&](std::string_view k, std::string_view v) {
+        out[std::string(k)] = std::string(v);
+        return true;
+      });
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+  return out;
+}
+
+std::unique_ptr<ProjectionSnapshot> ReadOrFail(Store& store,
+                                               const std::string& name) {
+  auto tables = InStoreProjections(store);
+  REQUIRE_MESSAGE(tables.ok(), tables.status().ToString());
+  auto snapshot = (*tables)->Read(name);
+  REQUIRE_MESSAGE(snapshot.ok(), snapshot.status().ToString());
+  return std::move(snapshot).value();
+}
+
+TEST_CASE(
+    "Projection::Start refuses bad options, a read-only store and a "
+    "second runner") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto refused = [&](ProjectionOptions o, Status::Code code, const char* says) {
+    auto p = Projection::Start(*store, std::move(o), ApplyDeposit);
+    REQUIRE_FALSE(p.ok());
+    CHECK(p.status().code() == code);
+    CHECK_MESSAGE(p.status().message().find(says) != std::string::npos,
+                  p.status().ToString());
+  };
+  ProjectionOptions o = Balances();
+  o.name = "";
+  refused(o, Status::Code::kInvalidArgument, "projection name");
+  o = Balances(0);
+  refused(o, Status::Code::kInvalidArgument, "numbered from 1");
+  o = Balances();
+  o.tables.clear();
+  refused(o, Status::Code::kInvalidArgument, "declares no tables");
+  o = Balances();
+  o.tables = {"bad\ntable"};
+  refused(o, Status::Code::kInvalidArgument, "table name");
+  o = Balances();
+  o.max_batch = 0;
+  refused(o, Status::Code::kInvalidArgument, "max_batch");
+  auto none = Projection::Start(*store, Balances(), nullptr);
+  CHECK(none.status().code() == Status::Code::kInvalidArgument);
+
+  auto running = StartOrFail(*store, Balances(), ApplyDeposit);
+  refused(Balances(), Status::Code::kBusy, "already running");
+  running.reset();
+  store.reset();
+
+  auto read_only = test::OpenReadOnlyOrFail(dir.path());
+  auto p = Projection::Start(*read_only, Balances(), ApplyDeposit);
+  REQUIRE_FALSE(p.ok());
+  CHECK(p.status().code() == Status::Code::kInvalidArgument);
+  CHECK_MESSAGE(p.status().message().find("read-only") != std::string::npos,
+                p.status().ToString());
+}
+
+TEST_CASE(
+    "a failing apply commits nothing of its batch and stops the "
+    "projection after the events before it, naming the event") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  for (int i = 0; i < 10; ++i) Deposit(*store, "account-1", 1);
+  const uint64_t poison = Deposit(*store, "account-2", 1000);
+  for (int i = 0; i < 5; ++i) Deposit(*store, "account-1", 1);
+  std::atomic<int> calls_on_poison{0};
+  auto p =
+      StartOrFail(*store, Balances(), [&](ReadModel& m, const EventView& e) {
+        if (e.position == poison) {
+          ++calls_on_poison;
+          throw std::runtime_error("no such account");
+        }
+        return ApplyDeposit(m, e);
+      });
+  Status waited = p->WaitFor(poison, kLong);
+  REQUIRE(waited.code() == Status::Code::kFailed);
+  CHECK(waited.message().find("no such account") != std::string::npos);
+  CHECK(waited.message().find("account-2") != std::string::npos);
+  CHECK(calls_on_poison.load() == 1 + Balances().on_failure.retries + 1);
+  ProjectionStats stats = p->Stats();
+  CHECK(stats.state == SubscriptionStats::State::kStopped);
+  CHECK(stats.checkpoint == poison - 1);
+  CHECK(p->Stop().ok());
+  auto tables = InStoreProjections(*store).value();
+  auto v1 = tables->ReadVersion("balances", 1);
+  REQUIRE(v1.ok());
+  CHECK((*v1)->version().checkpoint == poison - 1);
+  CHECK(Rows(**v1, "balances") == Fold(*store, poison - 1));
+  // Never active: it never reached the head.
+  CHECK(tables->Read("balances").status().code() == Status::Code::kNotFound);
+}
+
+TEST_CASE(
+    "an apply that writes a table it did not declare stops on that "
+    "event") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  const uint64_t at = Deposit(*store, "account-1", 5);
+  auto p = StartOrFail(*store, Balances(), [](ReadModel& m, const EventView&) {
+    return m.Put("typo", "k", "v");
+  });
+  Status waited = p->WaitFor(at, kLong);
+  CHECK(waited.code() == Status::Code::kFailed);
+  CHECK_MESSAGE(waited.message().find("no table 'typo'") != std::string::npos,
+                waited.ToString());
+}
+
+TEST_CASE(
+    "with OnFailure::kSkip a poison event is left out and the rest "
+    "applied") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  Deposit(*store, "account-1", 10);
+  const uint64_t poison = Deposit(*store, "account-1", 7);
+  const uint64_t last = Deposit(*store, "account-1", 100);
+  ProjectionOptions o = Balances();
+  o.on_failure.then = OnFailure::kSkip;
+  auto p = StartOrFail(*store, o, [&](ReadModel& m, const EventView& e) {
+    if (e.position == poison) return Status::Failed("poison");
+    return ApplyDeposit(m, e);
+  });
+  REQUIRE(p->WaitFor(last, kLong).ok());
+  CHECK(p->Stats().skipped == 1);
+  auto snapshot = ReadOrFail(*store, "balances");
+  CHECK(Rows(*snapshot, "balances") ==
+        std::map<std::string, std::string>{{"account-1", "110"}});
+}
+
+TEST_CASE(
+    "a projection applies every event exactly once across restarts, "
+    "and a read-only store reads its tables") {
+  test::TempDir dir;
+  std::mt19937 rng(7);
+  uint64_t last = 0;
+  for (int round = 0; round < 5; ++round) {
+    auto store = OpenStoreOrFail(dir.path(), FastStore());
+    auto p = StartOrFail(*store, Balances(), ApplyDeposit);
+    for (int i = 0; i < 200; ++i) {
+      last = Deposit(*store, "account-" + std::to_string(rng() % 17),
+                     static_cast<int64_t>(rng() % 1000) - 300);
+      if (i % 50 == 0) Deposit(*store, "account-1", 1, "Renamed");
+    }
+    REQUIRE(p->WaitFor(last, kLong).ok());
+    CHECK(p->Stats().active);
+    auto snapshot = ReadOrFail(*store, "balances");
+    CHECK(snapshot->version().checkpoint >= last);
+    CHECK(Rows(*snapshot, "balances") == Fold(*store, last));
+  }
+  auto read_only = test::OpenReadOnlyOrFail(dir.path());
+  auto snapshot = ReadOrFail(*read_only, "balances");
+  CHECK(Rows(*snapshot, "balances") == Fold(*read_only, last));
+  auto one = snapshot->Get("balances", "account-1");
+  REQUIRE(one.ok());
+  CHECK(*one == Fold(*read_only, last)["account-1"]);
+  auto tables = InStoreProjections(*read_only).value();
+  Status refused = tables->Commit("balances", 1, last, last + 1, {}, false);
+  CHECK(refused.code() == Status::Code::kInvalidArgument);
+}
+
+TEST_CASE("Commit refuses a stale expected checkpoint and writes nothing") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto tables = InStoreProjections(*store).value();
+  std::vector<ProjectionWrite> writes = {{"t", "k", "1"}};
+  REQUIRE(tables->Commit("p", 1, 0, 5, writes, true).ok());
+  std::vector<ProjectionWrite> again = {{"t", "k", "2"}};
+  Status stale = tables->Commit("p", 1, 0, 9, again, false);
+  CHECK(stale.code() == Status::Code::kConflict);
+  auto snapshot = tables->Read("p").value();
+  CHECK(snapshot->version().checkpoint == 5);
+  CHECK(*snapshot->Get("t", "k").value() == "1");
+  std::vector<ProjectionWrite> long_key = {{"t", std::string(600, 'k'), "1"}};
+  CHECK(tables->Commit("p", 1, 5, 6, long_key, false).code() ==
+        Status::Code::kInvalidArgument);
+}
+
+bool Mentions(const VerifyReport& report, const std::string& text) {
+  for (const VerifyProblem& p : report.problems) {
+    if (p.what.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST_CASE(
+    "verify checks checkpoints and projections: a damaged record, "
+    "rows without a record; a damaged record stops a projection's "
+    "start") {
+  test::TempDir dir;
+  {
+    auto store = OpenStoreOrFail(dir.path(), FastStore());
+    const uint64_t last = Deposit(*store, "account-1", 5);
+    auto p = StartOrFail(*store, Balances(), ApplyDeposit);
+    REQUIRE(p->WaitFor(last, kLong).ok());
+    REQUIRE(InStoreCheckpoints(*store).value()->Save("sub", last).ok());
+    REQUIRE(p->Stop().ok());
+    auto report = VerifyStore(*store);
+    REQUIRE(report.ok());
+    CHECK(report->ok());
+    CHECK(report->checkpoints == 1);
+    CHECK(report->projection_versions == 1);
+    CHECK(report->projection_rows == 1);
+  }
+  REQUIRE(test::EditRaw(dir.path(), [](test::RawTxn& raw) {
+            auto* txn = static_cast<MDB_txn*>(raw.txn);
+            std::string bad = "short";
+            MDB_val v{bad.size(), bad.data()};
+            std::string cp = "sub";
+            MDB_val k{cp.size(), cp.data()};
+            REQUIRE(mdb_put(txn, raw.dbi("checkpoints"), &k, &v, 0) == 0);
+            std::string record("balances\0\0\0\0\1", 13);
+            MDB_val rk{record.size(), record.data()};
+            REQUIRE(mdb_put(txn, raw.dbi("projections"), &rk, &v, 0) == 0);
+            std::string orphan("gone\0\0\0\0\7t\0key", 15);
+            MDB_val ok{orphan.size(), orphan.data()};
+            REQUIRE(mdb_put(txn, raw.dbi("projection_rows"), &ok, &v, 0) == 0);
+          }) == 0);
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto report = VerifyStore(*store);
+  REQUIRE(report.ok());
+  CHECK(report->problem_count == 3);
+  CHECK(Mentions(*report, "checkpoint 'sub' is damaged"));
+  CHECK(Mentions(*report, "projection 'balances' version 1 in"));
+  CHECK(Mentions(*report, "projection 'gone' version 7 has rows"));
+  auto p = Projection::Start(*store, Balances(), ApplyDeposit);
+  REQUIRE_FALSE(p.ok());
+  CHECK(p.status().IsCorruption());
+  CHECK(InStoreProjections(*store)
+            .value()
+            ->Read("balances")
+            .status()
+            .IsCorruption());
+}
+
+TEST_CASE(
+    "a new version builds beside the active one, which readers keep "
+    "seeing until the new one reaches the head; then the old rows go") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  uint64_t last = 0;
+  for (int i = 0; i < 30; ++i) last = Deposit(*store, "account-1", 1);
+  {
+    auto v1 = StartOrFail(*store, Balances(1), ApplyDeposit);
+    REQUIRE(v1->WaitFor(last, kLong).ok());
+  }
+  // Version 2 counts events instead of summing; its first event blocks
+  // until the test has looked.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  ProjectionOptions o = Balances(2);
+  o.max_batch = 5;
+  auto v2 = StartOrFail(*store, o, [&](ReadModel& m, const EventView& e) {
+    if (e.position == 1) {
+      std::unique_lock<std::mutex> lock(mu);
+      if (!cv.wait_for(lock, kLong, [&] { return release; })) {
+        return Status::Timeout("test never released");
+      }
+    }
+    auto old = m.Get("balances", e.stream);
+    if (!old.ok()) return old.status();
+    return m.Put("balances", e.stream,
+                 std::to_string((*old ? std::stoll(**old) : 0) + 100));
+  });
+  {
+    auto seen = ReadOrFail(*store, "balances");
+    CHECK(seen->version().version == 1);
+    CHECK(Rows(*seen, "balances")["account-1"] == "30");
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  REQUIRE(v2->WaitFor(last, kLong).ok());
+  {
+    auto seen = ReadOrFail(*store, "balances");
+    CHECK(seen->version().version == 2);
+    CHECK(Rows(*seen, "balances")["account-1"] == "3000");
+  }
+  // The next batch sweeps version 1 away.
+  last = Deposit(*store, "account-1", 1);
+  REQUIRE(v2->WaitFor(last, kLong).ok());
+  last = Deposit(*store, "account-1", 1);
+  REQUIRE(v2->WaitFor(last, kLong).ok());
+  auto all = InStoreProjections(*store).value()->List();
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 1);
+  CHECK((*all)[0].version == 2);
+  CHECK(v2->Stop().ok());
+  // Version 1 may not come back.
+  auto old = Projection::Start(*store, Balances(1), ApplyDeposit);
+  REQUIRE_FALSE(old.ok());
+  CHECK_MESSAGE(old.status().message().find("newer") != std::string::npos,
+                old.status().ToString());
+}
+
+TEST_CASE(
+    "Reset empties the tables and rebuilds them; SetCheckpoint skips "
+    "events; Pause holds the tables still") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  uint64_t last = 0;
+  for (int i = 0; i < 20; ++i) last = Deposit(*store, "account-1", 2);
+  auto p = StartOrFail(*store, Balances(), ApplyDeposit);
+  REQUIRE(p->WaitFor(last, kLong).ok());
+  REQUIRE(p->Reset().ok());
+  REQUIRE(p->WaitFor(last, kLong).ok());
+  CHECK(Rows(*ReadOrFail(*store, "balances"), "balances") ==
+        Fold(*store, last));
+
+  REQUIRE(p->Pause().ok());
+  const uint64_t held = Deposit(*store, "account-1", 1000);
+  CHECK(p->WaitFor(held, 1s).code() == Status::Code::kClosed);
+  CHECK(Rows(*ReadOrFail(*store, "balances"), "balances")["account-1"] == "40");
+  REQUIRE(p->SetCheckpoint(held).ok());  // skips the 1000
+  REQUIRE(p->Resume().ok());
+  last = Deposit(*store, "account-1", 1);
+  REQUIRE(p->WaitFor(last, kLong).ok());
+  CHECK(Rows(*ReadOrFail(*store, "balances"), "balances")["account-1"] == "41");
+  REQUIRE(p->Stop().ok());
+  CHECK(p->Resume().code() == Status::Code::kClosed);
+}
+
+int Cycles() {
+  if (const char* env = std::getenv("MEMOIR_PROJECTION_KILL_CYCLES")) {
+    return std::atoi(env);
+  }
+  return 100;
+}
+
+TEST_CASE(
+    "a projection survives SIGKILL of its process: its tables always "
+    "equal the fold of the events up to its checkpoint") {
+  test::TempDir dir;
+  std::mt19937 rng(11);
+  const int cycles = Cycles();
+  uint64_t checkpoint_seen = 0;
+  for (int cycle = 0; cycle < cycles; ++cycle) {
+    int acks[2];
+    REQUIRE(pipe(acks) == 0);
+    const unsigned seed = rng();
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      close(acks[0]);
+      auto store = Store::Open(dir.path(), FastStore());
+      if (!store.ok()) _exit(2);
+      ProjectionOptions o = Balances();
+      o.max_batch = 1 + seed % 50;
+      auto p = Projection::Start(**store, o, ApplyDeposit);
+      if (!p.ok()) _exit(3);
+      std::mt19937 child_rng(seed);
+      for (;;) {
+        EventData e;
+        e.type = "Deposited";
+        e.payload = std::to_string(child_rng() % 500);
+        auto r = (*store)->journal().Append(
+            "account-" + std::to_string(child_rng() % 40), Expected::Any(),
+            {e});
+        if (!r.ok()) _exit(5);
+        if (write(acks[1], "a", 1) != 1) _exit(4);
+      }
+    }
+    close(acks[1]);
+    const int wait_for = 1 + static_cast<int>(rng() % 40);
+    char c = 0;
+    for (int i = 0; i < wait_for; ++i) REQUIRE(read(acks[0], &c, 1) == 1);
+    kill(pid, SIGKILL);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    close(acks[0]);
+    REQUIRE_MESSAGE(WIFSIGNALED(status), "child exited with ", status);
+
+    auto store = OpenStoreOrFail(dir.path(), FastStore());
+    auto tables = InStoreProjections(*store).value();
+    auto v1 = tables->ReadVersion("balances", 1);
+    REQUIRE_MESSAGE(v1.ok(), v1.status().ToString());
+    const uint64_t checkpoint = (*v1)->version().checkpoint;
+    CHECK(checkpoint >= checkpoint_seen);
+    CHECK(checkpoint <= store->journal().LastPosition().value());
+    checkpoint_seen = checkpoint;
+    const auto rows = Rows(**v1, "balances");
+    const auto fold = Fold(*store, checkpoint);
+    REQUIRE_MESSAGE(rows == fold, "cycle ", cycle, " checkpoint ", checkpoint);
+  }
+  MESSAGE("projection checkpoint after ", cycles, " kills: ", checkpoint_seen);
+  // And it catches up from where the last kill left it.
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  const uint64_t head = store->journal().LastPosition().value();
+  auto p = StartOrFail(*store, Balances(), ApplyDeposit);
+  REQUIRE(p->WaitFor(head, kLong).ok());
+  CHECK(Rows(*ReadOrFail(*store, "balances"), "balances") ==
+        Fold(*store, head));
+}
+
+}  // namespace
+}  // namespace memoir
