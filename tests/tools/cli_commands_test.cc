@@ -334,7 +334,8 @@ TEST_CASE_FIXTURE(BankFixture, "every --json line of every listing parses") {
 TEST_CASE_FIXTURE(BankFixture, "every command explains itself with --help") {
   for (const char* command :
        {"info", "streams", "events", "all", "tail", "snapshots", "verify",
-        "export", "import", "copy", "delete-to", "delete-stream"}) {
+        "export", "import", "copy", "delete-to", "delete-stream",
+        "subscriptions", "projections", "rows", "reset-projection"}) {
     CAPTURE(command);
     CliResult r = RunCli({command, "--help"});
     REQUIRE_EXIT(r, 0);

@@ -92,6 +92,7 @@ void DefineApp(CLI::App& app, Options& o, std::vector<Command>& commands) {
       "plugin's code failed or crashed on it.\nRun 'memoir COMMAND --help' "
       "for a command's options.");
   AddInfoCommands(app, o, commands);
+  AddReadSideCommands(app, o, commands);
   AddEventCommands(app, o, commands);
   AddVerifyCommand(app, o, commands);
   AddExportCommands(app, o, commands);

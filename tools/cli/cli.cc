@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <iostream>
 
 #include "json.h"
 #include "output.h"
@@ -188,6 +190,17 @@ void PrintError(int code, std::string_view message, std::string_view hint,
     if (!hint.empty()) fmt::print(stderr, "  {}\n", hint);
   }
   std::fflush(stderr);
+}
+
+// Asks on stderr and reads the answer from stdin; only "yes", as the
+// question says, agrees (a stray "y" or Enter must not delete data).
+bool Confirm(const std::string& question) {
+  fmt::print(stderr,
+             "{} This cannot be undone. Type 'yes' to go on: ", question);
+  std::fflush(stderr);
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return answer == "yes";
 }
 
 }  // namespace memoir::cli

@@ -81,6 +81,9 @@ void AddReplayCommands(CLI::App& app, Options& o,
                        std::vector<Command>& commands);
 void AddBisectCommands(CLI::App& app, Options& o,
                        std::vector<Command>& commands);
+// subscriptions, projections, rows and reset-projection (cmd_read_side.cc).
+void AddReadSideCommands(CLI::App& app, Options& o,
+                         std::vector<Command>& commands);
 
 // Option helpers, so that every command spells and explains them alike.
 void AddStoreArg(CLI::App* cmd, Options& o);
@@ -88,6 +91,10 @@ void AddStreamArg(CLI::App* cmd, Options& o);
 void AddJsonFlag(CLI::App* cmd, Options& o);
 void AddNoLockFlag(CLI::App* cmd, Options& o);
 void AddSchemaOption(CLI::App* cmd, Options& o);
+
+// Asks `question` on stderr ("... This cannot be undone. Type 'yes' to go
+// on: ") and reads the answer from stdin: true only for "yes".
+bool Confirm(const std::string& question);
 
 // Validates a whole number of at least 1 ("--limit 0" makes no sense).
 CLI::Validator AtLeastOne();

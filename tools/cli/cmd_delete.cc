@@ -16,17 +16,6 @@ struct DeleteArgs {
   bool yes = false;
 };
 
-// Asks on stderr and reads the answer from stdin; only "yes", as the
-// question says, agrees (a stray "y" or Enter must not delete data).
-bool Confirm(const std::string& question) {
-  fmt::print(stderr,
-             "{} This cannot be undone. Type 'yes' to go on: ", question);
-  std::fflush(stderr);
-  std::string answer;
-  if (!std::getline(std::cin, answer)) return false;
-  return answer == "yes";
-}
-
 int Declined() {
   PrintError(kExitProblems, "not confirmed; nothing was deleted",
              "Type 'yes' to confirm, or pass --yes.");

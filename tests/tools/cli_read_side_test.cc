@@ -1,0 +1,143 @@
+// The read-side commands (subscriptions, projections, rows,
+// reset-projection) run as a program on a store with a projection and a
+// checkpoint: what they print is what the library stored.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "json.h"
+#include "memoir/checkpoint_store.h"
+#include "memoir/projection.h"
+#include "memoir/store.h"
+#include "support/open_store.h"
+#include "support/temp_dir.h"
+#include "tools/cli_runner.h"
+
+namespace memoir {
+namespace {
+
+using test::CliResult;
+using test::RunCli;
+
+bool Has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+#define REQUIRE_EXIT(r, code)                                                 \
+  REQUIRE_MESSAGE((r).exit_code == (code), "stdout:\n", (r).out, "stderr:\n", \
+                  (r).err)
+
+// A store with 30 deposits to 3 accounts, a projection "sums" (table
+// "by_account") caught up to position 20 of them, and a checkpoint
+// "mailer" at 12.
+struct ReadSideFixture {
+  ReadSideFixture() {
+    auto s = test::OpenStoreOrFail(store, test::FastStore());
+    auto deposit = [&](int i) {
+      EventData e;
+      e.type = "Deposited";
+      e.payload = std::to_string(i);
+      auto r = s->journal().Append("account-" + std::to_string(i % 3),
+                                   Expected::Any(), {e});
+      REQUIRE(r.ok());
+    };
+    for (int i = 1; i <= 20; ++i) deposit(i);
+    ProjectionOptions o;
+    o.name = "sums";
+    o.tables = {"by_account"};
+    auto p = Projection::Start(
+        *s, o, [](ReadModel& m, const EventView& e) -> Status {
+          auto old = m.Get("by_account", e.stream);
+          if (!old.ok()) return old.status();
+          int64_t sum = (*old ? std::stoll(**old) : 0) +
+                        std::stoll(std::string(e.payload));
+          return m.Put("by_account", e.stream, std::to_string(sum));
+        });
+    REQUIRE_MESSAGE(p.ok(), p.status().ToString());
+    REQUIRE((*p)->WaitFor(20, std::chrono::minutes(2)).ok());
+    REQUIRE((*p)->Stop().ok());
+    for (int i = 21; i <= 30; ++i) deposit(i);
+    REQUIRE(InStoreCheckpoints(*s).value()->Save("mailer", 12).ok());
+  }
+  test::TempDir dir;
+  std::string store = dir.Sub("store");
+};
+
+TEST_CASE_FIXTURE(ReadSideFixture,
+                  "projections and subscriptions list checkpoints and lag") {
+  CliResult p = RunCli({"projections", store});
+  REQUIRE_EXIT(p, 0);
+  REQUIRE(p.Lines().size() == 2);
+  CHECK(Has(p.Lines()[0], "NAME"));
+  CHECK(Has(p.Lines()[1], "sums"));
+  CHECK(Has(p.Lines()[1], "active"));
+  CliResult pj = RunCli({"projections", store, "--json"});
+  REQUIRE_EXIT(pj, 0);
+  auto v = cli::ParseJson(pj.Lines().at(0));
+  REQUIRE(v.ok());
+  CHECK(v->Find("checkpoint")->AsU64() == 20u);
+  CHECK(v->Find("head")->AsU64() == 30u);
+  CHECK(v->Find("lag_events")->AsU64() == 10u);
+  CHECK(v->Find("state")->text == "active");
+
+  CliResult sj = RunCli({"subscriptions", store, "--json"});
+  REQUIRE_EXIT(sj, 0);
+  auto c = cli::ParseJson(sj.Lines().at(0));
+  REQUIRE(c.ok());
+  CHECK(c->Find("name")->text == "mailer");
+  CHECK(c->Find("checkpoint")->AsU64() == 12u);
+  CHECK(c->Find("lag_events")->AsU64() == 18u);
+}
+
+TEST_CASE_FIXTURE(ReadSideFixture,
+                  "rows prints a projection's table as of its checkpoint") {
+  CliResult r = RunCli({"rows", store, "sums", "by_account", "--json"});
+  REQUIRE_EXIT(r, 0);
+  // Deposits 1..20: account-1 got 1,4,..,19 = 70; account-2 got 2,5,..,20
+  // = 77; account-0 got 3,6,..,18 = 63.
+  std::vector<std::string> want = {R"({"key":"account-0","value":"63"})",
+                                   R"({"key":"account-1","value":"70"})",
+                                   R"({"key":"account-2","value":"77"})"};
+  CHECK(r.Lines() == want);
+  CliResult from = RunCli({"rows", store, "sums", "by_account", "--from",
+                           "account-1", "--limit", "1"});
+  REQUIRE_EXIT(from, 0);
+  CHECK(Has(from.out, "account-1"));
+  CHECK_FALSE(Has(from.out, "account-2"));
+  CHECK(Has(from.out,
+            "1 row of 'by_account' version 1 (active), up to "
+            "position 20"));
+
+  CliResult missing = RunCli({"rows", store, "nope", "t"});
+  REQUIRE_EXIT(missing, 1);
+  CHECK(Has(missing.err, "no projection 'nope'"));
+  CHECK(Has(missing.err, "memoir projections STORE"));
+  CliResult no_version =
+      RunCli({"rows", store, "sums", "by_account", "--version", "9"});
+  REQUIRE_EXIT(no_version, 1);
+  CHECK(Has(no_version.err, "no version 9"));
+}
+
+TEST_CASE_FIXTURE(ReadSideFixture,
+                  "reset-projection asks first, then empties the tables and "
+                  "zeroes the checkpoint") {
+  CliResult declined = RunCli({"reset-projection", store, "sums"}, "no\n");
+  REQUIRE_EXIT(declined, 1);
+  CHECK(Has(declined.err, "nothing was changed"));
+  CliResult still = RunCli({"rows", store, "sums", "by_account"});
+  CHECK(Has(still.out, "3 rows"));
+
+  CliResult reset = RunCli({"reset-projection", store, "sums", "--yes"});
+  REQUIRE_EXIT(reset, 0);
+  CHECK(Has(reset.out, "reset projection 'sums' version 1"));
+  CliResult empty = RunCli({"rows", store, "sums", "by_account"});
+  REQUIRE_EXIT(empty, 0);
+  CHECK(Has(empty.out, "0 rows"));
+  CHECK(Has(empty.out, "up to position 0"));
+  CliResult unknown = RunCli({"reset-projection", store, "nope", "--yes"});
+  REQUIRE_EXIT(unknown, 1);
+}
+
+}  // namespace
+}  // namespace memoir

@@ -1,0 +1,289 @@
+// The read side: subscriptions (the checkpoints kept in the store),
+// projections (their versions and checkpoints), rows (a projection's
+// table) and reset-projection (the one that writes: it asks first).
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <limits>
+#include <optional>
+
+#include "cli.h"
+#include "contain.h"
+#include "format.h"
+#include "json.h"
+#include "memoir/checkpoint_store.h"
+#include "memoir/projection_store.h"
+#include "output.h"
+
+namespace memoir::cli {
+namespace {
+
+struct RowsArgs {
+  std::string projection;
+  std::string table;
+  std::string from;
+  uint32_t version = 0;  // 0: the active one
+  size_t limit = std::numeric_limits<size_t>::max();
+};
+
+struct ResetArgs {
+  std::string projection;
+  uint32_t version = 0;  // 0: the active one, else the newest
+  bool yes = false;
+};
+
+// A projection or version that does not exist: the hint lists them.
+int NotFound(std::string_view message) {
+  PrintError(kExitProblems, message,
+             "List the projections and their versions with 'memoir "
+             "projections STORE'.");
+  return kExitProblems;
+}
+
+std::string Lag(uint64_t head, uint64_t position) {
+  return head > position ? std::to_string(head - position) : "0";
+}
+
+int RunSubscriptions(const Options& o) {
+  std::unique_ptr<Store> store = OpenForReading(o);
+  if (!store) return kExitUnreadable;
+  Result<std::vector<SavedCheckpoint>> saved = ListCheckpoints(*store);
+  if (!saved.ok()) return Fail(saved.status(), "listing checkpoints");
+  Result<uint64_t> head = store->journal().LastPosition();
+  if (!head.ok()) return Fail(head.status(), "reading the last position");
+  Table table(
+      {{"NAME", false}, {"CHECKPOINT", true}, {"LAG", true}, {"SAVED", false}});
+  for (const SavedCheckpoint& c : *saved) {
+    if (o.json) {
+      PrintLine(
+          JsonObject()
+              .Str("name", c.name)
+              .Num("checkpoint", c.position)
+              .Num("head", *head)
+              .Num("lag_events", *head > c.position ? *head - c.position : 0)
+              .Str("saved", IsoTime(c.saved_ns))
+              .str());
+    } else {
+      table.Row({Cell(c.name), std::to_string(c.position),
+                 Lag(*head, c.position), IsoTime(c.saved_ns)});
+    }
+  }
+  if (!o.json && saved->empty()) {
+    PrintLine("no checkpoints are kept in this store");
+  }
+  return kExitOk;
+}
+
+std::string StateOf(const ProjectionVersion& v) {
+  if (v.active) return "active";
+  if (v.retired) return "retired";
+  return "building";
+}
+
+int RunProjections(const Options& o) {
+  std::unique_ptr<Store> store = OpenForReading(o);
+  if (!store) return kExitUnreadable;
+  Result<std::unique_ptr<ProjectionStore>> tables = InStoreProjections(*store);
+  if (!tables.ok()) return Fail(tables.status(), "opening the projections");
+  Result<std::vector<ProjectionVersion>> all = (*tables)->List();
+  if (!all.ok()) return Fail(all.status(), "listing projections");
+  Result<uint64_t> head = store->journal().LastPosition();
+  if (!head.ok()) return Fail(head.status(), "reading the last position");
+  Table table({{"NAME", false},
+               {"VERSION", true},
+               {"STATE", false},
+               {"CHECKPOINT", true},
+               {"LAG", true},
+               {"SAVED", false}});
+  for (const ProjectionVersion& v : *all) {
+    if (o.json) {
+      PrintLine(JsonObject()
+                    .Str("name", v.name)
+                    .Num("version", v.version)
+                    .Str("state", StateOf(v))
+                    .Num("checkpoint", v.checkpoint)
+                    .Num("head", *head)
+                    .Num("lag_events",
+                         *head > v.checkpoint ? *head - v.checkpoint : 0)
+                    .Str("saved", IsoTime(v.saved_ns))
+                    .str());
+    } else {
+      table.Row({Cell(v.name), std::to_string(v.version), StateOf(v),
+                 std::to_string(v.checkpoint), Lag(*head, v.checkpoint),
+                 IsoTime(v.saved_ns)});
+    }
+  }
+  if (!o.json && all->empty()) {
+    PrintLine("no projections are kept in this store");
+  }
+  return kExitOk;
+}
+
+int RunRows(const Options& o, const RowsArgs& args) {
+  std::unique_ptr<Store> store = OpenForReading(o);
+  if (!store) return kExitUnreadable;
+  Result<std::unique_ptr<ProjectionStore>> tables = InStoreProjections(*store);
+  if (!tables.ok()) return Fail(tables.status(), "opening the projections");
+  Result<std::unique_ptr<ProjectionSnapshot>> snapshot =
+      args.version == 0 ? (*tables)->Read(args.projection)
+                        : (*tables)->ReadVersion(args.projection, args.version);
+  if (snapshot.status().IsNotFound()) {
+    return NotFound(snapshot.status().message());
+  }
+  if (!snapshot.ok()) {
+    return Fail(snapshot.status(),
+                fmt::format("reading projection '{}'", args.projection));
+  }
+  Table table({{"KEY", false}, {"VALUE", false}});
+  size_t printed = 0;
+  Status s = (*snapshot)->Scan(
+      args.table, args.from, [&](std::string_view key, std::string_view value) {
+        Heartbeat();
+        if (o.json) {
+          JsonObject row;
+          row.Str("key", key);
+          if (IsUtf8(value)) {
+            row.Str("value", value);
+          } else {
+            row.Str("value_base64", Base64(value));
+          }
+          PrintLine(row.str());
+        } else {
+          table.Row({Cell(key), Preview(value)});
+        }
+        return ++printed < args.limit;
+      });
+  if (!s.ok()) {
+    return Fail(s, fmt::format("reading table '{}' of projection '{}'",
+                               args.table, args.projection));
+  }
+  if (!o.json) {
+    table.Flush();
+    const ProjectionVersion& v = (*snapshot)->version();
+    PrintLine(
+        fmt::format("{} of '{}' version {} ({}), up to position {}",
+                    printed == 1 ? "1 row" : fmt::format("{} rows", printed),
+                    args.table, v.version, StateOf(v), v.checkpoint));
+  }
+  return kExitOk;
+}
+
+// The version reset-projection acts on: the one asked for, else the
+// active one, else the newest.
+std::optional<ProjectionVersion> Pick(const std::vector<ProjectionVersion>& all,
+                                      const ResetArgs& args) {
+  std::optional<ProjectionVersion> active, newest, asked;
+  for (const ProjectionVersion& v : all) {
+    if (v.name != args.projection) continue;
+    if (v.version == args.version) asked = v;
+    if (v.active) active = v;
+    if (!v.retired && (!newest || v.version > newest->version)) newest = v;
+  }
+  if (args.version != 0) return asked;
+  return active ? active : newest;
+}
+
+int RunResetProjection(const Options& o, const ResetArgs& args) {
+  std::unique_ptr<Store> store = OpenForWriting(o, /*create=*/false);
+  if (!store) return kExitUnreadable;
+  Result<std::unique_ptr<ProjectionStore>> tables = InStoreProjections(*store);
+  if (!tables.ok()) return Fail(tables.status(), "opening the projections");
+  Result<std::vector<ProjectionVersion>> all = (*tables)->List();
+  if (!all.ok()) return Fail(all.status(), "listing projections");
+  std::optional<ProjectionVersion> v = Pick(*all, args);
+  if (!v) {
+    const std::string what =
+        args.version == 0
+            ? fmt::format("no projection '{}' in {}", args.projection, o.store)
+            : fmt::format("projection '{}' has no version {} in {}",
+                          args.projection, args.version, o.store);
+    return NotFound(what);
+  }
+  if (!args.yes &&
+      !Confirm(fmt::format("Empty the tables of projection '{}' version {} "
+                           "in {} and set its checkpoint to 0 (it is rebuilt "
+                           "from the journal when its process runs next)?",
+                           v->name, v->version, o.store))) {
+    PrintError(kExitProblems, "not confirmed; nothing was changed",
+               "Type 'yes' to confirm, or pass --yes.");
+    return kExitProblems;
+  }
+  Status s = (*tables)->Reset(v->name, v->version);
+  if (!s.ok()) return Fail(s, fmt::format("resetting '{}'", v->name));
+  PrintLine(
+      fmt::format("reset projection '{}' version {}: its tables are "
+                  "empty and its checkpoint is 0",
+                  v->name, v->version));
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddReadSideCommands(CLI::App& app, Options& o,
+                         std::vector<Command>& commands) {
+  CLI::App* subs = app.add_subcommand(
+      "subscriptions",
+      "The checkpoints kept in the store: each consumer's position, its lag "
+      "behind the last position, when it was saved");
+  AddStoreArg(subs, o);
+  AddJsonFlag(subs, o);
+  AddNoLockFlag(subs, o);
+  commands.push_back({subs, Kind::kRead, [&o] { return RunSubscriptions(o); }});
+
+  CLI::App* projections = app.add_subcommand(
+      "projections",
+      "The projections kept in the store: each version's state (active, "
+      "building, retired), checkpoint, lag and last save");
+  AddStoreArg(projections, o);
+  AddJsonFlag(projections, o);
+  AddNoLockFlag(projections, o);
+  commands.push_back(
+      {projections, Kind::kRead, [&o] { return RunProjections(o); }});
+
+  auto rows_args = std::make_shared<RowsArgs>();
+  CLI::App* rows = app.add_subcommand(
+      "rows",
+      "The rows of one table of a projection (its active version unless "
+      "--version), in key order");
+  AddStoreArg(rows, o);
+  rows->add_option("PROJECTION", rows_args->projection, "The projection")
+      ->required()
+      ->type_name("NAME");
+  rows->add_option("TABLE", rows_args->table, "The table")
+      ->required()
+      ->type_name("TABLE");
+  rows->add_option("--from", rows_args->from, "Start at key K")->type_name("K");
+  rows->add_option("--version", rows_args->version,
+                   "Read version V, active or not")
+      ->type_name("V")
+      ->check(AtLeastOne());
+  rows->add_option("--limit", rows_args->limit, "At most N rows")
+      ->type_name("N")
+      ->check(AtLeastOne());
+  AddJsonFlag(rows, o);
+  AddNoLockFlag(rows, o);
+  commands.push_back(
+      {rows, Kind::kRead, [&o, rows_args] { return RunRows(o, *rows_args); }});
+
+  auto reset_args = std::make_shared<ResetArgs>();
+  CLI::App* reset = app.add_subcommand(
+      "reset-projection",
+      "Empty a projection's tables and set its checkpoint to 0, in one "
+      "transaction, so that it rebuilds; asks for confirmation unless --yes");
+  AddStoreArg(reset, o);
+  reset->add_option("PROJECTION", reset_args->projection, "The projection")
+      ->required()
+      ->type_name("NAME");
+  reset
+      ->add_option("--version", reset_args->version,
+                   "Reset version V (default: the active one)")
+      ->type_name("V")
+      ->check(AtLeastOne());
+  reset->add_flag("-y,--yes", reset_args->yes, "Do not ask for confirmation");
+  commands.push_back({reset, Kind::kWrite, [&o, reset_args] {
+                        return RunResetProjection(o, *reset_args);
+                      }});
+}
+
+}  // namespace memoir::cli
