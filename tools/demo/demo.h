@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "memoir/projection.h"
 #include "memoir/store.h"
 
 namespace demo {
@@ -49,7 +50,27 @@ struct JournalFacts {
   std::map<std::string, std::string> transfer_stage;  // transfer -> last event
   uint64_t events = 0;
 };
-memoir::Result<JournalFacts> ReadJournal(memoir::Store& store);
+// The events up to position `through`.
+memoir::Result<JournalFacts> ReadJournal(memoir::Store& store,
+                                         uint64_t through = UINT64_MAX);
+
+// The read model (read_model.cc): a projection keeping each account's
+// balance, and the bank's total, in the store.
+memoir::ProjectionOptions BalancesProjection();
+memoir::Status ApplyBalance(memoir::ReadModel& model,
+                            const memoir::EventView& e);
+struct ReadModelView {
+  uint64_t checkpoint = 0;
+  std::map<std::string, int64_t> balances;  // account -> cents
+  int64_t total = 0;
+};
+// The active version's rows, read in one transaction.
+memoir::Result<ReadModelView> ReadBalances(memoir::Store& store);
+
+// A second process: opens the store read-only, wakes on each commit and
+// prints the projection's live total now and then, until `stop_fd` is
+// closed. Returns an exit status.
+int RunFollower(const std::string& store, int stop_fd);
 
 // Stream names under `prefix`, in order.
 memoir::Result<std::vector<std::string>> StreamsWithPrefix(

@@ -39,11 +39,13 @@ memoir::Result<std::vector<std::string>> StreamsWithPrefix(
   }
 }
 
-memoir::Result<JournalFacts> ReadJournal(memoir::Store& store) {
+memoir::Result<JournalFacts> ReadJournal(memoir::Store& store,
+                                         uint64_t through) {
   JournalFacts f;
   std::string error;
   memoir::Status s = store.journal().ScanAll(
       1, SIZE_MAX, [&](const memoir::EventView& e) -> bool {
+        if (e.position > through) return false;
         ++f.events;
         std::string stream(e.stream);
         try {

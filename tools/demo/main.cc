@@ -233,6 +233,18 @@ bool RunAndKill(const Config& config, Acks& acks, int& killed_after_ms) {
   std::mt19937_64 rng(config.seed);
   killed_after_ms = std::uniform_int_distribution<int>(config.kill_min_ms,
                                                        config.kill_max_ms)(rng);
+  // A second process follows the store read-only while the workload runs.
+  int stop[2] = {-1, -1};
+  pid_t follower = -1;
+  if (started && ::pipe(stop) == 0) {
+    std::fflush(stdout);
+    follower = ::fork();
+    if (follower == 0) {
+      ::close(stop[1]);
+      ::_exit(RunFollower(config.store, stop[0]));
+    }
+    ::close(stop[0]);
+  }
   if (started) {
     // The random moment of the crash: this wait is the demo, not a
     // synchronisation.
@@ -242,6 +254,8 @@ bool RunAndKill(const Config& config, Acks& acks, int& killed_after_ms) {
   int wstatus = 0;
   ::waitpid(child, &wstatus, 0);
   reader.join();
+  if (stop[1] >= 0) ::close(stop[1]);
+  if (follower > 0) ::waitpid(follower, nullptr, 0);
   return started && WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL;
 }
 
@@ -315,6 +329,43 @@ bool PlantOverdraft(const Config& config, memoir::Store& store,
       "balance-never-negative\n",
       config.store.c_str(), account.c_str(), PluginPath().c_str());
   return true;
+}
+
+// The balances projection: as the SIGKILL left it (exactly the events up
+// to its checkpoint), then caught up here (every balance).
+void CheckReadModel(memoir::Store& store, const JournalFacts& all,
+                    int64_t total, Checks& checks) {
+  auto killed = ReadBalances(store);
+  auto upto = killed.ok() ? ReadJournal(store, killed->checkpoint)
+                          : memoir::Result<JournalFacts>(killed.status());
+  int64_t sum = 0;
+  if (upto.ok()) {
+    for (const auto& [account, cents] : upto->balances) sum += cents;
+  }
+  checks.Check(
+      upto.ok() && killed->balances == upto->balances && killed->total == sum,
+      killed.ok() ? fmt::format("the read model survived the SIGKILL exactly: "
+                                "its {} balances equal a fold of the journal "
+                                "up to its checkpoint {}",
+                                killed->balances.size(), killed->checkpoint)
+                  : killed.status().ToString());
+  auto projection =
+      memoir::Projection::Start(store, BalancesProjection(), ApplyBalance);
+  memoir::Status caught = projection.status();
+  if (projection.ok()) {
+    auto head = store.journal().LastPosition();
+    caught = head.ok() ? (*projection)->WaitFor(*head, std::chrono::minutes(1))
+                       : head.status();
+  }
+  auto live =
+      caught.ok() ? ReadBalances(store) : memoir::Result<ReadModelView>(caught);
+  checks.Check(
+      live.ok() && live->balances == all.balances && live->total == total,
+      live.ok() ? fmt::format("caught up from there, it equals every "
+                              "recovered balance and the total {:.2f}",
+                              live->total / 100.0)
+                : live.status().ToString());
+  if (projection.ok()) (void)(*projection)->Stop();
 }
 
 double Ms(Clock::duration d) {
@@ -486,6 +537,8 @@ int Run(const Config& config) {
       fmt::format("money is conserved: balances sum to {:.2f} = "
                   "deposits {:.2f} - withdrawals {:.2f}",
                   total / 100.0, f.deposited / 100.0, f.withdrawn / 100.0));
+
+  CheckReadModel(**store, f, total, checks);
 
   std::printf(
       "\n4. a poisoned account: its handler throws on every "

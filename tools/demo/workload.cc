@@ -87,6 +87,13 @@ int RunWorkload(const Config& config, int ack_fd) {
     std::fprintf(stderr, "child: cannot start the actor system\n");
     return 3;
   }
+  // The read model, kept exactly in step by a projection (read_model.cc).
+  auto projection =
+      memoir::Projection::Start(**store, BalancesProjection(), ApplyBalance);
+  if (!projection.ok()) {
+    std::fprintf(stderr, "child: %s\n", projection.status().ToString().c_str());
+    return 3;
+  }
   Report(ack_fd, "READY");
   std::atomic<uint64_t> next_op{1};
   std::vector<std::thread> clients;
