@@ -46,7 +46,9 @@ class JournalImpl final : public Journal, public TxnObserver {
   using Journal::Append;
   using Journal::AppendMulti;
   Result<AppendResult> AppendAndWait(StreamAppend request) override;
-  Status DeleteTo(std::string_view stream, uint64_t seq) override;
+  Status DeleteTo(std::string_view stream, uint64_t seq,
+                  const DeleteOptions& options) override;
+  using Journal::DeleteTo;
   Status DeleteStream(std::string_view stream) override;
   Status Scan(std::string_view stream, const ReadOptions& options,
               const EventVisitor& visit) override;
@@ -74,6 +76,21 @@ class JournalImpl final : public Journal, public TxnObserver {
   // the store is shared.
   using DeletionHook = std::function<int(MDB_txn*, uint64_t stream_id)>;
   void AddDeletionHook(DeletionHook hook) { hooks_.push_back(std::move(hook)); }
+
+  // The lowest position a consumer kept in the store has examined (its
+  // checkpoint), and who it is; *floor is left alone when there is none.
+  // Returns an LMDB code. Set before the store is shared.
+  using RetentionFloor =
+      std::function<int(MDB_txn*, uint64_t* floor, std::string* holder)>;
+  void SetRetentionFloor(RetentionFloor floor) { floor_ = std::move(floor); }
+
+  // What a DeleteTo held back for a consumer (ApplyDelete).
+  struct HeldBack {
+    bool held = false;
+    uint64_t deleted_to = 0;  // the seq deleted up to
+    uint64_t floor = 0;       // the consumer's checkpoint
+    std::string holder;
+  };
 
   // Writer thread: the id and head of `name` as the current transaction sees
   // them. kNotFound when the stream does not exist. For layers that write
@@ -119,8 +136,11 @@ class JournalImpl final : public Journal, public TxnObserver {
                   std::vector<std::vector<EventRecord>>& records,
                   std::vector<AppendResult>* results, Status* op_status);
   // Writer thread: applies DeleteTo / DeleteStream inside `txn`.
+  // Unless `force`, keeps the events above the retention floor and says
+  // so in *held.
   int ApplyDelete(MDB_txn* txn, const std::string& name, uint64_t seq,
-                  bool tombstone, Status* op_status);
+                  bool tombstone, bool force, HeldBack* held,
+                  Status* op_status);
 
   struct Dbs {
     MDB_dbi names, streams, log, stream_index, tag_index, meta;
@@ -218,6 +238,7 @@ class JournalImpl final : public Journal, public TxnObserver {
   std::shared_ptr<Clock> clock_;
   Dbs dbs_{};
   std::vector<DeletionHook> hooks_;
+  RetentionFloor floor_;
 
   // Published state: guarded by view_mu_ (the writer mutates, under an
   // exclusive lock; readers copy under a shared lock).
@@ -281,9 +302,11 @@ class JournalImpl final : public Journal, public TxnObserver {
                 AppendResult* result);
   // ApplyDelete's step: deletes the index entries of stream `id` from
   // `from_seq` to `to_seq`, their log records and tag entries, counting
-  // the index entries in *removed.
+  // the index entries in *removed. Stops before the first event above
+  // `max_position`, setting *held_seq to its seq (else leaving it alone).
   int DeleteEventsTo(MDB_txn* txn, uint64_t id, uint64_t from_seq,
-                     uint64_t to_seq, uint64_t* removed);
+                     uint64_t to_seq, uint64_t max_position, uint64_t* removed,
+                     uint64_t* held_seq);
   // FlushIndex's steps: the stream index and stream rows of streams `ids`
   // for positions in (from, to], then the tag index above `from`.
   // `pending` is the open transaction's entries above `from`, by stream id.

@@ -19,16 +19,29 @@ namespace {
 // DeleteTo / DeleteStream: the caller waits on the op's future.
 class DeleteOp final : public WriteOp {
  public:
-  DeleteOp(JournalImpl* journal, std::string name, uint64_t seq, bool tombstone)
+  DeleteOp(JournalImpl* journal, std::string name, uint64_t seq, bool tombstone,
+           bool force)
       : journal_(journal),
         name_(std::move(name)),
         seq_(seq),
-        tombstone_(tombstone) {}
+        tombstone_(tombstone),
+        force_(force) {}
   size_t bytes() const override { return 4096; }
   int Apply(MDB_txn* txn, Status* op_status) override {
-    return journal_->ApplyDelete(txn, name_, seq_, tombstone_, op_status);
+    held_ = JournalImpl::HeldBack{};  // a retried group applies it again
+    return journal_->ApplyDelete(txn, name_, seq_, tombstone_, force_, &held_,
+                                 op_status);
   }
-  void Done(Status status) override { promise_.set_value(std::move(status)); }
+  void Done(Status status) override {
+    if (status.ok() && held_.held) {
+      status = Status::Busy(fmt::format(
+          "deleted stream '{}' only up to seq {}, not {}: the later events "
+          "are held for {}, which has examined the log up to position {}; "
+          "delete them once it has passed them, or force the deletion",
+          name_, held_.deleted_to, seq_, held_.holder, held_.floor));
+    }
+    promise_.set_value(std::move(status));
+  }
   std::future<Status> future() { return promise_.get_future(); }
 
  private:
@@ -36,6 +49,8 @@ class DeleteOp final : public WriteOp {
   std::string name_;
   uint64_t seq_;
   bool tombstone_;
+  bool force_;
+  JournalImpl::HeldBack held_;
   std::promise<Status> promise_;
 };
 
@@ -120,7 +135,8 @@ int PutStreamEntries(MDB_cursor* index, MDB_cursor* rows, uint64_t id,
 }  // namespace
 
 int JournalImpl::DeleteEventsTo(MDB_txn* txn, uint64_t id, uint64_t from_seq,
-                                uint64_t to_seq, uint64_t* removed) {
+                                uint64_t to_seq, uint64_t max_position,
+                                uint64_t* removed, uint64_t* held_seq) {
   // Walks the stream's index entries from from_seq, deleting each entry
   // after its log record, so an entry never outlives the record it
   // points at; *removed counts the entries deleted.
@@ -137,6 +153,11 @@ int JournalImpl::DeleteEventsTo(MDB_txn* txn, uint64_t id, uint64_t from_seq,
     if (k.mv_size != 16) break;
     const char* kp = static_cast<const char*>(k.mv_data);
     if (GetBig64(kp) != id || GetBig64(kp + 8) > to_seq) break;
+    if (v.mv_size == 8 &&
+        GetBig64(static_cast<const char*>(v.mv_data)) > max_position) {
+      *held_seq = GetBig64(kp + 8);
+      break;
+    }
     if (v.mv_size == 8) {
       int r = DeleteLogRecord(txn, dbs_, v, &scratch, &decoded);
       if (r != 0) {
@@ -155,11 +176,13 @@ int JournalImpl::DeleteEventsTo(MDB_txn* txn, uint64_t id, uint64_t from_seq,
   return 0;
 }
 
-Status JournalImpl::DeleteTo(std::string_view stream, uint64_t seq) {
+Status JournalImpl::DeleteTo(std::string_view stream, uint64_t seq,
+                             const DeleteOptions& options) {
   Status s = RefuseWrites();
   if (s.ok()) s = ValidateStreamName(stream);
   if (!s.ok()) return s;
-  auto op = std::make_unique<DeleteOp>(this, std::string(stream), seq, false);
+  auto op = std::make_unique<DeleteOp>(this, std::string(stream), seq, false,
+                                       options.force);
   auto done = op->future();
   writer_->Submit(std::move(op));
   return done.get();
@@ -169,14 +192,16 @@ Status JournalImpl::DeleteStream(std::string_view stream) {
   Status s = RefuseWrites();
   if (s.ok()) s = ValidateStreamName(stream);
   if (!s.ok()) return s;
-  auto op = std::make_unique<DeleteOp>(this, std::string(stream), 0, true);
+  auto op =
+      std::make_unique<DeleteOp>(this, std::string(stream), 0, true, true);
   auto done = op->future();
   writer_->Submit(std::move(op));
   return done.get();
 }
 
 int JournalImpl::ApplyDelete(MDB_txn* txn, const std::string& name,
-                             uint64_t seq, bool tombstone, Status* op_status) {
+                             uint64_t seq, bool tombstone, bool force,
+                             HeldBack* held, Status* op_status) {
   WriterStream* ws = nullptr;
   int rc = 0;
   Status s = FindStream(txn, name, HashName(name), &ws, &rc);
@@ -211,10 +236,23 @@ int JournalImpl::ApplyDelete(MDB_txn* txn, const std::string& name,
     t_log_ = nullptr;
   }
 
+  // A tombstone deletes all: the stream is gone for every reader.
+  uint64_t floor = UINT64_MAX;
+  std::string holder;
+  if (!tombstone && !force && floor_ && target > st.deleted_to) {
+    rc = floor_(txn, &floor, &holder);
+    if (rc != 0) return rc;
+  }
   uint64_t removed = 0;
   if (target > st.deleted_to) {
-    rc = DeleteEventsTo(txn, st.id, st.deleted_to + 1, target, &removed);
+    uint64_t held_seq = 0;
+    rc = DeleteEventsTo(txn, st.id, st.deleted_to + 1, target, floor, &removed,
+                        &held_seq);
     if (rc != 0) return rc;
+    if (held_seq != 0) {
+      target = held_seq - 1;
+      *held = HeldBack{true, std::max(target, st.deleted_to), floor, holder};
+    }
   }
 
   StreamRow row;

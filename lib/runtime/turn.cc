@@ -355,7 +355,9 @@ void SystemImpl::Prune(const std::string& id, const SnapshotPolicy& policy) {
   if (usable.size() < want) return;
   uint64_t oldest = *std::min_element(usable.begin(), usable.end());
   Status s = store_.journal().DeleteTo(id, oldest);
-  if (!s.ok() && !s.IsStreamDeleted()) {
+  // kBusy: a consumer has not read the events yet; a later snapshot's
+  // retention deletes them once it has.
+  if (!s.ok() && !s.IsStreamDeleted() && !s.IsBusy()) {
     Log(LogLevel::kWarning, fmt::format("actor '{}': deleting events to {}: {}",
                                         id, oldest, s.ToString()));
   }

@@ -168,6 +168,31 @@ Result<std::vector<SavedCheckpoint>> CheckpointsImpl::List() {
   return out;
 }
 
+int CheckpointsImpl::Lowest(MDB_txn* txn, uint64_t* floor,
+                            std::string* holder) {
+  if (!dbi_) return 0;
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn, *dbi_, &cursor);
+  if (rc != 0) return rc;
+  MDB_val k;
+  MDB_val v;
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    const std::string_view name(static_cast<const char*>(k.mv_data), k.mv_size);
+    const char* bytes = static_cast<const char*>(v.mv_data);
+    const bool intact = v.mv_size == kRecordBytes &&
+                        GetLittle64(bytes + 16) == Checksum(bytes, 16);
+    const uint64_t position = intact ? GetLittle64(bytes) : 0;
+    if (position < *floor) {
+      *floor = position;
+      *holder = fmt::format("{}subscription checkpoint '{}'",
+                            intact ? "" : "the damaged ", name);
+    }
+  }
+  mdb_cursor_close(cursor);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 void CheckpointsImpl::Verify(MDB_txn* txn, VerifyContext* ctx) {
   if (!dbi_) return;
   MDB_cursor* cursor = nullptr;

@@ -33,6 +33,10 @@ class CheckpointsImpl {
   // In a read-only store, looks for a database the owner has created
   // since; call before starting the read transaction Verify uses.
   void Refresh() { (void)Dbi(); }
+  // Writer thread: lowers *floor to the lowest checkpoint, naming it in
+  // *holder (a damaged one counts as 0: what it examined is unknown).
+  // Returns an LMDB code.
+  int Lowest(MDB_txn* txn, uint64_t* floor, std::string* holder);
   // Checks every record's size, checksum and name (inspect.h VerifyStore).
   void Verify(MDB_txn* txn, VerifyContext* ctx);
 

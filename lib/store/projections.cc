@@ -603,6 +603,32 @@ Result<size_t> ProjectionsImpl::Sweep(std::string_view name, size_t limit) {
   return removed;
 }
 
+int ProjectionsImpl::Lowest(MDB_txn* txn, uint64_t* floor,
+                            std::string* holder) {
+  if (!dbis_) return 0;
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn, dbis_->records, &cursor);
+  if (rc != 0) return rc;
+  MDB_val k;
+  MDB_val v;
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    std::string name;
+    uint32_t version = 0;
+    if (!SplitKey(View(k), &name, &version)) continue;
+    Result<Record> r = Decode(*env_, name, version, v);
+    if (r.ok() && (r->flags & kRetired) != 0) continue;
+    const uint64_t position = r.ok() ? r->checkpoint : 0;
+    if (position < *floor) {
+      *floor = position;
+      *holder = fmt::format("{}projection '{}' version {}",
+                            r.ok() ? "" : "the damaged ", name, version);
+    }
+  }
+  mdb_cursor_close(cursor);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 void ProjectionsImpl::Verify(MDB_txn* txn, VerifyContext* ctx) {
   std::optional<Dbis> dbis;
   {

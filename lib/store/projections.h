@@ -44,6 +44,8 @@ class ProjectionsImpl final : public ProjectionStore {
   Status SetCheckpoint(std::string_view name, uint32_t version,
                        uint64_t position) override;
   Result<size_t> Sweep(std::string_view name, size_t limit) override;
+  // As CheckpointsImpl::Lowest, over the versions not retired.
+  int Lowest(MDB_txn* txn, uint64_t* floor, std::string* holder);
   // As CheckpointsImpl::Refresh.
   void Refresh() { (void)Handles(); }
   // Checks the records (size, checksum, one active version per name) and

@@ -126,6 +126,14 @@ class StoreImpl final : public Store {
                                         clock);
     if (!projections.ok()) return projections.status();
     store->projections_ = std::move(projections).value();
+    // Deletions stop at the lowest consumer's checkpoint (journal.h).
+    internal::CheckpointsImpl* cps = store->checkpoints_.get();
+    internal::ProjectionsImpl* pjs = store->projections_.get();
+    store->journal_->SetRetentionFloor(
+        [cps, pjs](MDB_txn* txn, uint64_t* floor, std::string* holder) {
+          int rc = cps->Lowest(txn, floor, holder);
+          return rc != 0 ? rc : pjs->Lowest(txn, floor, holder);
+        });
     store->parts_ = {store->env_.get(), store->journal_.get(),
                      store->snapshots_.get(), store->checkpoints_.get(),
                      store->projections_.get()};

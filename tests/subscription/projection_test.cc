@@ -494,3 +494,65 @@ TEST_CASE(
 
 }  // namespace
 }  // namespace memoir
+
+namespace memoir {
+namespace {
+
+TEST_CASE(
+    "DeleteTo stops at the lowest checkpoint kept in the store, says "
+    "whose, and goes on once the consumer has passed; force deletes "
+    "all") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  std::vector<uint64_t> at;
+  for (int i = 0; i < 10; ++i) at.push_back(Deposit(*store, "account-1", 1));
+  auto checkpoints = InStoreCheckpoints(*store).value();
+  REQUIRE(checkpoints->Save("mailer", at[3]).ok());  // seq 4
+  REQUIRE(checkpoints->Save("audit", at[7]).ok());
+
+  Status held = store->journal().DeleteTo("account-1", 9);
+  REQUIRE(held.IsBusy());
+  CHECK_MESSAGE(held.message().find("subscription checkpoint 'mailer'") !=
+                    std::string::npos,
+                held.ToString());
+  CHECK(held.message().find("up to seq 4, not 9") != std::string::npos);
+  auto info = store->journal().GetStream("account-1").value();
+  CHECK(info.deleted_to == 4);
+  CHECK(info.head == 10);
+
+  // The consumer moves on; a projection that has read less now holds.
+  REQUIRE(checkpoints->Save("mailer", at[9]).ok());
+  auto tables = InStoreProjections(*store).value();
+  REQUIRE(tables->Commit("sums", 1, 0, at[5], {}, true).ok());  // seq 6
+  held = store->journal().DeleteTo("account-1", 9);
+  REQUIRE(held.IsBusy());
+  CHECK(held.message().find("projection 'sums' version 1") !=
+        std::string::npos);
+  CHECK(store->journal().GetStream("account-1").value().deleted_to == 6);
+  // Held events stay readable.
+  std::vector<uint64_t> seqs;
+  REQUIRE(store->journal()
+              .Scan("account-1", {},
+                    [&](const EventView& e) {
+                      seqs.push_back(e.seq);
+                      return true;
+                    })
+              .ok());
+  CHECK(seqs == std::vector<uint64_t>{7, 8, 9, 10});
+
+  DeleteOptions force;
+  force.force = true;
+  REQUIRE(store->journal().DeleteTo("account-1", 9, force).ok());
+  CHECK(store->journal().GetStream("account-1").value().deleted_to == 9);
+
+  // A retired version holds nothing.
+  REQUIRE(tables->Commit("sums", 2, 0, 100, {}, true).ok());
+  for (int i = 0; i < 3; ++i) Deposit(*store, "account-2", 1);
+  REQUIRE(checkpoints->Save("audit", 100).ok());
+  REQUIRE(checkpoints->Save("mailer", 100).ok());
+  Status s = store->journal().DeleteTo("account-2", 2);
+  CHECK_MESSAGE(s.ok(), s.ToString());
+}
+
+}  // namespace
+}  // namespace memoir

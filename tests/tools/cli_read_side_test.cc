@@ -139,5 +139,21 @@ TEST_CASE_FIXTURE(ReadSideFixture,
   REQUIRE_EXIT(unknown, 1);
 }
 
+TEST_CASE_FIXTURE(ReadSideFixture,
+                  "delete-to keeps what a consumer has not read, says so, and "
+                  "deletes it with --force") {
+  // account-1 holds deposits 1, 4, 7, ...: seq k at position 3k - 2. The
+  // checkpoint "mailer" at 12 holds back seqs 5 and later.
+  CliResult held = RunCli({"delete-to", store, "account-1", "10", "--yes"});
+  REQUIRE_EXIT(held, 1);
+  CHECK(Has(held.err, "only up to seq 4, not 10"));
+  CHECK(Has(held.err, "subscription checkpoint 'mailer'"));
+  CHECK(Has(held.err, "--force"));
+  CliResult forced =
+      RunCli({"delete-to", store, "account-1", "10", "--yes", "--force"});
+  REQUIRE_EXIT(forced, 0);
+  CHECK(Has(forced.out, "deleted events 5..10"));
+}
+
 }  // namespace
 }  // namespace memoir

@@ -14,6 +14,7 @@ namespace {
 struct DeleteArgs {
   uint64_t seq = 0;
   bool yes = false;
+  bool force = false;  // delete-to: past consumers' checkpoints
 };
 
 int Declined() {
@@ -54,7 +55,16 @@ int RunDeleteTo(const Options& o, const DeleteArgs& args) {
                            count, count == 1 ? "" : "s"))) {
     return Declined();
   }
-  Status s = j.DeleteTo(o.stream, args.seq);
+  DeleteOptions options;
+  options.force = args.force;
+  Status s = j.DeleteTo(o.stream, args.seq, options);
+  if (s.IsBusy()) {
+    PrintError(kExitProblems, s.message(),
+               "See the consumers' checkpoints with 'memoir subscriptions "
+               "STORE' and 'memoir projections STORE'; delete the rest once "
+               "they have passed, or pass --force.");
+    return kExitProblems;
+  }
   if (!s.ok()) return Fail(s, fmt::format("deleting from '{}'", o.stream));
   PrintLine(fmt::format("deleted events {}..{} of stream '{}'",
                         info->deleted_to + 1, args.seq, o.stream));
@@ -101,6 +111,9 @@ void AddDeleteCommands(CLI::App& app, Options& o,
       ->type_name("SEQ")
       ->check(AtLeastOne());
   to->add_flag("-y,--yes", to_args->yes, "Do not ask for confirmation");
+  to->add_flag("--force", to_args->force,
+               "Delete events that a consumer kept in the store (a "
+               "subscription's checkpoint, a projection) has not read yet");
   commands.push_back(
       {to, Kind::kWrite, [&o, to_args] { return RunDeleteTo(o, *to_args); }});
 

@@ -112,6 +112,12 @@ struct EventView {
   std::span<const std::string_view> tags;
 };
 
+// How Journal::DeleteTo treats the consumers kept in the store.
+struct DeleteOptions {
+  // Delete events that a consumer's checkpoint has not passed yet.
+  bool force = false;
+};
+
 // A stored event that owns its bytes.
 struct MEMOIR_EXPORT RecordedEvent {
   std::string stream;
@@ -200,10 +206,24 @@ class MEMOIR_EXPORT Journal {
   // Deletes events 1..seq of `stream`. The head is kept, so later appends
   // continue after it. A seq at or below the deleted prefix (0 included)
   // deletes nothing and is OK. Blocking.
-  // Errors: kNotFound when the stream was never written; kStreamDeleted for
-  // a tombstoned stream; kInvalidArgument when seq exceeds the head or the
+  //
+  // Consumers hold events back, like replication slots: an event above the
+  // lowest checkpoint kept in the store (a subscription's saved through
+  // InStoreCheckpoints, a projection's) has not been examined by that
+  // consumer yet, so it is kept unless options.force. DeleteTo then deletes
+  // the events at or below that checkpoint and returns kBusy naming the
+  // consumer, the checkpoint and the seq it deleted to; call it again once
+  // the consumer has passed them (`memoir subscriptions` and `memoir
+  // projections` show checkpoints).
+  // Errors: kBusy as above (the events below the checkpoint are deleted);
+  // kNotFound when the stream was never written; kStreamDeleted for a
+  // tombstoned stream; kInvalidArgument when seq exceeds the head or the
   // name is malformed; those of every write.
-  virtual Status DeleteTo(std::string_view stream, uint64_t seq) = 0;
+  virtual Status DeleteTo(std::string_view stream, uint64_t seq,
+                          const DeleteOptions& options) = 0;
+  Status DeleteTo(std::string_view stream, uint64_t seq) {
+    return DeleteTo(stream, seq, DeleteOptions{});
+  }
 
   // Tombstones `stream`: its events (and snapshots) are deleted, and later
   // appends and reads fail with kStreamDeleted. The name stays taken: the
