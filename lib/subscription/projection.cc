@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -264,8 +265,14 @@ class ProjectionImpl final : public Projection {
       }
     }
     if (!sub) return Status::OK();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      halting_ = true;  // ends a commit_interval wait
+    }
+    cv_.notify_all();
     Status s = sub->Stop();
     std::lock_guard<std::mutex> lock(mu_);
+    halting_ = false;
     last_ = sub->Stats();
     return s;
   }
@@ -346,7 +353,18 @@ class ProjectionImpl final : public Projection {
       Result<uint64_t> head = store_.journal().LastPosition();
       caught_up = head.ok() && batch.scanned_to >= *head;
     }
-    return CommitBatch(model.Take(), committed(), batch.scanned_to, caught_up);
+    Status s =
+        CommitBatch(model.Take(), committed(), batch.scanned_to, caught_up);
+    if (s.ok() && batch.live) Throttle();
+    return s;
+  }
+
+  // After a live commit: lets appends accumulate for up to commit_interval
+  // so that the next commit carries many; Stop and Pause end the wait.
+  void Throttle() {
+    if (options_.commit_interval.count() <= 0) return;
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, options_.commit_interval, [&] { return halting_; });
   }
 
   Store& store_;
@@ -358,6 +376,8 @@ class ProjectionImpl final : public Projection {
   bool registered_ = true;  // guarded by RunningMutex()
 
   mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool halting_ = false;  // Halt is stopping the subscription
   std::shared_ptr<Subscription> sub_;
   uint64_t committed_;
   bool active_;

@@ -235,6 +235,7 @@ std::vector<EventData> Events(size_t count, size_t payload);
 Status RunAppend(const Options& options, Report& report);
 Status RunReplay(const Options& options, Report& report);
 Status RunReadAll(const Options& options, Report& report);
+Status RunProjection(const Options& options, Report& report);
 Status RunLatency(const Options& options, Report& report);
 Status RunActors(const Options& options, Report& report);  // actors.cc
 Status RunBisect(const Options& options, Report& report);  // bisect.cc

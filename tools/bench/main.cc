@@ -1,7 +1,8 @@
 // memoir-bench: measures memoir's journal against the storage it is built on
 // (raw LMDB) and, when available, RocksDB and SQLite, in the same run.
 //
-//   memoir-bench [--scenario append|replay|read-all|latency|actors|bisect|all]
+//   memoir-bench [--scenario append|replay|read-all|latency|actors|bisect|
+//                            projection|all]
 //                [--quick]
 //                [--dir DIR] [--producers P] [--streams S]
 //                [--events-per-append E] [--payload BYTES]
@@ -148,6 +149,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: memoir-bench [--scenario append|replay|read-all|latency|actors|"
+    "projection|"
     "bisect|all]\n"
     "  [--quick] [--dir DIR] [--producers P] [--streams S]\n"
     "  [--events-per-append E] [--payload BYTES]\n"
@@ -181,7 +183,7 @@ std::string ParseArgs(int argc, char** argv, Options* options) {
       options->scenario = value;
       ok = value == "all" || value == "append" || value == "replay" ||
            value == "read-all" || value == "latency" || value == "actors" ||
-           value == "bisect";
+           value == "bisect" || value == "projection";
     } else if (flag == "--dir") {
       options->dir = value;
     } else if (flag == "--producers") {
@@ -252,8 +254,10 @@ Status RunAll(const Options& options, Report& report) {
     Status (*run)(const Options&, Report&);
   };
   const Scenario scenarios[] = {
-      {"append", RunAppend},   {"replay", RunReplay}, {"read-all", RunReadAll},
-      {"latency", RunLatency}, {"actors", RunActors}, {"bisect", RunBisect}};
+      {"append", RunAppend},        {"replay", RunReplay},
+      {"read-all", RunReadAll},     {"latency", RunLatency},
+      {"actors", RunActors},        {"bisect", RunBisect},
+      {"projection", RunProjection}};
   report.Header();
   for (const Scenario& s : scenarios) {
     if (options.scenario != "all" && options.scenario != s.name) continue;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bench.h"
+#include "memoir/projection.h"
 #include "memoir/store.h"
 #include "memoir/subscription.h"
 
@@ -404,6 +405,97 @@ Status RunAppend(const Options& options, Report& report) {
       rounds, slice_seconds, Median(batches), metric));
   for (const Series& s : series) ReportSeries(report, "append", s, metric, "");
   return FsyncProbe(options, report, "after");
+}
+
+// The cost of a projection on durable appends: the append load of
+// RunAppend on a store without a projection and on one with an async
+// projection counting events per stream (a Get and a Put per event),
+// alternately, in rounds. The ratio is with / without in the same round.
+Status RunProjection(const Options& options, Report& report) {
+  sync();
+  const std::string plain_dir = options.dir + "/projection-none";
+  const std::string counted_dir = options.dir + "/projection-async";
+  Result<std::unique_ptr<Store>> plain =
+      OpenStore(plain_dir, options.durability);
+  if (!plain.ok()) return plain.status();
+  Result<std::unique_ptr<Store>> counted =
+      OpenStore(counted_dir, options.durability);
+  if (!counted.ok()) return counted.status();
+  ProjectionOptions po;
+  po.name = "counts";
+  po.tables = {"per_stream"};
+  Result<std::unique_ptr<Projection>> projection = Projection::Start(
+      **counted, po, [](ReadModel& model, const EventView& e) -> Status {
+        auto old = model.Get("per_stream", e.stream);
+        if (!old.ok()) return old.status();
+        const uint64_t n = (*old ? std::stoull(**old) : 0) + 1;
+        return model.Put("per_stream", e.stream, std::to_string(n));
+      });
+  if (!projection.ok()) return projection.status();
+  MemoirLoad without(plain->get(), options);
+  MemoirLoad with(counted->get(), options);
+  const size_t rounds = std::max<size_t>(1, options.rounds);
+  const double slice_seconds = options.seconds / rounds;
+  const uint64_t slice_events =
+      options.events > 0 ? std::max<uint64_t>(1, options.events / rounds) : 0;
+  Series series{"no-projection", {}, {}};
+  std::vector<double> with_rates, lags;
+  for (size_t r = 0; r < rounds; ++r) {
+    Result<MemoirLoad::Slice> base = without.Run(slice_seconds, slice_events);
+    if (!base.ok()) return base.status();
+    Result<MemoirLoad::Slice> slice = with.Run(slice_seconds, slice_events);
+    if (!slice.ok()) return slice.status();
+    const double rate = slice->events / slice->seconds;
+    with_rates.push_back(rate);
+    series.Add(rate, base->events / base->seconds);
+    const ProjectionStats stats = (*projection)->Stats();
+    lags.push_back(double(stats.lag_events));
+    report.Note(fmt::format(
+        "round {}/{}: without {:.0f} ev/s; with an async projection {:.0f} "
+        "ev/s, the projection {} events behind at the end",
+        r + 1, rounds, base->events / base->seconds, rate, stats.lag_events));
+  }
+  // The projection must have counted every event exactly once.
+  Result<uint64_t> last = (*counted)->journal().LastPosition();
+  if (!last.ok()) return last.status();
+  Status caught = (*projection)->WaitFor(*last, std::chrono::minutes(5));
+  if (!caught.ok()) return caught.WithContext("projection catching up");
+  Result<std::unique_ptr<ProjectionStore>> tables =
+      InStoreProjections(**counted);
+  if (!tables.ok()) return tables.status();
+  Result<std::unique_ptr<ProjectionSnapshot>> view = (*tables)->Read("counts");
+  if (!view.ok()) return view.status();
+  uint64_t counted_events = 0;
+  Status scanned = (*view)->Scan(
+      "per_stream", "", [&](std::string_view, std::string_view v) {
+        counted_events += std::stoull(std::string(v));
+        return true;
+      });
+  view->reset();
+  if (!scanned.ok()) return scanned;
+  if (counted_events != *last) {
+    return Status::Corruption(fmt::format(
+        "the projection counted {} events of {}", counted_events, *last));
+  }
+  if (Status s = (*projection)->Stop(); !s.ok()) return s;
+  projection->reset();
+  if (Status s = (*plain)->Close(); !s.ok()) return s.WithContext("Close");
+  if (Status s = (*counted)->Close(); !s.ok()) return s.WithContext("Close");
+  plain->reset();
+  counted->reset();
+  RemoveAll(plain_dir);
+  RemoveAll(counted_dir);
+  const std::string metric(DurabilityName(options.durability));
+  report.Row("projection", "memoir+async", metric, Median(with_rates), "ev/s",
+             "async_events_per_s");
+  report.Field("projection", "lag_events_max",
+               *std::max_element(lags.begin(), lags.end()));
+  report.Note(fmt::format(
+      "projection: median of {} rounds of {:.2f} s each way; {} producers, "
+      "{} streams; the projection does a Get and a Put per event",
+      rounds, slice_seconds, options.producers, options.streams));
+  ReportSeries(report, "projection", series, metric, "");
+  return Status::OK();
 }
 
 Status RunReplay(const Options& options, Report& report) {
