@@ -9,12 +9,58 @@
 #include "storage/bytes.h"
 #include "storage/checksum.h"
 #include "storage/lmdb_error.h"
+#include "store/blocking_op.h"
 #include "store/store_internal.h"
 
 namespace memoir::internal {
 namespace {
 
 constexpr char kDatabase[] = "checkpoints";
+constexpr char kParked[] = "parked";
+constexpr size_t kParkedFixed = 32;  // seq, time, flags, two lengths
+
+std::string ParkedKey(std::string_view name, uint64_t position) {
+  std::string key(name);
+  key.push_back('\0');
+  AppendBig64(&key, position);
+  return key;
+}
+
+std::string EncodeParked(const ParkedEvent& e) {
+  std::string out(kParkedFixed, '\0');
+  PutLittle64(out.data(), e.seq);
+  PutLittle64(out.data() + 8, static_cast<uint64_t>(e.parked_ns));
+  PutLittle64(out.data() + 16, e.behind ? 1 : 0);
+  PutLittle32(out.data() + 24, static_cast<uint32_t>(e.stream.size()));
+  PutLittle32(out.data() + 28, static_cast<uint32_t>(e.type.size()));
+  out += e.stream;
+  out += e.type;
+  out += e.error;
+  char sum[8];
+  PutLittle64(sum, Checksum(out.data(), out.size()));
+  out.append(sum, 8);
+  return out;
+}
+
+bool DecodeParked(std::string_view key, std::string_view value,
+                  ParkedEvent* e) {
+  if (key.size() < 9 || value.size() < kParkedFixed + 8) return false;
+  const char* v = value.data();
+  const size_t body = value.size() - 8;
+  if (GetLittle64(v + body) != Checksum(v, body)) return false;
+  const size_t stream_len = GetLittle32(v + 24);
+  const size_t type_len = GetLittle32(v + 28);
+  if (kParkedFixed + stream_len + type_len > body) return false;
+  e->position = GetBig64(key.data() + key.size() - 8);
+  e->seq = GetLittle64(v);
+  e->parked_ns = static_cast<int64_t>(GetLittle64(v + 8));
+  e->behind = (GetLittle64(v + 16) & 1) != 0;
+  e->stream.assign(v + kParkedFixed, stream_len);
+  e->type.assign(v + kParkedFixed + stream_len, type_len);
+  e->error.assign(v + kParkedFixed + stream_len + type_len,
+                  body - kParkedFixed - stream_len - type_len);
+  return true;
+}
 constexpr size_t kRecordBytes = 24;
 
 Status CheckName(std::string_view name) {
@@ -64,6 +110,16 @@ class InStore final : public CheckpointStore {
   Status Save(std::string_view name, uint64_t position) override {
     return impl_->Save(name, position);
   }
+  bool SupportsParking() const override { return true; }
+  Status Park(std::string_view name, const ParkedEvent& event) override {
+    return impl_->Park(name, event);
+  }
+  Result<std::vector<ParkedEvent>> Parked(std::string_view name) override {
+    return impl_->Parked(name);
+  }
+  Status Unpark(std::string_view name, uint64_t position) override {
+    return impl_->Unpark(name, position);
+  }
 
  private:
   CheckpointsImpl* impl_;
@@ -79,6 +135,9 @@ Result<std::unique_ptr<CheckpointsImpl>> CheckpointsImpl::Open(
     Result<MDB_dbi> dbi = env->OpenDatabase(kDatabase);
     if (!dbi.ok()) return dbi.status();
     out->dbi_ = *dbi;
+    Result<MDB_dbi> parked = env->OpenDatabase(kParked);
+    if (!parked.ok()) return parked.status();
+    out->parked_ = *parked;
   }
   return out;
 }
@@ -89,6 +148,11 @@ Result<std::optional<MDB_dbi>> CheckpointsImpl::Dbi() {
   // A read-only store: the owner may have created the database since.
   Result<std::optional<MDB_dbi>> dbi = env_->OpenDatabaseIfPresent(kDatabase);
   if (dbi.ok()) dbi_ = *dbi;
+  if (dbi.ok() && !parked_) {
+    Result<std::optional<MDB_dbi>> parked =
+        env_->OpenDatabaseIfPresent(kParked);
+    if (parked.ok()) parked_ = *parked;
+  }
   return dbi;
 }
 
@@ -168,6 +232,98 @@ Result<std::vector<SavedCheckpoint>> CheckpointsImpl::List() {
   return out;
 }
 
+Status CheckpointsImpl::Park(std::string_view name, const ParkedEvent& event) {
+  Status valid = CheckName(name);
+  if (!valid.ok()) return valid;
+  if (writer_ == nullptr || !parked_) {
+    return Status::InvalidArgument(
+        fmt::format("cannot park an event for '{}': {} is open read-only", name,
+                    env_->dir()));
+  }
+  ParkedEvent stamped = event;
+  stamped.parked_ns = clock_->NowNanos();
+  const std::string key = ParkedKey(name, event.position);
+  const std::string value = EncodeParked(stamped);
+  const MDB_dbi dbi = *parked_;
+  BlockingOp op(key.size() + value.size() + 64, [&](MDB_txn* txn, Status*) {
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    MDB_val v{value.size(), const_cast<char*>(value.data())};
+    return mdb_put(txn, dbi, &k, &v, 0);
+  });
+  return op.SubmitAndWait(writer_).WithContext(
+      fmt::format("parking position {} for '{}'", event.position, name));
+}
+
+Result<std::vector<ParkedEvent>> CheckpointsImpl::Parked(
+    std::string_view name) {
+  Status valid = CheckName(name);
+  if (!valid.ok()) return valid;
+  Result<std::optional<MDB_dbi>> dbi = Dbi();
+  if (!dbi.ok()) return dbi.status();
+  std::vector<ParkedEvent> out;
+  if (!parked_) return out;
+  Result<ReadTxn> txn = env_->BeginRead();
+  if (!txn.ok()) return txn.status();
+  std::string prefix(name);
+  prefix.push_back('\0');
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn->get(), *parked_, &cursor);
+  if (rc != 0) return MdbStatus(rc, "listing parked events");
+  MDB_val k{prefix.size(), prefix.data()};
+  MDB_val v;
+  Status bad;
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    const std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
+    if (key.size() != prefix.size() + 8 ||
+        key.substr(0, prefix.size()) != prefix) {
+      if (key.substr(0, prefix.size()) != prefix) break;
+      continue;
+    }
+    ParkedEvent e;
+    if (!DecodeParked(
+            key,
+            std::string_view(static_cast<const char*>(v.mv_data), v.mv_size),
+            &e)) {
+      bad = Status::Corruption(fmt::format(
+          "a parked event of '{}' in {} is damaged ({} bytes); unpark it and "
+          "deliver it again with a reset or a new checkpoint",
+          name, env_->dir(), v.mv_size));
+      break;
+    }
+    out.push_back(std::move(e));
+  }
+  mdb_cursor_close(cursor);
+  if (!bad.ok()) return bad;
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    return MdbStatus(rc, "listing parked events");
+  }
+  return out;
+}
+
+int CheckpointsImpl::UnparkIn(MDB_txn* txn, std::string_view name,
+                              uint64_t position) {
+  if (!parked_) return 0;
+  const std::string key = ParkedKey(name, position);
+  MDB_val k{key.size(), const_cast<char*>(key.data())};
+  int rc = mdb_del(txn, *parked_, &k, nullptr);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+Status CheckpointsImpl::Unpark(std::string_view name, uint64_t position) {
+  Status valid = CheckName(name);
+  if (!valid.ok()) return valid;
+  if (writer_ == nullptr || !parked_) {
+    return Status::InvalidArgument(
+        fmt::format("cannot unpark an event for '{}': {} is open read-only",
+                    name, env_->dir()));
+  }
+  BlockingOp op(64 + name.size(), [&](MDB_txn* txn, Status*) {
+    return UnparkIn(txn, name, position);
+  });
+  return op.SubmitAndWait(writer_);
+}
+
 int CheckpointsImpl::Lowest(MDB_txn* txn, uint64_t* floor,
                             std::string* holder) {
   if (!dbi_) return 0;
@@ -187,6 +343,23 @@ int CheckpointsImpl::Lowest(MDB_txn* txn, uint64_t* floor,
       *floor = position;
       *holder = fmt::format("{}subscription checkpoint '{}'",
                             intact ? "" : "the damaged ", name);
+    }
+  }
+  mdb_cursor_close(cursor);
+  if (rc != MDB_NOTFOUND) return rc;
+  // A parked event must stay readable until it is retried.
+  if (!parked_) return 0;
+  rc = mdb_cursor_open(txn, *parked_, &cursor);
+  if (rc != 0) return rc;
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    if (k.mv_size < 9) continue;
+    const char* key = static_cast<const char*>(k.mv_data);
+    const uint64_t position = GetBig64(key + k.mv_size - 8);
+    if (position > 0 && position - 1 < *floor) {
+      *floor = position - 1;
+      *holder = fmt::format("the event parked by '{}' at position {}",
+                            std::string_view(key, k.mv_size - 9), position);
     }
   }
   mdb_cursor_close(cursor);
@@ -228,6 +401,20 @@ void CheckpointsImpl::Verify(MDB_txn* txn, VerifyContext* ctx) {
 }  // namespace memoir::internal
 
 namespace memoir {
+
+Status CheckpointStore::Park(std::string_view name, const ParkedEvent&) {
+  return Status::InvalidArgument(fmt::format(
+      "this checkpoint store does not keep parked events (for '{}'); use "
+      "InStoreCheckpoints, or a policy other than parking",
+      name));
+}
+Result<std::vector<ParkedEvent>> CheckpointStore::Parked(
+    std::string_view name) {
+  return Park(name, ParkedEvent{});
+}
+Status CheckpointStore::Unpark(std::string_view name, uint64_t) {
+  return Park(name, ParkedEvent{});
+}
 
 Result<std::vector<SavedCheckpoint>> ListCheckpoints(Store& store) {
   Result<internal::StoreParts> parts = internal::StoreInternal::PartsOf(store);

@@ -30,6 +30,15 @@ class CheckpointsImpl {
   Result<uint64_t> Load(std::string_view name);
   Status Save(std::string_view name, uint64_t position);
   Result<std::vector<SavedCheckpoint>> List();
+
+  // The `parked` database: name \0 position (big-endian) -> the event's
+  // seq, park time and flags (little-endian 64-bit each), the lengths of
+  // its stream and type (32-bit), stream, type, error, and a checksum.
+  Status Park(std::string_view name, const ParkedEvent& event);
+  Result<std::vector<ParkedEvent>> Parked(std::string_view name);
+  Status Unpark(std::string_view name, uint64_t position);
+  // Writer thread: Unpark inside `txn`. Returns an LMDB code.
+  int UnparkIn(MDB_txn* txn, std::string_view name, uint64_t position);
   // In a read-only store, looks for a database the owner has created
   // since; call before starting the read transaction Verify uses.
   void Refresh() { (void)Dbi(); }
@@ -51,6 +60,7 @@ class CheckpointsImpl {
   std::shared_ptr<Clock> clock_;
   std::mutex mu_;  // guards dbi_ in a read-only store
   std::optional<MDB_dbi> dbi_;
+  std::optional<MDB_dbi> parked_;
 };
 
 }  // namespace memoir::internal

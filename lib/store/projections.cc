@@ -10,6 +10,7 @@
 #include "storage/bytes.h"
 #include "storage/checksum.h"
 #include "storage/lmdb_error.h"
+#include "store/blocking_op.h"
 #include "store/store_internal.h"
 
 namespace memoir::internal {
@@ -115,29 +116,6 @@ ProjectionVersion ToVersion(std::string name, uint32_t version,
   out.retired = (r.flags & kRetired) != 0;
   return out;
 }
-
-// A write op whose submitter waits for it.
-class BlockingOp final : public WriteOp {
- public:
-  BlockingOp(size_t bytes, std::function<int(MDB_txn*, Status*)> apply)
-      : bytes_(bytes), apply_(std::move(apply)) {}
-  size_t bytes() const override { return bytes_; }
-  int Apply(MDB_txn* txn, Status* op_status) override {
-    return apply_(txn, op_status);
-  }
-  void Done(Status status) override { status_ = std::move(status); }
-  WaitNode* wait_node() override { return &woken_; }
-  Status Wait() {
-    woken_.Wait();
-    return status_;
-  }
-
- private:
-  size_t bytes_;
-  std::function<int(MDB_txn*, Status*)> apply_;
-  WaitNode woken_;
-  Status status_;
-};
 
 // Reads a record in `txn`: nullopt when absent.
 int GetRecord(const Env& env, MDB_txn* txn, MDB_dbi dbi, std::string_view name,
@@ -247,9 +225,10 @@ class SnapshotImpl final : public ProjectionSnapshot {
 }  // namespace
 
 Result<std::unique_ptr<ProjectionsImpl>> ProjectionsImpl::Open(
-    Env* env, Writer* writer, std::shared_ptr<Clock> clock) {
+    Env* env, Writer* writer, std::shared_ptr<Clock> clock,
+    CheckpointsImpl* checkpoints) {
   std::unique_ptr<ProjectionsImpl> out(
-      new ProjectionsImpl(env, writer, std::move(clock)));
+      new ProjectionsImpl(env, writer, std::move(clock), checkpoints));
   if (!env->read_only()) {
     Result<MDB_dbi> records = env->OpenDatabase(kRecords);
     if (!records.ok()) return records.status();
@@ -416,14 +395,14 @@ Status ProjectionsImpl::CheckWrite(std::string_view name, uint32_t version,
 Status ProjectionsImpl::Run(size_t bytes,
                             std::function<int(MDB_txn*, Status*)> apply) {
   BlockingOp op(bytes, std::move(apply));
-  writer_->SubmitBorrowed(&op);
-  return op.Wait();
+  return op.SubmitAndWait(writer_);
 }
 
 Status ProjectionsImpl::Commit(std::string_view name, uint32_t version,
                                uint64_t expected, uint64_t checkpoint,
                                std::span<const ProjectionWrite> writes,
-                               bool activate) {
+                               bool activate,
+                               std::span<const uint64_t> unpark) {
   Status s = CheckWrite(name, version, "write");
   if (!s.ok()) return s;
   size_t bytes = 64 + name.size();
@@ -480,6 +459,10 @@ Status ProjectionsImpl::Commit(std::string_view name, uint32_t version,
         rc = mdb_del(txn, dbis.rows, &k, nullptr);
         if (rc == MDB_NOTFOUND) rc = 0;
       }
+      if (rc != 0) return rc;
+    }
+    for (uint64_t position : unpark) {
+      rc = checkpoints_->UnparkIn(txn, name, position);
       if (rc != 0) return rc;
     }
     Record next = record.value_or(Record{});
@@ -743,8 +726,9 @@ class Borrowed final : public ProjectionStore {
   }
   Status Commit(std::string_view name, uint32_t version, uint64_t expected,
                 uint64_t checkpoint, std::span<const ProjectionWrite> writes,
-                bool activate) override {
-    return impl_->Commit(name, version, expected, checkpoint, writes, activate);
+                bool activate, std::span<const uint64_t> unpark) override {
+    return impl_->Commit(name, version, expected, checkpoint, writes, activate,
+                         unpark);
   }
   Status Reset(std::string_view name, uint32_t version) override {
     return impl_->Reset(name, version);

@@ -22,6 +22,7 @@
 #include "storage/env.h"
 #include "storage/verify_context.h"
 #include "storage/writer.h"
+#include "store/checkpoints.h"
 
 namespace memoir::internal {
 
@@ -29,8 +30,10 @@ class ProjectionsImpl final : public ProjectionStore {
  public:
   // Opens the databases, creating them in a writable store; `writer` is
   // null in a read-only one. Call before the writer starts.
+  // `checkpoints` keeps the parked events Commit may unpark.
   static Result<std::unique_ptr<ProjectionsImpl>> Open(
-      Env* env, Writer* writer, std::shared_ptr<Clock> clock);
+      Env* env, Writer* writer, std::shared_ptr<Clock> clock,
+      CheckpointsImpl* checkpoints);
 
   Result<std::vector<ProjectionVersion>> List() override;
   Result<std::unique_ptr<ProjectionSnapshot>> Read(
@@ -39,7 +42,7 @@ class ProjectionsImpl final : public ProjectionStore {
       std::string_view name, uint32_t version) override;
   Status Commit(std::string_view name, uint32_t version, uint64_t expected,
                 uint64_t checkpoint, std::span<const ProjectionWrite> writes,
-                bool activate) override;
+                bool activate, std::span<const uint64_t> unpark) override;
   Status Reset(std::string_view name, uint32_t version) override;
   Status SetCheckpoint(std::string_view name, uint32_t version,
                        uint64_t position) override;
@@ -58,8 +61,12 @@ class ProjectionsImpl final : public ProjectionStore {
   };
 
  private:
-  ProjectionsImpl(Env* env, Writer* writer, std::shared_ptr<Clock> clock)
-      : env_(env), writer_(writer), clock_(std::move(clock)) {}
+  ProjectionsImpl(Env* env, Writer* writer, std::shared_ptr<Clock> clock,
+                  CheckpointsImpl* checkpoints)
+      : env_(env),
+        writer_(writer),
+        clock_(std::move(clock)),
+        checkpoints_(checkpoints) {}
   // The databases; nullopt while a read-only store has none yet.
   Result<std::optional<Dbis>> Handles();
   // Checks that writes are possible and the name and version are valid.
@@ -71,6 +78,7 @@ class ProjectionsImpl final : public ProjectionStore {
   Env* env_;
   Writer* writer_;
   std::shared_ptr<Clock> clock_;
+  CheckpointsImpl* checkpoints_;
   std::mutex mu_;  // guards dbis_ in a read-only store
   std::optional<Dbis> dbis_;
 };

@@ -123,7 +123,7 @@ class StoreImpl final : public Store {
     store->checkpoints_ = std::move(checkpoints).value();
     Result<std::unique_ptr<internal::ProjectionsImpl>> projections =
         internal::ProjectionsImpl::Open(store->env_.get(), store->writer_.get(),
-                                        clock);
+                                        clock, store->checkpoints_.get());
     if (!projections.ok()) return projections.status();
     store->projections_ = std::move(projections).value();
     // Deletions stop at the lowest consumer's checkpoint (journal.h).

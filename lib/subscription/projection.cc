@@ -98,18 +98,27 @@ class RecordCheckpoints final : public CheckpointStore {
   explicit RecordCheckpoints(ProjectionImpl* owner) : owner_(owner) {}
   Result<uint64_t> Load(std::string_view name) override;
   Status Save(std::string_view name, uint64_t position) override;
+  // Parked events live with the store's checkpoints.
+  bool SupportsParking() const override { return true; }
+  Status Park(std::string_view name, const ParkedEvent& event) override;
+  Result<std::vector<ParkedEvent>> Parked(std::string_view name) override;
+  Status Unpark(std::string_view name, uint64_t position) override;
 
  private:
   ProjectionImpl* owner_;
 };
 
 class ProjectionImpl final : public Projection {
+  friend class RecordCheckpoints;
+
  public:
   ProjectionImpl(Store& store, std::unique_ptr<ProjectionStore> tables,
+                 std::unique_ptr<CheckpointStore> parking,
                  ProjectionOptions options, Apply apply, std::string key,
                  const ProjectionVersion& record)
       : store_(store),
         tables_(std::move(tables)),
+        parking_(std::move(parking)),
         options_(std::move(options)),
         apply_(std::move(apply)),
         running_key_(std::move(key)),
@@ -211,6 +220,7 @@ class ProjectionImpl final : public Projection {
       out.head = s.head;
       out.retries = s.retries;
       out.skipped = s.skipped;
+      out.parked = s.parked;
       out.cause = s.cause;
       last_ = s;
     } else {
@@ -218,6 +228,7 @@ class ProjectionImpl final : public Projection {
       out.head = last_.head;
       out.retries = last_.retries;
       out.skipped = last_.skipped;
+      out.parked = last_.parked;
       out.cause = last_.cause;
     }
     out.head = std::max(out.head, out.checkpoint);
@@ -331,6 +342,23 @@ class ProjectionImpl final : public Projection {
     }
   }
 
+  Status RetryParked() override {
+    std::shared_ptr<Subscription> sub;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      sub = sub_;
+    }
+    if (!sub) return Closed("retry the parked events of");
+    return sub->RetryParked().WithContext(
+        fmt::format("projection '{}'", options_.name));
+  }
+
+  Result<std::vector<ParkedEvent>> Parked() override {
+    return parking_->Parked(options_.name);
+  }
+
+  CheckpointStore& parking() { return *parking_; }
+
   Status Handle(const Batch& batch) {
     SweepStep();
     Result<std::unique_ptr<ProjectionSnapshot>> snapshot =
@@ -345,6 +373,15 @@ class ProjectionImpl final : public Projection {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stats_.applied += batch.events.size();
+    }
+    if (batch.parked_retry) {
+      // An old event: its writes and its unparking in one transaction;
+      // the checkpoint stays.
+      std::vector<uint64_t> unpark;
+      for (const EventView& e : batch.events) unpark.push_back(e.position);
+      const uint64_t at = committed();
+      return tables_->Commit(options_.name, options_.version, at, at,
+                             model.Take(), false, unpark);
     }
     // Reaching the head activates a new version in this same commit (a
     // batch that ends exactly at the head is not marked live).
@@ -369,6 +406,7 @@ class ProjectionImpl final : public Projection {
 
   Store& store_;
   const std::unique_ptr<ProjectionStore> tables_;
+  const std::unique_ptr<CheckpointStore> parking_;
   const ProjectionOptions options_;
   const Apply apply_;
   const std::string running_key_;
@@ -393,6 +431,17 @@ Result<uint64_t> RecordCheckpoints::Load(std::string_view /*name*/) {
 }
 Status RecordCheckpoints::Save(std::string_view /*name*/, uint64_t position) {
   return owner_->SaveCheckpoint(position);
+}
+Status RecordCheckpoints::Park(std::string_view name,
+                               const ParkedEvent& event) {
+  return owner_->parking().Park(name, event);
+}
+Result<std::vector<ParkedEvent>> RecordCheckpoints::Parked(
+    std::string_view name) {
+  return owner_->parking().Parked(name);
+}
+Status RecordCheckpoints::Unpark(std::string_view name, uint64_t position) {
+  return owner_->parking().Unpark(name, position);
 }
 
 Status CheckOptions(const ProjectionOptions& options, const auto& apply) {
@@ -495,9 +544,14 @@ Result<std::unique_ptr<Projection>> Projection::Start(Store& store,
     release();
     return s.WithContext(fmt::format("starting projection '{}'", options.name));
   }
-  auto impl = std::make_unique<ProjectionImpl>(store, std::move(tables).value(),
-                                               std::move(options),
-                                               std::move(apply), key, *record);
+  Result<std::unique_ptr<CheckpointStore>> parking = InStoreCheckpoints(store);
+  if (!parking.ok()) {
+    release();
+    return parking.status();
+  }
+  auto impl = std::make_unique<ProjectionImpl>(
+      store, std::move(tables).value(), std::move(parking).value(),
+      std::move(options), std::move(apply), key, *record);
   s = impl->Launch();
   if (!s.ok()) return s;  // the destructor releases the name
   return std::unique_ptr<Projection>(std::move(impl));

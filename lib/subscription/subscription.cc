@@ -10,8 +10,11 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace memoir {
 namespace {
@@ -100,10 +103,12 @@ class BatchBuffer {
 class SubscriptionImpl final : public Subscription {
  public:
   SubscriptionImpl(Store& store, SubscriptionOptions options, Handler handler,
-                   uint64_t start, uint64_t head)
+                   uint64_t start, uint64_t head,
+                   const std::vector<ParkedEvent>& parked)
       : journal_(store.journal()),
         options_(std::move(options)),
         handler_(std::move(handler)) {
+    SetParked(parked);
     stats_.scanned_to = start;
     stats_.checkpoint = start;
     stats_.head = std::max(head, start);
@@ -231,6 +236,13 @@ class SubscriptionImpl final : public Subscription {
       ++stats_.skipped;
       return true;
     }
+    if (parking()) {
+      if (!Park(e, s.ToString(), /*behind=*/false)) return false;
+      if (options_.on_failure.then == OnFailure::kParkStream) {
+        parked_streams_.insert(std::string(e.stream));
+      }
+      return true;
+    }
     Fail(Status::Failed(
         fmt::format("subscription '{}' stopped at position {} (stream '{}' "
                     "seq {}, type '{}') after {} attempts; the handler said: "
@@ -244,12 +256,28 @@ class SubscriptionImpl final : public Subscription {
   // one event at a time. False: the subscription stopped.
   bool Deliver(std::span<const EventView> events, uint64_t scanned_to,
                bool live) {
-    if (events.size() == 1) return DeliverOne(events[0], scanned_to, live);
-    if (Call(events, scanned_to, live).ok()) return true;
+    const bool blocked =
+        !parked_streams_.empty() &&
+        std::any_of(events.begin(), events.end(), [&](const EventView& e) {
+          return parked_streams_.count(std::string(e.stream)) != 0;
+        });
+    if (!blocked) {
+      if (events.size() == 1) return DeliverOne(events[0], scanned_to, live);
+      if (Call(events, scanned_to, live).ok()) return true;
+    }
     for (size_t i = 0; i < events.size(); ++i) {
       const bool last = i + 1 == events.size();
-      if (!DeliverOne(events[i], last ? scanned_to : events[i].position,
-                      live && last)) {
+      const EventView& e = events[i];
+      if (parked_streams_.count(std::string(e.stream)) != 0) {
+        // Behind a parked event of its stream: parked too, in order.
+        if (!Park(e,
+                  fmt::format("waits behind an earlier parked event of "
+                              "stream '{}'",
+                              e.stream),
+                  /*behind=*/true)) {
+          return false;
+        }
+      } else if (!DeliverOne(e, last ? scanned_to : e.position, live && last)) {
         return false;
       }
       Advance(last ? scanned_to : events[i].position, 0,
@@ -257,6 +285,129 @@ class SubscriptionImpl final : public Subscription {
                            : SubscriptionStats::State::kCatchingUp);
     }
     return true;
+  }
+
+  bool parking() const {
+    return options_.on_failure.then == OnFailure::kParkEvent ||
+           options_.on_failure.then == OnFailure::kParkStream;
+  }
+
+  // Parks `e`; false (the subscription failed) when that fails.
+  bool Park(const EventView& e, std::string error, bool behind) {
+    ParkedEvent p;
+    p.position = e.position;
+    p.stream = std::string(e.stream);
+    p.seq = e.seq;
+    p.type = std::string(e.type);
+    p.error = std::move(error);
+    p.behind = behind;
+    Status s = options_.checkpoints->Park(options_.name, p);
+    if (!s.ok()) {
+      Fail(s.WithContext(fmt::format("subscription '{}'", options_.name)));
+      return false;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.parked;
+    return true;
+  }
+
+ public:
+  // Start: the streams parked before (kParkStream), and how many events.
+  void SetParked(const std::vector<ParkedEvent>& parked) {
+    for (const ParkedEvent& p : parked) {
+      if (options_.on_failure.then == OnFailure::kParkStream) {
+        parked_streams_.insert(p.stream);
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.parked = parked.size();
+  }
+
+  Status RetryParked() override {
+    if (!parking()) {
+      return Status::InvalidArgument(fmt::format(
+          "subscription '{}' does not park events (its policy is not "
+          "kParkEvent or kParkStream)",
+          options_.name));
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    const uint64_t ticket = ++retry_asked_;
+    cv_.notify_all();
+    cv_.wait(lock,
+             [&] { return retry_done_ >= ticket || stopping_ || failed_; });
+    if (retry_done_ >= ticket) return retry_status_;
+    if (failed_) return stats_.cause;
+    return Status::Closed(fmt::format(
+        "subscription '{}' stopped before retrying its parked events",
+        options_.name));
+  }
+
+ private:
+  bool RetryAsked() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return retry_asked_ > retry_done_;
+  }
+
+  // On the subscription's thread: RetryParked's work.
+  Status RunRetry() {
+    Result<std::vector<ParkedEvent>> parked =
+        options_.checkpoints->Parked(options_.name);
+    if (!parked.ok()) return parked.status();
+    std::set<std::string> failed_streams;
+    size_t failed = 0;
+    Status first;
+    const uint64_t scanned_to = Stats().scanned_to;
+    for (const ParkedEvent& p : *parked) {
+      if (failed_streams.count(p.stream) != 0) continue;
+      buffer_.Clear();
+      Status read = journal_.ScanAll(p.position, 1, [&](const EventView& e) {
+        if (e.position == p.position) buffer_.Add(e);
+        return false;
+      });
+      if (!read.ok()) return read;
+      Status s;
+      if (!buffer_.empty()) {
+        std::span<const EventView> one = buffer_.Views();
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          ++stats_.batches;
+          ++stats_.delivered;
+        }
+        try {
+          s = handler_(Batch{one, scanned_to, false, /*parked_retry=*/true});
+        } catch (...) {
+          s = Status::Failed(Describe(std::current_exception()));
+        }
+      }  // else: deleted since (a forced DeleteTo): nothing to deliver
+      if (!s.ok()) {
+        failed_streams.insert(p.stream);
+        if (failed++ == 0) {
+          first = Status::Failed(
+              fmt::format("position {} (stream '{}' seq {}): {}", p.position,
+                          p.stream, p.seq, s.ToString()));
+        }
+        continue;
+      }
+      Status unparked = options_.checkpoints->Unpark(options_.name, p.position);
+      if (!unparked.ok()) return unparked;
+    }
+    Result<std::vector<ParkedEvent>> left =
+        options_.checkpoints->Parked(options_.name);
+    if (!left.ok()) return left.status();
+    parked_streams_.clear();
+    SetParked(*left);
+    if (failed == 0) return Status::OK();
+    return Status::Failed(fmt::format(
+        "subscription '{}': {} of {} parked events failed again and stay "
+        "parked; the first at {}",
+        options_.name, failed, parked->size(), first.message()));
+  }
+
+  void FinishRetry(Status s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    retry_status_ = std::move(s);
+    retry_done_ = retry_asked_;
+    cv_.notify_all();
   }
 
   Status SaveCheckpoint() {
@@ -313,6 +464,7 @@ class SubscriptionImpl final : public Subscription {
   void Run() {
     uint64_t position = Stats().scanned_to;
     while (!stopping()) {
+      if (RetryAsked()) FinishRetry(RunRetry());
       Result<Slice> slice = Read(position);
       if (!slice.ok()) {
         Fail(slice.status().WithContext(
@@ -368,6 +520,11 @@ class SubscriptionImpl final : public Subscription {
   bool stopping_ = false;
   bool stopped_ = false;
   bool failed_ = false;
+  uint64_t retry_asked_ = 0;
+  uint64_t retry_done_ = 0;
+  Status retry_status_;
+  // Subscription thread only: streams whose later events wait (kParkStream).
+  std::set<std::string> parked_streams_;
   Status stop_status_;
   std::thread thread_;
 };
@@ -435,8 +592,26 @@ Result<std::unique_ptr<Subscription>> Subscription::Start(
     }
     if (*saved > 0) start = *saved;
   }
+  std::vector<ParkedEvent> parked;
+  if (options.on_failure.then == OnFailure::kParkEvent ||
+      options.on_failure.then == OnFailure::kParkStream) {
+    if (options.checkpoints == nullptr ||
+        !options.checkpoints->SupportsParking()) {
+      return Status::InvalidArgument(fmt::format(
+          "subscription '{}' parks events but its checkpoint store does "
+          "not keep them; use InStoreCheckpoints, or kStop or kSkip",
+          options.name));
+    }
+    Result<std::vector<ParkedEvent>> loaded =
+        options.checkpoints->Parked(options.name);
+    if (!loaded.ok()) {
+      return loaded.status().WithContext(fmt::format(
+          "subscription '{}' loading its parked events", options.name));
+    }
+    parked = std::move(loaded).value();
+  }
   return std::unique_ptr<Subscription>(std::make_unique<SubscriptionImpl>(
-      store, std::move(options), std::move(handler), start, *head));
+      store, std::move(options), std::move(handler), start, *head, parked));
 }
 
 }  // namespace memoir

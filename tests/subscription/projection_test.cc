@@ -556,3 +556,176 @@ TEST_CASE(
 
 }  // namespace
 }  // namespace memoir
+
+namespace memoir {
+namespace {
+
+// What a subscription's handler took, in order: "stream/seq".
+struct Taken {
+  std::mutex mu;
+  std::vector<std::string> events;
+  std::atomic<bool> fixed{false};
+  Subscription::Handler Handler(std::string poison_stream,
+                                uint64_t poison_seq) {
+    return [this, poison_stream, poison_seq](const Batch& b) {
+      for (const EventView& e : b.events) {
+        if (!fixed && e.stream == poison_stream && e.seq == poison_seq) {
+          return Status::Failed("cannot handle it yet");
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      for (const EventView& e : b.events) {
+        events.push_back(std::string(e.stream) + "/" + std::to_string(e.seq));
+      }
+      return Status::OK();
+    };
+  }
+  std::vector<std::string> Get() {
+    std::lock_guard<std::mutex> lock(mu);
+    return events;
+  }
+};
+
+SubscriptionOptions Parking(OnFailure then, CheckpointStore* checkpoints) {
+  SubscriptionOptions o;
+  o.name = "mailer";
+  o.checkpoints = checkpoints;
+  o.on_failure.then = then;
+  o.on_failure.retries = 1;
+  o.on_failure.backoff_initial = 1ms;
+  o.safety_poll = 20ms;
+  return o;
+}
+
+TEST_CASE(
+    "a subscription refuses a parking policy without a store that "
+    "keeps parked events") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  Taken taken;
+  auto none = Subscription::Start(
+      *store, Parking(OnFailure::kParkEvent, nullptr), taken.Handler("", 0));
+  CHECK(none.status().IsInvalidArgument());
+  CHECK(none.status().message().find("does not keep them") !=
+        std::string::npos);
+}
+
+TEST_CASE(
+    "kParkStream parks the failing event and its stream's later "
+    "events in order, delivers the other streams, and RetryParked "
+    "delivers them all after a fix") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto checkpoints = InStoreCheckpoints(*store).value();
+  for (int i = 0; i < 4; ++i) {
+    Deposit(*store, "a", 1);
+    Deposit(*store, "b", 1);
+  }
+  Taken taken;
+  auto sub = Subscription::Start(
+      *store, Parking(OnFailure::kParkStream, checkpoints.get()),
+      taken.Handler("a", 2));
+  REQUIRE_MESSAGE(sub.ok(), sub.status().ToString());
+  REQUIRE((*sub)->WaitFor(8, kLong).ok());
+  CHECK(taken.Get() ==
+        std::vector<std::string>{"a/1", "b/1", "b/2", "b/3", "b/4"});
+  CHECK((*sub)->Stats().parked == 3);
+  auto parked = checkpoints->Parked("mailer").value();
+  REQUIRE(parked.size() == 3);
+  CHECK(parked[0].seq == 2);
+  CHECK_FALSE(parked[0].behind);
+  CHECK(parked[0].error.find("cannot handle it yet") != std::string::npos);
+  CHECK(parked[1].behind);
+  CHECK(parked[2].seq == 4);
+
+  // Parked events hold retention back.
+  CHECK(store->journal().DeleteTo("a", 4).IsBusy());
+  CHECK(store->journal().GetStream("a").value().deleted_to == 1);
+
+  // Not fixed yet: the retry fails and everything stays parked.
+  Status again = (*sub)->RetryParked();
+  CHECK(again.code() == Status::Code::kFailed);
+  CHECK(again.message().find("1 of 3 parked events failed again") !=
+        std::string::npos);
+  CHECK(checkpoints->Parked("mailer").value().size() == 3);
+
+  // A later event of the stream waits behind them, across a restart.
+  REQUIRE((*sub)->Stop().ok());
+  sub = Subscription::Start(*store,
+                            Parking(OnFailure::kParkStream, checkpoints.get()),
+                            taken.Handler("a", 2));
+  REQUIRE(sub.ok());
+  const uint64_t later = Deposit(*store, "a", 1);
+  REQUIRE((*sub)->WaitFor(later, kLong).ok());
+  CHECK(checkpoints->Parked("mailer").value().size() == 4);
+
+  taken.fixed = true;
+  REQUIRE((*sub)->RetryParked().ok());
+  CHECK(checkpoints->Parked("mailer").value().empty());
+  CHECK((*sub)->Stats().parked == 0);
+  CHECK(taken.Get() == std::vector<std::string>{"a/1", "b/1", "b/2", "b/3",
+                                                "b/4", "a/2", "a/3", "a/4",
+                                                "a/5"});
+  // The stream flows again.
+  const uint64_t next = Deposit(*store, "a", 1);
+  REQUIRE((*sub)->WaitFor(next, kLong).ok());
+  CHECK(taken.Get().back() == "a/6");
+}
+
+TEST_CASE("kParkEvent parks only the failing event") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto checkpoints = InStoreCheckpoints(*store).value();
+  for (int i = 0; i < 3; ++i) Deposit(*store, "a", 1);
+  Taken taken;
+  auto sub = Subscription::Start(
+      *store, Parking(OnFailure::kParkEvent, checkpoints.get()),
+      taken.Handler("a", 2));
+  REQUIRE(sub.ok());
+  REQUIRE((*sub)->WaitFor(3, kLong).ok());
+  CHECK(taken.Get() == std::vector<std::string>{"a/1", "a/3"});
+  CHECK(checkpoints->Parked("mailer").value().size() == 1);
+  taken.fixed = true;
+  REQUIRE((*sub)->RetryParked().ok());
+  CHECK(taken.Get() == std::vector<std::string>{"a/1", "a/3", "a/2"});
+}
+
+TEST_CASE(
+    "a projection parks a poison stream and applies it exactly once "
+    "on RetryParked, unparking in the same commit") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  uint64_t last = 0;
+  for (int i = 0; i < 5; ++i) {
+    Deposit(*store, "account-1", 10);
+    last = Deposit(*store, "account-2", 1);
+  }
+  std::atomic<bool> fixed{false};
+  ProjectionOptions o = Balances();
+  o.on_failure.then = OnFailure::kParkStream;
+  o.on_failure.retries = 0;
+  auto p = StartOrFail(*store, o, [&](ReadModel& m, const EventView& e) {
+    if (!fixed && e.stream == "account-1" && e.seq == 3) {
+      return Status::Failed("bad amount");
+    }
+    return ApplyDeposit(m, e);
+  });
+  REQUIRE(p->WaitFor(last, kLong).ok());
+  CHECK(p->Stats().parked == 3);
+  CHECK(p->Parked().value().size() == 3);
+  auto rows = Rows(*ReadOrFail(*store, "balances"), "balances");
+  CHECK(rows["account-1"] == "20");
+  CHECK(rows["account-2"] == "5");
+  fixed = true;
+  REQUIRE(p->RetryParked().ok());
+  CHECK(p->Parked().value().empty());
+  CHECK(Rows(*ReadOrFail(*store, "balances"), "balances") ==
+        Fold(*store, last));
+  // Once more: nothing is parked, nothing applied twice.
+  REQUIRE(p->RetryParked().ok());
+  CHECK(Rows(*ReadOrFail(*store, "balances"), "balances") ==
+        Fold(*store, last));
+}
+
+}  // namespace
+}  // namespace memoir

@@ -58,7 +58,15 @@ struct ReadSideFixture {
     REQUIRE((*p)->WaitFor(20, std::chrono::minutes(2)).ok());
     REQUIRE((*p)->Stop().ok());
     for (int i = 21; i <= 30; ++i) deposit(i);
-    REQUIRE(InStoreCheckpoints(*s).value()->Save("mailer", 12).ok());
+    auto checkpoints = InStoreCheckpoints(*s).value();
+    REQUIRE(checkpoints->Save("mailer", 12).ok());
+    ParkedEvent parked;
+    parked.position = 5;
+    parked.stream = "account-2";
+    parked.seq = 2;
+    parked.type = "Deposited";
+    parked.error = "failed: no such account";
+    REQUIRE(checkpoints->Park("mailer", parked).ok());
   }
   test::TempDir dir;
   std::string store = dir.Sub("store");
@@ -88,6 +96,24 @@ TEST_CASE_FIXTURE(ReadSideFixture,
   CHECK(c->Find("name")->text == "mailer");
   CHECK(c->Find("checkpoint")->AsU64() == 12u);
   CHECK(c->Find("lag_events")->AsU64() == 18u);
+}
+
+TEST_CASE_FIXTURE(ReadSideFixture, "parked lists a consumer's parked events") {
+  CliResult r = RunCli({"parked", store, "mailer"});
+  REQUIRE_EXIT(r, 0);
+  REQUIRE(r.Lines().size() == 3);
+  CHECK(Has(r.Lines()[1], "account-2"));
+  CHECK(Has(r.Lines()[1], "no such account"));
+  CHECK(Has(r.Lines()[2], "1 event parked by 'mailer'"));
+  CliResult j = RunCli({"parked", store, "mailer", "--json"});
+  REQUIRE_EXIT(j, 0);
+  auto v = cli::ParseJson(j.Lines().at(0));
+  REQUIRE(v.ok());
+  CHECK(v->Find("position")->AsU64() == 5u);
+  CHECK(v->Find("seq")->AsU64() == 2u);
+  CliResult none = RunCli({"parked", store, "nobody"});
+  REQUIRE_EXIT(none, 0);
+  CHECK(Has(none.out, "'nobody' has no parked events"));
 }
 
 TEST_CASE_FIXTURE(ReadSideFixture,
@@ -143,16 +169,17 @@ TEST_CASE_FIXTURE(ReadSideFixture,
                   "delete-to keeps what a consumer has not read, says so, and "
                   "deletes it with --force") {
   // account-1 holds deposits 1, 4, 7, ...: seq k at position 3k - 2. The
-  // checkpoint "mailer" at 12 holds back seqs 5 and later.
+  // event "mailer" parked at position 5 holds back seqs 3 and later (its
+  // checkpoint, 12, would hold back 5 and later).
   CliResult held = RunCli({"delete-to", store, "account-1", "10", "--yes"});
   REQUIRE_EXIT(held, 1);
-  CHECK(Has(held.err, "only up to seq 4, not 10"));
-  CHECK(Has(held.err, "subscription checkpoint 'mailer'"));
+  CHECK(Has(held.err, "only up to seq 2, not 10"));
+  CHECK(Has(held.err, "the event parked by 'mailer' at position 5"));
   CHECK(Has(held.err, "--force"));
   CliResult forced =
       RunCli({"delete-to", store, "account-1", "10", "--yes", "--force"});
   REQUIRE_EXIT(forced, 0);
-  CHECK(Has(forced.out, "deleted events 5..10"));
+  CHECK(Has(forced.out, "deleted events 3..10"));
 }
 
 }  // namespace

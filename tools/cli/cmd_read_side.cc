@@ -75,6 +75,54 @@ int RunSubscriptions(const Options& o) {
   return kExitOk;
 }
 
+int RunParked(const Options& o, const std::string& name) {
+  std::unique_ptr<Store> store = OpenForReading(o);
+  if (!store) return kExitUnreadable;
+  Result<std::unique_ptr<CheckpointStore>> checkpoints =
+      InStoreCheckpoints(*store);
+  if (!checkpoints.ok()) return Fail(checkpoints.status(), "");
+  Result<std::vector<ParkedEvent>> parked = (*checkpoints)->Parked(name);
+  if (!parked.ok()) {
+    return Fail(parked.status(),
+                fmt::format("listing the parked events of '{}'", name));
+  }
+  Table table({{"POSITION", true},
+               {"STREAM", false},
+               {"SEQ", true},
+               {"TYPE", false},
+               {"PARKED", false},
+               {"WHY", false}});
+  for (const ParkedEvent& p : *parked) {
+    if (o.json) {
+      PrintLine(JsonObject()
+                    .Num("position", p.position)
+                    .Str("stream", p.stream)
+                    .Num("seq", p.seq)
+                    .Str("type", p.type)
+                    .Bool("behind", p.behind)
+                    .Str("parked", IsoTime(p.parked_ns))
+                    .Str("error", p.error)
+                    .str());
+    } else {
+      table.Row({std::to_string(p.position), Cell(p.stream),
+                 std::to_string(p.seq), Cell(p.type), IsoTime(p.parked_ns),
+                 Cell(p.error, 200)});
+    }
+  }
+  if (!o.json) {
+    table.Flush();
+    PrintLine(parked->empty()
+                  ? fmt::format("'{}' has no parked events", name)
+                  : fmt::format("{} parked by '{}'; its process delivers "
+                                "them again with RetryParked after a fix",
+                                parked->size() == 1
+                                    ? std::string("1 event")
+                                    : fmt::format("{} events", parked->size()),
+                                name));
+  }
+  return kExitOk;
+}
+
 std::string StateOf(const ProjectionVersion& v) {
   if (v.active) return "active";
   if (v.retired) return "retired";
@@ -240,6 +288,21 @@ void AddReadSideCommands(CLI::App& app, Options& o,
   AddNoLockFlag(projections, o);
   commands.push_back(
       {projections, Kind::kRead, [&o] { return RunProjections(o); }});
+
+  auto parked_name = std::make_shared<std::string>();
+  CLI::App* parked = app.add_subcommand(
+      "parked",
+      "The events a subscription or projection parked after its handler "
+      "failed on them, in position order, with the error");
+  AddStoreArg(parked, o);
+  parked->add_option("NAME", *parked_name, "The subscription or projection")
+      ->required()
+      ->type_name("NAME");
+  AddJsonFlag(parked, o);
+  AddNoLockFlag(parked, o);
+  commands.push_back({parked, Kind::kRead, [&o, parked_name] {
+                        return RunParked(o, *parked_name);
+                      }});
 
   auto rows_args = std::make_shared<RowsArgs>();
   CLI::App* rows = app.add_subcommand(

@@ -27,6 +27,19 @@
 
 namespace memoir {
 
+// An event a consumer set aside after its handler failed on it
+// (OnFailure::kParkEvent, kParkStream in memoir/subscription.h).
+struct ParkedEvent {
+  uint64_t position = 0;
+  std::string stream;
+  uint64_t seq = 0;
+  std::string type;
+  std::string error;  // the handler's last error, or why it waits
+  // Parked only because an earlier event of its stream is (kParkStream).
+  bool behind = false;
+  int64_t parked_ns = 0;  // when (the store's clock)
+};
+
 class MEMOIR_EXPORT CheckpointStore {
  public:
   virtual ~CheckpointStore() = default;
@@ -42,6 +55,17 @@ class MEMOIR_EXPORT CheckpointStore {
   // bad name or a read-only store; those of every write (kClosed,
   // kStorageFull, kIOError).
   virtual Status Save(std::string_view name, uint64_t position) = 0;
+
+  // Parking: where a consumer keeps the events it set aside. A store that
+  // does not keep them leaves these as they are, and a subscription with
+  // a parking policy then refuses to start.
+  virtual bool SupportsParking() const { return false; }
+  // Records `event` as parked by consumer `name` (again: replaces it).
+  virtual Status Park(std::string_view name, const ParkedEvent& event);
+  // The events `name` has parked, in position order.
+  virtual Result<std::vector<ParkedEvent>> Parked(std::string_view name);
+  // Forgets the parked event at `position` (absent: OK).
+  virtual Status Unpark(std::string_view name, uint64_t position);
 };
 
 // One checkpoint kept in a store.

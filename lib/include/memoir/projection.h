@@ -55,6 +55,7 @@
 #include <string_view>
 #include <vector>
 
+#include "memoir/checkpoint_store.h"
 #include "memoir/export.h"
 #include "memoir/journal.h"
 #include "memoir/projection_store.h"
@@ -110,6 +111,7 @@ struct ProjectionStats {
   uint64_t commits = 0;     // batches committed
   uint64_t retries = 0;
   uint64_t skipped = 0;
+  uint64_t parked = 0;
   Status cause;  // why it stopped (kStopped after a failure)
 };
 
@@ -156,6 +158,12 @@ class MEMOIR_EXPORT Projection {
                          std::chrono::milliseconds timeout) = 0;
 
   virtual ProjectionStats Stats() const = 0;
+
+  // As Subscription::RetryParked: each parked event the projection now
+  // applies is committed and unparked in one transaction.
+  virtual Status RetryParked() = 0;
+  // The events this projection has parked, in position order.
+  virtual Result<std::vector<ParkedEvent>> Parked() = 0;
 };
 
 }  // namespace memoir

@@ -99,14 +99,16 @@ class MEMOIR_EXPORT ProjectionStore {
   // In one transaction: applies `writes` in order and sets the version's
   // checkpoint to `checkpoint`, creating the version when it has no record
   // and `expected` is 0. With `activate`, the version becomes the active
-  // one and every other version of `name` is retired. Errors: kConflict
+  // one and every other version of `name` is retired. The events at
+  // `unpark` are removed from the parked events of consumer `name`
+  // (CheckpointStore::Unpark) in the same transaction. Errors: kConflict
   // when the stored checkpoint is not `expected` (nothing written);
   // kInvalidArgument for a bad name, a zero version, a key over the limit,
   // a retired version, a read-only store; those of every write.
   virtual Status Commit(std::string_view name, uint32_t version,
                         uint64_t expected, uint64_t checkpoint,
-                        std::span<const ProjectionWrite> writes,
-                        bool activate) = 0;
+                        std::span<const ProjectionWrite> writes, bool activate,
+                        std::span<const uint64_t> unpark = {}) = 0;
 
   // In one transaction: deletes every row of the version and sets its
   // checkpoint to 0 (it stays active if it was). Errors: kNotFound when it

@@ -111,11 +111,20 @@ struct Batch {
   std::span<const EventView> events;  // the matching events; never empty
   uint64_t scanned_to = 0;            // every position up to here was examined
   bool live = false;                  // the slice reached what was committed
+  // A parked event delivered again by RetryParked (one per batch); its
+  // position is below scanned_to.
+  bool parked_retry = false;
 };
 
 enum class OnFailure {
   kStop,  // stop the subscription; Stats().cause says where and why
   kSkip,  // skip the event and go on (counted)
+  // Set the event aside in the checkpoint store and go on; RetryParked
+  // delivers it again after a fix.
+  kParkEvent,
+  // As kParkEvent, and park every later event of its stream too, until
+  // RetryParked has delivered them all in order (per-stream order holds).
+  kParkStream,
 };
 
 struct FailurePolicy {
@@ -151,7 +160,8 @@ struct SubscriptionStats {
   uint64_t batches = 0;
   uint64_t retries = 0;
   uint64_t skipped = 0;
-  Status cause;  // why it stopped (kStopped after a failure)
+  uint64_t parked = 0;  // events parked now
+  Status cause;         // why it stopped (kStopped after a failure)
 };
 
 class MEMOIR_EXPORT Subscription {
@@ -180,6 +190,14 @@ class MEMOIR_EXPORT Subscription {
                          std::chrono::milliseconds timeout) = 0;
 
   virtual SubscriptionStats Stats() const = 0;
+
+  // Delivers the parked events again, one at a time in position order, on
+  // the subscription's thread between batches; each one the handler takes
+  // is unparked. A stream whose event fails again keeps it and its later
+  // events parked. Errors: kFailed saying how many failed again and the
+  // first error; kClosed after Stop or a failure; those of the checkpoint
+  // store.
+  virtual Status RetryParked() = 0;
 };
 
 }  // namespace memoir
