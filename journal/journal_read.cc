@@ -17,9 +17,11 @@ namespace memoir::internal {
 
 Result<JournalImpl::View> JournalImpl::BeginView(const Grab& grab) {
   View view;
+  // The read gate before our own lock, as every reader takes them.
+  std::shared_lock<std::shared_timed_mutex> gate = env_->ShareGate();
   if (writer_ != nullptr) {
     std::shared_lock<std::shared_mutex> lock(view_mu_);
-    Result<ReadTxn> txn = env_->BeginRead();
+    Result<ReadTxn> txn = env_->BeginRead(std::move(gate));
     if (!txn.ok()) return txn.status();
     view.txn.emplace(std::move(txn).value());
     view.bound = tail_.last_position;
@@ -28,7 +30,7 @@ Result<JournalImpl::View> JournalImpl::BeginView(const Grab& grab) {
     return view;
   }
   std::lock_guard<std::mutex> lock(ro_mu_);
-  Result<ReadTxn> txn = env_->BeginRead();
+  Result<ReadTxn> txn = env_->BeginRead(std::move(gate));
   if (!txn.ok()) return txn.status();
   view.txn.emplace(std::move(txn).value());
   Status s = ExtendReadOnlyTail(view.txn->get());

@@ -399,11 +399,17 @@ Result<MDB_dbi> Env::OpenDatabase(const char* name, unsigned flags) {
   return dbi;
 }
 
-Result<ReadTxn> Env::BeginRead() {
+Result<ReadTxn> Env::BeginRead() { return BeginRead(ShareGate()); }
+
+std::shared_lock<std::shared_timed_mutex> Env::ShareGate() {
+  return std::shared_lock<std::shared_timed_mutex>(gate_);
+}
+
+Result<ReadTxn> Env::BeginRead(std::shared_lock<std::shared_timed_mutex> gate) {
   Status s = CheckProcess();
   if (!s.ok()) return s;
   for (int attempt = 0;; ++attempt) {
-    std::shared_lock<std::shared_timed_mutex> gate(gate_);
+    if (!gate.owns_lock()) gate = ShareGate();
     MDB_txn* txn = nullptr;
     {
       std::lock_guard<std::mutex> lock(pool_mu_);

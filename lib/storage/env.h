@@ -86,6 +86,12 @@ class Env {
 
   // Starts a read transaction (renewing a pooled one when possible).
   Result<ReadTxn> BeginRead();
+  // The same with the gate already shared by the caller (ShareGate), for a
+  // caller that takes a lock of its own between the two: the gate always
+  // comes first, so a thread already holding a read transaction (a
+  // projection snapshot, say) takes the locks in the same order.
+  std::shared_lock<std::shared_timed_mutex> ShareGate();
+  Result<ReadTxn> BeginRead(std::shared_lock<std::shared_timed_mutex> gate);
 
   // Writer-thread only. Starts a write transaction.
   int BeginWrite(MDB_txn** txn);

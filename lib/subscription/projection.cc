@@ -221,6 +221,7 @@ class ProjectionImpl final : public Projection {
       out.retries = s.retries;
       out.skipped = s.skipped;
       out.parked = s.parked;
+      out.lag_seconds = s.lag_seconds;
       out.cause = s.cause;
       last_ = s;
     } else {
@@ -233,6 +234,7 @@ class ProjectionImpl final : public Projection {
     }
     out.head = std::max(out.head, out.checkpoint);
     out.lag_events = out.head - out.checkpoint;
+    out.lag_seconds = out.lag_events == 0 ? 0 : last_.lag_seconds;
     return out;
   }
 

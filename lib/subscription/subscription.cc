@@ -155,7 +155,9 @@ class SubscriptionImpl final : public Subscription {
 
   SubscriptionStats Stats() const override {
     std::lock_guard<std::mutex> lock(mu_);
-    return stats_;
+    SubscriptionStats out = stats_;
+    out.lag_seconds = LagSeconds(out.lag_events, examined_ns_);
+    return out;
   }
 
  private:
@@ -434,6 +436,7 @@ class SubscriptionImpl final : public Subscription {
     uint64_t scanned_to = 0;
     uint64_t head = 0;
     bool live = false;
+    int64_t examined_ns = 0;  // commit time of the last event examined
   };
   Result<Slice> Read(uint64_t position) {
     // The head first: the scan's snapshot is at least as new, so a short
@@ -444,10 +447,12 @@ class SubscriptionImpl final : public Subscription {
     buffer_.Clear();
     size_t examined = 0;
     uint64_t last = position;
+    int64_t examined_ns = 0;
     Status s = journal_.ScanAll(position + 1, options_.max_batch,
                                 [&](const EventView& e) {
                                   ++examined;
                                   last = e.position;
+                                  examined_ns = e.timestamp_ns;
                                   if (options_.filter.Matches(e)) {
                                     buffer_.Add(e);
                                   }
@@ -455,6 +460,7 @@ class SubscriptionImpl final : public Subscription {
                                 });
     if (!s.ok()) return s;
     Slice out;
+    out.examined_ns = examined_ns;
     out.live = examined < options_.max_batch;
     out.scanned_to = out.live ? std::max(last, *head) : last;
     out.head = std::max(*head, out.scanned_to);
@@ -481,6 +487,10 @@ class SubscriptionImpl final : public Subscription {
         since_save_ += events.size();
       }
       Advance(slice->scanned_to, slice->head, state);
+      if (slice->examined_ns != 0) {
+        std::lock_guard<std::mutex> lock(mu_);
+        examined_ns_ = slice->examined_ns;
+      }
       position = slice->scanned_to;
       if (slice->live || since_save_ >= options_.checkpoint_every_events ||
           Clock::now() - last_save_ >= options_.checkpoint_every) {
@@ -517,6 +527,7 @@ class SubscriptionImpl final : public Subscription {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   SubscriptionStats stats_;
+  int64_t examined_ns_ = 0;  // see Slice::examined_ns
   bool stopping_ = false;
   bool stopped_ = false;
   bool failed_ = false;
@@ -546,6 +557,14 @@ bool EventFilter::Matches(const EventView& e) const {
     return false;
   }
   return partitions <= 1 || StreamPartition(e.stream, partitions) == partition;
+}
+
+double LagSeconds(uint64_t lag_events, int64_t examined_ns) {
+  if (lag_events == 0 || examined_ns == 0) return 0;
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  return now > examined_ns ? double(now - examined_ns) / 1e9 : 0;
 }
 
 uint32_t StreamPartition(std::string_view stream, uint32_t partitions) {

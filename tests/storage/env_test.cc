@@ -202,7 +202,7 @@ TEST_CASE(
   REQUIRE(pclose(p) == 0);
   for (const char* db :
        {"meta", "names", "streams", "log", "stream_index", "tag_index",
-        "snapshots", "checkpoints", "projections", "projection_rows"}) {
+        "snapshots", "checkpoints", "projections", "projection_rows", "parked"}) {
     CHECK_MESSAGE(
         out.find(std::string("Status of ") + db + "\n") != std::string::npos,
         db);

@@ -729,3 +729,38 @@ TEST_CASE(
 
 }  // namespace
 }  // namespace memoir
+
+namespace memoir {
+namespace {
+
+TEST_CASE(
+    "LagSeconds is the age of the last event examined while behind, "
+    "0 when caught up or unknown") {
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const int64_t two_s_ago = now - 2'000'000'000;
+  CHECK(LagSeconds(0, two_s_ago) == 0);
+  CHECK(LagSeconds(5, 0) == 0);
+  const double lag = LagSeconds(5, two_s_ago);
+  CHECK(lag >= 2.0);
+  CHECK(lag < 600.0);  // generous: a loaded machine may pause the test
+}
+
+TEST_CASE(
+    "SetCheckpoint on a paused projection moves it and leaves it paused") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  const uint64_t first = Deposit(*store, "account-1", 1);
+  auto p = StartOrFail(*store, Balances(), ApplyDeposit);
+  REQUIRE(p->WaitFor(first, kLong).ok());
+  REQUIRE(p->Pause().ok());
+  Deposit(*store, "account-1", 1);
+  REQUIRE(p->SetCheckpoint(first).ok());  // still paused
+  ProjectionStats stats = p->Stats();
+  CHECK(stats.paused);
+  CHECK(stats.checkpoint == first);
+}
+
+}  // namespace
+}  // namespace memoir

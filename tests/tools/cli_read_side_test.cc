@@ -17,6 +17,7 @@
 namespace memoir {
 namespace {
 
+using cli::JsonValue;
 using test::CliResult;
 using test::RunCli;
 
@@ -96,6 +97,9 @@ TEST_CASE_FIXTURE(ReadSideFixture,
   CHECK(c->Find("name")->text == "mailer");
   CHECK(c->Find("checkpoint")->AsU64() == 12u);
   CHECK(c->Find("lag_events")->AsU64() == 18u);
+  const JsonValue* lag_s = c->Find("lag_seconds");
+  REQUIRE(lag_s != nullptr);
+  CHECK(lag_s->kind == JsonValue::Kind::kNumber);
 }
 
 TEST_CASE_FIXTURE(ReadSideFixture, "parked lists a consumer's parked events") {

@@ -14,6 +14,7 @@
 #include "json.h"
 #include "memoir/checkpoint_store.h"
 #include "memoir/projection_store.h"
+#include "memoir/subscription.h"
 #include "output.h"
 
 namespace memoir::cli {
@@ -45,6 +46,23 @@ std::string Lag(uint64_t head, uint64_t position) {
   return head > position ? std::to_string(head - position) : "0";
 }
 
+// How long ago the event at `position` (the last a consumer examined) was
+// committed, while the consumer is behind `head`; 0 when caught up or the
+// event is gone.
+double LagSecondsAt(Store& store, uint64_t head, uint64_t position) {
+  if (position >= head || position == 0) return 0;
+  int64_t committed_ns = 0;
+  Status s = store.journal().ScanAll(position, 1, [&](const EventView& e) {
+    if (e.position == position) committed_ns = e.timestamp_ns;
+    return false;
+  });
+  return s.ok() ? LagSeconds(head - position, committed_ns) : 0;
+}
+
+std::string LagTime(double seconds) {
+  return seconds > 0 ? fmt::format("{:.1f} s", seconds) : "-";
+}
+
 int RunSubscriptions(const Options& o) {
   std::unique_ptr<Store> store = OpenForReading(o);
   if (!store) return kExitUnreadable;
@@ -52,9 +70,13 @@ int RunSubscriptions(const Options& o) {
   if (!saved.ok()) return Fail(saved.status(), "listing checkpoints");
   Result<uint64_t> head = store->journal().LastPosition();
   if (!head.ok()) return Fail(head.status(), "reading the last position");
-  Table table(
-      {{"NAME", false}, {"CHECKPOINT", true}, {"LAG", true}, {"SAVED", false}});
+  Table table({{"NAME", false},
+               {"CHECKPOINT", true},
+               {"LAG", true},
+               {"LAG-TIME", true},
+               {"SAVED", false}});
   for (const SavedCheckpoint& c : *saved) {
+    const double lag_s = LagSecondsAt(*store, *head, c.position);
     if (o.json) {
       PrintLine(
           JsonObject()
@@ -62,11 +84,12 @@ int RunSubscriptions(const Options& o) {
               .Num("checkpoint", c.position)
               .Num("head", *head)
               .Num("lag_events", *head > c.position ? *head - c.position : 0)
+              .Raw("lag_seconds", fmt::format("{:.3f}", lag_s))
               .Str("saved", IsoTime(c.saved_ns))
               .str());
     } else {
       table.Row({Cell(c.name), std::to_string(c.position),
-                 Lag(*head, c.position), IsoTime(c.saved_ns)});
+                 Lag(*head, c.position), LagTime(lag_s), IsoTime(c.saved_ns)});
     }
   }
   if (!o.json && saved->empty()) {
@@ -143,8 +166,10 @@ int RunProjections(const Options& o) {
                {"STATE", false},
                {"CHECKPOINT", true},
                {"LAG", true},
+               {"LAG-TIME", true},
                {"SAVED", false}});
   for (const ProjectionVersion& v : *all) {
+    const double lag_s = LagSecondsAt(*store, *head, v.checkpoint);
     if (o.json) {
       PrintLine(JsonObject()
                     .Str("name", v.name)
@@ -154,12 +179,13 @@ int RunProjections(const Options& o) {
                     .Num("head", *head)
                     .Num("lag_events",
                          *head > v.checkpoint ? *head - v.checkpoint : 0)
+                    .Raw("lag_seconds", fmt::format("{:.3f}", lag_s))
                     .Str("saved", IsoTime(v.saved_ns))
                     .str());
     } else {
       table.Row({Cell(v.name), std::to_string(v.version), StateOf(v),
                  std::to_string(v.checkpoint), Lag(*head, v.checkpoint),
-                 IsoTime(v.saved_ns)});
+                 LagTime(lag_s), IsoTime(v.saved_ns)});
     }
   }
   if (!o.json && all->empty()) {

@@ -107,6 +107,7 @@ struct ProjectionStats {
   uint64_t checkpoint = 0;  // the tables hold every event up to here
   uint64_t head = 0;        // the newest position seen committed
   uint64_t lag_events = 0;  // head - checkpoint
+  double lag_seconds = 0;   // as SubscriptionStats::lag_seconds
   uint64_t applied = 0;     // events applied (with repeats after failures)
   uint64_t commits = 0;     // batches committed
   uint64_t retries = 0;

@@ -79,6 +79,11 @@ struct MEMOIR_EXPORT EventFilter {
   bool Matches(const EventView& event) const;
 };
 
+// `lag_events` behind an event committed at `examined_ns` (system clock,
+// EventView::timestamp_ns): how many seconds ago that was, 0 when caught
+// up (lag_events == 0) or unknown (examined_ns == 0).
+MEMOIR_EXPORT double LagSeconds(uint64_t lag_events, int64_t examined_ns);
+
 // The partition (0 .. partitions-1) of `stream`: a hash of its name, the
 // same in every process and every version of memoir.
 MEMOIR_EXPORT uint32_t StreamPartition(std::string_view stream,
@@ -156,7 +161,11 @@ struct SubscriptionStats {
   uint64_t checkpoint = 0;  // the position last saved (or loaded)
   uint64_t head = 0;        // the newest position seen committed
   uint64_t lag_events = 0;  // head - scanned_to
-  uint64_t delivered = 0;   // events handed to the handler (with repeats)
+  // While behind: how long ago the last event examined was committed (the
+  // age of what the consumer has seen); 0 when caught up or before it has
+  // examined an event. See LagSeconds.
+  double lag_seconds = 0;
+  uint64_t delivered = 0;  // events handed to the handler (with repeats)
   uint64_t batches = 0;
   uint64_t retries = 0;
   uint64_t skipped = 0;
