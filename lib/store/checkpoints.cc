@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -299,6 +300,27 @@ Result<std::vector<ParkedEvent>> CheckpointsImpl::Parked(
     return MdbStatus(rc, "listing parked events");
   }
   return out;
+}
+
+int CheckpointsImpl::UnparkAllIn(MDB_txn* txn, std::string_view name) {
+  if (!parked_) return 0;
+  std::string prefix(name);
+  prefix.push_back('\0');
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn, *parked_, &cursor);
+  if (rc != 0) return rc;
+  MDB_val k{prefix.size(), prefix.data()};
+  MDB_val v;
+  rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  while (rc == 0 && k.mv_size == prefix.size() + 8 &&
+         std::memcmp(k.mv_data, prefix.data(), prefix.size()) == 0) {
+    rc = mdb_cursor_del(cursor, 0);
+    if (rc != 0) break;
+    // After a delete the cursor stands on the next record already.
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(cursor);
+  return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int CheckpointsImpl::UnparkIn(MDB_txn* txn, std::string_view name,

@@ -40,6 +40,14 @@ std::string VersionKey(std::string_view name, uint32_t version) {
   }
   return key;
 }
+}  // namespace
+
+std::string ParkingName(std::string_view name, uint32_t version) {
+  return fmt::format("{}@v{}", name, version);
+}
+
+namespace {
+
 std::string TablePrefix(std::string_view name, uint32_t version,
                         std::string_view table) {
   std::string key = VersionKey(name, version);
@@ -462,7 +470,7 @@ Status ProjectionsImpl::Commit(std::string_view name, uint32_t version,
       if (rc != 0) return rc;
     }
     for (uint64_t position : unpark) {
-      rc = checkpoints_->UnparkIn(txn, name, position);
+      rc = checkpoints_->UnparkIn(txn, ParkingName(name, version), position);
       if (rc != 0) return rc;
     }
     Record next = record.value_or(Record{});
@@ -577,6 +585,9 @@ Result<size_t> ProjectionsImpl::Sweep(std::string_view name, size_t limit) {
     rc =
         DeleteRows(txn, dbis.rows, VersionKey(name, *retired), limit, &removed);
     if (rc != 0 || removed >= limit) return rc;
+    // Its parked events go with it: nobody will retry them.
+    rc = checkpoints_->UnparkAllIn(txn, ParkingName(name, *retired));
+    if (rc != 0) return rc;
     std::string key = VersionKey(name, *retired);
     MDB_val rk = Val(key);
     ++removed;
@@ -707,6 +718,10 @@ void ProjectionsImpl::Verify(MDB_txn* txn, VerifyContext* ctx) {
 }  // namespace memoir::internal
 
 namespace memoir {
+
+std::string ProjectionParkingName(std::string_view name, uint32_t version) {
+  return internal::ParkingName(name, version);
+}
 
 namespace {
 // Keeps the Store's ProjectionsImpl, which the Store owns.

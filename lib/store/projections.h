@@ -26,6 +26,9 @@
 
 namespace memoir::internal {
 
+// The consumer name a projection version's parked events are kept under.
+std::string ParkingName(std::string_view name, uint32_t version);
+
 class ProjectionsImpl final : public ProjectionStore {
  public:
   // Opens the databases, creating them in a writable store; `writer` is

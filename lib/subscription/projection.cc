@@ -356,10 +356,13 @@ class ProjectionImpl final : public Projection {
   }
 
   Result<std::vector<ParkedEvent>> Parked() override {
-    return parking_->Parked(options_.name);
+    return parking_->Parked(ParkingName());
   }
 
   CheckpointStore& parking() { return *parking_; }
+  std::string ParkingName() const {
+    return ProjectionParkingName(options_.name, options_.version);
+  }
 
   Status Handle(const Batch& batch) {
     SweepStep();
@@ -436,14 +439,17 @@ Status RecordCheckpoints::Save(std::string_view /*name*/, uint64_t position) {
 }
 Status RecordCheckpoints::Park(std::string_view name,
                                const ParkedEvent& event) {
-  return owner_->parking().Park(name, event);
+  (void)name;
+  return owner_->parking().Park(owner_->ParkingName(), event);
 }
 Result<std::vector<ParkedEvent>> RecordCheckpoints::Parked(
     std::string_view name) {
-  return owner_->parking().Parked(name);
+  (void)name;
+  return owner_->parking().Parked(owner_->ParkingName());
 }
 Status RecordCheckpoints::Unpark(std::string_view name, uint64_t position) {
-  return owner_->parking().Unpark(name, position);
+  (void)name;
+  return owner_->parking().Unpark(owner_->ParkingName(), position);
 }
 
 Status CheckOptions(const ProjectionOptions& options, const auto& apply) {

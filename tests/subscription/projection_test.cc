@@ -764,3 +764,49 @@ TEST_CASE(
 
 }  // namespace
 }  // namespace memoir
+
+namespace memoir {
+namespace {
+
+TEST_CASE(
+    "each projection version parks its own events; sweeping a "
+    "replaced version forgets its parked events") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  const uint64_t poison = Deposit(*store, "account-1", 7);
+  uint64_t last = Deposit(*store, "account-2", 1);
+  ProjectionOptions o = Balances(1);
+  o.on_failure.then = OnFailure::kParkEvent;
+  o.on_failure.retries = 0;
+  {
+    auto v1 = StartOrFail(*store, o, [&](ReadModel& m, const EventView& e) {
+      if (e.position == poison) return Status::Failed("v1 bug");
+      return ApplyDeposit(m, e);
+    });
+    REQUIRE(v1->WaitFor(last, kLong).ok());
+    CHECK(v1->Parked().value().size() == 1);
+  }
+  auto checkpoints = InStoreCheckpoints(*store).value();
+  CHECK(checkpoints->Parked(ProjectionParkingName("balances", 1))
+            .value()
+            .size() == 1);
+  o.version = 2;
+  auto v2 = StartOrFail(*store, o, ApplyDeposit);  // the fix
+  REQUIRE(v2->WaitFor(last, kLong).ok());
+  CHECK(v2->Parked().value().empty());
+  REQUIRE(v2->RetryParked().ok());  // nothing of v1's is applied again
+  CHECK(Rows(*ReadOrFail(*store, "balances"), "balances") ==
+        Fold(*store, last));
+  // Later batches sweep version 1, its parked event included.
+  last = Deposit(*store, "account-2", 1);
+  REQUIRE(v2->WaitFor(last, kLong).ok());
+  last = Deposit(*store, "account-2", 1);
+  REQUIRE(v2->WaitFor(last, kLong).ok());
+  CHECK(checkpoints->Parked(ProjectionParkingName("balances", 1))
+            .value()
+            .empty());
+  CHECK(store->journal().DeleteTo("account-1", 1).ok());
+}
+
+}  // namespace
+}  // namespace memoir

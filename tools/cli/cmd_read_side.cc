@@ -321,7 +321,9 @@ void AddReadSideCommands(CLI::App& app, Options& o,
       "The events a subscription or projection parked after its handler "
       "failed on them, in position order, with the error");
   AddStoreArg(parked, o);
-  parked->add_option("NAME", *parked_name, "The subscription or projection")
+  parked
+      ->add_option("NAME", *parked_name,
+                   "The subscription, or NAME@vVERSION for a projection")
       ->required()
       ->type_name("NAME");
   AddJsonFlag(parked, o);

@@ -100,8 +100,8 @@ class MEMOIR_EXPORT ProjectionStore {
   // checkpoint to `checkpoint`, creating the version when it has no record
   // and `expected` is 0. With `activate`, the version becomes the active
   // one and every other version of `name` is retired. The events at
-  // `unpark` are removed from the parked events of consumer `name`
-  // (CheckpointStore::Unpark) in the same transaction. Errors: kConflict
+  // `unpark` are removed from the version's parked events (kept under
+  // ProjectionParkingName) in the same transaction. Errors: kConflict
   // when the stored checkpoint is not `expected` (nothing written);
   // kInvalidArgument for a bad name, a zero version, a key over the limit,
   // a retired version, a read-only store; those of every write.
@@ -125,6 +125,14 @@ class MEMOIR_EXPORT ProjectionStore {
   // rows and records it removed: 0 when nothing is left.
   virtual Result<size_t> Sweep(std::string_view name, size_t limit) = 0;
 };
+
+// The consumer name under which a projection version's parked events are
+// kept with the store's checkpoints: "NAME@vVERSION" (`memoir parked STORE
+// balances@v1`). Each version parks its own: a new version rebuilds from
+// the origin and must not retry what an old one parked. Sweeping a retired
+// version removes them.
+MEMOIR_EXPORT std::string ProjectionParkingName(std::string_view name,
+                                                uint32_t version);
 
 // The projection tables kept in `store` (its `projections` and
 // `projection_rows` databases). The result refers to `store` and must not
