@@ -200,9 +200,9 @@ TEST_CASE(
   char buf[512];
   while (fgets(buf, sizeof(buf), p) != nullptr) out += buf;
   REQUIRE(pclose(p) == 0);
-  for (const char* db :
-       {"meta", "names", "streams", "log", "stream_index", "tag_index",
-        "snapshots", "checkpoints", "projections", "projection_rows", "parked"}) {
+  for (const char* db : {"meta", "names", "streams", "log", "stream_index",
+                         "tag_index", "snapshots", "checkpoints", "projections",
+                         "projection_rows", "parked"}) {
     CHECK_MESSAGE(
         out.find(std::string("Status of ") + db + "\n") != std::string::npos,
         db);
