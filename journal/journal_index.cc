@@ -229,6 +229,15 @@ int JournalImpl::ApplyDelete(MDB_txn* txn, const std::string& name,
   // Everything must be in the stored index before it can be deleted there.
   rc = FlushIndex(txn);
   if (rc != 0) return rc;
+  // The row before any deletion: a row that cannot be read refuses the
+  // delete with nothing deleted (the index flush above only stores what the
+  // log already says).
+  StreamRow row;
+  s = ReadRow(txn, st.id, &row);
+  if (!s.ok()) {
+    *op_status = s.WithContext(fmt::format("deleting stream '{}'", name));
+    return 0;
+  }
   // Deleting log records can reshape the log's tree under the append
   // cursor; later appends in this transaction open a fresh one.
   if (t_log_ != nullptr) {
@@ -255,12 +264,6 @@ int JournalImpl::ApplyDelete(MDB_txn* txn, const std::string& name,
     }
   }
 
-  StreamRow row;
-  s = ReadRow(txn, st.id, &row);
-  if (!s.ok()) {
-    *op_status = s.WithContext(fmt::format("deleting stream '{}'", name));
-    return 0;
-  }
   row.deleted_to = std::max(row.deleted_to, target);
   row.event_count -= std::min(row.event_count, removed);
   row.tombstone = tombstone;

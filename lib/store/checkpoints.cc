@@ -302,14 +302,16 @@ Result<std::vector<ParkedEvent>> CheckpointsImpl::Parked(
   return out;
 }
 
-int CheckpointsImpl::UnparkAllIn(MDB_txn* txn, std::string_view name) {
+int CheckpointsImpl::UnparkFromIn(MDB_txn* txn, std::string_view name,
+                                  uint64_t from) {
   if (!parked_) return 0;
   std::string prefix(name);
   prefix.push_back('\0');
+  const std::string start = ParkedKey(name, from);
   MDB_cursor* cursor = nullptr;
   int rc = mdb_cursor_open(txn, *parked_, &cursor);
   if (rc != 0) return rc;
-  MDB_val k{prefix.size(), prefix.data()};
+  MDB_val k{start.size(), const_cast<char*>(start.data())};
   MDB_val v;
   rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
   while (rc == 0 && k.mv_size == prefix.size() + 8 &&

@@ -39,8 +39,9 @@ class CheckpointsImpl {
   Status Unpark(std::string_view name, uint64_t position);
   // Writer thread: Unpark inside `txn`. Returns an LMDB code.
   int UnparkIn(MDB_txn* txn, std::string_view name, uint64_t position);
-  // Writer thread: forgets every event `name` parked. An LMDB code.
-  int UnparkAllIn(MDB_txn* txn, std::string_view name);
+  // Writer thread: forgets every event `name` parked at `from` or above.
+  // An LMDB code.
+  int UnparkFromIn(MDB_txn* txn, std::string_view name, uint64_t from = 0);
   // In a read-only store, looks for a database the owner has created
   // since; call before starting the read transaction Verify uses.
   void Refresh() { (void)Dbi(); }

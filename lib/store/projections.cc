@@ -493,8 +493,10 @@ Status ProjectionsImpl::Commit(std::string_view name, uint32_t version,
         if (!SplitKey(View(k), &n, &other) || n != name || other == version) {
           continue;
         }
+        // A damaged record is retired too (rewritten intact): it must not
+        // stay active beside this version.
         Result<Record> r = Decode(*env_, name, other, v);
-        if (r.ok()) others[other] = *r;
+        others[other] = r.ok() ? *r : Record{};
       }
       mdb_cursor_close(cursor);
       if (rc != 0 && rc != MDB_NOTFOUND) return rc;
@@ -528,6 +530,9 @@ Status ProjectionsImpl::Reset(std::string_view name, uint32_t version) {
     rc = DeleteRows(txn, dbis.rows, VersionKey(name, version), SIZE_MAX,
                     &deleted);
     if (rc != 0) return rc;
+    // Every event comes again: none stays parked.
+    rc = checkpoints_->UnparkFromIn(txn, ParkingName(name, version));
+    if (rc != 0) return rc;
     record->checkpoint = 0;
     record->saved_ns = now;
     return PutRecord(txn, dbis.records, name, version, *record);
@@ -550,6 +555,10 @@ Status ProjectionsImpl::SetCheckpoint(std::string_view name, uint32_t version,
           "projection '{}' has no version {} to move", name, version));
       return 0;
     }
+    // The events above `position` come again: none of them stays parked.
+    rc = checkpoints_->UnparkFromIn(txn, ParkingName(name, version),
+                                    position + 1);
+    if (rc != 0) return rc;
     record->checkpoint = position;
     record->saved_ns = now;
     return PutRecord(txn, dbis.records, name, version, *record);
@@ -586,7 +595,7 @@ Result<size_t> ProjectionsImpl::Sweep(std::string_view name, size_t limit) {
         DeleteRows(txn, dbis.rows, VersionKey(name, *retired), limit, &removed);
     if (rc != 0 || removed >= limit) return rc;
     // Its parked events go with it: nobody will retry them.
-    rc = checkpoints_->UnparkAllIn(txn, ParkingName(name, *retired));
+    rc = checkpoints_->UnparkFromIn(txn, ParkingName(name, *retired));
     if (rc != 0) return rc;
     std::string key = VersionKey(name, *retired);
     MDB_val rk = Val(key);

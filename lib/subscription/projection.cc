@@ -128,7 +128,25 @@ class ProjectionImpl final : public Projection {
 
   ~ProjectionImpl() override { (void)Stop(); }
 
+  // Starts the subscription. REQUIRES: control_mu_ held (or not yet
+  // shared), not stopped, no subscription running.
   Status Launch() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopped_) return Closed("start");
+      if (sub_) return Status::OK();
+    }
+    // A version already at the head (an empty journal, a checkpoint set
+    // there) becomes active now: no batch may ever come to do it.
+    if (!Stats().active) {
+      Result<uint64_t> head = store_.journal().LastPosition();
+      if (!head.ok()) return head.status();
+      const uint64_t at = committed();
+      if (at >= *head) {
+        Status s = CommitBatch({}, at, at, /*caught_up=*/true);
+        if (!s.ok()) return s;
+      }
+    }
     SubscriptionOptions sub;
     sub.name = options_.name;
     sub.filter = options_.filter;
@@ -154,20 +172,20 @@ class ProjectionImpl final : public Projection {
   }
 
   Status Stop() override {
+    std::lock_guard<std::mutex> control(control_mu_);
     Status s = Halt(/*pause=*/false);
     std::lock_guard<std::mutex> lock(RunningMutex());
     if (registered_) Running().erase(running_key_);
     registered_ = false;
     return s;
   }
-  Status Pause() override { return Halt(/*pause=*/true); }
+  Status Pause() override {
+    std::lock_guard<std::mutex> control(control_mu_);
+    return Halt(/*pause=*/true);
+  }
 
   Status Resume() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopped_) return Closed("resume");
-      if (sub_) return Status::OK();
-    }
+    std::lock_guard<std::mutex> control(control_mu_);
     return Launch();
   }
 
@@ -292,6 +310,7 @@ class ProjectionImpl final : public Projection {
 
   template <typename F>
   Status WhilePaused(F&& change) {
+    std::lock_guard<std::mutex> control(control_mu_);
     bool was_running = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -311,14 +330,15 @@ class ProjectionImpl final : public Projection {
   }
 
   Status CommitBatch(std::vector<ProjectionWrite> writes, uint64_t from,
-                     uint64_t to, bool caught_up) {
+                     uint64_t to, bool caught_up,
+                     std::span<const uint64_t> unpark = {}) {
     bool activate = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       activate = caught_up && !active_;
     }
     Status s = tables_->Commit(options_.name, options_.version, from, to,
-                               writes, activate);
+                               writes, activate, unpark);
     if (!s.ok()) return s;
     std::lock_guard<std::mutex> lock(mu_);
     committed_ = to;
@@ -395,8 +415,15 @@ class ProjectionImpl final : public Projection {
       Result<uint64_t> head = store_.journal().LastPosition();
       caught_up = head.ok() && batch.scanned_to >= *head;
     }
-    Status s =
-        CommitBatch(model.Take(), committed(), batch.scanned_to, caught_up);
+    // An event parked before a crash and applied now must not stay parked
+    // (RetryParked would apply it again): unpark it in the same commit.
+    std::vector<uint64_t> unpark;
+    if (options_.on_failure.then == OnFailure::kParkEvent ||
+        options_.on_failure.then == OnFailure::kParkStream) {
+      for (const EventView& e : batch.events) unpark.push_back(e.position);
+    }
+    Status s = CommitBatch(model.Take(), committed(), batch.scanned_to,
+                           caught_up, unpark);
     if (s.ok() && batch.live) Throttle();
     return s;
   }
@@ -418,6 +445,10 @@ class ProjectionImpl final : public Projection {
   RecordCheckpoints checkpoints_;
   bool registered_ = true;  // guarded by RunningMutex()
 
+  // Serialises Stop, Pause, Resume, Reset and SetCheckpoint, which stop
+  // and start the subscription; taken before mu_, never by the
+  // subscription's thread.
+  std::mutex control_mu_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool halting_ = false;  // Halt is stopping the subscription
@@ -477,6 +508,15 @@ Status CheckOptions(const ProjectionOptions& options, const auto& apply) {
   if (!apply) {
     return Status::InvalidArgument(
         fmt::format("projection '{}': no apply function", options.name));
+  }
+  if ((options.on_failure.then == OnFailure::kParkEvent ||
+       options.on_failure.then == OnFailure::kParkStream) &&
+      ValidateStreamName(ProjectionParkingName(options.name, options.version))
+              .ok() == false) {
+    return Status::InvalidArgument(fmt::format(
+        "projection '{}': the name is too long to park events under "
+        "(parked events are kept as '{}')",
+        options.name, ProjectionParkingName(options.name, options.version)));
   }
   return Status::OK();
 }

@@ -40,6 +40,9 @@ std::string Describe(std::exception_ptr e) {
 // their bytes in one buffer, the views built once the buffer is complete.
 class BatchBuffer {
  public:
+  // On the heap from the start, so that the buffer is aligned as malloc
+  // aligns (16 bytes) and payloads can be placed on aligned offsets.
+  BatchBuffer() { bytes_.reserve(4096); }
   void Clear() {
     bytes_.clear();
     events_.clear();
@@ -50,7 +53,7 @@ class BatchBuffer {
     Copied c{e,
              Put(e.stream),
              Put(e.type),
-             Put(e.payload),
+             PutAligned(e.payload),
              tag_refs_.size(),
              e.tags.size()};
     for (std::string_view t : e.tags) tag_refs_.push_back(Put(t));
@@ -89,6 +92,13 @@ class BatchBuffer {
     bytes_.append(s);
     return r;
   }
+  // A payload keeps the alignment the journal gives it (FlatBuffers read
+  // 8-byte scalars in place).
+  Ref PutAligned(std::string_view s) {
+    bytes_.resize((bytes_.size() + kPayloadAlign - 1) & ~(kPayloadAlign - 1));
+    return Put(s);
+  }
+  static constexpr size_t kPayloadAlign = 16;
   std::string_view View(const Ref& r) const {
     return std::string_view(bytes_).substr(r.offset, r.size);
   }
@@ -114,6 +124,12 @@ class SubscriptionImpl final : public Subscription {
     stats_.head = std::max(head, start);
     stats_.lag_events = stats_.head - start;
     saved_ = start;
+    if (options_.workers > 1) {
+      slots_.resize(options_.workers);
+      for (size_t i = 0; i < options_.workers; ++i) {
+        workers_.emplace_back([this, i] { WorkerLoop(i); });
+      }
+    }
     thread_ = std::thread([this] { Run(); });
   }
   ~SubscriptionImpl() override { (void)Stop(); }
@@ -126,6 +142,13 @@ class SubscriptionImpl final : public Subscription {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
+    {
+      std::lock_guard<std::mutex> lock(work_mu_);
+      workers_exit_ = true;
+    }
+    work_cv_.notify_all();
+    for (std::thread& w : workers_) w.join();
+    workers_.clear();
     Status saved = SaveCheckpoint();
     std::lock_guard<std::mutex> lock(mu_);
     stop_status_ = saved;
@@ -241,6 +264,7 @@ class SubscriptionImpl final : public Subscription {
     if (parking()) {
       if (!Park(e, s.ToString(), /*behind=*/false)) return false;
       if (options_.on_failure.then == OnFailure::kParkStream) {
+        std::lock_guard<std::mutex> lock(parked_mu_);
         parked_streams_.insert(std::string(e.stream));
       }
       return true;
@@ -256,13 +280,14 @@ class SubscriptionImpl final : public Subscription {
 
   // Delivers a batch; a failed batch of several events is delivered again
   // one event at a time. False: the subscription stopped.
+  // With `advance`, progress is recorded event by event as they are
+  // delivered one at a time (one worker); a worker leaves that to the
+  // subscription thread, which advances once every worker is done.
   bool Deliver(std::span<const EventView> events, uint64_t scanned_to,
-               bool live) {
-    const bool blocked =
-        !parked_streams_.empty() &&
-        std::any_of(events.begin(), events.end(), [&](const EventView& e) {
-          return parked_streams_.count(std::string(e.stream)) != 0;
-        });
+               bool live, bool advance = true) {
+    const bool blocked = std::any_of(
+        events.begin(), events.end(),
+        [&](const EventView& e) { return IsParkedStream(e.stream); });
     if (!blocked) {
       if (events.size() == 1) return DeliverOne(events[0], scanned_to, live);
       if (Call(events, scanned_to, live).ok()) return true;
@@ -270,7 +295,7 @@ class SubscriptionImpl final : public Subscription {
     for (size_t i = 0; i < events.size(); ++i) {
       const bool last = i + 1 == events.size();
       const EventView& e = events[i];
-      if (parked_streams_.count(std::string(e.stream)) != 0) {
+      if (IsParkedStream(e.stream)) {
         // Behind a parked event of its stream: parked too, in order.
         if (!Park(e,
                   fmt::format("waits behind an earlier parked event of "
@@ -282,11 +307,62 @@ class SubscriptionImpl final : public Subscription {
       } else if (!DeliverOne(e, last ? scanned_to : e.position, live && last)) {
         return false;
       }
-      Advance(last ? scanned_to : events[i].position, 0,
-              live && last ? SubscriptionStats::State::kLive
-                           : SubscriptionStats::State::kCatchingUp);
+      if (advance) {
+        Advance(last ? scanned_to : events[i].position, 0,
+                live && last ? SubscriptionStats::State::kLive
+                             : SubscriptionStats::State::kCatchingUp);
+      }
     }
     return true;
+  }
+
+  bool IsParkedStream(std::string_view stream) {
+    std::lock_guard<std::mutex> lock(parked_mu_);
+    return !parked_streams_.empty() &&
+           parked_streams_.count(std::string(stream)) != 0;
+  }
+
+  // Several workers: the slice's events go to worker StreamPartition(stream,
+  // workers), so each stream stays in order on one worker, and the slice
+  // counts as delivered only when every worker is done with its share:
+  // progress never passes an event that some worker has not finished.
+  bool DeliverParallel(std::span<const EventView> events, bool live) {
+    std::unique_lock<std::mutex> lock(work_mu_);
+    for (WorkerSlot& slot : slots_) {
+      slot.events.clear();
+      slot.ok = true;
+    }
+    for (const EventView& e : events) {
+      slots_[StreamPartition(e.stream, static_cast<uint32_t>(slots_.size()))]
+          .events.push_back(e);
+    }
+    pending_ = 0;
+    for (WorkerSlot& slot : slots_) {
+      slot.live = live;
+      slot.busy = !slot.events.empty();
+      pending_ += slot.busy ? 1 : 0;
+    }
+    work_cv_.notify_all();
+    done_cv_.wait(lock, [&] { return pending_ == 0; });
+    return std::all_of(slots_.begin(), slots_.end(),
+                       [](const WorkerSlot& s) { return s.ok; });
+  }
+
+  void WorkerLoop(size_t i) {
+    std::unique_lock<std::mutex> lock(work_mu_);
+    for (;;) {
+      work_cv_.wait(lock, [&] { return workers_exit_ || slots_[i].busy; });
+      if (!slots_[i].busy) return;  // told to exit, nothing left to do
+      const std::vector<EventView> events = slots_[i].events;
+      const bool live = slots_[i].live;
+      lock.unlock();
+      const bool ok = Deliver(events, events.back().position, live,
+                              /*advance=*/false);
+      lock.lock();
+      slots_[i].ok = ok;
+      slots_[i].busy = false;
+      if (--pending_ == 0) done_cv_.notify_all();
+    }
   }
 
   bool parking() const {
@@ -316,6 +392,8 @@ class SubscriptionImpl final : public Subscription {
  public:
   // Start: the streams parked before (kParkStream), and how many events.
   void SetParked(const std::vector<ParkedEvent>& parked) {
+    std::lock_guard<std::mutex> parked_lock(parked_mu_);
+    parked_streams_.clear();
     for (const ParkedEvent& p : parked) {
       if (options_.on_failure.then == OnFailure::kParkStream) {
         parked_streams_.insert(p.stream);
@@ -345,9 +423,11 @@ class SubscriptionImpl final : public Subscription {
   }
 
  private:
-  bool RetryAsked() {
+  // The newest RetryParked request not yet served, or 0. A request made
+  // while a retry runs gets a pass of its own.
+  uint64_t RetryAsked() {
     std::lock_guard<std::mutex> lock(mu_);
-    return retry_asked_ > retry_done_;
+    return retry_asked_ > retry_done_ ? retry_asked_ : 0;
   }
 
   // On the subscription's thread: RetryParked's work.
@@ -396,7 +476,6 @@ class SubscriptionImpl final : public Subscription {
     Result<std::vector<ParkedEvent>> left =
         options_.checkpoints->Parked(options_.name);
     if (!left.ok()) return left.status();
-    parked_streams_.clear();
     SetParked(*left);
     if (failed == 0) return Status::OK();
     return Status::Failed(fmt::format(
@@ -405,10 +484,10 @@ class SubscriptionImpl final : public Subscription {
         options_.name, failed, parked->size(), first.message()));
   }
 
-  void FinishRetry(Status s) {
+  void FinishRetry(Status s, uint64_t ticket) {
     std::lock_guard<std::mutex> lock(mu_);
     retry_status_ = std::move(s);
-    retry_done_ = retry_asked_;
+    retry_done_ = ticket;
     cv_.notify_all();
   }
 
@@ -470,7 +549,9 @@ class SubscriptionImpl final : public Subscription {
   void Run() {
     uint64_t position = Stats().scanned_to;
     while (!stopping()) {
-      if (RetryAsked()) FinishRetry(RunRetry());
+      if (const uint64_t ticket = RetryAsked(); ticket != 0) {
+        FinishRetry(RunRetry(), ticket);
+      }
       Result<Slice> slice = Read(position);
       if (!slice.ok()) {
         Fail(slice.status().WithContext(
@@ -483,7 +564,10 @@ class SubscriptionImpl final : public Subscription {
                       : SubscriptionStats::State::kCatchingUp;
       if (!buffer_.empty()) {
         std::span<const EventView> events = buffer_.Views();
-        if (!Deliver(events, slice->scanned_to, slice->live)) return;
+        const bool delivered =
+            slots_.empty() ? Deliver(events, slice->scanned_to, slice->live)
+                           : DeliverParallel(events, slice->live);
+        if (!delivered) return;
         since_save_ += events.size();
       }
       Advance(slice->scanned_to, slice->head, state);
@@ -534,8 +618,23 @@ class SubscriptionImpl final : public Subscription {
   uint64_t retry_asked_ = 0;
   uint64_t retry_done_ = 0;
   Status retry_status_;
-  // Subscription thread only: streams whose later events wait (kParkStream).
+  // Streams whose later events wait (kParkStream); workers read it.
+  std::mutex parked_mu_;
   std::set<std::string> parked_streams_;
+  // Several workers (options_.workers > 1).
+  struct WorkerSlot {
+    std::vector<EventView> events;  // views into buffer_, for one slice
+    bool live = false;
+    bool busy = false;  // has a share to deliver
+    bool ok = true;
+  };
+  std::mutex work_mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  std::vector<WorkerSlot> slots_;
+  size_t pending_ = 0;
+  bool workers_exit_ = false;
+  std::vector<std::thread> workers_;
   Status stop_status_;
   std::thread thread_;
 };
@@ -584,6 +683,11 @@ Result<std::unique_ptr<Subscription>> Subscription::Start(
   if (!valid.ok()) {
     return Status::InvalidArgument(
         fmt::format("subscription name: {}", valid.message()));
+  }
+  if (options.workers == 0 || options.workers > 64) {
+    return Status::InvalidArgument(
+        fmt::format("subscription '{}': workers must be 1 to 64, not {}",
+                    options.name, options.workers));
   }
   if (options.max_batch == 0) {
     return Status::InvalidArgument(fmt::format(

@@ -9,14 +9,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "memoir/checkpoint_store.h"
@@ -806,6 +809,185 @@ TEST_CASE(
             .value()
             .empty());
   CHECK(store->journal().DeleteTo("account-1", 1).ok());
+}
+
+}  // namespace
+}  // namespace memoir
+
+namespace memoir {
+namespace {
+
+TEST_CASE(
+    "8 workers with handlers that fail at random: every event up to "
+    "the checkpoint is handled, each stream in order, and a restart "
+    "misses nothing") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto checkpoints = InStoreCheckpoints(*store).value();
+  std::mutex mu;
+  std::map<uint64_t, int> handled;                     // position -> times
+  std::map<std::string, std::vector<uint64_t>> first;  // stream -> seqs
+  std::atomic<uint64_t> calls{0};
+  auto handler = [&](const Batch& b) -> Status {
+    // Fails about a third of the calls, deterministically per call.
+    if (std::hash<uint64_t>()(calls.fetch_add(1) * 2654435761u) % 3 == 0) {
+      return Status::Failed("random failure");
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    for (const EventView& e : b.events) {
+      if (handled[e.position]++ == 0) {
+        first[std::string(e.stream)].push_back(e.seq);
+      }
+    }
+    return Status::OK();
+  };
+  SubscriptionOptions o;
+  o.name = "workers";
+  o.workers = 8;
+  o.max_batch = 64;
+  o.checkpoints = checkpoints.get();
+  o.checkpoint_every_events = 50;
+  o.on_failure.retries = 40;
+  o.on_failure.backoff_initial = 0ms;
+  o.on_failure.backoff_max = 1ms;
+  o.safety_poll = 20ms;
+  auto sub = Subscription::Start(*store, o, handler);
+  REQUIRE_MESSAGE(sub.ok(), sub.status().ToString());
+  std::vector<std::thread> appenders;
+  for (int t = 0; t < 8; ++t) {
+    appenders.emplace_back([&, t] {
+      for (int i = 0; i < 150; ++i) {
+        EventData e;
+        e.type = "T";
+        e.payload = "p";
+        auto r = store->journal().Append(
+            "s-" + std::to_string((t * 7 + i) % 40), Expected::Any(), {e});
+        CHECK(r.ok());
+      }
+    });
+  }
+  for (std::thread& t : appenders) t.join();
+  const uint64_t mid = store->journal().LastPosition().value() / 2;
+  REQUIRE((*sub)->WaitFor(mid, kLong).ok());
+  REQUIRE((*sub)->Stop().ok());
+  const uint64_t checkpoint = checkpoints->Load("workers").value();
+  CHECK(checkpoint >= mid);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (uint64_t p = 1; p <= checkpoint; ++p) {
+      REQUIRE_MESSAGE(handled.count(p) == 1, "position ", p, " missing");
+    }
+    for (auto& [stream, seqs] : first) {
+      CHECK_MESSAGE(std::is_sorted(seqs.begin(), seqs.end()), stream);
+    }
+  }
+  // The restart resumes after the checkpoint and misses nothing.
+  sub = Subscription::Start(*store, o, handler);
+  REQUIRE(sub.ok());
+  const uint64_t head = store->journal().LastPosition().value();
+  REQUIRE((*sub)->WaitFor(head, kLong).ok());
+  std::lock_guard<std::mutex> lock(mu);
+  for (uint64_t p = 1; p <= head; ++p) {
+    REQUIRE_MESSAGE(handled.count(p) == 1, "position ", p, " missing");
+  }
+  for (auto& [stream, seqs] : first) {
+    CHECK_MESSAGE(std::is_sorted(seqs.begin(), seqs.end()), stream);
+  }
+  CHECK(Subscription::Start(
+            *store,
+            [&] {
+              SubscriptionOptions bad = o;
+              bad.name = "bad";
+              bad.workers = 0;
+              return bad;
+            }(),
+            handler)
+            .status()
+            .IsInvalidArgument());
+}
+
+}  // namespace
+}  // namespace memoir
+
+namespace memoir {
+namespace {
+
+TEST_CASE(
+    "a subscription hands out payloads 8-byte aligned, as the journal "
+    "stores them (FlatBuffers read them in place)") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  uint64_t last = 0;
+  for (int i = 0; i < 20; ++i) {
+    EventData e;
+    e.type = std::string(1 + i % 7, 't');
+    e.payload = std::string(3 + i, 'p');
+    e.tags = {std::string(1 + i % 3, 'g')};
+    auto r = store->journal().Append(std::string(1 + i % 5, 's'),
+                                     Expected::Any(), {e});
+    REQUIRE(r.ok());
+    last = r->last_position;
+  }
+  std::atomic<int> misaligned{0}, seen{0};
+  SubscriptionOptions o;
+  o.name = "aligned";
+  o.max_batch = 7;
+  auto sub = Subscription::Start(*store, o, [&](const Batch& b) {
+    for (const EventView& e : b.events) {
+      ++seen;
+      if (reinterpret_cast<uintptr_t>(e.payload.data()) % 8 != 0) {
+        ++misaligned;
+      }
+    }
+    return Status::OK();
+  });
+  REQUIRE(sub.ok());
+  REQUIRE((*sub)->WaitFor(last, kLong).ok());
+  CHECK(seen.load() == 20);
+  CHECK(misaligned.load() == 0);
+}
+
+}  // namespace
+}  // namespace memoir
+
+namespace memoir {
+namespace {
+
+TEST_CASE(
+    "a projection started at the head (an empty journal) is active at "
+    "once") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto p = StartOrFail(*store, Balances(), ApplyDeposit);
+  auto view = InStoreProjections(*store).value()->Read("balances");
+  REQUIRE_MESSAGE(view.ok(), view.status().ToString());
+  CHECK((*view)->version().checkpoint == 0);
+}
+
+TEST_CASE(
+    "Reset forgets the version's parked events: the rebuild applies "
+    "them, and RetryParked does not apply them twice") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  const uint64_t poison = Deposit(*store, "account-1", 5);
+  const uint64_t last = Deposit(*store, "account-1", 1);
+  std::atomic<bool> fixed{false};
+  ProjectionOptions o = Balances();
+  o.on_failure.then = OnFailure::kParkEvent;
+  o.on_failure.retries = 0;
+  auto p = StartOrFail(*store, o, [&](ReadModel& m, const EventView& e) {
+    if (!fixed && e.position == poison) return Status::Failed("not yet");
+    return ApplyDeposit(m, e);
+  });
+  REQUIRE(p->WaitFor(last, kLong).ok());
+  CHECK(p->Parked().value().size() == 1);
+  fixed = true;
+  REQUIRE(p->Reset().ok());
+  REQUIRE(p->WaitFor(last, kLong).ok());
+  CHECK(p->Parked().value().empty());
+  REQUIRE(p->RetryParked().ok());
+  CHECK(Rows(*ReadOrFail(*store, "balances"), "balances") ==
+        Fold(*store, last));
 }
 
 }  // namespace

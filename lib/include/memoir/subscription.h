@@ -152,6 +152,14 @@ struct SubscriptionOptions {
   std::chrono::milliseconds checkpoint_every{500};
   std::chrono::milliseconds safety_poll{100};
   FailurePolicy on_failure;
+  // Handler threads (1 to 64). With more than one, each slice's events are
+  // split by stream (StreamPartition(stream, workers)): the handler runs on
+  // several threads at once, each stream's events stay in order on one of
+  // them, and the checkpoint passes a slice only when every worker has
+  // finished its share. A batch then holds one worker's share, and its
+  // scanned_to is the position of its last event, not the subscription's
+  // progress: keep exactly-once bookkeeping to workers == 1.
+  size_t workers = 1;
 };
 
 struct SubscriptionStats {
