@@ -14,7 +14,7 @@
 //
 // Trials alternate between event and snapshot values (there are fewer
 // snapshots). MEMOIR_BITFLIPS sets the number of flips (2,000 by default,
-// 500 under AddressSanitizer; the "long" ctest label runs 10,000),
+// 300 under AddressSanitizer; the "long" ctest label runs 10,000),
 // MEMOIR_BITFLIP_SEED the seed; the second test makes a quarter as many.
 // `memoir verify` runs on one flip in 4 (it is a process per run).
 #include <doctest/doctest.h>
@@ -48,10 +48,10 @@ constexpr int kStreams = 6;
 constexpr int kEventsPerStream = 30;
 constexpr int kCliEvery = 4;
 #if defined(__SANITIZE_ADDRESS__)
-constexpr uint64_t kDefaultFlips = 500;
+constexpr uint64_t kDefaultFlips = 300;
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-constexpr uint64_t kDefaultFlips = 500;
+constexpr uint64_t kDefaultFlips = 300;
 #else
 constexpr uint64_t kDefaultFlips = 2000;
 #endif
