@@ -173,9 +173,9 @@ case "$cmd" in
     (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
       ctest --output-on-failure -j"$jobs" \
         -R '^(runtime_tests|writer_tests|journal_concurrency_tests|subscription_tests)$')
-    echo "== the fuzz targets under libFuzzer (clang, ASan+UBSan), 15 s each"
+    echo "== the fuzz targets under libFuzzer (clang, ASan+UBSan), 12 s each"
     build_fuzzers
-    run_fuzzers 15
+    run_fuzzers 12
     ;;
   package)
     install_missing

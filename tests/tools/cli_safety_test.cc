@@ -189,11 +189,11 @@ TEST_CASE(
   test::WriteBankStore(source);
   const std::string pristine = ReadFile(source + "/data.mdb");
   REQUIRE(pristine.size() > 4096);
-  // 200 damaged stores (8 under AddressSanitizer, where each of the eight
+  // 200 damaged stores (6 under AddressSanitizer, where each of the eight
   // commands per store takes about a second); MEMOIR_CLI_FUZZ_RUNS=N for
   // another number (the "long" ctest label runs 1,000).
 #if defined(__SANITIZE_ADDRESS__)
-  int runs = 8;
+  int runs = 6;
 #else
   int runs = 200;
 #endif
