@@ -514,6 +514,22 @@ Status ProjectionsImpl::Commit(std::string_view name, uint32_t version,
 Status ProjectionsImpl::Reset(std::string_view name, uint32_t version) {
   Status s = CheckWrite(name, version, "reset");
   if (!s.ok()) return s;
+  const MDB_dbi rows = dbis_->rows;
+  return UpdateCheckpoint(
+      name, version, "reset", [&](MDB_txn* txn, uint64_t* checkpoint) {
+        size_t deleted = 0;
+        int rc = DeleteRows(txn, rows, VersionKey(name, version), SIZE_MAX,
+                            &deleted);
+        if (rc != 0) return rc;
+        // Every event comes again: none stays parked.
+        *checkpoint = 0;
+        return checkpoints_->UnparkFromIn(txn, ParkingName(name, version));
+      });
+}
+
+Status ProjectionsImpl::UpdateCheckpoint(
+    std::string_view name, uint32_t version, std::string_view what,
+    const std::function<int(MDB_txn*, uint64_t*)>& change) {
   const Dbis dbis = *dbis_;
   const int64_t now = clock_->NowNanos();
   return Run(64 + name.size(), [&](MDB_txn* txn, Status* op_status) {
@@ -523,17 +539,11 @@ Status ProjectionsImpl::Reset(std::string_view name, uint32_t version) {
     if (rc != 0 || !op_status->ok()) return rc;
     if (!record) {
       *op_status = Status::NotFound(fmt::format(
-          "projection '{}' has no version {} to reset", name, version));
+          "projection '{}' has no version {} to {}", name, version, what));
       return 0;
     }
-    size_t deleted = 0;
-    rc = DeleteRows(txn, dbis.rows, VersionKey(name, version), SIZE_MAX,
-                    &deleted);
+    rc = change(txn, &record->checkpoint);
     if (rc != 0) return rc;
-    // Every event comes again: none stays parked.
-    rc = checkpoints_->UnparkFromIn(txn, ParkingName(name, version));
-    if (rc != 0) return rc;
-    record->checkpoint = 0;
     record->saved_ns = now;
     return PutRecord(txn, dbis.records, name, version, *record);
   });
@@ -543,26 +553,14 @@ Status ProjectionsImpl::SetCheckpoint(std::string_view name, uint32_t version,
                                       uint64_t position) {
   Status s = CheckWrite(name, version, "set the checkpoint of");
   if (!s.ok()) return s;
-  const Dbis dbis = *dbis_;
-  const int64_t now = clock_->NowNanos();
-  return Run(64 + name.size(), [&](MDB_txn* txn, Status* op_status) {
-    std::optional<Record> record;
-    int rc =
-        GetRecord(*env_, txn, dbis.records, name, version, &record, op_status);
-    if (rc != 0 || !op_status->ok()) return rc;
-    if (!record) {
-      *op_status = Status::NotFound(fmt::format(
-          "projection '{}' has no version {} to move", name, version));
-      return 0;
-    }
-    // The events above `position` come again: none of them stays parked.
-    rc = checkpoints_->UnparkFromIn(txn, ParkingName(name, version),
-                                    position + 1);
-    if (rc != 0) return rc;
-    record->checkpoint = position;
-    record->saved_ns = now;
-    return PutRecord(txn, dbis.records, name, version, *record);
-  });
+  return UpdateCheckpoint(name, version, "move",
+                          [&](MDB_txn* txn, uint64_t* checkpoint) {
+                            // The events above `position` come again: none of
+                            // them stays parked.
+                            *checkpoint = position;
+                            return checkpoints_->UnparkFromIn(
+                                txn, ParkingName(name, version), position + 1);
+                          });
 }
 
 Result<size_t> ProjectionsImpl::Sweep(std::string_view name, size_t limit) {

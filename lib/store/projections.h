@@ -75,6 +75,13 @@ class ProjectionsImpl final : public ProjectionStore {
   // Checks that writes are possible and the name and version are valid.
   Status CheckWrite(std::string_view name, uint32_t version,
                     std::string_view what) const;
+  // Reset's and SetCheckpoint's op: `change` edits the version's
+  // checkpoint inside the transaction (and whatever else it writes); the
+  // record is saved with it. kNotFound ("no version V to `what`") when the
+  // version has no record.
+  Status UpdateCheckpoint(
+      std::string_view name, uint32_t version, std::string_view what,
+      const std::function<int(MDB_txn*, uint64_t*)>& change);
   // Runs `apply` in the group commit and waits for it.
   Status Run(size_t bytes, std::function<int(MDB_txn*, Status*)> apply);
 

@@ -112,20 +112,23 @@ memoir::Effect<Account::Event, Account::Reply> Account::Handle(
       c);
 }
 
+int64_t BalanceDelta(const Account::Event& e) {
+  return std::visit(Overload{
+                        [](const DepositedT& d) { return d.amount; },
+                        [](const WithdrawnT& w) { return -w.amount; },
+                        [](const TransferDebitedT& d) { return -d.amount; },
+                        [](const TransferCreditedT& c) { return c.amount; },
+                    },
+                    e);
+}
+
 void Account::Apply(State& s, const Event& e) const {
-  std::visit(Overload{
-                 [&](const DepositedT& d) { s.balance += d.amount; },
-                 [&](const WithdrawnT& w) { s.balance -= w.amount; },
-                 [&](const TransferDebitedT& d) {
-                   s.balance -= d.amount;
-                   s.debited.push_back(d.transfer);
-                 },
-                 [&](const TransferCreditedT& d) {
-                   s.balance += d.amount;
-                   s.credited.push_back(d.transfer);
-                 },
-             },
-             e);
+  s.balance += BalanceDelta(e);
+  if (const auto* d = std::get_if<TransferDebitedT>(&e)) {
+    s.debited.push_back(d->transfer);
+  } else if (const auto* c = std::get_if<TransferCreditedT>(&e)) {
+    s.credited.push_back(c->transfer);
+  }
 }
 
 TransferStateT Transfer::InitialState(std::string_view id) const {

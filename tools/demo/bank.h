@@ -101,6 +101,10 @@ struct Transfer {
 
 // Registers both types on `system` with the demo's snapshot and restart
 // policies.
+// What an account event does to the balance, in cents (Account::Apply and
+// the demo's read model share it).
+int64_t BalanceDelta(const Account::Event& e);
+
 memoir::Status RegisterBank(memoir::ActorSystem& system,
                             std::string poisoned_account = "");
 

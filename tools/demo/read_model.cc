@@ -18,13 +18,6 @@
 namespace demo {
 namespace {
 
-template <class... F>
-struct Overload : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overload(F...) -> Overload<F...>;
-
 // Adds `delta` to the decimal value at `key`.
 memoir::Status Add(memoir::ReadModel& model, std::string_view table,
                    std::string_view key, int64_t delta) {
@@ -48,14 +41,7 @@ memoir::Status ApplyBalance(memoir::ReadModel& model,
                             const memoir::EventView& e) {
   auto event =
       bank::AccountEventCodec::Decode(e.type, e.schema_version, e.payload);
-  const int64_t delta =
-      std::visit(Overload{
-                     [](const bank::DepositedT& d) { return d.amount; },
-                     [](const bank::WithdrawnT& w) { return -w.amount; },
-                     [](const bank::TransferDebitedT& d) { return -d.amount; },
-                     [](const bank::TransferCreditedT& c) { return c.amount; },
-                 },
-                 event);
+  const int64_t delta = bank::BalanceDelta(event);
   memoir::Status s = Add(model, "by_account", e.stream, delta);
   if (!s.ok()) return s;
   return Add(model, "totals", "bank", delta);
