@@ -121,6 +121,12 @@ build_package() {
     -DMEMOIR_BUILD_TESTS=OFF "${CHECKED[@]}" "$@"
 }
 
+# stage TEXT: a stage's heading, with the time since the command started, so
+# that a slow stage shows in the log.
+stage() {
+  printf '== [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"
+}
+
 jobs=$(nproc 2>/dev/null || echo 2)
 cmd=${1:-demo}
 [ $# -gt 0 ] && shift
@@ -138,24 +144,25 @@ case "$cmd" in
     ;;
   test)
     install_missing
-    echo "== the repository stands alone"
+    stage "the repository stands alone"
     # Its design document is lib/doc/design.md; nothing may point outside
     # the repository for it.
     if git grep -n -e '\.\./shared' -- . ':!tools/dev.sh' 2>/dev/null; then
       echo "dev.sh: the files above point outside the repository" >&2
       exit 1
     fi
-    echo "== clang-format"
+    stage "clang-format"
     git ls-files -z -- '*.cc' '*.h' '*.c' |
       xargs -0 clang-format --dry-run --Werror
-    echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer"
+    stage "build everything under AddressSanitizer + UndefinedBehaviorSanitizer"
     build build/asan -DCMAKE_BUILD_TYPE=Debug -DMEMOIR_SANITIZE=address,undefined \
       "${CHECKED[@]}"
+    stage "the suite under AddressSanitizer + UndefinedBehaviorSanitizer"
     (cd build/asan &&
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       ctest --output-on-failure -j"$((jobs + 1))" -LE long)
-    echo "== the package: a shared, optimised build of the library and the CLI," \
+    stage "the package: a shared, optimised build of the library and the CLI," \
       "installed and used from outside three ways"
     build_package build/package-check -DMEMOIR_BUILD_TOOLS=OFF
     rm -rf build/package-check/prefix
@@ -163,7 +170,7 @@ case "$cmd" in
       >/dev/null
     bash tests/package/check_package.sh build/package-check/prefix . \
       build/package-check/consumers
-    echo "== the runtime's, the group commit's, the journal's and the" \
+    stage "the runtime's, the group commit's, the journal's and the" \
       "subscriptions' concurrency tests under ThreadSanitizer"
     cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DMEMOIR_SANITIZE=thread -DMEMOIR_BUILD_CLI=OFF -DMEMOIR_BUILD_TOOLS=OFF \
@@ -173,9 +180,10 @@ case "$cmd" in
     (cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
       ctest --output-on-failure -j"$jobs" \
         -R '^(runtime_tests|writer_tests|journal_concurrency_tests|subscription_tests)$')
-    echo "== the fuzz targets under libFuzzer (clang, ASan+UBSan), 12 s each"
+    stage "the fuzz targets under libFuzzer (clang, ASan+UBSan), 12 s each"
     build_fuzzers
     run_fuzzers 12
+    stage "done"
     ;;
   package)
     install_missing
