@@ -65,6 +65,16 @@ class JournalImpl final : public Journal, public TxnObserver {
   Result<uint64_t> WaitForCommit(uint64_t after,
                                  std::chrono::milliseconds timeout) override;
 
+  // ScanAll's loop inside `txn` (a read transaction, or the writer's, where
+  // it also sees what the transaction appended), up to position `bound`.
+  // `remember`: keep the stream names met in the journal's id -> name
+  // cache, which only committed streams may enter (an aborted transaction
+  // gives its stream ids out again): false in the writer's transaction.
+  Status ScanLogIn(MDB_txn* txn, uint64_t from_position, uint64_t bound,
+                   size_t max_count, bool remember, const EventVisitor& visit);
+  // The position of the last event in `txn`'s log (0: none). An LMDB code.
+  int LogHeadIn(MDB_txn* txn, uint64_t* head);
+
   // TxnObserver (writer thread).
   void Begin(MDB_txn* txn) override;
   int BeforeCommit(MDB_txn* txn, bool closing) override;
@@ -209,7 +219,10 @@ class JournalImpl final : public Journal, public TxnObserver {
 
   // Reader side: the row of stream `id` in `txn` (kNotFound if none).
   Status ReadRow(MDB_txn* txn, uint64_t id, StreamRow* row);
-  Result<std::string> StreamName(MDB_txn* txn, uint64_t id);
+  // The name of stream `id`, from the cache or `txn`; `remember` adds it
+  // to the cache (only from a transaction that cannot abort).
+  Result<std::string> StreamName(MDB_txn* txn, uint64_t id,
+                                 bool remember = true);
   static StreamInfo MakeInfo(uint64_t id, const StreamRow& row,
                              const std::vector<TailEntry>& tail);
   // Decodes and checks a log record; with stream_id != 0 also that the

@@ -73,7 +73,8 @@ Status JournalImpl::ReadRow(MDB_txn* txn, uint64_t id, StreamRow* row) {
   return Status::OK();
 }
 
-Result<std::string> JournalImpl::StreamName(MDB_txn* txn, uint64_t id) {
+Result<std::string> JournalImpl::StreamName(MDB_txn* txn, uint64_t id,
+                                            bool remember) {
   {
     std::lock_guard<std::mutex> lock(names_mu_);
     if (auto it = id_names_.find(id); it != id_names_.end()) return it->second;
@@ -81,6 +82,7 @@ Result<std::string> JournalImpl::StreamName(MDB_txn* txn, uint64_t id) {
   StreamRow row;
   Status s = ReadRow(txn, id, &row);
   if (!s.ok()) return s;
+  if (!remember) return row.name;
   std::lock_guard<std::mutex> lock(names_mu_);
   id_names_.emplace(id, row.name);
   return row.name;

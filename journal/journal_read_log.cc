@@ -66,7 +66,13 @@ Status JournalImpl::ScanAll(uint64_t from_position, size_t max_count,
   Result<View> view = BeginView(
       [](MDB_txn*, const TailIndex&, uint64_t) { return Status::OK(); });
   if (!view.ok()) return view.status();
-  MDB_txn* txn = view->txn->get();
+  return ScanLogIn(view->txn->get(), from_position, view->bound, max_count,
+                   /*remember=*/true, visit);
+}
+
+Status JournalImpl::ScanLogIn(MDB_txn* txn, uint64_t from_position,
+                              uint64_t bound, size_t max_count, bool remember,
+                              const EventVisitor& visit) {
   CursorCloser cur;
   int rc = mdb_cursor_open(txn, dbs_.log, &cur.c);
   if (rc != 0) return MdbStatus(rc, "reading the log");
@@ -89,7 +95,7 @@ Status JournalImpl::ScanAll(uint64_t from_position, size_t max_count,
       return Status::Corruption("log key of the wrong size");
     }
     uint64_t pos = GetBig64(static_cast<const char*>(k.mv_data));
-    if (pos > view->bound) break;
+    if (pos > bound) break;
     if (visited > 0 && pos <= d.position) {
       return KeysOutOfOrder(
           "log", fmt::format("position {} after position {}", pos, d.position));
@@ -100,7 +106,7 @@ Status JournalImpl::ScanAll(uint64_t from_position, size_t max_count,
     if (last_name == nullptr || d.stream_id != last_id) {
       auto it = names.find(d.stream_id);
       if (it == names.end()) {
-        Result<std::string> name = StreamName(txn, d.stream_id);
+        Result<std::string> name = StreamName(txn, d.stream_id, remember);
         if (!name.ok())
           return name.status().WithContext(fmt::format("position {}", pos));
         it = names.emplace(d.stream_id, std::move(name).value()).first;
@@ -185,6 +191,10 @@ Status JournalImpl::ScanTag(std::string_view tag, uint64_t from_position,
   }
   if (keep_going && visited < max_count) return damaged_before(kMaxSeq);
   return Status::OK();
+}
+
+int JournalImpl::LogHeadIn(MDB_txn* txn, uint64_t* head) {
+  return LastLogPosition(txn, dbs_.log, head);
 }
 
 Result<uint64_t> JournalImpl::LastPosition() {
