@@ -11,11 +11,15 @@
 
 #include <lmdb.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "memoir/clock.h"
 #include "memoir/projection_store.h"
@@ -29,10 +33,16 @@ namespace memoir::internal {
 // The consumer name a projection version's parked events are kept under.
 std::string ParkingName(std::string_view name, uint32_t version);
 
-class ProjectionsImpl final : public ProjectionStore {
+// Also the writer's TxnObserver that runs the inline projections
+// (projections_inline.cc): in each write transaction, before the commit,
+// each attached projection gets the events after its checkpoint in a
+// nested transaction; a failure aborts only that child and detaches the
+// projection.
+class ProjectionsImpl final : public ProjectionStore, public TxnObserver {
  public:
   // Opens the databases, creating them in a writable store; `writer` is
-  // null in a read-only one. Call before the writer starts.
+  // null in a read-only one. Call before the writer starts (it registers
+  // as the writer's observer, after the journal).
   // `checkpoints` keeps the parked events Commit may unpark.
   static Result<std::unique_ptr<ProjectionsImpl>> Open(
       Env* env, Writer* writer, std::shared_ptr<Clock> clock,
@@ -50,6 +60,26 @@ class ProjectionsImpl final : public ProjectionStore {
   Status SetCheckpoint(std::string_view name, uint32_t version,
                        uint64_t position) override;
   Result<size_t> Sweep(std::string_view name, size_t limit) override;
+  bool SupportsInline() const override { return writer_ != nullptr; }
+  Result<std::unique_ptr<InlineAttachment>> AttachInline(
+      InlineProjection projection, uint64_t checkpoint) override;
+
+  // How inline projections read the log inside the writer's transaction;
+  // set by the store before the writer starts.
+  struct LogAccess {
+    // The position of the transaction's last event (0: none).
+    std::function<int(MDB_txn* txn, uint64_t* head)> head;
+    // The events from `from` to `bound`, in order.
+    std::function<Status(MDB_txn* txn, uint64_t from, uint64_t bound,
+                         const EventVisitor& visit)>
+        scan;
+  };
+  void SetLog(LogAccess log) { log_ = std::move(log); }
+
+  // TxnObserver (writer thread).
+  int BeforeCommit(MDB_txn* txn, bool closing) override;
+  void Committed() override;
+  void Aborted() override;
   // As CheckpointsImpl::Lowest, over the versions not retired.
   int Lowest(MDB_txn* txn, uint64_t* floor, std::string* holder);
   // As CheckpointsImpl::Refresh.
@@ -85,12 +115,34 @@ class ProjectionsImpl final : public ProjectionStore {
   // Runs `apply` in the group commit and waits for it.
   Status Run(size_t bytes, std::function<int(MDB_txn*, Status*)> apply);
 
+  // An attached inline projection (projections_inline.cc).
+  struct Inline;
+  class Attachment;
+  // Applies the events up to `head` to `entry` in a child of `txn`. An
+  // LMDB code that must doom the transaction (a full map); any other
+  // failure detaches the projection.
+  int RunInline(MDB_txn* txn, Inline& entry, uint64_t head);
+  // Ends the transaction for the projections it applied: commits or
+  // drops their new checkpoints and runs their callbacks.
+  void EndInline(bool committed);
+  uint64_t Detach(const std::shared_ptr<Inline>& entry);
+
   Env* env_;
   Writer* writer_;
   std::shared_ptr<Clock> clock_;
   CheckpointsImpl* checkpoints_;
   std::mutex mu_;  // guards dbis_ in a read-only store
   std::optional<Dbis> dbis_;
+  LogAccess log_;
+
+  // Inline projections. inline_mu_ guards the list and each entry's
+  // checkpoint and in-transaction mark; the writer thread alone touches
+  // txn_inline_.
+  std::mutex inline_mu_;
+  std::condition_variable inline_done_;
+  std::vector<std::shared_ptr<Inline>> inline_;
+  std::atomic<bool> any_inline_{false};
+  std::vector<std::shared_ptr<Inline>> txn_inline_;
 };
 
 }  // namespace memoir::internal

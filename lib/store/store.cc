@@ -126,6 +126,15 @@ class StoreImpl final : public Store {
                                         clock, store->checkpoints_.get());
     if (!projections.ok()) return projections.status();
     store->projections_ = std::move(projections).value();
+    // Inline projections read the log inside the writer's transaction.
+    JournalImpl* j = store->journal_.get();
+    store->projections_->SetLog(
+        {[j](MDB_txn* txn, uint64_t* head) { return j->LogHeadIn(txn, head); },
+         [j](MDB_txn* txn, uint64_t from, uint64_t bound,
+             const EventVisitor& visit) {
+           return j->ScanLogIn(txn, from, bound, SIZE_MAX,
+                               /*remember=*/false, visit);
+         }});
     // Deletions stop at the lowest consumer's checkpoint (journal.h).
     internal::CheckpointsImpl* cps = store->checkpoints_.get();
     internal::ProjectionsImpl* pjs = store->projections_.get();

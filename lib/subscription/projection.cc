@@ -147,6 +147,16 @@ class ProjectionImpl final : public Projection {
         if (!s.ok()) return s;
       }
     }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      halting_ = false;
+    }
+    // Attached now, the subscription's first batch waits for a detach.
+    Result<uint64_t> head = store_.journal().LastPosition();
+    if (head.ok() && committed() >= *head) {
+      SweepStep();
+      TryAttach();
+    }
     SubscriptionOptions sub;
     sub.name = options_.name;
     sub.filter = options_.filter;
@@ -162,6 +172,7 @@ class ProjectionImpl final : public Projection {
         store_, std::move(sub),
         [this](const Batch& batch) { return Handle(batch); });
     if (!started.ok()) {
+      DetachInline();
       return started.status().WithContext(
           fmt::format("projection '{}'", options_.name));
     }
@@ -208,10 +219,23 @@ class ProjectionImpl final : public Projection {
 
   Status WaitFor(uint64_t position,
                  std::chrono::milliseconds timeout) override {
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + timeout;
     std::shared_ptr<Subscription> sub;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::unique_lock<std::mutex> lock(mu_);
+      // Attached inline, the writer moves the checkpoint; the
+      // subscription waits for a detach and knows nothing of it.
+      cv_.wait_until(lock, deadline,
+                     [&] { return committed_ >= position || !attached_; });
       if (committed_ >= position) return Status::OK();
+      if (attached_) {
+        return Status::Timeout(
+            fmt::format("projection '{}' is at position {}, not yet at {}",
+                        options_.name, committed_, position));
+      }
+      timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::max(deadline - Clock::now(), Clock::duration::zero()));
       sub = sub_;
       if (!sub) {
         return Status::Closed(fmt::format(
@@ -250,6 +274,12 @@ class ProjectionImpl final : public Projection {
       out.parked = last_.parked;
       out.cause = last_.cause;
     }
+    out.attached = attached_;
+    if (attached_) {
+      // The subscription sleeps while the writer applies the events.
+      out.state = SubscriptionStats::State::kLive;
+      out.lag_seconds = 0;
+    }
     out.head = std::max(out.head, out.checkpoint);
     out.lag_events = out.head - out.checkpoint;
     out.lag_seconds = out.lag_events == 0 ? 0 : last_.lag_seconds;
@@ -265,7 +295,8 @@ class ProjectionImpl final : public Projection {
     const uint64_t from = committed();
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (position <= from && active_) return Status::OK();
+      // Attached, the record is the writer's to move.
+      if (attached_ || (position <= from && active_)) return Status::OK();
     }
     Result<uint64_t> head = store_.journal().LastPosition();
     if (!head.ok()) return head.status();
@@ -273,6 +304,8 @@ class ProjectionImpl final : public Projection {
     if (position == from && position < *head) return Status::OK();
     Status s = CommitBatch({}, from, position, position >= *head);
     SweepStep();
+    // A skipped or parked event at the head ends here, not in Handle.
+    if (s.ok() && position >= *head) TryAttach();
     return s;
   }
 
@@ -295,15 +328,15 @@ class ProjectionImpl final : public Projection {
         stopped_ = true;
       }
     }
-    if (!sub) return Status::OK();
     {
       std::lock_guard<std::mutex> lock(mu_);
-      halting_ = true;  // ends a commit_interval wait
+      halting_ = true;  // ends a commit_interval wait, stops attaching
     }
     cv_.notify_all();
+    DetachInline();
+    if (!sub) return Status::OK();
     Status s = sub->Stop();
     std::lock_guard<std::mutex> lock(mu_);
-    halting_ = false;
     last_ = sub->Stats();
     return s;
   }
@@ -371,8 +404,18 @@ class ProjectionImpl final : public Projection {
       sub = sub_;
     }
     if (!sub) return Closed("retry the parked events of");
-    return sub->RetryParked().WithContext(
+    // The subscription's thread retries them between batches: release it
+    // from waiting for a detach, and keep it detached until done.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++retrying_;
+    }
+    DetachInline();
+    Status s = sub->RetryParked().WithContext(
         fmt::format("projection '{}'", options_.name));
+    std::lock_guard<std::mutex> lock(mu_);
+    --retrying_;
+    return s;
   }
 
   Result<std::vector<ParkedEvent>> Parked() override {
@@ -385,12 +428,24 @@ class ProjectionImpl final : public Projection {
   }
 
   Status Handle(const Batch& batch) {
+    if (batch.parked_retry) {
+      DetachInline();
+    } else {
+      // Attached inline, the writer applies the events: wait until it
+      // detaches (by itself, or for Stop, Pause and the like).
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !attached_; });
+    }
     SweepStep();
     Result<std::unique_ptr<ProjectionSnapshot>> snapshot =
         tables_->ReadVersion(options_.name, options_.version);
     if (!snapshot.ok()) return snapshot.status();
     Model model(snapshot->get(), options_.tables, options_.name);
+    // Events the writer applied inline are in the tables already.
+    const uint64_t done = batch.parked_retry ? 0 : committed();
+    if (!batch.parked_retry && batch.scanned_to <= done) return Status::OK();
     for (const EventView& e : batch.events) {
+      if (e.position <= done) continue;
       Status s = apply_(model, e);
       if (!s.ok()) return s;
     }
@@ -420,12 +475,104 @@ class ProjectionImpl final : public Projection {
     std::vector<uint64_t> unpark;
     if (options_.on_failure.then == OnFailure::kParkEvent ||
         options_.on_failure.then == OnFailure::kParkStream) {
-      for (const EventView& e : batch.events) unpark.push_back(e.position);
+      for (const EventView& e : batch.events) {
+        if (e.position > done) unpark.push_back(e.position);
+      }
     }
-    Status s = CommitBatch(model.Take(), committed(), batch.scanned_to,
-                           caught_up, unpark);
+    Status s =
+        CommitBatch(model.Take(), done, batch.scanned_to, caught_up, unpark);
+    if (s.ok() && caught_up &&
+        options_.mode == ProjectionOptions::Mode::kInline) {
+      SweepStep();  // a version activated now sweeps its predecessor first
+      if (TryAttach()) return s;
+    }
     if (s.ok() && batch.live) Throttle();
     return s;
+  }
+
+  // Attaches the projection inline (mode kInline) when nothing stands in
+  // the way: it is active, at rest, not sweeping, not retrying parked
+  // events. True when attached. Called by the subscription's thread or,
+  // before it runs, by Launch.
+  bool TryAttach() {
+    if (options_.mode != ProjectionOptions::Mode::kInline) return false;
+    std::lock_guard<std::mutex> attach(attach_mu_);
+    uint64_t at = 0;
+    std::unique_ptr<InlineAttachment> stale;  // one that detached itself
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (attached_ || halting_ || stopped_ || retrying_ > 0 || !active_ ||
+          sweep_) {
+        return false;
+      }
+      at = committed_;
+      stale = std::move(attachment_);
+    }
+    stale.reset();
+    // A parked stream's later events must wait behind it, which only the
+    // subscription knows how to do: stay on this thread until retried.
+    if (options_.on_failure.then == OnFailure::kParkStream) {
+      Result<std::vector<ParkedEvent>> parked = Parked();
+      if (!parked.ok() || !parked->empty()) return false;
+    }
+    InlineProjection spec;
+    spec.name = options_.name;
+    spec.version = options_.version;
+    spec.tables = options_.tables;
+    spec.matches = [filter = options_.filter](const EventView& e) {
+      return filter.Matches(e);
+    };
+    spec.apply = apply_;
+    spec.max_events = options_.inline_max_events;
+    spec.committed = [this](uint64_t checkpoint, uint64_t applied) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        committed_ = checkpoint;
+        stats_.applied += applied;
+        ++stats_.commits;
+      }
+      cv_.notify_all();
+    };
+    spec.detached = [this](const Status& why, uint64_t checkpoint) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        committed_ = checkpoint;
+        attached_ = false;
+        ++stats_.detaches;
+        stats_.detached_because = why;
+      }
+      cv_.notify_all();
+    };
+    Result<std::unique_ptr<InlineAttachment>> attached =
+        tables_->AttachInline(std::move(spec), at);
+    if (!attached.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.detached_because = attached.status();
+      return false;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    attachment_ = std::move(attached).value();
+    attached_ = true;
+    return true;
+  }
+
+  // Detaches the projection from the writer, if attached: afterwards the
+  // writer no longer moves its record and committed_ is what it holds.
+  void DetachInline() {
+    std::lock_guard<std::mutex> attach(attach_mu_);
+    std::unique_ptr<InlineAttachment> attachment;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      attachment = std::move(attachment_);
+    }
+    if (!attachment) return;
+    const uint64_t checkpoint = attachment->Detach();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      committed_ = checkpoint;
+      attached_ = false;
+    }
+    cv_.notify_all();
   }
 
   // After a live commit: lets appends accumulate for up to commit_interval
@@ -449,9 +596,15 @@ class ProjectionImpl final : public Projection {
   // and start the subscription; taken before mu_, never by the
   // subscription's thread.
   std::mutex control_mu_;
+  // Serialises attaching and detaching inline; taken before mu_, never
+  // by the writer thread.
+  std::mutex attach_mu_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool halting_ = false;  // Halt is stopping the subscription
+  std::unique_ptr<InlineAttachment> attachment_;
+  bool attached_ = false;  // the writer applies the events
+  int retrying_ = 0;       // RetryParked calls in progress
   std::shared_ptr<Subscription> sub_;
   uint64_t committed_;
   bool active_;
@@ -509,6 +662,11 @@ Status CheckOptions(const ProjectionOptions& options, const auto& apply) {
     return Status::InvalidArgument(
         fmt::format("projection '{}': no apply function", options.name));
   }
+  if (options.mode == ProjectionOptions::Mode::kInline &&
+      options.inline_max_events == 0) {
+    return Status::InvalidArgument(fmt::format(
+        "projection '{}': inline_max_events must be at least 1", options.name));
+  }
   if ((options.on_failure.then == OnFailure::kParkEvent ||
        options.on_failure.then == OnFailure::kParkStream) &&
       ValidateStreamName(ProjectionParkingName(options.name, options.version))
@@ -564,6 +722,13 @@ Result<std::unique_ptr<Projection>> Projection::Start(Store& store,
   if (!s.ok()) return s;
   Result<std::unique_ptr<ProjectionStore>> tables = InStoreProjections(store);
   if (!tables.ok()) return tables.status();
+  if (options.mode == ProjectionOptions::Mode::kInline &&
+      !(*tables)->SupportsInline()) {
+    return Status::InvalidArgument(fmt::format(
+        "projection '{}': inline projections run in the process that owns "
+        "the store; {} is open read-only",
+        options.name, store.path()));
+  }
   std::string key = store.path();
   key.push_back('\0');
   key.append(options.name);

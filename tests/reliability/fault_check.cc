@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "memoir/inspect.h"
+#include "memoir/projection_store.h"
 #include "memoir/store.h"
 #include "reliability/fault_workload.h"
 
@@ -243,6 +244,7 @@ struct Checker {
       }
     }
     CheckSnapshots(store);
+    CheckProjection(store);
     auto verify = VerifyStore(store);
     if (!verify.ok()) {
       Problem("verify: ", verify.status().ToString());
@@ -254,6 +256,60 @@ struct Checker {
                                        {{"Fault", "after", 1, {}}});
     if (!more.ok())
       Problem("append after reopening: ", more.status().ToString());
+  }
+
+  // The inline projection's rows count each stream's events up to its
+  // checkpoint, and that checkpoint covers every commit made while it was
+  // attached: a commit carried the events and the model together, or
+  // neither.
+  void CheckProjection(Store& store) {
+    if (!report.projection || !report.projection->started) return;
+    const Report::Inline& j = *report.projection;
+    auto tables = InStoreProjections(store);
+    if (!tables.ok()) {
+      Problem("projection tables: ", tables.status().ToString());
+      return;
+    }
+    auto v1 = (*tables)->ReadVersion(kFaultProjection, 1);
+    if (!v1.ok()) {
+      Problem("reading the inline projection: ", v1.status().ToString());
+      return;
+    }
+    const uint64_t checkpoint = (*v1)->version().checkpoint;
+    if (checkpoint < j.checkpoint) {
+      ++f.lost;
+      Problem("the inline projection is at position ", checkpoint,
+              " after reopening, before the ", j.checkpoint, " it had reached");
+    }
+    if (j.attached && j.detaches == 0 && checkpoint < j.head) {
+      ++f.partial;
+      Problem("events up to position ", j.head,
+              " committed while the inline projection was attached, but it "
+              "is at ",
+              checkpoint);
+    }
+    std::map<std::string, std::string> fold;
+    std::map<std::string, uint64_t> counts;
+    Status s = store.journal().ScanAll(1, SIZE_MAX, [&](const EventView& e) {
+      if (e.position > checkpoint) return false;
+      ++counts[std::string(e.stream)];
+      return true;
+    });
+    if (!s.ok()) Problem("reading the log: ", s.ToString());
+    for (const auto& [stream, n] : counts) fold[stream] = std::to_string(n);
+    std::map<std::string, std::string> rows;
+    s = (*v1)->Scan("events", "", [&](std::string_view k, std::string_view v) {
+      rows[std::string(k)] = std::string(v);
+      return true;
+    });
+    if (!s.ok()) Problem("reading the projection: ", s.ToString());
+    if (rows != fold) {
+      ++f.partial;
+      Problem(
+          "the inline projection's counts differ from the log's up to "
+          "its checkpoint ",
+          checkpoint);
+    }
   }
 
   void CheckSnapshots(Store& store) {

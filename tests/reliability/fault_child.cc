@@ -16,6 +16,10 @@
 // saying to reopen, after a failed sync), closes, reopens, probes again and
 // appends once more to every stream with the head it believes in (a
 // conflict there would mean a failed append was stored after all).
+//
+// An inline projection counts the events of each stream throughout the
+// workload, so that the parent can check that every commit carried the
+// read model with its events, or neither.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -27,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "memoir/projection.h"
 #include "memoir/store.h"
 #include "reliability/fault_workload.h"
 #include "support/io_faults.h"
@@ -283,6 +288,27 @@ int Main(int argc, char** argv) {
       return 3;
     }
   }
+  // Counts each stream's events in the writer's transactions.
+  ProjectionOptions po;
+  po.name = test::kFaultProjection;
+  po.tables = {"events"};
+  po.mode = ProjectionOptions::Mode::kInline;
+  auto projection =
+      Projection::Start(**store, po, [](ReadModel& model, const EventView& e) {
+        auto old = model.Get("events", e.stream);
+        if (!old.ok()) return old.status();
+        const uint64_t n = *old ? std::stoull(**old) : 0;
+        return model.Put("events", e.stream, std::to_string(n + 1));
+      });
+  // On an empty store it attaches in Start; after a failed open, the
+  // store may hold a few events to catch up first.
+  const auto attach_by =
+      std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (projection.ok() && !(*projection)->Stats().attached &&
+         (*projection)->Stats().state != SubscriptionStats::State::kStopped &&
+         std::chrono::steady_clock::now() < attach_by) {
+    std::this_thread::yield();
+  }
   std::vector<std::unique_ptr<Script>> scripts;
   for (int t = 0; t < threads; ++t) {
     scripts.push_back(std::make_unique<Script>(**store, t, rounds));
@@ -304,6 +330,16 @@ int Main(int argc, char** argv) {
   if (!s.ok()) {
     SayError("E", "sync", s);
     lift_and_probe();
+  }
+  if (projection.ok()) {
+    ProjectionStats ps = (*projection)->Stats();
+    auto head = (*store)->journal().LastPosition();
+    Say(fmt::format("J {} {} {} {}", ps.attached ? 1 : 0, ps.detaches,
+                    ps.checkpoint, head.ok() ? *head : 0));
+    (void)(*projection)->Stop();
+    projection->reset();
+  } else {
+    Say("J -");
   }
   Say(fmt::format("Y {}", test::IoFaultsSoFar().failed));
   s = (*store)->Close();

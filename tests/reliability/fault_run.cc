@@ -189,6 +189,16 @@ Report ParseReport(const std::vector<std::string>& lines) {
       r.injected_path = rest();
     } else if (tag == "M") {
       r.failed_meta_write = true;
+    } else if (tag == "J") {
+      Report::Inline j;
+      std::string first;
+      in >> first;
+      j.started = first != "-";
+      if (j.started) {
+        j.attached = first == "1";
+        in >> j.detaches >> j.checkpoint >> j.head;
+      }
+      r.projection = j;
     } else if (tag == "Y") {
       in >> r.failed_before_close;
     } else if (tag == "K") {

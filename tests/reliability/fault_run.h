@@ -74,7 +74,14 @@ struct Report {
   bool failed_meta_write = false;    // M line: a meta-page pwrite failed
   uint64_t failed_calls = 0;         // K line
   uint64_t failed_before_close = 0;  // Y line
-  bool end = false;                  // END seen
+  // J line: the inline projection at the end of the workload.
+  struct Inline {
+    bool started = false;
+    bool attached = false;
+    uint64_t detaches = 0, checkpoint = 0, head = 0;
+  };
+  std::optional<Inline> projection;
+  bool end = false;  // END seen
   std::vector<std::string> unparsed;
 };
 

@@ -16,6 +16,12 @@
 //   X reopened                       the fault is lifted for good and the
 //                                    store reopened: errors after this
 //                                    line are failures of the sweep
+//   J <attached> <detaches> <checkpoint> <head>
+//                                    the inline projection "fault-counts"
+//                                    when the workload ended: attached or
+//                                    not (1/0), how often it detached, its
+//                                    checkpoint and the log's last position
+//                                    (J - when it could not start)
 //   C <op> <calls>                   calls on store files while armed
 //   F <op> <n> <path>                the first failed call
 //   K <failed>                       how many calls were failed
@@ -40,6 +46,10 @@ inline std::string FaultEventPayload(uint64_t cid, size_t index, size_t total) {
   p.append(filler, static_cast<char>('a' + (cid + index) % 26));
   return p;
 }
+
+// The inline projection the child runs: events per stream, in table
+// "events" (key: the stream, value: the count in decimal).
+inline constexpr char kFaultProjection[] = "fault-counts";
 
 inline std::string FaultSnapshotPayload(const std::string& stream,
                                         uint64_t seq) {

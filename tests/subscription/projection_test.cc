@@ -26,6 +26,7 @@
 #include "memoir/inspect.h"
 #include "memoir/projection_store.h"
 #include "memoir/store.h"
+#include "subscription/projection_support.h"
 #include "support/open_store.h"
 #include "support/temp_dir.h"
 
@@ -33,87 +34,16 @@ namespace memoir {
 namespace {
 
 using namespace std::chrono_literals;
+using test::ApplyDeposit;
+using test::Balances;
+using test::Deposit;
 using test::FastStore;
+using test::Fold;
+using test::kLong;
 using test::OpenStoreOrFail;
-
-constexpr auto kLong = std::chrono::minutes(2);
-
-// Appends a deposit of `cents` to `account`; returns its position.
-uint64_t Deposit(Store& store, const std::string& account, int64_t cents,
-                 const std::string& type = "Deposited") {
-  EventData e;
-  e.type = type;
-  e.payload = std::to_string(cents);
-  auto r = store.journal().Append(account, Expected::Any(), {e});
-  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
-  return r->last_position;
-}
-
-// Balances per account: the model every test folds.
-Status ApplyDeposit(ReadModel& model, const EventView& e) {
-  auto old = model.Get("balances", e.stream);
-  if (!old.ok()) return old.status();
-  const int64_t cents =
-      (*old ? std::stoll(**old) : 0) + std::stoll(std::string(e.payload));
-  return model.Put("balances", e.stream, std::to_string(cents));
-}
-
-ProjectionOptions Balances(uint32_t version = 1) {
-  ProjectionOptions o;
-  o.name = "balances";
-  o.version = version;
-  o.tables = {"balances"};
-  o.filter.types = {"Deposited"};
-  o.on_failure.backoff_initial = 1ms;
-  o.on_failure.backoff_max = 1ms;
-  o.safety_poll = 20ms;
-  return o;
-}
-
-std::unique_ptr<Projection> StartOrFail(Store& store, ProjectionOptions o,
-                                        Projection::Apply apply) {
-  auto p = Projection::Start(store, std::move(o), std::move(apply));
-  REQUIRE_MESSAGE(p.ok(), p.status().ToString());
-  return std::move(p).value();
-}
-
-// The fold of the journal's deposits up to `through`, per account.
-std::map<std::string, std::string> Fold(Store& store, uint64_t through) {
-  std::map<std::string, int64_t> sums;
-  Status s = store.journal().ScanAll(1, SIZE_MAX, [&](const EventView& e) {
-    if (e.position > through) return false;
-    if (e.type == "Deposited") {
-      sums[std::string(e.stream)] += std::stoll(std::string(e.payload));
-    }
-    return true;
-  });
-  REQUIRE_MESSAGE(s.ok(), s.ToString());
-  std::map<std::string, std::string> out;
-  for (auto& [k, v] : sums) out[k] = std::to_string(v);
-  return out;
-}
-
-// Every row of `table` in `snapshot`.
-std::map<std::string, std::string> Rows(ProjectionSnapshot& snapshot,
-                                        const std::string& table) {
-  std::map<std::string, std::string> out;
-  Status s =
-      snapshot.Scan(table, "", [&](std::string_view k, std::string_view v) {
-        out[std::string(k)] = std::string(v);
-        return true;
-      });
-  REQUIRE_MESSAGE(s.ok(), s.ToString());
-  return out;
-}
-
-std::unique_ptr<ProjectionSnapshot> ReadOrFail(Store& store,
-                                               const std::string& name) {
-  auto tables = InStoreProjections(store);
-  REQUIRE_MESSAGE(tables.ok(), tables.status().ToString());
-  auto snapshot = (*tables)->Read(name);
-  REQUIRE_MESSAGE(snapshot.ok(), snapshot.status().ToString());
-  return std::move(snapshot).value();
-}
+using test::ReadOrFail;
+using test::Rows;
+using test::StartOrFail;
 
 TEST_CASE(
     "Projection::Start refuses bad options, a read-only store and a "
@@ -430,12 +360,11 @@ int Cycles() {
   return 100;
 }
 
-TEST_CASE(
-    "a projection survives SIGKILL of its process: its tables always "
-    "equal the fold of the events up to its checkpoint") {
+// Kills a process that appends deposits while `mode` projects them,
+// `cycles` times, and checks the projection after each kill.
+void SurvivesKills(ProjectionOptions::Mode mode, int cycles) {
   test::TempDir dir;
   std::mt19937 rng(11);
-  const int cycles = Cycles();
   uint64_t checkpoint_seen = 0;
   for (int cycle = 0; cycle < cycles; ++cycle) {
     int acks[2];
@@ -449,8 +378,14 @@ TEST_CASE(
       if (!store.ok()) _exit(2);
       ProjectionOptions o = Balances();
       o.max_batch = 1 + seed % 50;
+      o.mode = mode;
       auto p = Projection::Start(**store, o, ApplyDeposit);
       if (!p.ok()) _exit(3);
+      // Inline, an append acknowledged once attached is in the tables.
+      while (mode == ProjectionOptions::Mode::kInline &&
+             !(*p)->Stats().attached) {
+        std::this_thread::yield();
+      }
       std::mt19937 child_rng(seed);
       for (;;) {
         EventData e;
@@ -460,13 +395,15 @@ TEST_CASE(
             "account-" + std::to_string(child_rng() % 40), Expected::Any(),
             {e});
         if (!r.ok()) _exit(5);
-        if (write(acks[1], "a", 1) != 1) _exit(4);
+        if (write(acks[1], &r->last_position, 8) != 8) _exit(4);
       }
     }
     close(acks[1]);
     const int wait_for = 1 + static_cast<int>(rng() % 40);
-    char c = 0;
-    for (int i = 0; i < wait_for; ++i) REQUIRE(read(acks[0], &c, 1) == 1);
+    uint64_t acked = 0;
+    for (int i = 0; i < wait_for; ++i) {
+      REQUIRE(read(acks[0], &acked, 8) == 8);
+    }
     kill(pid, SIGKILL);
     int status = 0;
     REQUIRE(waitpid(pid, &status, 0) == pid);
@@ -480,6 +417,10 @@ TEST_CASE(
     const uint64_t checkpoint = (*v1)->version().checkpoint;
     CHECK(checkpoint >= checkpoint_seen);
     CHECK(checkpoint <= store->journal().LastPosition().value());
+    if (mode == ProjectionOptions::Mode::kInline) {
+      CHECK_MESSAGE(checkpoint >= acked, "cycle ", cycle, ": acknowledged ",
+                    acked, ", projected ", checkpoint);
+    }
     checkpoint_seen = checkpoint;
     const auto rows = Rows(**v1, "balances");
     const auto fold = Fold(*store, checkpoint);
@@ -489,10 +430,24 @@ TEST_CASE(
   // And it catches up from where the last kill left it.
   auto store = OpenStoreOrFail(dir.path(), FastStore());
   const uint64_t head = store->journal().LastPosition().value();
-  auto p = StartOrFail(*store, Balances(), ApplyDeposit);
+  ProjectionOptions o = Balances();
+  o.mode = mode;
+  auto p = StartOrFail(*store, o, ApplyDeposit);
   REQUIRE(p->WaitFor(head, kLong).ok());
   CHECK(Rows(*ReadOrFail(*store, "balances"), "balances") ==
         Fold(*store, head));
+}
+
+TEST_CASE(
+    "a projection survives SIGKILL of its process: its tables always "
+    "equal the fold of the events up to its checkpoint") {
+  SurvivesKills(ProjectionOptions::Mode::kAsync, Cycles());
+}
+
+TEST_CASE(
+    "a projection survives SIGKILL of its process inline too: every "
+    "acknowledged append is in its tables") {
+  SurvivesKills(ProjectionOptions::Mode::kInline, Cycles());
 }
 
 }  // namespace

@@ -36,13 +36,25 @@
 // complete new one. The old version's rows are then removed in steps.
 // Starting an older version than the store's active one is refused.
 //
+// Inline. With mode kInline, the projection catches up as above, then
+// attaches itself to the store's write transactions: each commit that
+// appends events applies them (in a nested transaction, with the new
+// checkpoint) before it commits, so appends, rows and checkpoint are one
+// transaction, and WaitFor is rarely needed. It costs every commit the
+// time apply takes, on the writer thread: keep apply cheap (counters,
+// indexes), and never call the store from it (the writer would wait for
+// itself). If apply fails or throws there, only the nested transaction is
+// dropped: the events commit, the projection detaches and handles them on
+// its own thread with `on_failure` as in async mode, then attaches again.
+//
 // Failures. An apply that returns an error or throws fails its batch: the
 // batch's writes are dropped and the events are applied again one at a
 // time, with `on_failure`'s retries and backoff, then stop or skip, as a
 // Subscription's handler (see memoir/subscription.h).
 //
-// Thread safety: apply runs on the projection's thread, one event at a
-// time. The methods may be called from any thread but apply's.
+// Thread safety: apply runs on the projection's thread (or, attached
+// inline, on the store's writer thread), one event at a time. The methods
+// may be called from any thread but apply's.
 #ifndef MEMOIR_PROJECTION_H_
 #define MEMOIR_PROJECTION_H_
 
@@ -97,6 +109,18 @@ struct ProjectionOptions {
   // 0: commit every batch at once. Catching up never waits.
   std::chrono::milliseconds commit_interval{10};
   FailurePolicy on_failure;
+  // kAsync: apply runs on the projection's thread and its writes commit
+  // as their own group-commit operations (see "Writer" above).
+  // kInline: once caught up, apply runs on the writer thread, inside each
+  // transaction that appends events, so the tables change in the same
+  // commit as the journal: an append's caller reads its own events in the
+  // model as soon as the append returns. See "Inline" above.
+  enum class Mode { kAsync, kInline };
+  Mode mode = Mode::kAsync;
+  // kInline: the most events one commit may bring; a commit with more
+  // detaches the projection, which catches up on its own thread and
+  // attaches again.
+  size_t inline_max_events = 10'000;
 };
 
 struct ProjectionStats {
@@ -114,6 +138,12 @@ struct ProjectionStats {
   uint64_t skipped = 0;
   uint64_t parked = 0;
   Status cause;  // why it stopped (kStopped after a failure)
+  // kInline: whether the writer applies it now, how often it detached
+  // itself (a failing apply, a commit over inline_max_events), and why it
+  // last did.
+  bool attached = false;
+  uint64_t detaches = 0;
+  Status detached_because;
 };
 
 class MEMOIR_EXPORT Projection {
@@ -124,7 +154,8 @@ class MEMOIR_EXPORT Projection {
   // `store` must outlive it. Errors: kInvalidArgument for a bad name or
   // table name, version 0, no tables, max_batch 0, a bad partition, a null
   // apply, a read-only store, a version older than the store's active one
-  // or one already replaced; kBusy when this process already runs it;
+  // or one already replaced, kInline with inline_max_events 0; kBusy when
+  // this process already runs it;
   // the errors of reading its record.
   static Result<std::unique_ptr<Projection>> Start(Store& store,
                                                    ProjectionOptions options,

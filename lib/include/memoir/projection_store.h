@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "memoir/export.h"
+#include "memoir/journal.h"
 #include "memoir/result.h"
 #include "memoir/status.h"
 #include "memoir/store.h"
@@ -77,6 +78,47 @@ class MEMOIR_EXPORT ProjectionSnapshot {
       std::function<bool(std::string_view key, std::string_view value)>;
   virtual Status Scan(std::string_view table, std::string_view from,
                       const RowVisitor& visit) = 0;
+};
+
+class ReadModel;  // memoir/projection.h
+
+// A projection applied inside the store's own write transactions: each
+// commit that appends events also applies them to the projection's rows
+// and moves its checkpoint, in a nested transaction, so that the read
+// model is exactly as fresh as the journal. Projection::Start sets this up
+// for ProjectionOptions::mode kInline; few users call AttachInline
+// themselves.
+struct InlineProjection {
+  std::string name;
+  uint32_t version = 1;
+  std::vector<std::string> tables;  // the tables apply may write
+  // Which events apply sees (null: all); the others only pass the
+  // checkpoint.
+  std::function<bool(const EventView& e)> matches;
+  std::function<Status(ReadModel& model, const EventView& e)> apply;
+  // The most events one commit may bring it; beyond, it detaches (a
+  // catch-up is work for another thread, not for the writer).
+  uint64_t max_events = 1000;
+  // Called on the writer thread after each commit that moved the
+  // checkpoint: the new checkpoint and how many events apply received.
+  std::function<void(uint64_t checkpoint, uint64_t applied)> committed;
+  // Called on the writer thread, once, after the transaction in which the
+  // projection detached itself: `why` (apply failed or threw, too many
+  // events, a write over the limits, the record moved by someone else)
+  // and the checkpoint its rows hold. The events of that transaction were
+  // committed (or not) as if it had not been attached.
+  std::function<void(const Status& why, uint64_t checkpoint)> detached;
+};
+
+// An inline projection while attached.
+class MEMOIR_EXPORT InlineAttachment {
+ public:
+  // Detaches.
+  virtual ~InlineAttachment() = default;
+  // Detaches, waiting for a commit that is applying it to end, and returns
+  // the checkpoint its rows then hold. No callback runs after it returns.
+  // Idempotent. Must not be called from apply or a callback.
+  virtual uint64_t Detach() = 0;
 };
 
 class MEMOIR_EXPORT ProjectionStore {
@@ -124,6 +166,24 @@ class MEMOIR_EXPORT ProjectionStore {
   // record of a retired version once its rows are gone. Returns how many
   // rows and records it removed: 0 when nothing is left.
   virtual Result<size_t> Sweep(std::string_view name, size_t limit) = 0;
+
+  // Whether AttachInline can work: the store's own tables, open for
+  // writing.
+  virtual bool SupportsInline() const { return false; }
+  // Attaches `projection`, whose rows hold every event up to `checkpoint`
+  // (its record must say so), to every later write transaction. A commit
+  // applies the events from the checkpoint to its own last one. If apply
+  // fails or throws, the projection detaches itself: the events still
+  // commit, without it (see InlineProjection::detached). Errors:
+  // kInvalidArgument when SupportsInline is false or the projection is
+  // malformed; kBusy when this version is attached already.
+  virtual Result<std::unique_ptr<InlineAttachment>> AttachInline(
+      InlineProjection projection, uint64_t checkpoint) {
+    (void)projection;
+    (void)checkpoint;
+    return Status::InvalidArgument(
+        "this projection store cannot run inline projections");
+  }
 };
 
 // The consumer name under which a projection version's parked events are
