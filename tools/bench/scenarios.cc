@@ -408,93 +408,143 @@ Status RunAppend(const Options& options, Report& report) {
 }
 
 // The cost of a projection on durable appends: the append load of
-// RunAppend on a store without a projection and on one with an async
-// projection counting events per stream (a Get and a Put per event),
-// alternately, in rounds. The ratio is with / without in the same round.
+// RunAppend on a store without a projection, on one with an async
+// projection and on one with an inline projection, each counting events
+// per stream (a Get and a Put per event), in turn, in rounds. The ratios
+// are with / without in the same round.
 Status RunProjection(const Options& options, Report& report) {
   sync();
   const std::string plain_dir = options.dir + "/projection-none";
-  const std::string counted_dir = options.dir + "/projection-async";
   Result<std::unique_ptr<Store>> plain =
       OpenStore(plain_dir, options.durability);
   if (!plain.ok()) return plain.status();
-  Result<std::unique_ptr<Store>> counted =
-      OpenStore(counted_dir, options.durability);
-  if (!counted.ok()) return counted.status();
-  ProjectionOptions po;
-  po.name = "counts";
-  po.tables = {"per_stream"};
-  Result<std::unique_ptr<Projection>> projection = Projection::Start(
-      **counted, po, [](ReadModel& model, const EventView& e) -> Status {
-        auto old = model.Get("per_stream", e.stream);
-        if (!old.ok()) return old.status();
-        const uint64_t n = (*old ? std::stoull(**old) : 0) + 1;
-        return model.Put("per_stream", e.stream, std::to_string(n));
-      });
-  if (!projection.ok()) return projection.status();
   MemoirLoad without(plain->get(), options);
-  MemoirLoad with(counted->get(), options);
+  struct Counted {
+    ProjectionOptions::Mode mode;
+    std::string label;  // "async", "inline"
+    std::string dir;
+    std::unique_ptr<Store> store;
+    std::unique_ptr<Projection> projection;
+    std::unique_ptr<MemoirLoad> load;
+    Series series;
+    std::vector<double> rates, lags;
+  };
+  std::vector<Counted> counted;
+  counted.push_back({ProjectionOptions::Mode::kAsync,
+                     "async",
+                     "",
+                     nullptr,
+                     nullptr,
+                     nullptr,
+                     Series{"no-projection-async", {}, {}},
+                     {},
+                     {}});
+  counted.push_back({ProjectionOptions::Mode::kInline,
+                     "inline",
+                     "",
+                     nullptr,
+                     nullptr,
+                     nullptr,
+                     Series{"no-projection-inline", {}, {}},
+                     {},
+                     {}});
+  for (Counted& c : counted) {
+    c.dir = options.dir + "/projection-" + c.label;
+    Result<std::unique_ptr<Store>> store = OpenStore(c.dir, options.durability);
+    if (!store.ok()) return store.status();
+    c.store = std::move(store).value();
+    ProjectionOptions po;
+    po.name = "counts";
+    po.tables = {"per_stream"};
+    po.mode = c.mode;
+    Result<std::unique_ptr<Projection>> projection = Projection::Start(
+        *c.store, po, [](ReadModel& model, const EventView& e) -> Status {
+          auto old = model.Get("per_stream", e.stream);
+          if (!old.ok()) return old.status();
+          const uint64_t n = (*old ? std::stoull(**old) : 0) + 1;
+          return model.Put("per_stream", e.stream, std::to_string(n));
+        });
+    if (!projection.ok()) return projection.status();
+    c.projection = std::move(projection).value();
+    c.load = std::make_unique<MemoirLoad>(c.store.get(), options);
+  }
   const size_t rounds = std::max<size_t>(1, options.rounds);
   const double slice_seconds = options.seconds / rounds;
   const uint64_t slice_events =
       options.events > 0 ? std::max<uint64_t>(1, options.events / rounds) : 0;
-  Series series{"no-projection", {}, {}};
-  std::vector<double> with_rates, lags;
   for (size_t r = 0; r < rounds; ++r) {
     Result<MemoirLoad::Slice> base = without.Run(slice_seconds, slice_events);
     if (!base.ok()) return base.status();
-    Result<MemoirLoad::Slice> slice = with.Run(slice_seconds, slice_events);
-    if (!slice.ok()) return slice.status();
-    const double rate = slice->events / slice->seconds;
-    with_rates.push_back(rate);
-    series.Add(rate, base->events / base->seconds);
-    const ProjectionStats stats = (*projection)->Stats();
-    lags.push_back(double(stats.lag_events));
-    report.Note(fmt::format(
-        "round {}/{}: without {:.0f} ev/s; with an async projection {:.0f} "
-        "ev/s, the projection {} events behind at the end",
-        r + 1, rounds, base->events / base->seconds, rate, stats.lag_events));
+    const double base_rate = base->events / base->seconds;
+    std::string line = fmt::format("round {}/{}: without {:.0f} ev/s", r + 1,
+                                   rounds, base_rate);
+    for (Counted& c : counted) {
+      Result<MemoirLoad::Slice> slice =
+          c.load->Run(slice_seconds, slice_events);
+      if (!slice.ok()) return slice.status();
+      const double rate = slice->events / slice->seconds;
+      c.rates.push_back(rate);
+      c.series.Add(rate, base_rate);
+      const ProjectionStats stats = c.projection->Stats();
+      c.lags.push_back(double(stats.lag_events));
+      line += fmt::format(
+          "; with an {} projection {:.0f} ev/s ({} events behind at the end, "
+          "{} detaches)",
+          c.label, rate, stats.lag_events, stats.detaches);
+    }
+    report.Note(line);
   }
-  // The projection must have counted every event exactly once.
-  Result<uint64_t> last = (*counted)->journal().LastPosition();
-  if (!last.ok()) return last.status();
-  Status caught = (*projection)->WaitFor(*last, std::chrono::minutes(5));
-  if (!caught.ok()) return caught.WithContext("projection catching up");
-  Result<std::unique_ptr<ProjectionStore>> tables =
-      InStoreProjections(**counted);
-  if (!tables.ok()) return tables.status();
-  Result<std::unique_ptr<ProjectionSnapshot>> view = (*tables)->Read("counts");
-  if (!view.ok()) return view.status();
-  uint64_t counted_events = 0;
-  Status scanned = (*view)->Scan(
-      "per_stream", "", [&](std::string_view, std::string_view v) {
-        counted_events += std::stoull(std::string(v));
-        return true;
-      });
-  view->reset();
-  if (!scanned.ok()) return scanned;
-  if (counted_events != *last) {
-    return Status::Corruption(fmt::format(
-        "the projection counted {} events of {}", counted_events, *last));
+  for (Counted& c : counted) {
+    // The projection must have counted every event exactly once.
+    Result<uint64_t> last = c.store->journal().LastPosition();
+    if (!last.ok()) return last.status();
+    Status caught = c.projection->WaitFor(*last, std::chrono::minutes(5));
+    if (!caught.ok()) return caught.WithContext("projection catching up");
+    Result<std::unique_ptr<ProjectionStore>> tables =
+        InStoreProjections(*c.store);
+    if (!tables.ok()) return tables.status();
+    Result<std::unique_ptr<ProjectionSnapshot>> view =
+        (*tables)->Read("counts");
+    if (!view.ok()) return view.status();
+    uint64_t counted_events = 0;
+    Status scanned = (*view)->Scan(
+        "per_stream", "", [&](std::string_view, std::string_view v) {
+          counted_events += std::stoull(std::string(v));
+          return true;
+        });
+    view->reset();
+    if (!scanned.ok()) return scanned;
+    if (counted_events != *last) {
+      return Status::Corruption(
+          fmt::format("the {} projection counted {} events of {}", c.label,
+                      counted_events, *last));
+    }
+    if (Status s = c.projection->Stop(); !s.ok()) return s;
+    c.projection.reset();
+    c.load.reset();
+    if (Status s = c.store->Close(); !s.ok()) return s.WithContext("Close");
+    c.store.reset();
+    RemoveAll(c.dir);
   }
-  if (Status s = (*projection)->Stop(); !s.ok()) return s;
-  projection->reset();
   if (Status s = (*plain)->Close(); !s.ok()) return s.WithContext("Close");
-  if (Status s = (*counted)->Close(); !s.ok()) return s.WithContext("Close");
   plain->reset();
-  counted->reset();
   RemoveAll(plain_dir);
-  RemoveAll(counted_dir);
   const std::string metric(DurabilityName(options.durability));
-  report.Row("projection", "memoir+async", metric, Median(with_rates), "ev/s",
-             "async_events_per_s");
-  report.Field("projection", "lag_events_max",
-               *std::max_element(lags.begin(), lags.end()));
+  for (const Counted& c : counted) {
+    report.Row("projection", "memoir+" + c.label, metric, Median(c.rates),
+               "ev/s", c.label + "_events_per_s");
+    report.Field("projection", c.label + "_lag_events_max",
+                 *std::max_element(c.lags.begin(), c.lags.end()));
+  }
   report.Note(fmt::format(
       "projection: median of {} rounds of {:.2f} s each way; {} producers, "
-      "{} streams; the projection does a Get and a Put per event",
+      "{} streams; the projection does a Get and a Put per event; ratios "
+      "are memoir with the projection over memoir without, in the same "
+      "round",
       rounds, slice_seconds, options.producers, options.streams));
-  ReportSeries(report, "projection", series, metric, "");
+  for (const Counted& c : counted) {
+    ReportSeries(report, "projection", c.series, metric, "");
+  }
   return Status::OK();
 }
 
