@@ -68,8 +68,12 @@ FUZZ_TARGETS=(event_record snapshot_record keys cli_printer)
 
 # build/fuzz: clang with ASan, UBSan and libFuzzer's coverage, only what the
 # fuzz targets need.
+# -O1, as libFuzzer's documentation suggests: nearly -O2's speed for far
+# less compile time.
 build_fuzzers() {
   cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -DNDEBUG" \
+    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -DNDEBUG" \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DMEMOIR_SANITIZE=address,undefined,fuzzer-no-link -DMEMOIR_FUZZ=ON \
     "${CHECKED[@]}" >/dev/null
@@ -172,7 +176,10 @@ case "$cmd" in
       build/package-check/consumers
     stage "the runtime's, the group commit's, the journal's and the" \
       "subscriptions' concurrency tests under ThreadSanitizer"
+    # -O1: ThreadSanitizer's own advice for speed, and a quicker compile
+    # than -O2.
     cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -DNDEBUG" \
       -DMEMOIR_SANITIZE=thread -DMEMOIR_BUILD_CLI=OFF -DMEMOIR_BUILD_TOOLS=OFF \
       "${CHECKED[@]}" >/dev/null
     cmake --build build/tsan --target runtime_tests writer_tests \
