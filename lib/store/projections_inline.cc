@@ -141,28 +141,45 @@ Result<std::unique_ptr<InlineAttachment>> ProjectionsImpl::AttachInline(
     InlineProjection projection, uint64_t checkpoint) {
   Status s = CheckWrite(projection.name, projection.version, "attach");
   if (!s.ok()) return s;
-  if (!projection.apply || projection.tables.empty() || !log_.scan) {
+  if (!projection.apply || projection.tables.empty() ||
+      projection.max_events == 0 || !log_.scan) {
     return Status::InvalidArgument(fmt::format(
-        "projection '{}': an inline projection needs an apply function and "
-        "tables",
+        "projection '{}': an inline projection needs an apply function, "
+        "tables and max_events of at least 1",
         projection.name));
   }
   auto entry = std::make_shared<Inline>();
   entry->spec = std::move(projection);
   entry->checkpoint = checkpoint;
-  std::lock_guard<std::mutex> lock(inline_mu_);
-  for (const std::shared_ptr<Inline>& other : inline_) {
-    if (other->spec.name == entry->spec.name &&
-        other->spec.version == entry->spec.version) {
-      return Status::Busy(
-          fmt::format("projection '{}' version {} is attached already",
-                      entry->spec.name, entry->spec.version));
+  {
+    std::lock_guard<std::mutex> lock(inline_mu_);
+    for (const std::shared_ptr<Inline>& other : inline_) {
+      if (other->spec.name == entry->spec.name &&
+          other->spec.version == entry->spec.version) {
+        return Status::Busy(
+            fmt::format("projection '{}' version {} is attached already",
+                        entry->spec.name, entry->spec.version));
+      }
     }
+    inline_.push_back(entry);
+    any_inline_.store(true, std::memory_order_release);
   }
-  inline_.push_back(entry);
-  any_inline_.store(true, std::memory_order_release);
-  return std::unique_ptr<InlineAttachment>(
-      std::make_unique<Attachment>(this, std::move(entry)));
+  auto attachment = std::make_unique<Attachment>(this, entry);
+  // Events committed after the caller's last look are after the
+  // checkpoint too, but only a commit runs BeforeCommit: when the log is
+  // ahead, make one (it writes nothing but what the projection applies).
+  uint64_t head = 0;
+  {
+    Result<ReadTxn> read = env_->BeginRead();
+    if (!read.ok()) return read.status();
+    int rc = log_.head(read->get(), &head);
+    if (rc != 0) return MdbStatus(rc, "reading the head of the log");
+  }
+  if (head > checkpoint) {
+    s = Run(16, [](MDB_txn*, Status*) { return 0; });
+    if (!s.ok()) return s.WithContext("attaching an inline projection");
+  }
+  return std::unique_ptr<InlineAttachment>(std::move(attachment));
 }
 
 uint64_t ProjectionsImpl::Detach(const std::shared_ptr<Inline>& entry) {

@@ -221,32 +221,41 @@ class ProjectionImpl final : public Projection {
                  std::chrono::milliseconds timeout) override {
     using Clock = std::chrono::steady_clock;
     const auto deadline = Clock::now() + timeout;
-    std::shared_ptr<Subscription> sub;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      // Attached inline, the writer moves the checkpoint; the
-      // subscription waits for a detach and knows nothing of it.
-      cv_.wait_until(lock, deadline,
-                     [&] { return committed_ >= position || !attached_; });
-      if (committed_ >= position) return Status::OK();
-      if (attached_) {
-        return Status::Timeout(
-            fmt::format("projection '{}' is at position {}, not yet at {}",
-                        options_.name, committed_, position));
+    // The subscription may attach inline while we wait on it, and then
+    // stops moving (the writer moves the checkpoint): wait on it in
+    // slices and look again.
+    constexpr auto kSlice = std::chrono::milliseconds(50);
+    for (;;) {
+      std::shared_ptr<Subscription> sub;
+      std::chrono::milliseconds slice{0};
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        // Attached inline, the writer moves the checkpoint; the
+        // subscription waits for a detach and knows nothing of it.
+        cv_.wait_until(lock, deadline,
+                       [&] { return committed_ >= position || !attached_; });
+        if (committed_ >= position) return Status::OK();
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::max(deadline - Clock::now(), Clock::duration::zero()));
+        if (attached_ || left.count() == 0) {
+          return Status::Timeout(
+              fmt::format("projection '{}' is at position {}, not yet at {}",
+                          options_.name, committed_, position));
+        }
+        sub = sub_;
+        if (!sub) {
+          return Status::Closed(fmt::format(
+              "projection '{}' is {} at position {}, before {}", options_.name,
+              stopped_ ? "stopped" : "paused", committed_, position));
+        }
+        slice = std::min(left, std::chrono::milliseconds(kSlice));
       }
-      timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::max(deadline - Clock::now(), Clock::duration::zero()));
-      sub = sub_;
-      if (!sub) {
-        return Status::Closed(fmt::format(
-            "projection '{}' is {} at position {}, before {}", options_.name,
-            stopped_ ? "stopped" : "paused", committed_, position));
+      Status s = sub->WaitFor(position, slice);
+      if (s.ok()) return s;
+      if (!s.IsTimeout()) {
+        return s.WithContext(fmt::format("projection '{}'", options_.name));
       }
     }
-    Status s = sub->WaitFor(position, timeout);
-    return s.ok()
-               ? s
-               : s.WithContext(fmt::format("projection '{}'", options_.name));
   }
 
   ProjectionStats Stats() const override {
@@ -292,11 +301,13 @@ class ProjectionImpl final : public Projection {
     return committed_;
   }
   Status SaveCheckpoint(uint64_t position) {
-    const uint64_t from = committed();
+    uint64_t from = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
       // Attached, the record is the writer's to move.
-      if (attached_ || (position <= from && active_)) return Status::OK();
+      if (attached_) return Status::OK();
+      from = committed_;
+      if (position <= from && active_) return Status::OK();
     }
     Result<uint64_t> head = store_.journal().LastPosition();
     if (!head.ok()) return head.status();
@@ -436,23 +447,25 @@ class ProjectionImpl final : public Projection {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return !attached_; });
     }
+    // Events the writer applied inline are in the tables already.
+    const uint64_t done = batch.parked_retry ? 0 : committed();
+    if (!batch.parked_retry && batch.scanned_to <= done) return Status::OK();
     SweepStep();
     Result<std::unique_ptr<ProjectionSnapshot>> snapshot =
         tables_->ReadVersion(options_.name, options_.version);
     if (!snapshot.ok()) return snapshot.status();
     Model model(snapshot->get(), options_.tables, options_.name);
-    // Events the writer applied inline are in the tables already.
-    const uint64_t done = batch.parked_retry ? 0 : committed();
-    if (!batch.parked_retry && batch.scanned_to <= done) return Status::OK();
+    uint64_t applied = 0;
     for (const EventView& e : batch.events) {
       if (e.position <= done) continue;
       Status s = apply_(model, e);
       if (!s.ok()) return s;
+      ++applied;
     }
     snapshot->reset();  // end the read transaction before the commit waits
     {
       std::lock_guard<std::mutex> lock(mu_);
-      stats_.applied += batch.events.size();
+      stats_.applied += applied;
     }
     if (batch.parked_retry) {
       // An old event: its writes and its unparking in one transaction;
@@ -524,10 +537,11 @@ class ProjectionImpl final : public Projection {
     };
     spec.apply = apply_;
     spec.max_events = options_.inline_max_events;
+    // While attached_ holds, the writer alone moves the checkpoint.
     spec.committed = [this](uint64_t checkpoint, uint64_t applied) {
       {
         std::lock_guard<std::mutex> lock(mu_);
-        committed_ = checkpoint;
+        if (attached_) committed_ = checkpoint;
         stats_.applied += applied;
         ++stats_.commits;
       }
@@ -536,7 +550,7 @@ class ProjectionImpl final : public Projection {
     spec.detached = [this](const Status& why, uint64_t checkpoint) {
       {
         std::lock_guard<std::mutex> lock(mu_);
-        committed_ = checkpoint;
+        if (attached_) committed_ = checkpoint;
         attached_ = false;
         ++stats_.detaches;
         stats_.detached_because = why;
@@ -569,7 +583,9 @@ class ProjectionImpl final : public Projection {
     const uint64_t checkpoint = attachment->Detach();
     {
       std::lock_guard<std::mutex> lock(mu_);
-      committed_ = checkpoint;
+      // If it detached itself first, its callback set the checkpoint, and
+      // this thread or the subscription's may have moved it on since.
+      if (attached_) committed_ = checkpoint;
       attached_ = false;
     }
     cv_.notify_all();

@@ -128,6 +128,34 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "AttachInline behind the head applies the events already committed "
+    "before it returns") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto tables = InStoreProjections(*store).value();
+  REQUIRE(tables->Commit("balances", 1, 0, 0, {}, /*activate=*/true).ok());
+  Deposit(*store, "account-1", 4);
+  const uint64_t last = Deposit(*store, "account-2", 5);
+  InlineProjection spec;
+  spec.name = "balances";
+  spec.tables = {"balances"};
+  spec.apply = ApplyDeposit;
+  spec.max_events = 0;
+  CHECK(tables->AttachInline(spec, 0).status().code() ==
+        Status::Code::kInvalidArgument);
+  spec.max_events = 100;
+  auto attached = tables->AttachInline(spec, 0);
+  REQUIRE_MESSAGE(attached.ok(), attached.status().ToString());
+  CHECK(tables->AttachInline(spec, 0).status().code() == Status::Code::kBusy);
+  // No append since: the events came with the commit AttachInline made.
+  CHECK(Model(*store) == std::pair{last, Fold(*store, last)});
+  CHECK((*attached)->Detach() == last);
+  const uint64_t after = Deposit(*store, "account-1", 1);
+  CHECK(Model(*store).first == last);
+  CHECK(after == last + 1);
+}
+
+TEST_CASE(
     "an inline projection detaches when its record is moved under it, "
     "rather than overwrite it") {
   test::TempDir dir;
@@ -204,6 +232,12 @@ TEST_CASE(
   Deposit(*store, "account-1", 666);
   const uint64_t later = Deposit(*store, "account-1", 1);
   const uint64_t other = Deposit(*store, "account-2", 2);
+  REQUIRE(p->WaitFor(other, kLong).ok());
+  // Detached by the poison event, then moved on by its own thread: a
+  // Pause must keep that progress, not go back to where it detached.
+  REQUIRE(p->Pause().ok());
+  CHECK(p->Stats().checkpoint == other);
+  REQUIRE(p->Resume().ok());
   REQUIRE(p->WaitFor(other, kLong).ok());
   auto parked = p->Parked();
   REQUIRE(parked.ok());

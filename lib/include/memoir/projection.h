@@ -21,13 +21,13 @@
 // InStoreProjections (memoir/projection_store.h), which shows the active
 // version in one read transaction.
 //
-// Writer. The projection runs on its own thread in the process that owns
-// the store: it reads a batch after its checkpoint, applies it against a
-// snapshot of its tables plus the batch's own writes (a Get sees an earlier
-// Put of the same batch), and submits the writes with the new checkpoint
-// as one operation of the group commit. The writer thread only copies
-// bytes, so a slow projection lags (see Stats) but never slows appends, and
-// a failing one never fails them.
+// Writer. An async projection (the default) runs on its own thread in the
+// process that owns the store: it reads a batch after its checkpoint, applies
+// it against a snapshot of its tables plus the batch's own writes (a Get sees
+// an earlier Put of the same batch), and submits the writes with the new
+// checkpoint as one operation of the group commit. The writer thread only
+// copies bytes, so a slow projection lags (see Stats) but never slows appends,
+// and a failing one never fails them.
 //
 // Versions. Bump `version` when apply changes: the new version is built
 // from the origin in its own rows while the old one stays readable, and
@@ -46,6 +46,9 @@
 // itself). If apply fails or throws there, only the nested transaction is
 // dropped: the events commit, the projection detaches and handles them on
 // its own thread with `on_failure` as in async mode, then attaches again.
+// (A full map is the exception: it fails the whole commit, which the store
+// grows the map for and retries.) With OnFailure::kParkStream it stays on
+// its own thread while any stream is parked.
 //
 // Failures. An apply that returns an error or throws fails its batch: the
 // batch's writes are dropped and the events are applied again one at a

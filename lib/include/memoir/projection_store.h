@@ -98,7 +98,7 @@ struct InlineProjection {
   std::function<Status(ReadModel& model, const EventView& e)> apply;
   // The most events one commit may bring it; beyond, it detaches (a
   // catch-up is work for another thread, not for the writer).
-  uint64_t max_events = 1000;
+  uint64_t max_events = 10'000;
   // Called on the writer thread after each commit that moved the
   // checkpoint: the new checkpoint and how many events apply received.
   std::function<void(uint64_t checkpoint, uint64_t applied)> committed;
@@ -116,8 +116,10 @@ class MEMOIR_EXPORT InlineAttachment {
   // Detaches.
   virtual ~InlineAttachment() = default;
   // Detaches, waiting for a commit that is applying it to end, and returns
-  // the checkpoint its rows then hold. No callback runs after it returns.
-  // Idempotent. Must not be called from apply or a callback.
+  // the checkpoint its rows held when it was last attached (if it had
+  // detached itself, someone else may have moved them on since). No
+  // callback runs after it returns. Idempotent. Must not be called from
+  // apply or a callback.
   virtual uint64_t Detach() = 0;
 };
 
@@ -172,11 +174,16 @@ class MEMOIR_EXPORT ProjectionStore {
   virtual bool SupportsInline() const { return false; }
   // Attaches `projection`, whose rows hold every event up to `checkpoint`
   // (its record must say so), to every later write transaction. A commit
-  // applies the events from the checkpoint to its own last one. If apply
-  // fails or throws, the projection detaches itself: the events still
-  // commit, without it (see InlineProjection::detached). Errors:
-  // kInvalidArgument when SupportsInline is false or the projection is
-  // malformed; kBusy when this version is attached already.
+  // applies the events from the checkpoint to its own last one; when the
+  // log is already ahead of `checkpoint`, AttachInline makes a commit to
+  // apply them before it returns. If apply fails or throws, the projection
+  // detaches itself: the events still commit, without it (see
+  // InlineProjection::detached). One failure is not contained: a full map
+  // fails the whole commit, which the store then grows and retries, so
+  // appends fail only if growing fails. Errors: kInvalidArgument when
+  // SupportsInline is false or the projection is malformed (no apply, no
+  // tables, max_events 0); kBusy when this version is attached already;
+  // those of that commit.
   virtual Result<std::unique_ptr<InlineAttachment>> AttachInline(
       InlineProjection projection, uint64_t checkpoint) {
     (void)projection;
