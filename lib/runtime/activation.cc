@@ -133,6 +133,12 @@ void SystemImpl::RecoverCell(const CellPtr& cell) {
   }
   c.state = std::move(r->state);
   c.head = r->seq;
+  // The recovered events' last position is somewhere before the head of
+  // the log: an upper bound serves answers that wait for it.
+  if (r->seq > 0) {
+    Result<uint64_t> head = store_.journal().LastPosition();
+    c.committed_position = head.ok() ? *head : 0;
+  }
   c.committed_seq.store(r->seq);
   c.pending_seq.store(r->seq);
   c.events_since_snapshot = r->seq - r->snapshot_seq;

@@ -107,6 +107,9 @@ struct Cell {
   uint64_t head = 0;  // seq after every handled event
   uint64_t last_batch = 0;
   uint64_t committed_batch = 0;
+  // At or after the global position of the last committed event (an
+  // upper bound after recovery): the position answers carry.
+  uint64_t committed_position = 0;
   std::deque<PendingReply> replies;
   std::deque<PendingBatch> batches;
   bool broken = false;           // state must be rebuilt once in_flight == 0

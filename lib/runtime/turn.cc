@@ -124,6 +124,7 @@ void SystemImpl::ProcessCompletion(Cell& c, Completion completion) {
     if (batch.result->ok()) {
       c.committed_batch = batch.id;
       c.committed_seq.store(batch.last_seq);
+      c.committed_position = batch.result->value().last_position;
       counters_.events.fetch_add(batch.events);
       counters_.appends.fetch_add(1);
       // Not after a Destroy or a quarantine dropped the state.
@@ -165,6 +166,7 @@ void SystemImpl::ReleaseReplies(Cell& c) {
   while (!c.replies.empty() && c.replies.front().batch <= c.committed_batch) {
     PendingReply r = std::move(c.replies.front());
     c.replies.pop_front();
+    r.message->position = c.committed_position;
     Finish(*r.message, r.status);
     if (r.status.ok() && r.then) {
       try {

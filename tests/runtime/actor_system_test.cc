@@ -47,6 +47,41 @@ TEST_CASE("an actor recovers its state after the process reopens the store") {
   CHECK(info.last_recovery_ms <= system->Stats().recovery_max_ms);
 }
 
+TEST_CASE(
+    "AskWithPosition answers with the position of the command's last event, "
+    "and after a restart a read-only command's answer covers the recovered "
+    "events") {
+  test::TempDir dir;
+  uint64_t last = 0;
+  {
+    auto store = test::OpenTestStore(dir.path());
+    auto system = test::StartSystem(*store);
+    REQUIRE(system->Register<Counter>().ok());
+    auto a = system->Ref<Counter>("a");
+    auto b = system->Ref<Counter>("b");
+    for (int i = 1; i <= 5; ++i) {
+      auto answer = test::Await(a.AskWithPosition(Add(i)));
+      CHECK(answer.reply == i * (i + 1) / 2);
+      // The command's own event is the last one in the log here.
+      CHECK(answer.position == store->journal().LastPosition().value());
+      last = answer.position;
+      REQUIRE(test::Await(b.Ask(Add(1))) == i);  // moves the log on
+    }
+    // A command without events: at or after the actor's last event.
+    auto got = test::Await(a.AskWithPosition(Get()));
+    CHECK(got.reply == 15);
+    CHECK(got.position >= last);
+    CHECK(got.position < store->journal().LastPosition().value());
+    CHECK(test::AwaitError(a.AskWithPosition(Add(-1))).IsRejected());
+  }
+  auto store = test::OpenTestStore(dir.path());
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register<Counter>().ok());
+  auto got = test::Await(system->Ref<Counter>("a").AskWithPosition(Get()));
+  CHECK(got.reply == 15);
+  CHECK(got.position >= last);
+}
+
 TEST_CASE("a rejection is an answer: nothing written, no restart") {
   test::TempDir dir;
   auto store = test::OpenTestStore(dir.path());

@@ -66,6 +66,17 @@ struct Committed {
   uint64_t seq = 0;
 };
 
+// An answer and where the journal was when it was given
+// (ActorRef::AskWithPosition).
+template <typename Reply>
+struct Positioned {
+  Reply reply;
+  // A global position at or after the last event of the state the reply
+  // reflects (the command's own events, when it had some): once a
+  // subscription or projection has seen it, it has seen the command.
+  uint64_t position = 0;
+};
+
 template <ActorType A>
 class ActorRef;
 
@@ -181,6 +192,29 @@ class ActorRef {
     auto sink = std::make_shared<detail::ReplySink<Reply>>();
     auto future = sink->future();
     Send(std::move(command), std::move(sink), timeout, true);
+    return future;
+  }
+
+  // As Ask, with the commit position of the answer: pass it to
+  // Projection::WaitFor (or Subscription::WaitFor) to read a model that
+  // includes the command ("read your writes"). For a command without
+  // events, a position at or after the actor's last event.
+  std::future<Result<Positioned<Reply>>> AskWithPosition(
+      Command command, Timeout timeout = {}) const {
+    auto promise = std::make_shared<std::promise<Result<Positioned<Reply>>>>();
+    auto future = promise->get_future();
+    using Sink = detail::ReplySink<Reply>;
+    Send(std::move(command),
+         std::make_shared<Sink>(typename Sink::PositionCallback(
+             [promise](Result<Reply> r, uint64_t position) {
+               if (r.ok()) {
+                 promise->set_value(
+                     Positioned<Reply>{std::move(r).value(), position});
+               } else {
+                 promise->set_value(r.status());
+               }
+             })),
+         timeout, true);
     return future;
   }
 

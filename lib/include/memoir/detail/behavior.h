@@ -81,6 +81,10 @@ class MEMOIR_EXPORT Message {
   // The sender blocks on the answer (a future-returning Ask from a thread
   // of its own): the runtime may run the actor's turn on that thread.
   bool caller_waits = false;
+  // Set by the runtime before a successful Finish: a global position at or
+  // after the last event of the state the answer reflects (0: the actor has
+  // no events), for ActorRef::AskWithPosition.
+  uint64_t position = 0;
 };
 
 // What handling one command produced.
@@ -127,11 +131,15 @@ template <typename R>
 class MEMOIR_EXPORT ReplySink {
  public:
   using Callback = std::function<void(Result<R>)>;
+  using PositionCallback = std::function<void(Result<R>, uint64_t position)>;
   explicit ReplySink(Callback cb = nullptr) : callback_(std::move(cb)) {}
+  explicit ReplySink(PositionCallback cb) : with_position_(std::move(cb)) {}
   std::future<Result<R>> future() { return promise_.get_future(); }
-  void Deliver(Result<R> result) {
+  void Deliver(Result<R> result, uint64_t position = 0) {
     if (done_.exchange(true)) return;
-    if (callback_) {
+    if (with_position_) {
+      with_position_(std::move(result), position);  // may throw: callers catch
+    } else if (callback_) {
       callback_(std::move(result));  // may throw: callers catch
     } else {
       promise_.set_value(std::move(result));
@@ -142,6 +150,7 @@ class MEMOIR_EXPORT ReplySink {
   std::atomic<bool> done_{false};
   std::promise<Result<R>> promise_;
   Callback callback_;
+  PositionCallback with_position_;
 };
 
 }  // namespace memoir::detail

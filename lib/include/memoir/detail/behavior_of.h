@@ -30,7 +30,7 @@ class TypedMessage final : public Message {
   void Finish(const Status& status) override {
     if (!sink_) return;
     if (status.ok() && reply) {
-      sink_->Deliver(std::move(*reply));
+      sink_->Deliver(std::move(*reply), position);
     } else {
       sink_->Deliver(status.ok() ? Status::Failed("internal: no reply stored")
                                  : status);
