@@ -272,6 +272,7 @@ class ProjectionImpl final : public Projection {
       out.retries = s.retries;
       out.skipped = s.skipped;
       out.parked = s.parked;
+      out.gone = s.gone;
       out.lag_seconds = s.lag_seconds;
       out.cause = s.cause;
       last_ = s;
@@ -281,6 +282,7 @@ class ProjectionImpl final : public Projection {
       out.retries = last_.retries;
       out.skipped = last_.skipped;
       out.parked = last_.parked;
+      out.gone = last_.gone;
       out.cause = last_.cause;
     }
     out.attached = attached_;

@@ -524,6 +524,7 @@ class SubscriptionImpl final : public Subscription {
     uint64_t head = 0;
     bool live = false;
     int64_t examined_ns = 0;  // commit time of the last event examined
+    uint64_t examined = 0;    // events read
   };
   Result<Slice> Read(uint64_t position) {
     // The head first: the scan's snapshot is at least as new, so a short
@@ -548,6 +549,7 @@ class SubscriptionImpl final : public Subscription {
     if (!s.ok()) return s;
     Slice out;
     out.examined_ns = examined_ns;
+    out.examined = examined;
     out.live = examined < options_.max_batch;
     out.scanned_to = out.live ? std::max(last, *head) : last;
     out.head = std::max(*head, out.scanned_to);
@@ -579,9 +581,14 @@ class SubscriptionImpl final : public Subscription {
         since_save_ += events.size();
       }
       Advance(slice->scanned_to, slice->head, state);
-      if (slice->examined_ns != 0) {
+      {
         std::lock_guard<std::mutex> lock(mu_);
-        examined_ns_ = slice->examined_ns;
+        if (slice->examined_ns != 0) examined_ns_ = slice->examined_ns;
+        // Positions are dense: every one passed without an event held a
+        // deleted one.
+        const uint64_t passed =
+            slice->scanned_to > position ? slice->scanned_to - position : 0;
+        if (passed > slice->examined) stats_.gone += passed - slice->examined;
       }
       position = slice->scanned_to;
       if (slice->live || since_save_ >= options_.checkpoint_every_events ||

@@ -457,6 +457,24 @@ namespace memoir {
 namespace {
 
 TEST_CASE(
+    "a projection rebuilt over deleted history counts the events it never "
+    "saw") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  for (int i = 0; i < 10; ++i) Deposit(*store, "account-1", 1);
+  for (int i = 0; i < 5; ++i) Deposit(*store, "account-2", 2);
+  const uint64_t last = Deposit(*store, "account-1", 100);
+  REQUIRE(store->journal().DeleteTo("account-1", 6).ok());
+  auto p = StartOrFail(*store, Balances(), ApplyDeposit);
+  REQUIRE(p->WaitFor(last, kLong).ok());
+  CHECK(p->Stats().gone == 6);
+  // The model is the fold of what is left: the deleted deposits are gone.
+  CHECK(Rows(*ReadOrFail(*store, "balances"), "balances") ==
+        std::map<std::string, std::string>{{"account-1", "104"},
+                                           {"account-2", "10"}});
+}
+
+TEST_CASE(
     "DeleteTo stops at the lowest checkpoint kept in the store, says "
     "whose, and goes on once the consumer has passed; force deletes "
     "all") {

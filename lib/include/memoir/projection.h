@@ -140,7 +140,8 @@ struct ProjectionStats {
   uint64_t retries = 0;
   uint64_t skipped = 0;
   uint64_t parked = 0;
-  Status cause;  // why it stopped (kStopped after a failure)
+  uint64_t gone = 0;  // as SubscriptionStats::gone
+  Status cause;       // why it stopped (kStopped after a failure)
   // kInline: whether the writer applies it now, how often it detached
   // itself (a failing apply, a commit over inline_max_events), and why it
   // last did.

@@ -178,7 +178,12 @@ struct SubscriptionStats {
   uint64_t retries = 0;
   uint64_t skipped = 0;
   uint64_t parked = 0;  // events parked now
-  Status cause;         // why it stopped (kStopped after a failure)
+  // Positions passed since Start whose events had been deleted
+  // (Journal::DeleteTo, DeleteStream): history this consumer never saw,
+  // so a model rebuilt over it lacks those events (`memoir streams STORE`
+  // shows which streams have deleted events, and up to which seq).
+  uint64_t gone = 0;
+  Status cause;  // why it stopped (kStopped after a failure)
 };
 
 class MEMOIR_EXPORT Subscription {
