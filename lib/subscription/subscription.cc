@@ -569,6 +569,15 @@ class SubscriptionImpl final : public Subscription {
                         options_.name, position)));
         return;
       }
+      {
+        // Positions are dense: every one passed without an event held a
+        // deleted one. Counted before the handler sees the slice, so that
+        // whoever waits for it finds the count complete.
+        const uint64_t passed =
+            slice->scanned_to > position ? slice->scanned_to - position : 0;
+        std::lock_guard<std::mutex> lock(mu_);
+        if (passed > slice->examined) stats_.gone += passed - slice->examined;
+      }
       const SubscriptionStats::State state =
           slice->live ? SubscriptionStats::State::kLive
                       : SubscriptionStats::State::kCatchingUp;
@@ -581,14 +590,9 @@ class SubscriptionImpl final : public Subscription {
         since_save_ += events.size();
       }
       Advance(slice->scanned_to, slice->head, state);
-      {
+      if (slice->examined_ns != 0) {
         std::lock_guard<std::mutex> lock(mu_);
-        if (slice->examined_ns != 0) examined_ns_ = slice->examined_ns;
-        // Positions are dense: every one passed without an event held a
-        // deleted one.
-        const uint64_t passed =
-            slice->scanned_to > position ? slice->scanned_to - position : 0;
-        if (passed > slice->examined) stats_.gone += passed - slice->examined;
+        examined_ns_ = slice->examined_ns;
       }
       position = slice->scanned_to;
       if (slice->live || since_save_ >= options_.checkpoint_every_events ||
