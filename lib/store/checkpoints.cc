@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "storage/bytes.h"
 #include "storage/checksum.h"
@@ -31,7 +32,7 @@ std::string EncodeParked(const ParkedEvent& e) {
   std::string out(kParkedFixed, '\0');
   PutLittle64(out.data(), e.seq);
   PutLittle64(out.data() + 8, static_cast<uint64_t>(e.parked_ns));
-  PutLittle64(out.data() + 16, e.behind ? 1 : 0);
+  PutLittle64(out.data() + 16, (e.behind ? 1 : 0) | (e.retry ? 2 : 0));
   PutLittle32(out.data() + 24, static_cast<uint32_t>(e.stream.size()));
   PutLittle32(out.data() + 28, static_cast<uint32_t>(e.type.size()));
   out += e.stream;
@@ -56,6 +57,7 @@ bool DecodeParked(std::string_view key, std::string_view value,
   e->seq = GetLittle64(v);
   e->parked_ns = static_cast<int64_t>(GetLittle64(v + 8));
   e->behind = (GetLittle64(v + 16) & 1) != 0;
+  e->retry = (GetLittle64(v + 16) & 2) != 0;
   e->stream.assign(v + kParkedFixed, stream_len);
   e->type.assign(v + kParkedFixed + stream_len, type_len);
   e->error.assign(v + kParkedFixed + stream_len + type_len,
@@ -120,6 +122,9 @@ class InStore final : public CheckpointStore {
   }
   Status Unpark(std::string_view name, uint64_t position) override {
     return impl_->Unpark(name, position);
+  }
+  Result<size_t> RequestRetry(std::string_view name) override {
+    return impl_->RequestRetry(name);
   }
 
  private:
@@ -325,6 +330,59 @@ int CheckpointsImpl::UnparkFromIn(MDB_txn* txn, std::string_view name,
   return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+Result<size_t> CheckpointsImpl::RequestRetry(std::string_view name) {
+  Status valid = CheckName(name);
+  if (!valid.ok()) return valid;
+  if (writer_ == nullptr || !parked_) {
+    return Status::InvalidArgument(fmt::format(
+        "cannot ask for a retry of the events '{}' parked: {} is open "
+        "read-only",
+        name, env_->dir()));
+  }
+  const MDB_dbi dbi = *parked_;
+  const std::string prefix = std::string(name) + '\0';
+  size_t marked = 0;
+  BlockingOp op(64 + name.size(), [&](MDB_txn* txn, Status* op_status) {
+    marked = 0;
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn, dbi, &cursor);
+    if (rc != 0) return rc;
+    MDB_val k{prefix.size(), const_cast<char*>(prefix.data())};
+    MDB_val v;
+    std::vector<std::pair<std::string, std::string>> rewrite;
+    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+      const std::string_view key(static_cast<const char*>(k.mv_data),
+                                 k.mv_size);
+      if (key.substr(0, prefix.size()) != prefix) break;
+      ParkedEvent e;
+      if (!DecodeParked(key, {static_cast<const char*>(v.mv_data), v.mv_size},
+                        &e)) {
+        *op_status = Status::Corruption(fmt::format(
+            "a parked event of '{}' in {} is damaged; nothing was marked", name,
+            env_->dir()));
+        mdb_cursor_close(cursor);
+        return 0;
+      }
+      e.retry = true;
+      rewrite.emplace_back(std::string(key), EncodeParked(e));
+    }
+    mdb_cursor_close(cursor);
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+    for (auto& [key, value] : rewrite) {
+      MDB_val rk{key.size(), key.data()};
+      MDB_val rv{value.size(), value.data()};
+      rc = mdb_put(txn, dbi, &rk, &rv, 0);
+      if (rc != 0) return rc;
+    }
+    marked = rewrite.size();
+    return 0;
+  });
+  Status s = op.SubmitAndWait(writer_);
+  if (!s.ok()) return s;
+  return marked;
+}
+
 int CheckpointsImpl::UnparkIn(MDB_txn* txn, std::string_view name,
                               uint64_t position) {
   if (!parked_) return 0;
@@ -437,6 +495,9 @@ Result<std::vector<ParkedEvent>> CheckpointStore::Parked(
   return Park(name, ParkedEvent{});
 }
 Status CheckpointStore::Unpark(std::string_view name, uint64_t) {
+  return Park(name, ParkedEvent{});
+}
+Result<size_t> CheckpointStore::RequestRetry(std::string_view name) {
   return Park(name, ParkedEvent{});
 }
 

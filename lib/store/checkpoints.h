@@ -37,6 +37,7 @@ class CheckpointsImpl {
   Status Park(std::string_view name, const ParkedEvent& event);
   Result<std::vector<ParkedEvent>> Parked(std::string_view name);
   Status Unpark(std::string_view name, uint64_t position);
+  Result<size_t> RequestRetry(std::string_view name);
   // Writer thread: Unpark inside `txn`. Returns an LMDB code.
   int UnparkIn(MDB_txn* txn, std::string_view name, uint64_t position);
   // Writer thread: forgets every event `name` parked at `from` or above.

@@ -144,7 +144,10 @@ class ProjectionImpl final : public Projection {
       const uint64_t at = committed();
       if (at >= *head) {
         Status s = CommitBatch({}, at, at, /*caught_up=*/true);
-        if (!s.ok()) return s;
+        if (!s.ok()) {
+          return s.WithContext(fmt::format(
+              "activating projection '{}' at the head", options_.name));
+        }
       }
     }
     {

@@ -119,6 +119,13 @@ class SubscriptionImpl final : public Subscription {
         options_(std::move(options)),
         handler_(std::move(handler)) {
     SetParked(parked);
+    // `memoir retry-parked` asked for a retry while it was not running:
+    // the thread's first work (as a RetryParked nobody waits for).
+    if (parking() &&
+        std::any_of(parked.begin(), parked.end(),
+                    [](const ParkedEvent& p) { return p.retry; })) {
+      retry_asked_ = 1;
+    }
     stats_.scanned_to = start;
     stats_.checkpoint = start;
     stats_.head = std::max(head, start);

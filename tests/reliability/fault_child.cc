@@ -300,6 +300,8 @@ int Main(int argc, char** argv) {
         const uint64_t n = *old ? std::stoull(**old) : 0;
         return model.Put("events", e.stream, std::to_string(n + 1));
       });
+  // A failed commit of its record is a caller's error like any other.
+  if (!projection.ok()) SayError("E", "projection", projection.status());
   // On an empty store it attaches in Start; after a failed open, the
   // store may hold a few events to catch up first.
   const auto attach_by =
@@ -333,6 +335,11 @@ int Main(int argc, char** argv) {
   }
   if (projection.ok()) {
     ProjectionStats ps = (*projection)->Stats();
+    // Its own commits (catching up, attaching) met the fault: report it.
+    for (const Status& seen : {ps.cause, ps.detached_because}) {
+      if (seen.IsIOError() || seen.IsStorageFull())
+        SayError("E", "projection", seen);
+    }
     auto head = (*store)->journal().LastPosition();
     Say(fmt::format("J {} {} {} {}", ps.attached ? 1 : 0, ps.detaches,
                     ps.checkpoint, head.ok() ? *head : 0));

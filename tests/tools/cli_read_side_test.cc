@@ -1,15 +1,19 @@
-// The read-side commands (subscriptions, projections, rows,
-// reset-projection) run as a program on a store with a projection and a
-// checkpoint: what they print is what the library stored.
+// The read-side commands (subscriptions, projections, parked, rows,
+// reset-projection, retry-parked) run as a program on a store with a projection
+// and a checkpoint: what they print is what the library stored.
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "json.h"
 #include "memoir/checkpoint_store.h"
 #include "memoir/projection.h"
 #include "memoir/store.h"
+#include "memoir/subscription.h"
 #include "support/open_store.h"
 #include "support/temp_dir.h"
 #include "tools/cli_runner.h"
@@ -118,6 +122,59 @@ TEST_CASE_FIXTURE(ReadSideFixture, "parked lists a consumer's parked events") {
   CliResult none = RunCli({"parked", store, "nobody"});
   REQUIRE_EXIT(none, 0);
   CHECK(Has(none.out, "'nobody' has no parked events"));
+}
+
+TEST_CASE_FIXTURE(ReadSideFixture,
+                  "retry-parked refuses a store its owner holds and a name "
+                  "with nothing parked, and marks the events for a retry at "
+                  "the consumer's next start") {
+  {
+    auto owner = test::OpenStoreOrFail(store, test::FastStore());
+    CliResult busy = RunCli({"retry-parked", store, "mailer", "--yes"});
+    CHECK(busy.exit_code == 3);
+    CHECK_MESSAGE(!busy.err.empty(), busy.out);
+  }
+  CliResult nothing = RunCli({"retry-parked", store, "nobody", "--yes"});
+  REQUIRE_EXIT(nothing, 1);
+  CHECK(Has(nothing.err, "'nobody' has no parked events"));
+  CliResult marked = RunCli({"retry-parked", store, "mailer", "--yes"});
+  REQUIRE_EXIT(marked, 0);
+  CHECK(Has(marked.out, "marked 1 parked events of 'mailer'"));
+  CliResult listed = RunCli({"parked", store, "mailer", "--json"});
+  REQUIRE_EXIT(listed, 0);
+  auto v = cli::ParseJson(listed.Lines().at(0));
+  REQUIRE(v.ok());
+  CHECK(v->Find("retry")->kind == JsonValue::Kind::kBool);
+  CHECK(v->Find("retry")->boolean);
+  CHECK(Has(RunCli({"parked", store, "mailer"}).out,
+            "1 marked for a retry when it next starts"));
+
+  // The consumer, started again, delivers the event first and unparks it.
+  auto s = test::OpenStoreOrFail(store, test::FastStore());
+  auto checkpoints = InStoreCheckpoints(*s).value();
+  std::mutex mu;
+  std::vector<uint64_t> retried;
+  SubscriptionOptions o;
+  o.name = "mailer";
+  o.checkpoints = checkpoints.get();
+  o.on_failure.then = OnFailure::kParkEvent;
+  auto sub = Subscription::Start(*s, o, [&](const Batch& b) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (b.parked_retry) {
+      for (const EventView& e : b.events) retried.push_back(e.position);
+    }
+    return Status::OK();
+  });
+  REQUIRE_MESSAGE(sub.ok(), sub.status().ToString());
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  while (!checkpoints->Parked("mailer").value().empty()) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE((*sub)->Stop().ok());
+  std::lock_guard<std::mutex> lock(mu);
+  CHECK(retried == std::vector<uint64_t>{5});
 }
 
 TEST_CASE_FIXTURE(ReadSideFixture,

@@ -1,6 +1,7 @@
 // The read side: subscriptions (the checkpoints kept in the store),
-// projections (their versions and checkpoints), rows (a projection's
-// table) and reset-projection (the one that writes: it asks first).
+// projections (their versions and checkpoints), parked, rows (a
+// projection's table), and reset-projection and retry-parked (the ones
+// that write: they ask first).
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -123,6 +124,7 @@ int RunParked(const Options& o, const std::string& name) {
                     .Num("seq", p.seq)
                     .Str("type", p.type)
                     .Bool("behind", p.behind)
+                    .Bool("retry", p.retry)
                     .Str("parked", IsoTime(p.parked_ns))
                     .Str("error", p.error)
                     .str());
@@ -134,14 +136,22 @@ int RunParked(const Options& o, const std::string& name) {
   }
   if (!o.json) {
     table.Flush();
+    const size_t retry = static_cast<size_t>(
+        std::count_if(parked->begin(), parked->end(),
+                      [](const ParkedEvent& p) { return p.retry; }));
     PrintLine(parked->empty()
                   ? fmt::format("'{}' has no parked events", name)
                   : fmt::format("{} parked by '{}'; its process delivers "
-                                "them again with RetryParked after a fix",
+                                "them again with RetryParked after a fix{}",
                                 parked->size() == 1
                                     ? std::string("1 event")
                                     : fmt::format("{} events", parked->size()),
-                                name));
+                                name,
+                                retry == 0
+                                    ? std::string()
+                                    : fmt::format(" ({} marked for a retry "
+                                                  "when it next starts)",
+                                                  retry)));
   }
   return kExitOk;
 }
@@ -292,6 +302,48 @@ int RunResetProjection(const Options& o, const ResetArgs& args) {
   return kExitOk;
 }
 
+struct RetryArgs {
+  std::string name;
+  bool yes = false;
+};
+
+int RunRetryParked(const Options& o, const RetryArgs& args) {
+  std::unique_ptr<Store> store = OpenForWriting(o, /*create=*/false);
+  if (!store) return kExitUnreadable;
+  Result<std::unique_ptr<CheckpointStore>> checkpoints =
+      InStoreCheckpoints(*store);
+  if (!checkpoints.ok()) return Fail(checkpoints.status(), "");
+  Result<std::vector<ParkedEvent>> parked = (*checkpoints)->Parked(args.name);
+  if (!parked.ok()) {
+    return Fail(parked.status(),
+                fmt::format("listing the parked events of '{}'", args.name));
+  }
+  if (parked->empty()) {
+    return NotFound(
+        fmt::format("'{}' has no parked events in {}", args.name, o.store));
+  }
+  if (!args.yes &&
+      !Confirm(fmt::format("Mark the {} events '{}' parked in {} for a retry "
+                           "(its process delivers them again when it next "
+                           "starts)?",
+                           parked->size(), args.name, o.store))) {
+    PrintError(kExitProblems, "not confirmed; nothing was changed",
+               "Type 'yes' to confirm, or pass --yes.");
+    return kExitProblems;
+  }
+  Result<size_t> marked = (*checkpoints)->RequestRetry(args.name);
+  if (!marked.ok()) {
+    return Fail(marked.status(), fmt::format("marking the parked events of "
+                                             "'{}'",
+                                             args.name));
+  }
+  PrintLine(
+      fmt::format("marked {} parked events of '{}' for a retry: its "
+                  "process delivers them again when it next starts",
+                  *marked, args.name));
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddReadSideCommands(CLI::App& app, Options& o,
@@ -374,6 +426,24 @@ void AddReadSideCommands(CLI::App& app, Options& o,
   reset->add_flag("-y,--yes", reset_args->yes, "Do not ask for confirmation");
   commands.push_back({reset, Kind::kWrite, [&o, reset_args] {
                         return RunResetProjection(o, *reset_args);
+                      }});
+
+  auto retry_args = std::make_shared<RetryArgs>();
+  CLI::App* retry = app.add_subcommand(
+      "retry-parked",
+      "Mark the events a subscription or projection parked for a retry "
+      "when its process next starts (the store must be closed by its "
+      "owner; a running one takes RetryParked); asks for confirmation "
+      "unless --yes");
+  AddStoreArg(retry, o);
+  retry
+      ->add_option("NAME", retry_args->name,
+                   "The subscription, or NAME@vVERSION for a projection")
+      ->required()
+      ->type_name("NAME");
+  retry->add_flag("-y,--yes", retry_args->yes, "Do not ask for confirmation");
+  commands.push_back({retry, Kind::kWrite, [&o, retry_args] {
+                        return RunRetryParked(o, *retry_args);
                       }});
 }
 

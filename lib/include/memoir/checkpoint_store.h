@@ -38,6 +38,10 @@ struct ParkedEvent {
   // Parked only because an earlier event of its stream is (kParkStream).
   bool behind = false;
   int64_t parked_ns = 0;  // when (the store's clock)
+  // A retry was asked for while the consumer was not running
+  // (RequestRetry, `memoir retry-parked`): it retries the event when it
+  // next starts.
+  bool retry = false;
 };
 
 class MEMOIR_EXPORT CheckpointStore {
@@ -66,6 +70,11 @@ class MEMOIR_EXPORT CheckpointStore {
   virtual Result<std::vector<ParkedEvent>> Parked(std::string_view name);
   // Forgets the parked event at `position` (absent: OK).
   virtual Status Unpark(std::string_view name, uint64_t position);
+  // Marks every event `name` has parked for a retry: the consumer retries
+  // them (as RetryParked) when it next starts. For a consumer that is not
+  // running, since the running one takes RetryParked. Returns how many were
+  // marked.
+  virtual Result<size_t> RequestRetry(std::string_view name);
 };
 
 // One checkpoint kept in a store.
