@@ -261,6 +261,50 @@ class ProjectionImpl final : public Projection {
     }
   }
 
+  Status WaitAttached(std::chrono::milliseconds timeout) override {
+    if (options_.mode != ProjectionOptions::Mode::kInline) {
+      return Status::InvalidArgument(fmt::format(
+          "projection '{}' runs in mode kAsync: it never attaches to the "
+          "writer",
+          options_.name));
+    }
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + std::max(timeout, {});
+    // Wakes in slices to look at the subscription, whose failure does not
+    // reach cv_.
+    constexpr auto kSlice = std::chrono::milliseconds(50);
+    for (;;) {
+      std::shared_ptr<Subscription> sub;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (attached_) return Status::OK();
+        sub = sub_;
+      }
+      // Its own lock, not under mu_.
+      if (sub) {
+        if (Status failed = sub->Stats().cause; !failed.ok()) {
+          return failed.WithContext(
+              fmt::format("projection '{}'", options_.name));
+        }
+      }
+      std::unique_lock<std::mutex> lock(mu_);
+      if (attached_) return Status::OK();
+      if (stopped_ || paused_ || !sub_) {
+        return Status::Closed(fmt::format(
+            "projection '{}' is {} at position {}: it will not attach",
+            options_.name, stopped_ ? "stopped" : "paused", committed_));
+      }
+      const auto now = Clock::now();
+      if (now >= deadline) {
+        return Status::Timeout(fmt::format(
+            "projection '{}' is not attached to the writer (at position {}; "
+            "last detached because: {})",
+            options_.name, committed_, stats_.detached_because.ToString()));
+      }
+      cv_.wait_until(lock, std::min<Clock::time_point>(deadline, now + kSlice));
+    }
+  }
+
   ProjectionStats Stats() const override {
     std::lock_guard<std::mutex> lock(mu_);
     ProjectionStats out = stats_;
@@ -572,6 +616,7 @@ class ProjectionImpl final : public Projection {
     std::lock_guard<std::mutex> lock(mu_);
     attachment_ = std::move(attached).value();
     attached_ = true;
+    cv_.notify_all();  // WaitAttached
     return true;
   }
 

@@ -63,6 +63,51 @@ TEST_CASE("an inline projection refuses a read-only store and zero events") {
 }
 
 TEST_CASE(
+    "WaitAttached refuses an async projection, ends with the cause when a "
+    "failure stopped the projection, and with kClosed once it is paused") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  const auto wait =
+      std::chrono::duration_cast<std::chrono::milliseconds>(kLong);
+  {
+    auto async = StartOrFail(*store, test::Balances(), ApplyDeposit);
+    Status s = async->WaitAttached(wait);
+    CHECK(s.code() == Status::Code::kInvalidArgument);
+    CHECK_MESSAGE(s.message().find("kAsync") != std::string::npos,
+                  s.ToString());
+    REQUIRE(async->Stop().ok());
+  }
+  {
+    // A poison event before the head: the projection stops on it and never
+    // attaches, and the wait says why long before its deadline.
+    Deposit(*store, "account-1", 666);
+    ProjectionOptions o = Inline();
+    o.name = "stops";
+    o.on_failure.retries = 0;
+    auto p = StartOrFail(*store, o, [](ReadModel& m, const EventView& e) {
+      if (e.payload == "666") return Status::Failed("poison");
+      return ApplyDeposit(m, e);
+    });
+    Status s = p->WaitAttached(wait);
+    CHECK_FALSE(s.ok());
+    CHECK_FALSE(s.IsTimeout());
+    CHECK_MESSAGE(s.ToString().find("poison") != std::string::npos,
+                  s.ToString());
+    CHECK_FALSE(p->Stats().attached);
+    REQUIRE(p->Stop().ok());
+  }
+  auto p = StartOrFail(*store, Inline(), ApplyDeposit);
+  WaitAttached(*p);
+  REQUIRE(p->Pause().ok());
+  Status s = p->WaitAttached(wait);
+  CHECK(s.code() == Status::Code::kClosed);
+  CHECK_MESSAGE(s.message().find("paused") != std::string::npos, s.ToString());
+  REQUIRE(p->Resume().ok());
+  WaitAttached(*p);
+  REQUIRE(p->Stop().ok());
+}
+
+TEST_CASE(
     "an inline apply that fails or throws detaches it: the append still "
     "commits, the projection handles the event on its own thread by its "
     "policy, then attaches again") {

@@ -9,7 +9,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "memoir/projection.h"
 #include "memoir/projection_store.h"
@@ -101,13 +100,9 @@ inline std::unique_ptr<ProjectionSnapshot> ReadOrFail(Store& store,
 
 // Waits (up to kLong) until `p` is attached inline.
 inline void WaitAttached(Projection& p) {
-  const auto deadline = std::chrono::steady_clock::now() + kLong;
-  while (!p.Stats().attached) {
-    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
-                    "the projection never attached: ",
-                    p.Stats().detached_because.ToString());
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
+  Status s = p.WaitAttached(
+      std::chrono::duration_cast<std::chrono::milliseconds>(kLong));
+  REQUIRE_MESSAGE(s.ok(), "the projection never attached: ", s.ToString());
 }
 
 }  // namespace memoir::test

@@ -4,9 +4,9 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "json.h"
@@ -153,6 +153,7 @@ TEST_CASE_FIXTURE(ReadSideFixture,
   auto s = test::OpenStoreOrFail(store, test::FastStore());
   auto checkpoints = InStoreCheckpoints(*s).value();
   std::mutex mu;
+  std::condition_variable seen;
   std::vector<uint64_t> retried;
   SubscriptionOptions o;
   o.name = "mailer";
@@ -162,17 +163,20 @@ TEST_CASE_FIXTURE(ReadSideFixture,
     std::lock_guard<std::mutex> lock(mu);
     if (b.parked_retry) {
       for (const EventView& e : b.events) retried.push_back(e.position);
+      seen.notify_all();
     }
     return Status::OK();
   });
   REQUIRE_MESSAGE(sub.ok(), sub.status().ToString());
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::minutes(2);
-  while (!checkpoints->Parked("mailer").value().empty()) {
-    REQUIRE(std::chrono::steady_clock::now() < deadline);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  {
+    // The handler has the retried event; its unparking follows on the
+    // subscription's thread, which Stop joins.
+    std::unique_lock<std::mutex> lock(mu);
+    REQUIRE(seen.wait_for(lock, std::chrono::minutes(2),
+                          [&] { return !retried.empty(); }));
   }
   REQUIRE((*sub)->Stop().ok());
+  CHECK(checkpoints->Parked("mailer").value().empty());
   std::lock_guard<std::mutex> lock(mu);
   CHECK(retried == std::vector<uint64_t>{5});
 }

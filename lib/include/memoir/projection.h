@@ -193,6 +193,14 @@ class MEMOIR_EXPORT Projection {
   virtual Status WaitFor(uint64_t position,
                          std::chrono::milliseconds timeout) = 0;
 
+  // Mode kInline: waits until the writer applies the events (the projection
+  // caught up and attached), so that from then on an append's events are in
+  // the tables when the append returns, until something detaches it (see
+  // Stats().detached_because). Errors: kTimeout, carrying why it is not
+  // attached; the cause when the projection stopped on a failure; kClosed
+  // when stopped or paused; kInvalidArgument in mode kAsync.
+  virtual Status WaitAttached(std::chrono::milliseconds timeout) = 0;
+
   virtual ProjectionStats Stats() const = 0;
 
   // As Subscription::RetryParked: each parked event the projection now
