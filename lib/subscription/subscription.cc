@@ -7,8 +7,11 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstring>
 #include <exception>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <set>
 #include <string>
@@ -36,78 +39,82 @@ std::string Describe(std::exception_ptr e) {
   }
 }
 
-// The matching events of one batch, copied out of the read transaction:
-// their bytes in one buffer, the views built once the buffer is complete.
+// The matching events of one batch, copied out of the read transaction
+// into chunks that never move, so each view is built as its event is added.
+// The chunks are kept from batch to batch: a batch writes its events over
+// the last one's, in memory that is already mapped and likely cached.
 class BatchBuffer {
  public:
-  // On the heap from the start, so that the buffer is aligned as malloc
-  // aligns (16 bytes) and payloads can be placed on aligned offsets.
-  BatchBuffer() { bytes_.reserve(4096); }
   void Clear() {
-    bytes_.clear();
-    events_.clear();
+    chunk_ = 0;
+    used_ = 0;
     views_.clear();
-    tags_.clear();
+    last_stream_ = {};
+    last_type_ = {};
   }
   void Add(const EventView& e) {
-    Copied c{e,
-             Put(e.stream),
-             Put(e.type),
-             PutAligned(e.payload),
-             tag_refs_.size(),
-             e.tags.size()};
-    for (std::string_view t : e.tags) tag_refs_.push_back(Put(t));
-    events_.push_back(c);
-  }
-  // Views over the buffer; valid until the next Clear or Add.
-  std::span<const EventView> Views() {
-    views_.clear();
-    tags_.clear();
-    for (const Ref& r : tag_refs_) tags_.push_back(View(r));
-    for (const Copied& c : events_) {
-      EventView v = c.event;
-      v.stream = View(c.stream);
-      v.type = View(c.type);
-      v.payload = View(c.payload);
-      v.tags = std::span<const std::string_view>(tags_.data() + c.first_tag,
-                                                 c.tag_count);
-      views_.push_back(v);
+    EventView v = e;
+    // A run of one stream's events, or of one type, shares one copy of
+    // the name.
+    if (e.stream != last_stream_) last_stream_ = Copy(e.stream, 1);
+    v.stream = last_stream_;
+    if (e.type != last_type_) last_type_ = Copy(e.type, 1);
+    v.type = last_type_;
+    // A payload keeps the alignment the journal gives it (FlatBuffers read
+    // 8-byte scalars in place).
+    v.payload = Copy(e.payload, kPayloadAlign);
+    if (!e.tags.empty()) {
+      auto* tags = static_cast<std::string_view*>(Alloc(
+          e.tags.size() * sizeof(std::string_view), alignof(std::string_view)));
+      for (size_t i = 0; i < e.tags.size(); ++i) {
+        new (&tags[i]) std::string_view(Copy(e.tags[i], 1));
+      }
+      v.tags = std::span<const std::string_view>(tags, e.tags.size());
     }
-    tag_refs_.clear();
-    return views_;
+    views_.push_back(v);
   }
-  bool empty() const { return events_.empty(); }
+  // Valid until the next Clear.
+  std::span<const EventView> Views() const { return views_; }
+  bool empty() const { return views_.empty(); }
 
  private:
-  struct Ref {
-    size_t offset, size;
-  };
-  struct Copied {
-    EventView event;
-    Ref stream, type, payload;
-    size_t first_tag, tag_count;
-  };
-  Ref Put(std::string_view s) {
-    Ref r{bytes_.size(), s.size()};
-    bytes_.append(s);
-    return r;
-  }
-  // A payload keeps the alignment the journal gives it (FlatBuffers read
-  // 8-byte scalars in place).
-  Ref PutAligned(std::string_view s) {
-    bytes_.resize((bytes_.size() + kPayloadAlign - 1) & ~(kPayloadAlign - 1));
-    return Put(s);
-  }
   static constexpr size_t kPayloadAlign = 16;
-  std::string_view View(const Ref& r) const {
-    return std::string_view(bytes_).substr(r.offset, r.size);
+  static constexpr size_t kChunkBytes = 64 * 1024;
+
+  struct Chunk {
+    std::unique_ptr<char[]> bytes;  // new[] aligns to 16
+    size_t size;
+  };
+
+  std::string_view Copy(std::string_view s, size_t align) {
+    if (s.empty()) return {};
+    char* at = static_cast<char*>(Alloc(s.size(), align));
+    std::memcpy(at, s.data(), s.size());
+    return std::string_view(at, s.size());
+  }
+  void* Alloc(size_t size, size_t align) {
+    for (;;) {
+      if (chunk_ < chunks_.size()) {
+        Chunk& c = chunks_[chunk_];
+        const size_t at = (used_ + align - 1) & ~(align - 1);
+        if (at + size <= c.size) {
+          used_ = at + size;
+          return c.bytes.get() + at;
+        }
+        ++chunk_;
+        used_ = 0;
+        continue;
+      }
+      const size_t bytes = std::max(kChunkBytes, size + kPayloadAlign);
+      chunks_.push_back(Chunk{std::make_unique<char[]>(bytes), bytes});
+    }
   }
 
-  std::string bytes_;
-  std::vector<Copied> events_;
-  std::vector<Ref> tag_refs_;
+  std::vector<Chunk> chunks_;
+  size_t chunk_ = 0;  // the chunk being filled
+  size_t used_ = 0;   // bytes used in it
   std::vector<EventView> views_;
-  std::vector<std::string_view> tags_;
+  std::string_view last_stream_, last_type_;
 };
 
 class SubscriptionImpl final : public Subscription {
@@ -167,9 +174,11 @@ class SubscriptionImpl final : public Subscription {
   Status WaitFor(uint64_t position,
                  std::chrono::milliseconds timeout) override {
     std::unique_lock<std::mutex> lock(mu_);
+    auto target = wait_targets_.insert(position);
     const bool reached = cv_.wait_for(lock, timeout, [&] {
       return stats_.scanned_to >= position || failed_ || stopped_;
     });
+    wait_targets_.erase(target);
     if (stats_.scanned_to >= position) return Status::OK();
     if (failed_) return stats_.cause;
     if (stopped_) {
@@ -228,7 +237,11 @@ class SubscriptionImpl final : public Subscription {
     stats_.scanned_to = std::max(stats_.scanned_to, scanned_to);
     stats_.head = std::max({stats_.head, head, stats_.scanned_to});
     stats_.lag_events = stats_.head - stats_.scanned_to;
-    cv_.notify_all();
+    // Only when a WaitFor is answered: catching up, a wake-up per batch
+    // would cost a waiting thread a context switch every batch.
+    if (!wait_targets_.empty() && *wait_targets_.begin() <= stats_.scanned_to) {
+      cv_.notify_all();
+    }
   }
 
   // One call of the handler; a throw is a failure like a non-OK Status.
@@ -637,7 +650,8 @@ class SubscriptionImpl final : public Subscription {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   SubscriptionStats stats_;
-  int64_t examined_ns_ = 0;  // see Slice::examined_ns
+  int64_t examined_ns_ = 0;               // see Slice::examined_ns
+  std::multiset<uint64_t> wait_targets_;  // positions WaitFor calls wait for
   bool stopping_ = false;
   bool stopped_ = false;
   bool failed_ = false;

@@ -451,6 +451,69 @@ TEST_CASE(
   CHECK(stats.delivered == want.size());
 }
 
+TEST_CASE(
+    "delivered events equal ScanAll's field for field, with payloads "
+    "from empty to larger than a batch buffer's chunk, tags, and payloads "
+    "16-byte aligned") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  const size_t sizes[] = {0, 1, 7, 100, 4096, 70'000, 200'000, 3};
+  std::mt19937 rng(7);
+  for (int i = 0; i < 40; ++i) {
+    EventData e;
+    e.type = i % 3 == 0 ? "Opened" : "Deposited-with-a-long-type-name";
+    e.schema_version = uint32_t(i % 4);
+    e.payload.resize(sizes[i % std::size(sizes)]);
+    for (char& c : e.payload) c = char(rng());
+    if (i % 2 == 0) e.tags = {"tag-a", "t" + std::to_string(i)};
+    auto r = store->journal().Append("stream-" + std::to_string(i % 5),
+                                     Expected::Any(), {e});
+    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  }
+  std::vector<RecordedEvent> want;
+  REQUIRE(store->journal()
+              .ScanAll(1, kMaxSeq,
+                       [&](const EventView& e) {
+                         want.push_back(RecordedEvent::From(e));
+                         return true;
+                       })
+              .ok());
+  REQUIRE(want.size() == 40);
+  std::mutex mu;
+  std::vector<RecordedEvent> got;
+  bool aligned = true;
+  SubscriptionOptions o;
+  o.name = "fields";
+  o.max_batch = 6;  // several chunks' worth in some batches, one in others
+  auto sub = StartOrFail(*store, o, [&](const Batch& b) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const EventView& e : b.events) {
+      if (!e.payload.empty() &&
+          reinterpret_cast<uintptr_t>(e.payload.data()) % 16 != 0) {
+        aligned = false;
+      }
+      got.push_back(RecordedEvent::From(e));
+    }
+    return Status::OK();
+  });
+  REQUIRE(sub->WaitFor(40, kLong).ok());
+  REQUIRE(sub->Stop().ok());
+  std::lock_guard<std::mutex> lock(mu);
+  CHECK(aligned);
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    CAPTURE(i);
+    CHECK(got[i].stream == want[i].stream);
+    CHECK(got[i].seq == want[i].seq);
+    CHECK(got[i].position == want[i].position);
+    CHECK(got[i].timestamp_ns == want[i].timestamp_ns);
+    CHECK(got[i].type == want[i].type);
+    CHECK(got[i].schema_version == want[i].schema_version);
+    CHECK(got[i].payload == want[i].payload);
+    CHECK(got[i].tags == want[i].tags);
+  }
+}
+
 TEST_CASE("a restarted subscription resumes after its saved checkpoint") {
   test::TempDir dir;
   auto store = OpenStoreOrFail(dir.path(), FastStore());

@@ -189,6 +189,11 @@ Result<ScanResult> RawStreamScan(const std::string& dir, uint64_t events,
 Status RawLogWrite(const std::string& dir, uint64_t events, size_t payload);
 Result<ScanResult> RawLogScan(const std::string& dir, uint64_t events,
                               size_t payload);
+// As RawLogScan, hashing every value with XXH3 as it goes: the least a
+// reader that verifies its records does (memoir checks an XXH3 of every
+// record it reads), so the baseline for reads that do that work.
+Result<ScanResult> RawLogScanChecked(const std::string& dir, uint64_t events,
+                                     size_t payload);
 // The latency floors, timed one operation at a time so that a scenario can
 // interleave them with memoir's own operations.
 class Stepper {

@@ -66,16 +66,16 @@ Report::Section& Report::SectionFor(const std::string& scenario) {
 }
 
 void Report::Header() const {
-  fmt::print("{:<9} {:<20} {:<10} {:>14}  {}\n", "scenario", "subject",
+  fmt::print("{:<9} {:<28} {:<10} {:>14}  {}\n", "scenario", "subject",
              "metric", "value", "unit");
-  fmt::print("{}\n", std::string(64, '-'));
+  fmt::print("{}\n", std::string(72, '-'));
 }
 
 void Report::Row(const std::string& scenario, const std::string& subject,
                  const std::string& metric, double value,
                  const std::string& unit, const std::string& key) {
   int decimals = value >= 1000 ? 0 : (value >= 10 ? 1 : 2);
-  fmt::print("{:<9} {:<20} {:<10} {:>14.{}f}  {}\n", scenario, subject, metric,
+  fmt::print("{:<9} {:<28} {:<10} {:>14.{}f}  {}\n", scenario, subject, metric,
              value, decimals, unit);
   std::fflush(stdout);
   Field(scenario, key, value);

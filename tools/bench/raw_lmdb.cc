@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "bench.h"
 
 namespace memoir::bench {
@@ -87,10 +90,14 @@ MDB_val Val(const void* data, size_t size) {
   return MDB_val{size, const_cast<void*>(data)};
 }
 
+// Folded into by checked walks, so that the hashing is not optimised away.
+volatile uint64_t g_checked_sink = 0;
+
 // Visits every entry (or those whose key starts with `prefix`) once,
-// returning the count; `bytes` sums the value sizes.
+// returning the count; `bytes` sums the value sizes. With `check`, also
+// hashes each value with XXH3 as a reader that verifies its records must.
 Result<uint64_t> Walk(MDB_env* env, MDB_dbi dbi, const std::string& prefix,
-                      uint64_t* bytes) {
+                      uint64_t* bytes, bool check) {
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn);
   if (rc != 0) return MdbError(rc, "mdb_txn_begin (read)");
@@ -101,6 +108,7 @@ Result<uint64_t> Walk(MDB_env* env, MDB_dbi dbi, const std::string& prefix,
     return MdbError(rc, "mdb_cursor_open");
   }
   uint64_t count = 0;
+  uint64_t hashes = 0;
   MDB_val key = Val(prefix.data(), prefix.size());
   MDB_val value{};
   rc = mdb_cursor_get(cursor, &key, &value,
@@ -113,8 +121,10 @@ Result<uint64_t> Walk(MDB_env* env, MDB_dbi dbi, const std::string& prefix,
     }
     ++count;
     *bytes += value.mv_size;
+    if (check) hashes ^= XXH3_64bits(value.mv_data, value.mv_size);
     rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT);
   }
+  g_checked_sink = g_checked_sink ^ hashes;
   mdb_cursor_close(cursor);
   mdb_txn_abort(txn);
   if (rc != 0 && rc != MDB_NOTFOUND) return MdbError(rc, "cursor walk");
@@ -154,7 +164,8 @@ Status Write(const std::string& dir, uint64_t events, size_t payload,
 
 // Opens what Write wrote and times two walks of it.
 Result<ScanResult> Walk2(const std::string& dir, uint64_t events,
-                         size_t payload, const std::string& prefix) {
+                         size_t payload, const std::string& prefix,
+                         bool check = false) {
   RawEnv env;
   Status s = env.Open(dir, Durability::kNone, /*create=*/false);
   if (!s.ok()) return s;
@@ -164,7 +175,7 @@ Result<ScanResult> Walk2(const std::string& dir, uint64_t events,
   for (int pass = 0; pass < 2; ++pass) {
     uint64_t bytes = 0;
     auto start = std::chrono::steady_clock::now();
-    Result<uint64_t> count = Walk(env.get(), dbi, prefix, &bytes);
+    Result<uint64_t> count = Walk(env.get(), dbi, prefix, &bytes, check);
     double seconds = SecondsSince(start);
     if (!count.ok()) return count.status();
     if (*count != events || bytes != events * payload) {
@@ -318,6 +329,11 @@ Status RawLogWrite(const std::string& dir, uint64_t events, size_t payload) {
 Result<ScanResult> RawLogScan(const std::string& dir, uint64_t events,
                               size_t payload) {
   return Walk2(dir, events, payload, "");
+}
+
+Result<ScanResult> RawLogScanChecked(const std::string& dir, uint64_t events,
+                                     size_t payload) {
+  return Walk2(dir, events, payload, "", /*check=*/true);
 }
 
 namespace {

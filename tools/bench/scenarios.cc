@@ -665,12 +665,21 @@ Status RunReadAll(const Options& options, Report& report) {
   Series cold{"raw-log", {}, {}}, hot{"raw-log", {}, {}};
   // A subscription catching up, against the raw log and against ScanAll.
   Series sub_cold{"raw-log", {}, {}}, sub_hot{"raw-log", {}, {}};
+  // Both against the raw log read by a walk that hashes every value.
+  Series checked_cold{"raw-log-checked", {}, {}},
+      checked_hot{"raw-log-checked", {}, {}};
+  Series sub_checked_cold{"raw-log-checked", {}, {}},
+      sub_checked_hot{"raw-log-checked", {}, {}};
   std::vector<double> memoir_cold, memoir_hot, sub_rate_cold, sub_rate_hot,
       sub_vs_scan;
   for (size_t r = 0; r < rounds; ++r) {
     // Which goes first alternates between rounds.
     Result<ScanResult> raw = Status::Busy("not run");
-    if (r % 2 == 1) raw = RawLogScan(raw_dir, n, options.payload);
+    Result<ScanResult> checked = Status::Busy("not run");
+    if (r % 2 == 1) {
+      raw = RawLogScan(raw_dir, n, options.payload);
+      checked = RawLogScanChecked(raw_dir, n, options.payload);
+    }
     Result<std::pair<double, double>> memoir =
         ReopenAndScan(dir, n, [&](Store& store) {
           return TimedScanAll(store.journal(), n, options.payload);
@@ -680,7 +689,10 @@ Status RunReadAll(const Options& options, Report& report) {
         dir, n,
         [&](Store& store) { return TimedCatchUp(store, n, options.payload); });
     if (!sub.ok()) return sub.status();
-    if (r % 2 == 0) raw = RawLogScan(raw_dir, n, options.payload);
+    if (r % 2 == 0) {
+      raw = RawLogScan(raw_dir, n, options.payload);
+      checked = RawLogScanChecked(raw_dir, n, options.payload);
+    }
     memoir_cold.push_back(memoir->first);
     memoir_hot.push_back(memoir->second);
     sub_rate_cold.push_back(sub->first);
@@ -689,6 +701,12 @@ Status RunReadAll(const Options& options, Report& report) {
     Status s = AddScan(&cold, &hot, raw, n, memoir->first, memoir->second);
     if (!s.ok()) return s;
     s = AddScan(&sub_cold, &sub_hot, raw, n, sub->first, sub->second);
+    if (!s.ok()) return s;
+    s = AddScan(&checked_cold, &checked_hot, checked, n, memoir->first,
+                memoir->second);
+    if (!s.ok()) return s;
+    s = AddScan(&sub_checked_cold, &sub_checked_hot, checked, n, sub->first,
+                sub->second);
     if (!s.ok()) return s;
   }
   RemoveAll(dir);
@@ -713,6 +731,14 @@ Status RunReadAll(const Options& options, Report& report) {
              "x", "ratio_subscription_raw_log_hot");
   report.Row("read-all", "subscription/raw-log", "cold-ish",
              Median(sub_cold.ratios), "x", "ratio_subscription_raw_log_cold");
+  ReportSeries(report, "read-all", checked_cold, "cold-ish", "_cold");
+  ReportSeries(report, "read-all", checked_hot, "hot", "_hot");
+  report.Row("read-all", "subscription/raw-log-checked", "hot",
+             Median(sub_checked_hot.ratios), "x",
+             "ratio_subscription_raw_log_checked_hot");
+  report.Row("read-all", "subscription/raw-log-checked", "cold-ish",
+             Median(sub_checked_cold.ratios), "x",
+             "ratio_subscription_raw_log_checked_cold");
   return Status::OK();
 }
 
