@@ -62,8 +62,11 @@ class JournalImpl final : public Journal, public TxnObserver {
   Status ScanTag(std::string_view tag, uint64_t from_position, size_t max_count,
                  const EventVisitor& visit) override;
   Result<uint64_t> LastPosition() override;
+  using Journal::WaitForCommit;
   Result<uint64_t> WaitForCommit(uint64_t after,
-                                 std::chrono::milliseconds timeout) override;
+                                 std::chrono::milliseconds timeout,
+                                 const std::atomic<bool>* cancel) override;
+  void WakeCommitWaiters() override;
 
   // ScanAll's loop inside `txn` (a read transaction, or the writer's, where
   // it also sees what the transaction appended), up to position `bound`.

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstring>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -205,10 +204,11 @@ Result<uint64_t> JournalImpl::LastPosition() {
 }
 
 Result<uint64_t> JournalImpl::WaitForCommit(uint64_t after,
-                                            std::chrono::milliseconds timeout) {
+                                            std::chrono::milliseconds timeout,
+                                            const std::atomic<bool>* cancel) {
   using Clock = std::chrono::steady_clock;
   if (writer_ != nullptr) {
-    return commit_signal_.WaitAbove(after, std::max(timeout, {}));
+    return commit_signal_.WaitAbove(after, std::max(timeout, {}), cancel);
   }
   // Read-only: the owner's notify file wakes this process; the position
   // itself is always read from LMDB. Without a usable file (none, foreign,
@@ -223,9 +223,14 @@ Result<uint64_t> JournalImpl::WaitForCommit(uint64_t after,
       file->Register();
       seen = file->word();
     }
+    // After the word, as in CommitSignal::WaitAbove: a WakeCommitWaiters
+    // from here on changes the word.
+    const bool cancelled =
+        cancel != nullptr && cancel->load(std::memory_order_seq_cst);
     Result<uint64_t> now_at = LastPosition();
     const Clock::duration left = deadline - Clock::now();
-    if (!now_at.ok() || *now_at > after || left <= Clock::duration::zero()) {
+    if (!now_at.ok() || *now_at > after || left <= Clock::duration::zero() ||
+        cancelled) {
       if (woken) file->Unregister();
       return now_at;
     }
@@ -234,10 +239,25 @@ Result<uint64_t> JournalImpl::WaitForCommit(uint64_t after,
                            left, std::chrono::milliseconds(100)));
       file->Unregister();
     } else {
-      std::this_thread::sleep_for(
-          std::min<Clock::duration>(left, std::chrono::milliseconds(10)));
+      // The owning process's signal is idle here: a wait on it that no
+      // position ends, only the timeout or WakeCommitWaiters.
+      commit_signal_.WaitAbove(
+          kMaxSeq,
+          std::min<Clock::duration>(left, std::chrono::milliseconds(10)),
+          cancel);
     }
   }
+}
+
+void JournalImpl::WakeCommitWaiters() {
+  commit_signal_.Wake();
+  if (writer_ != nullptr) return;
+  std::shared_ptr<NotifyFile> file;
+  {
+    std::lock_guard<std::mutex> lock(reader_notify_mu_);
+    file = reader_notify_;
+  }
+  if (file != nullptr) file->Wake();
 }
 
 std::shared_ptr<NotifyFile> JournalImpl::ReaderNotify() {

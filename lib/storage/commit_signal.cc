@@ -33,8 +33,17 @@ void CommitSignal::Publish(uint64_t position) {
   }
 }
 
+void CommitSignal::Wake() {
+  word_.fetch_add(1, std::memory_order_seq_cst);
+  if (waiters_.load(std::memory_order_seq_cst) != 0) {
+    syscall(SYS_futex, Word(word_), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
+            nullptr, 0);
+  }
+}
+
 uint64_t CommitSignal::WaitAbove(uint64_t after,
-                                 std::chrono::nanoseconds timeout) {
+                                 std::chrono::nanoseconds timeout,
+                                 const std::atomic<bool>* cancel) {
   using Clock = std::chrono::steady_clock;
   const Clock::time_point deadline = Clock::now() + timeout;
   for (;;) {
@@ -42,7 +51,11 @@ uint64_t CommitSignal::WaitAbove(uint64_t after,
     const uint32_t seen = word_.load(std::memory_order_seq_cst);
     const uint64_t now_at = position();
     const Clock::duration left = deadline - Clock::now();
-    if (now_at > after || left <= Clock::duration::zero()) {
+    // The flag is read after the word: a Wake after this read changes the
+    // word, so the FUTEX_WAIT below returns at once.
+    const bool cancelled =
+        cancel != nullptr && cancel->load(std::memory_order_seq_cst);
+    if (now_at > after || left <= Clock::duration::zero() || cancelled) {
       waiters_.fetch_sub(1, std::memory_order_seq_cst);
       return now_at;
     }

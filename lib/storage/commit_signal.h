@@ -21,9 +21,13 @@ class CommitSignal {
   uint64_t position() const {
     return position_.load(std::memory_order_acquire);
   }
-  // Waits until position() is above `after` or `timeout` has passed, and
-  // returns position() (at most `after` on timeout).
-  uint64_t WaitAbove(uint64_t after, std::chrono::nanoseconds timeout);
+  // Waits until position() is above `after`, `timeout` has passed, or
+  // `*cancel` (if given) is true after a Wake, and returns position() (at
+  // most `after` on timeout or cancel).
+  uint64_t WaitAbove(uint64_t after, std::chrono::nanoseconds timeout,
+                     const std::atomic<bool>* cancel = nullptr);
+  // Wakes every waiter to look at its cancel flag. Set the flag first.
+  void Wake();
 
  private:
   std::atomic<uint64_t> position_{0};

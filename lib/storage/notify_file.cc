@@ -114,6 +114,13 @@ void NotifyFile::Publish(uint64_t position) {
   }
 }
 
+void NotifyFile::Wake() {
+  if (!writable_) return;
+  page_->word.fetch_add(1, std::memory_order_seq_cst);
+  syscall(SYS_futex, Futex(page_->word), FUTEX_WAKE, INT_MAX, nullptr, nullptr,
+          0);
+}
+
 void NotifyFile::Register() {
   if (writable_) page_->waiters.fetch_add(1, std::memory_order_seq_cst);
 }

@@ -51,6 +51,9 @@ class NotifyFile {
   uint32_t word() const;
   // Sleeps until the word differs from `seen`, a wake-up, or `timeout`.
   void Wait(uint32_t seen, std::chrono::nanoseconds timeout);
+  // Reader with a writable mapping: bumps the word and wakes every waiter
+  // (of every process), as Publish does without a new position.
+  void Wake();
   // Whether <dir>/memoir.notify is no longer the file mapped here (deleted
   // or replaced by a new writer).
   bool Replaced() const;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <exception>
@@ -155,6 +156,10 @@ class SubscriptionImpl final : public Subscription {
       stopping_ = true;
     }
     cv_.notify_all();
+    // A live subscription sleeps in WaitForCommit: end that wait now
+    // rather than after safety_poll.
+    stop_wait_.store(true, std::memory_order_seq_cst);
+    journal_.WakeCommitWaiters();
     if (thread_.joinable()) thread_.join();
     {
       std::lock_guard<std::mutex> lock(work_mu_);
@@ -626,7 +631,7 @@ class SubscriptionImpl final : public Subscription {
       }
       if (slice->live) {
         Result<uint64_t> next =
-            journal_.WaitForCommit(position, options_.safety_poll);
+            journal_.WaitForCommit(position, options_.safety_poll, &stop_wait_);
         if (!next.ok()) {
           Fail(next.status().WithContext(
               fmt::format("subscription '{}' waiting for commits after "
@@ -652,6 +657,7 @@ class SubscriptionImpl final : public Subscription {
   SubscriptionStats stats_;
   int64_t examined_ns_ = 0;               // see Slice::examined_ns
   std::multiset<uint64_t> wait_targets_;  // positions WaitFor calls wait for
+  std::atomic<bool> stop_wait_{false};    // Stop ends WaitForCommit
   bool stopping_ = false;
   bool stopped_ = false;
   bool failed_ = false;

@@ -16,6 +16,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -394,6 +396,80 @@ TEST_CASE(
   CHECK(seen.Positions() == std::vector<uint64_t>{1, 2, 3, 4, 5, 6});
   REQUIRE(sub->Stop().ok());
   b.Kill();
+}
+
+// A WaitForCommit on its own thread, with a cancel flag, that waits up to
+// twice kLong: a wait that Wake fails to end fails the test at kLong.
+struct CancellableWait {
+  std::atomic<bool> cancel{false};
+  std::promise<uint64_t> result;
+  std::future<uint64_t> future = result.get_future();
+  std::thread thread;
+
+  CancellableWait(Journal& j, uint64_t after) {
+    thread = std::thread([this, &j, after] {
+      auto r = j.WaitForCommit(after, 2 * kLong, &cancel);
+      result.set_value(r.ok() ? *r : 0);
+    });
+  }
+  ~CancellableWait() { thread.join(); }
+  // The position it returned, or fails the test at kLong.
+  uint64_t Get() {
+    REQUIRE(future.wait_for(kLong) == std::future_status::ready);
+    return future.get();
+  }
+};
+
+// Cancels one waiter and checks that it ends with the position as it is,
+// while the other, its flag clear, waits on for `commit`'s event.
+void CheckCancel(Journal& j, uint64_t head,
+                 const std::function<void()>& commit) {
+  CancellableWait cancelled(j, head), waiting(j, head);
+  cancelled.cancel = true;
+  j.WakeCommitWaiters();
+  CHECK(cancelled.Get() == head);
+  commit();
+  CHECK(waiting.Get() == head + 1);
+}
+
+TEST_CASE(
+    "WakeCommitWaiters ends the waits whose cancel flag is set, and only "
+    "those, in the owning process and in a read-only one with and without "
+    "a notify file") {
+  test::TempDir dir;
+  // The writer child first: fork before this process starts threads.
+  WriterChild child = WriterChild::Start(dir.path());
+  const std::string notify = dir.path() + "/memoir.notify";
+  {
+    auto reader = test::OpenReadOnlyOrFail(dir.path());
+    Journal& j = reader->journal();
+    REQUIRE(j.WaitForCommit(0, 0ms).value() == 1);
+    CheckCancel(j, 1, [&] { child.AppendOne(); });
+    REQUIRE(unlink(notify.c_str()) == 0);  // no file: the polling path
+    CheckCancel(j, 2, [&] { child.AppendOne(); });
+  }
+  child.Kill();
+  auto owner = OpenStoreOrFail(dir.path(), FastStore());
+  Journal& j = owner->journal();
+  const uint64_t head = j.LastPosition().value();
+  CheckCancel(j, head, [&] { AppendOne(*owner, "local"); });
+}
+
+TEST_CASE(
+    "Stop ends a live subscription's wait for commits at once, not after "
+    "its safety poll") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  AppendOne(*store, "a");
+  SubscriptionOptions o;
+  o.name = "idle";
+  o.safety_poll = 2 * kLong;  // a Stop that waited it out fails below
+  Seen seen;
+  auto sub = StartOrFail(*store, o, seen.Handler());
+  REQUIRE(sub->WaitFor(1, kLong).ok());
+  auto stopped = std::async(std::launch::async, [&] { return sub->Stop(); });
+  REQUIRE(stopped.wait_for(kLong) == std::future_status::ready);
+  CHECK(stopped.get().ok());
 }
 
 TEST_CASE(

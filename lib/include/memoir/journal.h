@@ -24,6 +24,7 @@
 #ifndef MEMOIR_JOURNAL_H_
 #define MEMOIR_JOURNAL_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -300,8 +301,22 @@ class MEMOIR_EXPORT Journal {
   // a usable one (missing, foreign, not writable to this process) a
   // read-only store re-reads the position every 10 ms, and with one at
   // least every 100 ms. Errors: those of every read.
+  Result<uint64_t> WaitForCommit(uint64_t after,
+                                 std::chrono::milliseconds timeout) {
+    return WaitForCommit(after, timeout, nullptr);
+  }
+  // As above, and also ends early, as on a timeout, once `*cancel` is true
+  // and WakeCommitWaiters has been called since it was set: a consumer's
+  // Stop sets its flag, then wakes the waiters, so it never waits out the
+  // timeout. `cancel` may be null.
   virtual Result<uint64_t> WaitForCommit(uint64_t after,
-                                         std::chrono::milliseconds timeout) = 0;
+                                         std::chrono::milliseconds timeout,
+                                         const std::atomic<bool>* cancel) = 0;
+  // Wakes every WaitForCommit of this process to look at its cancel flag;
+  // those whose flag is clear wait on. In a read-only process this also
+  // wakes the waiters of the other read-only processes of the store, which
+  // wait on after a look at the position.
+  virtual void WakeCommitWaiters() = 0;
 
  private:
   // What the blocking Append does. The default waits for the callback form;
