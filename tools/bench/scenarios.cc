@@ -3,6 +3,7 @@
 // (bench.h): every round measures each engine once, back to back, and the
 // reported ratios are medians of the per-round ratios.
 #include <fmt/format.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -632,6 +633,34 @@ Status RunReplay(const Options& options, Report& report) {
   return Status::OK();
 }
 
+// Pins this process's threads, present and future, to the CPU it runs on
+// until destroyed. On a shared VM the CPUs can differ by a third in speed,
+// and a new thread (a subscription's) may land on the other one than the
+// thread it is compared with; on one CPU every reader runs where the others
+// did. `cpu` is -1 when pinning failed (the run goes on unpinned).
+class PinToOneCpu {
+ public:
+  PinToOneCpu() {
+    if (sched_getaffinity(0, sizeof old_, &old_) != 0) return;
+    const int here = sched_getcpu();
+    if (here < 0) return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(here, &one);
+    if (sched_setaffinity(0, sizeof one, &one) == 0) cpu_ = here;
+  }
+  ~PinToOneCpu() {
+    if (cpu_ >= 0) sched_setaffinity(0, sizeof old_, &old_);
+  }
+  PinToOneCpu(const PinToOneCpu&) = delete;
+  PinToOneCpu& operator=(const PinToOneCpu&) = delete;
+  int cpu() const { return cpu_; }
+
+ private:
+  cpu_set_t old_{};
+  int cpu_ = -1;
+};
+
 Status RunReadAll(const Options& options, Report& report) {
   const uint64_t n = options.read_all_events;
   const std::string dir = options.dir + "/read-all-memoir";
@@ -662,6 +691,7 @@ Status RunReadAll(const Options& options, Report& report) {
     return s.WithContext("raw-log");
   }
   const size_t rounds = std::max<size_t>(1, options.rounds);
+  const PinToOneCpu pinned;
   Series cold{"raw-log", {}, {}}, hot{"raw-log", {}, {}};
   // A subscription catching up, against the raw log and against ScanAll.
   Series sub_cold{"raw-log", {}, {}}, sub_hot{"raw-log", {}, {}};
@@ -715,6 +745,7 @@ Status RunReadAll(const Options& options, Report& report) {
   report.Field("read-all", "events", double(n));
   report.Field("read-all", "streams", double(streams));
   report.Field("read-all", "rounds", double(rounds));
+  report.Field("read-all", "pinned_cpu", double(pinned.cpu()));
   report.Row("read-all", "memoir", "cold-ish", Median(memoir_cold), "ev/s",
              "memoir_cold_events_per_s");
   report.Row("read-all", "memoir", "hot", Median(memoir_hot), "ev/s",
