@@ -185,15 +185,13 @@ Status RawStreamWrite(const std::string& dir, uint64_t events, size_t payload);
 // Opens what RawStreamWrite wrote and walks it twice with a cursor.
 Result<ScanResult> RawStreamScan(const std::string& dir, uint64_t events,
                                  size_t payload);
-// As RawStreamWrite and RawStreamScan for the log keyed by position.
-Status RawLogWrite(const std::string& dir, uint64_t events, size_t payload);
-Result<ScanResult> RawLogScan(const std::string& dir, uint64_t events,
-                              size_t payload);
-// As RawLogScan, hashing every value with XXH3 as it goes: the least a
-// reader that verifies its records does (memoir checks an XXH3 of every
-// record it reads), so the baseline for reads that do that work.
-Result<ScanResult> RawLogScanChecked(const std::string& dir, uint64_t events,
-                                     size_t payload);
+// Walks the `log` table of the closed memoir store in `store_dir` twice
+// with a bare LMDB cursor: memoir's own records, pages and tree, read
+// without decoding. With `check`, hashes every record with XXH3 as it goes:
+// the least a reader that verifies its records does (memoir checks an XXH3
+// of every record it reads).
+Result<ScanResult> MemoirLogWalk(const std::string& store_dir, uint64_t events,
+                                 size_t payload, bool check);
 // The latency floors, timed one operation at a time so that a scenario can
 // interleave them with memoir's own operations.
 class Stepper {

@@ -686,16 +686,13 @@ Status RunReadAll(const Options& options, Report& report) {
     }
     if (Status s = (*store)->Close(); !s.ok()) return s.WithContext("Close");
   }
-  const std::string raw_dir = options.dir + "/read-all-raw";
-  if (Status s = RawLogWrite(raw_dir, n, options.payload); !s.ok()) {
-    return s.WithContext("raw-log");
-  }
   const size_t rounds = std::max<size_t>(1, options.rounds);
   const PinToOneCpu pinned;
+  // ScanAll, then a subscription catching up, against a bare LMDB cursor
+  // over the same log table ("raw-log": memoir's own records and pages)
+  // and against that walk hashing every record ("raw-log-checked").
   Series cold{"raw-log", {}, {}}, hot{"raw-log", {}, {}};
-  // A subscription catching up, against the raw log and against ScanAll.
   Series sub_cold{"raw-log", {}, {}}, sub_hot{"raw-log", {}, {}};
-  // Both against the raw log read by a walk that hashes every value.
   Series checked_cold{"raw-log-checked", {}, {}},
       checked_hot{"raw-log-checked", {}, {}};
   Series sub_checked_cold{"raw-log-checked", {}, {}},
@@ -707,8 +704,8 @@ Status RunReadAll(const Options& options, Report& report) {
     Result<ScanResult> raw = Status::Busy("not run");
     Result<ScanResult> checked = Status::Busy("not run");
     if (r % 2 == 1) {
-      raw = RawLogScan(raw_dir, n, options.payload);
-      checked = RawLogScanChecked(raw_dir, n, options.payload);
+      raw = MemoirLogWalk(dir, n, options.payload, /*check=*/false);
+      checked = MemoirLogWalk(dir, n, options.payload, /*check=*/true);
     }
     Result<std::pair<double, double>> memoir =
         ReopenAndScan(dir, n, [&](Store& store) {
@@ -720,8 +717,8 @@ Status RunReadAll(const Options& options, Report& report) {
         [&](Store& store) { return TimedCatchUp(store, n, options.payload); });
     if (!sub.ok()) return sub.status();
     if (r % 2 == 0) {
-      raw = RawLogScan(raw_dir, n, options.payload);
-      checked = RawLogScanChecked(raw_dir, n, options.payload);
+      raw = MemoirLogWalk(dir, n, options.payload, /*check=*/false);
+      checked = MemoirLogWalk(dir, n, options.payload, /*check=*/true);
     }
     memoir_cold.push_back(memoir->first);
     memoir_hot.push_back(memoir->second);
@@ -740,7 +737,6 @@ Status RunReadAll(const Options& options, Report& report) {
     if (!s.ok()) return s;
   }
   RemoveAll(dir);
-  RemoveAll(raw_dir);
 
   report.Field("read-all", "events", double(n));
   report.Field("read-all", "streams", double(streams));
