@@ -267,13 +267,19 @@ Result<std::vector<ParkedEvent>> CheckpointsImpl::Parked(
   Result<std::optional<MDB_dbi>> dbi = Dbi();
   if (!dbi.ok()) return dbi.status();
   std::vector<ParkedEvent> out;
-  if (!parked_) return out;
+  std::optional<MDB_dbi> parked;
+  {
+    // A read-only store's Dbi() may set it on another thread.
+    std::lock_guard<std::mutex> lock(mu_);
+    parked = parked_;
+  }
+  if (!parked) return out;
   Result<ReadTxn> txn = env_->BeginRead();
   if (!txn.ok()) return txn.status();
   std::string prefix(name);
   prefix.push_back('\0');
   MDB_cursor* cursor = nullptr;
-  int rc = mdb_cursor_open(txn->get(), *parked_, &cursor);
+  int rc = mdb_cursor_open(txn->get(), *parked, &cursor);
   if (rc != 0) return MdbStatus(rc, "listing parked events");
   MDB_val k{prefix.size(), prefix.data()};
   MDB_val v;
@@ -292,9 +298,11 @@ Result<std::vector<ParkedEvent>> CheckpointsImpl::Parked(
             std::string_view(static_cast<const char*>(v.mv_data), v.mv_size),
             &e)) {
       bad = Status::Corruption(fmt::format(
-          "a parked event of '{}' in {} is damaged ({} bytes); unpark it and "
-          "deliver it again with a reset or a new checkpoint",
-          name, env_->dir(), v.mv_size));
+          "the parked event at position {} of '{}' in {} is damaged ({} "
+          "bytes); drop it with 'memoir drop-parked {} {} {}' and deliver "
+          "that position again if it matters (a checkpoint set below it)",
+          GetBig64(key.data() + prefix.size()), name, env_->dir(), v.mv_size,
+          env_->dir(), name, GetBig64(key.data() + prefix.size())));
       break;
     }
     out.push_back(std::move(e));
@@ -477,6 +485,50 @@ void CheckpointsImpl::Verify(MDB_txn* txn, VerifyContext* ctx) {
   if (rc != MDB_NOTFOUND) {
     ctx->Problem("", 0, 0,
                  std::string(MdbStatus(rc, "reading checkpoints").message()));
+  }
+  if (parked_) VerifyParked(txn, ctx);
+}
+
+// Each parked record: a key of a valid consumer name, NUL and a position,
+// and a value that decodes with its checksum.
+void CheckpointsImpl::VerifyParked(MDB_txn* txn, VerifyContext* ctx) {
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn, *parked_, &cursor);
+  MDB_val k;
+  MDB_val v;
+  for (rc = rc != 0 ? rc : mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    ++ctx->report().parked_events;
+    ctx->Tick();
+    const std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
+    const size_t nul =
+        key.size() >= 9 ? key.size() - 9 : std::string_view::npos;
+    if (nul == std::string_view::npos || key[nul] != '\0' ||
+        !ValidateStreamName(key.substr(0, nul)).ok()) {
+      ctx->Problem("", 0, 0,
+                   fmt::format("parked: a record has a malformed key ({} "
+                               "bytes)",
+                               k.mv_size));
+      continue;
+    }
+    const std::string_view name = key.substr(0, nul);
+    const uint64_t position = GetBig64(key.data() + nul + 1);
+    ParkedEvent e;
+    if (!DecodeParked(
+            key,
+            std::string_view(static_cast<const char*>(v.mv_data), v.mv_size),
+            &e)) {
+      ctx->Problem("", 0, position,
+                   fmt::format("the parked event at position {} of '{}' is "
+                               "damaged ({} bytes); drop it with 'memoir "
+                               "drop-parked STORE {} {}'",
+                               position, name, v.mv_size, name, position));
+    }
+  }
+  if (cursor != nullptr) mdb_cursor_close(cursor);
+  if (rc != MDB_NOTFOUND) {
+    ctx->Problem("", 0, 0,
+                 std::string(MdbStatus(rc, "reading parked events").message()));
   }
 }
 

@@ -58,11 +58,14 @@ class CheckpointsImpl {
       : env_(env), writer_(writer), clock_(std::move(clock)) {}
   // The database handle; nullopt while a read-only store has none yet.
   Result<std::optional<MDB_dbi>> Dbi();
+  void VerifyParked(MDB_txn* txn, VerifyContext* ctx);
 
   Env* env_;
   Writer* writer_;
   std::shared_ptr<Clock> clock_;
-  std::mutex mu_;  // guards dbi_ in a read-only store
+  // Guards dbi_ and parked_ in a read-only store, where Dbi() opens them
+  // once the owner has created them (a writer sets both in Open).
+  std::mutex mu_;
   std::optional<MDB_dbi> dbi_;
   std::optional<MDB_dbi> parked_;
 };

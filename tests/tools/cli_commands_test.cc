@@ -335,7 +335,8 @@ TEST_CASE_FIXTURE(BankFixture, "every command explains itself with --help") {
   for (const char* command :
        {"info", "streams", "events", "all", "tail", "snapshots", "verify",
         "export", "import", "copy", "delete-to", "delete-stream",
-        "subscriptions", "projections", "parked", "rows", "reset-projection"}) {
+        "subscriptions", "projections", "parked", "rows", "reset-projection",
+        "retry-parked", "drop-parked"}) {
     CAPTURE(command);
     CliResult r = RunCli({command, "--help"});
     REQUIRE_EXIT(r, 0);

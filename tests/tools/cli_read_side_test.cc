@@ -182,6 +182,76 @@ TEST_CASE_FIXTURE(ReadSideFixture,
 }
 
 TEST_CASE_FIXTURE(ReadSideFixture,
+                  "a damaged parked record: parked and verify name its "
+                  "position, retry-parked refuses, drop-parked removes it") {
+  std::string key = "mailer";
+  key.push_back('\0');
+  key += test::Big64(5);
+  REQUIRE(test::FlipValueBit(store, "parked", key, 3, 1));
+
+  CliResult listed = RunCli({"parked", store, "mailer"});
+  CHECK(listed.exit_code != 0);
+  CHECK_MESSAGE(Has(listed.err, "parked event at position 5 of 'mailer'"),
+                listed.err);
+  CHECK(Has(listed.err, "drop-parked"));
+  CliResult verified = RunCli({"verify", store});
+  REQUIRE_EXIT(verified, 1);
+  CHECK_MESSAGE(Has(verified.out,
+                    "parked event at position 5 of 'mailer' is "
+                    "damaged"),
+                verified.out);
+  CliResult retried = RunCli({"retry-parked", store, "mailer", "--yes"});
+  CHECK(retried.exit_code != 0);
+  CHECK(Has(retried.err, "position 5"));
+  {
+    // The consumer refuses to start over it, and says what to do.
+    auto s = test::OpenStoreOrFail(store, test::FastStore());
+    auto checkpoints = InStoreCheckpoints(*s).value();
+    SubscriptionOptions o;
+    o.name = "mailer";
+    o.checkpoints = checkpoints.get();
+    o.on_failure.then = OnFailure::kParkEvent;
+    auto sub =
+        Subscription::Start(*s, o, [](const Batch&) { return Status::OK(); });
+    REQUIRE_FALSE(sub.ok());
+    CHECK(sub.status().IsCorruption());
+    CHECK_MESSAGE(Has(sub.status().ToString(), "memoir drop-parked"),
+                  sub.status().ToString());
+  }
+
+  // Another position: the damaged record stays, and the tool says so.
+  CliResult wrong = RunCli({"drop-parked", store, "mailer", "7", "--yes"});
+  CHECK(wrong.exit_code != 0);
+  CHECK_MESSAGE(Has(wrong.err, "position 5 of 'mailer'"), wrong.err);
+  CliResult dropped = RunCli({"drop-parked", store, "mailer", "5", "--yes"});
+  REQUIRE_EXIT(dropped, 0);
+  CHECK_MESSAGE(Has(dropped.out,
+                    "dropped the parked record at position 5 of "
+                    "'mailer'"),
+                dropped.out);
+  CHECK(Has(dropped.out, "0 parked events left"));
+  REQUIRE_EXIT(RunCli({"verify", store}), 0);
+  CliResult again = RunCli({"drop-parked", store, "mailer", "5", "--yes"});
+  REQUIRE_EXIT(again, 1);
+  CHECK(Has(again.err, "no parked event at position 5"));
+  CHECK(Has(RunCli({"parked", store, "mailer"}).out,
+            "'mailer' has no parked events"));
+}
+
+TEST_CASE_FIXTURE(ReadSideFixture,
+                  "drop-parked drops a readable parked event after "
+                  "confirmation, and nothing without it") {
+  CliResult declined = RunCli({"drop-parked", store, "mailer", "5"}, "no\n");
+  REQUIRE_EXIT(declined, 1);
+  CHECK(Has(declined.err, "nothing was changed"));
+  CHECK(Has(RunCli({"parked", store, "mailer"}).out, "account-2"));
+  CliResult dropped = RunCli({"drop-parked", store, "mailer", "5"}, "yes\n");
+  REQUIRE_EXIT(dropped, 0);
+  CHECK(Has(dropped.out, "(stream 'account-2' seq 2)"));
+  CHECK(Has(dropped.out, "0 parked events left"));
+}
+
+TEST_CASE_FIXTURE(ReadSideFixture,
                   "rows prints a projection's table as of its checkpoint") {
   CliResult r = RunCli({"rows", store, "sums", "by_account", "--json"});
   REQUIRE_EXIT(r, 0);

@@ -6,14 +6,11 @@
 #include <CLI/CLI.hpp>
 #include <set>
 
+#include "format.h"
 #include "replay_common.h"
 
 namespace memoir::cli {
 namespace {
-
-std::string Plural(uint64_t n, std::string_view one, std::string_view many) {
-  return fmt::format("{} {}", n, n == 1 ? one : many);
-}
 
 struct BisectArgs : ReplayArgs {
   std::string invariant;

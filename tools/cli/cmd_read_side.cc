@@ -1,7 +1,7 @@
 // The read side: subscriptions (the checkpoints kept in the store),
 // projections (their versions and checkpoints), parked, rows (a
-// projection's table), and reset-projection and retry-parked (the ones
-// that write: they ask first).
+// projection's table), and reset-projection, retry-parked and drop-parked
+// (the ones that write: they ask first).
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -344,6 +344,78 @@ int RunRetryParked(const Options& o, const RetryArgs& args) {
   return kExitOk;
 }
 
+struct DropArgs {
+  std::string name;
+  uint64_t position = 0;
+  bool yes = false;
+};
+
+// Drops one parked record, readable or damaged. A damaged record makes the
+// whole list unreadable, so whether it was the one at the position is
+// known only once it is gone.
+int RunDropParked(const Options& o, const DropArgs& args) {
+  std::unique_ptr<Store> store = OpenForWriting(o, /*create=*/false);
+  if (!store) return kExitUnreadable;
+  Result<std::unique_ptr<CheckpointStore>> checkpoints =
+      InStoreCheckpoints(*store);
+  if (!checkpoints.ok()) return Fail(checkpoints.status(), "");
+  Result<std::vector<ParkedEvent>> before = (*checkpoints)->Parked(args.name);
+  if (!before.ok() && !before.status().IsCorruption()) {
+    return Fail(before.status(),
+                fmt::format("listing the parked events of '{}'", args.name));
+  }
+  const ParkedEvent* found = nullptr;
+  if (before.ok()) {
+    for (const ParkedEvent& p : *before) {
+      if (p.position == args.position) found = &p;
+    }
+    if (found == nullptr) {
+      PrintError(kExitProblems,
+                 fmt::format("'{}' has no parked event at position {} in {}; "
+                             "nothing was changed",
+                             args.name, args.position, o.store),
+                 fmt::format("List them with 'memoir parked {} {}'.", o.store,
+                             args.name));
+      return kExitProblems;
+    }
+  }
+  const std::string what =
+      found != nullptr
+          ? fmt::format(
+                "the parked event at position {} of '{}' (stream "
+                "'{}' seq {})",
+                args.position, args.name, found->stream, found->seq)
+          : fmt::format(
+                "the parked record at position {} of '{}' (some of "
+                "its parked records are damaged)",
+                args.position, args.name);
+  if (!args.yes &&
+      !Confirm(fmt::format("Drop {} from {}? It will not be delivered again "
+                           "unless the consumer's checkpoint is set below "
+                           "it.",
+                           what, o.store))) {
+    PrintError(kExitProblems, "not confirmed; nothing was changed",
+               "Type 'yes' to confirm, or pass --yes.");
+    return kExitProblems;
+  }
+  Status dropped = (*checkpoints)->Unpark(args.name, args.position);
+  if (!dropped.ok()) {
+    return Fail(dropped, fmt::format("dropping position {} of '{}'",
+                                     args.position, args.name));
+  }
+  Result<std::vector<ParkedEvent>> after = (*checkpoints)->Parked(args.name);
+  if (!after.ok()) {
+    return Fail(after.status(),
+                fmt::format("position {} of '{}' is dropped (if it was "
+                            "there), but the parked events left",
+                            args.position, args.name));
+  }
+  PrintLine(
+      fmt::format("dropped {}; {} left", what,
+                  Plural(after->size(), "parked event", "parked events")));
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddReadSideCommands(CLI::App& app, Options& o,
@@ -444,6 +516,27 @@ void AddReadSideCommands(CLI::App& app, Options& o,
   retry->add_flag("-y,--yes", retry_args->yes, "Do not ask for confirmation");
   commands.push_back({retry, Kind::kWrite, [&o, retry_args] {
                         return RunRetryParked(o, *retry_args);
+                      }});
+
+  auto drop_args = std::make_shared<DropArgs>();
+  CLI::App* drop = app.add_subcommand(
+      "drop-parked",
+      "Forget one event a subscription or projection parked, readable or "
+      "damaged, so that it is never delivered again (the store must be "
+      "closed by its owner); asks for confirmation unless --yes");
+  AddStoreArg(drop, o);
+  drop->add_option("NAME", drop_args->name,
+                   "The subscription, or NAME@vVERSION for a projection")
+      ->required()
+      ->type_name("NAME");
+  drop->add_option("POSITION", drop_args->position,
+                   "The parked event's position")
+      ->required()
+      ->type_name("POSITION")
+      ->check(AtLeastOne());
+  drop->add_flag("-y,--yes", drop_args->yes, "Do not ask for confirmation");
+  commands.push_back({drop, Kind::kWrite, [&o, drop_args] {
+                        return RunDropParked(o, *drop_args);
                       }});
 }
 

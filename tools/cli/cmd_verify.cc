@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "contain.h"
+#include "format.h"
 #include "json.h"
 #include "memoir/inspect.h"
 #include "output.h"
@@ -22,10 +23,6 @@ std::string Where(const VerifyProblem& p) {
                            : fmt::format(" (position {})", p.position);
   }
   return where.empty() ? "store" : where;
-}
-
-std::string Plural(uint64_t n, std::string_view one, std::string_view many) {
-  return fmt::format("{} {}", n, n == 1 ? one : many);
 }
 
 int RunVerify(const Options& o, const std::string& stream) {
@@ -81,6 +78,7 @@ int RunVerify(const Options& o, const std::string& stream) {
                   .Num("dangling_tag_entries", report.dangling_tag_entries)
                   .Num("snapshots", report.snapshots)
                   .Num("checkpoints", report.checkpoints)
+                  .Num("parked_events", report.parked_events)
                   .Num("projection_versions", report.projection_versions)
                   .Num("projection_rows", report.projection_rows)
                   .str());
@@ -96,10 +94,12 @@ int RunVerify(const Options& o, const std::string& stream) {
         Plural(report.index_entries, "index entry", "index entries"),
         Plural(report.tag_entries, "tag entry", "tag entries"),
         Plural(report.snapshots, "snapshot", "snapshots")));
-    if (report.checkpoints + report.projection_versions > 0) {
+    if (report.checkpoints + report.parked_events + report.projection_versions >
+        0) {
       PrintLine(fmt::format(
-          "checked the read side: {}, {}, {}",
+          "checked the read side: {}, {}, {}, {}",
           Plural(report.checkpoints, "checkpoint", "checkpoints"),
+          Plural(report.parked_events, "parked event", "parked events"),
           Plural(report.projection_versions, "projection version",
                  "projection versions"),
           Plural(report.projection_rows, "projection row", "projection rows")));

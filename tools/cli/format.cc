@@ -32,6 +32,10 @@ std::string IsoTime(int64_t ns, bool nanos) {
                : fmt::format("{}.{:03}Z", date, frac / 1000000);
 }
 
+std::string Plural(uint64_t n, std::string_view one, std::string_view many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
 std::string Size(uint64_t bytes) {
   if (bytes < 1024) return fmt::format("{} B", bytes);
   static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};

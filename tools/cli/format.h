@@ -17,6 +17,9 @@ std::string IsoTime(int64_t ns, bool nanos = false);
 // "512 B", "1.5 KiB", "3.0 MiB", ...
 std::string Size(uint64_t bytes);
 
+// "1 event", "2 events": `n` and the noun that goes with it.
+std::string Plural(uint64_t n, std::string_view one, std::string_view many);
+
 // True when `s` is valid UTF-8 (memoir::detail::Utf8SequenceLength, the
 // library's decoder, accepts every sequence in it).
 bool IsUtf8(std::string_view s);

@@ -102,6 +102,7 @@ struct VerifyReport {
   // skip them; they are reported here, not as problems.
   uint64_t dangling_tag_entries = 0;
   uint64_t checkpoints = 0;             // checkpoint records checked
+  uint64_t parked_events = 0;           // parked event records checked
   uint64_t projection_versions = 0;     // projection records checked
   uint64_t projection_rows = 0;         // projection table rows checked
   std::vector<VerifyProblem> problems;  // at most max_problems, in order found
