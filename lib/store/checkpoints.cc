@@ -120,6 +120,9 @@ class InStore final : public CheckpointStore {
   Result<std::vector<ParkedEvent>> Parked(std::string_view name) override {
     return impl_->Parked(name);
   }
+  Result<bool> DropParked(std::string_view name, uint64_t position) override {
+    return impl_->DropParked(name, position);
+  }
   Status Unpark(std::string_view name, uint64_t position) override {
     return impl_->Unpark(name, position);
   }
@@ -150,16 +153,27 @@ Result<std::unique_ptr<CheckpointsImpl>> CheckpointsImpl::Open(
 
 Result<std::optional<MDB_dbi>> CheckpointsImpl::Dbi() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (dbi_ || !env_->read_only()) return dbi_;
-  // A read-only store: the owner may have created the database since.
-  Result<std::optional<MDB_dbi>> dbi = env_->OpenDatabaseIfPresent(kDatabase);
-  if (dbi.ok()) dbi_ = *dbi;
-  if (dbi.ok() && !parked_) {
+  if ((dbi_ && parked_) || !env_->read_only()) return dbi_;
+  // A read-only store: the owner may have created the databases since
+  // (each on its own: a store written before parking existed has only the
+  // first until its owner opens it again).
+  if (!dbi_) {
+    Result<std::optional<MDB_dbi>> dbi = env_->OpenDatabaseIfPresent(kDatabase);
+    if (!dbi.ok()) return dbi.status();
+    dbi_ = *dbi;
+  }
+  if (!parked_) {
     Result<std::optional<MDB_dbi>> parked =
         env_->OpenDatabaseIfPresent(kParked);
     if (parked.ok()) parked_ = *parked;
   }
-  return dbi;
+  return dbi_;
+}
+
+CheckpointsImpl::Handles CheckpointsImpl::Refresh() {
+  (void)Dbi();
+  std::lock_guard<std::mutex> lock(mu_);
+  return Handles{dbi_, parked_};
 }
 
 Result<uint64_t> CheckpointsImpl::Load(std::string_view name) {
@@ -414,6 +428,29 @@ Status CheckpointsImpl::Unpark(std::string_view name, uint64_t position) {
   return op.SubmitAndWait(writer_);
 }
 
+Result<bool> CheckpointsImpl::DropParked(std::string_view name,
+                                         uint64_t position) {
+  Status valid = CheckName(name);
+  if (!valid.ok()) return valid;
+  if (writer_ == nullptr || !parked_) {
+    return Status::InvalidArgument(
+        fmt::format("cannot drop a parked event of '{}': {} is open read-only",
+                    name, env_->dir()));
+  }
+  bool found = false;
+  BlockingOp op(64 + name.size(), [&](MDB_txn* txn, Status*) {
+    found = false;  // a retried group applies it again
+    const std::string key = ParkedKey(name, position);
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    int rc = mdb_del(txn, *parked_, &k, nullptr);
+    if (rc == 0) found = true;
+    return rc == MDB_NOTFOUND ? 0 : rc;
+  });
+  Status s = op.SubmitAndWait(writer_);
+  if (!s.ok()) return s;
+  return found;
+}
+
 int CheckpointsImpl::Lowest(MDB_txn* txn, uint64_t* floor,
                             std::string* holder) {
   if (!dbi_) return 0;
@@ -456,10 +493,12 @@ int CheckpointsImpl::Lowest(MDB_txn* txn, uint64_t* floor,
   return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-void CheckpointsImpl::Verify(MDB_txn* txn, VerifyContext* ctx) {
-  if (!dbi_) return;
+void CheckpointsImpl::Verify(MDB_txn* txn, const Handles& handles,
+                             VerifyContext* ctx) {
+  if (handles.parked) VerifyParked(txn, *handles.parked, ctx);
+  if (!handles.checkpoints) return;
   MDB_cursor* cursor = nullptr;
-  int rc = mdb_cursor_open(txn, *dbi_, &cursor);
+  int rc = mdb_cursor_open(txn, *handles.checkpoints, &cursor);
   MDB_val k;
   MDB_val v;
   for (rc = rc != 0 ? rc : mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
@@ -486,14 +525,14 @@ void CheckpointsImpl::Verify(MDB_txn* txn, VerifyContext* ctx) {
     ctx->Problem("", 0, 0,
                  std::string(MdbStatus(rc, "reading checkpoints").message()));
   }
-  if (parked_) VerifyParked(txn, ctx);
 }
 
 // Each parked record: a key of a valid consumer name, NUL and a position,
 // and a value that decodes with its checksum.
-void CheckpointsImpl::VerifyParked(MDB_txn* txn, VerifyContext* ctx) {
+void CheckpointsImpl::VerifyParked(MDB_txn* txn, MDB_dbi parked,
+                                   VerifyContext* ctx) {
   MDB_cursor* cursor = nullptr;
-  int rc = mdb_cursor_open(txn, *parked_, &cursor);
+  int rc = mdb_cursor_open(txn, parked, &cursor);
   MDB_val k;
   MDB_val v;
   for (rc = rc != 0 ? rc : mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
@@ -547,6 +586,9 @@ Result<std::vector<ParkedEvent>> CheckpointStore::Parked(
   return Park(name, ParkedEvent{});
 }
 Status CheckpointStore::Unpark(std::string_view name, uint64_t) {
+  return Park(name, ParkedEvent{});
+}
+Result<bool> CheckpointStore::DropParked(std::string_view name, uint64_t) {
   return Park(name, ParkedEvent{});
 }
 Result<size_t> CheckpointStore::RequestRetry(std::string_view name) {

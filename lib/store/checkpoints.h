@@ -37,28 +37,35 @@ class CheckpointsImpl {
   Status Park(std::string_view name, const ParkedEvent& event);
   Result<std::vector<ParkedEvent>> Parked(std::string_view name);
   Status Unpark(std::string_view name, uint64_t position);
+  Result<bool> DropParked(std::string_view name, uint64_t position);
   Result<size_t> RequestRetry(std::string_view name);
   // Writer thread: Unpark inside `txn`. Returns an LMDB code.
   int UnparkIn(MDB_txn* txn, std::string_view name, uint64_t position);
   // Writer thread: forgets every event `name` parked at `from` or above.
   // An LMDB code.
   int UnparkFromIn(MDB_txn* txn, std::string_view name, uint64_t from = 0);
-  // In a read-only store, looks for a database the owner has created
-  // since; call before starting the read transaction Verify uses.
-  void Refresh() { (void)Dbi(); }
+  // The databases' handles, as far as they exist.
+  struct Handles {
+    std::optional<MDB_dbi> checkpoints, parked;
+  };
+  // In a read-only store, looks for databases the owner has created since;
+  // returns the handles to pass to Verify. Call it before starting the
+  // read transaction Verify uses (a handle opened later is not valid in
+  // that transaction).
+  Handles Refresh();
   // Writer thread: lowers *floor to the lowest checkpoint, naming it in
   // *holder (a damaged one counts as 0: what it examined is unknown).
   // Returns an LMDB code.
   int Lowest(MDB_txn* txn, uint64_t* floor, std::string* holder);
   // Checks every record's size, checksum and name (inspect.h VerifyStore).
-  void Verify(MDB_txn* txn, VerifyContext* ctx);
+  void Verify(MDB_txn* txn, const Handles& handles, VerifyContext* ctx);
 
  private:
   CheckpointsImpl(Env* env, Writer* writer, std::shared_ptr<Clock> clock)
       : env_(env), writer_(writer), clock_(std::move(clock)) {}
   // The database handle; nullopt while a read-only store has none yet.
   Result<std::optional<MDB_dbi>> Dbi();
-  void VerifyParked(MDB_txn* txn, VerifyContext* ctx);
+  void VerifyParked(MDB_txn* txn, MDB_dbi parked, VerifyContext* ctx);
 
   Env* env_;
   Writer* writer_;

@@ -18,7 +18,8 @@ Result<VerifyReport> VerifyStore(Store& store, const VerifyOptions& options) {
   Result<internal::StoreParts> parts = internal::StoreInternal::PartsOf(store);
   if (!parts.ok()) return parts.status();
   // Databases a writer added since a read-only open, before the snapshot.
-  parts->checkpoints->Refresh();
+  const internal::CheckpointsImpl::Handles checkpoints =
+      parts->checkpoints->Refresh();
   parts->projections->Refresh();
   Result<internal::ReadTxn> txn = parts->env->BeginRead();
   if (!txn.ok()) return txn.status();
@@ -34,7 +35,7 @@ Result<VerifyReport> VerifyStore(Store& store, const VerifyOptions& options) {
     internal::VerifySnapshots(txn->get(), snapshots.dbi(), only, facts, &ctx);
   }
   if (options.stream.empty()) {
-    parts->checkpoints->Verify(txn->get(), &ctx);
+    parts->checkpoints->Verify(txn->get(), checkpoints, &ctx);
     parts->projections->Verify(txn->get(), &ctx);
   }
   return report;

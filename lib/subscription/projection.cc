@@ -298,8 +298,12 @@ class ProjectionImpl final : public Projection {
       if (now >= deadline) {
         return Status::Timeout(fmt::format(
             "projection '{}' is not attached to the writer (at position {}; "
-            "last detached because: {})",
-            options_.name, committed_, stats_.detached_because.ToString()));
+            "{})",
+            options_.name, committed_,
+            stats_.detached_because.ok()
+                ? std::string("it has not caught up with the head yet")
+                : "last detached because: " +
+                      stats_.detached_because.ToString()));
       }
       cv_.wait_until(lock, std::min<Clock::time_point>(deadline, now + kSlice));
     }

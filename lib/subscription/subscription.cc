@@ -81,6 +81,8 @@ class BatchBuffer {
  private:
   static constexpr size_t kPayloadAlign = 16;
   static constexpr size_t kChunkBytes = 64 * 1024;
+  static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ >= kPayloadAlign,
+                "chunks from new[] must start on a payload boundary");
 
   struct Chunk {
     std::unique_ptr<char[]> bytes;  // new[] aligns to 16
@@ -107,7 +109,8 @@ class BatchBuffer {
         continue;
       }
       const size_t bytes = std::max(kChunkBytes, size + kPayloadAlign);
-      chunks_.push_back(Chunk{std::make_unique<char[]>(bytes), bytes});
+      chunks_.push_back(
+          Chunk{std::make_unique_for_overwrite<char[]>(bytes), bytes});
     }
   }
 

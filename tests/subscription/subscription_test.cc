@@ -421,7 +421,10 @@ struct CancellableWait {
 };
 
 // Cancels one waiter and checks that it ends with the position as it is,
-// while the other, its flag clear, waits on for `commit`'s event.
+// while the other, its flag clear, waits on for `commit`'s event. (A
+// read-only waiter also looks at its flag every 10 or 100 ms, so there the
+// cancel would pass without its wake-up; storage/commit_signal_test.cc
+// checks those wake-ups on their own.)
 void CheckCancel(Journal& j, uint64_t head,
                  const std::function<void()>& commit) {
   CancellableWait cancelled(j, head), waiting(j, head);

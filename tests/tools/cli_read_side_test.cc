@@ -219,10 +219,12 @@ TEST_CASE_FIXTURE(ReadSideFixture,
                   sub.status().ToString());
   }
 
-  // Another position: the damaged record stays, and the tool says so.
+  // Another position: nothing there, nothing changed, and it says so.
   CliResult wrong = RunCli({"drop-parked", store, "mailer", "7", "--yes"});
-  CHECK(wrong.exit_code != 0);
-  CHECK_MESSAGE(Has(wrong.err, "position 5 of 'mailer'"), wrong.err);
+  REQUIRE_EXIT(wrong, 1);
+  CHECK_MESSAGE(Has(wrong.err, "no parked event at position 7"), wrong.err);
+  CHECK(Has(wrong.err, "nothing was changed"));
+  CHECK_FALSE(Has(wrong.out, "dropped"));
   CliResult dropped = RunCli({"drop-parked", store, "mailer", "5", "--yes"});
   REQUIRE_EXIT(dropped, 0);
   CHECK_MESSAGE(Has(dropped.out,

@@ -351,8 +351,9 @@ struct DropArgs {
 };
 
 // Drops one parked record, readable or damaged. A damaged record makes the
-// whole list unreadable, so whether it was the one at the position is
-// known only once it is gone.
+// list unreadable, so that with one the command learns whether a record
+// was at the position only from the deletion itself, and says what it
+// found either way.
 int RunDropParked(const Options& o, const DropArgs& args) {
   std::unique_ptr<Store> store = OpenForWriting(o, /*create=*/false);
   if (!store) return kExitUnreadable;
@@ -364,20 +365,21 @@ int RunDropParked(const Options& o, const DropArgs& args) {
     return Fail(before.status(),
                 fmt::format("listing the parked events of '{}'", args.name));
   }
+  auto none_there = [&] {
+    PrintError(kExitProblems,
+               fmt::format("'{}' has no parked event at position {} in {}; "
+                           "nothing was changed",
+                           args.name, args.position, o.store),
+               fmt::format("List them with 'memoir parked {} {}'.", o.store,
+                           args.name));
+    return kExitProblems;
+  };
   const ParkedEvent* found = nullptr;
   if (before.ok()) {
     for (const ParkedEvent& p : *before) {
       if (p.position == args.position) found = &p;
     }
-    if (found == nullptr) {
-      PrintError(kExitProblems,
-                 fmt::format("'{}' has no parked event at position {} in {}; "
-                             "nothing was changed",
-                             args.name, args.position, o.store),
-                 fmt::format("List them with 'memoir parked {} {}'.", o.store,
-                             args.name));
-      return kExitProblems;
-    }
+    if (found == nullptr) return none_there();
   }
   const std::string what =
       found != nullptr
@@ -386,9 +388,9 @@ int RunDropParked(const Options& o, const DropArgs& args) {
                 "'{}' seq {})",
                 args.position, args.name, found->stream, found->seq)
           : fmt::format(
-                "the parked record at position {} of '{}' (some of "
-                "its parked records are damaged)",
-                args.position, args.name);
+                "the parked record at position {} of '{}', if there "
+                "is one (a parked record of '{}' is damaged: {})",
+                args.position, args.name, args.name, before.status().message());
   if (!args.yes &&
       !Confirm(fmt::format("Drop {} from {}? It will not be delivered again "
                            "unless the consumer's checkpoint is set below "
@@ -398,20 +400,27 @@ int RunDropParked(const Options& o, const DropArgs& args) {
                "Type 'yes' to confirm, or pass --yes.");
     return kExitProblems;
   }
-  Status dropped = (*checkpoints)->Unpark(args.name, args.position);
+  Result<bool> dropped = (*checkpoints)->DropParked(args.name, args.position);
   if (!dropped.ok()) {
-    return Fail(dropped, fmt::format("dropping position {} of '{}'",
-                                     args.position, args.name));
+    return Fail(dropped.status(), fmt::format("dropping position {} of '{}'",
+                                              args.position, args.name));
   }
+  if (!*dropped) return none_there();
+  const std::string gone =
+      found != nullptr
+          ? fmt::format("dropped {}", what)
+          : fmt::format("dropped the parked record at position {} of '{}'",
+                        args.position, args.name);
   Result<std::vector<ParkedEvent>> after = (*checkpoints)->Parked(args.name);
   if (!after.ok()) {
+    PrintLine(gone);
     return Fail(after.status(),
-                fmt::format("position {} of '{}' is dropped (if it was "
-                            "there), but the parked events left",
-                            args.position, args.name));
+                fmt::format("listing the parked events of '{}' left after "
+                            "dropping position {}",
+                            args.name, args.position));
   }
   PrintLine(
-      fmt::format("dropped {}; {} left", what,
+      fmt::format("{}; {} left", gone,
                   Plural(after->size(), "parked event", "parked events")));
   return kExitOk;
 }

@@ -70,6 +70,9 @@ class MEMOIR_EXPORT CheckpointStore {
   virtual Result<std::vector<ParkedEvent>> Parked(std::string_view name);
   // Forgets the parked event at `position` (absent: OK).
   virtual Status Unpark(std::string_view name, uint64_t position);
+  // As Unpark, and says whether there was a record at `position`: the way
+  // out of a damaged record, which makes Parked fail (`memoir drop-parked`).
+  virtual Result<bool> DropParked(std::string_view name, uint64_t position);
   // Marks every event `name` has parked for a retry: the consumer retries
   // them (as RetryParked) when it next starts. For a consumer that is not
   // running, since the running one takes RetryParked. Returns how many were

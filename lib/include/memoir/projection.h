@@ -198,7 +198,8 @@ class MEMOIR_EXPORT Projection {
   // the tables when the append returns, until something detaches it (see
   // Stats().detached_because). Errors: kTimeout, carrying why it is not
   // attached; the cause when the projection stopped on a failure; kClosed
-  // when stopped or paused; kInvalidArgument in mode kAsync.
+  // when stopped or paused (also during a Reset, SetCheckpoint or Resume
+  // on another thread); kInvalidArgument in mode kAsync.
   virtual Status WaitAttached(std::chrono::milliseconds timeout) = 0;
 
   virtual ProjectionStats Stats() const = 0;
