@@ -102,6 +102,17 @@ Result<std::vector<RecordedEvent>> Journal::ReadAll(uint64_t from_position,
   return out;
 }
 
+Result<std::vector<RecordedEvent>> Journal::ReadAllBackward(
+    uint64_t from_position, size_t max_count) {
+  std::vector<RecordedEvent> out;
+  Status s = ScanAllBackward(from_position, max_count, [&](const EventView& e) {
+    out.push_back(RecordedEvent::From(e));
+    return true;
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 Result<std::vector<RecordedEvent>> Journal::ReadTag(std::string_view tag,
                                                     uint64_t from_position,
                                                     size_t max_count) {

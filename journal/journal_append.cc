@@ -358,7 +358,11 @@ int JournalImpl::CheckExpectations(MDB_txn* txn,
                                    WriterStream** slots, Status* refusal) {
   // Reads only: each part's stream as this transaction sees it (slot null
   // when it does not exist yet), refused when deleted or not at the head
-  // the request expects.
+  // the request expects. Every failed expectation is listed, so that a
+  // caller of a multi-stream append reloads them all at once.
+  std::string conflicts;
+  size_t conflict_count = 0;
+  uint64_t first_actual = 0;
   for (size_t r = 0; r < parts.size(); ++r) {
     const StreamAppend& request = *parts[r].request;
     int rc = 0;
@@ -381,14 +385,29 @@ int JournalImpl::CheckExpectations(MDB_txn* txn,
       return 0;
     }
     const Expected& e = request.expected;
-    if (!e.any() && e.seq() != st.head) {
-      *refusal = Status::Conflict(
-          fmt::format("stream '{}': expected head {}, but it is {}; reload "
-                      "the stream and retry",
-                      request.stream, e.seq(), st.head),
-          st.head);
-      return 0;
+    if (!e.Holds(st.head)) {
+      if (conflict_count++ == 0) {
+        first_actual = st.head;
+      } else {
+        conflicts += "; ";
+      }
+      conflicts += fmt::format(
+          "stream '{}': expected {}, but {}", request.stream,
+          e.exists() ? "it to exist" : fmt::format("head {}", e.seq()),
+          st.head == 0 ? std::string("it has no events")
+                       : fmt::format("its head is {}", st.head));
     }
+  }
+  if (conflict_count == 1) {
+    *refusal = Status::Conflict(
+        fmt::format("{}; reload the stream and retry", conflicts),
+        first_actual);
+  } else if (conflict_count > 1) {
+    *refusal = Status::Conflict(
+        fmt::format("{} streams are not where the request expected: {}; "
+                    "reload them and retry",
+                    conflict_count, conflicts),
+        first_actual);
   }
   return 0;
 }

@@ -48,8 +48,10 @@ class JournalImpl final : public Journal, public TxnObserver {
   Result<AppendResult> AppendAndWait(StreamAppend request) override;
   Status DeleteTo(std::string_view stream, uint64_t seq,
                   const DeleteOptions& options) override;
+  using Journal::DeleteStream;
   using Journal::DeleteTo;
-  Status DeleteStream(std::string_view stream) override;
+  Status DeleteStream(std::string_view stream,
+                      const DeleteOptions& options) override;
   Status Scan(std::string_view stream, const ReadOptions& options,
               const EventVisitor& visit) override;
   Result<StreamInfo> GetStream(std::string_view stream) override;
@@ -59,6 +61,8 @@ class JournalImpl final : public Journal, public TxnObserver {
                                  size_t limit) override;
   Status ScanAll(uint64_t from_position, size_t max_count,
                  const EventVisitor& visit) override;
+  Status ScanAllBackward(uint64_t from_position, size_t max_count,
+                         const EventVisitor& visit) override;
   Status ScanTag(std::string_view tag, uint64_t from_position, size_t max_count,
                  const EventVisitor& visit) override;
   Result<uint64_t> LastPosition() override;
@@ -75,6 +79,11 @@ class JournalImpl final : public Journal, public TxnObserver {
   // gives its stream ids out again): false in the writer's transaction.
   Status ScanLogIn(MDB_txn* txn, uint64_t from_position, uint64_t bound,
                    size_t max_count, bool remember, const EventVisitor& visit);
+  // ScanLogIn in either direction; backward starts at the first position
+  // at or below from_position (which must be at most `bound`).
+  Status ScanLog(MDB_txn* txn, uint64_t from_position, uint64_t bound,
+                 size_t max_count, bool remember, bool backward,
+                 const EventVisitor& visit);
   // The position of the last event in `txn`'s log (0: none). An LMDB code.
   int LogHeadIn(MDB_txn* txn, uint64_t* head);
 
@@ -101,6 +110,7 @@ class JournalImpl final : public Journal, public TxnObserver {
   struct HeldBack {
     bool held = false;
     uint64_t deleted_to = 0;  // the seq deleted up to
+    uint64_t wanted = 0;      // the seq asked for (clamped to the head)
     uint64_t floor = 0;       // the consumer's checkpoint
     std::string holder;
   };
@@ -152,7 +162,7 @@ class JournalImpl final : public Journal, public TxnObserver {
   // Unless `force`, keeps the events above the retention floor and says
   // so in *held.
   int ApplyDelete(MDB_txn* txn, const std::string& name, uint64_t seq,
-                  bool tombstone, bool force, HeldBack* held,
+                  bool tombstone, const DeleteOptions& options, HeldBack* held,
                   Status* op_status);
 
   struct Dbs {
@@ -268,6 +278,9 @@ class JournalImpl final : public Journal, public TxnObserver {
   std::unique_ptr<NotifyFile> notify_;
   std::mutex reader_notify_mu_;
   std::shared_ptr<NotifyFile> reader_notify_;
+  // Files reader_notify_ replaced, for WakeCommitWaiters: a waiter may hold
+  // one still.
+  std::vector<std::weak_ptr<NotifyFile>> replaced_notify_;
   std::shared_ptr<NotifyFile> ReaderNotify();
   // Read-only stores rebuild the tail from the log instead.
   std::mutex ro_mu_;

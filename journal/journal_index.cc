@@ -20,16 +20,16 @@ namespace {
 class DeleteOp final : public WriteOp {
  public:
   DeleteOp(JournalImpl* journal, std::string name, uint64_t seq, bool tombstone,
-           bool force)
+           const DeleteOptions& options)
       : journal_(journal),
         name_(std::move(name)),
         seq_(seq),
         tombstone_(tombstone),
-        force_(force) {}
+        options_(options) {}
   size_t bytes() const override { return 4096; }
   int Apply(MDB_txn* txn, Status* op_status) override {
     held_ = JournalImpl::HeldBack{};  // a retried group applies it again
-    return journal_->ApplyDelete(txn, name_, seq_, tombstone_, force_, &held_,
+    return journal_->ApplyDelete(txn, name_, seq_, tombstone_, options_, &held_,
                                  op_status);
   }
   void Done(Status status) override {
@@ -38,7 +38,7 @@ class DeleteOp final : public WriteOp {
           "deleted stream '{}' only up to seq {}, not {}: the later events "
           "are held for {}, which has examined the log up to position {}; "
           "delete them once it has passed them, or force the deletion",
-          name_, held_.deleted_to, seq_, held_.holder, held_.floor));
+          name_, held_.deleted_to, held_.wanted, held_.holder, held_.floor));
     }
     promise_.set_value(std::move(status));
   }
@@ -49,7 +49,7 @@ class DeleteOp final : public WriteOp {
   std::string name_;
   uint64_t seq_;
   bool tombstone_;
-  bool force_;
+  DeleteOptions options_;
   JournalImpl::HeldBack held_;
   std::promise<Status> promise_;
 };
@@ -182,26 +182,28 @@ Status JournalImpl::DeleteTo(std::string_view stream, uint64_t seq,
   if (s.ok()) s = ValidateStreamName(stream);
   if (!s.ok()) return s;
   auto op = std::make_unique<DeleteOp>(this, std::string(stream), seq, false,
-                                       options.force);
+                                       options);
   auto done = op->future();
   writer_->Submit(std::move(op));
   return done.get();
 }
 
-Status JournalImpl::DeleteStream(std::string_view stream) {
+Status JournalImpl::DeleteStream(std::string_view stream,
+                                 const DeleteOptions& options) {
   Status s = RefuseWrites();
   if (s.ok()) s = ValidateStreamName(stream);
   if (!s.ok()) return s;
   auto op =
-      std::make_unique<DeleteOp>(this, std::string(stream), 0, true, true);
+      std::make_unique<DeleteOp>(this, std::string(stream), 0, true, options);
   auto done = op->future();
   writer_->Submit(std::move(op));
   return done.get();
 }
 
 int JournalImpl::ApplyDelete(MDB_txn* txn, const std::string& name,
-                             uint64_t seq, bool tombstone, bool force,
-                             HeldBack* held, Status* op_status) {
+                             uint64_t seq, bool tombstone,
+                             const DeleteOptions& options, HeldBack* held,
+                             Status* op_status) {
   WriterStream* ws = nullptr;
   int rc = 0;
   Status s = FindStream(txn, name, HashName(name), &ws, &rc);
@@ -219,12 +221,24 @@ int JournalImpl::ApplyDelete(MDB_txn* txn, const std::string& name,
         fmt::format("stream '{}' was already deleted", name));
     return 0;
   }
+  if (options.expected_head && *options.expected_head != st.head) {
+    *op_status = Status::Conflict(
+        fmt::format("stream '{}': expected head {}, but its head is {}; "
+                    "nothing was deleted",
+                    name, *options.expected_head, st.head),
+        st.head);
+    return 0;
+  }
   uint64_t target = tombstone ? st.head : seq;
   if (target > st.head) {
-    *op_status = Status::InvalidArgument(
-        fmt::format("cannot delete stream '{}' up to seq {}: its head is {}",
-                    name, seq, st.head));
-    return 0;
+    if (!options.clamp_to_head) {
+      *op_status = Status::InvalidArgument(fmt::format(
+          "cannot delete stream '{}' up to seq {}: its head is {} (set "
+          "DeleteOptions::clamp_to_head to delete up to the head)",
+          name, seq, st.head));
+      return 0;
+    }
+    target = st.head;
   }
   // Everything must be in the stored index before it can be deleted there.
   rc = FlushIndex(txn);
@@ -248,7 +262,7 @@ int JournalImpl::ApplyDelete(MDB_txn* txn, const std::string& name,
   // A tombstone deletes all: the stream is gone for every reader.
   uint64_t floor = UINT64_MAX;
   std::string holder;
-  if (!tombstone && !force && floor_ && target > st.deleted_to) {
+  if (!tombstone && !options.force && floor_ && target > st.deleted_to) {
     rc = floor_(txn, &floor, &holder);
     if (rc != 0) return rc;
   }
@@ -259,8 +273,9 @@ int JournalImpl::ApplyDelete(MDB_txn* txn, const std::string& name,
                         &held_seq);
     if (rc != 0) return rc;
     if (held_seq != 0) {
+      *held = HeldBack{true, std::max(held_seq - 1, st.deleted_to), target,
+                       floor, holder};
       target = held_seq - 1;
-      *held = HeldBack{true, std::max(target, st.deleted_to), floor, holder};
     }
   }
 

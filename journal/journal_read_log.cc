@@ -69,9 +69,28 @@ Status JournalImpl::ScanAll(uint64_t from_position, size_t max_count,
                    /*remember=*/true, visit);
 }
 
+Status JournalImpl::ScanAllBackward(uint64_t from_position, size_t max_count,
+                                    const EventVisitor& visit) {
+  if (from_position == 0 || max_count == 0) return Status::OK();
+  Result<View> view = BeginView(
+      [](MDB_txn*, const TailIndex&, uint64_t) { return Status::OK(); });
+  if (!view.ok()) return view.status();
+  const uint64_t start = std::min(from_position, view->bound);
+  if (start == 0) return Status::OK();
+  return ScanLog(view->txn->get(), start, view->bound, max_count,
+                 /*remember=*/true, /*backward=*/true, visit);
+}
+
 Status JournalImpl::ScanLogIn(MDB_txn* txn, uint64_t from_position,
                               uint64_t bound, size_t max_count, bool remember,
                               const EventVisitor& visit) {
+  return ScanLog(txn, from_position, bound, max_count, remember,
+                 /*backward=*/false, visit);
+}
+
+Status JournalImpl::ScanLog(MDB_txn* txn, uint64_t from_position,
+                            uint64_t bound, size_t max_count, bool remember,
+                            bool backward, const EventVisitor& visit) {
   CursorCloser cur;
   int rc = mdb_cursor_open(txn, dbs_.log, &cur.c);
   if (rc != 0) return MdbStatus(rc, "reading the log");
@@ -80,22 +99,34 @@ Status JournalImpl::ScanLogIn(MDB_txn* txn, uint64_t from_position,
   MDB_val v;
   AlignedScratch scratch;
   DecodedEvent d;
-  PagePrefetcher prefetch(/*backward=*/false);
+  PagePrefetcher prefetch(backward);
   // Names of the streams met so far: one lookup per stream, not per event.
   std::unordered_map<uint64_t, std::string> names;
   uint64_t last_id = 0;
   const std::string* last_name = nullptr;
   size_t visited = 0;
   bool keep_going = true;
-  for (rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
-       rc == 0 && keep_going && visited < max_count;
-       rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
+  rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
+  if (backward) {
+    // Backward from the first position at or below the start: the one
+    // found, unless above it (then the one before), or the last when none
+    // is at or above it.
+    if (rc == MDB_NOTFOUND) {
+      rc = mdb_cursor_get(cur.c, &k, &v, MDB_LAST);
+    } else if (rc == 0 && k.mv_size == 8 &&
+               GetBig64(static_cast<const char*>(k.mv_data)) > from_position) {
+      rc = mdb_cursor_get(cur.c, &k, &v, MDB_PREV);
+    }
+  }
+  const MDB_cursor_op step = backward ? MDB_PREV : MDB_NEXT;
+  for (; rc == 0 && keep_going && visited < max_count;
+       rc = mdb_cursor_get(cur.c, &k, &v, step)) {
     if (k.mv_size != 8) {
       return Status::Corruption("log key of the wrong size");
     }
     uint64_t pos = GetBig64(static_cast<const char*>(k.mv_data));
-    if (pos > bound) break;
-    if (visited > 0 && pos <= d.position) {
+    if (backward ? pos > from_position : pos > bound) break;
+    if (visited > 0 && (backward ? pos >= d.position : pos <= d.position)) {
       return KeysOutOfOrder(
           "log", fmt::format("position {} after position {}", pos, d.position));
     }
@@ -252,17 +283,26 @@ Result<uint64_t> JournalImpl::WaitForCommit(uint64_t after,
 void JournalImpl::WakeCommitWaiters() {
   commit_signal_.Wake();
   if (writer_ != nullptr) return;
-  std::shared_ptr<NotifyFile> file;
+  // The current file, and those it replaced that a waiter may still sleep
+  // on (a writer that restarted made a new one).
+  std::vector<std::shared_ptr<NotifyFile>> files;
   {
     std::lock_guard<std::mutex> lock(reader_notify_mu_);
-    file = reader_notify_;
+    if (reader_notify_ != nullptr) files.push_back(reader_notify_);
+    for (const std::weak_ptr<NotifyFile>& old : replaced_notify_) {
+      if (std::shared_ptr<NotifyFile> f = old.lock()) files.push_back(f);
+    }
   }
-  if (file != nullptr) file->Wake();
+  for (const std::shared_ptr<NotifyFile>& f : files) f->Wake();
 }
 
 std::shared_ptr<NotifyFile> JournalImpl::ReaderNotify() {
   std::lock_guard<std::mutex> lock(reader_notify_mu_);
   if (!reader_notify_ || reader_notify_->Replaced()) {
+    std::erase_if(replaced_notify_, [](const std::weak_ptr<NotifyFile>& f) {
+      return f.expired();
+    });
+    if (reader_notify_ != nullptr) replaced_notify_.push_back(reader_notify_);
     reader_notify_ = NotifyFile::ForReader(env_->dir());
   }
   return reader_notify_;

@@ -111,6 +111,177 @@ TEST_CASE("a multi-stream append with one conflict writes nothing at all") {
   CHECK((*ok)[1].first_position == (*ok)[0].last_position + 1);
 }
 
+TEST_CASE(
+    "a multi-stream append refused for stale expectations names every "
+    "violated stream with its expected and actual head, and writes "
+    "nothing") {
+  test::TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  Journal& j = store->journal();
+  REQUIRE(j.Append("a", Expected::Any(), Events(3)).ok());
+  REQUIRE(j.Append("c", Expected::Any(), Events(1)).ok());
+  std::vector<StreamAppend> batch;
+  batch.push_back({"a", Expected::At(2), Events(1)});     // stale: head 3
+  batch.push_back({"b", Expected::Exists(), Events(1)});  // never written
+  batch.push_back({"c", Expected::At(1), Events(1)});     // holds
+  auto r = j.AppendMulti(std::move(batch));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().IsConflict());
+  CHECK(r.status().actual_seq() == 3);  // the first violated stream's head
+  const std::string m = r.status().ToString();
+  CHECK_MESSAGE(m.find("2 streams are not where the request expected") !=
+                    std::string::npos,
+                m);
+  CHECK_MESSAGE(m.find("stream 'a': expected head 2, but its head is 3") !=
+                    std::string::npos,
+                m);
+  CHECK_MESSAGE(m.find("stream 'b': expected it to exist, but it has no "
+                       "events") != std::string::npos,
+                m);
+  CHECK(m.find("stream 'c'") == std::string::npos);
+  CHECK(*j.LastPosition() == 4);
+  CHECK(*j.Head("a") == 3);
+  CHECK(*j.Head("b") == 0);
+  CHECK(*j.Head("c") == 1);
+}
+
+TEST_CASE(
+    "Expected::Exists holds for a stream with a head above 0, also after "
+    "DeleteTo removed its events, and for no other") {
+  test::TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  Journal& j = store->journal();
+  auto missing = j.Append("s", Expected::Exists(), Events(1));
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().IsConflict());
+  CHECK(missing.status().actual_seq() == 0);
+  CHECK(*j.LastPosition() == 0);
+  REQUIRE(j.Append("s", Expected::NoStream(), Events(2)).ok());
+  auto r = j.Append("s", Expected::Exists(), Events(1));
+  REQUIRE(r.ok());
+  CHECK(r->first_seq == 3);
+  REQUIRE(j.DeleteTo("s", 3).ok());
+  CHECK(j.Append("s", Expected::Exists(), Events(1)).ok());
+  REQUIRE(j.DeleteStream("s").ok());
+  CHECK(
+      j.Append("s", Expected::Exists(), Events(1)).status().IsStreamDeleted());
+}
+
+TEST_CASE(
+    "DeleteTo and DeleteStream with an expected head delete nothing on a "
+    "mismatch and carry the actual head") {
+  test::TempDir dir;
+  for (size_t flush : {size_t{1}, size_t{65536}}) {
+    CAPTURE(flush);
+    auto store =
+        OpenOrDie(dir.Sub("s" + std::to_string(flush)), WithFlushEvery(flush));
+    Journal& j = store->journal();
+    REQUIRE(j.Append("s", Expected::Any(), Events(4)).ok());
+    DeleteOptions stale;
+    stale.expected_head = 3;
+    Status to = j.DeleteTo("s", 2, stale);
+    CHECK(to.IsConflict());
+    CHECK(to.actual_seq() == 4);
+    CHECK_MESSAGE(
+        to.ToString().find("nothing was deleted") != std::string::npos,
+        to.ToString());
+    CHECK(j.GetStream("s")->deleted_to == 0);
+    CHECK(j.Read("s")->size() == 4);
+    Status gone = j.DeleteStream("s", stale);
+    CHECK(gone.IsConflict());
+    CHECK(gone.actual_seq() == 4);
+    CHECK_FALSE(j.GetStream("s")->deleted);
+
+    DeleteOptions current;
+    current.expected_head = 4;
+    REQUIRE(j.DeleteTo("s", 2, current).ok());
+    CHECK(j.GetStream("s")->deleted_to == 2);
+    REQUIRE(j.DeleteStream("s", current).ok());
+    CHECK(j.GetStream("s")->deleted);
+    // A stream that was never written has no head to compare.
+    CHECK(j.DeleteTo("never", 1, current).IsNotFound());
+  }
+}
+
+TEST_CASE(
+    "DeleteTo past the head fails unless asked to clamp, then deletes up to "
+    "the head and keeps it") {
+  test::TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  Journal& j = store->journal();
+  REQUIRE(j.Append("s", Expected::Any(), Events(3)).ok());
+  Status past = j.DeleteTo("s", 10);
+  CHECK(past.IsInvalidArgument());
+  CHECK_MESSAGE(past.ToString().find("clamp_to_head") != std::string::npos,
+                past.ToString());
+  CHECK(j.Read("s")->size() == 3);
+  DeleteOptions clamp;
+  clamp.clamp_to_head = true;
+  REQUIRE(j.DeleteTo("s", kMaxSeq, clamp).ok());
+  CHECK(j.Read("s")->empty());
+  CHECK(j.GetStream("s")->deleted_to == 3);
+  CHECK(*j.Head("s") == 3);
+  auto next = j.Append("s", Expected::At(3), Events(1));
+  REQUIRE(next.ok());
+  CHECK(next->first_seq == 4);
+}
+
+TEST_CASE(
+    "ScanAllBackward visits the events of ScanAll in reverse, from any "
+    "position, skipping deleted ones, indexed or not") {
+  test::TempDir dir;
+  for (size_t flush : {size_t{1}, size_t{5}, size_t{65536}}) {
+    CAPTURE(flush);
+    auto store =
+        OpenOrDie(dir.Sub("s" + std::to_string(flush)), WithFlushEvery(flush));
+    Journal& j = store->journal();
+    CHECK(j.ReadAllBackward(kMaxSeq, 10)->empty());  // an empty log
+    for (int i = 0; i < 12; ++i) {
+      REQUIRE(j.Append("s" + std::to_string(i % 3), Expected::Any(),
+                       Events(1 + i % 2))
+                  .ok());
+    }
+    // Holes: positions 2-3, position 1, and the newest (17-18, with all
+    // of s2), so that a backward read from the top starts below them.
+    REQUIRE(j.DeleteTo("s1", 2).ok());
+    REQUIRE(j.DeleteTo("s0", 1).ok());
+    REQUIRE(j.DeleteTo("s2", 6).ok());
+    auto forward = j.ReadAll(0, kMaxSeq);
+    REQUIRE(forward.ok());
+    auto backward = j.ReadAllBackward(kMaxSeq, kMaxSeq);
+    REQUIRE(backward.ok());
+    REQUIRE_FALSE(forward->empty());
+    CHECK(forward->front().position == 5);
+    CHECK(backward->front().position == 16);
+    REQUIRE(backward->size() == forward->size());
+    for (size_t i = 0; i < forward->size(); ++i) {
+      const RecordedEvent& f = (*forward)[i];
+      const RecordedEvent& b = (*backward)[backward->size() - 1 - i];
+      CHECK(f.position == b.position);
+      CHECK(f.stream == b.stream);
+      CHECK(f.seq == b.seq);
+      CHECK(f.payload == b.payload);
+    }
+    // From every position, deleted or not, as many as asked.
+    const uint64_t last = *j.LastPosition();
+    for (uint64_t from = 0; from <= last + 2; ++from) {
+      CAPTURE(from);
+      auto page = j.ReadAllBackward(from, 3);
+      REQUIRE(page.ok());
+      std::vector<uint64_t> want;
+      for (auto it = forward->rbegin(); it != forward->rend(); ++it) {
+        if (it->position <= from && want.size() < 3) {
+          want.push_back(it->position);
+        }
+      }
+      std::vector<uint64_t> got;
+      for (const RecordedEvent& e : *page) got.push_back(e.position);
+      CHECK(got == want);
+    }
+    CHECK(j.ReadAllBackward(last, 0)->empty());
+  }
+}
+
 TEST_CASE("a multi-stream append naming a stream twice is refused") {
   test::TempDir dir;
   auto store = OpenOrDie(dir.path());

@@ -31,6 +31,7 @@
 #include <functional>
 #include <future>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -71,16 +72,33 @@ class Expected {
  public:
   // Append whatever the stream's state (but not to a deleted stream).
   static Expected Any() { return Expected(Kind::kAny, 0); }
+  // The stream must exist: its head is above 0 (events deleted with
+  // DeleteTo still count; a tombstoned stream is refused as always).
+  static Expected Exists() { return Expected(Kind::kExists, 0); }
   // The stream must have no events yet (highest seq 0).
   static Expected NoStream() { return Expected(Kind::kAt, 0); }
   // The stream's highest seq must be exactly `seq` (0 means "no events").
   static Expected At(uint64_t seq) { return Expected(Kind::kAt, seq); }
 
   bool any() const { return kind_ == Kind::kAny; }
+  bool exists() const { return kind_ == Kind::kExists; }
+  // The exact head expected; 0 for Any and Exists.
   uint64_t seq() const { return seq_; }
+  // Whether a stream whose head is `head` meets the expectation.
+  bool Holds(uint64_t head) const {
+    switch (kind_) {
+      case Kind::kAny:
+        return true;
+      case Kind::kExists:
+        return head > 0;
+      case Kind::kAt:
+        return head == seq_;
+    }
+    return false;
+  }
 
  private:
-  enum class Kind : uint8_t { kAny, kAt };
+  enum class Kind : uint8_t { kAny, kAt, kExists };
   Expected(Kind kind, uint64_t seq) : kind_(kind), seq_(seq) {}
   Kind kind_;
   uint64_t seq_;
@@ -113,10 +131,18 @@ struct EventView {
   std::span<const std::string_view> tags;
 };
 
-// How Journal::DeleteTo treats the consumers kept in the store.
+// How Journal::DeleteTo and DeleteStream check what they delete.
 struct DeleteOptions {
-  // Delete events that a consumer's checkpoint has not passed yet.
+  // DeleteTo: delete events that a consumer's checkpoint has not passed
+  // yet. (DeleteStream deletes everything whatever the consumers.)
   bool force = false;
+  // Both: the head the caller believes the stream has; when it has
+  // another, nothing is deleted and the call fails with kConflict carrying
+  // the actual head (Status::actual_seq), as an append's expectation.
+  std::optional<uint64_t> expected_head;
+  // DeleteTo: a seq above the head deletes up to the head (Akka's
+  // delete-to "max") instead of failing with kInvalidArgument.
+  bool clamp_to_head = false;
 };
 
 // A stored event that owns its bytes.
@@ -191,8 +217,11 @@ class MEMOIR_EXPORT Journal {
   // Appends to several streams in one atomic transaction, each with its own
   // expectation: one failed expectation writes nothing at all. The result
   // lists one AppendResult per request, in order. `done` is called as for
-  // Append. Errors: those of Append, for the first request that fails;
-  // kInvalidArgument for no requests or a stream named twice.
+  // Append. Errors: those of Append; kConflict names every stream whose
+  // expectation failed, each with the head expected and the actual one
+  // (Status::actual_seq is the first's); kStreamDeleted, taking precedence
+  // over conflicts, for the first tombstoned stream; kInvalidArgument for no
+  // requests or a stream named twice.
   virtual void AppendMulti(std::vector<StreamAppend> requests,
                            MultiAppendCallback done) = 0;
 
@@ -216,10 +245,15 @@ class MEMOIR_EXPORT Journal {
   // consumer, the checkpoint and the seq it deleted to; call it again once
   // the consumer has passed them (`memoir subscriptions` and `memoir
   // projections` show checkpoints).
+  // With options.expected_head set, a stream at another head deletes
+  // nothing (kConflict); with options.clamp_to_head, a seq above the head
+  // deletes up to the head.
   // Errors: kBusy as above (the events below the checkpoint are deleted);
-  // kNotFound when the stream was never written; kStreamDeleted for a
-  // tombstoned stream; kInvalidArgument when seq exceeds the head or the
-  // name is malformed; those of every write.
+  // kConflict as above, carrying the actual head; kNotFound when the stream
+  // was never written (a stream whose events were all deleted exists);
+  // kStreamDeleted for a tombstoned stream; kInvalidArgument when seq
+  // exceeds the head (without clamp_to_head) or the name is malformed;
+  // those of every write.
   virtual Status DeleteTo(std::string_view stream, uint64_t seq,
                           const DeleteOptions& options) = 0;
   Status DeleteTo(std::string_view stream, uint64_t seq) {
@@ -228,11 +262,18 @@ class MEMOIR_EXPORT Journal {
 
   // Tombstones `stream`: its events (and snapshots) are deleted, and later
   // appends and reads fail with kStreamDeleted. The name stays taken: the
-  // stream is never recreated. Blocking.
-  // Errors: kNotFound when the stream was never written; kStreamDeleted when
-  // it is already tombstoned (a second DeleteStream); kInvalidArgument for
-  // a malformed name; those of every write.
-  virtual Status DeleteStream(std::string_view stream) = 0;
+  // stream is never recreated. Consumers' checkpoints do not hold its
+  // events back. With options.expected_head set, a stream at another head
+  // is left as it is (kConflict). Blocking.
+  // Errors: kConflict as above, carrying the actual head; kNotFound when
+  // the stream was never written; kStreamDeleted when it is already
+  // tombstoned (a second DeleteStream); kInvalidArgument for a malformed
+  // name; those of every write.
+  virtual Status DeleteStream(std::string_view stream,
+                              const DeleteOptions& options) = 0;
+  Status DeleteStream(std::string_view stream) {
+    return DeleteStream(stream, DeleteOptions{});
+  }
 
   // --- Reading ---------------------------------------------------------
   // Every read sees one consistent, committed state of the journal. Stored
@@ -276,6 +317,12 @@ class MEMOIR_EXPORT Journal {
   // Errors: those of every read (kCorruption names the position).
   virtual Status ScanAll(uint64_t from_position, size_t max_count,
                          const EventVisitor& visit) = 0;
+  // Visits events in reverse commit order from global position
+  // `from_position` down to 1, inclusive: the newest first when it is at
+  // or above the newest (kMaxSeq), nothing when it is 0. At most
+  // `max_count`. Errors: as ScanAll.
+  virtual Status ScanAllBackward(uint64_t from_position, size_t max_count,
+                                 const EventVisitor& visit) = 0;
   // As ScanAll, restricted to events carrying `tag`. Errors: as ScanAll;
   // kInvalidArgument for an empty tag, one over kMaxTagBytes or one with a
   // NUL; kCorruption when a damaged unindexed record, which may carry the
@@ -284,6 +331,8 @@ class MEMOIR_EXPORT Journal {
                          size_t max_count, const EventVisitor& visit) = 0;
   Result<std::vector<RecordedEvent>> ReadAll(uint64_t from_position,
                                              size_t max_count);
+  Result<std::vector<RecordedEvent>> ReadAllBackward(uint64_t from_position,
+                                                     size_t max_count);
   Result<std::vector<RecordedEvent>> ReadTag(std::string_view tag,
                                              uint64_t from_position,
                                              size_t max_count);
