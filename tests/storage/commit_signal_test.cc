@@ -3,6 +3,8 @@
 // wait here lasts four minutes unless woken, and the test fails when one
 // has not ended after two: a wake-up that does nothing fails, it cannot
 // pass on a periodic re-check.
+#include "storage/commit_signal.h"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -10,7 +12,6 @@
 #include <future>
 #include <limits>
 
-#include "storage/commit_signal.h"
 #include "storage/notify_file.h"
 #include "support/temp_dir.h"
 
@@ -35,9 +36,8 @@ TEST_CASE(
   auto cancelled = std::async(std::launch::async, [&] {
     return signal.WaitAbove(0, kLonger, &cancel);
   });
-  auto waiting = std::async(std::launch::async, [&] {
-    return signal.WaitAbove(0, kLonger, &clear);
-  });
+  auto waiting = std::async(
+      std::launch::async, [&] { return signal.WaitAbove(0, kLonger, &clear); });
   cancel = true;
   signal.Wake();
   CHECK(GetWithin(cancelled) == 0);
