@@ -80,49 +80,48 @@ Result<std::vector<AppendResult>> Journal::AppendMulti(
   return waiter.Wait();
 }
 
-Result<std::vector<RecordedEvent>> Journal::Read(std::string_view stream,
-                                                 const ReadOptions& options) {
+namespace {
+
+// The events a Scan* call visits, copied out.
+template <typename ScanFn>
+Result<std::vector<RecordedEvent>> Collect(ScanFn&& scan) {
   std::vector<RecordedEvent> out;
-  Status s = Scan(stream, options, [&](const EventView& e) {
+  Status s = scan([&](const EventView& e) {
     out.push_back(RecordedEvent::From(e));
     return true;
   });
   if (!s.ok()) return s;
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<RecordedEvent>> Journal::Read(std::string_view stream,
+                                                 const ReadOptions& options) {
+  return Collect(
+      [&](const EventVisitor& visit) { return Scan(stream, options, visit); });
 }
 
 Result<std::vector<RecordedEvent>> Journal::ReadAll(uint64_t from_position,
                                                     size_t max_count) {
-  std::vector<RecordedEvent> out;
-  Status s = ScanAll(from_position, max_count, [&](const EventView& e) {
-    out.push_back(RecordedEvent::From(e));
-    return true;
+  return Collect([&](const EventVisitor& visit) {
+    return ScanAll(from_position, max_count, visit);
   });
-  if (!s.ok()) return s;
-  return out;
 }
 
 Result<std::vector<RecordedEvent>> Journal::ReadAllBackward(
     uint64_t from_position, size_t max_count) {
-  std::vector<RecordedEvent> out;
-  Status s = ScanAllBackward(from_position, max_count, [&](const EventView& e) {
-    out.push_back(RecordedEvent::From(e));
-    return true;
+  return Collect([&](const EventVisitor& visit) {
+    return ScanAllBackward(from_position, max_count, visit);
   });
-  if (!s.ok()) return s;
-  return out;
 }
 
 Result<std::vector<RecordedEvent>> Journal::ReadTag(std::string_view tag,
                                                     uint64_t from_position,
                                                     size_t max_count) {
-  std::vector<RecordedEvent> out;
-  Status s = ScanTag(tag, from_position, max_count, [&](const EventView& e) {
-    out.push_back(RecordedEvent::From(e));
-    return true;
+  return Collect([&](const EventVisitor& visit) {
+    return ScanTag(tag, from_position, max_count, visit);
   });
-  if (!s.ok()) return s;
-  return out;
 }
 
 }  // namespace memoir
