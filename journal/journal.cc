@@ -21,6 +21,10 @@ RecordedEvent RecordedEvent::From(const EventView& view) {
   e.schema_version = view.schema_version;
   e.payload = std::string(view.payload);
   e.tags.assign(view.tags.begin(), view.tags.end());
+  e.id = view.id;
+  e.causation_id = view.causation_id;
+  e.correlation_id = view.correlation_id;
+  e.metadata = std::string(view.metadata);
   return e;
 }
 

@@ -33,6 +33,11 @@ Status ValidateEvent(const EventData& e, std::string_view stream, size_t i) {
         fmt::format("{}: {} tags, at most {} allowed", where(), e.tags.size(),
                     kMaxTagsPerEvent));
   }
+  if (e.metadata.size() > kMaxMetadataBytes) {
+    return Status::InvalidArgument(
+        fmt::format("{}: metadata of {} bytes exceeds the limit of {}", where(),
+                    e.metadata.size(), kMaxMetadataBytes));
+  }
   for (const std::string& tag : e.tags) {
     if (tag.empty() || tag.size() > kMaxTagBytes ||
         tag.find('\0') != std::string::npos) {
@@ -199,6 +204,26 @@ class MultiAppendOp final : public WriteOp {
   size_t bytes_ = 0;
 };
 
+// The ids of the part's events into *ids; false when they carry none.
+bool PartIds(const JournalImpl::AppendPart& part, std::vector<Uuid>* ids) {
+  ids->clear();
+  if (part.batch != nullptr) {
+    part.batch->ForEach([&](char* record, size_t) {
+      const Uuid id = EncodedEventId(record);
+      if (id.empty()) return 1;  // none has one (ValidateRequest)
+      ids->push_back(id);
+      return 0;
+    });
+  } else {
+    for (const EventRecord& rec : *part.records) {
+      const Uuid id = EncodedEventId(rec.data());
+      if (id.empty()) break;
+      ids->push_back(id);
+    }
+  }
+  return !ids->empty();
+}
+
 }  // namespace
 
 Status JournalImpl::RefuseWrites() const {
@@ -221,7 +246,35 @@ Status JournalImpl::ValidateRequest(const StreamAppend& r) {
     s = ValidateEvent(r.events[i], r.stream, i);
     if (!s.ok()) return s;
   }
+  // Event ids: all or none, each once (a repeat is recognised by the
+  // whole sequence of ids).
+  const bool with_ids = !r.events[0].id.empty();
+  for (size_t i = 1; i < r.events.size(); ++i) {
+    if (r.events[i].id.empty() == with_ids) {
+      return Status::InvalidArgument(fmt::format(
+          "append to stream '{}': event 0 {} an id but event {} {}; give "
+          "every event of a request an id, or none",
+          r.stream, with_ids ? "has" : "has no", i,
+          with_ids ? "has none" : "has one"));
+    }
+  }
+  if (with_ids && r.events.size() > 1) {
+    std::unordered_set<Uuid> seen;
+    for (size_t i = 0; i < r.events.size(); ++i) {
+      if (!seen.insert(r.events[i].id).second) {
+        return Status::InvalidArgument(fmt::format(
+            "append to stream '{}': event {} repeats the id {} of an "
+            "earlier event of the request; each event needs its own id",
+            r.stream, i, r.events[i].id.ToString()));
+      }
+    }
+  }
   return Status::OK();
+}
+
+void JournalImpl::GenerateIds(StreamAppend* r) const {
+  if (!env_->options().generate_event_ids || !r->events[0].id.empty()) return;
+  for (EventData& e : r->events) e.id = Uuid::Generate();
 }
 
 void JournalImpl::Append(StreamAppend request, AppendCallback done) {
@@ -231,6 +284,7 @@ void JournalImpl::Append(StreamAppend request, AppendCallback done) {
     done(std::move(s));
     return;
   }
+  GenerateIds(&request);
   writer_->Submit(
       CallbackAppendOp::Create(this, std::move(request), std::move(done)));
 }
@@ -239,6 +293,7 @@ Result<AppendResult> JournalImpl::AppendAndWait(StreamAppend request) {
   Status s = RefuseWrites();
   if (s.ok()) s = ValidateRequest(request);
   if (!s.ok()) return s;
+  GenerateIds(&request);
   WaitedAppendOp op(this, std::move(request));
   writer_->SubmitBorrowed(&op);
   return op.Wait();
@@ -264,6 +319,7 @@ void JournalImpl::AppendMulti(std::vector<StreamAppend> requests,
     done(std::move(s));
     return;
   }
+  for (StreamAppend& r : requests) GenerateIds(&r);
   writer_->Submit(std::make_unique<MultiAppendOp>(this, std::move(requests),
                                                   std::move(done)));
 }
@@ -272,6 +328,7 @@ JournalImpl::StreamState& JournalImpl::TxnState(WriterStream& ws) {
   if (ws.txn_epoch != t_epoch_) {
     ws.txn_epoch = t_epoch_;
     ws.txn = ws.committed;
+    ws.txn_ids.clear();
     t_touched_.push_back(&ws);
   }
   return ws.txn;
@@ -355,7 +412,8 @@ int JournalImpl::CreateStream(MDB_txn* txn, const std::string& name,
 
 int JournalImpl::CheckExpectations(MDB_txn* txn,
                                    std::span<const AppendPart> parts,
-                                   WriterStream** slots, Status* refusal) {
+                                   WriterStream** slots, AppendResult* results,
+                                   bool* repeated, Status* refusal) {
   // Reads only: each part's stream as this transaction sees it (slot null
   // when it does not exist yet), refused when deleted or not at the head
   // the request expects. Every failed expectation is listed, so that a
@@ -363,6 +421,8 @@ int JournalImpl::CheckExpectations(MDB_txn* txn,
   std::string conflicts;
   size_t conflict_count = 0;
   uint64_t first_actual = 0;
+  size_t repeats = 0;
+  std::vector<Uuid> ids;
   for (size_t r = 0; r < parts.size(); ++r) {
     const StreamAppend& request = *parts[r].request;
     int rc = 0;
@@ -384,6 +444,16 @@ int JournalImpl::CheckExpectations(MDB_txn* txn,
                       request.stream));
       return 0;
     }
+    if (slots[r] != nullptr && st.head > 0 && PartIds(parts[r], &ids)) {
+      Repeat repeat = Repeat::kNew;
+      rc = CheckRepeat(txn, parts[r], ids, *slots[r], &repeat, &results[r],
+                       refusal);
+      if (rc != 0 || !refusal->ok()) return rc;
+      if (repeat == Repeat::kDuplicate) {
+        ++repeats;
+        continue;
+      }
+    }
     const Expected& e = request.expected;
     if (!e.Holds(st.head)) {
       if (conflict_count++ == 0) {
@@ -397,6 +467,20 @@ int JournalImpl::CheckExpectations(MDB_txn* txn,
           st.head == 0 ? std::string("it has no events")
                        : fmt::format("its head is {}", st.head));
     }
+  }
+  if (repeats == parts.size()) {
+    *repeated = true;
+    return 0;
+  }
+  if (repeats > 0) {
+    *refusal = Status::Conflict(
+        fmt::format("{} of the {} streams of this multi-stream append "
+                    "already hold its events (by their ids) and the others "
+                    "do not; a retry must resend exactly the original "
+                    "request",
+                    repeats, parts.size()),
+        first_actual);
+    return 0;
   }
   if (conflict_count == 1) {
     *refusal = Status::Conflict(
@@ -429,6 +513,9 @@ int JournalImpl::WritePart(MDB_txn* txn, const AppendPart& part,
     const uint64_t seq = ++st.head;
     const uint64_t pos = t_next_position_++;
     SealEventRecord(record, size, st.id, seq, pos, t_now_);
+    if (const Uuid id = EncodedEventId(record); !id.empty()) {
+      (*slot)->txn_ids.push_back(IdAt{seq, id, pos});
+    }
     Key64 key(pos);
     MDB_val k{8, key.bytes};
     MDB_val v{size, record};
@@ -469,12 +556,15 @@ int JournalImpl::ApplyAppendParts(MDB_txn* txn,
     slots = many.data();
   }
   Status refusal;
-  int rc = CheckExpectations(txn, parts, slots, &refusal);
+  bool repeated = false;
+  int rc = CheckExpectations(txn, parts, slots, results, &repeated, &refusal);
   if (rc != 0) return rc;
   if (!refusal.ok()) {
     *op_status = refusal;
     return 0;
   }
+  // A repeat of a committed append: its original results, nothing written.
+  if (repeated) return 0;
   // Phase 2: write. The log is written through one cursor per transaction:
   // with MDB_APPEND it stays on the last page instead of searching the tree.
   if (t_log_ == nullptr) {

@@ -133,6 +133,9 @@ class JournalImpl final : public Journal, public TxnObserver {
   // The checks every append passes before it is queued: stream name,
   // event count, type, payload size and tags. kInvalidArgument says which.
   static Status ValidateRequest(const StreamAppend& request);
+  // With StoreOptions::generate_event_ids, gives the request's events ids
+  // when they have none.
+  void GenerateIds(StreamAppend* request) const;
 
   // One stream's part of an append being applied: the request (name,
   // expectation, and the events' tags) and its encoded records, either as
@@ -296,10 +299,29 @@ class JournalImpl final : public Journal, public TxnObserver {
   // transaction's, which is current only while txn_epoch matches: a new
   // transaction starts with a new epoch, so nothing is copied or cleared
   // per stream when a transaction ends.
+  // An event's id and position, by seq (journal_idempotence.cc).
+  struct IdAt {
+    uint64_t seq = 0;
+    Uuid id;                // none: the event has no id, or is deleted
+    uint64_t position = 0;  // set when `id` is
+  };
+  // The ids of a stream's newest committed events, seqs [low, top], held
+  // in a ring indexed by seq modulo its size (the idempotency window).
+  struct RecentIds {
+    uint64_t low = 1;
+    uint64_t top = 0;
+    std::vector<IdAt> ring;
+  };
   struct WriterStream {
     StreamState committed;
     StreamState txn;
     uint64_t txn_epoch = 0;
+    // Loaded on the first append with ids and Any or Exists, then kept in
+    // step at each commit; null otherwise.
+    std::unique_ptr<RecentIds> recent;
+    // The open transaction's events with ids, ascending seq (current only
+    // while txn_epoch matches).
+    std::vector<IdAt> txn_ids;
   };
   // A name with its hash already computed, for lookups.
   struct HashedName {
@@ -325,10 +347,39 @@ class JournalImpl final : public Journal, public TxnObserver {
   // (slots[r], null if it does not exist yet) and sets *refusal when one
   // is deleted or not at its expected head; it writes nothing. WritePart
   // writes one part's records, creating its stream if need be.
+  // A part whose events repeat stored ones (CheckRepeat) gets its original
+  // result in results[r]; *repeated is set when every part does (then
+  // nothing is to be written), and a request repeated only in part is
+  // refused.
   int CheckExpectations(MDB_txn* txn, std::span<const AppendPart> parts,
-                        WriterStream** slots, Status* refusal);
+                        WriterStream** slots, AppendResult* results,
+                        bool* repeated, Status* refusal);
   int WritePart(MDB_txn* txn, const AppendPart& part, WriterStream** slot,
                 AppendResult* result);
+  // Idempotent appends (journal_idempotence.cc). What the stored events say
+  // about a part whose events carry `ids`, in stream `ws` as the open
+  // transaction sees it: new (write it), a duplicate of stored events
+  // (*original says where they are), or a partial overlap (*refusal).
+  enum class Repeat { kNew, kDuplicate, kPartial };
+  int CheckRepeat(MDB_txn* txn, const AppendPart& part,
+                  const std::vector<Uuid>& ids, WriterStream& ws,
+                  Repeat* repeat, AppendResult* original, Status* refusal);
+  // The ids of seqs [lo, hi] of stream `ws` (one IdAt per seq, in order),
+  // from the open transaction, the recent ring or the journal. A damaged
+  // record sets *refusal.
+  int StreamIds(MDB_txn* txn, std::string_view name, WriterStream& ws,
+                uint64_t lo, uint64_t hi, std::vector<IdAt>* out,
+                Status* refusal);
+  // Reads the ids of committed seqs [lo, hi] of stream `ws` from the
+  // stream index, the tail and the log into out[seq - base].
+  int ReadStoredIds(MDB_txn* txn, std::string_view name, const WriterStream& ws,
+                    uint64_t lo, uint64_t hi, uint64_t base,
+                    std::vector<IdAt>* out, Status* refusal);
+  // At commit: the transaction's ids enter the stream's ring.
+  static void AdvanceRecent(WriterStream& ws);
+  // Rings held; all are dropped when there are more than kMaxRecentRings.
+  size_t w_recent_rings_ = 0;
+  static constexpr size_t kMaxRecentRings = 16384;
   // ApplyDelete's step: deletes the index entries of stream `id` from
   // `from_seq` to `to_seq`, their log records and tag entries, counting
   // the index entries in *removed. Stops before the first event above

@@ -32,7 +32,10 @@ void JournalImpl::Committed() {
       id_names_.emplace(w_streams_.find(name)->second.committed.id, name);
     }
   }
-  for (WriterStream* ws : t_touched_) ws->committed = ws->txn;
+  for (WriterStream* ws : t_touched_) {
+    AdvanceRecent(*ws);
+    ws->committed = ws->txn;
+  }
   w_next_position_ = t_next_position_;
   w_next_id_ = t_next_id_;
   {

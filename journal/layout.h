@@ -39,10 +39,13 @@
 // envelope is the stream's next event (a stream written in runs), and the
 // index (or the tail) is asked only across the gaps between runs.
 //
-// Envelopes are written in one canonical FlatBuffers layout (record.h) that
-// readers recognise with a few exact comparisons; any other valid envelope
-// (such as those written through a FlatBufferBuilder by earlier versions)
-// goes through the FlatBuffers verifier. Both are format version 1.
+// Envelopes are written in two canonical FlatBuffers layouts (record.h):
+// the second, for events with ids or metadata, only adds fields to the
+// schema. Readers recognise both with a few exact comparisons; any other
+// valid envelope (such as those written through a FlatBufferBuilder by
+// earlier versions) goes through the FlatBuffers verifier. All are format
+// version 1: a reader that predates the new fields takes the second layout
+// through the verifier and reads the event without them.
 #ifndef MEMOIR_JOURNAL_LAYOUT_H_
 #define MEMOIR_JOURNAL_LAYOUT_H_
 

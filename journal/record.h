@@ -1,9 +1,10 @@
 // Event records: encoding (in the producer's thread, so the writer thread
 // only patches a few fields) and checked decoding.
 //
-// The writer encodes every envelope in one canonical FlatBuffers layout,
-// written directly rather than through a FlatBufferBuilder (offsets from
-// the start of the envelope, after the record's checksum):
+// The writer encodes every envelope in one of two canonical FlatBuffers
+// layouts, written directly rather than through a FlatBufferBuilder
+// (offsets from the start of the envelope, after the record's checksum).
+// Layout 1, for an event without id, causation, correlation or metadata:
 //
 //   0   u32 root offset = 28              4   file identifier "MEVT"
 //   8   vtable: u16 20 (its size), u16 52 (table size), u16 field offsets
@@ -19,9 +20,23 @@
 //                (u32 length ++ bytes ++ NUL, each zero-padded to 4)
 //       zero padding to a multiple of 16
 //
+// Layout 2, for any other event: the same fields 8 bytes further on, then
+// the new ones (all offsets from the table at 36, as in layout 1 from 28):
+//
+//   0   u32 root offset = 36              4   file identifier "MEVT"
+//   8   vtable: u16 28, u16 108 (table size), u16 field offsets
+//       4 12 20 28 36 40 44, 48 or 0 (tags), 60 (id), 76 (causation_id),
+//       92 (correlation_id), 52 (metadata) or 0 (no metadata)
+//   36  table: i32 28   40 stream_id ... 84 offset of tags (as layout 1)
+//   88  u32 offset of metadata (0 when none)   92 u32 zero
+//   96  id (u64 hi, u64 lo)   112 causation_id   128 correlation_id
+//   144 type, payload and tags as in layout 1, then
+//       metadata: zero padding to 4 ++ u32 length ++ bytes
+//       zero padding to a multiple of 16
+//
 // It is an ordinary FlatBuffer of journal/envelope.fbs: any reader (and the
 // FlatBuffers verifier) accepts it, and records written by earlier versions
-// through the builder stay readable. A reader recognises the canonical
+// through the builder stay readable. A reader recognises either canonical
 // layout with a few exact comparisons, which check everything the verifier
 // would; any other layout goes through the FlatBuffers verifier.
 #ifndef MEMOIR_JOURNAL_RECORD_H_
@@ -114,6 +129,10 @@ class EventBatch {
 void SealEventRecord(char* record, size_t size, uint64_t stream_id,
                      uint64_t seq, uint64_t position, int64_t timestamp_ns);
 
+// The id of an event in a record the encoder wrote (not yet stored: no
+// checks are made); none when it has no id.
+Uuid EncodedEventId(const char* record);
+
 // A decoded record. For a canonical envelope its string views point into
 // the record bytes, except a non-empty payload that is not 16-byte aligned
 // there, which points into the scratch buffer it was copied to; for any
@@ -200,7 +219,7 @@ struct EventClaim {
   bool proven = false;
 };
 inline constexpr size_t kClaimRepairAll = size_t{4} << 10;
-inline constexpr size_t kClaimRepairBytes = kRecordHeaderBytes + 56;
+inline constexpr size_t kClaimRepairBytes = kRecordHeaderBytes + 64;
 inline constexpr size_t kClaimRepairLimit = size_t{1} << 20;
 // With `repaired`, a proven claim also gives the whole repaired record.
 bool ClaimEventIdentity(const char* data, size_t size, EventClaim* out,

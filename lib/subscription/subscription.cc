@@ -72,6 +72,7 @@ class BatchBuffer {
       }
       v.tags = std::span<const std::string_view>(tags, e.tags.size());
     }
+    if (!e.metadata.empty()) v.metadata = Copy(e.metadata, 1);
     views_.push_back(v);
   }
   // Valid until the next Clear.

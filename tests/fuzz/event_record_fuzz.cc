@@ -19,8 +19,9 @@
 //    every check of the verifier);
 //  - re-encoding the decoded event (EventRecord::Encode and Seal) gives a
 //    canonical record that decodes to the same fields, of the same size
-//    when the input was canonical (and had no empty tags vector, which
-//    the encoder never writes);
+//    when the input was canonical (and had no empty tags or metadata
+//    vector, and no layout 2 without an id or metadata, which the encoder
+//    never writes);
 //  - ClaimEventIdentity gives the same answer at any alignment, and on an
 //    accepted record with one bit flipped (one input in 64 of up to 512
 //    bytes: each try is a checksum per bit) it proves the record's stream
@@ -45,7 +46,9 @@ bool SameEvent(const DecodedEvent& a, const DecodedEvent& b) {
   return a.stream_id == b.stream_id && a.seq == b.seq &&
          a.position == b.position && a.timestamp_ns == b.timestamp_ns &&
          a.type == b.type && a.schema_version == b.schema_version &&
-         a.payload == b.payload && a.tag_list == b.tag_list &&
+         a.payload == b.payload && a.tag_list == b.tag_list && a.id == b.id &&
+         a.causation_id == b.causation_id &&
+         a.correlation_id == b.correlation_id && a.metadata == b.metadata &&
          a.tags.data() == a.tag_list.data() &&
          b.tags.data() == b.tag_list.data() && a.tags.size() == b.tags.size();
 }
@@ -73,6 +76,18 @@ bool VerifierAccepts(const char* body, size_t n, DecodedEvent* out) {
     }
   }
   out->tags = out->tag_list;
+  auto id = [](const fb::Id128* v) {
+    return v == nullptr ? Uuid{} : Uuid{v->hi(), v->lo()};
+  };
+  out->id = id(env->id());
+  out->causation_id = id(env->causation_id());
+  out->correlation_id = id(env->correlation_id());
+  out->metadata =
+      env->metadata() == nullptr
+          ? std::string_view()
+          : std::string_view(
+                reinterpret_cast<const char*>(env->metadata()->data()),
+                env->metadata()->size());
   return true;
 }
 
@@ -86,6 +101,10 @@ void CheckReencoding(const DecodedEvent& d, size_t body_size,
   e.payload = std::string(d.payload);
   e.schema_version = d.schema_version;
   for (std::string_view t : d.tags) e.tags.emplace_back(t);
+  e.id = d.id;
+  e.causation_id = d.causation_id;
+  e.correlation_id = d.correlation_id;
+  e.metadata = std::string(d.metadata);
   EventRecord r = EventRecord::Encode(e);
   r.Seal(d.stream_id, d.seq, d.position, d.timestamp_ns);
   FUZZ_CHECK(IsCanonicalEnvelope(r.data() + kRecordHeaderBytes,
@@ -138,15 +157,17 @@ void CheckRecord(std::string_view record) {
   const bool fast_ok =
       DecodeCanonicalEventRecord(odd.data(), record.size(), &s3, &fast);
   if (fast_ok) FUZZ_CHECK(st1.ok() && SameEvent(fast, d1));
-  if (!st1.ok() && record.size() >= kRecordHeaderBytes + 56) {
-    // Asked for exactly the identity a rejected record claims (envelope
-    // bytes 32, 40 and 48), the replay's path still rejects it.
+  if (!st1.ok() && record.size() >= kRecordHeaderBytes + 64) {
+    // Asked for exactly the identity a rejected record claims (4, 12 and
+    // 20 bytes into the table of either layout), the replay's path still
+    // rejects it.
     const char* b = odd.data() + kRecordHeaderBytes;
+    const size_t t = GetLittle32(b) == 36 ? 36 : 28;
     AlignedScratch s4;
     DecodedEvent claimed;
     FUZZ_CHECK(!DecodeEventRecordIfItIs(
-        odd.data(), record.size(), GetLittle64(b + 32), GetLittle64(b + 40),
-        GetLittle64(b + 48), &s4, &claimed));
+        odd.data(), record.size(), GetLittle64(b + t + 4),
+        GetLittle64(b + t + 12), GetLittle64(b + t + 20), &s4, &claimed));
   }
   if (st1.ok()) {
     // The replay's path: accepts exactly what the fast path accepts, and
@@ -189,9 +210,18 @@ void CheckRecord(std::string_view record) {
     FUZZ_CHECK(VerifierAccepts(body, n, &verified));
     FUZZ_CHECK(SameEvent(verified, d1));
   }
-  // The vtable's tags slot (bytes 26 and 27): 0 when there is no vector.
+  // The vtable's tags slot (bytes 26 and 27) and, in layout 2, its
+  // metadata slot (bytes 34 and 35): 0 when there is no vector. The encoder
+  // writes layout 2 exactly when an id or metadata is present.
   const bool has_tags_vector = canonical && (body[26] != 0 || body[27] != 0);
-  CheckReencoding(d1, n, canonical && has_tags_vector == !d1.tag_list.empty());
+  const bool layout2 = canonical && GetLittle32(body) == 36;
+  const bool has_metadata_vector = layout2 && (body[34] != 0 || body[35] != 0);
+  const bool extras = !d1.id.empty() || !d1.causation_id.empty() ||
+                      !d1.correlation_id.empty() || !d1.metadata.empty();
+  CheckReencoding(d1, n,
+                  canonical && has_tags_vector == !d1.tag_list.empty() &&
+                      has_metadata_vector == !d1.metadata.empty() &&
+                      layout2 == extras);
 }
 
 }  // namespace

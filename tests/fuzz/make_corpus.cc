@@ -76,6 +76,17 @@ void WriteOddities(const std::string& path) {
   Check(j.Append("other", Expected::Any(),
                  {{"A", "1", 1, {"b"}}, {"B", "22", 1, {"b"}}})
             .status());
+  // Layout 2: ids, causation, correlation and metadata, with and without
+  // tags.
+  EventData with_ids{"Linked", "abc", 1, {"t"}};
+  with_ids.id = Uuid{0x0190f5b27c1e7a3dULL, 0x9b1f3c2d4e5f6a7bULL};
+  with_ids.causation_id = Uuid{1, 2};
+  with_ids.correlation_id = Uuid{3, 4};
+  with_ids.metadata = std::string("user=7\0trace", 12);
+  EventData id_only{"IdOnly", "", 1, {}};
+  id_only.id = Uuid{5, 6};
+  Check(j.Append("linked", Expected::Any(), {with_ids}).status());
+  Check(j.Append("linked", Expected::Any(), {id_only}).status());
   Check(store->snapshots().Save("odd", 1, {"Empty", 1, ""}));
   Check(store->snapshots().Save("odd", 3, {"Blob", 3, binary.substr(0, 2000)}));
   Check(store->snapshots().Save("other", 2, {std::string(255, 'S'), 1, "s"}));

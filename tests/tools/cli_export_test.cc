@@ -1,5 +1,6 @@
 // export and import: a round trip through JSON Lines gives the same
-// streams, seqs, types, tags and payload bytes (and the same export), and
+// streams, seqs, types, tags, payload bytes, ids and metadata (and the same
+// export), and
 // import refuses input that is not an export.
 #include <doctest/doctest.h>
 
@@ -37,6 +38,21 @@ void WriteStore(const std::string& path) {
                      {std::string("t\xc3", 2), "plain"}},
                     {"Second", std::string("\0\1\2", 3), 1, {}}})
               .ok());
+  // Ids, causation, correlation and metadata (bytes that are not UTF-8),
+  // then events without, then again with: import batches them apart.
+  std::vector<EventData> linked(2);
+  for (size_t i = 0; i < linked.size(); ++i) {
+    linked[i].type = "Linked";
+    linked[i].id = Uuid{0x0190f5b27c1e7a3dULL, 100 + i};
+    linked[i].correlation_id = Uuid{7, 7};
+  }
+  linked[1].causation_id = linked[0].id;
+  linked[1].metadata = std::string("m\xff\0", 3);
+  REQUIRE(j.Append("linked", Expected::NoStream(), linked).ok());
+  REQUIRE(j.Append("linked", Expected::Any(), {{"Plain", "p", 1, {}}}).ok());
+  linked[0].id = Uuid{1, 1};
+  linked[1].id = Uuid{1, 2};
+  REQUIRE(j.Append("linked", Expected::Any(), linked).ok());
 }
 
 void CheckSameEvents(Store& a, Store& b) {
@@ -67,6 +83,10 @@ void CheckSameEvents(Store& a, Store& b) {
       CHECK((*ea)[k].tags == (*eb)[k].tags);
       CHECK((*ea)[k].payload == (*eb)[k].payload);
       CHECK((*ea)[k].timestamp_ns == (*eb)[k].timestamp_ns);
+      CHECK((*ea)[k].id == (*eb)[k].id);
+      CHECK((*ea)[k].causation_id == (*eb)[k].causation_id);
+      CHECK((*ea)[k].correlation_id == (*eb)[k].correlation_id);
+      CHECK((*ea)[k].metadata == (*eb)[k].metadata);
     }
     auto snaps_a = a.snapshots().List(sa.name);
     auto snaps_b = b.snapshots().List(sb.name);
@@ -90,7 +110,7 @@ TEST_CASE(
   CliResult imported = RunCli({"import", target}, first.out);
   REQUIRE_MESSAGE(imported.exit_code == 0, imported.err);
   CHECK(imported.out ==
-        "imported 6 streams, 9 events and 2 snapshots into " + target + "\n");
+        "imported 7 streams, 14 events and 2 snapshots into " + target + "\n");
   CliResult second = RunCli({"export", target});
   REQUIRE_MESSAGE(second.exit_code == 0, second.err);
   CHECK(second.out == first.out);
@@ -134,12 +154,23 @@ TEST_CASE("import refuses input that is not an export, naming the line") {
     return s.replace(s.find(from), from.size(),
                      "\"stream\":\"account-1\",\"seq\":9");
   }();
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string s = good;
+    REQUIRE(s.find(from) != std::string::npos);
+    return s.replace(s.find(from), from.size(), to);
+  };
+  const std::string bad_id = replaced("\"id\":\"0190f5b2", "\"id\":\"x190f5b2");
+  const std::string bad_metadata =
+      replaced("\"metadata_base64\":\"", "\"metadata_base64\":\"!");
   for (const Case& c : {Case{"empty", "", "line 1: the input is empty"},
                         Case{"not an export", "{\"a\":1}\n",
                              "line 1: the input does not start with"},
                         Case{"bad json", bad_json, "line 2: not valid JSON"},
                         Case{"cut short", cut, "was cut short"},
-                        Case{"gap", gap, "seq 9 where seq 2 was expected"}}) {
+                        Case{"gap", gap, "seq 9 where seq 2 was expected"},
+                        Case{"bad id", bad_id, "\"id\" is not a UUID"},
+                        Case{"bad metadata", bad_metadata,
+                             "\"metadata_base64\" is not base64"}}) {
     CAPTURE(c.name);
     CliResult r =
         RunCli({"import", dir.Sub(std::string("t-") + c.name)}, c.input);

@@ -239,6 +239,7 @@ Status RunAppend(const Options& options, Report& report);
 Status RunReplay(const Options& options, Report& report);
 Status RunReadAll(const Options& options, Report& report);
 Status RunProjection(const Options& options, Report& report);
+Status RunIds(const Options& options, Report& report);
 Status RunLatency(const Options& options, Report& report);
 Status RunActors(const Options& options, Report& report);  // actors.cc
 Status RunBisect(const Options& options, Report& report);  // bisect.cc

@@ -2,7 +2,7 @@
 // (raw LMDB) and, when available, RocksDB and SQLite, in the same run.
 //
 //   memoir-bench [--scenario append|replay|read-all|latency|actors|bisect|
-//                            projection|all]
+//                            projection|ids|all]
 //                [--quick]
 //                [--dir DIR] [--producers P] [--streams S]
 //                [--events-per-append E] [--payload BYTES]
@@ -149,7 +149,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: memoir-bench [--scenario append|replay|read-all|latency|actors|"
-    "projection|"
+    "projection|ids|"
     "bisect|all]\n"
     "  [--quick] [--dir DIR] [--producers P] [--streams S]\n"
     "  [--events-per-append E] [--payload BYTES]\n"
@@ -254,10 +254,10 @@ Status RunAll(const Options& options, Report& report) {
     Status (*run)(const Options&, Report&);
   };
   const Scenario scenarios[] = {
-      {"append", RunAppend},        {"replay", RunReplay},
-      {"read-all", RunReadAll},     {"latency", RunLatency},
-      {"actors", RunActors},        {"bisect", RunBisect},
-      {"projection", RunProjection}};
+      {"append", RunAppend},         {"replay", RunReplay},
+      {"read-all", RunReadAll},      {"latency", RunLatency},
+      {"actors", RunActors},         {"bisect", RunBisect},
+      {"projection", RunProjection}, {"ids", RunIds}};
   report.Header();
   for (const Scenario& s : scenarios) {
     if (options.scenario != "all" && options.scenario != s.name) continue;

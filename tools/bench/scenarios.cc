@@ -112,9 +112,12 @@ class MemoirLoad {
     uint64_t requests = 0;
   };
 
-  MemoirLoad(Store* store, const Options& options)
+  // `with_ids`: every event gets a new id (Uuid::Generate), made by the
+  // producer as a caller making its appends idempotent would.
+  MemoirLoad(Store* store, const Options& options, bool with_ids = false)
       : store_(store),
         options_(options),
+        with_ids_(with_ids),
         batch_(Events(options.events_per_append, options.payload)),
         next_(options.producers, 0) {
     names_.resize(options.streams);
@@ -145,6 +148,9 @@ class MemoirLoad {
         const std::string& stream =
             names_[(p + next_[p]++ * options_.producers) % names_.size()];
         std::vector<EventData> slice(batch_.begin(), batch_.begin() + n);
+        if (with_ids_) {
+          for (EventData& e : slice) e.id = Uuid::Generate();
+        }
         Result<AppendResult> r =
             journal.Append(stream, Expected::Any(), std::move(slice));
         if (!r.ok()) {
@@ -179,6 +185,7 @@ class MemoirLoad {
  private:
   Store* store_;
   const Options& options_;
+  const bool with_ids_;
   std::vector<std::string> names_;
   const std::vector<EventData> batch_;
   std::vector<uint64_t> next_;  // per producer: appends made so far
@@ -546,6 +553,113 @@ Status RunProjection(const Options& options, Report& report) {
   for (const Counted& c : counted) {
     ReportSeries(report, "projection", c.series, metric, "");
   }
+  return Status::OK();
+}
+
+// The cost of event ids: durable appends (the append load, Expected::Any,
+// so each append with ids also searches the stream's idempotency window)
+// and replay of one stream, on a store whose events carry ids against one
+// whose events do not, in turn, in rounds. Ratios are with / without in
+// the same round.
+Status RunIds(const Options& options, Report& report) {
+  sync();
+  const std::string dirs[2] = {options.dir + "/ids-without",
+                               options.dir + "/ids-with"};
+  std::unique_ptr<Store> stores[2];
+  std::unique_ptr<MemoirLoad> loads[2];
+  for (int w = 0; w < 2; ++w) {
+    Result<std::unique_ptr<Store>> store =
+        OpenStore(dirs[w], options.durability);
+    if (!store.ok()) return store.status();
+    stores[w] = std::move(store).value();
+    loads[w] = std::make_unique<MemoirLoad>(stores[w].get(), options, w == 1);
+  }
+  const size_t rounds = std::max<size_t>(1, options.rounds);
+  const double slice_seconds = options.seconds / rounds;
+  const uint64_t slice_events =
+      options.events > 0 ? std::max<uint64_t>(1, options.events / rounds) : 0;
+  Series append{"without-ids", {}, {}};
+  std::vector<double> with_rates;
+  for (size_t r = 0; r < rounds; ++r) {
+    double rates[2];
+    // Which goes first alternates from round to round.
+    for (int i = 0; i < 2; ++i) {
+      const int w = static_cast<int>((i + r) % 2);
+      Result<MemoirLoad::Slice> slice =
+          loads[w]->Run(slice_seconds, slice_events);
+      if (!slice.ok()) return slice.status();
+      rates[w] = slice->events / slice->seconds;
+    }
+    with_rates.push_back(rates[1]);
+    append.Add(rates[1], rates[0]);
+    report.Note(fmt::format(
+        "round {}/{}: appends without ids {:.0f} ev/s, with ids {:.0f} ev/s",
+        r + 1, rounds, rates[0], rates[1]));
+  }
+  for (int w = 0; w < 2; ++w) {
+    loads[w].reset();
+    if (Status s = stores[w]->Close(); !s.ok()) return s.WithContext("Close");
+    stores[w].reset();
+    RemoveAll(dirs[w]);
+  }
+
+  // Replay: one stream of replay_events events, with and without ids.
+  const uint64_t n = options.replay_events;
+  const std::string stream = "replay-stream";
+  for (int w = 0; w < 2; ++w) {
+    Result<std::unique_ptr<Store>> store =
+        OpenStore(dirs[w], Durability::kNone);
+    if (!store.ok()) return store.status();
+    for (uint64_t written = 0; written < n;) {
+      size_t count = static_cast<size_t>(std::min<uint64_t>(1000, n - written));
+      std::vector<EventData> events = Events(count, options.payload);
+      if (w == 1) {
+        for (EventData& e : events) e.id = Uuid::Generate();
+      }
+      Result<AppendResult> r = (*store)->journal().Append(
+          stream, Expected::At(written), std::move(events));
+      if (!r.ok()) return r.status().WithContext("memoir Append");
+      written += count;
+    }
+    if (Status s = (*store)->Close(); !s.ok()) return s.WithContext("Close");
+  }
+  Series cold{"without-ids", {}, {}}, hot{"without-ids", {}, {}};
+  std::vector<double> with_cold, with_hot;
+  for (size_t r = 0; r < rounds; ++r) {
+    std::pair<double, double> rates[2];
+    for (int i = 0; i < 2; ++i) {
+      const int w = static_cast<int>((i + r) % 2);
+      Result<std::pair<double, double>> scan =
+          ReopenAndScan(dirs[w], n, [&](Store& store) {
+            return TimedScan(store.journal(), stream, n, options.payload);
+          });
+      if (!scan.ok()) return scan.status();
+      rates[w] = *scan;
+    }
+    with_cold.push_back(rates[1].first);
+    with_hot.push_back(rates[1].second);
+    cold.Add(rates[1].first, rates[0].first);
+    hot.Add(rates[1].second, rates[0].second);
+  }
+  for (int w = 0; w < 2; ++w) RemoveAll(dirs[w]);
+
+  const std::string metric(DurabilityName(options.durability));
+  report.Row("ids", "memoir+ids", metric, Median(with_rates), "ev/s",
+             "append_with_ids_events_per_s");
+  ReportSeries(report, "ids", append, metric, "_append");
+  report.Row("ids", "memoir+ids", "replay cold", Median(with_cold), "ev/s",
+             "replay_with_ids_cold_events_per_s");
+  ReportSeries(report, "ids", cold, "replay cold", "_replay_cold");
+  report.Row("ids", "memoir+ids", "replay hot", Median(with_hot), "ev/s",
+             "replay_with_ids_hot_events_per_s");
+  ReportSeries(report, "ids", hot, "replay hot", "_replay_hot");
+  report.Note(fmt::format(
+      "ids: appends: median of {} rounds of {:.2f} s each way, {} producers, "
+      "{} streams, {} events per append, Expected::Any; replay: {} events "
+      "of {} bytes in one stream; ratios are with ids over without, in the "
+      "same round",
+      rounds, slice_seconds, options.producers, options.streams,
+      options.events_per_append, n, options.payload));
   return Status::OK();
 }
 

@@ -44,6 +44,7 @@ struct Options {
   std::string store;
   std::string stream;
   bool json = false;
+  bool meta = false;  // events, all, tail: id and metadata columns
   bool no_lock = false;
   std::string schema;
   std::string plugin;  // the replay commands' --plugin

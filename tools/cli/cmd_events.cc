@@ -139,9 +139,10 @@ Result<std::deque<RecordedEvent>> Newest(Journal& j, const TailArgs& args) {
 
 EventView ViewOf(const RecordedEvent& e, std::vector<std::string_view>* tags) {
   tags->assign(e.tags.begin(), e.tags.end());
-  return EventView{e.stream,       e.seq,  e.position,
-                   e.timestamp_ns, e.type, e.schema_version,
-                   e.payload,      *tags};
+  return EventView{
+      e.stream,         e.seq,     e.position, e.timestamp_ns, e.type,
+      e.schema_version, e.payload, *tags,      e.id,           e.causation_id,
+      e.correlation_id, e.metadata};
 }
 
 int RunTail(const Options& o, const TailArgs& args) {
@@ -207,6 +208,9 @@ void AddEventCommands(CLI::App& app, Options& o,
   events->add_flag("--reverse", ev->reverse, "Newest first");
   AddSchemaOption(events, o);
   AddDecodePluginOption(events, o);
+  events->add_flag("--meta", o.meta,
+                   "Add ID, CAUSATION, CORRELATION and METADATA columns "
+                   "(--json lines carry them whenever an event has them)");
   AddJsonFlag(events, o);
   AddNoLockFlag(events, o);
   commands.push_back(
@@ -226,6 +230,9 @@ void AddEventCommands(CLI::App& app, Options& o,
       ->check(AtLeastOne());
   AddSchemaOption(all, o);
   AddDecodePluginOption(all, o);
+  all->add_flag("--meta", o.meta,
+                "Add ID, CAUSATION, CORRELATION and METADATA columns "
+                "(--json lines carry them whenever an event has them)");
   AddJsonFlag(all, o);
   AddNoLockFlag(all, o);
   commands.push_back({all, Kind::kRead, [&o, al] { return RunAll(o, *al); }});
@@ -251,6 +258,9 @@ void AddEventCommands(CLI::App& app, Options& o,
       ->check(CLI::Range(10u, 2000u).description(""));
   AddSchemaOption(tail, o);
   AddDecodePluginOption(tail, o);
+  tail->add_flag("--meta", o.meta,
+                 "Add ID, CAUSATION, CORRELATION and METADATA columns "
+                 "(--json lines carry them whenever an event has them)");
   AddJsonFlag(tail, o);
   AddNoLockFlag(tail, o);
   commands.push_back({tail, Kind::kRead, [&o, ta] { return RunTail(o, *ta); }});

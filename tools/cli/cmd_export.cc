@@ -5,12 +5,15 @@
 //   {"kind":"stream","stream":S,"head":H,"deleted_to":D,"deleted":B,
 //    "created_ns":T,"created":ISO}                      every stream first
 //   {"kind":"event","stream":S,"seq":N,"timestamp_ns":T,"time":ISO,
-//    "type":X,"schema_version":V,"tags":[X...],"payload_base64":P}
-//                                                       in commit order
+//    "type":X,"schema_version":V,"tags":[X...],"payload_base64":P,
+//    "id":U,"causation_id":U,"correlation_id":U,"metadata_base64":M}
+//                                                       in commit order;
+//                                       the last four only when present
 //   {"kind":"snapshot","stream":S,"seq":N,"timestamp_ns":T,"time":ISO,
 //    "type":X,"schema_version":V,"payload_base64":P}
 //   {"kind":"end","streams":N,"events":N,"snapshots":N}
-// X is a string, or {"base64":...} for bytes that are not UTF-8. Global
+// X is a string, or {"base64":...} for bytes that are not UTF-8; U a UUID
+// ("0190f5b2-7c1e-7a3d-9b1f-3c2d4e5f6a7b"). Global
 // positions are left out: they belong to a store, not to its data, and an
 // import assigns its own.
 //
@@ -84,6 +87,14 @@ std::string EventLine(const EventView& e, PluginDecoder* decoder) {
       .Num("schema_version", e.schema_version)
       .Raw("tags", tags)
       .Str("payload_base64", Base64(e.payload));
+  if (!e.id.empty()) line.Str("id", e.id.ToString());
+  if (!e.causation_id.empty()) {
+    line.Str("causation_id", e.causation_id.ToString());
+  }
+  if (!e.correlation_id.empty()) {
+    line.Str("correlation_id", e.correlation_id.ToString());
+  }
+  if (!e.metadata.empty()) line.Str("metadata_base64", Base64(e.metadata));
   if (decoder != nullptr) AddDecoded(line, decoder->Event(e));
   return line.str();
 }

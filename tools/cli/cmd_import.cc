@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -228,6 +229,27 @@ class Importer {
                  "type, schema_version, tags and payload_base64");
     }
     e.schema_version = static_cast<uint32_t>(version);
+    for (auto [key, id] :
+         {std::pair{"id", &e.id}, std::pair{"causation_id", &e.causation_id},
+          std::pair{"correlation_id", &e.correlation_id}}) {
+      const JsonValue* f = v.Find(key);
+      if (f == nullptr) continue;
+      std::optional<Uuid> parsed;
+      if (f->kind == JsonValue::Kind::kString) parsed = Uuid::Parse(f->text);
+      if (!parsed) {
+        return Bad(line_, fmt::format("\"{}\" is not a UUID such as "
+                                      "\"0190f5b2-7c1e-7a3d-9b1f-"
+                                      "3c2d4e5f6a7b\"",
+                                      key));
+      }
+      *id = *parsed;
+    }
+    if (const JsonValue* f = v.Find("metadata_base64"); f != nullptr) {
+      std::optional<std::string> bytes;
+      if (f->kind == JsonValue::Kind::kString) bytes = FromBase64(f->text);
+      if (!bytes) return Bad(line_, "\"metadata_base64\" is not base64");
+      e.metadata = std::move(*bytes);
+    }
     for (const JsonValue& t : tags->items) {
       std::optional<std::string> tag = BytesFrom(t);
       if (!tag) return Bad(line_, "a tag is neither a string nor base64");
@@ -249,15 +271,22 @@ class Importer {
       if (s.ok()) s = Skip(name, p, seq - 1);
       if (!s.ok()) return s;
     }
-    if (!batch_.empty() &&
-        (batch_stream_ != name || batch_ts_ != ts ||
-         batch_.size() >= kBatchEvents || batch_bytes_ >= kBatchBytes)) {
+    // One append takes events all with ids or all without, each id once.
+    auto id_breaks_batch = [&] {
+      if (batch_.front().id.empty() != e.id.empty()) return true;
+      if (e.id.empty()) return false;
+      return std::any_of(batch_.begin(), batch_.end(),
+                         [&](const EventData& b) { return b.id == e.id; });
+    };
+    if (!batch_.empty() && (batch_stream_ != name || batch_ts_ != ts ||
+                            batch_.size() >= kBatchEvents ||
+                            batch_bytes_ >= kBatchBytes || id_breaks_batch())) {
       Status s = FlushBatch();
       if (!s.ok()) return s;
     }
     batch_stream_ = name;
     batch_ts_ = ts;
-    batch_bytes_ += e.payload.size();
+    batch_bytes_ += e.payload.size() + e.metadata.size();
     batch_.push_back(std::move(e));
     p.next_seq = seq + 1;
     p.real_events = true;

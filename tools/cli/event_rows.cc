@@ -9,7 +9,7 @@
 namespace memoir::cli {
 namespace {
 
-std::vector<Table::Column> EventColumns(bool commit_order) {
+std::vector<Table::Column> EventColumns(bool commit_order, bool meta) {
   std::vector<Table::Column> cols;
   if (commit_order) {
     cols = {{"POSITION", true}, {"STREAM", false}, {"SEQ", true}};
@@ -20,6 +20,11 @@ std::vector<Table::Column> EventColumns(bool commit_order) {
   cols.push_back({"VER", true});
   cols.push_back({"SIZE", true});
   cols.push_back({"TAGS", false});
+  if (meta) {
+    for (const char* c : {"ID", "CAUSATION", "CORRELATION", "METADATA"}) {
+      cols.push_back({c, false});
+    }
+  }
   cols.push_back({"PAYLOAD", false});
   return cols;
 }
@@ -67,10 +72,11 @@ bool LoadDecoder(const Options& o, std::unique_ptr<PluginDecoder>* decoder) {
 EventPrinter::EventPrinter(const Options& o, Schema* schema,
                            PluginDecoder* decoder, bool in_commit_order)
     : json_(o.json),
+      meta_(o.meta),
       schema_(schema),
       decoder_(decoder),
       commit_order_(in_commit_order),
-      table_(EventColumns(in_commit_order)) {}
+      table_(EventColumns(in_commit_order, o.meta)) {}
 
 void EventPrinter::Print(const EventView& e) {
   ++count_;
@@ -88,6 +94,16 @@ void EventPrinter::Print(const EventView& e) {
         .Num("schema_version", e.schema_version)
         .Num("size", e.payload.size())
         .Strs("tags", tags);
+    if (!e.id.empty()) line.Str("id", e.id.ToString());
+    if (!e.causation_id.empty()) {
+      line.Str("causation_id", e.causation_id.ToString());
+    }
+    if (!e.correlation_id.empty()) {
+      line.Str("correlation_id", e.correlation_id.ToString());
+    }
+    if (!e.metadata.empty()) {
+      line.Str("metadata_base64", Base64(e.metadata));
+    }
     if (!payload.json.empty()) line.Raw("payload", payload.json);
     if (!payload.why.empty()) line.Str("payload_error", payload.why);
     line.Str("payload_base64", Base64(e.payload));
@@ -106,6 +122,12 @@ void EventPrinter::Print(const EventView& e) {
   row.push_back(std::to_string(e.schema_version));
   row.push_back(Size(e.payload.size()));
   row.push_back(JoinTags(e.tags));
+  if (meta_) {
+    for (const Uuid& id : {e.id, e.causation_id, e.correlation_id}) {
+      row.push_back(id.empty() ? "-" : id.ToString());
+    }
+    row.push_back(e.metadata.empty() ? "-" : Preview(e.metadata));
+  }
   row.push_back(payload.cell);
   table_.Row(std::move(row));
 }

@@ -36,6 +36,7 @@ class EventPrinter {
 
  private:
   bool json_;
+  bool meta_;
   Schema* schema_;
   PluginDecoder* decoder_;
   bool commit_order_;

@@ -35,11 +35,13 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "memoir/export.h"
 #include "memoir/result.h"
 #include "memoir/status.h"
+#include "memoir/uuid.h"
 
 namespace memoir {
 
@@ -51,6 +53,8 @@ inline constexpr size_t kMaxTypeNameBytes = 255;
 inline constexpr size_t kMaxTagsPerEvent = 64;
 // Largest payload of one event. FlatBuffers buffers must stay below 2 GiB.
 inline constexpr size_t kMaxPayloadBytes = size_t{1} << 30;
+// Largest metadata of one event.
+inline constexpr size_t kMaxMetadataBytes = size_t{1} << 20;
 inline constexpr uint64_t kMaxSeq = std::numeric_limits<uint64_t>::max();
 
 // Returns OK if `name` can name a stream: 1 to kMaxStreamNameBytes bytes of
@@ -60,11 +64,29 @@ MEMOIR_EXPORT Status ValidateStreamName(std::string_view name);
 
 // An event to append. The payload is opaque bytes (usually the caller's own
 // FlatBuffer); `type` and `schema_version` tell readers how to decode it.
+//
+// An event may carry an id, which makes its append idempotent: appending
+// again events whose ids the stream already holds at the same seqs succeeds
+// without writing and returns the original result (Journal::Append says
+// how far back this is detected). Ids, causation and correlation ids and
+// metadata cost about 64 bytes per event more in the log; an event without
+// any of them is stored as before.
 struct EventData {
   std::string type;
   std::string payload;
   uint32_t schema_version = 1;
   std::vector<std::string> tags;  // each indexed for ScanTag
+  // The event's id; none (all zero) unless the caller sets one or
+  // StoreOptions::generate_event_ids fills it in. In one request either
+  // every event has an id or none has, and no id appears twice.
+  Uuid id{};
+  // The id of the event (or command) that caused this one, and of the
+  // conversation it belongs to; stored and returned, never interpreted.
+  Uuid causation_id{};
+  Uuid correlation_id{};
+  // Free bytes beside the payload (at most kMaxMetadataBytes), for example
+  // a user id or a trace context; stored and returned, never interpreted.
+  std::string metadata{};
 };
 
 // What the caller believes about a stream before appending to it.
@@ -129,6 +151,10 @@ struct EventView {
   uint32_t schema_version = 0;
   std::string_view payload;
   std::span<const std::string_view> tags;
+  Uuid id{};  // none when appended without
+  Uuid causation_id{};
+  Uuid correlation_id{};
+  std::string_view metadata{};
 };
 
 // How Journal::DeleteTo and DeleteStream check what they delete.
@@ -155,6 +181,10 @@ struct MEMOIR_EXPORT RecordedEvent {
   uint32_t schema_version = 0;
   std::string payload;
   std::vector<std::string> tags;
+  Uuid id{};
+  Uuid causation_id{};
+  Uuid correlation_id{};
+  std::string metadata{};
 
   static RecordedEvent From(const EventView& view);
 };

@@ -71,6 +71,17 @@ struct StoreOptions {
   // deletion). Larger values make durable appends cheaper; readers in other
   // processes scan at most this many unindexed events per read.
   size_t index_flush_events = 65536;
+  // Appends: give every event appended without an id a new one
+  // (Uuid::Generate). Costs about 64 bytes per event in the log; makes
+  // every event citable as another's causation_id.
+  bool generate_event_ids = false;
+  // Appends with event ids and Expected::Any or Exists are recognised as
+  // repeats when the request's first id is among the stream's newest this
+  // many events (an exact expectation is checked against the whole
+  // history). The writer holds the ids of that many events per stream it
+  // has seen such an append for (24 bytes each, for at most 16,384
+  // streams, then it starts again). 0: only exact expectations.
+  size_t idempotency_window = 64;
 };
 
 }  // namespace memoir

@@ -270,9 +270,10 @@ class TypeOf final : public Type {
     EventReport out{e, std::nullopt};
     if (!spec_.event_to_json) return out;
     std::vector<std::string_view> tags(e.tags.begin(), e.tags.end());
-    EventView view{e.stream,       e.seq,  e.position,
-                   e.timestamp_ns, e.type, e.schema_version,
-                   e.payload,      tags};
+    EventView view{
+        e.stream,         e.seq,     e.position, e.timestamp_ns, e.type,
+        e.schema_version, e.payload, tags,       e.id,           e.causation_id,
+        e.correlation_id, e.metadata};
     Result<Event> decoded = behavior_.DecodeStored(view);
     if (!decoded.ok()) {
       return decoded.status().WithContext("stream '" + e.stream + "' seq " +
