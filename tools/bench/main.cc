@@ -183,7 +183,7 @@ std::string ParseArgs(int argc, char** argv, Options* options) {
       options->scenario = value;
       ok = value == "all" || value == "append" || value == "replay" ||
            value == "read-all" || value == "latency" || value == "actors" ||
-           value == "bisect" || value == "projection";
+           value == "bisect" || value == "projection" || value == "ids";
     } else if (flag == "--dir") {
       options->dir = value;
     } else if (flag == "--producers") {
