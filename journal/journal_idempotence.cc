@@ -194,8 +194,12 @@ int JournalImpl::CheckRepeat(MDB_txn* txn, const AppendPart& part,
     }
     int rc = StreamIds(txn, name, ws, lo, st.head, &stored, refusal);
     if (rc != 0 || !refusal->ok()) return rc;
-    auto at = std::find_if(stored.begin(), stored.end(),
-                           [&](const IdAt& s) { return s.id == ids[0]; });
+    // The newest match: an id may be stored twice (appended again past
+    // the window, or under an exact expectation that held), and a retry
+    // repeats the latest append.
+    auto newest = std::find_if(stored.rbegin(), stored.rend(),
+                               [&](const IdAt& s) { return s.id == ids[0]; });
+    auto at = newest == stored.rend() ? stored.end() : std::prev(newest.base());
     if (at == stored.end()) {
       // Not a repeat, unless a later event of the request is stored.
       if (n > 1) {

@@ -60,7 +60,12 @@ void JournalImpl::Committed() {
 
 void JournalImpl::Aborted() {
   // Streams created by the transaction do not exist after all.
-  for (const std::string& name : t_created_) w_streams_.erase(name);
+  for (const std::string& name : t_created_) {
+    auto it = w_streams_.find(name);
+    if (it == w_streams_.end()) continue;
+    if (it->second.recent != nullptr) --w_recent_rings_;
+    w_streams_.erase(it);
+  }
   t_created_.clear();
   EndTxn();
 }

@@ -167,6 +167,12 @@ Status CheckOptions(const StoreOptions& options) {
   if (options.max_readers == 0) {
     return Status::InvalidArgument("max_readers must be at least 1");
   }
+  if (options.idempotency_window > kMaxIdempotencyWindow) {
+    return Status::InvalidArgument(fmt::format(
+        "idempotency_window must be at most {} events (got {}); an exact "
+        "expectation already finds repeats in the whole history",
+        kMaxIdempotencyWindow, options.idempotency_window));
+  }
   return Status::OK();
 }
 

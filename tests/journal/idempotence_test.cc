@@ -1,5 +1,7 @@
 // Event ids, idempotent appends and event metadata (memoir/journal.h).
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <future>
 #include <set>
@@ -85,8 +87,8 @@ TEST_CASE(
     CAPTURE(flush);
     const std::string path = dir.Sub("s" + std::to_string(flush));
     auto store = test::OpenStoreOrFail(path, Options(flush));
-    Journal& j = store->journal();
-    REQUIRE(j.Append("acct", Expected::Any(), Plain(2)).ok());
+    // (The store is reopened below: no reference to its journal is kept.)
+    REQUIRE(store->journal().Append("acct", Expected::Any(), Plain(2)).ok());
     // The lost answer: seqs 3 and 4, positions 3 and 4.
     AppendAndLoseTheAnswer(*store,
                            Request("acct", Expected::At(2), WithIds(10, 2)));
@@ -95,7 +97,7 @@ TEST_CASE(
       CAPTURE(restart);
       for (Expected e :
            {Expected::Any(), Expected::Exists(), Expected::At(2)}) {
-        auto again = j.Append("acct", e, WithIds(10, 2));
+        auto again = store->journal().Append("acct", e, WithIds(10, 2));
         REQUIRE_MESSAGE(again.ok(), again.status().ToString());
         CHECK(again->first_seq == 3);
         CHECK(again->last_seq == 4);
@@ -243,6 +245,43 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "an id stored twice: a retry repeats the newest append, not the "
+    "oldest") {
+  test::TempDir dir;
+  StoreOptions o = Options();
+  o.idempotency_window = 4;
+  {
+    auto store = test::OpenStoreOrFail(dir.path(), o);
+    Journal& j = store->journal();
+    REQUIRE(j.Append("acct", Expected::NoStream(), WithIds(1, 1)).ok());
+    REQUIRE(j.Append("acct", Expected::Any(), Plain(4)).ok());  // seqs 2-5
+    // Id 1 is past the window: stored again, with id 2, at seqs 6 and 7.
+    auto again = j.Append("acct", Expected::Any(), WithIds(1, 2));
+    REQUIRE(again.ok());
+    CHECK(again->first_seq == 6);
+  }
+  // A window that holds both copies of id 1.
+  o.idempotency_window = 16;
+  auto store = test::OpenStoreOrFail(dir.path(), o);
+  auto retry = store->journal().Append("acct", Expected::Any(), WithIds(1, 2));
+  REQUIRE_MESSAGE(retry.ok(), retry.status().ToString());
+  CHECK(retry->first_seq == 6);
+  CHECK(retry->last_seq == 7);
+  CHECK(HeadOf(*store, "acct") == 7);
+}
+
+TEST_CASE("an idempotency window above the limit is refused at open") {
+  test::TempDir dir;
+  StoreOptions o = Options();
+  o.idempotency_window = kMaxIdempotencyWindow + 1;
+  auto store = Store::Open(dir.path(), o);
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().code() == Status::Code::kInvalidArgument);
+  CHECK(store.status().message().find("idempotency_window") !=
+        std::string::npos);
+}
+
+TEST_CASE(
     "a window of 0 turns off repeats for Any but not for exact "
     "expectations") {
   test::TempDir dir;
@@ -317,7 +356,7 @@ TEST_CASE(
     CAPTURE(flush);
     const std::string path = dir.Sub("s" + std::to_string(flush));
     auto store = test::OpenStoreOrFail(path, Options(flush));
-    Journal& j = store->journal();
+    // (The store is reopened below: no reference to its journal is kept.)
     std::vector<EventData> events(4);
     for (size_t i = 0; i < events.size(); ++i) {
       events[i].type = "T" + std::to_string(i);
@@ -331,8 +370,8 @@ TEST_CASE(
     events[3].metadata = "m";
     events[3].causation_id = events[0].id;
     events[3].correlation_id = events[1].correlation_id;
-    REQUIRE(j.Append("s", Expected::Any(), events).ok());
-    REQUIRE(j.Append("s", Expected::Any(), Plain(1)).ok());
+    REQUIRE(store->journal().Append("s", Expected::Any(), events).ok());
+    REQUIRE(store->journal().Append("s", Expected::Any(), Plain(1)).ok());
     auto check = [&](const std::vector<RecordedEvent>& got) {
       REQUIRE(got.size() == 5);
       for (size_t i = 0; i < events.size(); ++i) {
@@ -349,13 +388,13 @@ TEST_CASE(
       CHECK(got[4].metadata.empty());
     };
     for (int restart = 0; restart < 2; ++restart) {
-      auto stream = j.Read("s");
+      auto stream = store->journal().Read("s");
       REQUIRE(stream.ok());
       check(*stream);
-      auto all = j.ReadAll(0, 100);
+      auto all = store->journal().ReadAll(0, 100);
       REQUIRE(all.ok());
       check(*all);
-      auto tagged = j.ReadTag("t1", 0, 100);
+      auto tagged = store->journal().ReadTag("t1", 0, 100);
       REQUIRE(tagged.ok());
       REQUIRE(tagged->size() == 1);
       CHECK(tagged->front().metadata == "m");
@@ -404,7 +443,25 @@ TEST_CASE("uuids parse and print in the 36-character form") {
   CHECK(a != b);
   CHECK((a.hi >> 12 & 0xf) == 7);
   CHECK((a.lo >> 62) == 2);
-  CHECK((a.hi >> 16) <= (b.hi >> 16));
+  CHECK(a < b);  // one thread's ids sort in generation order
+  // A forked child draws other ids than its parent.
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const Uuid mine = Uuid::Generate();
+    const ssize_t n = write(fds[1], &mine, sizeof mine);
+    _exit(n == sizeof mine ? 0 : 1);
+  }
+  const Uuid parents = Uuid::Generate();
+  Uuid childs;
+  REQUIRE(read(fds[0], &childs, sizeof childs) == sizeof childs);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  close(fds[0]);
+  close(fds[1]);
+  CHECK(childs.lo != parents.lo);
 }
 
 }  // namespace memoir

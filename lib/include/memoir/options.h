@@ -79,10 +79,13 @@ struct StoreOptions {
   // repeats when the request's first id is among the stream's newest this
   // many events (an exact expectation is checked against the whole
   // history). The writer holds the ids of that many events per stream it
-  // has seen such an append for (24 bytes each, for at most 16,384
-  // streams, then it starts again). 0: only exact expectations.
+  // has seen such an append for (32 bytes each, for at most 16,384
+  // streams, then it starts again). 0: only exact expectations; at most
+  // kMaxIdempotencyWindow.
   size_t idempotency_window = 64;
 };
+
+inline constexpr size_t kMaxIdempotencyWindow = size_t{1} << 16;
 
 }  // namespace memoir
 

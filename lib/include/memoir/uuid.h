@@ -21,8 +21,9 @@ struct MEMOIR_EXPORT Uuid {
   uint64_t hi = 0;
   uint64_t lo = 0;
 
-  // A new version 7 UUID (RFC 9562): 48 bits of Unix milliseconds, then 74
-  // random bits from a generator seeded once per thread from the operating
+  // A new version 7 UUID (RFC 9562): 48 bits of Unix milliseconds, a
+  // 12-bit counter within the millisecond, then 62 random bits from a
+  // generator seeded per thread (and again after fork) from the operating
   // system. Ids generated one after another in a thread sort in generation
   // order. Thread-safe.
   static Uuid Generate();
