@@ -128,4 +128,12 @@ Result<std::vector<RecordedEvent>> Journal::ReadTag(std::string_view tag,
   });
 }
 
+Result<std::vector<RecordedEvent>> Journal::ReadType(std::string_view type,
+                                                     uint64_t from_position,
+                                                     size_t max_count) {
+  return Collect([&](const EventVisitor& visit) {
+    return ScanType(type, from_position, max_count, visit);
+  });
+}
+
 }  // namespace memoir

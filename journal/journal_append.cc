@@ -526,7 +526,8 @@ int JournalImpl::WritePart(MDB_txn* txn, const AppendPart& part,
       tags = &request.events[i].tags;
     }
     ++i;
-    t_tail_.push_back(PendingTail{st.id, TailEntry{seq, pos, t_now_}, tags});
+    t_tail_.push_back(PendingTail{st.id, TailEntry{seq, pos, t_now_}, tags,
+                                  EncodedEventType(record)});
     return 0;
   };
   int rc = 0;

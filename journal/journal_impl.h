@@ -56,6 +56,7 @@ class JournalImpl final : public Journal, public TxnObserver {
               const EventVisitor& visit) override;
   Result<StreamInfo> GetStream(std::string_view stream) override;
   Result<uint64_t> Head(std::string_view stream) override;
+  Result<StreamPage> ListStreams(const ListStreamsOptions& options) override;
   Result<StreamPage> ListStreams(std::string_view prefix,
                                  std::string_view start_after,
                                  size_t limit) override;
@@ -65,6 +66,8 @@ class JournalImpl final : public Journal, public TxnObserver {
                          const EventVisitor& visit) override;
   Status ScanTag(std::string_view tag, uint64_t from_position, size_t max_count,
                  const EventVisitor& visit) override;
+  Status ScanType(std::string_view type, uint64_t from_position,
+                  size_t max_count, const EventVisitor& visit) override;
   Result<uint64_t> LastPosition() override;
   using Journal::WaitForCommit;
   Result<uint64_t> WaitForCommit(uint64_t after,
@@ -223,6 +226,12 @@ class JournalImpl final : public Journal, public TxnObserver {
                      uint64_t first_seq, uint64_t last_seq,
                      const std::vector<TailDamage>& damage);
 
+  // ScanTag and ScanType: the events under `tag` in the tag index (and the
+  // tail) from `from_position` on; `what` names it in messages.
+  Status ScanIndexed(std::string_view tag, std::string_view what,
+                     uint64_t from_position, size_t max_count,
+                     const EventVisitor& visit);
+
   // Scan's reads of one stream by seq within a view (journal_read.cc).
   class SeqReader;
   // Scan's damage check: the error DamageError gives for the seqs a read
@@ -340,6 +349,7 @@ class JournalImpl final : public Journal, public TxnObserver {
     uint64_t stream_id;
     TailEntry entry;
     const std::vector<std::string>* tags;  // null: no tags
+    std::string_view type;                 // in the record, which outlives it
   };
   // The state of `ws` in the open transaction, for writing.
   StreamState& TxnState(WriterStream& ws);
@@ -407,6 +417,10 @@ class JournalImpl final : public Journal, public TxnObserver {
   uint64_t t_next_position_ = 1;
   uint64_t t_next_id_ = 1;
   uint64_t t_flushed_to_ = 0;  // 0: no flush in this transaction
+  // The type index's first position (layout.h), and whether the open
+  // transaction must still store it (a store written before it existed).
+  uint64_t w_types_from_ = 1;
+  bool w_types_from_unsaved_ = false;
   int64_t t_now_ = 0;
 };
 

@@ -80,6 +80,10 @@ int DeleteLogRecord(MDB_txn* txn, const JournalImpl::Dbs& dbs,
         tk.push_back('\0');
         AppendBig64(&tk, pos);
       }
+      std::string& type_key =
+          tag_keys.emplace_back(TypeIndexTag(decoded->type));
+      type_key.push_back('\0');
+      AppendBig64(&type_key, pos);
       for (std::string& tk : tag_keys) {
         MDB_val tkv{tk.size(), tk.data()};
         r = mdb_del(txn, dbs.tag_index, &tkv, nullptr);
@@ -395,7 +399,11 @@ int JournalImpl::FlushTags(MDB_txn* txn, uint64_t from,
       if (p > from) tags.emplace_back(tag, p);
     }
   }
+  std::vector<std::string> type_tags;  // the pending events' type keys
+  type_tags.reserve(pending.size());
   for (const PendingTail* p : pending) {
+    type_tags.push_back(TypeIndexTag(p->type));
+    tags.emplace_back(type_tags.back(), p->entry.position);
     if (p->tags == nullptr) continue;
     for (const std::string& tag : *p->tags) {
       tags.emplace_back(tag, p->entry.position);

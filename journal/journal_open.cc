@@ -53,6 +53,12 @@ Status JournalImpl::Load() {
   uint64_t last =
       std::max(last_log, ReadMeta64(t, dbs_.meta, kMetaLastPosition));
   w_next_position_ = last + 1;
+  // A store written before the type index existed gets it from here on.
+  w_types_from_ = ReadMeta64(t, dbs_.meta, kMetaTypesIndexedFrom);
+  if (w_types_from_ == 0) {
+    w_types_from_ = last + 1;
+    w_types_from_unsaved_ = true;
+  }
   commit_signal_.Publish(last);
   notify_ = NotifyFile::ForWriter(env_->dir());
   if (notify_) notify_->Publish(last);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 
 #include "journal/journal_impl.h"
@@ -442,9 +443,30 @@ Result<uint64_t> JournalImpl::Head(std::string_view stream) {
 Result<StreamPage> JournalImpl::ListStreams(std::string_view prefix,
                                             std::string_view start_after,
                                             size_t limit) {
-  if (limit == 0) {
+  ListStreamsOptions options;
+  options.prefix = std::string(prefix);
+  options.start_after = std::string(start_after);
+  options.limit = limit;
+  return ListStreams(options);
+}
+
+Result<StreamPage> JournalImpl::ListStreams(const ListStreamsOptions& o) {
+  if (o.limit == 0) {
     return Status::InvalidArgument(
         "listing streams needs a limit of at least 1 stream per page");
+  }
+  const bool by_name = o.order == ListStreamsOptions::Order::kName;
+  // In creation order the token is the last stream id listed.
+  uint64_t after_id = 0;
+  if (!by_name && !o.start_after.empty()) {
+    const char* end = o.start_after.data() + o.start_after.size();
+    auto [at, ec] = std::from_chars(o.start_after.data(), end, after_id);
+    if (ec != std::errc() || at != end) {
+      return Status::InvalidArgument(fmt::format(
+          "'{}' is not a creation-order page token: pass the `next` of the "
+          "previous page",
+          o.start_after));
+    }
   }
   std::unordered_map<uint64_t, std::vector<TailEntry>> tails;
   std::vector<TailDamage> damage;
@@ -458,54 +480,99 @@ Result<StreamPage> JournalImpl::ListStreams(std::string_view prefix,
   });
   if (!view.ok()) return view.status();
   MDB_txn* txn = view->txn->get();
-  CursorCloser cur;
-  int rc = mdb_cursor_open(txn, dbs_.names, &cur.c);
-  if (rc != 0) return MdbStatus(rc, "listing streams");
-  std::string start(std::max(prefix, start_after));
-  MDB_val k{start.size(), start.data()};
-  MDB_val v;
   StreamPage page;
-  rc = start.empty() ? mdb_cursor_get(cur.c, &k, &v, MDB_FIRST)
-                     : mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
-  std::string previous;
-  bool have_previous = false;
-  for (; rc == 0; rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
-    std::string_view name(static_cast<const char*>(k.mv_data), k.mv_size);
-    if (have_previous && name <= previous) {
-      return KeysOutOfOrder(
-          "names", fmt::format("stream '{}' after '{}'", name, previous));
-    }
-    previous.assign(name);
-    have_previous = true;
-    if (name.substr(0, prefix.size()) != prefix) break;
-    if (!start_after.empty() && name <= start_after) continue;
-    if (page.streams.size() == limit) {
-      page.next = page.streams.back().name;
-      break;
-    }
-    if (v.mv_size != 8) {
-      return Status::Corruption(fmt::format(
-          "stream '{}': names entry has {} bytes", name, v.mv_size));
-    }
-    uint64_t id = GetBig64(static_cast<const char*>(v.mv_data));
-    StreamRow row;
-    Status s = ReadRow(txn, id, &row);
-    if (!s.ok()) return s.WithContext(fmt::format("stream '{}'", name));
+  uint64_t total = 0;
+  bool full = false;
+  // Takes one stream met in the walk; false stops it.
+  auto consider = [&](std::string_view name, uint64_t id, const StreamRow& row,
+                      bool past_start) -> Status {
     auto it = tails.find(id);
     const std::vector<TailEntry> none;
     const std::vector<TailEntry>& tail = it == tails.end() ? none : it->second;
     StreamInfo info = MakeInfo(id, row, tail);
     if (!damage.empty() && !info.deleted) {
       // Where GetStream fails, the listing goes on and says why.
-      s = DamageError(txn, name, id, info, NewestTailPosition(row.head, tail),
+      Status s =
+          DamageError(txn, name, id, info, NewestTailPosition(row.head, tail),
                       1, kMaxSeq, damage);
       if (!s.ok()) info.damage = std::string(s.message());
     }
     // Not yet visible; unless a damaged record may be its first event.
-    if (info.head == 0 && !info.deleted && info.damage.empty()) continue;
+    if (info.head == 0 && !info.deleted && info.damage.empty()) {
+      return Status::OK();
+    }
+    ++total;
+    if (!past_start || full) return Status::OK();
+    if (page.streams.size() == o.limit) {
+      page.next = by_name ? page.streams.back().name
+                          : std::to_string(page.streams.back().id);
+      full = true;
+      return Status::OK();
+    }
     page.streams.push_back(std::move(info));
+    return Status::OK();
+  };
+  CursorCloser cur;
+  int rc = mdb_cursor_open(txn, by_name ? dbs_.names : dbs_.streams, &cur.c);
+  if (rc != 0) return MdbStatus(rc, "listing streams");
+  MDB_val k, v;
+  if (by_name) {
+    // With a total, the walk starts at the prefix, not at start_after.
+    std::string start(o.count_total ? o.prefix
+                                    : std::max(o.prefix, o.start_after));
+    k = MDB_val{start.size(), start.data()};
+    rc = start.empty() ? mdb_cursor_get(cur.c, &k, &v, MDB_FIRST)
+                       : mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
+    std::string previous;
+    bool have_previous = false;
+    for (; rc == 0; rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
+      std::string_view name(static_cast<const char*>(k.mv_data), k.mv_size);
+      if (have_previous && name <= previous) {
+        return KeysOutOfOrder(
+            "names", fmt::format("stream '{}' after '{}'", name, previous));
+      }
+      previous.assign(name);
+      have_previous = true;
+      if (name.substr(0, o.prefix.size()) != o.prefix) break;
+      if (v.mv_size != 8) {
+        return Status::Corruption(fmt::format(
+            "stream '{}': names entry has {} bytes", name, v.mv_size));
+      }
+      uint64_t id = GetBig64(static_cast<const char*>(v.mv_data));
+      StreamRow row;
+      Status s = ReadRow(txn, id, &row);
+      if (!s.ok()) return s.WithContext(fmt::format("stream '{}'", name));
+      s = consider(name, id, row,
+                   o.start_after.empty() || name > o.start_after);
+      if (!s.ok()) return s;
+      if (full && !o.count_total) break;
+    }
+  } else {
+    // The streams table is keyed by id, and ids are given out in creation
+    // order (an id is reused only after its creating transaction rolled
+    // back, when no row of it remains).
+    Key64 start(o.count_total ? 0 : after_id);
+    k = MDB_val{8, start.bytes};
+    rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
+    for (; rc == 0; rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
+      if (k.mv_size != 8) {
+        return Status::Corruption(
+            fmt::format("streams: a key of {} bytes, expected 8", k.mv_size));
+      }
+      const uint64_t id = GetBig64(static_cast<const char*>(k.mv_data));
+      StreamRow row;
+      Status s = ReadRow(txn, id, &row);
+      if (!s.ok()) return s.WithContext(fmt::format("stream id {}", id));
+      if (std::string_view(row.name).substr(0, o.prefix.size()) != o.prefix) {
+        continue;
+      }
+      s = consider(row.name, id, row, id > after_id);
+      if (!s.ok()) return s;
+      if (full && !o.count_total) break;
+    }
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus(rc, "listing streams");
+  if (o.count_total) page.total = total;
   return page;
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -158,6 +159,55 @@ Status JournalImpl::ScanTag(std::string_view tag, uint64_t from_position,
     return Status::InvalidArgument(
         fmt::format("a tag must be 1 to {} bytes without NUL", kMaxTagBytes));
   }
+  return ScanIndexed(tag, fmt::format("with tag '{}'", tag), from_position,
+                     max_count, visit);
+}
+
+Status JournalImpl::ScanType(std::string_view type, uint64_t from_position,
+                             size_t max_count, const EventVisitor& visit) {
+  if (type.empty() || type.size() > kMaxTypeNameBytes) {
+    return Status::InvalidArgument(
+        fmt::format("a type name must be 1 to {} bytes, got {}",
+                    kMaxTypeNameBytes, type.size()));
+  }
+  if (max_count == 0) return Status::OK();
+  from_position = std::max<uint64_t>(from_position, 1);
+  // Events below the type index's first position (a store written before
+  // it existed) are found by walking the log; the rest through the index.
+  uint64_t indexed_from = 0;
+  {
+    Result<View> view = BeginView(
+        [](MDB_txn*, const TailIndex&, uint64_t) { return Status::OK(); });
+    if (!view.ok()) return view.status();
+    indexed_from =
+        ReadMeta64(view->txn->get(), dbs_.meta, kMetaTypesIndexedFrom);
+    if (indexed_from == 0) indexed_from = view->bound + 1;  // none yet
+    if (from_position < indexed_from) {
+      size_t found = 0;
+      bool stopped = false;
+      Status s = ScanLogIn(view->txn->get(), from_position, indexed_from - 1,
+                           std::numeric_limits<size_t>::max(),
+                           /*remember=*/true, [&](const EventView& e) {
+                             if (e.type != type) return true;
+                             ++found;
+                             if (!visit(e)) {
+                               stopped = true;
+                               return false;
+                             }
+                             return found < max_count;
+                           });
+      if (!s.ok() || stopped || found == max_count) return s;
+      max_count -= found;
+      from_position = indexed_from;
+    }
+  }
+  return ScanIndexed(TypeIndexTag(type), fmt::format("of type '{}'", type),
+                     from_position, max_count, visit);
+}
+
+Status JournalImpl::ScanIndexed(std::string_view tag, std::string_view what,
+                                uint64_t from_position, size_t max_count,
+                                const EventVisitor& visit) {
   std::vector<uint64_t> tail_positions;
   std::vector<TailDamage> damage;
   Result<View> view =
@@ -194,9 +244,9 @@ Status JournalImpl::ScanTag(std::string_view tag, uint64_t from_position,
     if (damage.empty() || damage.front().position > pos) return Status::OK();
     const TailDamage& d = damage.front();
     return Status::Corruption(fmt::format(
-        "{} failed its checks: {}; it may carry tag '{}', so reads of the tag "
-        "past position {} fail; {}",
-        DamageWhere(txn, d), d.reason, tag, d.position - 1, kDamageAdvice));
+        "{} failed its checks: {}; it may be one of the events {}, so reads "
+        "of them past position {} fail; {}",
+        DamageWhere(txn, d), d.reason, what, d.position - 1, kDamageAdvice));
   };
   LogReader log(txn, dbs_.log);
   AlignedScratch scratch;

@@ -103,6 +103,7 @@ Status JournalImpl::ScanTailInto(MDB_txn* txn, uint64_t after, uint64_t to,
       continue;
     }
     tail->Add(d.stream_id, TailEntry{d.seq, pos, d.timestamp_ns}, d.tag_list);
+    tail->AddTag(TypeIndexTag(d.type), pos);
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus(rc, "reading the log");
   tail->last_position = std::max(tail->last_position, to);

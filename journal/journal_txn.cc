@@ -7,6 +7,8 @@
 #include <shared_mutex>
 
 #include "journal/journal_impl.h"
+#include "journal/layout.h"
+#include "storage/bytes.h"
 
 namespace memoir::internal {
 
@@ -19,6 +21,15 @@ void JournalImpl::Begin(MDB_txn* /*txn*/) {
 }
 
 int JournalImpl::BeforeCommit(MDB_txn* txn, bool closing) {
+  if (w_types_from_unsaved_) {
+    char value[8];
+    PutLittle64(value, w_types_from_);
+    MDB_val k{sizeof kMetaTypesIndexedFrom - 1,
+              const_cast<char*>(kMetaTypesIndexedFrom)};
+    MDB_val v{8, value};
+    int rc = mdb_put(txn, dbs_.meta, &k, &v, 0);
+    if (rc != 0) return rc;
+  }
   if (closing || UnindexedCount() >= env_->options().index_flush_events) {
     return FlushIndex(txn);
   }
@@ -38,6 +49,7 @@ void JournalImpl::Committed() {
   }
   w_next_position_ = t_next_position_;
   w_next_id_ = t_next_id_;
+  w_types_from_unsaved_ = false;
   {
     static const std::vector<std::string> kNoTags;
     std::unique_lock<std::shared_mutex> lock(view_mu_);
@@ -45,6 +57,7 @@ void JournalImpl::Committed() {
     for (const PendingTail& p : t_tail_) {
       if (p.entry.position > t_flushed_to_) {
         tail_.Add(p.stream_id, p.entry, p.tags != nullptr ? *p.tags : kNoTags);
+        tail_.AddTag(TypeIndexTag(p.type), p.entry.position);
       }
     }
     if (w_next_position_ - 1 > tail_.last_position) {

@@ -156,6 +156,8 @@ class JournalVerifier {
   VerifyContext* ctx_;
   uint64_t only_id_ = 0;  // 0: the whole journal
   uint64_t indexed_to_ = 0;
+  // The type index's first position; 0 when the store has none yet.
+  uint64_t types_indexed_from_ = 0;
   std::map<uint64_t, StreamCheck> streams_;
   std::vector<Gap> gaps_;
   std::map<uint64_t, BadRecord> bad_;  // by position

@@ -9,11 +9,20 @@
 //                     its stream row
 //                 "journal.last_position"-> u64        highest position ever
 //                     assigned, kept across deletions
+//                 "journal.types_indexed_from" -> u64  the first position
+//                     the type index covers (stores written before it
+//                     existed: the position the first writer that knew it
+//                     started at); absent until then
 //   names         stream name bytes      -> stream id u64
 //   streams       stream id u64          -> stream row
 //   log           position u64           -> event record
 //   stream_index  stream id u64 ++ seq u64 -> position u64
 //   tag_index     tag bytes ++ 0x00 ++ position u64 -> (empty)
+//                 0x00 ++ type bytes ++ 0x00 ++ position u64 -> (empty)
+//                     the type index: no tag starts with 0x00 (tags have
+//                     no NUL), and a key's length tells a type that has a
+//                     NUL from a shorter one. Every event at or above
+//                     "journal.types_indexed_from" has its entry.
 //
 //   event record  := checksum u64 ++ envelope
 //     checksum    := XXH3-64 (storage/checksum.h) of the envelope bytes
@@ -51,11 +60,21 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 namespace memoir::internal {
 
 inline constexpr char kMetaIndexedTo[] = "journal.indexed_to";
 inline constexpr char kMetaLastPosition[] = "journal.last_position";
+inline constexpr char kMetaTypesIndexedFrom[] = "journal.types_indexed_from";
+
+// The tag_index "tag" under which events of `type` are indexed.
+inline std::string TypeIndexTag(std::string_view type) {
+  std::string key(1, '\0');
+  key.append(type);
+  return key;
+}
 
 inline constexpr size_t kStreamRowFixedBytes = 56;
 inline constexpr uint32_t kStreamRowTombstone = 1;

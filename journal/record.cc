@@ -415,6 +415,12 @@ void SealEventRecord(char* record, size_t size, uint64_t stream_id,
   SealRecord(record, size);
 }
 
+std::string_view EncodedEventType(const char* record) {
+  const char* b = record + kRecordHeaderBytes;
+  const Layout& l = GetLittle32(b) == kV2.table ? kV2 : kV1;
+  return std::string_view(b + l.type_at() + 4, GetLittle32(b + l.type_at()));
+}
+
 Uuid EncodedEventId(const char* record) {
   const char* b = record + kRecordHeaderBytes;
   if (GetLittle32(b) != kV2.table) return Uuid{};

@@ -132,6 +132,8 @@ void SealEventRecord(char* record, size_t size, uint64_t stream_id,
 // The id of an event in a record the encoder wrote (not yet stored: no
 // checks are made); none when it has no id.
 Uuid EncodedEventId(const char* record);
+// The type name in such a record (a view into it).
+std::string_view EncodedEventType(const char* record);
 
 // A decoded record. For a canonical envelope its string views point into
 // the record bytes, except a non-empty payload that is not 16-byte aligned

@@ -44,7 +44,7 @@ class TailIndex {
   uint64_t indexed_to = 0;
   // Highest position reflected (the view's bound).
   uint64_t last_position = 0;
-  // Per tag: ascending positions.
+  // Per tag (and per type, under TypeIndexTag): ascending positions.
   std::map<std::string, std::vector<uint64_t>, std::less<>> tags;
   // Damaged records, ascending position.
   std::vector<TailDamage> damaged;
@@ -58,14 +58,17 @@ class TailIndex {
     auto [it, inserted] = streams_.try_emplace(stream_id, kNone);
     nodes_.push_back(Node{stream_id, entry, it->second});
     it->second = nodes_.size() - 1;
-    for (std::string_view t : entry_tags) {
-      auto tag = tags.find(t);
-      if (tag == tags.end()) {
-        tag = tags.emplace(std::string(t), std::vector<uint64_t>{}).first;
-      }
-      tag->second.push_back(entry.position);
-    }
+    for (std::string_view t : entry_tags) AddTag(t, entry.position);
     if (entry.position > last_position) last_position = entry.position;
+  }
+  // Adds `position` under `tag` (a tag, or TypeIndexTag of a type).
+  // REQUIRES: it is above the tag's positions so far.
+  void AddTag(std::string_view tag, uint64_t position) {
+    auto it = tags.find(tag);
+    if (it == tags.end()) {
+      it = tags.emplace(std::string(tag), std::vector<uint64_t>{}).first;
+    }
+    it->second.push_back(position);
   }
 
   // Appends to *out the entries of stream `id` with `after` < position <=

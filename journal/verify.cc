@@ -78,8 +78,10 @@ Status JournalVerifier::Run(std::string_view only, StreamFactsMap* facts) {
 // its form (it may lag the log by the unindexed tail).
 void JournalVerifier::ReadMeta() {
   uint64_t last_position = 0;
-  for (auto [name, out] : {std::pair{kMetaIndexedTo, &indexed_to_},
-                           std::pair{kMetaLastPosition, &last_position}}) {
+  for (auto [name, out] :
+       {std::pair{kMetaIndexedTo, &indexed_to_},
+        std::pair{kMetaLastPosition, &last_position},
+        std::pair{kMetaTypesIndexedFrom, &types_indexed_from_}}) {
     MDB_val k{std::strlen(name), const_cast<char*>(name)};
     MDB_val v;
     int rc = mdb_get(txn_, dbs_.meta, &k, &v);

@@ -121,19 +121,25 @@ void JournalVerifier::WalkTagIndex() {
       rc = MDB_NOTFOUND;
       break;
     }
-    ++ctx_->report().tag_entries;
     std::string_view key = View(k);
+    // A type entry (layout.h) starts with NUL; a tag has none.
+    const bool type_entry = !key.empty() && key[0] == '\0';
+    ++(type_entry ? ctx_->report().type_entries : ctx_->report().tag_entries);
     if (key.size() < 10 || key[key.size() - 9] != '\0' ||
-        key.substr(0, key.size() - 9).find('\0') != std::string_view::npos) {
+        (!type_entry &&
+         key.substr(0, key.size() - 9).find('\0') != std::string_view::npos)) {
       Problem("", 0, 0, "a malformed tag index key");
       continue;
     }
-    std::string_view tag = key.substr(0, key.size() - 9);
+    std::string_view tag = type_entry ? key.substr(1, key.size() - 10)
+                                      : key.substr(0, key.size() - 9);
+    const std::string what = type_entry ? fmt::format("type '{}'", tag)
+                                        : fmt::format("tag '{}'", tag);
     const uint64_t pos = GetBig64(key.data() + key.size() - 8);
     if (pos > indexed_to_) {
       Problem("", 0, pos,
-              fmt::format("tag '{}': an entry above the indexed position {}",
-                          tag, indexed_to_));
+              fmt::format("{}: an entry above the indexed position {}", what,
+                          indexed_to_));
     }
     Key64 lk(pos);
     MDB_val lkv{8, lk.bytes};
@@ -144,12 +150,14 @@ void JournalVerifier::WalkTagIndex() {
       continue;
     }
     if (r != 0 || !DecodeAgain(pos, lv, &d)) continue;
-    if (std::find(d.tag_list.begin(), d.tag_list.end(), tag) ==
-        d.tag_list.end()) {
-      Problem(NameOf(d.stream_id), d.seq, pos,
-              fmt::format("the tag index lists tag '{}' for this event, "
-                          "which does not carry it",
-                          tag));
+    if (type_entry ? d.type != tag
+                   : std::find(d.tag_list.begin(), d.tag_list.end(), tag) ==
+                         d.tag_list.end()) {
+      Problem(
+          NameOf(d.stream_id), d.seq, pos,
+          fmt::format("the tag index lists {} for this event, which {}", what,
+                      type_entry ? fmt::format("is of type '{}'", d.type)
+                                 : std::string("does not carry it")));
     }
   }
   if (rc != MDB_NOTFOUND) TableProblem("tag_index", rc);

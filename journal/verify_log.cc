@@ -165,7 +165,7 @@ void JournalVerifier::CheckIndexEntry(const std::string& name, uint64_t id,
 void JournalVerifier::CheckTagEntries(const std::string& name,
                                       const DecodedEvent& d, uint64_t pos) {
   std::string key;
-  for (std::string_view tag : d.tag_list) {
+  auto check = [&](std::string_view tag, std::string_view what) {
     key.assign(tag);
     key.push_back('\0');
     AppendBig64(&key, pos);
@@ -174,12 +174,18 @@ void JournalVerifier::CheckTagEntries(const std::string& name,
     int rc = mdb_get(txn_, dbs_.tag_index, &k, &v);
     if (rc == MDB_NOTFOUND) {
       Problem(name, d.seq, pos,
-              fmt::format("tag '{}' is missing from the tag index", tag));
+              fmt::format("{} is missing from the tag index", what));
     } else if (rc != 0) {
       Problem(name, d.seq, pos,
-              fmt::format("tag '{}' cannot be read from the tag index: {}", tag,
+              fmt::format("{} cannot be read from the tag index: {}", what,
                           mdb_strerror(rc)));
     }
+  };
+  for (std::string_view tag : d.tag_list) {
+    check(tag, fmt::format("tag '{}'", tag));
+  }
+  if (types_indexed_from_ != 0 && pos >= types_indexed_from_) {
+    check(TypeIndexTag(d.type), fmt::format("type '{}'", d.type));
   }
 }
 

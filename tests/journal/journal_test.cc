@@ -560,6 +560,66 @@ TEST_CASE("streams are listed in name order with prefix and paging") {
   CHECK(j.ListStreams("", "", 100)->streams.size() == 5);
 }
 
+TEST_CASE(
+    "streams are listed in creation order, paged by token, with a total "
+    "that counts every page") {
+  test::TempDir dir;
+  for (size_t flush : {size_t{1}, size_t{65536}}) {
+    CAPTURE(flush);
+    auto store =
+        OpenOrDie(dir.Sub("s" + std::to_string(flush)), WithFlushEvery(flush));
+    Journal& j = store->journal();
+    const std::vector<std::string> created = {"acct-3", "acct-1", "order-1",
+                                              "acct-2", "acct-10"};
+    for (const std::string& name : created) {
+      REQUIRE(j.Append(name, Expected::Any(), Events(1)).ok());
+    }
+    REQUIRE(j.DeleteStream("acct-2").ok());  // tombstoned: still listed
+    ListStreamsOptions o;
+    o.order = ListStreamsOptions::Order::kCreation;
+    o.limit = 2;
+    o.count_total = true;
+    std::vector<std::string> seen;
+    for (;;) {
+      auto page = j.ListStreams(o);
+      REQUIRE_MESSAGE(page.ok(), page.status().ToString());
+      REQUIRE(page->total.has_value());
+      CHECK(*page->total == 5);
+      for (const StreamInfo& info : page->streams) seen.push_back(info.name);
+      if (page->next.empty()) break;
+      o.start_after = page->next;
+    }
+    CHECK(seen == created);
+    // With a prefix, and without a total.
+    o.prefix = "acct-";
+    o.start_after.clear();
+    o.limit = 10;
+    o.count_total = false;
+    auto accounts = j.ListStreams(o);
+    REQUIRE(accounts.ok());
+    CHECK_FALSE(accounts->total.has_value());
+    REQUIRE(accounts->streams.size() == 4);
+    CHECK(accounts->streams[0].name == "acct-3");
+    CHECK(accounts->streams[2].name == "acct-2");
+    CHECK(accounts->streams[2].deleted);
+    // In name order the total counts the prefix, whatever the page.
+    ListStreamsOptions by_name;
+    by_name.prefix = "acct-";
+    by_name.start_after = "acct-2";
+    by_name.count_total = true;
+    auto rest = j.ListStreams(by_name);
+    REQUIRE(rest.ok());
+    CHECK(*rest->total == 4);
+    REQUIRE(rest->streams.size() == 1);
+    CHECK(rest->streams[0].name == "acct-3");
+    // A token that ListStreams did not give is refused.
+    o.start_after = "acct-1";
+    auto bad = j.ListStreams(o);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.status().IsInvalidArgument());
+  }
+}
+
 TEST_CASE("listing streams with a limit of 0 is refused, not undefined") {
   test::TempDir dir;
   auto store = OpenOrDie(dir.path());

@@ -226,7 +226,7 @@ TEST_CASE(
     REQUIRE(InStoreCheckpoints(*store).value()->Save("sub", last).ok());
     REQUIRE(p->Stop().ok());
     auto report = VerifyStore(*store);
-    REQUIRE(report.ok());
+    REQUIRE_MESSAGE(report.ok(), report.status().ToString());
     CHECK(report->ok());
     CHECK(report->checkpoints == 1);
     CHECK(report->projection_versions == 1);

@@ -78,6 +78,7 @@ int RunEvents(const Options& o, const EventsArgs& args) {
 struct AllArgs {
   uint64_t from_position = 1;
   std::string tag;
+  std::string type;
   size_t limit = kAll;
 };
 
@@ -92,10 +93,12 @@ int RunAll(const Options& o, const AllArgs& args) {
                        /*in_commit_order=*/true);
   PrintingVisitor print(&printer);
   Journal& j = store->journal();
-  Status s = args.tag.empty()
-                 ? j.ScanAll(args.from_position, args.limit, print.visitor())
-                 : j.ScanTag(args.tag, args.from_position, args.limit,
-                             print.visitor());
+  Status s = !args.tag.empty() ? j.ScanTag(args.tag, args.from_position,
+                                           args.limit, print.visitor())
+             : !args.type.empty()
+                 ? j.ScanType(args.type, args.from_position, args.limit,
+                              print.visitor())
+                 : j.ScanAll(args.from_position, args.limit, print.visitor());
   print.Finish();
   if (!s.ok()) return Fail(s, "reading events in commit order");
   return kExitOk;
@@ -223,8 +226,12 @@ void AddEventCommands(CLI::App& app, Options& o,
   all->add_option("--from-position", al->from_position,
                   "First global position (default 1)")
       ->type_name("P");
-  all->add_option("--tag", al->tag, "Only events carrying tag T")
-      ->type_name("T");
+  CLI::Option* all_tag =
+      all->add_option("--tag", al->tag, "Only events carrying tag T")
+          ->type_name("T");
+  all->add_option("--type", al->type, "Only events of type T (by its index)")
+      ->type_name("T")
+      ->excludes(all_tag);
   all->add_option("--limit", al->limit, "At most N events")
       ->type_name("N")
       ->check(AtLeastOne());

@@ -97,6 +97,7 @@ int RunInfo(const Options& o) {
 struct StreamsArgs {
   std::string prefix;
   size_t limit = kAll;
+  bool by_creation = false;
 };
 
 int RunStreams(const Options& o, const StreamsArgs& args) {
@@ -115,8 +116,12 @@ int RunStreams(const Options& o, const StreamsArgs& args) {
   for (;;) {
     size_t want = std::min<size_t>(args.limit - printed, 1000);
     if (want == 0) break;
-    Result<StreamPage> page =
-        store->journal().ListStreams(args.prefix, after, want);
+    ListStreamsOptions list;
+    list.prefix = args.prefix;
+    list.start_after = after;
+    list.limit = want;
+    if (args.by_creation) list.order = ListStreamsOptions::Order::kCreation;
+    Result<StreamPage> page = store->journal().ListStreams(list);
     if (!page.ok()) return Fail(page.status(), "listing streams");
     for (const StreamInfo& s : page->streams) {
       Heartbeat();
@@ -214,8 +219,8 @@ void AddInfoCommands(CLI::App& app, Options& o,
   auto args = std::make_shared<StreamsArgs>();
   CLI::App* streams = app.add_subcommand(
       "streams",
-      "Streams in name order: events, head, deleted-to mark, snapshots, last "
-      "write");
+      "Streams in name (or creation) order: events, head, deleted-to mark, "
+      "snapshots, last write");
   AddStoreArg(streams, o);
   streams
       ->add_option("--prefix", args->prefix,
@@ -224,6 +229,8 @@ void AddInfoCommands(CLI::App& app, Options& o,
   streams->add_option("--limit", args->limit, "At most N streams")
       ->type_name("N")
       ->check(AtLeastOne());
+  streams->add_flag("--by-creation", args->by_creation,
+                    "In the order the streams were created, oldest first");
   AddJsonFlag(streams, o);
   AddNoLockFlag(streams, o);
   commands.push_back(

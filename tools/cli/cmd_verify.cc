@@ -75,6 +75,7 @@ int RunVerify(const Options& o, const std::string& stream) {
                   .Num("events", report.events)
                   .Num("index_entries", report.index_entries)
                   .Num("tag_entries", report.tag_entries)
+                  .Num("type_entries", report.type_entries)
                   .Num("dangling_tag_entries", report.dangling_tag_entries)
                   .Num("snapshots", report.snapshots)
                   .Num("checkpoints", report.checkpoints)

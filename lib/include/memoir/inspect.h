@@ -97,6 +97,7 @@ struct VerifyReport {
   uint64_t snapshots = 0;      // snapshot records checked
   uint64_t index_entries = 0;  // stream_index entries checked
   uint64_t tag_entries = 0;    // tag_index entries checked
+  uint64_t type_entries = 0;   // type entries of the tag_index checked
   // Tag index entries left pointing at an event that was deleted while its
   // record was already damaged (DeleteTo cannot read its tags). Readers
   // skip them; they are reported here, not as problems.

@@ -210,6 +210,28 @@ struct StreamPage {
   std::vector<StreamInfo> streams;
   // Pass as `start_after` to get the next page; empty on the last page.
   std::string next;
+  // With ListStreamsOptions::count_total: how many streams the whole
+  // listing holds (every page, as of this page's read).
+  std::optional<uint64_t> total;
+};
+
+// How Journal::ListStreams selects, orders and pages streams.
+struct ListStreamsOptions {
+  enum class Order : uint8_t {
+    kName,      // byte order of the names
+    kCreation,  // the order the streams were created in (first append)
+  };
+  Order order = Order::kName;
+  // Only streams whose names start with this.
+  std::string prefix;
+  // The `next` of the previous page (empty: from the start). A name in
+  // name order; an opaque token in creation order.
+  std::string start_after;
+  // At most this many streams per page (at least 1).
+  size_t limit = 1000;
+  // Also count every stream of the listing into StreamPage::total: the
+  // listing then reads every matching stream's row, not just one page.
+  bool count_total = false;
 };
 
 // A range of one stream. Forward reads yield from_seq, from_seq+1, ...;
@@ -341,6 +363,11 @@ class MEMOIR_EXPORT Journal {
   virtual Result<StreamPage> ListStreams(std::string_view prefix,
                                          std::string_view start_after,
                                          size_t limit) = 0;
+  // The same, in name or creation order, optionally with the total. A
+  // stream created in a transaction that was then rolled back is never
+  // listed. Errors: kInvalidArgument when `limit` is 0 or a creation-order
+  // `start_after` is not a token ListStreams gave; those of every read.
+  virtual Result<StreamPage> ListStreams(const ListStreamsOptions& options) = 0;
 
   // Visits events in commit order from global position `from_position`
   // (inclusive; 0 means 1), at most `max_count` (0 visits nothing, OK).
@@ -359,6 +386,14 @@ class MEMOIR_EXPORT Journal {
   // tag, lies in the range.
   virtual Status ScanTag(std::string_view tag, uint64_t from_position,
                          size_t max_count, const EventVisitor& visit) = 0;
+  // As ScanAll, restricted to events of type `type` (EventData::type), by
+  // an index kept like the tag index. In a store written by a version
+  // without that index, the events written before its first writer that
+  // has it are found by walking the log instead (correct, but as slow as
+  // ScanAll over them). Errors: as ScanTag; kInvalidArgument for an empty
+  // type or one over kMaxTypeNameBytes.
+  virtual Status ScanType(std::string_view type, uint64_t from_position,
+                          size_t max_count, const EventVisitor& visit) = 0;
   Result<std::vector<RecordedEvent>> ReadAll(uint64_t from_position,
                                              size_t max_count);
   Result<std::vector<RecordedEvent>> ReadAllBackward(uint64_t from_position,
@@ -366,6 +401,9 @@ class MEMOIR_EXPORT Journal {
   Result<std::vector<RecordedEvent>> ReadTag(std::string_view tag,
                                              uint64_t from_position,
                                              size_t max_count);
+  Result<std::vector<RecordedEvent>> ReadType(std::string_view type,
+                                              uint64_t from_position,
+                                              size_t max_count);
   // The global position of the newest committed event (0 when empty).
   // Errors: those of every read.
   virtual Result<uint64_t> LastPosition() = 0;
