@@ -1,4 +1,5 @@
-// The journal's on-disk layout (store format version 1).
+// The journal's on-disk layout (store format version 2: version 1 plus the
+// type index).
 //
 // One LMDB environment per store. All integers in keys are big-endian so
 // byte order is numeric order; integers in values are little-endian.
@@ -18,11 +19,13 @@
 //   log           position u64           -> event record
 //   stream_index  stream id u64 ++ seq u64 -> position u64
 //   tag_index     tag bytes ++ 0x00 ++ position u64 -> (empty)
-//                 0x00 ++ type bytes ++ 0x00 ++ position u64 -> (empty)
+//                 0x00 ++ u8 type length ++ type bytes ++ 0x00
+//                     ++ position u64 -> (empty)
 //                     the type index: no tag starts with 0x00 (tags have
-//                     no NUL), and a key's length tells a type that has a
-//                     NUL from a shorter one. Every event at or above
-//                     "journal.types_indexed_from" has its entry.
+//                     no NUL), and the length byte keeps each type's keys
+//                     together even when a type is another plus NULs.
+//                     Every event at or above "journal.types_indexed_from"
+//                     has its entry.
 //
 //   event record  := checksum u64 ++ envelope
 //     checksum    := XXH3-64 (storage/checksum.h) of the envelope bytes
@@ -52,9 +55,9 @@
 // the second, for events with ids or metadata, only adds fields to the
 // schema. Readers recognise both with a few exact comparisons; any other
 // valid envelope (such as those written through a FlatBufferBuilder by
-// earlier versions) goes through the FlatBuffers verifier. All are format
-// version 1: a reader that predates the new fields takes the second layout
-// through the verifier and reads the event without them.
+// earlier versions) goes through the FlatBuffers verifier. A reader that
+// predates the new fields would take the second layout through the
+// verifier and read the event without them.
 #ifndef MEMOIR_JOURNAL_LAYOUT_H_
 #define MEMOIR_JOURNAL_LAYOUT_H_
 
@@ -69,9 +72,11 @@ inline constexpr char kMetaIndexedTo[] = "journal.indexed_to";
 inline constexpr char kMetaLastPosition[] = "journal.last_position";
 inline constexpr char kMetaTypesIndexedFrom[] = "journal.types_indexed_from";
 
-// The tag_index "tag" under which events of `type` are indexed.
+// The tag_index "tag" under which events of `type` (1 to 255 bytes) are
+// indexed.
 inline std::string TypeIndexTag(std::string_view type) {
   std::string key(1, '\0');
+  key.push_back(static_cast<char>(static_cast<unsigned char>(type.size())));
   key.append(type);
   return key;
 }

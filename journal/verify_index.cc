@@ -122,16 +122,19 @@ void JournalVerifier::WalkTagIndex() {
       break;
     }
     std::string_view key = View(k);
-    // A type entry (layout.h) starts with NUL; a tag has none.
+    // A type entry (layout.h) starts with NUL and its type's length; a tag
+    // has no NUL.
     const bool type_entry = !key.empty() && key[0] == '\0';
     ++(type_entry ? ctx_->report().type_entries : ctx_->report().tag_entries);
     if (key.size() < 10 || key[key.size() - 9] != '\0' ||
-        (!type_entry &&
-         key.substr(0, key.size() - 9).find('\0') != std::string_view::npos)) {
+        (type_entry ? key.size() < 12 ||
+                          static_cast<unsigned char>(key[1]) != key.size() - 11
+                    : key.substr(0, key.size() - 9).find('\0') !=
+                          std::string_view::npos)) {
       Problem("", 0, 0, "a malformed tag index key");
       continue;
     }
-    std::string_view tag = type_entry ? key.substr(1, key.size() - 10)
+    std::string_view tag = type_entry ? key.substr(2, key.size() - 11)
                                       : key.substr(0, key.size() - 9);
     const std::string what = type_entry ? fmt::format("type '{}'", tag)
                                         : fmt::format("tag '{}'", tag);

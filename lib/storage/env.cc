@@ -309,17 +309,33 @@ Status Env::CheckFormat() {
   }
   uint64_t version =
       val.mv_size == 8 ? GetLittle64(static_cast<const char*>(val.mv_data)) : 0;
-  mdb_txn_abort(txn);
   if (version == 0) {
+    mdb_txn_abort(txn);
     return Status::Corruption(
         fmt::format("{}: format version record is damaged", dir_));
   }
   if (version > kFormatVersion) {
+    mdb_txn_abort(txn);
     return Status::InvalidArgument(fmt::format(
         "{} was written in store format {}, newer than the {} this build of "
         "memoir reads; upgrade memoir to open it",
         dir_, version, kFormatVersion));
   }
+  if (version < kFormatVersion && !read_only()) {
+    // Every format so far only adds to the one before: the writer takes
+    // the store over and records the format it keeps from now on.
+    char buf[8];
+    PutLittle64(buf, kFormatVersion);
+    MDB_val v{sizeof(buf), buf};
+    rc = mdb_put(txn, meta_, &key, &v, 0);
+    const std::string what =
+        fmt::format("upgrading {} from store format {} to {}", dir_, version,
+                    kFormatVersion);
+    if (rc == 0) return MdbStatus(mdb_txn_commit(txn), what);
+    mdb_txn_abort(txn);
+    return MdbStatus(rc, what);
+  }
+  mdb_txn_abort(txn);
   return Status::OK();
 }
 

@@ -30,7 +30,11 @@ namespace memoir::internal {
 
 // The on-disk format this library writes. Stores with a higher number are
 // refused; version 1 is the first released layout (see journal/layout.h).
-inline constexpr uint32_t kFormatVersion = 1;
+// Version 2 adds the type index, which every writer must keep: a writer
+// opening a version 1 store upgrades it, so that an older memoir (which
+// would append events without type entries) refuses it from then on.
+// Readers take both.
+inline constexpr uint32_t kFormatVersion = 2;
 
 class Env;
 

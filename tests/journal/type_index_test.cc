@@ -17,9 +17,15 @@
 namespace memoir {
 namespace {
 
-const std::vector<std::string> kTypes = {"Opened", "Deposited", "Withdrawn",
+// Among them types that are others plus NULs, whose index keys would
+// interleave with the shorter type's without the length byte.
+const std::vector<std::string> kTypes = {"Opened",
+                                         "Deposited",
+                                         "Withdrawn",
                                          std::string("Nul\0In", 6),
-                                         std::string("Nul", 3)};
+                                         std::string("Nul", 3),
+                                         std::string("Nul\0", 4),
+                                         std::string("Nul\0\0", 5)};
 
 StoreOptions FlushEvery(size_t n) {
   StoreOptions o = test::FastStore();
@@ -181,7 +187,7 @@ TEST_CASE("verify names a type entry that does not match its event") {
   REQUIRE(test::EditRaw(dir.path(), [](test::RawTxn& raw) {
             auto* txn = static_cast<MDB_txn*>(raw.txn);
             MDB_dbi tags = raw.dbi("tag_index");
-            std::string wrong = std::string(1, '\0') + "Closed" +
+            std::string wrong = std::string(1, '\0') + "\x06" + "Closed" +
                                 std::string(1, '\0') + test::Big64(1);
             MDB_val k{wrong.size(), wrong.data()};
             MDB_val v{0, nullptr};

@@ -135,6 +135,54 @@ TEST_CASE("a store written by a newer format is refused with a clear message") {
         std::string::npos);
 }
 
+TEST_CASE(
+    "a format 1 store is read as it is and upgraded to format 2 by a writer, "
+    "which an older memoir then refuses") {
+  test::TempDir dir;
+  {
+    auto store = Store::Open(dir.path());
+    REQUIRE(store.ok());
+  }
+  auto format = [&] {
+    uint64_t version = 0;
+    REQUIRE(test::EditRaw(dir.path(), [&](test::RawTxn& raw) {
+              MDB_dbi meta = raw.dbi("meta");
+              std::string key = "format_version";
+              MDB_val k{key.size(), key.data()};
+              MDB_val v;
+              REQUIRE(mdb_get(static_cast<MDB_txn*>(raw.txn), meta, &k, &v) ==
+                      0);
+              REQUIRE(v.mv_size == 8);
+              version = static_cast<unsigned char>(
+                  static_cast<const char*>(v.mv_data)[0]);
+            }) == 0);
+    return version;
+  };
+  CHECK(format() == 2);
+  REQUIRE(test::EditRaw(dir.path(), [](test::RawTxn& raw) {
+            MDB_dbi meta = raw.dbi("meta");
+            std::string key = "format_version";
+            std::string v(8, '\0');
+            v[0] = 1;
+            MDB_val k{key.size(), key.data()};
+            MDB_val val{8, v.data()};
+            REQUIRE(mdb_put(static_cast<MDB_txn*>(raw.txn), meta, &k, &val,
+                            0) == 0);
+          }) == 0);
+  {
+    StoreOptions ro;
+    ro.read_only = true;
+    auto reader = Store::Open(dir.path(), ro);
+    REQUIRE(reader.ok());
+  }
+  CHECK(format() == 1);
+  {
+    auto writer = Store::Open(dir.path());
+    REQUIRE(writer.ok());
+  }
+  CHECK(format() == 2);
+}
+
 TEST_CASE("bad options and missing stores get specific errors") {
   test::TempDir dir;
   StoreOptions o;
