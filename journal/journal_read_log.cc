@@ -227,18 +227,6 @@ Status JournalImpl::ScanIndexed(std::string_view tag, std::string_view what,
   if (!view.ok()) return view.status();
   MDB_txn* txn = view->txn->get();
 
-  // The stored index's positions first, then the tail's above them (the
-  // tail may repeat the index's last entries just after a flush).
-  std::vector<uint64_t> positions;
-  Status indexed = ReadTagIndex(txn, dbs_.tag_index, tag, from_position,
-                                max_count, view->bound, &positions);
-  if (!indexed.ok()) return indexed;
-  uint64_t last = positions.empty() ? 0 : positions.back();
-  for (uint64_t p : tail_positions) {
-    if (positions.size() >= max_count) break;
-    if (p > last) positions.push_back(p);
-  }
-
   // A damaged tail record may carry the tag: reads that would pass it fail.
   auto damaged_before = [&](uint64_t pos) -> Status {
     if (damage.empty() || damage.front().position > pos) return Status::OK();
@@ -252,24 +240,48 @@ Status JournalImpl::ScanIndexed(std::string_view tag, std::string_view what,
   AlignedScratch scratch;
   DecodedEvent d;
   bool keep_going = true;
-  size_t visited = 0;
-  for (uint64_t pos : positions) {
-    if (!keep_going) break;
-    Status damaged = damaged_before(pos);
-    if (!damaged.ok()) return damaged;
-    ++visited;
-    MDB_val v;
-    int rc = log.Get(pos, &v);
-    if (rc == MDB_NOTFOUND) continue;  // the event was deleted
-    if (rc != 0) return MdbStatus(rc, "reading the log");
-    Status s = DecodeChecked(v, pos, "", 0, 0, &scratch, &d);
-    if (!s.ok()) return s;
-    Result<std::string> name = StreamName(txn, d.stream_id);
-    if (!name.ok())
-      return name.status().WithContext(fmt::format("position {}", pos));
-    keep_going = Emit(*name, d, visit);
+  size_t emitted = 0;
+  uint64_t next = std::max<uint64_t>(from_position, 1);
+  std::vector<uint64_t> positions;
+  // In rounds: entries of deleted events (left by a damaged record's
+  // deletion, or a tail entry just after a flush that deleted) take no
+  // part of max_count, so a short page always means the end.
+  while (keep_going && emitted < max_count) {
+    const size_t want = max_count - emitted;
+    // The stored index's positions first, then, once it has no more, the
+    // tail's above them (the tail may repeat the index's last entries just
+    // after a flush).
+    positions.clear();
+    Status indexed = ReadTagIndex(txn, dbs_.tag_index, tag, next, want,
+                                  view->bound, &positions);
+    if (!indexed.ok()) return indexed;
+    if (positions.size() < want) {
+      const uint64_t last = positions.empty() ? next - 1 : positions.back();
+      for (uint64_t p : tail_positions) {
+        if (positions.size() >= want) break;
+        if (p > last) positions.push_back(p);
+      }
+    }
+    if (positions.empty()) break;
+    next = positions.back() + 1;
+    for (uint64_t pos : positions) {
+      if (!keep_going) break;
+      Status damaged = damaged_before(pos);
+      if (!damaged.ok()) return damaged;
+      MDB_val v;
+      int rc = log.Get(pos, &v);
+      if (rc == MDB_NOTFOUND) continue;  // the event was deleted
+      if (rc != 0) return MdbStatus(rc, "reading the log");
+      Status s = DecodeChecked(v, pos, "", 0, 0, &scratch, &d);
+      if (!s.ok()) return s;
+      Result<std::string> name = StreamName(txn, d.stream_id);
+      if (!name.ok())
+        return name.status().WithContext(fmt::format("position {}", pos));
+      ++emitted;
+      keep_going = Emit(*name, d, visit);
+    }
   }
-  if (keep_going && visited < max_count) return damaged_before(kMaxSeq);
+  if (keep_going && emitted < max_count) return damaged_before(kMaxSeq);
   return Status::OK();
 }
 

@@ -215,3 +215,42 @@ TEST_CASE("ScanType refuses an empty or oversized type name") {
 }
 
 }  // namespace memoir
+
+namespace memoir {
+
+TEST_CASE(
+    "index entries of events that are gone take no part of a read's count: "
+    "a short page means the end") {
+  test::TempDir dir;
+  {
+    auto store = test::OpenStoreOrFail(dir.path(), FlushEvery(1));
+    for (int i = 0; i < 6; ++i) {
+      REQUIRE(store->journal()
+                  .Append("s-" + std::to_string(i), Expected::Any(),
+                          {{"Opened", std::to_string(i), 1, {"t"}}})
+                  .ok());
+    }
+  }
+  // As a damaged record's deletion leaves them: entries without a record.
+  REQUIRE(test::EditRaw(dir.path(), [](test::RawTxn& raw) {
+            auto* txn = static_cast<MDB_txn*>(raw.txn);
+            MDB_dbi log = raw.dbi("log");
+            for (uint64_t pos : {1, 2, 3}) {
+              std::string key = test::Big64(pos);
+              MDB_val k{key.size(), key.data()};
+              REQUIRE(mdb_del(txn, log, &k, nullptr) == 0);
+            }
+          }) == 0);
+  auto reader = test::OpenReadOnlyOrFail(dir.path());
+  auto tagged = reader->journal().ReadTag("t", 0, 2);
+  REQUIRE(tagged.ok());
+  CHECK(Positions(*tagged) == std::vector<uint64_t>{4, 5});
+  auto typed = reader->journal().ReadType("Opened", 0, 2);
+  REQUIRE(typed.ok());
+  CHECK(Positions(*typed) == std::vector<uint64_t>{4, 5});
+  auto rest = reader->journal().ReadType("Opened", 5, 10);
+  REQUIRE(rest.ok());
+  CHECK(Positions(*rest) == std::vector<uint64_t>{5, 6});
+}
+
+}  // namespace memoir
