@@ -620,6 +620,48 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "the edges journal.h documents: deletes of a missing or tombstoned "
+    "stream, reads of 0 events, tombstones in listings") {
+  test::TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  Journal& j = store->journal();
+  REQUIRE(j.Append("live", Expected::Any(), Events(3, "T", {"t"})).ok());
+  REQUIRE(j.Append("gone", Expected::Any(), Events(2)).ok());
+  // Deletes of a stream never written.
+  CHECK(j.DeleteTo("never", 1).IsNotFound());
+  CHECK(j.DeleteStream("never").IsNotFound());
+  // A second DeleteStream, and DeleteTo of a tombstoned stream.
+  REQUIRE(j.DeleteStream("gone").ok());
+  CHECK(j.DeleteStream("gone").IsStreamDeleted());
+  CHECK(j.DeleteTo("gone", 1).IsStreamDeleted());
+  // DeleteTo of seq 0 deletes nothing and succeeds.
+  REQUIRE(j.DeleteTo("live", 0).ok());
+  CHECK(j.GetStream("live")->event_count == 3);
+  // A maximum count of 0 visits nothing, and is not an error.
+  int visited = 0;
+  auto count = [&](const EventView&) {
+    ++visited;
+    return true;
+  };
+  ReadOptions none;
+  none.max_count = 0;
+  CHECK(j.Scan("live", none, count).ok());
+  CHECK(j.ScanAll(1, 0, count).ok());
+  CHECK(j.ScanAllBackward(kMaxSeq, 0, count).ok());
+  CHECK(j.ScanTag("t", 1, 0, count).ok());
+  CHECK(j.ScanType("T", 1, 0, count).ok());
+  CHECK(visited == 0);
+  // A tombstoned stream is listed, marked deleted.
+  auto page = j.ListStreams("", "", 10);
+  REQUIRE(page.ok());
+  REQUIRE(page->streams.size() == 2);
+  CHECK(page->streams[0].name == "gone");
+  CHECK(page->streams[0].deleted);
+  CHECK(page->streams[0].event_count == 0);
+  CHECK_FALSE(page->streams[1].deleted);
+}
+
 TEST_CASE("listing streams with a limit of 0 is refused, not undefined") {
   test::TempDir dir;
   auto store = OpenOrDie(dir.path());
