@@ -425,6 +425,26 @@ TEST_CASE_FIXTURE(BankFixture,
   CHECK(RunCli({"verify", store}).exit_code == 0);
 }
 
+TEST_CASE_FIXTURE(BankFixture,
+                  "deleting with --expected-head deletes nothing when the "
+                  "stream is at another head") {
+  CliResult stale = RunCli(
+      {"delete-to", store, "account-1", "2", "--yes", "--expected-head", "2"});
+  REQUIRE_EXIT(stale, 1);
+  CHECK(Has(stale.err, "is at head 3, not 2; nothing was deleted"));
+  CliResult gone_stale = RunCli(
+      {"delete-stream", store, "audit", "--yes", "--expected-head", "999"});
+  REQUIRE_EXIT(gone_stale, 1);
+  CHECK(Has(gone_stale.err, "nothing was deleted"));
+  CHECK(FirstColumn(RunCli({"events", store, "account-1"})).size() == 3);
+  CHECK(RunCli({"events", store, "audit"}).exit_code == 0);
+  CliResult current = RunCli(
+      {"delete-to", store, "account-1", "2", "--yes", "--expected-head", "3"});
+  REQUIRE_EXIT(current, 0);
+  CHECK(FirstColumn(RunCli({"events", store, "account-1"})) ==
+        std::vector<std::string>{"3"});
+}
+
 // --- Defects of issue 16 ---------------------------------------------------
 
 size_t Count(const std::string& text, const std::string& part) {

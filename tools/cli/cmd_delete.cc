@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <optional>
 
 #include "cli.h"
 #include "output.h"
@@ -15,7 +16,34 @@ struct DeleteArgs {
   uint64_t seq = 0;
   bool yes = false;
   bool force = false;  // delete-to: past consumers' checkpoints
+  std::optional<uint64_t> expected_head;
 };
+
+// The stream must still be at the head the operator confirmed (or named
+// with --expected-head): a writer that appended meanwhile makes the
+// deletion stop, not remove more than was asked.
+int CheckHead(const Options& o, const DeleteArgs& args,
+              const StreamInfo& info) {
+  if (args.expected_head && *args.expected_head != info.head) {
+    PrintError(kExitProblems,
+               fmt::format("stream '{}' is at head {}, not {}; nothing was "
+                           "deleted",
+                           o.stream, info.head, *args.expected_head),
+               "Look at the stream again ('memoir events STORE STREAM') "
+               "before deleting.");
+    return kExitProblems;
+  }
+  return kExitOk;
+}
+
+int HeadMoved(const Options& o, const Status& s) {
+  PrintError(kExitProblems,
+             fmt::format("stream '{}' changed before the deletion (its head "
+                         "is now {}); nothing was deleted",
+                         o.stream, s.actual_seq()),
+             "Look at the stream again and repeat the command.");
+  return kExitProblems;
+}
 
 int Declined() {
   PrintError(kExitProblems, "not confirmed; nothing was deleted",
@@ -34,6 +62,7 @@ int RunDeleteTo(const Options& o, const DeleteArgs& args) {
         Status::StreamDeleted(fmt::format("stream '{}' was deleted", o.stream)),
         "deleting events");
   }
+  if (int rc = CheckHead(o, args, *info); rc != kExitOk) return rc;
   if (args.seq > info->head) {
     return UsageError(
         fmt::format("SEQ {} is above the head {} of stream '{}': delete up "
@@ -57,7 +86,9 @@ int RunDeleteTo(const Options& o, const DeleteArgs& args) {
   }
   DeleteOptions options;
   options.force = args.force;
+  options.expected_head = info->head;
   Status s = j.DeleteTo(o.stream, args.seq, options);
+  if (s.IsConflict()) return HeadMoved(o, s);
   if (s.IsBusy()) {
     PrintError(kExitProblems, s.message(),
                "See the consumers' checkpoints with 'memoir subscriptions "
@@ -82,6 +113,7 @@ int RunDeleteStream(const Options& o, const DeleteArgs& args) {
                           o.stream));
     return kExitOk;
   }
+  if (int rc = CheckHead(o, args, *info); rc != kExitOk) return rc;
   if (!args.yes &&
       !Confirm(fmt::format("Delete stream '{}' in {} with its {} event{} and "
                            "its snapshots, for good?",
@@ -89,7 +121,10 @@ int RunDeleteStream(const Options& o, const DeleteArgs& args) {
                            info->event_count == 1 ? "" : "s"))) {
     return Declined();
   }
-  Status s = j.DeleteStream(o.stream);
+  DeleteOptions options;
+  options.expected_head = info->head;
+  Status s = j.DeleteStream(o.stream, options);
+  if (s.IsConflict()) return HeadMoved(o, s);
   if (!s.ok()) return Fail(s, fmt::format("deleting '{}'", o.stream));
   PrintLine(fmt::format("deleted stream '{}'", o.stream));
   return kExitOk;
@@ -111,6 +146,9 @@ void AddDeleteCommands(CLI::App& app, Options& o,
       ->type_name("SEQ")
       ->check(AtLeastOne());
   to->add_flag("-y,--yes", to_args->yes, "Do not ask for confirmation");
+  to->add_option("--expected-head", to_args->expected_head,
+                 "Delete only if the stream's head is N (nothing otherwise)")
+      ->type_name("N");
   to->add_flag("--force", to_args->force,
                "Delete events that a consumer kept in the store (a "
                "subscription's checkpoint, a projection) has not read yet");
@@ -125,6 +163,10 @@ void AddDeleteCommands(CLI::App& app, Options& o,
   AddStoreArg(stream, o);
   AddStreamArg(stream, o);
   stream->add_flag("-y,--yes", stream_args->yes, "Do not ask for confirmation");
+  stream
+      ->add_option("--expected-head", stream_args->expected_head,
+                   "Delete only if the stream's head is N (nothing otherwise)")
+      ->type_name("N");
   commands.push_back({stream, Kind::kWrite, [&o, stream_args] {
                         return RunDeleteStream(o, *stream_args);
                       }});
