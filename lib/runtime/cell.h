@@ -57,6 +57,10 @@ struct PendingReply {
   uint64_t batch = 0;
   Status status;  // OK: deliver the stored reply; else this error
   std::function<void(ActorSystem&)> then;  // after a successful release
+  // With link_events: the cause a Tell or Ask made by `then` carries (the
+  // command's last event, and its conversation).
+  Uuid cause{};
+  Uuid correlation{};
 };
 
 // A turn's events on their way to the journal.

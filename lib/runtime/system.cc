@@ -114,8 +114,29 @@ Status SystemImpl::Refuse(detail::Message& message, Status status) {
   return status;
 }
 
+namespace {
+// The cause of the Then action running on this thread (CauseScope).
+thread_local Uuid t_cause;
+thread_local Uuid t_correlation;
+}  // namespace
+
+CauseScope::CauseScope(const Uuid& cause, const Uuid& correlation)
+    : saved_cause_(t_cause), saved_correlation_(t_correlation) {
+  t_cause = cause;
+  t_correlation = correlation;
+}
+
+CauseScope::~CauseScope() {
+  t_cause = saved_cause_;
+  t_correlation = saved_correlation_;
+}
+
 Status SystemImpl::Send(std::string_view type, std::string_view id,
                         std::unique_ptr<detail::Message> message) {
+  if (!t_cause.empty() && message->causation_id.empty()) {
+    message->causation_id = t_cause;
+    message->correlation_id = t_correlation;
+  }
   const detail::Behavior* behavior = FindBehavior(type);
   if (behavior == nullptr) {
     return Refuse(*message, Status::InvalidArgument(fmt::format(

@@ -24,6 +24,20 @@
 
 namespace memoir::internal {
 
+// While alive, Tells and Asks made on this thread carry `cause` and
+// `correlation` (a Then action's, with link_events).
+class CauseScope {
+ public:
+  CauseScope(const Uuid& cause, const Uuid& correlation);
+  ~CauseScope();
+  CauseScope(const CauseScope&) = delete;
+  CauseScope& operator=(const CauseScope&) = delete;
+
+ private:
+  Uuid saved_cause_;
+  Uuid saved_correlation_;
+};
+
 class SystemImpl final : public ActorSystem {
  public:
   SystemImpl(Store& store, ActorSystemOptions options);
@@ -90,6 +104,12 @@ class SystemImpl final : public ActorSystem {
   void ProcessCompletion(Cell& cell, Completion completion);
   void ReleaseReplies(Cell& cell);
   void FailPending(Cell& cell, const Status& status);
+  // link_events: gives a command's events ids, causation and correlation
+  // from message `m`; *cause and *correlation get what commands sent by
+  // its Then action carry.
+  static void LinkEvents(const detail::Message& m,
+                         std::vector<EventData>& events, Uuid* cause,
+                         Uuid* correlation);
   // Returns false when the cell cannot handle messages now (waiting for a
   // recovery slot, backing off, quarantined).
   bool EnsureActive(const CellPtr& cell);

@@ -152,6 +152,23 @@ void SystemImpl::ProcessCompletion(Cell& c, Completion completion) {
   }
 }
 
+void SystemImpl::LinkEvents(const detail::Message& m,
+                            std::vector<EventData>& events, Uuid* cause,
+                            Uuid* correlation) {
+  if (events.empty()) return;
+  for (EventData& e : events) {
+    if (e.id.empty()) e.id = Uuid::Generate();
+  }
+  // A command from outside starts a conversation, named by its first event.
+  *correlation =
+      m.correlation_id.empty() ? events.front().id : m.correlation_id;
+  for (EventData& e : events) {
+    if (e.causation_id.empty()) e.causation_id = m.causation_id;
+    if (e.correlation_id.empty()) e.correlation_id = *correlation;
+  }
+  *cause = events.back().id;
+}
+
 void SystemImpl::FailPending(Cell& c, const Status& status) {
   std::deque<PendingReply> replies;
   replies.swap(c.replies);
@@ -169,6 +186,8 @@ void SystemImpl::ReleaseReplies(Cell& c) {
     r.message->position = c.committed_position;
     Finish(*r.message, r.status);
     if (r.status.ok() && r.then) {
+      // Commands the action sends carry its cause (SystemImpl::Send).
+      CauseScope cause(r.cause, r.correlation);
       try {
         r.then(*this);
       } catch (...) {
@@ -219,6 +238,9 @@ size_t SystemImpl::HandleRun(Cell& c,
     PendingReply reply{std::move(run[i]), 0, Status::OK(), nullptr};
     switch (out.kind) {
       case detail::HandleOutcome::Kind::kPersist:
+        if (options_.link_events) {
+          LinkEvents(m, out.events, &reply.cause, &reply.correlation);
+        }
         c.head += out.events.size();
         work.batch.events += out.events.size();
         work.snapshot_requested |= out.snapshot_requested;

@@ -23,6 +23,93 @@ using test::Counter;
 using test::Get;
 using test::Sequencer;
 
+// Passes a command along a chain of actors: each persists one event, and
+// its Then action tells the next one.
+struct ChainRelay {
+  static constexpr std::string_view kTypeName = "chain-relay";
+  using State = int64_t;
+  struct Command {
+    std::vector<std::string> rest;  // the actors still to visit
+  };
+  using Event = int64_t;
+  using Reply = Done;
+  using EventCodec = PodCodec<int64_t, "Relayed">;
+  using StateCodec = PodCodec<int64_t, "Count">;
+  using Fx = Effect<Event, Reply>;
+
+  Fx Handle(const State& n, const Command& c) const {
+    Fx fx = Fx::Persist(n + 1, Done{});
+    if (c.rest.empty()) return fx;
+    return std::move(fx).Then([rest = c.rest](ActorSystem& system) {
+      Command next{std::vector<std::string>(rest.begin() + 1, rest.end())};
+      (void)system.Ref<ChainRelay>(rest.front()).Tell(std::move(next));
+    });
+  }
+  void Apply(State& n, const Event& e) const { n = e; }
+};
+
+// The event of `stream`'s seq 1, waiting (with a deadline) for its commit.
+RecordedEvent FirstEventOf(Store& store, const std::string& stream) {
+  // Generous: a loaded machine must not fail it, only a lost event.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  for (;;) {
+    auto events = store.journal().Read(stream);
+    if (events.ok() && !events->empty()) return events->front();
+    const std::string why = "no event of '" + stream + "' before the deadline";
+    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, why);
+    auto last = store.journal().LastPosition();
+    REQUIRE(last.ok());
+    (void)store.journal().WaitForCommit(*last, std::chrono::seconds(1));
+  }
+}
+
+TEST_CASE(
+    "with link_events, causation and correlation ids link a chain of three "
+    "actors driven by Then actions") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  ActorSystemOptions o;
+  o.link_events = true;
+  auto system = test::StartSystem(*store, o);
+  REQUIRE(system->Register<ChainRelay>().ok());
+  test::Await(
+      system->Ref<ChainRelay>("a").Ask(ChainRelay::Command{{"b", "c"}}));
+  const RecordedEvent a = FirstEventOf(*store, "a");
+  const RecordedEvent b = FirstEventOf(*store, "b");
+  const RecordedEvent c = FirstEventOf(*store, "c");
+  for (const RecordedEvent* e : {&a, &b, &c}) CHECK_FALSE(e->id.empty());
+  CHECK(a.id != b.id);
+  CHECK(b.id != c.id);
+  // The command from outside: no cause; it names the conversation.
+  CHECK(a.causation_id.empty());
+  CHECK(a.correlation_id == a.id);
+  // Each next event was caused by the one before, in the same conversation.
+  CHECK(b.causation_id == a.id);
+  CHECK(c.causation_id == b.id);
+  CHECK(b.correlation_id == a.id);
+  CHECK(c.correlation_id == a.id);
+  // A second conversation gets its own correlation id.
+  test::Await(system->Ref<ChainRelay>("a").Ask(ChainRelay::Command{{}}));
+  auto second = store->journal().Read("a");
+  REQUIRE(second.ok());
+  REQUIRE(second->size() == 2);
+  CHECK(second->back().correlation_id == second->back().id);
+  CHECK(second->back().correlation_id != a.correlation_id);
+}
+
+TEST_CASE("without link_events, actors' events carry no ids") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.path());
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register<ChainRelay>().ok());
+  test::Await(system->Ref<ChainRelay>("a").Ask(ChainRelay::Command{{"b"}}));
+  const RecordedEvent b = FirstEventOf(*store, "b");
+  CHECK(b.id.empty());
+  CHECK(b.causation_id.empty());
+  CHECK(b.correlation_id.empty());
+}
+
 TEST_CASE("an actor recovers its state after the process reopens the store") {
   test::TempDir dir;
   {

@@ -37,6 +37,15 @@ struct ActorSystemOptions {
   // (see ActorRef). Destroy is never refused for room. 0 (the default):
   // unbounded, nobody ever waits.
   size_t mailbox_capacity = 0;
+  // Links the events of a chain of actors: every event an actor persists
+  // gets an id (EventData::id), its correlation id is the one of the
+  // command that caused it (or, for a command from outside, the id of the
+  // command's first event), and its causation id is the id of the event
+  // whose Then action sent the command (none for a command from outside).
+  // A Tell or Ask made inside a Then action carries that action's cause;
+  // one made from another thread the action started does not. Costs what
+  // event ids cost (memoir-bench --scenario ids).
+  bool link_events = false;
   // Receives warnings and errors (failed Tells, quarantines, snapshot
   // failures). Called from runtime threads; must be thread-safe.
   Logger logger;

@@ -26,6 +26,7 @@
 #include "memoir/result.h"
 #include "memoir/snapshot_store.h"
 #include "memoir/status.h"
+#include "memoir/uuid.h"
 
 namespace memoir::detail {
 
@@ -85,6 +86,10 @@ class MEMOIR_EXPORT Message {
   // after the last event of the state the answer reflects (0: the actor has
   // no events), for ActorRef::AskWithPosition.
   uint64_t position = 0;
+  // With ActorSystemOptions::link_events: the event whose Then action sent
+  // this command and the conversation it belongs to (none from outside).
+  Uuid causation_id{};
+  Uuid correlation_id{};
 };
 
 // What handling one command produced.
