@@ -15,7 +15,7 @@ SnapshotRecord SnapshotRecord::Encode(const SnapshotData& data) {
   // A local builder, not a thread-local one: snapshots can be large, and a
   // cached builder would keep the largest one's memory alive per thread.
   flatbuffers::FlatBufferBuilder b(data.payload.size() + data.type.size() +
-                                   128);
+                                   data.metadata.size() + 128);
   // Scalars are written even when zero, so Seal can patch them in place.
   b.ForceDefaults(true);
   auto type = b.CreateString(data.type);
@@ -23,6 +23,12 @@ SnapshotRecord SnapshotRecord::Encode(const SnapshotData& data) {
   auto payload =
       b.CreateVector(reinterpret_cast<const uint8_t*>(data.payload.data()),
                      data.payload.size());
+  flatbuffers::Offset<flatbuffers::Vector<uint8_t>> metadata;
+  if (!data.metadata.empty()) {
+    metadata =
+        b.CreateVector(reinterpret_cast<const uint8_t*>(data.metadata.data()),
+                       data.metadata.size());
+  }
   fb::SnapshotEnvelopeBuilder env(b);
   env.add_stream_id(0);
   env.add_seq(0);
@@ -30,6 +36,7 @@ SnapshotRecord SnapshotRecord::Encode(const SnapshotData& data) {
   env.add_type(type);
   env.add_schema_version(data.schema_version);
   env.add_payload(payload);
+  if (!data.metadata.empty()) env.add_metadata(metadata);
   b.Finish(env.Finish(), fb::SnapshotEnvelopeIdentifier());
 
   SnapshotRecord r;
@@ -79,6 +86,12 @@ Status DecodeSnapshotRecord(const char* data, size_t size, uint64_t stream_id,
   out->payload =
       std::string_view(reinterpret_cast<const char*>(env->payload()->data()),
                        env->payload()->size());
+  out->metadata =
+      env->metadata() == nullptr
+          ? std::string_view()
+          : std::string_view(
+                reinterpret_cast<const char*>(env->metadata()->data()),
+                env->metadata()->size());
   return Status::OK();
 }
 

@@ -41,6 +41,7 @@ struct DecodedSnapshot {
   std::string_view type;
   uint32_t schema_version = 0;
   std::string_view payload;
+  std::string_view metadata;
 };
 
 // Checks length, checksum and the FlatBuffers verifier, in that order, then

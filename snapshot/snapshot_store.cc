@@ -122,6 +122,7 @@ Result<LoadResult> SnapshotStoreImpl::LoadLatest(
                                d.payload.size(),
                                /*checksum_ok=*/true};
       snap.payload.assign(d.payload);
+      snap.metadata.assign(d.metadata);
       result.snapshot = std::move(snap);
       return Status::OK();
     }

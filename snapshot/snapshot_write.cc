@@ -29,6 +29,12 @@ Status ValidateSave(std::string_view stream, uint64_t seq,
                     "to {} bytes, got {}",
                     stream, seq, kMaxTypeNameBytes, data.type.size()));
   }
+  if (data.metadata.size() > kMaxMetadataBytes) {
+    return Status::InvalidArgument(fmt::format(
+        "snapshot of stream '{}' at seq {}: metadata of {} bytes exceeds the "
+        "limit of {}",
+        stream, seq, data.metadata.size(), kMaxMetadataBytes));
+  }
   if (data.payload.size() > kMaxSnapshotPayloadBytes) {
     return Status::InvalidArgument(fmt::format(
         "snapshot of stream '{}' at seq {}: payload of {} bytes exceeds the "

@@ -90,6 +90,8 @@ void WriteOddities(const std::string& path) {
   Check(store->snapshots().Save("odd", 1, {"Empty", 1, ""}));
   Check(store->snapshots().Save("odd", 3, {"Blob", 3, binary.substr(0, 2000)}));
   Check(store->snapshots().Save("other", 2, {std::string(255, 'S'), 1, "s"}));
+  Check(store->snapshots().Save("linked", 2,
+                                {"Linked", 1, "s", std::string("m\0eta", 5)}));
   Check(store->Close());
 }
 

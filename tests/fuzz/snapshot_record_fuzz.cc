@@ -32,7 +32,8 @@ constexpr size_t kKeyBytes = 16;
 bool SameSnapshot(const DecodedSnapshot& a, const DecodedSnapshot& b) {
   return a.stream_id == b.stream_id && a.seq == b.seq &&
          a.timestamp_ns == b.timestamp_ns && a.type == b.type &&
-         a.schema_version == b.schema_version && a.payload == b.payload;
+         a.schema_version == b.schema_version && a.payload == b.payload &&
+         a.metadata == b.metadata;
 }
 
 void CheckRecord(uint64_t id, uint64_t seq, std::string_view record) {
@@ -62,7 +63,8 @@ void CheckRecord(uint64_t id, uint64_t seq, std::string_view record) {
   // Encode's precondition: a type a Save would accept.
   if (d1.type.empty() || d1.type.size() > kMaxTypeNameBytes) return;
   SnapshotRecord r = SnapshotRecord::Encode(
-      {std::string(d1.type), d1.schema_version, std::string(d1.payload)});
+      {std::string(d1.type), d1.schema_version, std::string(d1.payload),
+       std::string(d1.metadata)});
   r.Seal(id, seq, d1.timestamp_ns);
   AlignedScratch s4;
   DecodedSnapshot again;

@@ -60,6 +60,34 @@ void WriteThree(const std::string& path) {
 
 }  // namespace
 
+TEST_CASE(
+    "snapshot metadata round-trips; metadata over the limit is refused and "
+    "writes nothing") {
+  test::TempDir dir;
+  auto store = OpenStore(dir.path(), Fast());
+  AppendN(*store, "a", 3);
+  SnapshotData with = State("s1");
+  with.metadata = std::string("by=ann\0v2", 9);
+  REQUIRE(store->snapshots().Save("a", 1, with).ok());
+  REQUIRE(store->snapshots().Save("a", 2, State("s2")).ok());
+  SnapshotCriteria first;
+  first.max_seq = 1;
+  auto one = store->snapshots().LoadLatest("a", first);
+  REQUIRE(one.ok());
+  REQUIRE(one->snapshot.has_value());
+  CHECK(one->snapshot->metadata == with.metadata);
+  CHECK(one->snapshot->payload == "s1");
+  auto two = store->snapshots().LoadLatest("a");
+  REQUIRE(two.ok());
+  CHECK(two->snapshot->metadata.empty());
+  SnapshotData big = State("s3");
+  big.metadata.assign(kMaxMetadataBytes + 1, 'm');
+  Status refused = store->snapshots().Save("a", 3, big);
+  CHECK(refused.IsInvalidArgument());
+  CHECK(std::string(refused.message()).find("metadata") != std::string::npos);
+  CHECK(store->snapshots().List("a")->size() == 2);
+}
+
 TEST_CASE("load returns the newest of three snapshots") {
   test::TempDir dir;
   WriteThree(dir.path());

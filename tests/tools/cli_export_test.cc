@@ -53,6 +53,12 @@ void WriteStore(const std::string& path) {
   linked[0].id = Uuid{1, 1};
   linked[1].id = Uuid{1, 2};
   REQUIRE(j.Append("linked", Expected::Any(), linked).ok());
+  // A snapshot with metadata.
+  REQUIRE((*store)
+              ->snapshots()
+              .Save("linked", 3,
+                    SnapshotData{"Links", 2, "state", std::string("s\xfe", 2)})
+              .ok());
 }
 
 void CheckSameEvents(Store& a, Store& b) {
@@ -93,6 +99,15 @@ void CheckSameEvents(Store& a, Store& b) {
     REQUIRE(snaps_a.ok());
     REQUIRE(snaps_b.ok());
     REQUIRE(snaps_a->size() == snaps_b->size());
+    if (snaps_a->empty()) continue;
+    auto latest_a = a.snapshots().LoadLatest(sa.name);
+    auto latest_b = b.snapshots().LoadLatest(sb.name);
+    REQUIRE(latest_a.ok());
+    REQUIRE(latest_b.ok());
+    REQUIRE(latest_a->snapshot.has_value() == latest_b->snapshot.has_value());
+    if (!latest_a->snapshot) continue;
+    CHECK(latest_a->snapshot->payload == latest_b->snapshot->payload);
+    CHECK(latest_a->snapshot->metadata == latest_b->snapshot->metadata);
   }
 }
 
@@ -110,7 +125,7 @@ TEST_CASE(
   CliResult imported = RunCli({"import", target}, first.out);
   REQUIRE_MESSAGE(imported.exit_code == 0, imported.err);
   CHECK(imported.out ==
-        "imported 7 streams, 14 events and 2 snapshots into " + target + "\n");
+        "imported 7 streams, 14 events and 3 snapshots into " + target + "\n");
   CliResult second = RunCli({"export", target});
   REQUIRE_MESSAGE(second.exit_code == 0, second.err);
   CHECK(second.out == first.out);

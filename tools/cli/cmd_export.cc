@@ -10,7 +10,8 @@
 //                                                       in commit order;
 //                                       the last four only when present
 //   {"kind":"snapshot","stream":S,"seq":N,"timestamp_ns":T,"time":ISO,
-//    "type":X,"schema_version":V,"payload_base64":P}
+//    "type":X,"schema_version":V,"payload_base64":P,"metadata_base64":M}
+//                                       metadata only when present
 //   {"kind":"end","streams":N,"events":N,"snapshots":N}
 // X is a string, or {"base64":...} for bytes that are not UTF-8; U a UUID
 // ("0190f5b2-7c1e-7a3d-9b1f-3c2d4e5f6a7b"). Global
@@ -110,6 +111,7 @@ std::string SnapshotLine(std::string_view stream, const Snapshot& s,
       .Raw("type", JsonBytes(s.info.type))
       .Num("schema_version", s.info.schema_version)
       .Str("payload_base64", Base64(s.payload));
+  if (!s.metadata.empty()) line.Str("metadata_base64", Base64(s.metadata));
   if (decoder != nullptr) AddDecoded(line, decoder->State(stream, s));
   return line.str();
 }

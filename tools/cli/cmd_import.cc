@@ -140,6 +140,16 @@ class Importer {
     if (bytes) *out = std::move(*bytes);
     return bytes.has_value();
   }
+  // The optional "metadata_base64" of an event or snapshot line.
+  Status Metadata(const JsonValue& v, std::string* out) {
+    const JsonValue* f = v.Find("metadata_base64");
+    if (f == nullptr) return Status::OK();
+    std::optional<std::string> bytes;
+    if (f->kind == JsonValue::Kind::kString) bytes = FromBase64(f->text);
+    if (!bytes) return Bad(line_, "\"metadata_base64\" is not base64");
+    *out = std::move(*bytes);
+    return Status::OK();
+  }
   Result<Plan*> PlanOf(const JsonValue& v, std::string* name) {
     if (!Text(v, "stream", name)) return Bad(line_, "no \"stream\"");
     auto it = plans_.find(*name);
@@ -244,12 +254,7 @@ class Importer {
       }
       *id = *parsed;
     }
-    if (const JsonValue* f = v.Find("metadata_base64"); f != nullptr) {
-      std::optional<std::string> bytes;
-      if (f->kind == JsonValue::Kind::kString) bytes = FromBase64(f->text);
-      if (!bytes) return Bad(line_, "\"metadata_base64\" is not base64");
-      e.metadata = std::move(*bytes);
-    }
+    if (Status m = Metadata(v, &e.metadata); !m.ok()) return m;
     for (const JsonValue& t : tags->items) {
       std::optional<std::string> tag = BytesFrom(t);
       if (!tag) return Bad(line_, "a tag is neither a string nor base64");
@@ -325,6 +330,7 @@ class Importer {
                  "type, schema_version and payload_base64");
     }
     data.schema_version = static_cast<uint32_t>(version);
+    if (Status m = Metadata(v, &data.metadata); !m.ok()) return m;
     clock_.Set(ts);
     Status s = store_.snapshots().Save(name, seq, std::move(data));
     if (s.IsInvalidArgument()) return Bad(line_, s.message());

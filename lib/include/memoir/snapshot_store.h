@@ -55,6 +55,9 @@ struct SnapshotData {
   std::string type;
   uint32_t schema_version = 1;
   std::string payload;
+  // Free bytes beside the state (at most kMaxMetadataBytes), stored and
+  // returned, never interpreted.
+  std::string metadata{};
 };
 
 // What is known about a stored snapshot without copying its payload.
@@ -73,6 +76,7 @@ struct SnapshotInfo {
 struct Snapshot {
   SnapshotInfo info;
   std::string payload;
+  std::string metadata{};  // SnapshotData::metadata
 };
 
 // Which snapshots a load or a deletion considers: seq and commit time both
