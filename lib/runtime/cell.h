@@ -120,6 +120,11 @@ struct Cell {
   bool broken_restarts = false;  // ... and it counts as a restart
   Status broken_cause;
   uint64_t events_since_snapshot = 0;
+  // A durable-state actor asked to stop (StateEffect::Stop): it leaves
+  // memory at the end of the first turn that finds it idle.
+  bool stop_requested = false;
+  // A durable-state actor's deletion of its older revisions is queued.
+  std::atomic<bool> prune_queued{false};
 
   // Readable from any thread.
   std::atomic<uint64_t> committed_seq{0};

@@ -39,6 +39,71 @@ Status LoadSnapshot(Store& store, const detail::Behavior& behavior,
   return Status::OK();
 }
 
+// A durable-state actor: its state is its newest stored revision (or, when
+// none is stored, the initial state: every revision was cleared away).
+// Older revisions, when some remain, are not read.
+Result<Recovered> RecoverDurable(Store& store, const detail::Behavior& behavior,
+                                 std::string_view id, const StreamInfo& info,
+                                 const RecoveryOptions& options) {
+  Recovered out;
+  Result<std::unique_ptr<detail::StateBox>> initial = behavior.Initial(id);
+  if (!initial.ok()) {
+    return initial.status().WithContext(fmt::format("stream '{}'", id));
+  }
+  out.state = std::move(*initial);
+  const uint64_t to = std::min(options.to_seq, info.head);
+  out.seq = to;
+  if (to <= info.deleted_to) {
+    if (to < info.head) {
+      return Status::NotFound(fmt::format(
+          "stream '{}': revision {} is no longer stored (a durable-state "
+          "actor keeps only its newest revision, {})",
+          id, to, info.head));
+    }
+    return out;
+  }
+  ReadOptions newest;
+  newest.from_seq = info.deleted_to + 1;
+  newest.to_seq = to;
+  newest.backward = true;
+  newest.max_count = 1;
+  Status failure;
+  Status scan =
+      store.journal().Scan(id, newest, [&](const EventView& event) -> bool {
+        if (event.seq != to) {
+          failure = Status::Corruption(fmt::format(
+              "stream '{}': expected its revision {} but found seq {}", id, to,
+              event.seq));
+          return false;
+        }
+        Status applied = behavior.ApplyStored(*out.state, event);
+        if (!applied.ok()) {
+          failure = applied.WithContext(
+              fmt::format("stream '{}' revision {} (type '{}' version {})", id,
+                          event.seq, event.type, event.schema_version));
+          return false;
+        }
+        out.events_replayed = 1;
+        return true;
+      });
+  if (!failure.ok()) return failure;
+  if (!scan.ok()) {
+    if (scan.IsStreamDeleted()) {
+      out.state.reset();
+      out.deleted = true;
+      return out;
+    }
+    return scan.WithContext(fmt::format("stream '{}'", id));
+  }
+  if (out.events_replayed == 0) {
+    // Another writer's revision and its deletion of the older ones came
+    // between the two reads: the caller reads again.
+    return Status::Busy(fmt::format(
+        "stream '{}': its revision {} was replaced while it was read", id, to));
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<Recovered> Recover(Store& store, const detail::Behavior& behavior,
@@ -56,6 +121,15 @@ Result<Recovered> Recover(Store& store, const detail::Behavior& behavior,
       return initial.status().WithContext(fmt::format("stream '{}'", id));
     out.state = std::move(*initial);
     return out;
+  }
+  if (behavior.durable_state()) {
+    Result<Recovered> r = RecoverDurable(store, behavior, id, *info, options);
+    for (int again = 0; again < 3 && !r.ok() && r.status().IsBusy(); ++again) {
+      info = store.journal().GetStream(id);
+      if (!info.ok()) return info.status();
+      r = RecoverDurable(store, behavior, id, *info, options);
+    }
+    return r;
   }
   if (options.use_snapshots) {
     Status s =

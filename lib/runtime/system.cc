@@ -338,6 +338,18 @@ void SystemImpl::Passivate(SteadyClock::time_point idle_before, size_t keep) {
   // references go.
 }
 
+void SystemImpl::RetireIfStopped(const CellPtr& cell) {
+  std::lock_guard lock(map_mu_);
+  auto it = cells_.find(cell->id);
+  if (it == cells_.end() || it->second != cell) return;
+  std::lock_guard cell_lock(cell->mu);
+  // Not while a reply waits for its commit, a message waits, or a restart
+  // or quarantine is under way: a later turn tries again.
+  if (!TryRetireLocked(*cell)) return;
+  if (cell->phase == Phase::kActive) counters_.passivations.fetch_add(1);
+  cells_.erase(it);
+}
+
 void SystemImpl::SweepLater() {
   auto period =
       std::max(options_.idle_timeout / 2, std::chrono::milliseconds(5));

@@ -101,7 +101,12 @@ class SystemImpl final : public ActorSystem {
   void InlineTurn(const CellPtr& cell);
   // Posts another turn if work is left, else marks the cell idle.
   void EndTurn(const CellPtr& cell, bool replies_waiting);
-  void ProcessCompletion(Cell& cell, Completion completion);
+  void ProcessCompletion(const CellPtr& cell, Completion completion);
+  // A durable-state actor: deletes its revisions before the newest
+  // committed one, on the maintenance thread.
+  void PruneRevisions(const CellPtr& cell);
+  // A durable-state actor that asked to stop leaves memory once idle.
+  void RetireIfStopped(const CellPtr& cell);
   void ReleaseReplies(Cell& cell);
   void FailPending(Cell& cell, const Status& status);
   // link_events: gives a command's events ids, causation and correlation

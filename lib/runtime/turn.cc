@@ -46,7 +46,7 @@ void SystemImpl::RunTurn(const CellPtr& cell) {
     done.swap(c.completions);
   }
   for (Completion& completion : done) {
-    ProcessCompletion(c, std::move(completion));
+    ProcessCompletion(cell, std::move(completion));
   }
   if (!done.empty()) {
     std::lock_guard lock(c.mu);
@@ -94,6 +94,8 @@ void SystemImpl::InlineTurn(const CellPtr& cell) {
 void SystemImpl::EndTurn(const CellPtr& cell, bool replies_waiting) {
   Cell& c = *cell;
   bool again;
+  // Read while this turn still owns the cell.
+  const bool stop = c.stop_requested;
   {
     std::lock_guard lock(c.mu);
     c.last_used = SteadyClock::now();
@@ -103,10 +105,12 @@ void SystemImpl::EndTurn(const CellPtr& cell, bool replies_waiting) {
     if (!again) c.scheduled = false;
   }
   if (again) executor_.Post([this, cell] { RunTurn(cell); });
+  if (!again && stop) RetireIfStopped(cell);
   if (closing_.load()) idle_cv_.notify_all();
 }
 
-void SystemImpl::ProcessCompletion(Cell& c, Completion completion) {
+void SystemImpl::ProcessCompletion(const CellPtr& cell, Completion completion) {
+  Cell& c = *cell;
   // Completions can arrive out of order: a request the journal refuses
   // before queueing it (kBusy, kClosed, a bad argument) is answered at once,
   // ahead of earlier batches still in the queue. Results are therefore
@@ -132,6 +136,7 @@ void SystemImpl::ProcessCompletion(Cell& c, Completion completion) {
         std::lock_guard lock(c.state_mu);
         c.committed_state = {std::move(batch.state), batch.last_seq};
       }
+      if (c.behavior->durable_state()) PruneRevisions(cell);
       // Release now: a failure of a later batch in this same turn must not
       // touch replies whose own events are durable.
       ReleaseReplies(c);
@@ -238,6 +243,20 @@ size_t SystemImpl::HandleRun(Cell& c,
     PendingReply reply{std::move(run[i]), 0, Status::OK(), nullptr};
     switch (out.kind) {
       case detail::HandleOutcome::Kind::kPersist:
+        if (out.wipe) {
+          // A durable-state actor's wiping stop: the id starts afresh.
+          Result<std::unique_ptr<detail::StateBox>> fresh =
+              c.behavior->Initial(c.id);
+          if (!fresh.ok()) {
+            counters_.failures.fetch_add(1);
+            reply.status = fresh.status().WithContext(
+                fmt::format("actor '{}' (nothing was written)", c.id));
+            SetBroken(c, /*counts_as_restart=*/true, fresh.status());
+            break;
+          }
+          c.state = std::move(*fresh);
+        }
+        c.stop_requested |= out.stop;
         if (options_.link_events) {
           LinkEvents(m, out.events, &reply.cause, &reply.correlation);
         }
@@ -248,6 +267,7 @@ size_t SystemImpl::HandleRun(Cell& c,
         reply.then = std::move(out.then);
         break;
       case detail::HandleOutcome::Kind::kRespond:
+        c.stop_requested |= out.stop;
         reply.then = std::move(out.then);
         break;
       case detail::HandleOutcome::Kind::kRejected:
@@ -385,6 +405,25 @@ void SystemImpl::Prune(const std::string& id, const SnapshotPolicy& policy) {
     Log(LogLevel::kWarning, fmt::format("actor '{}': deleting events to {}: {}",
                                         id, oldest, s.ToString()));
   }
+}
+
+void SystemImpl::PruneRevisions(const CellPtr& cell) {
+  // One deletion queued per actor at a time; it deletes up to the revision
+  // committed when it runs, so a busy actor's revisions go in bulk.
+  if (cell->prune_queued.exchange(true)) return;
+  maintenance_.Post([this, cell] {
+    cell->prune_queued.store(false);
+    const uint64_t newest = cell->committed_seq.load();
+    if (newest <= 1) return;
+    Status s = store_.journal().DeleteTo(cell->id, newest - 1);
+    // kBusy: a consumer has not read them yet; a later revision's deletion
+    // takes them once it has.
+    if (!s.ok() && !s.IsStreamDeleted() && !s.IsBusy() && !s.IsNotFound()) {
+      Log(LogLevel::kWarning,
+          fmt::format("actor '{}': deleting revisions before {}: {}", cell->id,
+                      newest, s.ToString()));
+    }
+  });
 }
 
 void SystemImpl::RunDestroy(const CellPtr& cell, DestroyMessage& message) {

@@ -12,6 +12,11 @@
 // each keeping 16 in flight, until the process is killed. Prints "READY",
 // then "A <id>" from the reply callback of each acknowledged command, and
 // "F <id> <status>" for any other answer.
+//
+// crash_child --durable STORE: 16 durable-state tallies
+// (reliability/durable_tally.h), each driven by one client thread with one
+// Ask at a time. Prints "READY", then "A <tally * 1e9 + count>" from the
+// reply callback of each acknowledged command.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -27,6 +32,7 @@
 #include "memoir/actor_system.h"
 #include "memoir/store.h"
 #include "reliability/crash_actor.h"
+#include "reliability/durable_tally.h"
 
 namespace {
 
@@ -85,14 +91,61 @@ int RunActors(const char* path, uint64_t generation) {
   return 0;
 }
 
+// The durable-state form; returns only on a setup error.
+int RunDurable(const char* path) {
+  memoir::StoreOptions o;
+  o.durability = memoir::Durability::kNone;  // as below
+  auto store = memoir::Store::Open(path, o);
+  if (!store.ok()) {
+    fmt::print(stderr, "crash_child: {}\n", store.status().ToString());
+    return 3;
+  }
+  memoir::ActorSystemOptions so;
+  so.threads = 4;
+  auto system = memoir::ActorSystem::Create(**store, so);
+  if (!system.ok()) {
+    fmt::print(stderr, "crash_child: {}\n", system.status().ToString());
+    return 3;
+  }
+  namespace crash = memoir::crash;
+  memoir::Status s = (*system)->Register(crash::TallyActor{});
+  if (!s.ok()) {
+    fmt::print(stderr, "crash_child: {}\n", s.ToString());
+    return 3;
+  }
+  memoir::ActorSystem& actors = **system;
+  Say("READY");
+  std::vector<std::thread> clients;
+  for (uint64_t t = 0; t < crash::kTallies; ++t) {
+    clients.emplace_back([&actors, t] {
+      auto tally = actors.Ref<crash::TallyActor>(crash::TallyName(t));
+      for (uint64_t n = 1;; ++n) {
+        std::binary_semaphore answered(0);
+        tally.Ask(n, [&answered, t](memoir::Result<crash::Tally> r) {
+          if (r.ok())
+            Say(fmt::format("A {}", t * crash::kTallyLane + r->count));
+          answered.release();
+        });
+        answered.acquire();
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc == 4 && std::strcmp(argv[1], "--actors") == 0) {
     return RunActors(argv[2], std::stoull(argv[3]));
   }
+  if (argc == 3 && std::strcmp(argv[1], "--durable") == 0) {
+    return RunDurable(argv[2]);
+  }
   if (argc != 3) {
     fmt::print(stderr,
                "usage: crash_child STORE FIRST_BATCH\n"
-               "       crash_child --actors STORE GENERATION\n");
+               "       crash_child --actors STORE GENERATION\n"
+               "       crash_child --durable STORE\n");
     return 2;
   }
   memoir::StoreOptions o;

@@ -48,6 +48,8 @@
 #include "memoir/actor.h"
 #include "memoir/actor_system_options.h"
 #include "memoir/detail/behavior_of.h"
+#include "memoir/detail/durable_state_of.h"
+#include "memoir/durable_state.h"
 #include "memoir/export.h"
 #include "memoir/result.h"
 #include "memoir/status.h"
@@ -77,7 +79,7 @@ struct Positioned {
   uint64_t position = 0;
 };
 
-template <ActorType A>
+template <AnyActorType A>
 class ActorRef;
 
 class MEMOIR_EXPORT ActorSystem {
@@ -104,8 +106,16 @@ class MEMOIR_EXPORT ActorSystem {
         std::move(actor), std::move(options)));
   }
 
+  // Registers durable-state type A (memoir/durable_state.h); errors as
+  // above.
+  template <DurableStateType A>
+  Status Register(A actor = A{}, DurableStateOptions options = {}) {
+    return RegisterBehavior(std::make_unique<detail::DurableStateOf<A>>(
+        std::move(actor), std::move(options)));
+  }
+
   // A reference to actor `id` of type A. Cheap; does not activate it.
-  template <ActorType A>
+  template <AnyActorType A>
   ActorRef<A> Ref(std::string id) {
     return ActorRef<A>(this, std::move(id));
   }
@@ -125,7 +135,7 @@ class MEMOIR_EXPORT ActorSystem {
   virtual Store& store() = 0;
 
  protected:
-  template <ActorType A>
+  template <AnyActorType A>
   friend class ActorRef;
   using Deadline = std::chrono::steady_clock::time_point;
 
@@ -148,7 +158,7 @@ class MEMOIR_EXPORT ActorSystem {
 
 // A handle on one actor: the system and the actor's id. Copyable; valid as
 // long as the system lives.
-template <ActorType A>
+template <AnyActorType A>
 class ActorRef {
  public:
   using Command = typename A::Command;

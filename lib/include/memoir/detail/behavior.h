@@ -105,6 +105,10 @@ struct HandleOutcome {
   Status error;
   std::vector<EventData> events;
   bool snapshot_requested = false;
+  // A durable-state actor's normal stop: leave memory once idle.
+  bool stop = false;
+  // ... and its state becomes the initial one (StopMode::kWipe).
+  bool wipe = false;
   std::function<void(ActorSystem&)> then;
 };
 
@@ -115,6 +119,9 @@ class MEMOIR_EXPORT Behavior {
   virtual std::string_view type_name() const = 0;
   virtual const SnapshotPolicy& snapshot_policy() const = 0;
   virtual const RestartPolicy& restart_policy() const = 0;
+  // A durable-state type (memoir/durable_state.h): each event is a whole
+  // state, recovery needs only the newest, older ones are deleted.
+  virtual bool durable_state() const { return false; }
   // The state before the first event. Never throws.
   virtual Result<std::unique_ptr<StateBox>> Initial(
       std::string_view id) const = 0;
