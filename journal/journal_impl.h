@@ -32,6 +32,12 @@
 
 namespace memoir::internal {
 
+// A stream's user metadata record (the stream_meta table, layout.h) and
+// its reading: a failed checksum is kCorruption naming the stream.
+std::string EncodeStreamMetadata(std::string_view metadata);
+Status DecodeStreamMetadata(std::string_view record, std::string_view stream,
+                            std::string* metadata);
+
 class JournalImpl final : public Journal, public TxnObserver {
  public:
   // Opens the journal's databases. `writer` is null for a read-only store;
@@ -55,6 +61,10 @@ class JournalImpl final : public Journal, public TxnObserver {
   Status Scan(std::string_view stream, const ReadOptions& options,
               const EventVisitor& visit) override;
   Result<StreamInfo> GetStream(std::string_view stream) override;
+  Status SetStreamMetadata(std::string_view stream, std::string_view metadata,
+                           std::optional<uint64_t> expected_head) override;
+  using Journal::SetStreamMetadata;
+  Result<std::string> GetStreamMetadata(std::string_view stream) override;
   Result<uint64_t> Head(std::string_view stream) override;
   Result<StreamPage> ListStreams(const ListStreamsOptions& options) override;
   Result<StreamPage> ListStreams(std::string_view prefix,
@@ -171,10 +181,21 @@ class JournalImpl final : public Journal, public TxnObserver {
                   bool tombstone, const DeleteOptions& options, HeldBack* held,
                   Status* op_status);
 
+  // Writer thread: SetStreamMetadata inside `txn`; and the deletion of a
+  // tombstoned stream's metadata. LMDB codes.
+  int ApplySetMetadata(MDB_txn* txn, const std::string& name,
+                       const std::string& metadata,
+                       std::optional<uint64_t> expected_head,
+                       Status* op_status);
+  int DeleteStreamMetadata(MDB_txn* txn, uint64_t id);
+
   struct Dbs {
     MDB_dbi names, streams, log, stream_index, tag_index, meta;
+    MDB_dbi stream_meta = 0;  // valid when has_stream_meta()
   };
   const Dbs& dbs() const { return dbs_; }
+  // False in a read-only store written before stream metadata existed.
+  bool has_stream_meta() const { return has_stream_meta_; }
 
  private:
   JournalImpl(Env* env, Writer* writer, std::shared_ptr<Clock> clock)
@@ -275,6 +296,7 @@ class JournalImpl final : public Journal, public TxnObserver {
   Writer* writer_;
   std::shared_ptr<Clock> clock_;
   Dbs dbs_{};
+  bool has_stream_meta_ = false;
   std::vector<DeletionHook> hooks_;
   RetentionFloor floor_;
 

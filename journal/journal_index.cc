@@ -293,6 +293,8 @@ int JournalImpl::ApplyDelete(MDB_txn* txn, const std::string& name,
   rc = mdb_put(txn, dbs_.streams, &k, &v, 0);
   if (rc != 0) return rc;
   if (tombstone) {
+    rc = DeleteStreamMetadata(txn, st.id);
+    if (rc != 0) return rc;
     for (auto& hook : hooks_) {
       rc = hook(txn, st.id);
       if (rc != 0) return rc;

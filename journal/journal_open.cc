@@ -39,6 +39,20 @@ Status JournalImpl::Load() {
     *n.dbi = *dbi;
   }
   dbs_.meta = env_->meta();
+  // Stream metadata came later: a read-only store written before it has
+  // no such table, and then no stream has metadata.
+  if (env_->read_only()) {
+    Result<std::optional<MDB_dbi>> dbi =
+        env_->OpenDatabaseIfPresent(kStreamMetaDb);
+    if (!dbi.ok()) return dbi.status();
+    if (dbi->has_value()) dbs_.stream_meta = **dbi;
+    has_stream_meta_ = dbi->has_value();
+  } else {
+    Result<MDB_dbi> dbi = env_->OpenDatabase(kStreamMetaDb);
+    if (!dbi.ok()) return dbi.status();
+    dbs_.stream_meta = *dbi;
+    has_stream_meta_ = true;
+  }
   if (writer_ == nullptr) return Status::OK();  // read-only: tail per read
 
   // The writer's starting point: next position and stream id, and the

@@ -134,6 +134,10 @@ class JournalVerifier {
 
   void WalkTagIndex();
 
+  // Every stream_meta record (of stream `only`, when not 0) must belong to
+  // a live stream and pass its checksum.
+  void WalkStreamMeta(uint64_t only);
+
   // Per-stream checks that need the whole walk.
   void Finish(StreamFactsMap* facts);
 

@@ -16,6 +16,10 @@
 //                     started at); absent until then
 //   names         stream name bytes      -> stream id u64
 //   streams       stream id u64          -> stream row
+//   stream_meta   stream id u64          -> checksum u64 ++ user metadata
+//                     (Journal::SetStreamMetadata; absent when none is set;
+//                     written by stores since 0.2 without a format change:
+//                     older code ignores the table)
 //   log           position u64           -> event record
 //   stream_index  stream id u64 ++ seq u64 -> position u64
 //   tag_index     tag bytes ++ 0x00 ++ position u64 -> (empty)
@@ -69,6 +73,8 @@
 namespace memoir::internal {
 
 inline constexpr char kMetaIndexedTo[] = "journal.indexed_to";
+inline constexpr char kStreamMetaDb[] = "stream_meta";
+
 inline constexpr char kMetaLastPosition[] = "journal.last_position";
 inline constexpr char kMetaTypesIndexedFrom[] = "journal.types_indexed_from";
 

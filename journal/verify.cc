@@ -43,6 +43,7 @@ Status JournalVerifier::Run(std::string_view only, StreamFactsMap* facts) {
     WalkLog();
     WalkStreamIndex(0);
     WalkTagIndex();
+    WalkStreamMeta(0);
   } else {
     Status s = ValidateStreamName(only);
     if (!s.ok()) return s;
@@ -68,6 +69,7 @@ Status JournalVerifier::Run(std::string_view only, StreamFactsMap* facts) {
     AddStream(only_id_, only);
     WalkStreamIndex(only_id_);
     WalkTail();
+    WalkStreamMeta(only_id_);
   }
   Finish(facts);
   ReportDamage();
@@ -180,6 +182,58 @@ void JournalVerifier::LoadStreams() {
     }
   }
   if (rc != MDB_NOTFOUND) TableProblem("streams", rc);
+}
+
+void JournalVerifier::WalkStreamMeta(uint64_t only) {
+  if (dbs_.stream_meta == 0) return;  // an older read-only store: none
+  CursorCloser cur;
+  int rc = mdb_cursor_open(txn_, dbs_.stream_meta, &cur.c);
+  MDB_val k, v;
+  if (rc == 0 && only != 0) {
+    Key64 key(only);
+    k = MDB_val{8, key.bytes};
+    rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_KEY);
+  } else if (rc == 0) {
+    rc = mdb_cursor_get(cur.c, &k, &v, MDB_FIRST);
+  }
+  KeyOrder order;
+  for (; rc == 0; rc = mdb_cursor_get(cur.c, &k, &v, MDB_NEXT)) {
+    ctx_->Tick();
+    if (!ctx_->InOrder(order, k, "stream_meta")) {
+      rc = MDB_NOTFOUND;
+      break;
+    }
+    if (k.mv_size != 8) {
+      Problem("", 0, 0,
+              fmt::format("a stream metadata key holds {} bytes", k.mv_size));
+      continue;
+    }
+    const uint64_t id = GetBig64(static_cast<const char*>(k.mv_data));
+    if (only != 0 && id != only) break;
+    auto it = streams_.find(id);
+    if (it == streams_.end()) {
+      Problem("", 0, 0,
+              fmt::format("stream metadata is kept for stream id {}, which "
+                          "has no entry in the names table",
+                          id));
+      continue;
+    }
+    const StreamCheck& sc = it->second;
+    if (sc.row_ok && sc.row.tombstone) {
+      Problem(sc.name, 0, 0,
+              "the stream was deleted but its metadata record remains");
+    }
+    std::string metadata;
+    Status s = DecodeStreamMetadata(
+        std::string_view(static_cast<const char*>(v.mv_data), v.mv_size),
+        sc.name, &metadata);
+    if (!s.ok()) Problem(sc.name, 0, 0, std::string(s.message()));
+    if (only != 0) {
+      rc = MDB_NOTFOUND;
+      break;
+    }
+  }
+  if (rc != MDB_NOTFOUND) TableProblem("stream_meta", rc);
 }
 
 // Per-stream checks that need the whole walk.

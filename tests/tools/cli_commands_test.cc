@@ -130,6 +130,34 @@ TEST_CASE_FIXTURE(BankFixture,
         std::vector<std::string>{"account-1", "account-2"});
 }
 
+TEST_CASE("streams --meta shows each stream's metadata; --json carries it") {
+  test::TempDir dir;
+  const std::string store = dir.Sub("store");
+  {
+    auto s = Store::Open(store);
+    REQUIRE(s.ok());
+    Journal& j = (*s)->journal();
+    REQUIRE(
+        j.Append("orders-1", Expected::Any(), {{"Placed", "{}", 1, {}}}).ok());
+    REQUIRE(
+        j.Append("orders-2", Expected::Any(), {{"Placed", "{}", 1, {}}}).ok());
+    REQUIRE(j.SetStreamMetadata("orders-1", "{\"owner\":\"billing\"}").ok());
+  }
+  CliResult r = RunCli({"streams", store, "--meta"});
+  REQUIRE_EXIT(r, 0);
+  std::vector<std::string> lines = r.Lines();
+  REQUIRE(lines.size() == 3);
+  CHECK(Has(lines[0], "METADATA"));
+  CHECK(Has(lines[1], "{\"owner\":\"billing\"}"));
+  CHECK(lines[2].back() == '-');
+  CHECK_FALSE(Has(RunCli({"streams", store}).out, "billing"));
+  auto json = JsonLines(RunCli({"streams", store, "--json"}));
+  REQUIRE(json.size() == 2);
+  CHECK(S(json[0], "metadata_base64") ==
+        cli::Base64("{\"owner\":\"billing\"}"));
+  CHECK(json[1].Find("metadata_base64") == nullptr);
+}
+
 TEST_CASE(
     "streams lists a stream whose newest events a damaged record may hide as "
     "damaged, names the record on stderr and exits 1") {

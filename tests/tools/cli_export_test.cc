@@ -53,6 +53,9 @@ void WriteStore(const std::string& path) {
   linked[0].id = Uuid{1, 1};
   linked[1].id = Uuid{1, 2};
   REQUIRE(j.Append("linked", Expected::Any(), linked).ok());
+  // Stream metadata, one not UTF-8.
+  REQUIRE(j.SetStreamMetadata("linked", std::string("owner\0\xfe", 7)).ok());
+  REQUIRE(j.SetStreamMetadata("odd", "{\"retention\":\"30d\"}").ok());
   // A snapshot with metadata.
   REQUIRE((*store)
               ->snapshots()
@@ -77,6 +80,11 @@ void CheckSameEvents(Store& a, Store& b) {
     CHECK(sa.deleted == sb.deleted);
     CHECK(sa.event_count == sb.event_count);
     if (sa.deleted) continue;
+    auto ma = a.journal().GetStreamMetadata(sa.name);
+    auto mb = b.journal().GetStreamMetadata(sb.name);
+    REQUIRE(ma.ok());
+    REQUIRE(mb.ok());
+    CHECK(*ma == *mb);
     auto ea = a.journal().Read(sa.name);
     auto eb = b.journal().Read(sb.name);
     REQUIRE(ea.ok());

@@ -3,7 +3,8 @@
 // Format, one JSON object per line:
 //   {"memoir_export":1}
 //   {"kind":"stream","stream":S,"head":H,"deleted_to":D,"deleted":B,
-//    "created_ns":T,"created":ISO}                      every stream first
+//    "created_ns":T,"created":ISO,"metadata_base64":M}  every stream first;
+//                                       metadata only when set
 //   {"kind":"event","stream":S,"seq":N,"timestamp_ns":T,"time":ISO,
 //    "type":X,"schema_version":V,"tags":[X...],"payload_base64":P,
 //    "id":U,"causation_id":U,"correlation_id":U,"metadata_base64":M}
@@ -49,16 +50,17 @@ struct Counts {
   uint64_t streams = 0, events = 0, snapshots = 0;
 };
 
-std::string StreamLine(const StreamInfo& s) {
-  return JsonObject()
-      .Str("kind", "stream")
+std::string StreamLine(const StreamInfo& s, std::string_view metadata) {
+  JsonObject line;
+  line.Str("kind", "stream")
       .Str("stream", s.name)
       .Num("head", s.head)
       .Num("deleted_to", s.deleted_to)
       .Bool("deleted", s.deleted)
       .Int("created_ns", s.created_ns)
-      .Str("created", IsoTime(s.created_ns, true))
-      .str();
+      .Str("created", IsoTime(s.created_ns, true));
+  if (!metadata.empty()) line.Str("metadata_base64", Base64(metadata));
+  return line.str();
 }
 
 // Adds what the plugin made of a record, when it took it.
@@ -208,7 +210,16 @@ int RunExport(const Options& o, const std::string& only) {
   PrintLine(JsonObject().Num("memoir_export", 1).str());
   uint64_t total_events = 0;
   for (const auto& [name, info] : *streams) {
-    PrintLine(StreamLine(info));
+    std::string metadata;
+    if (!info.deleted) {
+      Result<std::string> m = store->journal().GetStreamMetadata(name);
+      if (!m.ok()) {
+        return Fail(m.status(),
+                    fmt::format("reading the metadata of '{}'", name));
+      }
+      metadata = std::move(*m);
+    }
+    PrintLine(StreamLine(info, metadata));
     ++counts.streams;
     if (!info.deleted) total_events += info.event_count;
   }

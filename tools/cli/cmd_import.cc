@@ -58,6 +58,7 @@ struct Plan {
   int64_t created_ns = 0;
   uint64_t next_seq = 1;     // the seq the next event must have
   bool real_events = false;  // an exported event was seen
+  std::string metadata;      // the stream's user metadata, set at the end
 };
 
 Status Bad(size_t line, std::string_view why) {
@@ -175,6 +176,8 @@ class Importer {
                  "most head), deleted and created_ns");
     }
     plan.deleted = deleted->boolean;
+    Status meta = Metadata(v, &plan.metadata);
+    if (!meta.ok()) return meta;
     if (plans_.count(name)) {
       return Bad(line_, fmt::format("stream '{}' appears twice", name));
     }
@@ -351,6 +354,17 @@ class Importer {
                              "snapshots, but the input held {}, {} and {}",
                              streams, events, snapshots, plans_.size(), events_,
                              snapshots_));
+    }
+    // Every stream exists now: their metadata goes on last.
+    Status s = FlushBatch();
+    if (!s.ok()) return s;
+    for (const auto& [name, plan] : plans_) {
+      if (plan.deleted || plan.metadata.empty()) continue;
+      s = store_.journal().SetStreamMetadata(name, plan.metadata);
+      if (s.IsInvalidArgument()) return Bad(line_, s.message());
+      if (!s.ok()) {
+        return s.WithContext(fmt::format("setting stream '{}' metadata", name));
+      }
     }
     ended_ = true;
     return Status::OK();

@@ -98,18 +98,18 @@ struct StreamsArgs {
   std::string prefix;
   size_t limit = kAll;
   bool by_creation = false;
+  bool meta = false;
 };
 
 int RunStreams(const Options& o, const StreamsArgs& args) {
   std::unique_ptr<Store> store = OpenForReading(o);
   if (!store) return kExitUnreadable;
-  Table table({{"STREAM", false},
-               {"EVENTS", true},
-               {"HEAD", true},
-               {"DELETED-TO", true},
-               {"SNAPSHOTS", true},
-               {"LAST WRITE", false},
-               {"STATE", false}});
+  std::vector<Table::Column> columns{{"STREAM", false},   {"EVENTS", true},
+                                     {"HEAD", true},      {"DELETED-TO", true},
+                                     {"SNAPSHOTS", true}, {"LAST WRITE", false},
+                                     {"STATE", false}};
+  if (args.meta) columns.push_back({"METADATA", false});
+  Table table(columns);
   std::string after;
   size_t printed = 0;
   std::vector<std::pair<std::string, std::string>> damaged;  // stream, why
@@ -130,26 +130,44 @@ int RunStreams(const Options& o, const StreamsArgs& args) {
         return Fail(snaps.status(),
                     fmt::format("listing the snapshots of '{}'", s.name));
       }
+      // The stream's user metadata (Journal::SetStreamMetadata); a
+      // tombstoned stream has none.
+      std::string metadata;
+      if (!s.deleted && (o.json || args.meta)) {
+        Result<std::string> m = store->journal().GetStreamMetadata(s.name);
+        if (!m.ok()) {
+          return Fail(m.status(),
+                      fmt::format("reading the metadata of '{}'", s.name));
+        }
+        metadata = std::move(*m);
+      }
       if (o.json) {
-        PrintLine(JsonObject()
-                      .Str("stream", s.name)
-                      .Num("id", s.id)
-                      .Num("events", s.event_count)
-                      .Num("head", s.head)
-                      .Num("deleted_to", s.deleted_to)
-                      .Num("snapshots", snaps->size())
-                      .Str("created", IsoTime(s.created_ns, true))
-                      .Str("last_write", IsoTime(s.last_write_ns, true))
-                      .Bool("deleted", s.deleted)
-                      .Str("damage", s.damage)
-                      .str());
+        JsonObject line;
+        line.Str("stream", s.name)
+            .Num("id", s.id)
+            .Num("events", s.event_count)
+            .Num("head", s.head)
+            .Num("deleted_to", s.deleted_to)
+            .Num("snapshots", snaps->size())
+            .Str("created", IsoTime(s.created_ns, true))
+            .Str("last_write", IsoTime(s.last_write_ns, true))
+            .Bool("deleted", s.deleted)
+            .Str("damage", s.damage);
+        if (!metadata.empty()) line.Str("metadata_base64", Base64(metadata));
+        PrintLine(line.str());
       } else {
-        table.Row({Cell(s.name), std::to_string(s.event_count),
-                   std::to_string(s.head), std::to_string(s.deleted_to),
-                   std::to_string(snaps->size()), IsoTime(s.last_write_ns),
-                   s.deleted          ? "deleted"
-                   : s.damage.empty() ? "live"
-                                      : "damaged"});
+        std::vector<std::string> row{Cell(s.name),
+                                     std::to_string(s.event_count),
+                                     std::to_string(s.head),
+                                     std::to_string(s.deleted_to),
+                                     std::to_string(snaps->size()),
+                                     IsoTime(s.last_write_ns),
+                                     s.deleted          ? "deleted"
+                                     : s.damage.empty() ? "live"
+                                                        : "damaged"};
+        if (args.meta)
+          row.push_back(metadata.empty() ? "-" : Preview(metadata));
+        table.Row(row);
       }
       if (!s.damage.empty()) damaged.emplace_back(s.name, s.damage);
       ++printed;
@@ -231,6 +249,9 @@ void AddInfoCommands(CLI::App& app, Options& o,
       ->check(AtLeastOne());
   streams->add_flag("--by-creation", args->by_creation,
                     "In the order the streams were created, oldest first");
+  streams->add_flag("--meta", args->meta,
+                    "Add each stream's user metadata (--json lines carry it "
+                    "whenever it is set)");
   AddJsonFlag(streams, o);
   AddNoLockFlag(streams, o);
   commands.push_back(

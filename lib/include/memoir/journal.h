@@ -350,6 +350,27 @@ class MEMOIR_EXPORT Journal {
   // for a malformed name; kCorruption when a damaged record may hide its
   // head; those of every read.
   virtual Result<StreamInfo> GetStream(std::string_view stream) = 0;
+
+  // A stream's user metadata: free bytes (at most kMaxMetadataBytes) kept
+  // beside its events, stored and returned, never interpreted (an owner,
+  // a retention hint, a schema name). SetStreamMetadata replaces what was
+  // set (empty removes it) in its own commit; with `expected_head` set, a
+  // stream at another head is left as it is (kConflict carrying the
+  // head). DeleteStream deletes it with the stream; DeleteTo keeps it.
+  // Blocking. Errors: kNotFound when the stream was never written (append
+  // first); kStreamDeleted for a tombstoned stream; kInvalidArgument for
+  // too many bytes or a malformed name; those of every write.
+  virtual Status SetStreamMetadata(std::string_view stream,
+                                   std::string_view metadata,
+                                   std::optional<uint64_t> expected_head) = 0;
+  Status SetStreamMetadata(std::string_view stream, std::string_view metadata) {
+    return SetStreamMetadata(stream, metadata, std::nullopt);
+  }
+  // What SetStreamMetadata stored (empty when nothing was). Errors:
+  // kNotFound when the stream was never written; kStreamDeleted for a
+  // tombstoned stream; kCorruption when the stored record fails its
+  // checksum; those of every read.
+  virtual Result<std::string> GetStreamMetadata(std::string_view stream) = 0;
   // The highest seq of `stream`; 0 for a stream that was never written.
   // Errors: kStreamDeleted for a tombstoned stream; otherwise as GetStream.
   virtual Result<uint64_t> Head(std::string_view stream) = 0;
