@@ -102,6 +102,11 @@ class SnapshotStoreImpl final : public SnapshotStore {
                 SnapshotRecord* record, Status* op_status);
   int ApplyPrune(MDB_txn* txn, const std::string& stream, const PruneSpec& spec,
                  size_t* deleted, Status* op_status);
+  // AppendWithSnapshot: the append, then (unless it was a repeat of a
+  // committed one) the snapshot at its last seq.
+  int ApplyAppendSave(MDB_txn* txn, const std::string& stream,
+                      PreparedAppend* append, SnapshotRecord* record,
+                      Status* op_status);
 
  private:
   SnapshotStoreImpl(Env* env, Writer* writer, std::shared_ptr<Clock> clock,

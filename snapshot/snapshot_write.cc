@@ -88,18 +88,8 @@ class AppendSaveOp final : public WriteOp {
     return append_->bytes() + record_.size() + 64;
   }
   int Apply(MDB_txn* txn, Status* op_status) override {
-    int rc = append_->Apply(txn, op_status);
-    if (rc != 0 || !op_status->ok()) return rc;
-    rc = store_->ApplySave(txn, stream_, append_->result().last_seq, &record_,
-                           op_status);
-    if (rc == 0 && !op_status->ok()) {
-      // The events are already written, and a refused op must have written
-      // nothing, so doom the transaction instead. Unreachable while the
-      // journal keeps its contract: the append just made the stream exist
-      // with exactly this head.
-      return EINVAL;
-    }
-    return rc;
+    return store_->ApplyAppendSave(txn, stream_, append_.get(), &record_,
+                                   op_status);
   }
   void Done(Status status) override {
     if (status.ok()) {
@@ -267,6 +257,36 @@ int SnapshotStoreImpl::ApplySave(MDB_txn* txn, const std::string& stream,
   MDB_val k{kSnapshotKeyBytes, key.bytes};
   MDB_val v{record->size(), const_cast<char*>(record->data())};
   return mdb_put(txn, dbi_, &k, &v, 0);
+}
+
+int SnapshotStoreImpl::ApplyAppendSave(MDB_txn* txn, const std::string& stream,
+                                       PreparedAppend* append,
+                                       SnapshotRecord* record,
+                                       Status* op_status) {
+  // The head before the append tells a repeat (an idempotent retry whose
+  // events are stored already: the journal returns the original result and
+  // writes nothing) from a new append, which always raises it.
+  JournalLink::StreamHead before;
+  int rc = 0;
+  Status s = link_.writer_lookup(txn, stream, &before, &rc);
+  if (rc != 0) return rc;
+  if (!s.ok() && !s.IsNotFound()) {
+    *op_status = s;
+    return 0;
+  }
+  rc = append->Apply(txn, op_status);
+  if (rc != 0 || !op_status->ok()) return rc;
+  const uint64_t last = append->result().last_seq;
+  if (s.ok() && last <= before.head) return 0;  // a repeat writes nothing
+  rc = ApplySave(txn, stream, last, record, op_status);
+  if (rc == 0 && !op_status->ok()) {
+    // The events are already written, and a refused op must have written
+    // nothing, so doom the transaction instead. Unreachable while the
+    // journal keeps its contract: the append just made the stream exist
+    // with exactly this head.
+    return EINVAL;
+  }
+  return rc;
 }
 
 int SnapshotStoreImpl::ApplyPrune(MDB_txn* txn, const std::string& stream,

@@ -69,6 +69,7 @@ JournalLink LinkTo(JournalImpl* j) {
       [j](StreamAppend request) -> Result<std::unique_ptr<PreparedAppend>> {
     Status s = JournalImpl::ValidateRequest(request);
     if (!s.ok()) return s;
+    j->GenerateIds(&request);
     return std::unique_ptr<PreparedAppend>(
         new JournalPreparedAppend(j, std::move(request)));
   };

@@ -464,4 +464,55 @@ TEST_CASE("uuids parse and print in the 36-character form") {
   CHECK(childs.lo != parents.lo);
 }
 
+TEST_CASE(
+    "a retried AppendWithSnapshot returns the original result and writes "
+    "nothing, not even its snapshot") {
+  test::TempDir dir;
+  auto store = test::OpenStoreOrFail(dir.Sub("store"), test::FastStore());
+  auto first = store->snapshots().AppendWithSnapshot(
+      Request("acct", Expected::Any(), WithIds(1, 2)),
+      SnapshotData{"State", 1, "after two", {}});
+  REQUIRE_MESSAGE(first.ok(), first.status().ToString());
+  const uint64_t end = LogEnd(*store);
+  // The same events again, with a snapshot that differs.
+  auto again = store->snapshots().AppendWithSnapshot(
+      Request("acct", Expected::Any(), WithIds(1, 2)),
+      SnapshotData{"State", 1, "something else", {}});
+  REQUIRE_MESSAGE(again.ok(), again.status().ToString());
+  CHECK(again->first_seq == first->first_seq);
+  CHECK(again->last_seq == first->last_seq);
+  CHECK(again->last_position == first->last_position);
+  CHECK(LogEnd(*store) == end);
+  auto snap = store->snapshots().LoadLatest("acct");
+  REQUIRE(snap.ok());
+  REQUIRE(snap->snapshot.has_value());
+  CHECK(snap->snapshot->payload == "after two");
+  // A new append with a snapshot still saves it.
+  auto next = store->snapshots().AppendWithSnapshot(
+      Request("acct", Expected::Any(), WithIds(3, 1)),
+      SnapshotData{"State", 1, "after three", {}});
+  REQUIRE(next.ok());
+  snap = store->snapshots().LoadLatest("acct");
+  REQUIRE(snap.ok());
+  CHECK(snap->snapshot->info.seq == 3);
+  CHECK(snap->snapshot->payload == "after three");
+}
+
+TEST_CASE("AppendWithSnapshot gives events ids with generate_event_ids") {
+  test::TempDir dir;
+  StoreOptions o = test::FastStore();
+  o.generate_event_ids = true;
+  auto store = test::OpenStoreOrFail(dir.Sub("store"), o);
+  REQUIRE(store->snapshots()
+              .AppendWithSnapshot(Request("acct", Expected::Any(), Plain(2)),
+                                  SnapshotData{"State", 1, "s", {}})
+              .ok());
+  auto events = store->journal().Read("acct");
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 2);
+  CHECK_FALSE((*events)[0].id.empty());
+  CHECK_FALSE((*events)[1].id.empty());
+  CHECK((*events)[0].id != (*events)[1].id);
+}
+
 }  // namespace memoir

@@ -126,7 +126,10 @@ class MEMOIR_EXPORT SnapshotStore {
 
   // Appends `events` and saves `snapshot` as the state after the last of
   // them, in one transaction: both are committed or neither is. The
-  // snapshot's seq is the returned AppendResult::last_seq. Blocking.
+  // snapshot's seq is the returned AppendResult::last_seq. A retry of an
+  // append already committed (the same event ids, memoir/journal.h) returns
+  // the original result and writes nothing, its snapshot included; with
+  // StoreOptions::generate_event_ids, events without ids get them. Blocking.
   // Errors: those of Journal::Append and of Save (the stream need not
   // exist yet).
   virtual Result<AppendResult> AppendWithSnapshot(StreamAppend events,
