@@ -185,12 +185,14 @@ void JournalVerifier::LoadStreams() {
 }
 
 void JournalVerifier::WalkStreamMeta(uint64_t only) {
-  if (dbs_.stream_meta == 0) return;  // an older read-only store: none
+  // Handle 0 (LMDB's free list, never a named table): an older read-only
+  // store without the table (JournalImpl::has_stream_meta()).
+  if (dbs_.stream_meta == 0) return;
   CursorCloser cur;
   int rc = mdb_cursor_open(txn_, dbs_.stream_meta, &cur.c);
   MDB_val k, v;
+  Key64 key(only);
   if (rc == 0 && only != 0) {
-    Key64 key(only);
     k = MDB_val{8, key.bytes};
     rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_KEY);
   } else if (rc == 0) {

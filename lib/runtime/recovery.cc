@@ -39,9 +39,11 @@ Status LoadSnapshot(Store& store, const detail::Behavior& behavior,
   return Status::OK();
 }
 
-// A durable-state actor: its state is its newest stored revision (or, when
-// none is stored, the initial state: every revision was cleared away).
-// Older revisions, when some remain, are not read.
+// A durable-state actor: its state is its newest stored revision (the
+// initial state when none was ever written). Older revisions, when some
+// remain, are not read. The runtime never deletes the newest revision (a
+// wipe stores a cleared one), so a stream whose revisions were all deleted
+// lost its state: that is damage, not a fresh start.
 Result<Recovered> RecoverDurable(Store& store, const detail::Behavior& behavior,
                                  std::string_view id, const StreamInfo& info,
                                  const RecoveryOptions& options) {
@@ -53,14 +55,20 @@ Result<Recovered> RecoverDurable(Store& store, const detail::Behavior& behavior,
   out.state = std::move(*initial);
   const uint64_t to = std::min(options.to_seq, info.head);
   out.seq = to;
-  if (to <= info.deleted_to) {
+  if (to > 0 && to <= info.deleted_to) {
     if (to < info.head) {
       return Status::NotFound(fmt::format(
           "stream '{}': revision {} is no longer stored (a durable-state "
           "actor keeps only its newest revision, {})",
           id, to, info.head));
     }
-    return out;
+    return Status::Corruption(fmt::format(
+        "stream '{}': its newest revision {} was deleted (events 1..{} are "
+        "gone, by Journal::DeleteTo or an import of an export that raced "
+        "with a change), so its state cannot be rebuilt; store a state "
+        "again (for example by importing a good export) and release the "
+        "actor, or destroy it",
+        id, to, info.deleted_to));
   }
   ReadOptions newest;
   newest.from_seq = info.deleted_to + 1;

@@ -1,12 +1,12 @@
 // Streams' user metadata (Journal::SetStreamMetadata, GetStreamMetadata):
 // failure paths first, then the round trip, persistence and verification.
 #include <doctest/doctest.h>
-#include <lmdb.h>
 
 #include <string>
 
 #include "memoir/inspect.h"
 #include "memoir/store.h"
+#include "support/lmdb_pages.h"
 #include "support/temp_dir.h"
 
 namespace memoir {
@@ -101,28 +101,8 @@ TEST_CASE(
     AppendOne(store->journal(), "victim");
     REQUIRE(store->journal().SetStreamMetadata("victim", "intact").ok());
   }
-  {
-    // Flip a byte of the record's metadata with LMDB directly.
-    MDB_env* env = nullptr;
-    REQUIRE(mdb_env_create(&env) == 0);
-    REQUIRE(mdb_env_set_maxdbs(env, 16) == 0);
-    REQUIRE(mdb_env_open(env, path.c_str(), 0, 0644) == 0);
-    MDB_txn* txn = nullptr;
-    REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
-    MDB_dbi dbi;
-    REQUIRE(mdb_dbi_open(txn, "stream_meta", 0, &dbi) == 0);
-    MDB_cursor* cur = nullptr;
-    REQUIRE(mdb_cursor_open(txn, dbi, &cur) == 0);
-    MDB_val k, v;
-    REQUIRE(mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0);
-    std::string record(static_cast<const char*>(v.mv_data), v.mv_size);
-    record.back() ^= 0x01;
-    MDB_val nv{record.size(), record.data()};
-    REQUIRE(mdb_cursor_put(cur, &k, &nv, MDB_CURRENT) == 0);
-    mdb_cursor_close(cur);
-    REQUIRE(mdb_txn_commit(txn) == 0);
-    mdb_env_close(env);
-  }
+  // Flip a byte of the record's metadata with LMDB directly.
+  REQUIRE(test::FlipFirstRecordByte(path, "stream_meta").empty());
   auto store = Open(path);
   Result<std::string> read = store->journal().GetStreamMetadata("victim");
   REQUIRE_FALSE(read.ok());

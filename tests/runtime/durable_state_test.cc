@@ -189,8 +189,9 @@ TEST_CASE(
     test::Await(p.Ask(Visit()));
     test::Await(p.Ask(Visit()));
     test::Await(p.Ask(SetLevel(7)));
-    // The stop's reply is the state as it was.
+    // The stop's reply is the state as it was; the actor leaves memory.
     CHECK(test::Await(p.Ask(StopProfile())) == Profile{2, 7});
+    CHECK(test::Eventually([&] { return system->Stats().passivations == 1; }));
     CHECK(test::Await(p.Ask(GetProfile())) == Profile{0, 1});
     auto committed = p.CommittedState();
     REQUIRE(committed.ok());
@@ -262,6 +263,45 @@ TEST_CASE(
   CHECK(Stream(*store, "profile-7").head == 1);
   Status rejected = test::AwaitError(p.Ask(SetLevel(0)));
   CHECK(rejected.IsRejected());
+}
+
+TEST_CASE(
+    "a durable-state actor whose newest revision was deleted from outside is "
+    "quarantined, not reset to its initial state") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.Sub("store"));
+  {
+    auto system = test::StartSystem(*store);
+    REQUIRE(system->Register(ProfileActor{}).ok());
+    auto p = system->Ref<ProfileActor>("profile-8");
+    test::Await(p.Ask(Visit()));
+    test::Await(p.Ask(Visit()));
+    REQUIRE(system->Shutdown().ok());
+  }
+  DeleteOptions force;
+  force.force = true;
+  REQUIRE(store->journal().DeleteTo("profile-8", 2, force).ok());
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register(ProfileActor{}).ok());
+  auto p = system->Ref<ProfileActor>("profile-8");
+  Status s = test::AwaitError(p.Ask(GetProfile()));
+  CHECK_MESSAGE(s.IsQuarantined(), s.ToString());
+  CHECK_MESSAGE(
+      s.ToString().find("newest revision 2 was deleted") != std::string::npos,
+      s.ToString());
+  CHECK(p.CommittedState().status().IsQuarantined());
+}
+
+TEST_CASE("destroying a durable-state actor deletes its stream for good") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.Sub("store"));
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register(ProfileActor{}).ok());
+  auto p = system->Ref<ProfileActor>("profile-9");
+  test::Await(p.Ask(Visit()));
+  REQUIRE(p.Destroy().get().ok());
+  CHECK(test::AwaitError(p.Ask(Visit())).IsStreamDeleted());
+  CHECK(Stream(*store, "profile-9").deleted);
 }
 
 }  // namespace

@@ -14,6 +14,8 @@
 // nodes map each named table to its db record.
 #include "support/lmdb_pages.h"
 
+#include <lmdb.h>
+
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -146,6 +148,42 @@ std::string MakeBranchPagesRepeat(const std::string& store, const char* db) {
   out.write(pages.bytes().data(),
             static_cast<std::streamsize>(pages.bytes().size()));
   return out.good() ? std::string() : "cannot write " + path;
+}
+
+std::string FlipFirstRecordByte(const std::string& store, const char* db) {
+  MDB_env* env = nullptr;
+  if (mdb_env_create(&env) != 0) return "mdb_env_create failed";
+  std::string why;
+  MDB_txn* txn = nullptr;
+  MDB_dbi dbi = 0;
+  MDB_cursor* cur = nullptr;
+  MDB_val k, v;
+  if (mdb_env_set_maxdbs(env, 16) != 0 ||
+      mdb_env_open(env, store.c_str(), 0, 0644) != 0) {
+    why = "cannot open " + store;
+  } else if (mdb_txn_begin(env, nullptr, 0, &txn) != 0) {
+    why = "cannot begin a write transaction";
+  } else if (mdb_dbi_open(txn, db, 0, &dbi) != 0 ||
+             mdb_cursor_open(txn, dbi, &cur) != 0 ||
+             mdb_cursor_get(cur, &k, &v, MDB_FIRST) != 0 || v.mv_size == 0) {
+    why = std::string("table ") + db + " has no record";
+  } else {
+    std::string record(static_cast<const char*>(v.mv_data), v.mv_size);
+    record.back() = static_cast<char>(record.back() ^ 0x01);
+    MDB_val nv{record.size(), record.data()};
+    if (mdb_cursor_put(cur, &k, &nv, MDB_CURRENT) != 0) why = "put failed";
+  }
+  if (cur != nullptr) mdb_cursor_close(cur);
+  if (txn != nullptr) {
+    // A commit frees the transaction whether or not it succeeds.
+    if (!why.empty()) {
+      mdb_txn_abort(txn);
+    } else if (mdb_txn_commit(txn) != 0) {
+      why = "commit failed";
+    }
+  }
+  mdb_env_close(env);
+  return why;
 }
 
 }  // namespace memoir::test

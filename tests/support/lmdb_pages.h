@@ -17,6 +17,11 @@ namespace memoir::test {
 // string, or what kept it from doing so.
 std::string MakeBranchPagesRepeat(const std::string& store, const char* db);
 
+// Flips the lowest bit of the last byte of the first record of table `db`
+// in the closed store at `store` (a record's checksum then fails). Returns
+// an empty string, or what kept it from doing so.
+std::string FlipFirstRecordByte(const std::string& store, const char* db);
+
 }  // namespace memoir::test
 
 #endif  // MEMOIR_TESTS_SUPPORT_LMDB_PAGES_H_

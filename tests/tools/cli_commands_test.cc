@@ -16,6 +16,7 @@
 #include "json.h"
 #include "memoir/store.h"
 #include "output.h"
+#include "support/lmdb_pages.h"
 #include "support/temp_dir.h"
 #include "tools/bank_store.h"
 #include "tools/cli_runner.h"
@@ -69,7 +70,7 @@ std::vector<std::string> FirstColumn(const CliResult& r) {
   return out;
 }
 
-bool Has(const std::string& text, const std::string& part) {
+bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
@@ -82,14 +83,14 @@ bool Has(const std::string& text, const std::string& part) {
 TEST_CASE_FIXTURE(BankFixture, "info reports counts, positions and readers") {
   CliResult r = RunCli({"info", store});
   REQUIRE_EXIT(r, 0);
-  CHECK(Has(r.out, "format version  2\n"));
-  CHECK(Has(r.out, "streams         5 (1 deleted)\n"));
-  CHECK(Has(r.out, "events          7\n"));
-  CHECK(Has(r.out, "snapshots       2\n"));
-  CHECK(Has(r.out, "last position   10\n"));
-  CHECK(Has(r.out, "(this command)"));
-  CHECK(Has(r.out, "writer          none\n"));
-  CHECK(Has(r.out, " KiB"));
+  CHECK(Contains(r.out, "format version  2\n"));
+  CHECK(Contains(r.out, "streams         5 (1 deleted)\n"));
+  CHECK(Contains(r.out, "events          7\n"));
+  CHECK(Contains(r.out, "snapshots       2\n"));
+  CHECK(Contains(r.out, "last position   10\n"));
+  CHECK(Contains(r.out, "(this command)"));
+  CHECK(Contains(r.out, "writer          none\n"));
+  CHECK(Contains(r.out, " KiB"));
 
   auto lines = JsonLines(RunCli({"info", store, "--json"}));
   REQUIRE(lines.size() == 1);
@@ -113,7 +114,7 @@ TEST_CASE_FIXTURE(BankFixture,
   CHECK(lines[0].rfind("STREAM", 0) == 0);
   // account-3: 1 event, head 3, deleted to 2, no snapshot.
   CHECK(lines[3].find("account-3       1     3           2          0") == 0);
-  CHECK(Has(lines[5], "deleted"));
+  CHECK(Contains(lines[5], "deleted"));
 
   auto json = JsonLines(RunCli({"streams", store, "--json"}));
   REQUIRE(json.size() == 5);
@@ -147,15 +148,28 @@ TEST_CASE("streams --meta shows each stream's metadata; --json carries it") {
   REQUIRE_EXIT(r, 0);
   std::vector<std::string> lines = r.Lines();
   REQUIRE(lines.size() == 3);
-  CHECK(Has(lines[0], "METADATA"));
-  CHECK(Has(lines[1], "{\"owner\":\"billing\"}"));
+  CHECK(Contains(lines[0], "METADATA"));
+  CHECK(Contains(lines[1], "{\"owner\":\"billing\"}"));
   CHECK(lines[2].back() == '-');
-  CHECK_FALSE(Has(RunCli({"streams", store}).out, "billing"));
+  CHECK_FALSE(Contains(RunCli({"streams", store}).out, "billing"));
   auto json = JsonLines(RunCli({"streams", store, "--json"}));
   REQUIRE(json.size() == 2);
   CHECK(S(json[0], "metadata_base64") ==
         cli::Base64("{\"owner\":\"billing\"}"));
   CHECK(json[1].Find("metadata_base64") == nullptr);
+
+  // A damaged metadata record is listed and named, not a stop.
+  REQUIRE(test::FlipFirstRecordByte(store, "stream_meta").empty());
+  CliResult damaged = RunCli({"streams", store, "--meta"});
+  CHECK(damaged.exit_code == 1);
+  std::vector<std::string> rows = damaged.Lines();
+  REQUIRE(rows.size() == 3);
+  CHECK(Contains(rows[1], "damaged"));
+  CHECK(Contains(damaged.err, "stream 'orders-1' is damaged"));
+  CHECK(Contains(damaged.err, "metadata record"));
+  auto damaged_json = JsonLines(RunCli({"streams", store, "--json"}));
+  REQUIRE(damaged_json.size() == 2);
+  CHECK(damaged_json[0].Find("metadata_damage") != nullptr);
 }
 
 TEST_CASE(
@@ -202,16 +216,16 @@ TEST_CASE(
   CHECK(FirstColumn(r) == std::vector<std::string>{"bystander", "victim"});
   std::vector<std::string> lines = r.Lines();
   REQUIRE(lines.size() == 3);
-  CHECK(Has(lines[1], "live"));
-  CHECK(Has(lines[2], "damaged"));
-  CHECK(Has(r.err, "stream 'victim' is damaged"));
-  CHECK(Has(r.err, "position 7"));
-  CHECK(Has(r.err, "'victim' seq 4"));
+  CHECK(Contains(lines[1], "live"));
+  CHECK(Contains(lines[2], "damaged"));
+  CHECK(Contains(r.err, "stream 'victim' is damaged"));
+  CHECK(Contains(r.err, "position 7"));
+  CHECK(Contains(r.err, "'victim' seq 4"));
 
   auto json = JsonLines(RunCli({"streams", store, "--json"}));
   REQUIRE(json.size() == 2);
   CHECK(S(json[0], "damage").empty());
-  CHECK(Has(S(json[1], "damage"), "'victim' seq 4"));
+  CHECK(Contains(S(json[1], "damage"), "'victim' seq 4"));
 }
 
 TEST_CASE_FIXTURE(BankFixture,
@@ -221,9 +235,9 @@ TEST_CASE_FIXTURE(BankFixture,
       {"events", store, "account-1", "--schema", test::BankSchemaPath()});
   REQUIRE_EXIT(r, 0);
   CHECK(FirstColumn(r) == std::vector<std::string>{"1", "2", "3"});
-  CHECK(Has(r.out, R"({"amount": 100, "memo": "salary"})"));
-  CHECK(Has(r.out, "bank,large"));
-  CHECK(Has(r.out, "48 B"));
+  CHECK(Contains(r.out, R"({"amount": 100, "memo": "salary"})"));
+  CHECK(Contains(r.out, "bank,large"));
+  CHECK(Contains(r.out, "48 B"));
 
   CliResult back =
       RunCli({"events", store, "account-1", "--reverse", "--limit", "2"});
@@ -254,15 +268,15 @@ TEST_CASE_FIXTURE(BankFixture,
                   "without a schema payloads show as text or a hex preview") {
   CliResult r = RunCli({"all", store});
   REQUIRE_EXIT(r, 0);
-  CHECK(Has(r.out, "\"login from 10.0.0.1\""));
-  CHECK(Has(r.out, "hex:"));
-  CHECK(Has(r.out, "19 B"));
+  CHECK(Contains(r.out, "\"login from 10.0.0.1\""));
+  CHECK(Contains(r.out, "hex:"));
+  CHECK(Contains(r.out, "19 B"));
   // A type the schema lacks falls back to the preview, saying why in JSON.
   auto json = JsonLines(RunCli({"events", store, "audit", "--json", "--schema",
                                 test::BankSchemaPath()}));
   REQUIRE(json.size() == 1);
   CHECK(json[0].Find("payload") == nullptr);
-  CHECK(Has(S(json[0], "payload_error"), "no table 'Login'"));
+  CHECK(Contains(S(json[0], "payload_error"), "no table 'Login'"));
 }
 
 TEST_CASE_FIXTURE(BankFixture, "all lists events in commit order and by tag") {
@@ -295,9 +309,9 @@ TEST_CASE_FIXTURE(BankFixture,
       {"snapshots", store, "account-1", "--schema", test::BankSchemaPath()});
   REQUIRE_EXIT(r, 0);
   CHECK(FirstColumn(r) == std::vector<std::string>{"2"});
-  CHECK(Has(r.out, "Account"));
-  CHECK(Has(r.out, " ok "));
-  CHECK(Has(r.out, R"({"owner": "ada", "balance": 70})"));
+  CHECK(Contains(r.out, "Account"));
+  CHECK(Contains(r.out, " ok "));
+  CHECK(Contains(r.out, R"({"owner": "ada", "balance": 70})"));
   auto json = JsonLines(RunCli({"snapshots", store, "account-2", "--json"}));
   REQUIRE(json.size() == 1);
   CHECK(U(json[0], "seq") == 2);
@@ -312,17 +326,17 @@ TEST_CASE_FIXTURE(BankFixture,
                   "event's stream and seq") {
   CliResult ok = RunCli({"verify", store});
   REQUIRE_EXIT(ok, 0);
-  CHECK(Has(ok.out, "OK: no problems found"));
-  CHECK(Has(ok.out, "5 streams, 7 events"));
+  CHECK(Contains(ok.out, "OK: no problems found"));
+  CHECK(Contains(ok.out, "5 streams, 7 events"));
 
   // account-1 seq 2 is at position 3.
   REQUIRE(test::FlipValueBit(store, "log", test::Big64(3), 30, 4));
   CliResult bad = RunCli({"verify", store});
   REQUIRE_EXIT(bad, 1);
-  CHECK(Has(bad.out,
-            "problem: stream 'account-1' seq 2 (position 3): damaged "
-            "event record"));
-  CHECK(Has(bad.out, "FAILED: 1 problem"));
+  CHECK(Contains(bad.out,
+                 "problem: stream 'account-1' seq 2 (position 3): damaged "
+                 "event record"));
+  CHECK(Contains(bad.out, "FAILED: 1 problem"));
   auto json = JsonLines(RunCli({"verify", store, "--json"}));
   REQUIRE(json.size() == 2);
   CHECK(S(json[0], "kind") == "problem");
@@ -335,8 +349,8 @@ TEST_CASE_FIXTURE(BankFixture,
   // Reading the damaged event itself is refused, naming it.
   CliResult read = RunCli({"events", store, "account-1"});
   REQUIRE_EXIT(read, 3);
-  CHECK(Has(read.err, "'account-1' seq 2"));
-  CHECK(Has(read.err, "memoir verify"));
+  CHECK(Contains(read.err, "'account-1' seq 2"));
+  CHECK(Contains(read.err, "memoir verify"));
 }
 
 TEST_CASE_FIXTURE(BankFixture, "every --json line of every listing parses") {
@@ -368,12 +382,12 @@ TEST_CASE_FIXTURE(BankFixture, "every command explains itself with --help") {
     CAPTURE(command);
     CliResult r = RunCli({command, "--help"});
     REQUIRE_EXIT(r, 0);
-    CHECK(Has(r.out, std::string("Usage: memoir ") + command));
-    CHECK(Has(r.out, "Exit codes:"));
+    CHECK(Contains(r.out, std::string("Usage: memoir ") + command));
+    CHECK(Contains(r.out, "Exit codes:"));
   }
   CliResult top = RunCli({"--help"});
   REQUIRE_EXIT(top, 0);
-  CHECK(Has(top.out, "delete-stream"));
+  CHECK(Contains(top.out, "delete-stream"));
 }
 
 TEST_CASE_FIXTURE(BankFixture, "usage errors exit with 2 and say what to do") {
@@ -393,12 +407,12 @@ TEST_CASE_FIXTURE(BankFixture, "usage errors exit with 2 and say what to do") {
     CHECK(r.out.empty());
     // "memoir: ..." or, naming the command, "memoir events: ...".
     CHECK(r.err.rfind("memoir", 0) == 0);
-    CHECK(Has(r.err, "--help"));
+    CHECK(Contains(r.err, "--help"));
   }
   CliResult schema =
       RunCli({"events", store, "account-1", "--schema", store + "/data.mdb"});
   REQUIRE_EXIT(schema, 2);
-  CHECK(Has(schema.err, "cannot parse schema"));
+  CHECK(Contains(schema.err, "cannot parse schema"));
 }
 
 TEST_CASE_FIXTURE(BankFixture,
@@ -406,14 +420,14 @@ TEST_CASE_FIXTURE(BankFixture,
                   "stream with 1") {
   CliResult missing = RunCli({"info", dir.Sub("nowhere")});
   REQUIRE_EXIT(missing, 3);
-  CHECK(Has(missing.err, "does not exist"));
+  CHECK(Contains(missing.err, "does not exist"));
   CliResult empty_dir = RunCli({"streams", dir.path()});
   REQUIRE_EXIT(empty_dir, 3);
-  CHECK(Has(empty_dir.err, "data.mdb is missing"));
+  CHECK(Contains(empty_dir.err, "data.mdb is missing"));
   CliResult stream = RunCli({"events", store, "nobody"});
   REQUIRE_EXIT(stream, 1);
-  CHECK(Has(stream.err, "'nobody' does not exist"));
-  CHECK(Has(stream.err, "memoir streams"));
+  CHECK(Contains(stream.err, "'nobody' does not exist"));
+  CHECK(Contains(stream.err, "memoir streams"));
   CHECK(RunCli({"events", store, "closed-9"}).exit_code == 1);
   CHECK(RunCli({"verify", store, "--stream", "nobody"}).exit_code == 1);
 
@@ -422,18 +436,18 @@ TEST_CASE_FIXTURE(BankFixture,
   REQUIRE(writer.ok());
   CHECK(RunCli({"streams", store}).exit_code == 0);
   CliResult info = RunCli({"info", store});
-  CHECK(Has(info.out, "pid " + std::to_string(getpid())));
+  CHECK(Contains(info.out, "pid " + std::to_string(getpid())));
   CliResult locked = RunCli({"delete-stream", store, "audit", "--yes"});
   REQUIRE_EXIT(locked, 3);
-  CHECK(Has(locked.err, "held for writing by another process"));
+  CHECK(Contains(locked.err, "held for writing by another process"));
 }
 
 TEST_CASE_FIXTURE(BankFixture,
                   "deleting asks for confirmation unless given --yes") {
   CliResult no = RunCli({"delete-to", store, "account-1", "2"}, "no\n");
   REQUIRE_EXIT(no, 1);
-  CHECK(Has(no.err, "Delete events 1..2 of stream 'account-1'"));
-  CHECK(Has(no.err, "nothing was deleted"));
+  CHECK(Contains(no.err, "Delete events 1..2 of stream 'account-1'"));
+  CHECK(Contains(no.err, "nothing was deleted"));
   CHECK(FirstColumn(RunCli({"events", store, "account-1"})).size() == 3);
   CliResult eof = RunCli({"delete-stream", store, "audit"});
   REQUIRE_EXIT(eof, 1);
@@ -444,11 +458,11 @@ TEST_CASE_FIXTURE(BankFixture,
         std::vector<std::string>{"3"});
   CliResult again = RunCli({"delete-to", store, "account-1", "1", "--yes"});
   REQUIRE_EXIT(again, 0);
-  CHECK(Has(again.out, "nothing to do"));
+  CHECK(Contains(again.out, "nothing to do"));
 
   CliResult gone = RunCli({"delete-stream", store, "audit", "--yes"});
   REQUIRE_EXIT(gone, 0);
-  CHECK(Has(gone.out, "deleted stream 'audit'"));
+  CHECK(Contains(gone.out, "deleted stream 'audit'"));
   CHECK(RunCli({"events", store, "audit"}).exit_code == 1);
   CHECK(RunCli({"verify", store}).exit_code == 0);
 }
@@ -459,11 +473,11 @@ TEST_CASE_FIXTURE(BankFixture,
   CliResult stale = RunCli(
       {"delete-to", store, "account-1", "2", "--yes", "--expected-head", "2"});
   REQUIRE_EXIT(stale, 1);
-  CHECK(Has(stale.err, "is at head 3, not 2; nothing was deleted"));
+  CHECK(Contains(stale.err, "is at head 3, not 2; nothing was deleted"));
   CliResult gone_stale = RunCli(
       {"delete-stream", store, "audit", "--yes", "--expected-head", "999"});
   REQUIRE_EXIT(gone_stale, 1);
-  CHECK(Has(gone_stale.err, "nothing was deleted"));
+  CHECK(Contains(gone_stale.err, "nothing was deleted"));
   CHECK(FirstColumn(RunCli({"events", store, "account-1"})).size() == 3);
   CHECK(RunCli({"events", store, "audit"}).exit_code == 0);
   CliResult current = RunCli(
@@ -490,9 +504,9 @@ TEST_CASE(
   test::TempDir dir;
   CliResult r = RunCli({"repair", dir.Sub("nowhere")});
   REQUIRE_EXIT(r, 3);
-  CHECK(Has(r.err, "does not exist"));
-  CHECK(Has(r.err, "Check the path"));
-  CHECK(!Has(r.err, "memoir streams"));
+  CHECK(Contains(r.err, "does not exist"));
+  CHECK(Contains(r.err, "Check the path"));
+  CHECK(!Contains(r.err, "memoir streams"));
 }
 
 TEST_CASE_FIXTURE(BankFixture,
@@ -502,7 +516,7 @@ TEST_CASE_FIXTURE(BankFixture,
   REQUIRE_EXIT(r, 1);
   CHECK(Count(r.err, "'nosuch'") == 1);
   CHECK(Count(r.err, store) == 1);
-  CHECK(Has(r.err, "does not exist"));
+  CHECK(Contains(r.err, "does not exist"));
 }
 
 TEST_CASE_FIXTURE(BankFixture,
@@ -512,8 +526,8 @@ TEST_CASE_FIXTURE(BankFixture,
     CAPTURE(answer);
     CliResult r = RunCli({"delete-to", store, "account-1", "2"}, answer);
     REQUIRE_EXIT(r, 1);
-    CHECK(Has(r.err, "Type 'yes' to go on"));
-    CHECK(Has(r.err, "nothing was deleted"));
+    CHECK(Contains(r.err, "Type 'yes' to go on"));
+    CHECK(Contains(r.err, "nothing was deleted"));
     CliResult gone = RunCli({"delete-stream", store, "audit"}, answer);
     REQUIRE_EXIT(gone, 1);
   }
@@ -533,12 +547,12 @@ TEST_CASE("bare memoir prints every command to stderr and exits 2") {
   CliResult r = RunCli({});
   REQUIRE_EXIT(r, 2);
   CHECK(r.out.empty());
-  CHECK(Has(r.err, "Usage: memoir"));
+  CHECK(Contains(r.err, "Usage: memoir"));
   size_t listed = 0;
   for (const cli::Command& c : commands) {
     if (c.app->get_group().empty()) continue;  // hidden
     CAPTURE(c.app->get_name());
-    CHECK(Has(r.err, "  " + c.app->get_name() + " "));
+    CHECK(Contains(r.err, "  " + c.app->get_name() + " "));
     ++listed;
   }
   CHECK(listed >= 12);
@@ -549,18 +563,18 @@ TEST_CASE_FIXTURE(BankFixture,
   CliResult r = RunCli({"events", store, "account-1", "--frm", "2"});
   REQUIRE_EXIT(r, 2);
   CHECK(r.out.empty());
-  CHECK(Has(r.err, "memoir events: unknown option '--frm'"));
-  CHECK(Has(r.err, "Did you mean '--from'?"));
-  CHECK(Has(r.err, "memoir events --help"));
+  CHECK(Contains(r.err, "memoir events: unknown option '--frm'"));
+  CHECK(Contains(r.err, "Did you mean '--from'?"));
+  CHECK(Contains(r.err, "memoir events --help"));
   CliResult eq = RunCli({"tail", store, "--folow=1"});
   REQUIRE_EXIT(eq, 2);
-  CHECK(Has(eq.err, "memoir tail: unknown option '--folow'"));
+  CHECK(Contains(eq.err, "memoir tail: unknown option '--folow'"));
   CliResult extra = RunCli({"info", store, "surplus"});
   REQUIRE_EXIT(extra, 2);
-  CHECK(Has(extra.err, "memoir info: unexpected argument 'surplus'"));
+  CHECK(Contains(extra.err, "memoir info: unexpected argument 'surplus'"));
   CliResult top = RunCli({"--frm"});
   REQUIRE_EXIT(top, 2);
-  CHECK(Has(top.err, "unknown option '--frm'"));
+  CHECK(Contains(top.err, "unknown option '--frm'"));
 }
 
 TEST_CASE_FIXTURE(BankFixture,
@@ -595,7 +609,7 @@ TEST_CASE_FIXTURE(BankFixture,
   CliResult hint = RunCli({"events", store, "nobody", "--json"});
   auto v = cli::ParseJson(hint.err.substr(0, hint.err.find('\n')));
   REQUIRE(v.ok());
-  CHECK(Has(S(*v, "hint"), "memoir streams"));
+  CHECK(Contains(S(*v, "hint"), "memoir streams"));
   CHECK(S(*v, "command") == "events");
 }
 

@@ -160,6 +160,24 @@ TEST_CASE("export of one stream imports on its own") {
         1);
 }
 
+TEST_CASE(
+    "import skips the metadata of a live stream none of whose events reached "
+    "the export, as it skips the stream") {
+  // An export whose stream line was written before every event of the
+  // stream was deleted (a race with a live store).
+  const std::string input =
+      "{\"memoir_export\":1}\n"
+      "{\"kind\":\"stream\",\"stream\":\"gone\",\"head\":2,"
+      "\"deleted_to\":0,\"deleted\":false,\"created_ns\":1,"
+      "\"metadata_base64\":\"bWV0YQ==\"}\n"
+      "{\"kind\":\"end\",\"streams\":1,\"events\":0,\"snapshots\":0}\n";
+  test::TempDir dir;
+  CliResult r = RunCli({"import", dir.Sub("target")}, input);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto store = OpenReadOnly(dir.Sub("target"));
+  CHECK(store->journal().GetStream("gone").status().IsNotFound());
+}
+
 TEST_CASE("import refuses input that is not an export, naming the line") {
   test::TempDir dir;
   WriteStore(dir.Sub("source"));

@@ -44,8 +44,6 @@
 namespace memoir::cli {
 namespace {
 
-constexpr size_t kAll = std::numeric_limits<size_t>::max();
-
 struct Counts {
   uint64_t streams = 0, events = 0, snapshots = 0;
 };
@@ -213,6 +211,10 @@ int RunExport(const Options& o, const std::string& only) {
     std::string metadata;
     if (!info.deleted) {
       Result<std::string> m = store->journal().GetStreamMetadata(name);
+      // Deleted since the listing: its events are skipped the same way.
+      if (m.status().IsStreamDeleted() || m.status().IsNotFound()) {
+        m = std::string();
+      }
       if (!m.ok()) {
         return Fail(m.status(),
                     fmt::format("reading the metadata of '{}'", name));

@@ -355,11 +355,13 @@ class Importer {
                              streams, events, snapshots, plans_.size(), events_,
                              snapshots_));
     }
-    // Every stream exists now: their metadata goes on last.
+    // Their metadata goes on last, onto every stream the import created.
+    // A live stream none of whose events reached the export (all deleted
+    // while it ran) was not created, and keeps no metadata either.
     Status s = FlushBatch();
     if (!s.ok()) return s;
     for (const auto& [name, plan] : plans_) {
-      if (plan.deleted || plan.metadata.empty()) continue;
+      if (plan.deleted || plan.metadata.empty() || plan.next_seq == 1) continue;
       s = store_.journal().SetStreamMetadata(name, plan.metadata);
       if (s.IsInvalidArgument()) return Bad(line_, s.message());
       if (!s.ok()) {

@@ -16,8 +16,6 @@
 namespace memoir::cli {
 namespace {
 
-constexpr size_t kAll = std::numeric_limits<size_t>::max();
-
 std::string ReaderText(const ReaderSlot& r) {
   std::string who = r.pid == getpid() ? " (this command)" : "";
   return r.txn_id == 0
@@ -132,14 +130,20 @@ int RunStreams(const Options& o, const StreamsArgs& args) {
       }
       // The stream's user metadata (Journal::SetStreamMetadata); a
       // tombstoned stream has none.
-      std::string metadata;
+      std::string metadata, metadata_damage;
       if (!s.deleted && (o.json || args.meta)) {
         Result<std::string> m = store->journal().GetStreamMetadata(s.name);
-        if (!m.ok()) {
+        if (m.ok()) {
+          metadata = std::move(*m);
+        } else if (m.status().IsCorruption()) {
+          // Listed, and named on stderr, like a damaged record.
+          metadata_damage = std::string(m.status().message());
+          damaged.emplace_back(s.name, metadata_damage);
+        } else if (!m.status().IsStreamDeleted() &&
+                   !m.status().IsNotFound()) {  // else deleted meanwhile
           return Fail(m.status(),
                       fmt::format("reading the metadata of '{}'", s.name));
         }
-        metadata = std::move(*m);
       }
       if (o.json) {
         JsonObject line;
@@ -154,6 +158,9 @@ int RunStreams(const Options& o, const StreamsArgs& args) {
             .Bool("deleted", s.deleted)
             .Str("damage", s.damage);
         if (!metadata.empty()) line.Str("metadata_base64", Base64(metadata));
+        if (!metadata_damage.empty()) {
+          line.Str("metadata_damage", metadata_damage);
+        }
         PrintLine(line.str());
       } else {
         std::vector<std::string> row{Cell(s.name),
@@ -165,8 +172,11 @@ int RunStreams(const Options& o, const StreamsArgs& args) {
                                      s.deleted          ? "deleted"
                                      : s.damage.empty() ? "live"
                                                         : "damaged"};
-        if (args.meta)
-          row.push_back(metadata.empty() ? "-" : Preview(metadata));
+        if (args.meta) {
+          row.push_back(!metadata_damage.empty() ? "damaged"
+                        : metadata.empty()       ? "-"
+                                                 : Preview(metadata));
+        }
         table.Row(row);
       }
       if (!s.damage.empty()) damaged.emplace_back(s.name, s.damage);

@@ -30,9 +30,12 @@
 // runtime then deletes the revisions before it (Journal::DeleteTo, after
 // the commit, off the actor's thread). The revision number is the event's
 // seq, so it only grows, also across a wiping stop. History is not kept:
-// the stream holds the newest revision, plus older ones only until their
-// deletion runs, or while a subscription's or projection's checkpoint in
-// the store has not passed them (they are deleted once it has).
+// the stream holds the newest revision, plus older ones until their
+// deletion runs. A subscription's or projection's checkpoint kept in the
+// store holds back those it has not passed (Journal::DeleteTo's rule); the
+// actor's next change deletes them once it has. Such consumers see every
+// change; a consumer that keeps its checkpoint elsewhere sees the newest
+// revision but may miss ones deleted before it read them.
 //
 // Optimistic concurrency. Every write expects the revision the actor's
 // state was read at (Expected::At). A write by anyone else meanwhile (a
@@ -43,7 +46,8 @@
 //
 // Everything else is the runtime's (memoir/actor_system.h): replies after
 // the commit, recovery (it reads only the newest revision, whatever older
-// ones remain), restarts and quarantine (a revision the codec cannot read
+// ones remain), restarts and quarantine (a revision the codec cannot read,
+// or a newest revision deleted from outside, by Journal::DeleteTo,
 // quarantines the actor, naming it), passivation, CommittedState (its
 // `seq` is the revision), Destroy. An exception in Handle or in the codec
 // writes nothing and answers kFailed.
