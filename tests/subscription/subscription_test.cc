@@ -38,7 +38,7 @@ using namespace std::chrono_literals;
 using test::FastStore;
 using test::OpenStoreOrFail;
 
-constexpr auto kLong = std::chrono::minutes(2);
+constexpr auto kLongWait = std::chrono::minutes(2);
 
 EventData Event(std::string type, std::vector<std::string> tags = {}) {
   EventData e;
@@ -147,7 +147,7 @@ TEST_CASE(
     }
     return inner(b);
   });
-  Status waited = sub->WaitFor(poison, kLong);
+  Status waited = sub->WaitFor(poison, kLongWait);
   CHECK(waited.IsFailed());
   SubscriptionStats stats = sub->Stats();
   CHECK(stats.state == SubscriptionStats::State::kStopped);
@@ -177,7 +177,7 @@ TEST_CASE("a handler that throws is a failure like a returned error") {
   auto sub = StartOrFail(*store, o, [](const Batch&) -> Status {
     throw std::runtime_error("boom");
   });
-  CHECK(sub->WaitFor(p, kLong).IsFailed());
+  CHECK(sub->WaitFor(p, kLongWait).IsFailed());
   CHECK(sub->Stats().cause.ToString().find("threw: boom") != std::string::npos);
 }
 
@@ -203,7 +203,7 @@ TEST_CASE(
     }
     return inner(b);
   });
-  REQUIRE(sub->WaitFor(last, kLong).ok());
+  REQUIRE(sub->WaitFor(last, kLongWait).ok());
   SubscriptionStats stats = sub->Stats();
   CHECK(stats.skipped == 1);
   std::vector<uint64_t> got = seen.Positions();
@@ -287,7 +287,7 @@ TEST_CASE(
   CHECK(*none == first);
   std::atomic<uint64_t> woke{0};
   std::thread waiter([&] {
-    auto r = store->journal().WaitForCommit(first, kLong);
+    auto r = store->journal().WaitForCommit(first, kLongWait);
     if (r.ok()) woke = *r;
   });
   const uint64_t second = AppendOne(*store, "a");
@@ -362,11 +362,11 @@ TEST_CASE(
   auto sub = StartOrFail(*reader, o, seen.Handler());
 
   a.AppendOne();  // healthy: the futex wakes this process
-  CHECK(j.WaitForCommit(1, kLong).value() == 2);
+  CHECK(j.WaitForCommit(1, kLongWait).value() == 2);
 
   REQUIRE(unlink(notify.c_str()) == 0);  // deleted: polling
   a.AppendOne();
-  CHECK(j.WaitForCommit(2, kLong).value() == 3);
+  CHECK(j.WaitForCommit(2, kLongWait).value() == 3);
 
   {  // a foreign file in its place: polling
     FILE* f = fopen(notify.c_str(), "w");
@@ -376,9 +376,9 @@ TEST_CASE(
     REQUIRE(fclose(f) == 0);
   }
   a.AppendOne();
-  CHECK(j.WaitForCommit(3, kLong).value() == 4);
+  CHECK(j.WaitForCommit(3, kLongWait).value() == 4);
 
-  REQUIRE(sub->WaitFor(4, kLong).ok());
+  REQUIRE(sub->WaitFor(4, kLongWait).ok());
   // Fork the next writer from a single-threaded process (ThreadSanitizer
   // refuses threads in the child of a multi-threaded fork).
   REQUIRE(sub->Stop().ok());
@@ -386,20 +386,20 @@ TEST_CASE(
   a.Kill();  // a dead writer; a new one takes the file over
   CHECK(j.WaitForCommit(4, 50ms).value() == 4);  // times out, no hang
   WriterChild b = WriterChild::Start(dir.path());
-  CHECK(j.WaitForCommit(4, kLong).value() == 5);
+  CHECK(j.WaitForCommit(4, kLongWait).value() == 5);
   o.start = StartAt::After(4);
   sub = StartOrFail(*reader, o, seen.Handler());
   b.AppendOne();
-  CHECK(j.WaitForCommit(5, kLong).value() == 6);
+  CHECK(j.WaitForCommit(5, kLongWait).value() == 6);
 
-  REQUIRE(sub->WaitFor(6, kLong).ok());
+  REQUIRE(sub->WaitFor(6, kLongWait).ok());
   CHECK(seen.Positions() == std::vector<uint64_t>{1, 2, 3, 4, 5, 6});
   REQUIRE(sub->Stop().ok());
   b.Kill();
 }
 
 // A WaitForCommit on its own thread, with a cancel flag, that waits up to
-// twice kLong: a wait that Wake fails to end fails the test at kLong.
+// twice kLongWait: a wait that Wake fails to end fails the test at kLongWait.
 struct CancellableWait {
   std::atomic<bool> cancel{false};
   std::promise<uint64_t> result;
@@ -408,14 +408,14 @@ struct CancellableWait {
 
   CancellableWait(Journal& j, uint64_t after) {
     thread = std::thread([this, &j, after] {
-      auto r = j.WaitForCommit(after, 2 * kLong, &cancel);
+      auto r = j.WaitForCommit(after, 2 * kLongWait, &cancel);
       result.set_value(r.ok() ? *r : 0);
     });
   }
   ~CancellableWait() { thread.join(); }
-  // The position it returned, or fails the test at kLong.
+  // The position it returned, or fails the test at kLongWait.
   uint64_t Get() {
-    REQUIRE(future.wait_for(kLong) == std::future_status::ready);
+    REQUIRE(future.wait_for(kLongWait) == std::future_status::ready);
     return future.get();
   }
 };
@@ -466,12 +466,12 @@ TEST_CASE(
   AppendOne(*store, "a");
   SubscriptionOptions o;
   o.name = "idle";
-  o.safety_poll = 2 * kLong;  // a Stop that waited it out fails below
+  o.safety_poll = 2 * kLongWait;  // a Stop that waited it out fails below
   Seen seen;
   auto sub = StartOrFail(*store, o, seen.Handler());
-  REQUIRE(sub->WaitFor(1, kLong).ok());
+  REQUIRE(sub->WaitFor(1, kLongWait).ok());
   auto stopped = std::async(std::launch::async, [&] { return sub->Stop(); });
-  REQUIRE(stopped.wait_for(kLong) == std::future_status::ready);
+  REQUIRE(stopped.wait_for(kLongWait) == std::future_status::ready);
   CHECK(stopped.get().ok());
 }
 
@@ -518,7 +518,7 @@ TEST_CASE(
   }
   for (auto& t : threads) t.join();
   const uint64_t head = store->journal().LastPosition().value();
-  REQUIRE(sub->WaitFor(head, kLong).ok());
+  REQUIRE(sub->WaitFor(head, kLongWait).ok());
   REQUIRE(sub->Stop().ok());
   CHECK_FALSE(out_of_order.load());
   std::vector<uint64_t> want = Expected(*store, o.filter);
@@ -575,7 +575,7 @@ TEST_CASE(
     }
     return Status::OK();
   });
-  REQUIRE(sub->WaitFor(40, kLong).ok());
+  REQUIRE(sub->WaitFor(40, kLongWait).ok());
   REQUIRE(sub->Stop().ok());
   std::lock_guard<std::mutex> lock(mu);
   CHECK(aligned);
@@ -606,7 +606,7 @@ TEST_CASE("a restarted subscription resumes after its saved checkpoint") {
   Seen first;
   {
     auto sub = StartOrFail(*store, o, first.Handler());
-    REQUIRE(sub->WaitFor(50, kLong).ok());
+    REQUIRE(sub->WaitFor(50, kLongWait).ok());
     REQUIRE(sub->Stop().ok());
     CHECK(sub->Stats().checkpoint == 50);
   }
@@ -615,7 +615,7 @@ TEST_CASE("a restarted subscription resumes after its saved checkpoint") {
   Seen second;
   o.start = StartAt::Origin();  // ignored: the checkpoint wins
   auto sub = StartOrFail(*store, o, second.Handler());
-  REQUIRE(sub->WaitFor(80, kLong).ok());
+  REQUIRE(sub->WaitFor(80, kLongWait).ok());
   std::vector<uint64_t> got = second.Positions();
   REQUIRE(got.size() == 30);
   CHECK(got.front() == 51);
@@ -644,7 +644,7 @@ TEST_CASE(
   o.max_batch = 64;
   Seen seen;
   auto sub = StartOrFail(*store, o, seen.Handler());
-  REQUIRE(sub->WaitFor(head + 10, kLong).ok());
+  REQUIRE(sub->WaitFor(head + 10, kLongWait).ok());
   REQUIRE(sub->Stop().ok());
   CHECK(seen.Positions() == std::vector<uint64_t>{head});
   CHECK(cps->Load("sparse").value() == head + 10);
@@ -662,16 +662,16 @@ TEST_CASE(
   Seen from_head;
   auto sub = StartOrFail(*store, o, from_head.Handler());
   const uint64_t p = AppendOne(*store, "a");
-  REQUIRE(sub->WaitFor(p, kLong).ok());
+  REQUIRE(sub->WaitFor(p, kLongWait).ok());
   CHECK(from_head.Positions() == std::vector<uint64_t>{p});
   REQUIRE(sub->Stop().ok());
-  CHECK(sub->WaitFor(p + 1, kLong).IsClosed());
+  CHECK(sub->WaitFor(p + 1, kLongWait).IsClosed());
 
   o.name = "after";
   o.start = StartAt::After(7);
   Seen after;
   auto sub2 = StartOrFail(*store, o, after.Handler());
-  REQUIRE(sub2->WaitFor(p, kLong).ok());
+  REQUIRE(sub2->WaitFor(p, kLongWait).ok());
   CHECK(after.Positions() == std::vector<uint64_t>{8, 9, 10, 11});
 }
 
@@ -697,7 +697,7 @@ TEST_CASE(
   std::set<std::string> owners;
   size_t total = 0;
   for (uint32_t k = 0; k < kParts; ++k) {
-    REQUIRE(subs[k]->WaitFor(last, kLong).ok());
+    REQUIRE(subs[k]->WaitFor(last, kLongWait).ok());
     CHECK_FALSE(seen[k].seqs.empty());
     for (auto& [stream, seqs] : seen[k].seqs) {
       CHECK(StreamPartition(stream, kParts) == k);

@@ -16,6 +16,7 @@
 
 #include "app.h"
 #include "support/temp_dir.h"
+#include "tools/cli_json_lines.h"
 #include "tools/cli_runner.h"
 
 namespace memoir {
@@ -49,18 +50,16 @@ std::vector<std::string> OptionNames(const CLI::App& cmd) {
   return names;
 }
 
-bool Has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::Has;
 
-std::string ReadFile(const std::string& path) {
+std::string ReadText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream buf;
   buf << in.rdbuf();
   return buf.str();
 }
 
-void WriteFile(const std::string& path, const std::string& text) {
+void WriteText(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
   REQUIRE(out.good());
@@ -89,7 +88,7 @@ bool HaveProgram(const std::string& name) {
 std::vector<std::string> BashComplete(const std::string& script,
                                       const std::string& line) {
   const std::string dir = script.substr(0, script.rfind('/'));
-  WriteFile(dir + "/complete.sh",
+  WriteText(dir + "/complete.sh",
             ". " + script +
                 "\n"
                 "COMP_LINE='" +
@@ -138,7 +137,7 @@ TEST_CASE(
   }
   CHECK(!Has(script, "\n    completion)"));  // hidden commands stay hidden
   test::TempDir dir;
-  WriteFile(dir.Sub("memoir.bash"), script);
+  WriteText(dir.Sub("memoir.bash"), script);
   std::string out;
   CHECK_MESSAGE(Shell("bash -n " + dir.Sub("memoir.bash"), &out) == 0, out);
 
@@ -149,7 +148,7 @@ TEST_CASE(
   std::vector<std::string> options =
       BashComplete(dir.Sub("memoir.bash"), "memoir events s a --li");
   CHECK(options == std::vector<std::string>{"--limit"});
-  WriteFile(dir.Sub("store-one"), "");
+  WriteText(dir.Sub("store-one"), "");
   std::vector<std::string> files =
       BashComplete(dir.Sub("memoir.bash"), "memoir info sto");
   CHECK(Contains(files, "store-one"));
@@ -199,7 +198,7 @@ TEST_CASE(
   }
   if (HaveProgram("zsh")) {
     test::TempDir dir;
-    WriteFile(dir.Sub("_memoir"), script);
+    WriteText(dir.Sub("_memoir"), script);
     std::string out;
     CHECK_MESSAGE(Shell("zsh -n " + dir.Sub("_memoir"), &out) == 0, out);
   }
@@ -221,7 +220,7 @@ TEST_CASE("the man page documents every command and renders") {
   }
   if (!HaveProgram("groff")) return;
   test::TempDir dir;
-  WriteFile(dir.Sub("memoir.1"), page);
+  WriteText(dir.Sub("memoir.1"), page);
   std::string out;
   REQUIRE_MESSAGE(
       Shell("groff -man -Tutf8 -ww -z " + dir.Sub("memoir.1"), &out) == 0, out);
@@ -236,11 +235,11 @@ TEST_CASE("the man page documents every command and renders") {
 
 TEST_CASE("the build's generated completion and man page are the CLI's") {
   const std::string docs = MEMOIR_CLI_DOCS_DIR;
-  CHECK(ReadFile(docs + "/completion/memoir") ==
+  CHECK(ReadText(docs + "/completion/memoir") ==
         RunCli({"completion", "bash"}).out);
-  CHECK(ReadFile(docs + "/completion/_memoir") ==
+  CHECK(ReadText(docs + "/completion/_memoir") ==
         RunCli({"completion", "zsh"}).out);
-  CHECK(ReadFile(docs + "/man/memoir.1") == RunCli({"man"}).out);
+  CHECK(ReadText(docs + "/man/memoir.1") == RunCli({"man"}).out);
 }
 
 }  // namespace memoir

@@ -23,7 +23,7 @@ using cli::JsonValue;
 using test::CliResult;
 using test::RunCli;
 
-const std::string kPlugin = MEMOIR_TEST_PLUGIN;
+const std::string kDecodePlugin = MEMOIR_TEST_PLUGIN;
 
 using test::Has;
 using test::JsonLines;
@@ -38,7 +38,7 @@ const JsonValue& Payload(const JsonValue& v) {
   REQUIRE_MESSAGE(p != nullptr, "no payload");
   return *p;
 }
-int64_t I(const JsonValue& v, const char* key) {
+int64_t IntField(const JsonValue& v, const char* key) {
   const JsonValue* f = v.Find(key);
   REQUIRE_MESSAGE(f != nullptr, "no key ", key);
   REQUIRE(f->AsI64());
@@ -98,7 +98,7 @@ struct PodStore {
     args.insert(args.begin() + 1, path);
     if (plugin) {
       args.push_back("--plugin");
-      args.push_back(kPlugin);
+      args.push_back(kDecodePlugin);
     }
     return RunCli(args);
   }
@@ -131,7 +131,7 @@ TEST_CASE(
     CHECK(Field(lines[i], "payload_error") == nullptr);
     CHECK(Field(lines[i], "payload_base64") != nullptr);  // the bytes too
   }
-  CHECK(I(Payload(lines[1]), "amount") == -2);
+  CHECK(IntField(Payload(lines[1]), "amount") == -2);
 }
 
 TEST_CASE(
@@ -147,8 +147,8 @@ TEST_CASE(
     std::vector<JsonValue> lines = JsonLines(s.Run(args));
     REQUIRE(lines.size() == 3);
     CHECK(S(lines[0], "stream") == "ledger-1");
-    CHECK(I(Payload(lines[0]), "amount") == 5);
-    CHECK(I(Payload(lines[1]), "amount") == 6);
+    CHECK(IntField(Payload(lines[0]), "amount") == 5);
+    CHECK(IntField(Payload(lines[1]), "amount") == 6);
     CHECK(S(lines[2], "stream") == "other-1");
     CHECK(Field(lines[2], "payload") == nullptr);
     CHECK(Field(lines[2], "payload_error") == nullptr);
@@ -173,7 +173,7 @@ TEST_CASE("snapshots --plugin shows each state as the plugin's JSON") {
   std::vector<JsonValue> lines =
       JsonLines(s.Run({"snapshots", "ledger-1", "--json"}));
   REQUIRE(lines.size() == 2);
-  CHECK(I(Payload(lines[1]), "balance") == 26);
+  CHECK(IntField(Payload(lines[1]), "balance") == 26);
 }
 
 TEST_CASE(
@@ -203,10 +203,10 @@ TEST_CASE(
     REQUIRE(d != nullptr);
     if (kind->text == "event") {
       ++events;
-      CHECK(I(*d, "amount") == (events == 1 ? 5 : 6));
+      CHECK(IntField(*d, "amount") == (events == 1 ? 5 : 6));
     } else {
       ++snapshots;
-      CHECK(I(*d, "balance") == 11);
+      CHECK(IntField(*d, "balance") == 11);
     }
   }
   CHECK(events == 2);
@@ -242,7 +242,7 @@ TEST_CASE(
     REQUIRE(lines.size() == 3);
     CHECK(Field(lines[1], "payload") == nullptr);
     CHECK(Has(S(lines[1], "payload_error"), "event_to_json bug on purpose"));
-    CHECK(I(Payload(lines[2]), "amount") == 2);
+    CHECK(IntField(Payload(lines[2]), "amount") == 2);
   }
   SUBCASE("event_to_json and state_to_json return text that is not JSON") {
     CliResult table = s.Run({"events", "badjson-1"});
@@ -256,7 +256,7 @@ TEST_CASE(
     REQUIRE(lines.size() == 3);  // every line still parses
     CHECK(Field(lines[1], "payload") == nullptr);
     CHECK(Has(S(lines[1], "payload_error"), "is not JSON"));
-    CHECK(I(Payload(lines[2]), "amount") == 2);
+    CHECK(IntField(Payload(lines[2]), "amount") == 2);
     std::vector<JsonValue> snaps =
         JsonLines(s.Run({"snapshots", "badjson-1", "--json"}));
     REQUIRE(snaps.size() == 1);
@@ -292,7 +292,7 @@ TEST_CASE(
   CliResult crashed = s.Run({"snapshots", "crashy-1"});
   REQUIRE_EXIT(crashed, 3);
   CHECK(Has(crashed.err, "memoir: reading " + s.path + " with plugin " +
-                             kPlugin + " crashed (Segmentation fault)"));
+                             kDecodePlugin + " crashed (Segmentation fault)"));
   CliResult missing = RunCli(
       {"events", s.path, "crashy-1", "--plugin", s.dir.Sub("nothing.so")});
   REQUIRE_EXIT(missing, 2);

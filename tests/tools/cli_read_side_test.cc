@@ -16,6 +16,7 @@
 #include "memoir/subscription.h"
 #include "support/open_store.h"
 #include "support/temp_dir.h"
+#include "tools/cli_json_lines.h"
 #include "tools/cli_runner.h"
 
 namespace memoir {
@@ -25,9 +26,7 @@ using cli::JsonValue;
 using test::CliResult;
 using test::RunCli;
 
-bool Has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::Has;
 
 #define REQUIRE_EXIT(r, code)                                                 \
   REQUIRE_MESSAGE((r).exit_code == (code), "stdout:\n", (r).out, "stderr:\n", \

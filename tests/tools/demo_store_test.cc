@@ -35,7 +35,7 @@ DemoRun RunDemo(const std::string& store) {
   return run;
 }
 
-bool Has(const std::string& text, const std::string& part) {
+bool HasText(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
@@ -50,9 +50,9 @@ TEST_CASE(
   const std::string digest = test::FileDigest(store + "/data.mdb");
   DemoRun run = RunDemo(store);
   CHECK(run.exit_code == 2);
-  CHECK_MESSAGE(Has(run.output, "memoir-demo did not make"), run.output);
-  CHECK(Has(run.output, "Pass a new or empty directory"));
-  CHECK(!Has(run.output, "1. workload"));
+  CHECK_MESSAGE(HasText(run.output, "memoir-demo did not make"), run.output);
+  CHECK(HasText(run.output, "Pass a new or empty directory"));
+  CHECK(!HasText(run.output, "1. workload"));
   CHECK(test::FileDigest(store + "/data.mdb") == digest);
   CHECK(!std::filesystem::exists(store + "/memoir-demo.marker"));
 }
@@ -65,13 +65,13 @@ TEST_CASE(
   std::ofstream(dir.Sub("notes") + "/todo.txt") << "keep me\n";
   DemoRun run = RunDemo(dir.Sub("notes"));
   CHECK(run.exit_code == 2);
-  CHECK_MESSAGE(Has(run.output, "holds 'todo.txt'"), run.output);
+  CHECK_MESSAGE(HasText(run.output, "holds 'todo.txt'"), run.output);
   CHECK(std::filesystem::exists(dir.Sub("notes") + "/todo.txt"));
 
   std::ofstream(dir.Sub("file")) << "a file\n";
   DemoRun file = RunDemo(dir.Sub("file"));
   CHECK(file.exit_code == 2);
-  CHECK_MESSAGE(Has(file.output, "is not a directory"), file.output);
+  CHECK_MESSAGE(HasText(file.output, "is not a directory"), file.output);
   CHECK(std::filesystem::is_regular_file(dir.Sub("file")));
 }
 

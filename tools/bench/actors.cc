@@ -31,6 +31,20 @@ struct Recorder {
   void Apply(State& n, const Event&) const { ++n; }
 };
 
+// The same commands kept as durable state: each command's payload is the
+// whole new state, one revision, and the runtime deletes the older ones.
+struct StateRecorder {
+  static constexpr std::string_view kTypeName = "state-recorder";
+  using State = std::string;    // the last payload
+  using Command = std::string;  // payload; empty = a read
+  using Reply = uint64_t;       // the state's size
+  using StateCodec = BytesCodec<"Last">;
+  StateEffect<State, Reply> Handle(const State& s, const Command& c) const {
+    if (c.empty()) return StateEffect<State, Reply>::Respond(s.size());
+    return StateEffect<State, Reply>::Persist(c, c.size());
+  }
+};
+
 std::string ActorName(size_t i) { return fmt::format("actor-{:06}", i); }
 
 // `clients` threads, each doing one operation at a time on random actors
@@ -111,6 +125,25 @@ Status Throughput(const Options& options, Report& report) {
   if (!ask_rate.ok()) return ask_rate.status();
   if (!down.ok()) return down;
 
+  // The same commands to durable-state actors (memoir/durable_state.h).
+  const std::string sdir = options.dir + "/actors-state";
+  Result<double> state_rate = Status::OK();
+  {
+    auto sstore = OpenStore(sdir, options.durability);
+    if (!sstore.ok()) return sstore.status();
+    auto ssystem = ActorSystem::Create(**sstore);
+    if (!ssystem.ok()) return ssystem.status();
+    if (Status s = (*ssystem)->Register(StateRecorder{}); !s.ok()) return s;
+    ActorSystem& ssys = **ssystem;
+    state_rate = Drive(clients, seconds, actors, [&](size_t i) -> Status {
+      return ssys.Ref<StateRecorder>(ActorName(i)).Ask(payload).get().status();
+    });
+    Status sdown = ssys.Shutdown();
+    if (state_rate.ok() && !sdown.ok()) state_rate = sdown;
+  }
+  RemoveAll(sdir);
+  if (!state_rate.ok()) return state_rate.status();
+
   report.Note(fmt::format(
       "actors: {} actors, {} client threads, {}-byte "
       "commands, durability {}",
@@ -121,6 +154,10 @@ Status Throughput(const Options& options, Report& report) {
              "journal_ev_per_s");
   report.Row("actors", "ask/journal", "ratio", *ask_rate / *journal_rate, "x",
              "ask_vs_journal");
+  report.Row("actors", "memoir ask, durable state", "rate", *state_rate,
+             "cmd/s", "state_ask_cmd_per_s");
+  report.Row("actors", "durable state/events", "ratio", *state_rate / *ask_rate,
+             "x", "state_vs_events");
   const double group = store_stats.commits
                            ? static_cast<double>(store_stats.write_requests) /
                                  static_cast<double>(store_stats.commits)

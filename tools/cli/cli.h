@@ -4,7 +4,9 @@
 #define MEMOIR_TOOLS_CLI_CLI_H_
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,6 +24,9 @@ class Validator;
 }  // namespace CLI
 
 namespace memoir::cli {
+
+// "No limit", for counts taken from options.
+inline constexpr size_t kAll = std::numeric_limits<size_t>::max();
 
 // Exit codes (README.md, "The memoir CLI").
 enum Exit : int {

@@ -15,8 +15,6 @@
 namespace memoir::cli {
 namespace {
 
-constexpr size_t kAll = std::numeric_limits<size_t>::max();
-
 // A visitor that prints through `printer`. A reader that went away stops
 // the scan (the library is not unwound by an exception); Finish rethrows.
 class PrintingVisitor {

@@ -20,11 +20,11 @@ using memoir::plugin::JsonObject;
 using memoir::plugin::ReplayType;
 
 template <class... F>
-struct Overload : F... {
+struct PluginOverload : F... {
   using F::operator()...;
 };
 template <class... F>
-Overload(F...) -> Overload<F...>;
+PluginOverload(F...) -> PluginOverload<F...>;
 
 std::string AccountJson(const AccountStateT& s) {
   return JsonObject()
@@ -37,7 +37,7 @@ std::string AccountJson(const AccountStateT& s) {
 
 std::string AccountEventJson(const Account::Event& e) {
   return std::visit(
-      Overload{
+      PluginOverload{
           [](const DepositedT& d) {
             return JsonObject().UInt("op", d.op).Int("amount", d.amount).str();
           },
@@ -73,7 +73,7 @@ std::string TransferJson(const TransferStateT& s) {
 
 std::string TransferEventJson(const Transfer::Event& e) {
   return std::visit(
-      Overload{
+      PluginOverload{
           [](const TransferStartedT& t) {
             return JsonObject()
                 .Str("from", t.from)
