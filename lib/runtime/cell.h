@@ -28,6 +28,10 @@
 namespace memoir::internal {
 
 using SteadyClock = std::chrono::steady_clock;
+
+// A durable-state actor deletes its older revisions once this many have
+// gathered (SystemImpl::PruneRevisions).
+inline constexpr uint64_t kRevisionsPerDeletion = 16;
 using Phase = ActorInfo::Phase;
 
 inline double MillisSince(SteadyClock::time_point start) {
@@ -123,8 +127,10 @@ struct Cell {
   // A durable-state actor asked to stop (StateEffect::Stop): it leaves
   // memory at the end of the first turn that finds it idle.
   bool stop_requested = false;
-  // A durable-state actor's deletion of its older revisions is queued.
+  // A durable-state actor's deletion of its older revisions is queued; the
+  // seq they were last deleted up to by it.
   std::atomic<bool> prune_queued{false};
+  std::atomic<uint64_t> pruned_to{0};
 
   // Readable from any thread.
   std::atomic<uint64_t> committed_seq{0};

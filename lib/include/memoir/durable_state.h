@@ -27,15 +27,15 @@
 // StateCodec, is appended to the actor's stream as one event whose type,
 // schema version, payload and metadata are the codec's (so subscriptions,
 // projections and the CLI's read commands see every change), and the
-// runtime then deletes the revisions before it (Journal::DeleteTo, after
-// the commit, off the actor's thread). The revision number is the event's
-// seq, so it only grows, also across a wiping stop. History is not kept:
-// the stream holds the newest revision, plus older ones until their
-// deletion runs. A subscription's or projection's checkpoint kept in the
-// store holds back those it has not passed (Journal::DeleteTo's rule); the
-// actor's next change deletes them once it has. Such consumers see every
-// change; a consumer that keeps its checkpoint elsewhere sees the newest
-// revision but may miss ones deleted before it read them.
+// runtime deletes the revisions before it in bulk (Journal::DeleteTo, off
+// the actor's thread, once 16 have gathered). The revision number is the
+// event's seq, so it only grows, also across a wiping stop. History is not
+// kept: the stream holds the newest revision and the older ones gathered since
+// the last deletion (about 16). A subscription's or projection's
+// checkpoint kept in the store holds back those it has not passed
+// (Journal::DeleteTo's rule); a later deletion takes them once it has. Such
+// consumers see every change; a consumer that keeps its checkpoint elsewhere
+// sees the newest revision but may miss ones deleted before it read them.
 //
 // Optimistic concurrency. Every write expects the revision the actor's
 // state was read at (Expected::At). A write by anyone else meanwhile (a
