@@ -45,6 +45,65 @@ class TypedMessage final : public Message {
   std::shared_ptr<ReplySink<Reply>> sink_;
 };
 
+// The state handling every actor type shares, event-sourced or durable
+// (durable_state_of.h): the initial state, copies, and the state codec.
+template <typename A>
+struct StateOps {
+  using State = typename A::State;
+
+  static const State& Value(const StateBox& box) {
+    return static_cast<const StateOf<State>&>(box).value;
+  }
+
+  static Result<std::unique_ptr<StateBox>> Initial(const A& actor,
+                                                   std::string_view id) {
+    try {
+      if constexpr (requires { actor.InitialState(id); }) {
+        return std::unique_ptr<StateBox>(
+            std::make_unique<StateOf<State>>(actor.InitialState(id)));
+      } else {
+        (void)actor;
+        (void)id;
+        return std::unique_ptr<StateBox>(
+            std::make_unique<StateOf<State>>(State{}));
+      }
+    } catch (...) {
+      return Status::Failed("InitialState threw " + DescribeCurrentException());
+    }
+  }
+
+  static std::shared_ptr<const StateBox> Copy(const StateBox& s) {
+    try {
+      return std::make_shared<const StateOf<State>>(Value(s));
+    } catch (...) {
+      return nullptr;
+    }
+  }
+
+  static Result<SnapshotData> EncodeState(const StateBox& box) {
+    try {
+      return A::StateCodec::EncodeState(Value(box));
+    } catch (...) {
+      return Status::Failed("state encode threw " + DescribeCurrentException());
+    }
+  }
+
+  static Result<std::unique_ptr<StateBox>> DecodeState(
+      const Snapshot& snapshot) {
+    try {
+      return std::unique_ptr<StateBox>(
+          std::make_unique<StateOf<State>>(A::StateCodec::Decode(
+              snapshot.info.type, snapshot.info.schema_version,
+              snapshot.payload)));
+    } catch (...) {
+      return Status::Failed("cannot decode state type '" + snapshot.info.type +
+                            "' version " +
+                            std::to_string(snapshot.info.schema_version) +
+                            ": " + DescribeCurrentException());
+    }
+  }
+};
+
 template <typename A>
 class BehaviorOf final : public Behavior {
  public:
@@ -64,26 +123,11 @@ class BehaviorOf final : public Behavior {
 
   Result<std::unique_ptr<StateBox>> Initial(
       std::string_view id) const override {
-    try {
-      if constexpr (requires { actor_.InitialState(id); }) {
-        return std::unique_ptr<StateBox>(
-            std::make_unique<StateOf<State>>(actor_.InitialState(id)));
-      } else {
-        (void)id;
-        return std::unique_ptr<StateBox>(
-            std::make_unique<StateOf<State>>(State{}));
-      }
-    } catch (...) {
-      return Status::Failed("InitialState threw " + DescribeCurrentException());
-    }
+    return StateOps<A>::Initial(actor_, id);
   }
 
   std::shared_ptr<const StateBox> Copy(const StateBox& s) const override {
-    try {
-      return std::make_shared<const StateOf<State>>(Value(s));
-    } catch (...) {
-      return nullptr;
-    }
+    return StateOps<A>::Copy(s);
   }
 
   HandleOutcome Handle(StateBox& box, Message& message,
@@ -190,30 +234,16 @@ class BehaviorOf final : public Behavior {
   const A& actor() const { return actor_; }
 
   Result<SnapshotData> EncodeState(const StateBox& box) const override {
-    try {
-      return A::StateCodec::EncodeState(Value(box));
-    } catch (...) {
-      return Status::Failed("state encode threw " + DescribeCurrentException());
-    }
+    return StateOps<A>::EncodeState(box);
   }
 
   Result<std::unique_ptr<StateBox>> DecodeState(
       const Snapshot& snapshot) const override {
-    try {
-      return std::unique_ptr<StateBox>(
-          std::make_unique<StateOf<State>>(A::StateCodec::Decode(
-              snapshot.info.type, snapshot.info.schema_version,
-              snapshot.payload)));
-    } catch (...) {
-      return Status::Failed("cannot decode state type '" + snapshot.info.type +
-                            "' version " +
-                            std::to_string(snapshot.info.schema_version) +
-                            ": " + DescribeCurrentException());
-    }
+    return StateOps<A>::DecodeState(snapshot);
   }
 
   static const State& Value(const StateBox& box) {
-    return static_cast<const StateOf<State>&>(box).value;
+    return StateOps<A>::Value(box);
   }
 
  private:

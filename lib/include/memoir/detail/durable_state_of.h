@@ -42,26 +42,11 @@ class DurableStateOf final : public Behavior {
 
   Result<std::unique_ptr<StateBox>> Initial(
       std::string_view id) const override {
-    try {
-      if constexpr (requires { actor_.InitialState(id); }) {
-        return std::unique_ptr<StateBox>(
-            std::make_unique<StateOf<State>>(actor_.InitialState(id)));
-      } else {
-        (void)id;
-        return std::unique_ptr<StateBox>(
-            std::make_unique<StateOf<State>>(State{}));
-      }
-    } catch (...) {
-      return Status::Failed("InitialState threw " + DescribeCurrentException());
-    }
+    return StateOps<A>::Initial(actor_, id);
   }
 
   std::shared_ptr<const StateBox> Copy(const StateBox& s) const override {
-    try {
-      return std::make_shared<const StateOf<State>>(Value(s));
-    } catch (...) {
-      return nullptr;
-    }
+    return StateOps<A>::Copy(s);
   }
 
   HandleOutcome Handle(StateBox& box, Message& message,
@@ -148,30 +133,12 @@ class DurableStateOf final : public Behavior {
   }
 
   Result<SnapshotData> EncodeState(const StateBox& box) const override {
-    try {
-      return A::StateCodec::EncodeState(Value(box));
-    } catch (...) {
-      return Status::Failed("state encode threw " + DescribeCurrentException());
-    }
+    return StateOps<A>::EncodeState(box);
   }
 
   Result<std::unique_ptr<StateBox>> DecodeState(
       const Snapshot& snapshot) const override {
-    try {
-      return std::unique_ptr<StateBox>(
-          std::make_unique<StateOf<State>>(A::StateCodec::Decode(
-              snapshot.info.type, snapshot.info.schema_version,
-              snapshot.payload)));
-    } catch (...) {
-      return Status::Failed("cannot decode state type '" + snapshot.info.type +
-                            "' version " +
-                            std::to_string(snapshot.info.schema_version) +
-                            ": " + DescribeCurrentException());
-    }
-  }
-
-  static const State& Value(const StateBox& box) {
-    return static_cast<const StateOf<State>&>(box).value;
+    return StateOps<A>::DecodeState(snapshot);
   }
 
  private:
