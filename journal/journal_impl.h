@@ -72,6 +72,9 @@ class JournalImpl final : public Journal, public TxnObserver {
                                  size_t limit) override;
   Status ScanAll(uint64_t from_position, size_t max_count,
                  const EventVisitor& visit) override;
+  Status ScanAllThen(uint64_t from_position, size_t max_count,
+                     const EventVisitor& visit,
+                     const std::function<void()>& then) override;
   Status ScanAllBackward(uint64_t from_position, size_t max_count,
                          const EventVisitor& visit) override;
   Status ScanTag(std::string_view tag, uint64_t from_position, size_t max_count,
@@ -93,10 +96,13 @@ class JournalImpl final : public Journal, public TxnObserver {
   Status ScanLogIn(MDB_txn* txn, uint64_t from_position, uint64_t bound,
                    size_t max_count, bool remember, const EventVisitor& visit);
   // ScanLogIn in either direction; backward starts at the first position
-  // at or below from_position (which must be at most `bound`).
+  // at or below from_position (which must be at most `bound`). `then`
+  // (may be null): called after a scan that did not fail, while the views
+  // given to `visit` are still valid.
   Status ScanLog(MDB_txn* txn, uint64_t from_position, uint64_t bound,
                  size_t max_count, bool remember, bool backward,
-                 const EventVisitor& visit);
+                 const EventVisitor& visit,
+                 const std::function<void()>* then = nullptr);
   // The position of the last event in `txn`'s log (0: none). An LMDB code.
   int LogHeadIn(MDB_txn* txn, uint64_t* head);
 

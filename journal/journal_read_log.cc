@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -70,6 +71,16 @@ Status JournalImpl::ScanAll(uint64_t from_position, size_t max_count,
                    /*remember=*/true, visit);
 }
 
+Status JournalImpl::ScanAllThen(uint64_t from_position, size_t max_count,
+                                const EventVisitor& visit,
+                                const std::function<void()>& then) {
+  Result<View> view = BeginView(
+      [](MDB_txn*, const TailIndex&, uint64_t) { return Status::OK(); });
+  if (!view.ok()) return view.status();
+  return ScanLog(view->txn->get(), from_position, view->bound, max_count,
+                 /*remember=*/true, /*backward=*/false, visit, &then);
+}
+
 Status JournalImpl::ScanAllBackward(uint64_t from_position, size_t max_count,
                                     const EventVisitor& visit) {
   if (from_position == 0 || max_count == 0) return Status::OK();
@@ -91,14 +102,16 @@ Status JournalImpl::ScanLogIn(MDB_txn* txn, uint64_t from_position,
 
 Status JournalImpl::ScanLog(MDB_txn* txn, uint64_t from_position,
                             uint64_t bound, size_t max_count, bool remember,
-                            bool backward, const EventVisitor& visit) {
+                            bool backward, const EventVisitor& visit,
+                            const std::function<void()>* then) {
   CursorCloser cur;
   int rc = mdb_cursor_open(txn, dbs_.log, &cur.c);
   if (rc != 0) return MdbStatus(rc, "reading the log");
   Key64 start(std::max<uint64_t>(from_position, 1));
   MDB_val k{8, start.bytes};
   MDB_val v;
-  AlignedScratch scratch;
+  // With `then`, every view handed out stays valid until it returns.
+  AlignedScratch scratch(/*keep=*/then != nullptr);
   DecodedEvent d;
   PagePrefetcher prefetch(backward);
   // Names of the streams met so far: one lookup per stream, not per event.
@@ -134,6 +147,14 @@ Status JournalImpl::ScanLog(MDB_txn* txn, uint64_t from_position,
     prefetch.Touch(v.mv_data, v.mv_size);
     Status s = DecodeChecked(v, pos, "", 0, 0, &scratch, &d);
     if (!s.ok()) return s;
+    if (then != nullptr && !d.tags.empty()) {
+      // d's tag list is reused by the next record.
+      d.tags = std::span<const std::string_view>(
+          reinterpret_cast<const std::string_view*>(
+              scratch.Copy(reinterpret_cast<const char*>(d.tags.data()),
+                           d.tags.size() * sizeof(std::string_view))),
+          d.tags.size());
+    }
     if (last_name == nullptr || d.stream_id != last_id) {
       auto it = names.find(d.stream_id);
       if (it == names.end()) {
@@ -149,6 +170,7 @@ Status JournalImpl::ScanLog(MDB_txn* txn, uint64_t from_position,
     keep_going = Emit(*last_name, d, visit);
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus(rc, "reading the log");
+  if (then != nullptr) (*then)();
   return Status::OK();
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "storage/bytes.h"
@@ -27,10 +28,24 @@ void SealRecord(char* record, size_t size) {
 const char* AlignedScratch::Hold(const char* data, size_t size) {
   // (Zero bytes need no alignment, and an empty scratch has no memory.)
   if (reinterpret_cast<uintptr_t>(data) % 16 == 0 || size == 0) return data;
+  return Copy(data, size);
+}
+
+const char* AlignedScratch::Copy(const char* data, size_t size) {
   const size_t blocks = (size + 15) / 16;
-  if (blocks_.size() < blocks) blocks_.resize(blocks);
-  std::memcpy(blocks_.data(), data, size);
-  return blocks_.data()->bytes;
+  if (!keep_) {
+    if (blocks_.size() < blocks) blocks_.resize(std::max<size_t>(blocks, 1));
+    if (size != 0) std::memcpy(blocks_.data(), data, size);
+    return blocks_.data()->bytes;
+  }
+  if (kept_.empty() || kept_.back().size() - kept_used_ < blocks) {
+    kept_.emplace_back(std::max(blocks, kKeptChunkBlocks));
+    kept_used_ = 0;
+  }
+  Block* at = kept_.back().data() + kept_used_;
+  kept_used_ += blocks;
+  if (size != 0) std::memcpy(at, data, size);
+  return at->bytes;
 }
 
 Status OpenRecord(const char* data, size_t size, std::string_view kind,

@@ -49,15 +49,27 @@ void SealRecord(char* record, size_t size);
 
 // Reusable 16-byte-aligned memory for bytes that are not so aligned. Hold
 // returns `data` itself when it is aligned (or `size` is 0), else a copy.
+// A copy lives until the next Hold, or, for a keeping scratch, as long as
+// the scratch: a reader that keeps the views of many records at once
+// (Journal::ScanAllThen) needs each record's copy to stay where it is.
 class AlignedScratch {
  public:
+  AlignedScratch() = default;
+  explicit AlignedScratch(bool keep) : keep_(keep) {}
   const char* Hold(const char* data, size_t size);
+  // Always a copy, 16-byte aligned (size 0: an empty one).
+  const char* Copy(const char* data, size_t size);
 
  private:
   struct alignas(16) Block {
     char bytes[16];
   };
+  static constexpr size_t kKeptChunkBlocks = 4096;  // 64 KiB
   std::vector<Block> blocks_;
+  const bool keep_ = false;
+  // Keeping: chunks that never move, filled in turn.
+  std::vector<std::vector<Block>> kept_;
+  size_t kept_used_ = 0;  // blocks used in kept_.back()
 };
 
 // Checks the frame: a length the FlatBuffers verifier accepts (it asserts

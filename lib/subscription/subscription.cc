@@ -312,10 +312,12 @@ class SubscriptionImpl final : public Subscription {
   // With `advance`, progress is recorded event by event as they are
   // delivered one at a time (one worker); a worker leaves that to the
   // subscription thread, which advances once every worker is done.
+  // `batch_failed`: the whole batch was handed over once already and
+  // failed, so go straight to one event at a time.
   bool Deliver(std::span<const EventView> events, uint64_t scanned_to,
-               bool live, bool advance = true) {
+               bool live, bool advance = true, bool batch_failed = false) {
     const bool blocked = AnyParkedStream(events);
-    if (!blocked) {
+    if (!blocked && !batch_failed) {
       if (events.size() == 1) return DeliverOne(events[0], scanned_to, live);
       if (Call(events, scanned_to, live).ok()) return true;
     }
@@ -546,14 +548,20 @@ class SubscriptionImpl final : public Subscription {
     return s;
   }
 
-  // Reads the next slice after `position` into buffer_. Returns the last
-  // position examined and whether the slice reached the committed end.
+  // Reads the next slice after `position`. Returns the last position
+  // examined and whether the slice reached the committed end. With one
+  // worker and zero_copy, the slice's matching events are handed to the
+  // handler as views into the read, before it ends (`handed`); what that
+  // does not settle (a single event, a parked stream, a failed batch) is
+  // copied into buffer_ for Deliver, as without zero_copy.
   struct Slice {
     uint64_t scanned_to = 0;
     uint64_t head = 0;
     bool live = false;
-    int64_t examined_ns = 0;  // commit time of the last event examined
-    uint64_t examined = 0;    // events read
+    int64_t examined_ns = 0;    // commit time of the last event examined
+    uint64_t examined = 0;      // events read
+    size_t handed = 0;          // events the handler took inside the read
+    bool batch_failed = false;  // ... or refused as one batch
   };
   Result<Slice> Read(uint64_t position) {
     // The head first: the scan's snapshot is at least as new, so a short
@@ -562,27 +570,63 @@ class SubscriptionImpl final : public Subscription {
     Result<uint64_t> head = journal_.LastPosition();
     if (!head.ok()) return head.status();
     buffer_.Clear();
+    views_.clear();
+    const bool direct = options_.zero_copy && slots_.empty();
     size_t examined = 0;
     uint64_t last = position;
     int64_t examined_ns = 0;
-    Status s = journal_.ScanAll(position + 1, options_.max_batch,
-                                [&](const EventView& e) {
-                                  ++examined;
-                                  last = e.position;
-                                  examined_ns = e.timestamp_ns;
-                                  if (options_.filter.Matches(e)) {
-                                    buffer_.Add(e);
-                                  }
-                                  return true;
-                                });
-    if (!s.ok()) return s;
     Slice out;
-    out.examined_ns = examined_ns;
-    out.examined = examined;
-    out.live = examined < options_.max_batch;
-    out.scanned_to = out.live ? std::max(last, *head) : last;
-    out.head = std::max(*head, out.scanned_to);
+    auto visit = [&](const EventView& e) {
+      ++examined;
+      last = e.position;
+      examined_ns = e.timestamp_ns;
+      if (options_.filter.Matches(e)) {
+        if (direct) {
+          views_.push_back(e);
+        } else {
+          buffer_.Add(e);
+        }
+      }
+      return true;
+    };
+    auto finish = [&] {
+      out.examined_ns = examined_ns;
+      out.examined = examined;
+      out.live = examined < options_.max_batch;
+      out.scanned_to = out.live ? std::max(last, *head) : last;
+      out.head = std::max(*head, out.scanned_to);
+      CountGone(position, out);
+    };
+    if (!direct) {
+      Status s = journal_.ScanAll(position + 1, options_.max_batch, visit);
+      if (!s.ok()) return s;
+      finish();
+      return out;
+    }
+    Status s =
+        journal_.ScanAllThen(position + 1, options_.max_batch, visit, [&] {
+          finish();
+          if (views_.size() > 1 && !AnyParkedStream(views_)) {
+            if (Call(views_, out.scanned_to, out.live).ok()) {
+              out.handed = views_.size();
+              return;
+            }
+            out.batch_failed = true;
+          }
+          for (const EventView& e : views_) buffer_.Add(e);
+        });
+    if (!s.ok()) return s;
     return out;
+  }
+
+  // Positions are dense: every one passed without an event held a deleted
+  // one. Counted before the handler sees the slice, so that whoever waits
+  // for it finds the count complete.
+  void CountGone(uint64_t position, const Slice& slice) {
+    const uint64_t passed =
+        slice.scanned_to > position ? slice.scanned_to - position : 0;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (passed > slice.examined) stats_.gone += passed - slice.examined;
   }
 
   void Run() {
@@ -598,22 +642,15 @@ class SubscriptionImpl final : public Subscription {
                         options_.name, position)));
         return;
       }
-      {
-        // Positions are dense: every one passed without an event held a
-        // deleted one. Counted before the handler sees the slice, so that
-        // whoever waits for it finds the count complete.
-        const uint64_t passed =
-            slice->scanned_to > position ? slice->scanned_to - position : 0;
-        std::lock_guard<std::mutex> lock(mu_);
-        if (passed > slice->examined) stats_.gone += passed - slice->examined;
-      }
       const SubscriptionStats::State state =
           slice->live ? SubscriptionStats::State::kLive
                       : SubscriptionStats::State::kCatchingUp;
+      since_save_ += slice->handed;
       if (!buffer_.empty()) {
         std::span<const EventView> events = buffer_.Views();
         const bool delivered =
-            slots_.empty() ? Deliver(events, slice->scanned_to, slice->live)
+            slots_.empty() ? Deliver(events, slice->scanned_to, slice->live,
+                                     /*advance=*/true, slice->batch_failed)
                            : DeliverParallel(events, slice->live);
         if (!delivered) return;
         since_save_ += events.size();
@@ -651,6 +688,7 @@ class SubscriptionImpl final : public Subscription {
   const SubscriptionOptions options_;
   const Handler handler_;
   BatchBuffer buffer_;
+  std::vector<EventView> views_;  // a zero-copy slice; valid in its read
   // Subscription thread only (and Stop, after the join).
   uint64_t saved_ = 0;
   uint64_t since_save_ = 0;

@@ -2,10 +2,12 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "memoir/store.h"
+#include "support/lmdb_pages.h"
 #include "support/open_store.h"
 #include "support/temp_dir.h"
 
@@ -224,6 +226,71 @@ TEST_CASE(
   auto next = j.Append("s", Expected::At(3), Events(1));
   REQUIRE(next.ok());
   CHECK(next->first_seq == 4);
+}
+
+TEST_CASE(
+    "ScanAllThen keeps every view of the scan valid until `then`, with "
+    "tags and payloads of every alignment, and skips `then` when the scan "
+    "fails") {
+  test::TempDir dir;
+  const std::string path = dir.Sub("s");
+  {
+    auto store = OpenOrDie(path);
+    Journal& j = store->journal();
+    for (int i = 0; i < 60; ++i) {
+      EventData e;
+      e.type = i % 2 ? "Odd" : "Even-with-a-longer-type";
+      // Sizes that move the next payload off and onto 16-byte boundaries.
+      e.payload.assign(size_t(i * 7 % 61), char('a' + i % 26));
+      if (i % 3 != 0) e.tags = {"t" + std::to_string(i), "every"};
+      REQUIRE(j.Append("s" + std::to_string(i % 4), Expected::Any(), {e}).ok());
+    }
+    auto want = j.ReadAll(0, kMaxSeq);
+    REQUIRE(want.ok());
+    REQUIRE(want->size() == 60);
+    std::vector<EventView> kept;
+    bool then_ran = false;
+    Status s = j.ScanAllThen(
+        1, 50,
+        [&](const EventView& e) {
+          kept.push_back(e);
+          return true;
+        },
+        [&] {
+          then_ran = true;
+          REQUIRE(kept.size() == 50);
+          for (size_t i = 0; i < kept.size(); ++i) {
+            CAPTURE(i);
+            const RecordedEvent& w = (*want)[i];
+            CHECK(kept[i].position == w.position);
+            CHECK(kept[i].stream == w.stream);
+            CHECK(kept[i].type == w.type);
+            CHECK(kept[i].payload == w.payload);
+            CHECK(std::vector<std::string>(kept[i].tags.begin(),
+                                           kept[i].tags.end()) == w.tags);
+            CHECK(reinterpret_cast<uintptr_t>(kept[i].payload.data()) % 16 ==
+                  0);
+          }
+        });
+    CHECK(s.ok());
+    CHECK(then_ran);
+    // A visitor that stops early still gets `then`.
+    size_t visits = 0;
+    then_ran = false;
+    CHECK(j.ScanAllThen(
+               1, 50, [&](const EventView&) { return ++visits < 3; },
+               [&] { then_ran = true; })
+              .ok());
+    CHECK(visits == 3);
+    CHECK(then_ran);
+  }
+  REQUIRE(test::FlipFirstRecordByte(path, "log").empty());
+  auto store = OpenOrDie(path);
+  bool then_ran = false;
+  Status s = store->journal().ScanAllThen(
+      1, 10, [](const EventView&) { return true; }, [&] { then_ran = true; });
+  CHECK(s.IsCorruption());
+  CHECK_FALSE(then_ran);
 }
 
 TEST_CASE(

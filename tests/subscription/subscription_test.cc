@@ -477,11 +477,15 @@ TEST_CASE(
 
 TEST_CASE(
     "the batches delivered equal ScanAll plus the filter, in order and "
-    "without duplicates, while 64 threads append") {
+    "without duplicates, while 64 threads append, views or copies") {
+  bool zero_copy = true;
+  SUBCASE("views into the read") {}
+  SUBCASE("copies") { zero_copy = false; }
   test::TempDir dir;
   auto store = OpenStoreOrFail(dir.path(), FastStore());
   SubscriptionOptions o;
   o.name = "accounts";
+  o.zero_copy = zero_copy;
   o.filter.stream_prefixes = {"acct-"};
   o.filter.types = {"Deposited", "Withdrawn"};
   o.max_batch = 37;  // batches that do not line up with the appends
@@ -533,7 +537,10 @@ TEST_CASE(
 TEST_CASE(
     "delivered events equal ScanAll's field for field, with payloads "
     "from empty to larger than a batch buffer's chunk, tags, and payloads "
-    "16-byte aligned") {
+    "16-byte aligned, views into the read or copies") {
+  bool zero_copy = true;
+  SUBCASE("views into the read") {}
+  SUBCASE("copies") { zero_copy = false; }
   test::TempDir dir;
   auto store = OpenStoreOrFail(dir.path(), FastStore());
   const size_t sizes[] = {0, 1, 7, 100, 4096, 70'000, 200'000, 3};
@@ -563,6 +570,7 @@ TEST_CASE(
   bool aligned = true;
   SubscriptionOptions o;
   o.name = "fields";
+  o.zero_copy = zero_copy;
   o.max_batch = 6;  // several chunks' worth in some batches, one in others
   auto sub = StartOrFail(*store, o, [&](const Batch& b) {
     std::lock_guard<std::mutex> lock(mu);

@@ -395,6 +395,15 @@ class MEMOIR_EXPORT Journal {
   // Errors: those of every read (kCorruption names the position).
   virtual Status ScanAll(uint64_t from_position, size_t max_count,
                          const EventVisitor& visit) = 0;
+  // As ScanAll, then calls `then` once (also when the visitor stopped the
+  // scan, never when the scan failed) before the read ends: every view the
+  // visitor was given stays valid until `then` returns, so a reader can
+  // keep views instead of copying the events. `then` runs inside the read:
+  // a long one holds back the reuse of the pages that later writes free,
+  // so the file may grow while it runs. Errors: as ScanAll.
+  virtual Status ScanAllThen(uint64_t from_position, size_t max_count,
+                             const EventVisitor& visit,
+                             const std::function<void()>& then) = 0;
   // Visits events in reverse commit order from global position
   // `from_position` down to 1, inclusive: the newest first when it is at
   // or above the newest (kMaxSeq), nothing when it is 0. At most
