@@ -27,6 +27,20 @@ inline uint64_t GetBig64(const char* in) {
   }
   return v;
 }
+inline void PutBig32(char* out, uint32_t v) {
+  if constexpr (std::endian::native == std::endian::little) {
+    v = __builtin_bswap32(v);
+  }
+  std::memcpy(out, &v, 4);
+}
+inline uint32_t GetBig32(const char* in) {
+  uint32_t v;
+  std::memcpy(&v, in, 4);
+  if constexpr (std::endian::native == std::endian::little) {
+    v = __builtin_bswap32(v);
+  }
+  return v;
+}
 inline void AppendBig64(std::string* out, uint64_t v) {
   char buf[8];
   PutBig64(buf, v);

@@ -9,6 +9,7 @@
 #include "storage/env.h"
 #include "storage/writer.h"
 #include "store/checkpoints.h"
+#include "store/messages.h"
 #include "store/projections.h"
 #include "store/store_internal.h"
 
@@ -144,9 +145,14 @@ class StoreImpl final : public Store {
           int rc = cps->Lowest(txn, floor, holder);
           return rc != 0 ? rc : pjs->Lowest(txn, floor, holder);
         });
-    store->parts_ = {store->env_.get(), store->journal_.get(),
-                     store->snapshots_.get(), store->checkpoints_.get(),
-                     store->projections_.get()};
+    Result<std::unique_ptr<internal::MessagesImpl>> messages =
+        internal::MessagesImpl::Open(store->env_.get(), store->writer_.get(),
+                                     clock, LinkTo(store->journal_.get()));
+    if (!messages.ok()) return messages.status();
+    store->messages_ = std::move(messages).value();
+    store->parts_ = {store->env_.get(),         store->journal_.get(),
+                     store->snapshots_.get(),   store->checkpoints_.get(),
+                     store->projections_.get(), store->messages_.get()};
     if (store->writer_) store->writer_->Start();
     return std::unique_ptr<Store>(std::move(store));
   }
@@ -196,6 +202,7 @@ class StoreImpl final : public Store {
   std::unique_ptr<SnapshotStoreImpl> snapshots_;
   std::unique_ptr<internal::CheckpointsImpl> checkpoints_;
   std::unique_ptr<internal::ProjectionsImpl> projections_;
+  std::unique_ptr<internal::MessagesImpl> messages_;
   std::unique_ptr<Writer> writer_;
   internal::StoreParts parts_;  // set once Open has made them all
 };

@@ -14,6 +14,7 @@ class JournalImpl;
 class SnapshotStoreImpl;
 class CheckpointsImpl;
 class ProjectionsImpl;
+class MessagesImpl;
 
 struct StoreParts {
   Env* env = nullptr;
@@ -21,6 +22,7 @@ struct StoreParts {
   SnapshotStoreImpl* snapshots = nullptr;
   CheckpointsImpl* checkpoints = nullptr;
   ProjectionsImpl* projections = nullptr;
+  MessagesImpl* messages = nullptr;
 };
 
 class StoreInternal {

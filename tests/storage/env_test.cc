@@ -250,7 +250,8 @@ TEST_CASE(
   REQUIRE(pclose(p) == 0);
   for (const char* db : {"meta", "names", "streams", "log", "stream_index",
                          "tag_index", "snapshots", "checkpoints", "projections",
-                         "projection_rows", "parked"}) {
+                         "projection_rows", "parked", "outbox", "inbox",
+                         "stream_meta"}) {
     CHECK_MESSAGE(
         out.find(std::string("Status of ") + db + "\n") != std::string::npos,
         db);

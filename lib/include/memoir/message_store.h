@@ -1,0 +1,161 @@
+// Durable messages between streams: what durable sends between actors are
+// built on, so that a command one actor accepts makes another act even if
+// the process dies in between.
+//
+//   auto messages = memoir::InStoreMessages(*store).value();
+//   memoir::MessageCommit send;
+//   send.append = {"transfer-7", memoir::Expected::At(0), {started}};
+//   send.send.push_back({"account", "account-1", debit_command});
+//   auto sent = messages->Commit(std::move(send)).value();
+//   // ... the receiver, later (its events, its inbox, the outbox entry):
+//   memoir::MessageCommit take;
+//   take.append = {"account-1", memoir::Expected::At(4), {debited}};
+//   take.take.push_back({sent.sent[0].key, sent.sent[0].id});
+//   messages->Commit(std::move(take));
+//
+// A message is written to the store's outbox in the transaction that
+// appends the event it is sent with, or not at all. Its delivery id is the
+// sending stream, the seq of that event and its place among the messages
+// sent with it, so ids from one sender only grow. The receiver takes it in
+// the transaction that appends the receiver's own events: the message
+// leaves the outbox and the receiver's inbox records its id as the last it
+// took from that sender, together with the events or not at all. A message
+// is therefore never lost (it waits in the outbox until taken) and never
+// taken twice (a second take finds it gone), and the inbox refuses a
+// message taken out of order behind a later one of the same sender.
+//
+// Thread safety: the in-store implementation may be called from any
+// thread.
+#ifndef MEMOIR_MESSAGE_STORE_H_
+#define MEMOIR_MESSAGE_STORE_H_
+
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "memoir/export.h"
+#include "memoir/journal.h"
+#include "memoir/result.h"
+#include "memoir/status.h"
+#include "memoir/store.h"
+
+namespace memoir {
+
+// Where a message sits in the outbox: the global position of the event it
+// was sent with, and its place among that event's messages. The outbox is
+// kept in this order, which is commit order.
+struct MessageKey {
+  uint64_t position = 0;
+  uint32_t n = 0;
+  auto operator<=>(const MessageKey&) const = default;
+};
+
+// Who sent a message, with which event: unique, and growing per sender.
+struct DeliveryId {
+  std::string sender;  // the sending stream
+  uint64_t seq = 0;    // the sender's event it was written with
+  uint32_t n = 0;      // its place among that event's messages, from 0
+  bool operator==(const DeliveryId&) const = default;
+};
+
+// A message to write with an append.
+struct OutgoingMessage {
+  std::string receiver_type;  // the receiving actor's type name
+  std::string receiver;       // the receiving stream (the actor's id)
+  // The command: type, schema_version, payload and metadata are kept; id,
+  // causation_id, correlation_id and tags are not.
+  EventData command;
+  // The event of the append it goes with, by index in append.events; past
+  // the end (the default): the last one.
+  size_t with_event = std::numeric_limits<size_t>::max();
+};
+
+// A message in the outbox.
+struct StoredMessage {
+  MessageKey key;
+  DeliveryId id;
+  std::string receiver_type;
+  std::string receiver;
+  std::string type;
+  uint32_t schema_version = 1;
+  std::string payload;
+  std::string metadata;
+  int64_t sent_ns = 0;  // the store's clock when it was committed
+};
+
+// A message the appending stream takes: its place and its id, as the
+// outbox gave them.
+struct TakenMessage {
+  MessageKey key;
+  DeliveryId id;
+};
+
+// One transaction: append.events (there may be none), every message in
+// `send` (they need at least one event to go with), and every message in
+// `take` taken by append.stream.
+struct MessageCommit {
+  StreamAppend append;
+  std::vector<OutgoingMessage> send;
+  std::vector<TakenMessage> take;
+};
+
+struct MessageCommitResult {
+  AppendResult append;  // all zero when the commit appended no events
+  std::vector<StoredMessage> sent;  // as stored, in the order of `send`
+};
+
+// The limits of one message.
+inline constexpr size_t kMaxMessageTypeBytes = 255;  // receiver_type
+inline constexpr size_t kMaxMessagesPerCommit = 10'000;
+
+class MEMOIR_EXPORT MessageStore {
+ public:
+  using CommitCallback = std::function<void(Result<MessageCommitResult>)>;
+  virtual ~MessageStore() = default;
+
+  // Commits `commit` as one transaction, or writes nothing and answers
+  // why. `done` runs once, on the writer's thread (or on the caller's when
+  // the commit is refused before it is queued); keep it short. Errors,
+  // none of which writes anything:
+  //  - those of Journal::Append for the append (kConflict, kStreamDeleted,
+  //    kInvalidArgument, kStorageFull, kClosed, ...);
+  //  - kInvalidArgument: messages to send without events, a with_event
+  //    past the events, an empty or oversized receiver or receiver type,
+  //    an invalid stream name, more than kMaxMessagesPerCommit messages, a
+  //    read-only store;
+  //  - kNotFound: a message to take is not waiting in the outbox (taken
+  //    already, or never sent), or is there for another receiver or with
+  //    another id;
+  //  - kConflict: a message to take is not above the last one the
+  //    receiver took from its sender (taken out of order);
+  //  - kCorruption: a damaged outbox or inbox record on the way, named.
+  virtual void Commit(MessageCommit commit, CommitCallback done) = 0;
+  // Commit, waiting for the outcome.
+  Result<MessageCommitResult> Commit(MessageCommit commit);
+
+  // Up to `max` messages waiting in the outbox after `after`, in order.
+  // Errors: kCorruption for a damaged record (naming its key), those of
+  // every read.
+  virtual Result<std::vector<StoredMessage>> Waiting(MessageKey after,
+                                                     size_t max) = 0;
+  // The last delivery `receiver` took from `sender`: seq 0 when none.
+  // Errors: kCorruption for a damaged record, those of every read.
+  virtual Result<DeliveryId> LastTaken(std::string_view receiver,
+                                       std::string_view sender) = 0;
+};
+
+// The messages kept in `store` itself (its `outbox` and `inbox` tables).
+// Must not outlive the store. Errors: kInvalidArgument when `store` was
+// not opened by Store::Open.
+MEMOIR_EXPORT Result<std::unique_ptr<MessageStore>> InStoreMessages(
+    Store& store);
+
+}  // namespace memoir
+
+#endif  // MEMOIR_MESSAGE_STORE_H_

@@ -1,0 +1,533 @@
+// The store's durable messages (memoir/message_store.h, store/messages.h).
+#include "store/messages.h"
+
+#include <fmt/format.h>
+
+#include <future>
+#include <map>
+#include <utility>
+
+#include "storage/bytes.h"
+#include "storage/checksum.h"
+#include "storage/lmdb_error.h"
+#include "store/store_internal.h"
+
+namespace memoir::internal {
+namespace {
+
+constexpr char kOutbox[] = "outbox";
+constexpr char kInbox[] = "inbox";
+constexpr size_t kOutboxKeyBytes = 12;
+constexpr size_t kOutboxFixed = 40;  // seq, sent_ns, version, five lengths
+constexpr size_t kInboxBytes = 20;   // seq, n, checksum
+
+struct OutboxKeyBytes {
+  explicit OutboxKeyBytes(MessageKey k) {
+    PutBig64(bytes, k.position);
+    PutBig32(bytes + 8, k.n);
+  }
+  MDB_val val() { return MDB_val{kOutboxKeyBytes, bytes}; }
+  char bytes[kOutboxKeyBytes];
+};
+
+std::string Describe(MessageKey k) {
+  return fmt::format("outbox entry {}#{}", k.position, k.n);
+}
+
+std::string InboxKey(std::string_view receiver, std::string_view sender) {
+  std::string key(receiver);
+  key.push_back('\0');
+  key += sender;
+  return key;
+}
+
+std::string EncodeOutbox(const StoredMessage& m) {
+  std::string out(kOutboxFixed, '\0');
+  PutLittle64(out.data(), m.id.seq);
+  PutLittle64(out.data() + 8, static_cast<uint64_t>(m.sent_ns));
+  PutLittle32(out.data() + 16, m.schema_version);
+  PutLittle32(out.data() + 20, static_cast<uint32_t>(m.id.sender.size()));
+  PutLittle32(out.data() + 24, static_cast<uint32_t>(m.receiver_type.size()));
+  PutLittle32(out.data() + 28, static_cast<uint32_t>(m.receiver.size()));
+  PutLittle32(out.data() + 32, static_cast<uint32_t>(m.type.size()));
+  PutLittle32(out.data() + 36, static_cast<uint32_t>(m.metadata.size()));
+  out.reserve(out.size() + m.id.sender.size() + m.receiver_type.size() +
+              m.receiver.size() + m.type.size() + m.metadata.size() +
+              m.payload.size() + 8);
+  out += m.id.sender;
+  out += m.receiver_type;
+  out += m.receiver;
+  out += m.type;
+  out += m.metadata;
+  out += m.payload;
+  char sum[8];
+  PutLittle64(sum, Checksum(out.data(), out.size()));
+  out.append(sum, 8);
+  return out;
+}
+
+// False when the record is damaged (size, lengths or checksum).
+bool DecodeOutbox(std::string_view key, std::string_view value,
+                  StoredMessage* m) {
+  if (key.size() != kOutboxKeyBytes || value.size() < kOutboxFixed + 8) {
+    return false;
+  }
+  const char* v = value.data();
+  const size_t body = value.size() - 8;
+  if (GetLittle64(v + body) != Checksum(v, body)) return false;
+  uint64_t lengths[5];
+  uint64_t total = kOutboxFixed;
+  for (int i = 0; i < 5; ++i) {
+    lengths[i] = GetLittle32(v + 20 + 4 * i);
+    total += lengths[i];
+  }
+  if (total > body) return false;
+  m->key.position = GetBig64(key.data());
+  m->key.n = GetBig32(key.data() + 8);
+  m->id.seq = GetLittle64(v);
+  m->id.n = m->key.n;
+  m->sent_ns = static_cast<int64_t>(GetLittle64(v + 8));
+  m->schema_version = GetLittle32(v + 16);
+  const char* at = v + kOutboxFixed;
+  std::string* fields[5] = {&m->id.sender, &m->receiver_type, &m->receiver,
+                            &m->type, &m->metadata};
+  for (int i = 0; i < 5; ++i) {
+    fields[i]->assign(at, lengths[i]);
+    at += lengths[i];
+  }
+  m->payload.assign(at, static_cast<size_t>(v + body - at));
+  return true;
+}
+
+std::string_view AsView(const MDB_val& v) {
+  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+
+// The inbox record `value` into *out; false when damaged.
+bool DecodeInbox(const MDB_val& value, DeliveryId* out) {
+  if (value.mv_size != kInboxBytes) return false;
+  const char* v = static_cast<const char*>(value.mv_data);
+  if (GetLittle64(v + 12) != Checksum(v, 12)) return false;
+  out->seq = GetLittle64(v);
+  out->n = GetLittle32(v + 8);
+  return true;
+}
+
+// (seq, n) order: the order of one sender's messages.
+bool Before(const DeliveryId& a, const DeliveryId& b) {
+  return a.seq < b.seq || (a.seq == b.seq && a.n < b.n);
+}
+
+Status ValidateMessage(const OutgoingMessage& m, size_t events, size_t i) {
+  auto bad = [&](std::string what) {
+    return Status::InvalidArgument(
+        fmt::format("message {} to send: {}", i, what));
+  };
+  if (m.receiver_type.empty() ||
+      m.receiver_type.size() > kMaxMessageTypeBytes) {
+    return bad(fmt::format("a receiver type must be 1 to {} bytes, got {}",
+                           kMaxMessageTypeBytes, m.receiver_type.size()));
+  }
+  if (Status s = ValidateStreamName(m.receiver); !s.ok()) {
+    return bad(fmt::format("receiver: {}", s.message()));
+  }
+  if (m.command.type.empty() || m.command.type.size() > kMaxTypeNameBytes) {
+    return bad(fmt::format("a command type must be 1 to {} bytes, got {}",
+                           kMaxTypeNameBytes, m.command.type.size()));
+  }
+  if (m.command.payload.size() > kMaxPayloadBytes) {
+    return bad(fmt::format("a payload of {} bytes is over the limit of {}",
+                           m.command.payload.size(), kMaxPayloadBytes));
+  }
+  if (m.command.metadata.size() > kMaxMetadataBytes) {
+    return bad(fmt::format("metadata of {} bytes is over the limit of {}",
+                           m.command.metadata.size(), kMaxMetadataBytes));
+  }
+  if (m.with_event != OutgoingMessage{}.with_event && m.with_event >= events) {
+    return bad(fmt::format("with_event {} is past the append's {} events",
+                           m.with_event, events));
+  }
+  return Status::OK();
+}
+
+Status ValidateCommit(const MessageCommit& c) {
+  if (Status s = ValidateStreamName(c.append.stream); !s.ok()) return s;
+  if (c.append.events.empty() && c.send.empty() && c.take.empty()) {
+    return Status::InvalidArgument(fmt::format(
+        "a message commit for stream '{}' has no events, no messages to "
+        "send and none to take",
+        c.append.stream));
+  }
+  if (c.append.events.empty() && !c.send.empty()) {
+    return Status::InvalidArgument(fmt::format(
+        "stream '{}' sends {} messages without events: a message is "
+        "written with the event that sends it",
+        c.append.stream, c.send.size()));
+  }
+  if (c.send.size() + c.take.size() > kMaxMessagesPerCommit) {
+    return Status::InvalidArgument(fmt::format(
+        "a message commit for stream '{}' sends {} and takes {} messages; "
+        "at most {} together",
+        c.append.stream, c.send.size(), c.take.size(), kMaxMessagesPerCommit));
+  }
+  for (size_t i = 0; i < c.send.size(); ++i) {
+    Status s = ValidateMessage(c.send[i], c.append.events.size(), i);
+    if (!s.ok()) return s;
+  }
+  for (size_t i = 0; i < c.take.size(); ++i) {
+    const TakenMessage& t = c.take[i];
+    Status s = ValidateStreamName(t.id.sender);
+    if (!s.ok() || t.id.seq == 0 || t.key.position == 0 || t.key.n != t.id.n) {
+      return Status::InvalidArgument(fmt::format(
+          "message {} to take: not an outbox entry and id as Waiting or "
+          "Commit gave them ({}, sender '{}' seq {} #{})",
+          i, Describe(t.key), t.id.sender, t.id.seq, t.id.n));
+    }
+  }
+  return Status::OK();
+}
+
+class InStore final : public MessageStore {
+ public:
+  explicit InStore(MessagesImpl* impl) : impl_(impl) {}
+  void Commit(MessageCommit commit, CommitCallback done) override {
+    impl_->Commit(std::move(commit), std::move(done));
+  }
+  using MessageStore::Commit;
+  Result<std::vector<StoredMessage>> Waiting(MessageKey after,
+                                             size_t max) override {
+    return impl_->Waiting(after, max);
+  }
+  Result<DeliveryId> LastTaken(std::string_view receiver,
+                               std::string_view sender) override {
+    return impl_->LastTaken(receiver, sender);
+  }
+
+ private:
+  MessagesImpl* impl_;
+};
+
+}  // namespace
+
+// One MessageCommit inside the group commit. Checks every message to take
+// first (nothing written yet, so a refusal writes nothing), then appends,
+// then writes the sent messages and the takes.
+class MessagesImpl::CommitOp final : public WriteOp {
+ public:
+  CommitOp(MessagesImpl* owner, MDB_dbi outbox, MDB_dbi inbox,
+           MessageCommit commit, std::unique_ptr<PreparedAppend> append,
+           MessageStore::CommitCallback done)
+      : owner_(owner),
+        outbox_(outbox),
+        inbox_(inbox),
+        stream_(std::move(commit.append.stream)),
+        events_(commit.append.events.size()),
+        send_(std::move(commit.send)),
+        take_(std::move(commit.take)),
+        append_(std::move(append)),
+        done_(std::move(done)) {
+    bytes_ = (append_ ? append_->bytes() : 0) + 64;
+    for (const OutgoingMessage& m : send_) {
+      bytes_ += kOutboxFixed + 64 + m.receiver.size() + m.command.type.size() +
+                m.command.payload.size() + m.command.metadata.size();
+    }
+    bytes_ += take_.size() * (kInboxBytes + 2 * kMaxStreamNameBytes + 64);
+  }
+  size_t bytes() const override { return bytes_; }
+
+  int Apply(MDB_txn* txn, Status* op_status) override {
+    result_ = {};
+    int rc = CheckTakes(txn, op_status);
+    if (rc != 0 || !op_status->ok()) return rc;
+    bool repeat = false;
+    if (append_) {
+      JournalLink::StreamHead before;
+      Status found = owner_->journal_.writer_lookup(txn, stream_, &before, &rc);
+      if (rc != 0) return rc;
+      rc = append_->Apply(txn, op_status);
+      if (rc != 0 || !op_status->ok()) return rc;
+      result_.append = append_->result();
+      // An idempotent retry of stored events writes nothing and answers as
+      // the first time; its messages were written the first time.
+      repeat = found.ok() && result_.append.last_seq <= before.head;
+      if (repeat && !take_.empty()) {
+        *op_status = Status::InvalidArgument(fmt::format(
+            "stream '{}': the events are stored already (their ids repeat "
+            "an earlier append), so no message can be taken with them",
+            stream_));
+        return 0;
+      }
+      const AppendResult& r = result_.append;
+      if (r.last_seq - r.first_seq + 1 != events_ ||
+          r.last_position - r.first_position + 1 != events_) {
+        return EINVAL;  // the journal broke its contract: doom the group
+      }
+    }
+    const int64_t now = owner_->clock_->NowNanos();
+    std::map<size_t, uint32_t> next_n;  // per event of the append
+    for (OutgoingMessage& m : send_) {
+      const size_t i = std::min(m.with_event, events_ - 1);
+      StoredMessage s;
+      s.key = {result_.append.first_position + i, next_n[i]++};
+      s.id = {stream_, result_.append.first_seq + i, s.key.n};
+      s.receiver_type = m.receiver_type;
+      s.receiver = m.receiver;
+      s.type = m.command.type;
+      s.schema_version = m.command.schema_version;
+      s.payload = m.command.payload;
+      s.metadata = m.command.metadata;
+      s.sent_ns = now;
+      if (!repeat) {
+        const std::string record = EncodeOutbox(s);
+        OutboxKeyBytes key(s.key);
+        MDB_val k = key.val();
+        MDB_val v{record.size(), const_cast<char*>(record.data())};
+        rc = mdb_put(txn, outbox_, &k, &v, MDB_NOOVERWRITE);
+        if (rc != 0) return rc == MDB_KEYEXIST ? EINVAL : rc;
+      }
+      result_.sent.push_back(std::move(s));
+    }
+    for (const TakenMessage& t : take_) {
+      OutboxKeyBytes key(t.key);
+      MDB_val k = key.val();
+      rc = mdb_del(txn, outbox_, &k, nullptr);
+      if (rc != 0) return rc == MDB_NOTFOUND ? EINVAL : rc;
+      const std::string inbox_key = InboxKey(stream_, t.id.sender);
+      char record[kInboxBytes];
+      PutLittle64(record, t.id.seq);
+      PutLittle32(record + 8, t.id.n);
+      PutLittle64(record + 12, Checksum(record, 12));
+      MDB_val ik{inbox_key.size(), const_cast<char*>(inbox_key.data())};
+      MDB_val iv{kInboxBytes, record};
+      rc = mdb_put(txn, inbox_, &ik, &iv, 0);
+      if (rc != 0) return rc;
+    }
+    return 0;
+  }
+
+  void Done(Status status) override {
+    if (status.ok()) {
+      done_(std::move(result_));
+    } else {
+      done_(std::move(status));
+    }
+  }
+
+ private:
+  // Every message to take must wait in the outbox for this stream, with
+  // the id it was taken with, and come after what the inbox holds (and
+  // after the earlier takes of this commit) for its sender.
+  int CheckTakes(MDB_txn* txn, Status* op_status) {
+    std::map<std::string, DeliveryId, std::less<>> last;
+    for (const TakenMessage& t : take_) {
+      OutboxKeyBytes key(t.key);
+      MDB_val k = key.val();
+      MDB_val v;
+      int rc = mdb_get(txn, outbox_, &k, &v);
+      if (rc == MDB_NOTFOUND) {
+        *op_status = Status::NotFound(fmt::format(
+            "stream '{}' cannot take the message {} (sender '{}' seq {} #{}): "
+            "it is not waiting in the outbox (taken already, or never sent)",
+            stream_, Describe(t.key), t.id.sender, t.id.seq, t.id.n));
+        return 0;
+      }
+      if (rc != 0) return rc;
+      StoredMessage m;
+      if (!DecodeOutbox(AsView(k), AsView(v), &m)) {
+        *op_status = Status::Corruption(fmt::format(
+            "{} is damaged ({} bytes, checksum or lengths do not match)",
+            Describe(t.key), v.mv_size));
+        return 0;
+      }
+      if (m.receiver != stream_ || !(m.id == t.id)) {
+        *op_status = Status::NotFound(fmt::format(
+            "stream '{}' cannot take the message {}: it is there for '{}' "
+            "from '{}' seq {} #{}, not from '{}' seq {} #{}",
+            stream_, Describe(t.key), m.receiver, m.id.sender, m.id.seq, m.id.n,
+            t.id.sender, t.id.seq, t.id.n));
+        return 0;
+      }
+      auto it = last.find(t.id.sender);
+      if (it == last.end()) {
+        DeliveryId stored;
+        const std::string inbox_key = InboxKey(stream_, t.id.sender);
+        MDB_val ik{inbox_key.size(), const_cast<char*>(inbox_key.data())};
+        MDB_val iv;
+        rc = mdb_get(txn, inbox_, &ik, &iv);
+        if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+        if (rc == 0 && !DecodeInbox(iv, &stored)) {
+          *op_status = Status::Corruption(fmt::format(
+              "the inbox record of '{}' for sender '{}' is damaged ({} "
+              "bytes)",
+              stream_, t.id.sender, iv.mv_size));
+          return 0;
+        }
+        it = last.emplace(t.id.sender, stored).first;
+      }
+      if (!Before(it->second, t.id)) {
+        *op_status = Status::Conflict(
+            fmt::format("stream '{}' cannot take the message from '{}' seq "
+                        "{} #{}: it has taken seq {} #{} from that sender "
+                        "already, and one sender's messages are taken in "
+                        "order",
+                        stream_, t.id.sender, t.id.seq, t.id.n, it->second.seq,
+                        it->second.n),
+            it->second.seq);
+        return 0;
+      }
+      it->second = t.id;
+    }
+    return 0;
+  }
+
+  MessagesImpl* owner_;
+  MDB_dbi outbox_;
+  MDB_dbi inbox_;
+  std::string stream_;
+  size_t events_;
+  std::vector<OutgoingMessage> send_;
+  std::vector<TakenMessage> take_;
+  std::unique_ptr<PreparedAppend> append_;
+  MessageStore::CommitCallback done_;
+  size_t bytes_ = 0;
+  MessageCommitResult result_;
+};
+
+Result<std::unique_ptr<MessagesImpl>> MessagesImpl::Open(
+    Env* env, Writer* writer, std::shared_ptr<Clock> clock,
+    JournalLink journal) {
+  std::unique_ptr<MessagesImpl> out(
+      new MessagesImpl(env, writer, std::move(clock), std::move(journal)));
+  if (!env->read_only()) {
+    Result<MDB_dbi> outbox = env->OpenDatabase(kOutbox);
+    if (!outbox.ok()) return outbox.status();
+    Result<MDB_dbi> inbox = env->OpenDatabase(kInbox);
+    if (!inbox.ok()) return inbox.status();
+    out->dbis_ = {*outbox, *inbox};
+  }
+  return out;
+}
+
+Result<MessagesImpl::Dbis> MessagesImpl::Handles() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!env_->read_only() || (dbis_.outbox && dbis_.inbox)) return dbis_;
+  // A read-only store written before messages existed has neither table
+  // until its owner opens it again.
+  for (auto [name, dbi] :
+       {std::pair{kOutbox, &dbis_.outbox}, std::pair{kInbox, &dbis_.inbox}}) {
+    if (*dbi) continue;
+    Result<std::optional<MDB_dbi>> found = env_->OpenDatabaseIfPresent(name);
+    if (!found.ok()) return found.status();
+    *dbi = *found;
+  }
+  return dbis_;
+}
+
+void MessagesImpl::Commit(MessageCommit commit,
+                          MessageStore::CommitCallback done) {
+  auto refuse = [&](Status s) { done(std::move(s)); };
+  if (writer_ == nullptr) {
+    return refuse(Status::InvalidArgument(
+        fmt::format("store {} is open read-only; messages cannot be sent or "
+                    "taken",
+                    env_->dir())));
+  }
+  if (Status s = ValidateCommit(commit); !s.ok()) return refuse(s);
+  std::unique_ptr<PreparedAppend> append;
+  if (!commit.append.events.empty()) {
+    Result<std::unique_ptr<PreparedAppend>> prepared =
+        journal_.prepare_append(commit.append);
+    if (!prepared.ok()) return refuse(prepared.status());
+    append = std::move(prepared).value();
+  }
+  const MDB_dbi outbox = *dbis_.outbox, inbox = *dbis_.inbox;
+  writer_->Submit(
+      std::make_unique<CommitOp>(this, outbox, inbox, std::move(commit),
+                                 std::move(append), std::move(done)));
+}
+
+Result<std::vector<StoredMessage>> MessagesImpl::Waiting(MessageKey after,
+                                                         size_t max) {
+  std::vector<StoredMessage> out;
+  Result<Dbis> dbis = Handles();
+  if (!dbis.ok()) return dbis.status();
+  if (!dbis->outbox || max == 0) return out;
+  Result<ReadTxn> txn = env_->BeginRead();
+  if (!txn.ok()) return txn.status();
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn->get(), *dbis->outbox, &cur);
+  if (rc != 0) return MdbStatus(rc, "reading the outbox");
+  OutboxKeyBytes start(after);
+  MDB_val k = start.val();
+  MDB_val v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  Status status;
+  for (; rc == 0 && out.size() < max;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    StoredMessage m;
+    if (!DecodeOutbox(AsView(k), AsView(v), &m)) {
+      MessageKey at;
+      if (k.mv_size == kOutboxKeyBytes) {
+        at = {GetBig64(static_cast<const char*>(k.mv_data)),
+              GetBig32(static_cast<const char*>(k.mv_data) + 8)};
+      }
+      status = Status::Corruption(fmt::format(
+          "{} in {} is damaged ({} bytes, checksum or lengths do not match)",
+          Describe(at), env_->dir(), v.mv_size));
+      break;
+    }
+    if (m.key <= after) continue;  // `after` itself
+    out.push_back(std::move(m));
+  }
+  mdb_cursor_close(cur);
+  if (!status.ok()) return status;
+  if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus(rc, "reading the outbox");
+  return out;
+}
+
+Result<DeliveryId> MessagesImpl::LastTaken(std::string_view receiver,
+                                           std::string_view sender) {
+  if (Status s = ValidateStreamName(receiver); !s.ok()) return s;
+  if (Status s = ValidateStreamName(sender); !s.ok()) return s;
+  DeliveryId out{std::string(sender), 0, 0};
+  Result<Dbis> dbis = Handles();
+  if (!dbis.ok()) return dbis.status();
+  if (!dbis->inbox) return out;
+  Result<ReadTxn> txn = env_->BeginRead();
+  if (!txn.ok()) return txn.status();
+  const std::string key = InboxKey(receiver, sender);
+  MDB_val k{key.size(), const_cast<char*>(key.data())};
+  MDB_val v;
+  int rc = mdb_get(txn->get(), *dbis->inbox, &k, &v);
+  if (rc == MDB_NOTFOUND) return out;
+  if (rc != 0) return MdbStatus(rc, "reading the inbox");
+  if (!DecodeInbox(v, &out)) {
+    return Status::Corruption(fmt::format(
+        "the inbox record of '{}' for sender '{}' in {} is damaged ({} "
+        "bytes)",
+        receiver, sender, env_->dir(), v.mv_size));
+  }
+  return out;
+}
+
+}  // namespace memoir::internal
+
+namespace memoir {
+
+Result<MessageCommitResult> MessageStore::Commit(MessageCommit commit) {
+  std::promise<Result<MessageCommitResult>> promise;
+  std::future<Result<MessageCommitResult>> future = promise.get_future();
+  Commit(std::move(commit), [&promise](Result<MessageCommitResult> r) {
+    promise.set_value(std::move(r));
+  });
+  return future.get();
+}
+
+Result<std::unique_ptr<MessageStore>> InStoreMessages(Store& store) {
+  Result<internal::StoreParts> parts = internal::StoreInternal::PartsOf(store);
+  if (!parts.ok()) return parts.status();
+  return std::unique_ptr<MessageStore>(
+      std::make_unique<internal::InStore>(parts->messages));
+}
+
+}  // namespace memoir

@@ -1,0 +1,71 @@
+// The store's durable messages (memoir/message_store.h), in two tables:
+//
+//   outbox: position (big-endian 64) ++ n (big-endian 32)
+//           -> seq, sent_ns (little-endian 64 each), schema_version and the
+//              lengths of sender, receiver type, receiver, type and
+//              metadata (little-endian 32 each), those five strings, the
+//              payload, and a checksum (XXH3-64) of everything before it
+//   inbox:  receiver ++ \0 ++ sender
+//           -> seq (little-endian 64), n (little-endian 32), checksum
+//
+// Both are written only by the writer thread, inside the transaction of
+// the append they go with (MessagesImpl::Commit's op).
+#ifndef MEMOIR_STORE_MESSAGES_H_
+#define MEMOIR_STORE_MESSAGES_H_
+
+#include <lmdb.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "memoir/clock.h"
+#include "memoir/message_store.h"
+#include "snapshot/snapshot_store_impl.h"
+#include "storage/env.h"
+#include "storage/writer.h"
+
+namespace memoir::internal {
+
+class MessagesImpl {
+ public:
+  // Opens the tables, creating them in a writable store; `writer` is null
+  // in a read-only one. Call before the writer starts. `journal` gives the
+  // appends (JournalLink::prepare_append) and the streams' heads.
+  static Result<std::unique_ptr<MessagesImpl>> Open(
+      Env* env, Writer* writer, std::shared_ptr<Clock> clock,
+      JournalLink journal);
+
+  void Commit(MessageCommit commit, MessageStore::CommitCallback done);
+  Result<std::vector<StoredMessage>> Waiting(MessageKey after, size_t max);
+  Result<DeliveryId> LastTaken(std::string_view receiver,
+                               std::string_view sender);
+
+ private:
+  class CommitOp;
+  struct Dbis {
+    std::optional<MDB_dbi> outbox, inbox;
+  };
+  MessagesImpl(Env* env, Writer* writer, std::shared_ptr<Clock> clock,
+               JournalLink journal)
+      : env_(env),
+        writer_(writer),
+        clock_(std::move(clock)),
+        journal_(std::move(journal)) {}
+  // The handles; in a read-only store, those its owner has created so far.
+  Result<Dbis> Handles();
+
+  Env* env_;
+  Writer* writer_;
+  std::shared_ptr<Clock> clock_;
+  JournalLink journal_;
+  std::mutex mu_;  // guards dbis_ in a read-only store
+  Dbis dbis_;
+};
+
+}  // namespace memoir::internal
+
+#endif  // MEMOIR_STORE_MESSAGES_H_

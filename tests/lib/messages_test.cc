@@ -1,0 +1,311 @@
+// Durable messages in the store (memoir/message_store.h): a message is
+// written with the event that sends it or not at all, and taken with the
+// receiver's events, inbox record and removal from the outbox or not at
+// all. Failure paths first.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "memoir/message_store.h"
+#include "memoir/store.h"
+#include "support/lmdb_pages.h"
+#include "support/open_store.h"
+#include "support/temp_dir.h"
+
+namespace memoir {
+namespace {
+
+using test::FastStore;
+using test::OpenStoreOrFail;
+
+EventData Ev(std::string type) { return {std::move(type), "e", 1, {}}; }
+
+OutgoingMessage To(std::string receiver, std::string command,
+                   size_t with_event = OutgoingMessage{}.with_event) {
+  OutgoingMessage m;
+  m.receiver_type = "account";
+  m.receiver = std::move(receiver);
+  m.command = {std::move(command), "payload-" + m.receiver, 2, {}};
+  m.command.metadata = "meta";
+  m.with_event = with_event;
+  return m;
+}
+
+std::unique_ptr<MessageStore> Messages(Store& store) {
+  auto m = InStoreMessages(store);
+  REQUIRE_MESSAGE(m.ok(), m.status().ToString());
+  return std::move(m).value();
+}
+
+std::vector<StoredMessage> AllWaiting(MessageStore& m) {
+  auto w = m.Waiting({}, 1000);
+  REQUIRE_MESSAGE(w.ok(), w.status().ToString());
+  return *w;
+}
+
+uint64_t Head(Store& store, const std::string& stream) {
+  auto h = store.journal().Head(stream);
+  return h.ok() ? *h : 0;
+}
+
+MessageCommitResult Send(MessageStore& m, const std::string& sender,
+                         std::vector<OutgoingMessage> send, int events = 1) {
+  MessageCommit c;
+  c.append.stream = sender;
+  for (int i = 0; i < events; ++i) c.append.events.push_back(Ev("Sent"));
+  c.send = std::move(send);
+  auto r = m.Commit(std::move(c));
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  return *r;
+}
+
+Status Take(MessageStore& m, const std::string& receiver,
+            const StoredMessage& message, int events = 1,
+            Expected expected = Expected::Any()) {
+  MessageCommit c;
+  c.append.stream = receiver;
+  c.append.expected = expected;
+  for (int i = 0; i < events; ++i) c.append.events.push_back(Ev("Taken"));
+  c.take.push_back({message.key, message.id});
+  return m.Commit(std::move(c)).status();
+}
+
+TEST_CASE(
+    "a message commit refuses bad arguments and a read-only store, and "
+    "writes nothing") {
+  test::TempDir dir;
+  {
+    auto store = OpenStoreOrFail(dir.path(), FastStore());
+    auto m = Messages(*store);
+    auto refused = [&](MessageCommit c, const char* says) {
+      Status s = m->Commit(std::move(c)).status();
+      CHECK(s.IsInvalidArgument());
+      CHECK_MESSAGE(s.ToString().find(says) != std::string::npos, s.ToString());
+    };
+    MessageCommit c;
+    c.append.stream = "sender";
+    refused(c, "no events, no messages to send and none to take");
+    c.send.push_back(To("r", "Debit"));
+    refused(c, "without events");
+    c.append.events.push_back(Ev("Sent"));
+    c.send[0].with_event = 1;
+    refused(c, "with_event 1 is past the append's 1 events");
+    c.send[0] = To("r", "Debit");
+    c.send[0].receiver_type.clear();
+    refused(c, "a receiver type must be 1 to 255 bytes");
+    c.send[0] = To("", "Debit");
+    refused(c, "receiver");
+    c.send[0] = To("r", "");
+    refused(c, "a command type must be 1 to");
+    c.send[0] = To("r", "Debit");
+    c.take.push_back({{0, 0}, {"s", 1, 0}});
+    refused(c, "not an outbox entry and id");
+    c.take.clear();
+    c.append.stream = "";
+    CHECK(m->Commit(c).status().IsInvalidArgument());
+    CHECK(AllWaiting(*m).empty());
+    CHECK(Head(*store, "sender") == 0);
+  }
+  auto store = test::OpenReadOnlyOrFail(dir.path());
+  auto m = Messages(*store);
+  MessageCommit c;
+  c.append = {"sender", Expected::Any(), {Ev("Sent")}};
+  c.send.push_back(To("r", "Debit"));
+  Status s = m->Commit(std::move(c)).status();
+  CHECK(s.IsInvalidArgument());
+  CHECK(s.ToString().find("read-only") != std::string::npos);
+  CHECK(AllWaiting(*m).empty());
+}
+
+TEST_CASE("a refused append writes neither its events nor its messages") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto m = Messages(*store);
+  MessageCommit c;
+  c.append = {"sender", Expected::At(5), {Ev("Sent")}};
+  c.send.push_back(To("r", "Debit"));
+  Status s = m->Commit(std::move(c)).status();
+  CHECK(s.IsConflict());
+  CHECK(AllWaiting(*m).empty());
+  CHECK(Head(*store, "sender") == 0);
+}
+
+TEST_CASE(
+    "sent messages wait in commit order, with delivery ids from the event "
+    "each was sent with") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto m = Messages(*store);
+  REQUIRE(store->journal().Append("other", Expected::Any(), {Ev("X")}).ok());
+  MessageCommitResult r =
+      Send(*m, "sender",
+           {To("a", "Debit", 0), To("b", "Credit"), To("c", "Note", 0)},
+           /*events=*/3);
+  CHECK(r.append.first_seq == 1);
+  CHECK(r.append.first_position == 2);
+  REQUIRE(r.sent.size() == 3);
+  CHECK(r.sent[0].id == DeliveryId{"sender", 1, 0});
+  CHECK(r.sent[0].key == MessageKey{2, 0});
+  CHECK(r.sent[1].id == DeliveryId{"sender", 3, 0});
+  CHECK(r.sent[1].key == MessageKey{4, 0});
+  CHECK(r.sent[2].id == DeliveryId{"sender", 1, 1});
+  CHECK(r.sent[2].key == MessageKey{2, 1});
+  std::vector<StoredMessage> waiting = AllWaiting(*m);
+  REQUIRE(waiting.size() == 3);
+  CHECK(waiting[0].receiver == "a");
+  CHECK(waiting[1].receiver == "c");
+  CHECK(waiting[2].receiver == "b");
+  const StoredMessage& b = waiting[2];
+  CHECK(b.receiver_type == "account");
+  CHECK(b.type == "Credit");
+  CHECK(b.schema_version == 2);
+  CHECK(b.payload == "payload-b");
+  CHECK(b.metadata == "meta");
+  CHECK(b.sent_ns > 0);
+  // Paging: after a key, up to a count.
+  auto page = m->Waiting(waiting[0].key, 1);
+  REQUIRE(page.ok());
+  REQUIRE(page->size() == 1);
+  CHECK(page->front().key == waiting[1].key);
+  CHECK(m->Waiting(waiting[2].key, 10)->empty());
+  CHECK(m->Waiting({}, 0)->empty());
+}
+
+TEST_CASE(
+    "taking a message commits the receiver's events, its inbox record and "
+    "the removal together; a second take is refused and writes nothing") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto m = Messages(*store);
+  MessageCommitResult sent =
+      Send(*m, "sender", {To("receiver", "Debit"), To("other", "Debit")});
+  const StoredMessage& mine = sent.sent[0];
+  CHECK(m->LastTaken("receiver", "sender")->seq == 0);
+  REQUIRE(Take(*m, "receiver", mine, 2).ok());
+  CHECK(Head(*store, "receiver") == 2);
+  DeliveryId last = m->LastTaken("receiver", "sender").value();
+  CHECK(last == mine.id);
+  std::vector<StoredMessage> waiting = AllWaiting(*m);
+  REQUIRE(waiting.size() == 1);
+  CHECK(waiting[0].receiver == "other");
+  // Again: gone from the outbox, so refused, and no events are written.
+  Status again = Take(*m, "receiver", mine);
+  CHECK(again.IsNotFound());
+  CHECK(again.ToString().find("not waiting in the outbox") !=
+        std::string::npos);
+  CHECK(Head(*store, "receiver") == 2);
+  CHECK(m->LastTaken("receiver", "sender").value() == mine.id);
+}
+
+TEST_CASE(
+    "a take by another receiver or with another id is refused and writes "
+    "nothing") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto m = Messages(*store);
+  StoredMessage msg = Send(*m, "sender", {To("receiver", "Debit")}).sent[0];
+  Status wrong_receiver = Take(*m, "intruder", msg);
+  CHECK(wrong_receiver.IsNotFound());
+  CHECK(wrong_receiver.ToString().find("it is there for 'receiver'") !=
+        std::string::npos);
+  StoredMessage forged = msg;
+  forged.id.seq = 7;
+  CHECK(Take(*m, "receiver", forged).IsNotFound());
+  CHECK(Head(*store, "intruder") == 0);
+  CHECK(Head(*store, "receiver") == 0);
+  CHECK(AllWaiting(*m).size() == 1);
+}
+
+TEST_CASE(
+    "one sender's messages taken out of order are refused, and the earlier "
+    "one stays waiting") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto m = Messages(*store);
+  StoredMessage first = Send(*m, "sender", {To("r", "One")}).sent[0];
+  StoredMessage second = Send(*m, "sender", {To("r", "Two")}).sent[0];
+  REQUIRE(Take(*m, "r", second).ok());
+  Status late = Take(*m, "r", first);
+  CHECK(late.IsConflict());
+  CHECK(late.ToString().find("taken in order") != std::string::npos);
+  CHECK(Head(*store, "r") == 1);
+  std::vector<StoredMessage> waiting = AllWaiting(*m);
+  REQUIRE(waiting.size() == 1);
+  CHECK(waiting[0].id == first.id);
+  // Within one commit too: the second of two takes must follow the first.
+  StoredMessage third = Send(*m, "sender", {To("r", "Three")}).sent[0];
+  StoredMessage fourth = Send(*m, "sender", {To("r", "Four")}).sent[0];
+  MessageCommit c;
+  c.append = {"r", Expected::Any(), {Ev("Taken")}};
+  c.take = {{fourth.key, fourth.id}, {third.key, third.id}};
+  CHECK(m->Commit(c).status().IsConflict());
+  std::swap(c.take[0], c.take[1]);
+  REQUIRE(m->Commit(c).ok());
+  CHECK(m->LastTaken("r", "sender").value() == fourth.id);
+}
+
+TEST_CASE(
+    "a take whose append conflicts leaves the message waiting and the "
+    "inbox as it was; a take without events (a refusal) removes it") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto m = Messages(*store);
+  StoredMessage msg = Send(*m, "sender", {To("r", "Debit")}).sent[0];
+  Status conflict = Take(*m, "r", msg, 1, Expected::At(3));
+  CHECK(conflict.IsConflict());
+  CHECK(AllWaiting(*m).size() == 1);
+  CHECK(m->LastTaken("r", "sender")->seq == 0);
+  REQUIRE(Take(*m, "r", msg, /*events=*/0).ok());
+  CHECK(AllWaiting(*m).empty());
+  CHECK(Head(*store, "r") == 0);
+  CHECK(m->LastTaken("r", "sender").value() == msg.id);
+}
+
+TEST_CASE(
+    "an idempotent retry of a send's events writes its messages once and "
+    "answers with the same keys") {
+  test::TempDir dir;
+  StoreOptions o = FastStore();
+  o.generate_event_ids = true;
+  auto store = OpenStoreOrFail(dir.path(), o);
+  auto m = Messages(*store);
+  MessageCommit c;
+  c.append = {"sender", Expected::Any(), {Ev("Sent")}};
+  c.append.events[0].id = Uuid::Generate();
+  c.send.push_back(To("r", "Debit"));
+  auto first = m->Commit(c);
+  REQUIRE(first.ok());
+  auto retry = m->Commit(c);
+  REQUIRE(retry.ok());
+  CHECK(retry->append.first_seq == first->append.first_seq);
+  REQUIRE(retry->sent.size() == 1);
+  CHECK(retry->sent[0].key == first->sent[0].key);
+  CHECK(AllWaiting(*m).size() == 1);
+  CHECK(Head(*store, "sender") == 1);
+}
+
+TEST_CASE(
+    "a damaged outbox record is named by Waiting and by a take, which "
+    "writes nothing") {
+  test::TempDir dir;
+  StoredMessage msg;
+  {
+    auto store = OpenStoreOrFail(dir.path(), FastStore());
+    auto m = Messages(*store);
+    msg = Send(*m, "sender", {To("r", "Debit")}).sent[0];
+  }
+  REQUIRE(test::FlipFirstRecordByte(dir.path(), "outbox").empty());
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto m = Messages(*store);
+  auto waiting = m->Waiting({}, 10);
+  CHECK(waiting.status().IsCorruption());
+  CHECK(waiting.status().ToString().find("outbox entry 1#0") !=
+        std::string::npos);
+  Status take = Take(*m, "r", msg);
+  CHECK(take.IsCorruption());
+  CHECK(Head(*store, "r") == 0);
+}
+
+}  // namespace
+}  // namespace memoir
