@@ -133,6 +133,7 @@ void SystemImpl::RecoverCell(const CellPtr& cell) {
   }
   c.state = std::move(r->state);
   c.head = r->seq;
+  c.inbox.clear();  // what was taken is read again from the inbox
   // The recovered events' last position is somewhere before the head of
   // the log: an upper bound serves answers that wait for it.
   if (r->seq > 0) {

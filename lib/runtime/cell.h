@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "memoir/actor_system.h"
@@ -79,6 +80,8 @@ struct PendingBatch {
 // What one turn's handled commands produced, on its way to SubmitBatch.
 struct TurnWork {
   std::vector<EventData> events;
+  std::vector<OutgoingMessage> sends;  // with_event: index in `events`
+  std::vector<TakenMessage> takes;
   PendingBatch batch;
   bool snapshot_requested = false;
   DestroyMessage* destroy = nullptr;  // a Destroy ends the turn's run
@@ -124,6 +127,9 @@ struct Cell {
   bool broken_restarts = false;  // ... and it counts as a restart
   Status broken_cause;
   uint64_t events_since_snapshot = 0;
+  // Per sender, the last durable message taken (committed or on its way):
+  // loaded from the inbox on first use, dropped when the state is rebuilt.
+  std::unordered_map<std::string, DeliveryId> inbox;
   // A durable-state actor asked to stop (StateEffect::Stop): it leaves
   // memory at the end of the first turn that finds it idle.
   bool stop_requested = false;

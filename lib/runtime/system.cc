@@ -42,8 +42,20 @@ SystemImpl::SystemImpl(Store& store, ActorSystemOptions options)
     : store_(store),
       options_(std::move(options)),
       executor_(ThreadCount(options_)),
-      maintenance_(1) {
+      maintenance_(1),
+      dispatcher_(
+          [this](const StoredMessage& m, Dispatcher::Done done) {
+            DeliverDurable(m, std::move(done));
+          },
+          [this](std::chrono::milliseconds delay, std::function<void()> task) {
+            if (delay.count() == 0) {
+              executor_.Post(std::move(task));
+            } else {
+              executor_.At(SteadyClock::now() + delay, std::move(task));
+            }
+          }) {
   if (options_.idle_timeout.count() > 0) SweepLater();
+  LoadOutbox();
 }
 
 SystemImpl::~SystemImpl() {
@@ -75,6 +87,8 @@ Status SystemImpl::RegisterBehavior(std::unique_ptr<detail::Behavior> b) {
         fmt::format("actor type '{}' is already registered", name));
   }
   behaviors_.emplace(std::move(name), std::move(b));
+  // Messages that waited for this type go now.
+  dispatcher_.Wake();
   return Status::OK();
 }
 
@@ -402,6 +416,8 @@ Status SystemImpl::Release(std::string_view id) {
       if (!cell->mailbox.empty()) ScheduleLocked(cell);
       Log(LogLevel::kInfo,
           fmt::format("actor '{}' released from quarantine", id));
+      // Its durable messages, held while it was quarantined, go now.
+      dispatcher_.Wake();
       return Status::OK();
     }
   }
@@ -481,6 +497,8 @@ Status SystemImpl::Shutdown(std::chrono::milliseconds timeout) {
   std::lock_guard shutdown_lock(shutdown_mu_);
   if (shut_down_) return Status::OK();
   closing_.store(true);
+  // Waiting durable messages stay in the outbox for the next start.
+  dispatcher_.Stop();
   {
     // Asks waiting for room in a full mailbox give up with kClosed.
     std::lock_guard lock(map_mu_);

@@ -18,8 +18,10 @@
 #include <vector>
 
 #include "memoir/actor_system.h"
+#include "memoir/message_store.h"
 #include "memoir/store.h"
 #include "runtime/cell.h"
+#include "runtime/dispatcher.h"
 #include "runtime/executor.h"
 
 namespace memoir::internal {
@@ -127,8 +129,16 @@ class SystemImpl final : public ActorSystem {
   size_t HandleRun(Cell& cell,
                    std::vector<std::unique_ptr<detail::Message>>& run,
                    TurnWork& work);
-  void SubmitBatch(const CellPtr& cell, std::vector<EventData> events,
-                   uint64_t first_head, PendingBatch batch);
+  void SubmitBatch(const CellPtr& cell, TurnWork work, uint64_t first_head);
+  // A durable message taken by `cell` already (its inbox holds the id or
+  // a later one of the same sender). Loads the inbox record on first use.
+  Result<bool> TakenAlready(Cell& cell, const TakenMessage& taken);
+
+  // --- messages.cc ---
+  // Hands a durable message from the outbox to its receiver.
+  void DeliverDurable(const StoredMessage& message, Dispatcher::Done done);
+  // Gives the dispatcher every message waiting in the outbox.
+  void LoadOutbox();
   void MaybeSnapshot(Cell& cell, bool requested);
   void Restart(const CellPtr& cell);
   void QuarantineLocked(Cell& cell, const std::string& why);
@@ -175,6 +185,10 @@ class SystemImpl final : public ActorSystem {
 
   Executor executor_;
   Executor maintenance_;  // blocking snapshot retention and event deletion
+  // Durable messages; null when the store keeps none (not made by
+  // Store::Open): an Effect::Send then fails its command's commit.
+  std::unique_ptr<MessageStore> messages_;
+  Dispatcher dispatcher_;
 };
 
 }  // namespace memoir::internal

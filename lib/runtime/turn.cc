@@ -128,7 +128,10 @@ void SystemImpl::ProcessCompletion(const CellPtr& cell, Completion completion) {
     if (batch.result->ok()) {
       c.committed_batch = batch.id;
       c.committed_seq.store(batch.last_seq);
-      c.committed_position = batch.result->value().last_position;
+      // A batch of takes alone (refused messages) appended nothing.
+      if (batch.events > 0) {
+        c.committed_position = batch.result->value().last_position;
+      }
       counters_.events.fetch_add(batch.events);
       counters_.appends.fetch_add(1);
       // Not after a Destroy or a quarantine dropped the state.
@@ -238,6 +241,18 @@ size_t SystemImpl::HandleRun(Cell& c,
                     c.id)));
       continue;
     }
+    if (m.taken) {
+      Result<bool> taken = TakenAlready(c, *m.taken);
+      if (!taken.ok() || *taken) {
+        Finish(m, taken.ok() ? Status::NotFound(fmt::format(
+                                   "actor '{}' has taken the message from "
+                                   "'{}' seq {} #{} already",
+                                   c.id, m.taken->id.sender, m.taken->id.seq,
+                                   m.taken->id.n))
+                             : taken.status());
+        continue;
+      }
+    }
     detail::HandleOutcome out = c.behavior->Handle(*c.state, m, c.head);
     counters_.commands.fetch_add(1);
     PendingReply reply{std::move(run[i]), 0, Status::OK(), nullptr};
@@ -264,6 +279,10 @@ size_t SystemImpl::HandleRun(Cell& c,
         work.batch.events += out.events.size();
         work.snapshot_requested |= out.snapshot_requested;
         for (EventData& e : out.events) work.events.push_back(std::move(e));
+        for (OutgoingMessage& s : out.sends) {
+          s.with_event = work.events.size() - 1;  // the command's last
+          work.sends.push_back(std::move(s));
+        }
         reply.then = std::move(out.then);
         break;
       case detail::HandleOutcome::Kind::kRespond:
@@ -282,9 +301,30 @@ size_t SystemImpl::HandleRun(Cell& c,
         SetBroken(c, /*counts_as_restart=*/true, out.error);
         break;
     }
+    // A handled durable message is taken with the batch, a refusal too.
+    if (m.taken && (reply.status.ok() || reply.status.IsRejected())) {
+      work.takes.push_back(*m.taken);
+      c.inbox[m.taken->id.sender] = m.taken->id;
+    }
     c.replies.push_back(std::move(reply));
   }
   return i;
+}
+
+Result<bool> SystemImpl::TakenAlready(Cell& c, const TakenMessage& taken) {
+  auto it = c.inbox.find(taken.id.sender);
+  if (it == c.inbox.end()) {
+    if (!messages_) {
+      return Status::InvalidArgument(
+          "this store keeps no durable messages (not opened by Store::Open)");
+    }
+    Result<DeliveryId> last = messages_->LastTaken(c.id, taken.id.sender);
+    if (!last.ok()) return last.status();
+    it = c.inbox.emplace(taken.id.sender, *last).first;
+  }
+  const DeliveryId& last = it->second;
+  return !(last.seq < taken.id.seq ||
+           (last.seq == taken.id.seq && last.n < taken.id.n));
 }
 
 void SystemImpl::HandleMessages(const CellPtr& cell, bool on_caller_thread) {
@@ -304,41 +344,62 @@ void SystemImpl::HandleMessages(const CellPtr& cell, bool on_caller_thread) {
     c.in_turn = 0;
     RoomMadeLocked(c);
   }
-  if (!work.events.empty()) {
+  DestroyMessage* destroy = work.destroy;
+  const bool snapshot_requested = work.snapshot_requested;
+  if (!work.events.empty() || !work.takes.empty()) {
     work.batch.id = ++c.last_batch;
     work.batch.last_seq = c.head;
     // A failed apply damaged the state: publish nothing from it.
     if (!c.broken) work.batch.state = c.behavior->Copy(*c.state);
-    SubmitBatch(cell, std::move(work.events), first_head,
-                std::move(work.batch));
+    SubmitBatch(cell, std::move(work), first_head);
   }
   for (size_t k = handled_from; k < c.replies.size(); ++k) {
     c.replies[k].batch = c.last_batch;
   }
   c.pending_seq.store(c.head);
   if (!c.broken && c.head > first_head) {
-    MaybeSnapshot(c, work.snapshot_requested);
+    MaybeSnapshot(c, snapshot_requested);
   }
   if (!on_caller_thread) ReleaseReplies(c);
-  if (work.destroy != nullptr) RunDestroy(cell, *work.destroy);
+  if (destroy != nullptr) RunDestroy(cell, *destroy);
 }
 
-void SystemImpl::SubmitBatch(const CellPtr& cell, std::vector<EventData> events,
-                             uint64_t first_head, PendingBatch batch) {
+void SystemImpl::SubmitBatch(const CellPtr& cell, TurnWork work,
+                             uint64_t first_head) {
   Cell& c = *cell;
-  c.events_since_snapshot += batch.events;
-  uint64_t id = batch.id;
-  c.batches.push_back(std::move(batch));
+  c.events_since_snapshot += work.batch.events;
+  uint64_t id = work.batch.id;
+  c.batches.push_back(std::move(work.batch));
   {
     std::lock_guard lock(c.mu);
     ++c.in_flight;
   }
-  StreamAppend request{c.id, Expected::At(first_head), std::move(events)};
-  store_.journal().Append(
-      std::move(request), [this, cell, id](Result<AppendResult> result) {
-        std::lock_guard lock(cell->mu);
-        cell->completions.push_back(Completion{id, std::move(result)});
-        ScheduleLocked(cell);
+  auto complete = [this, cell, id](Result<AppendResult> result) {
+    std::lock_guard lock(cell->mu);
+    cell->completions.push_back(Completion{id, std::move(result)});
+    ScheduleLocked(cell);
+  };
+  StreamAppend request{c.id, Expected::At(first_head), std::move(work.events)};
+  if (work.sends.empty() && work.takes.empty()) {
+    store_.journal().Append(std::move(request), std::move(complete));
+    return;
+  }
+  if (!messages_) {
+    complete(Status::InvalidArgument(fmt::format(
+        "actor '{}' sends or takes durable messages, but this store keeps "
+        "none (it was not opened by Store::Open)",
+        c.id)));
+    return;
+  }
+  // The events, the messages sent with them and those taken, in one
+  // transaction; the sent ones go to the dispatcher once committed.
+  messages_->Commit(
+      MessageCommit{std::move(request), std::move(work.sends),
+                    std::move(work.takes)},
+      [this, complete = std::move(complete)](Result<MessageCommitResult> r) {
+        if (!r.ok()) return complete(r.status());
+        if (!r->sent.empty()) dispatcher_.Add(std::move(r->sent));
+        complete(r->append);
       });
 }
 

@@ -221,6 +221,7 @@ class MessagesImpl::CommitOp final : public WriteOp {
         outbox_(outbox),
         inbox_(inbox),
         stream_(std::move(commit.append.stream)),
+        expected_(commit.append.expected),
         events_(commit.append.events.size()),
         send_(std::move(commit.send)),
         take_(std::move(commit.take)),
@@ -239,6 +240,31 @@ class MessagesImpl::CommitOp final : public WriteOp {
     result_ = {};
     int rc = CheckTakes(txn, op_status);
     if (rc != 0 || !op_status->ok()) return rc;
+    if (!append_) {
+      // No events: the expectation still holds the takes to the stream's
+      // head (an actor's refusal must not outlive a failed earlier write).
+      JournalLink::StreamHead st;
+      Status found = owner_->journal_.writer_lookup(txn, stream_, &st, &rc);
+      if (rc != 0) return rc;
+      if (!found.ok() && !found.IsNotFound()) {
+        *op_status = found;
+        return 0;
+      }
+      if (found.ok() && st.deleted) {
+        *op_status = Status::StreamDeleted(fmt::format(
+            "stream '{}' is deleted; it cannot take messages", stream_));
+        return 0;
+      }
+      const uint64_t head = found.ok() ? st.head : 0;
+      if (!expected_.Holds(head)) {
+        *op_status = Status::Conflict(
+            fmt::format("stream '{}' is at seq {}, not at the seq the "
+                        "message commit expected",
+                        stream_, head),
+            head);
+        return 0;
+      }
+    }
     bool repeat = false;
     if (append_) {
       JournalLink::StreamHead before;
@@ -384,6 +410,7 @@ class MessagesImpl::CommitOp final : public WriteOp {
   MDB_dbi outbox_;
   MDB_dbi inbox_;
   std::string stream_;
+  Expected expected_;
   size_t events_;
   std::vector<OutgoingMessage> send_;
   std::vector<TakenMessage> take_;

@@ -247,7 +247,8 @@ TEST_CASE(
 
 TEST_CASE(
     "a take whose append conflicts leaves the message waiting and the "
-    "inbox as it was; a take without events (a refusal) removes it") {
+    "inbox as it was; a take without events (a refusal) removes it, if "
+    "the stream is where it expects") {
   test::TempDir dir;
   auto store = OpenStoreOrFail(dir.path(), FastStore());
   auto m = Messages(*store);
@@ -256,7 +257,9 @@ TEST_CASE(
   CHECK(conflict.IsConflict());
   CHECK(AllWaiting(*m).size() == 1);
   CHECK(m->LastTaken("r", "sender")->seq == 0);
-  REQUIRE(Take(*m, "r", msg, /*events=*/0).ok());
+  CHECK(Take(*m, "r", msg, /*events=*/0, Expected::At(2)).IsConflict());
+  CHECK(AllWaiting(*m).size() == 1);
+  REQUIRE(Take(*m, "r", msg, /*events=*/0, Expected::At(0)).ok());
   CHECK(AllWaiting(*m).empty());
   CHECK(Head(*store, "r") == 0);
   CHECK(m->LastTaken("r", "sender").value() == msg.id);

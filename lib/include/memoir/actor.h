@@ -66,6 +66,7 @@
 
 #include "memoir/codec.h"
 #include "memoir/journal.h"
+#include "memoir/message_store.h"
 #include "memoir/snapshot_store.h"
 
 namespace memoir {
@@ -114,11 +115,31 @@ class Effect {
     return std::move(*this);
   }
 
+  // Sends `command` to actor `id` of type Target, durably: the message is
+  // written with this command's events, in the same transaction, and
+  // delivered once they are committed, exactly once even across crashes
+  // (the receiver takes it in the transaction of its own events). Needs
+  // events (Persist): a Send with none fails the command. One sender's
+  // messages to one receiver arrive in the order they were sent. Target
+  // needs a CommandCodec (an event codec's shape, for its Command). A
+  // rejection by the receiver also takes the message. Throws what the
+  // codec throws (the command then fails, writing nothing).
+  template <typename Target>
+  Effect&& Send(std::string id, const typename Target::Command& command) && {
+    OutgoingMessage m;
+    m.receiver_type = std::string(Target::kTypeName);
+    m.receiver = std::move(id);
+    m.command = Target::CommandCodec::Encode(command);
+    sends_.push_back(std::move(m));
+    return std::move(*this);
+  }
+
   bool rejected() const { return rejection_.has_value(); }
   const std::string& rejection() const { return *rejection_; }
   std::vector<Event>& events() { return events_; }
   Reply& reply() { return *reply_; }
   std::function<void(ActorSystem&)>& then() { return then_; }
+  std::vector<OutgoingMessage>& sends() { return sends_; }
 
  private:
   Effect() = default;
@@ -128,6 +149,7 @@ class Effect {
   std::optional<Reply> reply_;
   std::optional<std::string> rejection_;
   std::function<void(ActorSystem&)> then_;
+  std::vector<OutgoingMessage> sends_;
 };
 
 // A reply that carries nothing but "done".

@@ -98,7 +98,8 @@ struct TakenMessage {
 
 // One transaction: append.events (there may be none), every message in
 // `send` (they need at least one event to go with), and every message in
-// `take` taken by append.stream.
+// `take` taken by append.stream. append.expected holds also when there
+// are no events.
 struct MessageCommit {
   StreamAppend append;
   std::vector<OutgoingMessage> send;

@@ -23,6 +23,7 @@
 
 #include "memoir/actor.h"
 #include "memoir/journal.h"
+#include "memoir/message_store.h"
 #include "memoir/result.h"
 #include "memoir/snapshot_store.h"
 #include "memoir/status.h"
@@ -90,6 +91,8 @@ class MEMOIR_EXPORT Message {
   // this command and the conversation it belongs to (none from outside).
   Uuid causation_id{};
   Uuid correlation_id{};
+  // A durable message from the outbox: the handling commits its take.
+  std::optional<TakenMessage> taken;
 };
 
 // What handling one command produced.
@@ -110,6 +113,8 @@ struct HandleOutcome {
   // ... and its state becomes the initial one (StopMode::kWipe).
   bool wipe = false;
   std::function<void(ActorSystem&)> then;
+  // Durable sends (Effect::Send), to commit with `events`.
+  std::vector<OutgoingMessage> sends;
 };
 
 // One registered actor type, seen by the runtime.
@@ -135,6 +140,18 @@ class MEMOIR_EXPORT Behavior {
   virtual Result<SnapshotData> EncodeState(const StateBox& state) const = 0;
   virtual Result<std::unique_ptr<StateBox>> DecodeState(
       const Snapshot& snapshot) const = 0;
+  // The command of durable message `m` as a message for this type, whose
+  // Finish calls `done` (OK, or why it was not handled). Never throws.
+  // Errors: kInvalidArgument when the type has no CommandCodec, kFailed
+  // when it cannot decode the command.
+  virtual Result<std::unique_ptr<Message>> MakeDelivery(
+      const StoredMessage& m, std::function<void(const Status&)> done) const {
+    (void)m;
+    (void)done;
+    return Status::InvalidArgument(
+        "actor type '" + std::string(type_name()) +
+        "' cannot receive durable messages: it has no CommandCodec");
+  }
 };
 
 // Where a reply goes: a future, a callback, or nowhere (Tell). Shared with

@@ -147,6 +147,12 @@ class BehaviorOf final : public Behavior {
       out.error = Status::Rejected(effect->rejection());
       return out;
     }
+    if (!effect->sends().empty() && effect->events().empty()) {
+      return Failed(HandleOutcome::Kind::kFailed,
+                    "Effect::Send without events: a durable message is "
+                    "written with the events of the command that sends it "
+                    "(use Persist)");
+    }
     // Encode before applying: a codec failure then leaves the state as it
     // was, and the events written are exactly the ones applied.
     std::vector<Event>& events = effect->events();
@@ -183,7 +189,34 @@ class BehaviorOf final : public Behavior {
     out.kind = out.events.empty() ? HandleOutcome::Kind::kRespond
                                   : HandleOutcome::Kind::kPersist;
     out.then = std::move(effect->then());
+    out.sends = std::move(effect->sends());
     return out;
+  }
+
+  Result<std::unique_ptr<Message>> MakeDelivery(
+      const StoredMessage& m,
+      std::function<void(const Status&)> done) const override {
+    if constexpr (requires { typename A::CommandCodec; }) {
+      std::optional<typename A::Command> command;
+      try {
+        command.emplace(
+            A::CommandCodec::Decode(m.type, m.schema_version, m.payload));
+      } catch (...) {
+        return Status::Failed("cannot decode command type '" + m.type +
+                              "' version " + std::to_string(m.schema_version) +
+                              ": " + DescribeCurrentException());
+      }
+      auto sink = std::make_shared<ReplySink<typename A::Reply>>(
+          [done = std::move(done)](Result<typename A::Reply> r) {
+            done(r.ok() ? Status::OK() : r.status());
+          });
+      auto message = std::make_unique<TypedMessage<A>>(std::move(*command),
+                                                       std::move(sink));
+      message->taken = TakenMessage{m.key, m.id};
+      return std::unique_ptr<Message>(std::move(message));
+    } else {
+      return Behavior::MakeDelivery(m, std::move(done));
+    }
   }
 
   Status ApplyStored(StateBox& box, const EventView& event) const override {

@@ -1,0 +1,127 @@
+// The dispatcher of durable messages (runtime/dispatcher.h).
+#include "runtime/dispatcher.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace memoir::internal {
+namespace {
+
+constexpr std::chrono::milliseconds kFirstBackoff{20};
+constexpr std::chrono::milliseconds kMaxBackoff{5'000};
+
+std::string PairKey(const StoredMessage& m) {
+  std::string key = m.id.sender;
+  key.push_back('\0');
+  key += m.receiver;
+  return key;
+}
+
+}  // namespace
+
+void Dispatcher::Add(std::vector<StoredMessage> messages) {
+  std::lock_guard lock(mu_);
+  for (StoredMessage& m : messages) {
+    const std::string key = PairKey(m);
+    Pair& pair = pairs_[key];
+    const MessageKey at = m.key;
+    if (!pair.queue.emplace(at, std::move(m)).second) continue;
+    ++counters_.waiting;
+    if (!pair.in_flight && !pair.waiting) ready_.insert(key);
+  }
+  if (!ready_.empty()) PumpLaterLocked();
+}
+
+void Dispatcher::PumpLaterLocked() {
+  if (pump_queued_ || stopped_) return;
+  pump_queued_ = true;
+  later_(std::chrono::milliseconds(0), [this] { Pump(); });
+}
+
+void Dispatcher::Pump() {
+  std::vector<std::pair<std::string, StoredMessage>> now;
+  {
+    std::lock_guard lock(mu_);
+    pump_queued_ = false;
+    if (stopped_) return;
+    for (const std::string& key : ready_) {
+      Pair& pair = pairs_[key];
+      if (pair.in_flight || pair.waiting || pair.queue.empty()) continue;
+      pair.in_flight = true;
+      now.emplace_back(key, pair.queue.begin()->second);
+    }
+    ready_.clear();
+  }
+  for (auto& [key, message] : now) {
+    const MessageKey at = message.key;
+    deliver_(message,
+             [this, key, at](const Status& s) { Finished(key, at, s); });
+  }
+}
+
+void Dispatcher::Finished(const std::string& key, MessageKey at,
+                          const Status& s) {
+  std::lock_guard lock(mu_);
+  auto it = pairs_.find(key);
+  if (it == pairs_.end()) return;
+  Pair& pair = it->second;
+  pair.in_flight = false;
+  // Taken: committed with the receiver's events, refused by it (the
+  // refusal takes it too), or found gone (taken before).
+  if (s.ok() || s.IsRejected() || s.IsNotFound()) {
+    if (pair.queue.erase(at) == 1) {
+      --counters_.waiting;
+      if (s.IsNotFound()) {
+        ++counters_.duplicates;
+      } else {
+        ++counters_.delivered;
+      }
+    }
+    pair.backoff = std::chrono::milliseconds(0);
+    if (pair.queue.empty()) {
+      pairs_.erase(it);
+    } else {
+      ready_.insert(key);
+      PumpLaterLocked();
+    }
+    return;
+  }
+  // Not handled: it stays first; tried again after a backoff (or on Wake).
+  pair.waiting = true;
+  if (stopped_ || s.IsClosed()) return;
+  pair.backoff = std::clamp(pair.backoff * 2, kFirstBackoff, kMaxBackoff);
+  later_(pair.backoff, [this, key] { Retry(key); });
+}
+
+void Dispatcher::Retry(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto it = pairs_.find(key);
+  if (it == pairs_.end() || !it->second.waiting) return;
+  it->second.waiting = false;
+  ++counters_.retries;
+  ready_.insert(key);
+  PumpLaterLocked();
+}
+
+void Dispatcher::Wake() {
+  std::lock_guard lock(mu_);
+  for (auto& [key, pair] : pairs_) {
+    if (!pair.waiting) continue;
+    pair.waiting = false;
+    ++counters_.retries;
+    ready_.insert(key);
+  }
+  if (!ready_.empty()) PumpLaterLocked();
+}
+
+void Dispatcher::Stop() {
+  std::lock_guard lock(mu_);
+  stopped_ = true;
+}
+
+DispatchCounters Dispatcher::Counters() const {
+  std::lock_guard lock(mu_);
+  return counters_;
+}
+
+}  // namespace memoir::internal

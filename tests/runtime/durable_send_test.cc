@@ -1,0 +1,271 @@
+// Durable sends between actors (Effect::Send): a message is written with
+// the sender's events and taken with the receiver's, so it arrives once,
+// in order per sender and receiver, after a restart, an unregistered type
+// or a quarantine. Failure paths first. Waits have generous deadlines and
+// poll committed state; none decides an outcome by elapsed time.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "memoir/actor_system.h"
+#include "memoir/message_store.h"
+#include "memoir/store.h"
+#include "runtime/actor_test_types.h"
+#include "support/temp_dir.h"
+
+namespace memoir {
+namespace {
+
+struct Note {
+  enum Target : int32_t {
+    kChain,     // relay-<hop> forwards to relay-<hop + 1>, up to relay-2
+    kLedger,    // to ledger-1
+    kNoEvents,  // a Send without events
+  };
+  int64_t value = 0;
+  int32_t hop = 0;
+  Target target = kChain;
+  int32_t fail = 0;  // the ledger throws on it while g_fail_budget > 0
+  int32_t pad = 0;
+};
+struct Tally {
+  int64_t count = 0;
+  int64_t sum = 0;
+  int64_t last = 0;
+  int64_t out_of_order = 0;  // values not above the one before
+};
+void Count(Tally& t, const Note& n) {
+  ++t.count;
+  t.sum += n.value;
+  if (n.value <= t.last) ++t.out_of_order;
+  t.last = n.value;
+}
+
+std::atomic<int> g_fail_budget{0};
+constexpr int kHops = 3;
+
+std::string RelayId(int hop) { return "relay-" + std::to_string(hop); }
+
+struct Ledger {
+  static constexpr std::string_view kTypeName = "ledger";
+  using State = Tally;
+  using Command = Note;
+  using Event = Note;
+  using Reply = int64_t;
+  using EventCodec = PodCodec<Note, "Booked">;
+  using CommandCodec = PodCodec<Note, "Book">;
+  using StateCodec = PodCodec<Tally, "Tally">;
+  using Fx = Effect<Event, Reply>;
+  Fx Handle(const State& s, const Command& c) const {
+    if (c.fail != 0 && g_fail_budget.fetch_sub(1) > 0) {
+      throw std::runtime_error("ledger bug");
+    }
+    if (c.value < 0) return Fx::Reject("negative amounts are refused");
+    return Fx::Persist(c, s.count + 1);
+  }
+  void Apply(State& s, const Event& e) const { Count(s, e); }
+};
+
+struct Relay {
+  static constexpr std::string_view kTypeName = "relay";
+  using State = Tally;
+  using Command = Note;
+  using Event = Note;
+  using Reply = int64_t;
+  using EventCodec = PodCodec<Note, "Relayed">;
+  using CommandCodec = PodCodec<Note, "Relay">;
+  using StateCodec = PodCodec<Tally, "Tally">;
+  using Fx = Effect<Event, Reply>;
+  Fx Handle(const State& s, const Command& c) const {
+    switch (c.target) {
+      case Note::kNoEvents:
+        return Fx::Respond(s.count).Send<Ledger>("ledger-1", c);
+      case Note::kLedger: {
+        Note out = c;
+        out.target = Note::kChain;
+        return Fx::Persist(c, s.count + 1).Send<Ledger>("ledger-1", out);
+      }
+      case Note::kChain:
+        break;
+    }
+    if (c.hop + 1 >= kHops) return Fx::Persist(c, s.count + 1);
+    Note next = c;
+    ++next.hop;
+    return Fx::Persist(c, s.count + 1).Send<Relay>(RelayId(next.hop), next);
+  }
+  void Apply(State& s, const Event& e) const { Count(s, e); }
+};
+
+Tally Committed(ActorSystem& system, const std::string& type,
+                const std::string& id) {
+  if (type == "ledger") {
+    auto c = system.Ref<Ledger>(id).CommittedState();
+    return c.ok() && c->state ? *c->state : Tally{};
+  }
+  auto c = system.Ref<Relay>(id).CommittedState();
+  return c.ok() && c->state ? *c->state : Tally{};
+}
+
+std::vector<int64_t> Values(Store& store, const std::string& id) {
+  std::vector<int64_t> out;
+  Status s = store.journal().Scan(id, ReadOptions{}, [&](const EventView& e) {
+    REQUIRE(e.payload.size() == sizeof(Note));
+    Note n;
+    std::memcpy(&n, e.payload.data(), sizeof n);
+    out.push_back(n.value);
+    return true;
+  });
+  if (s.IsNotFound()) return out;  // no events yet
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+  return out;
+}
+
+size_t Waiting(Store& store) {
+  auto m = InStoreMessages(store);
+  REQUIRE(m.ok());
+  auto w = (*m)->Waiting({}, 100'000);
+  REQUIRE_MESSAGE(w.ok(), w.status().ToString());
+  return w->size();
+}
+
+Note ToLedger(int64_t value, int32_t fail = 0) {
+  return Note{value, 0, Note::kLedger, fail, 0};
+}
+
+TEST_CASE("a Send without events fails its command and writes nothing") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.Sub("store"));
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register(Relay{}).ok());
+  REQUIRE(system->Register(Ledger{}).ok());
+  Status s = test::AwaitError(
+      system->Ref<Relay>("relay-0").Ask(Note{5, 0, Note::kNoEvents, 0, 0}));
+  CHECK(s.IsFailed());
+  CHECK(s.ToString().find("Send without events") != std::string::npos);
+  CHECK(Waiting(*store) == 0);
+  auto head = store->journal().Head("relay-0");
+  CHECK((head.ok() ? *head : 0) == 0);
+}
+
+TEST_CASE(
+    "messages to a type not registered yet wait in the outbox, and a new "
+    "system delivers them once it is registered") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.Sub("store"));
+  {
+    auto system = test::StartSystem(*store);
+    REQUIRE(system->Register(Relay{}).ok());
+    auto relay = system->Ref<Relay>("relay-0");
+    for (int64_t v = 1; v <= 3; ++v) test::Await(relay.Ask(ToLedger(v)));
+    // Committed with the sender's events before the answers came back.
+    CHECK(Waiting(*store) == 3);
+    REQUIRE(system->Shutdown().ok());
+  }
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register(Relay{}).ok());
+  CHECK(Waiting(*store) == 3);  // still no ledger type
+  REQUIRE(system->Register(Ledger{}).ok());
+  REQUIRE(test::Eventually(
+      [&] { return Committed(*system, "ledger", "ledger-1").count == 3; }));
+  CHECK(Values(*store, "ledger-1") == std::vector<int64_t>{1, 2, 3});
+  CHECK(Waiting(*store) == 0);
+  auto m = InStoreMessages(*store).value();
+  CHECK(m->LastTaken("ledger-1", "relay-0").value() ==
+        DeliveryId{"relay-0", 3, 0});
+}
+
+TEST_CASE(
+    "a quarantined receiver holds its messages, and gets them in order "
+    "after Release") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.Sub("store"));
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register(Relay{}).ok());
+  ActorTypeOptions<Ledger> strict;
+  strict.restarts.max_restarts = 0;  // the first failure quarantines
+  REQUIRE(system->Register(Ledger{}, strict).ok());
+  g_fail_budget = 1'000'000;
+  auto relay = system->Ref<Relay>("relay-0");
+  test::Await(relay.Ask(ToLedger(1, /*fail=*/1)));
+  for (int64_t v = 2; v <= 5; ++v) test::Await(relay.Ask(ToLedger(v)));
+  auto ledger = system->Ref<Ledger>("ledger-1");
+  REQUIRE(test::Eventually(
+      [&] { return ledger.Info().phase == ActorInfo::Phase::kQuarantined; }));
+  // Nothing behind the failing message went ahead of it.
+  CHECK(Waiting(*store) == 5);
+  CHECK(Values(*store, "ledger-1").empty());
+  g_fail_budget = 0;
+  REQUIRE(ledger.Release().ok());
+  REQUIRE(test::Eventually(
+      [&] { return Committed(*system, "ledger", "ledger-1").count == 5; }));
+  CHECK(Values(*store, "ledger-1") == std::vector<int64_t>{1, 2, 3, 4, 5});
+  CHECK(Committed(*system, "ledger", "ledger-1").out_of_order == 0);
+  CHECK(Waiting(*store) == 0);
+}
+
+TEST_CASE(
+    "a refusal by the receiver takes the message: it leaves the outbox and "
+    "is never delivered again") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.Sub("store"));
+  {
+    auto system = test::StartSystem(*store);
+    REQUIRE(system->Register(Relay{}).ok());
+    REQUIRE(system->Register(Ledger{}).ok());
+    auto relay = system->Ref<Relay>("relay-0");
+    test::Await(relay.Ask(ToLedger(-7)));
+    test::Await(relay.Ask(ToLedger(8)));
+    REQUIRE(test::Eventually(
+        [&] { return Committed(*system, "ledger", "ledger-1").count == 1; }));
+    REQUIRE(test::Eventually([&] { return Waiting(*store) == 0; }));
+    REQUIRE(system->Shutdown().ok());
+  }
+  CHECK(Values(*store, "ledger-1") == std::vector<int64_t>{8});
+  auto m = InStoreMessages(*store).value();
+  CHECK(m->LastTaken("ledger-1", "relay-0").value() ==
+        DeliveryId{"relay-0", 2, 0});
+  // A new system finds nothing to deliver again.
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register(Relay{}).ok());
+  REQUIRE(system->Register(Ledger{}).ok());
+  auto ledger = system->Ref<Ledger>("ledger-1");
+  CHECK(test::Await(ledger.Ask(ToLedger(9))) == 2);
+  CHECK(Values(*store, "ledger-1") == std::vector<int64_t>{8, 9});
+}
+
+TEST_CASE(
+    "messages through a chain of three actors arrive once each, in order, "
+    "with every sender's events") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.Sub("store"));
+  constexpr int64_t kNotes = 200;
+  {
+    auto system = test::StartSystem(*store);
+    REQUIRE(system->Register(Relay{}).ok());
+    auto first = system->Ref<Relay>(RelayId(0));
+    std::vector<std::future<Result<int64_t>>> asks;
+    for (int64_t v = 1; v <= kNotes; ++v) asks.push_back(first.Ask(Note{v}));
+    for (auto& a : asks) test::Await(std::move(a));
+    REQUIRE(test::Eventually([&] {
+      return Committed(*system, "relay", RelayId(kHops - 1)).count == kNotes;
+    }));
+    REQUIRE(test::Eventually([&] { return Waiting(*store) == 0; }));
+    REQUIRE(system->Shutdown().ok());
+  }
+  std::vector<int64_t> want;
+  for (int64_t v = 1; v <= kNotes; ++v) want.push_back(v);
+  for (int hop = 0; hop < kHops; ++hop) {
+    CAPTURE(hop);
+    CHECK(Values(*store, RelayId(hop)) == want);
+  }
+  auto m = InStoreMessages(*store).value();
+  CHECK(m->LastTaken(RelayId(2), RelayId(1)).value() ==
+        DeliveryId{RelayId(1), kNotes, 0});
+}
+
+}  // namespace
+}  // namespace memoir
