@@ -17,6 +17,12 @@
 // (reliability/durable_tally.h), each driven by one client thread with one
 // Ask at a time. Prints "READY", then "A <tally * 1e9 + count>" from the
 // reply callback of each acknowledged command.
+//
+// crash_child --chain STORE FIRST: the chains of reliability/chain_actor.h,
+// each link passing every command on to the next with a durable send; one
+// client thread per chain Asks the first link with numbers from FIRST up,
+// 8 in flight. Prints "READY", then "A <chain * kChainLane + n>" once the
+// first link committed command n.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -31,6 +37,7 @@
 
 #include "memoir/actor_system.h"
 #include "memoir/store.h"
+#include "reliability/chain_actor.h"
 #include "reliability/crash_actor.h"
 #include "reliability/durable_tally.h"
 
@@ -134,6 +141,50 @@ int RunDurable(const char* path) {
   return 0;
 }
 
+int RunChain(const char* path, uint64_t first) {
+  memoir::StoreOptions o;
+  o.durability = memoir::Durability::kNone;  // as below
+  auto store = memoir::Store::Open(path, o);
+  if (!store.ok()) {
+    fmt::print(stderr, "crash_child: {}\n", store.status().ToString());
+    return 3;
+  }
+  memoir::ActorSystemOptions so;
+  so.threads = 4;
+  auto system = memoir::ActorSystem::Create(**store, so);
+  if (!system.ok()) {
+    fmt::print(stderr, "crash_child: {}\n", system.status().ToString());
+    return 3;
+  }
+  namespace crash = memoir::crash;
+  memoir::Status s = (*system)->Register(crash::ChainLink{});
+  if (!s.ok()) {
+    fmt::print(stderr, "crash_child: {}\n", s.ToString());
+    return 3;
+  }
+  memoir::ActorSystem& actors = **system;
+  Say("READY");
+  std::vector<std::thread> clients;
+  for (uint32_t chain = 0; chain < crash::kChains; ++chain) {
+    clients.emplace_back([&actors, chain, first] {
+      auto link = actors.Ref<crash::ChainLink>(crash::LinkName(chain, 0));
+      std::counting_semaphore<8> window(8);
+      for (uint64_t n = first;; ++n) {
+        window.acquire();
+        link.Ask(crash::Hop{n, chain, 0},
+                 [&window, chain, n](memoir::Result<uint64_t> r) {
+                   if (r.ok()) {
+                     Say(fmt::format("A {}", chain * crash::kChainLane + n));
+                   }
+                   window.release();
+                 });
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc == 4 && std::strcmp(argv[1], "--actors") == 0) {
     return RunActors(argv[2], std::stoull(argv[3]));
@@ -141,11 +192,15 @@ int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--durable") == 0) {
     return RunDurable(argv[2]);
   }
+  if (argc == 4 && std::strcmp(argv[1], "--chain") == 0) {
+    return RunChain(argv[2], std::stoull(argv[3]));
+  }
   if (argc != 3) {
     fmt::print(stderr,
                "usage: crash_child STORE FIRST_BATCH\n"
                "       crash_child --actors STORE GENERATION\n"
-               "       crash_child --durable STORE\n");
+               "       crash_child --durable STORE\n"
+               "       crash_child --chain STORE FIRST\n");
     return 2;
   }
   memoir::StoreOptions o;

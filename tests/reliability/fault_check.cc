@@ -3,11 +3,13 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include "memoir/inspect.h"
+#include "memoir/message_store.h"
 #include "memoir/projection_store.h"
 #include "memoir/store.h"
 #include "reliability/fault_workload.h"
@@ -245,6 +247,7 @@ struct Checker {
     }
     CheckSnapshots(store);
     CheckProjection(store);
+    CheckMessages(store);
     auto verify = VerifyStore(store);
     if (!verify.ok()) {
       Problem("verify: ", verify.status().ToString());
@@ -309,6 +312,106 @@ struct Checker {
           "the inline projection's counts differ from the log's up to "
           "its checkpoint ",
           checkpoint);
+    }
+  }
+
+  // Each sender's event has its message either waiting in the outbox or
+  // taken by exactly one receiver's event, never both; nothing waits or
+  // was taken without its sender's event; each receiver's inbox holds the
+  // id of the last message it took.
+  void CheckMessages(Store& store) {
+    auto messages = InStoreMessages(store);
+    if (!messages.ok()) {
+      Problem("messages: ", messages.status().ToString());
+      return;
+    }
+    auto ends_with = [](const std::string& s, const char* tail) {
+      const size_t n = std::strlen(tail);
+      return s.size() >= n && s.compare(s.size() - n, n, tail) == 0;
+    };
+    struct Sent {
+      std::string stream;
+      uint64_t seq = 0;
+    };
+    std::map<uint64_t, Sent> sent;            // by the sender's request
+    std::map<uint64_t, std::string> taken;    // request -> receiver
+    std::map<std::string, uint64_t> last_of;  // receiver -> last request
+    Status s = store.journal().ScanAll(1, SIZE_MAX, [&](const EventView& e) {
+      const std::string stream(e.stream);
+      uint64_t cid = 0, index = 0, total = 0;
+      if (std::sscanf(std::string(e.payload).c_str(), "c%lu:%lu/%lu:", &cid,
+                      &index, &total) != 3) {
+        return true;  // reported by CheckStore
+      }
+      if (ends_with(stream, "-m")) sent[cid] = {stream, e.seq};
+      if (ends_with(stream, "-r")) {
+        const uint64_t of = cid - kTakeCid;
+        if (!taken.emplace(of, stream).second) {
+          ++f.phantom;
+          Problem("the message of request ", of, " was taken twice");
+        }
+        last_of[stream] = of;
+      }
+      return true;
+    });
+    if (!s.ok()) Problem("reading the log for messages: ", s.ToString());
+    auto waiting = (*messages)->Waiting({}, 100000);
+    if (!waiting.ok()) {
+      Problem("reading the outbox: ", waiting.status().ToString());
+      return;
+    }
+    std::set<uint64_t> waits;
+    for (const StoredMessage& m : *waiting) {
+      uint64_t cid = 0, index = 0, total = 0;
+      if (std::sscanf(m.payload.c_str(), "c%lu:%lu/%lu:", &cid, &index,
+                      &total) != 3 ||
+          m.payload != FaultEventPayload(cid, 0, 1) || m.type != kMessageType) {
+        ++f.damaged;
+        Problem("outbox entry ", m.key.position, "#", m.key.n,
+                " holds unknown bytes");
+        continue;
+      }
+      waits.insert(cid);
+      auto it = sent.find(cid);
+      if (it == sent.end()) {
+        ++f.phantom;
+        Problem("the message of request ", cid,
+                " waits in the outbox without its sender's event");
+      } else if (!(m.id == DeliveryId{it->second.stream, it->second.seq, 0})) {
+        ++f.damaged;
+        Problem("the message of request ", cid, " has the wrong id");
+      }
+      if (taken.count(cid) != 0) {
+        ++f.phantom;
+        Problem("the message of request ", cid,
+                " was taken and still waits in the outbox");
+      }
+    }
+    for (const auto& [cid, where] : sent) {
+      ++f.messages;
+      if (waits.count(cid) == 0 && taken.count(cid) == 0) {
+        ++f.lost;
+        Problem("the event of request ", cid, " in ", where.stream,
+                " was committed without its message");
+      }
+    }
+    for (const auto& [cid, receiver] : taken) {
+      if (sent.count(cid) == 0) {
+        ++f.phantom;
+        Problem(receiver, " took the message of request ", cid,
+                " whose sender's event is not stored");
+      }
+    }
+    for (const auto& [receiver, cid] : last_of) {
+      auto it = sent.find(cid);
+      if (it == sent.end()) continue;
+      auto last = (*messages)->LastTaken(receiver, it->second.stream);
+      if (!last.ok() ||
+          !(*last == DeliveryId{it->second.stream, it->second.seq, 0})) {
+        ++f.partial;
+        Problem("the inbox of ", receiver,
+                " does not hold its last take (request ", cid, ")");
+      }
     }
   }
 

@@ -20,6 +20,7 @@ struct Figures {
   uint64_t sync_enospc_final = 0;
   uint64_t meta_enospc_panics = 0, close_swallowed_enospc = 0;
   uint64_t problem_runs = 0;
+  uint64_t messages = 0;  // durable messages checked (sent events)
 
   Figures& operator+=(const Figures& o) {
     uint64_t Figures::*fields[] = {&Figures::runs,
@@ -38,7 +39,8 @@ struct Figures {
                                    &Figures::sync_enospc_final,
                                    &Figures::meta_enospc_panics,
                                    &Figures::close_swallowed_enospc,
-                                   &Figures::problem_runs};
+                                   &Figures::problem_runs,
+                                   &Figures::messages};
     for (auto field : fields) this->*field += o.*field;
     return *this;
   }

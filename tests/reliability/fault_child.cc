@@ -19,7 +19,10 @@
 //
 // An inline projection counts the events of each stream throughout the
 // workload, so that the parent can check that every commit carried the
-// read model with its events, or neither.
+// read model with its events, or neither. Every fourth round also sends a
+// durable message with an event and takes it with another (the parent
+// checks that each commit carried its messages with its events, or
+// neither).
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -31,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "memoir/message_store.h"
 #include "memoir/projection.h"
 #include "memoir/store.h"
 #include "reliability/fault_workload.h"
@@ -74,6 +78,8 @@ class Script {
       : store_(&store), thread_(thread), rounds_(rounds) {
     a_.name = fmt::format("t{}-a", thread);
     b_.name = fmt::format("t{}-b", thread);
+    m_.name = fmt::format("t{}-m", thread);
+    r_.name = fmt::format("t{}-r", thread);
   }
 
   void Run() {
@@ -88,6 +94,7 @@ class Script {
           break;
         case 2:
           AppendBoth(1 + n % 2, 1 + (n + 1) % 2);
+          SendAndTake();
           break;
         case 3:
           SaveAndAppendWithSnapshot();
@@ -205,11 +212,47 @@ class Script {
     }
   }
 
+  // A durable message sent with an event of m_, then taken with an event
+  // of r_ (its request id is the sender's plus kTakeCid).
+  void SendAndTake() {
+    auto messages = InStoreMessages(*store_);
+    if (!messages.ok()) {
+      SayError("E", "messages", messages.status());
+      return;
+    }
+    const uint64_t cid = NextCid();
+    MessageCommit send;
+    send.append = Request(m_, cid, 0, 1, 1);
+    OutgoingMessage out;
+    out.receiver_type = "fault";
+    out.receiver = r_.name;
+    out.command = {
+        test::kMessageType, test::FaultEventPayload(cid, 0, 1), 1, {}};
+    send.send.push_back(std::move(out));
+    auto sent = (*messages)->Commit(std::move(send));
+    if (!sent.ok()) {
+      Failed(cid, &m_, sent.status());
+      return;
+    }
+    Acked(cid, m_, sent->append);
+    const uint64_t take_cid = cid + test::kTakeCid;
+    MessageCommit take;
+    take.append = Request(r_, take_cid, 0, 1, 1);
+    take.take.push_back({sent->sent.at(0).key, sent->sent.at(0).id});
+    auto taken = (*messages)->Commit(std::move(take));
+    if (taken.ok()) {
+      Acked(take_cid, r_, taken->append);
+    } else {
+      Failed(take_cid, &r_, taken.status());
+    }
+  }
+
   Store* store_;
   const int thread_;
   const int rounds_;
   uint64_t next_ = 0;
   Stream a_, b_;
+  Stream m_, r_;  // durable messages: sender, receiver
 };
 
 uint64_t g_probe_cid = 900000;

@@ -212,13 +212,13 @@ void PrintFigures(const Figures& f, double secs) {
       "fault sweep: %llu fault points in %llu runs (%.1f s); errors seen: "
       "%llu I/O error, %llu storage full; the same store wrote again after "
       "storage full %llu times and refused writes until reopen after an I/O "
-      "error %llu times; acknowledged events checked %llu, snapshots %llu; "
-      "lost %llu, damaged %llu, partial %llu, failed-but-stored %llu, gaps "
-      "%llu; runs with problems %llu\n",
+      "error %llu times; acknowledged events checked %llu, snapshots %llu, "
+      "durable messages %llu; lost %llu, damaged %llu, partial %llu, "
+      "failed-but-stored %llu, gaps %llu; runs with problems %llu\n",
       u(f.points), u(f.runs), secs, u(f.errors_io), u(f.errors_full),
       u(f.full_then_same_store_ok), u(f.refused_until_reopen),
-      u(f.acked_events), u(f.acked_snapshots), u(f.lost), u(f.damaged),
-      u(f.partial), u(f.phantom), u(f.gaps), u(f.problem_runs));
+      u(f.acked_events), u(f.acked_snapshots), u(f.messages), u(f.lost),
+      u(f.damaged), u(f.partial), u(f.phantom), u(f.gaps), u(f.problem_runs));
   std::printf(
       "ENOSPC from a sync made the store refuse writes until reopen (a "
       "failed sync is final) %llu times\n"
@@ -272,6 +272,7 @@ TEST_CASE(
   PrintFigures(f, std::chrono::duration<double>(Clock::now() - start).count());
   CHECK(f.points > 0);
   CHECK(f.acked_events > 0);
+  CHECK(f.messages > 0);
   CHECK(f.lost == 0);
   CHECK(f.partial == 0);
   CHECK(f.phantom == 0);

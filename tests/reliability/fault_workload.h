@@ -47,6 +47,13 @@ inline std::string FaultEventPayload(uint64_t cid, size_t index, size_t total) {
   return p;
 }
 
+// Durable messages (memoir/message_store.h): thread k's request `cid`
+// appends one event to "t<k>-m" and sends a message carrying the event's
+// payload to "t<k>-r", which takes it with an event of request
+// cid + kTakeCid.
+inline constexpr uint64_t kTakeCid = 50000;
+inline constexpr char kMessageType[] = "FaultCommand";
+
 // The inline projection the child runs: events per stream, in table
 // "events" (key: the stream, value: the count in decimal).
 inline constexpr char kFaultProjection[] = "fault-counts";
