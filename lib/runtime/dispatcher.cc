@@ -27,6 +27,7 @@ void Dispatcher::Add(std::vector<StoredMessage> messages) {
     const MessageKey at = m.key;
     if (!pair.queue.emplace(at, std::move(m)).second) continue;
     ++counters_.waiting;
+    ++counters_.added;
     if (!pair.in_flight && !pair.waiting) ready_.insert(key);
   }
   if (!ready_.empty()) PumpLaterLocked();
@@ -121,7 +122,15 @@ void Dispatcher::Stop() {
 
 DispatchCounters Dispatcher::Counters() const {
   std::lock_guard lock(mu_);
-  return counters_;
+  DispatchCounters out = counters_;
+  for (const auto& [key, pair] : pairs_) {
+    if (pair.queue.empty()) continue;
+    const int64_t sent = pair.queue.begin()->second.sent_ns;
+    if (out.oldest_sent_ns == 0 || sent < out.oldest_sent_ns) {
+      out.oldest_sent_ns = sent;
+    }
+  }
+  return out;
 }
 
 }  // namespace memoir::internal

@@ -31,10 +31,12 @@
 namespace memoir::internal {
 
 struct DispatchCounters {
-  uint64_t delivered = 0;   // taken by their receivers (refusals included)
-  uint64_t duplicates = 0;  // found taken already
-  uint64_t retries = 0;     // deliveries tried again after a failure
-  uint64_t waiting = 0;     // known and not taken yet
+  uint64_t added = 0;          // messages given by Add (each once)
+  uint64_t delivered = 0;      // taken by their receivers (refusals included)
+  uint64_t duplicates = 0;     // found taken already
+  uint64_t retries = 0;        // deliveries tried again after a failure
+  uint64_t waiting = 0;        // known and not taken yet
+  int64_t oldest_sent_ns = 0;  // of the oldest first-in-pair (0: none)
 };
 
 class Dispatcher {

@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "memoir/clock.h"
 #include "memoir/store.h"
 #include "runtime/recovery.h"
 #include "runtime/system_impl.h"
@@ -571,6 +572,16 @@ RuntimeStats SystemImpl::Stats() const {
   s.passivations = counters_.passivations.load();
   s.mailbox_waits = counters_.mailbox_waits.load();
   s.mailbox_refusals = counters_.mailbox_refusals.load();
+  const DispatchCounters d = dispatcher_.Counters();
+  s.messages_sent = counters_.messages_sent.load();
+  s.messages_delivered = d.delivered;
+  s.messages_duplicates = d.duplicates;
+  s.messages_retries = d.retries;
+  s.messages_waiting = d.waiting;
+  if (d.oldest_sent_ns != 0) {
+    s.oldest_waiting_ms = std::max(
+        0.0, double(Clock::System()->NowNanos() - d.oldest_sent_ns) / 1e6);
+  }
   {
     std::lock_guard lock(map_mu_);
     s.active = cells_.size();

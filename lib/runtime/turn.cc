@@ -398,7 +398,10 @@ void SystemImpl::SubmitBatch(const CellPtr& cell, TurnWork work,
                     std::move(work.takes)},
       [this, complete = std::move(complete)](Result<MessageCommitResult> r) {
         if (!r.ok()) return complete(r.status());
-        if (!r->sent.empty()) dispatcher_.Add(std::move(r->sent));
+        if (!r->sent.empty()) {
+          counters_.messages_sent.fetch_add(r->sent.size());
+          dispatcher_.Add(std::move(r->sent));
+        }
         complete(r->append);
       });
 }

@@ -512,6 +512,82 @@ Result<std::vector<StoredMessage>> MessagesImpl::Waiting(MessageKey after,
   return out;
 }
 
+void MessagesImpl::Verify(
+    MDB_txn* txn, VerifyContext* ctx,
+    const std::function<uint64_t(std::string_view)>& stream_head) {
+  Dbis dbis;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    dbis = dbis_;
+  }
+  auto walk =
+      [&](MDB_dbi dbi, const char* table,
+          const std::function<void(const MDB_val&, const MDB_val&)>& check) {
+        MDB_cursor* cursor = nullptr;
+        int rc = mdb_cursor_open(txn, dbi, &cursor);
+        MDB_val k, v;
+        for (rc = rc != 0 ? rc : mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
+             rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+          ctx->Tick();
+          check(k, v);
+        }
+        if (cursor != nullptr) mdb_cursor_close(cursor);
+        if (rc != MDB_NOTFOUND) {
+          ctx->Problem(
+              "", 0, 0,
+              std::string(MdbStatus(rc, fmt::format("reading the {}", table))
+                              .message()));
+        }
+      };
+  if (dbis.outbox) {
+    walk(*dbis.outbox, "outbox", [&](const MDB_val& k, const MDB_val& v) {
+      ++ctx->report().outbox_messages;
+      StoredMessage m;
+      if (!DecodeOutbox(AsView(k), AsView(v), &m)) {
+        ctx->Problem("", 0, 0,
+                     fmt::format("outbox: an entry of {} bytes under a key of "
+                                 "{} bytes is damaged (checksum or lengths); "
+                                 "the message it held cannot be delivered",
+                                 v.mv_size, k.mv_size));
+        return;
+      }
+      if (!ValidateStreamName(m.id.sender).ok() ||
+          !ValidateStreamName(m.receiver).ok() || m.receiver_type.empty() ||
+          m.type.empty()) {
+        ctx->Problem("", 0, m.key.position,
+                     fmt::format("{} names no valid sender, receiver or type",
+                                 Describe(m.key)));
+        return;
+      }
+      if (stream_head(m.id.sender) < m.id.seq) {
+        ctx->Problem(
+            m.id.sender, m.id.seq, m.key.position,
+            fmt::format("{} waits for '{}' but its sending event "
+                        "'{}' seq {} was never written",
+                        Describe(m.key), m.receiver, m.id.sender, m.id.seq));
+      }
+    });
+  }
+  if (dbis.inbox) {
+    walk(*dbis.inbox, "inbox", [&](const MDB_val& k, const MDB_val& v) {
+      ++ctx->report().inbox_records;
+      const std::string_view key = AsView(k);
+      const size_t nul = key.find('\0');
+      DeliveryId id;
+      if (nul == std::string_view::npos ||
+          !ValidateStreamName(key.substr(0, nul)).ok() ||
+          !ValidateStreamName(key.substr(nul + 1)).ok() ||
+          !DecodeInbox(v, &id)) {
+        ctx->Problem("", 0, 0,
+                     fmt::format("inbox: a record of {} bytes under a key of "
+                                 "{} bytes is damaged; its receiver may take "
+                                 "a message of that sender again",
+                                 v.mv_size, k.mv_size));
+      }
+    });
+  }
+}
+
 Result<DeliveryId> MessagesImpl::LastTaken(std::string_view receiver,
                                            std::string_view sender) {
   if (Status s = ValidateStreamName(receiver); !s.ok()) return s;

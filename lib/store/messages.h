@@ -26,6 +26,7 @@
 #include "memoir/message_store.h"
 #include "snapshot/snapshot_store_impl.h"
 #include "storage/env.h"
+#include "storage/verify_context.h"
 #include "storage/writer.h"
 
 namespace memoir::internal {
@@ -43,6 +44,14 @@ class MessagesImpl {
   Result<std::vector<StoredMessage>> Waiting(MessageKey after, size_t max);
   Result<DeliveryId> LastTaken(std::string_view receiver,
                                std::string_view sender);
+  // In a read-only store, opens the tables its owner created since. Call
+  // before the read transaction Verify uses.
+  void Refresh() { (void)Handles(); }
+  // Checks every outbox and inbox record (VerifyStore): sizes, checksums,
+  // names; and that each waiting message's sending event was written (its
+  // stream's head reaches its seq; `stream_head` gives it, 0: no stream).
+  void Verify(MDB_txn* txn, VerifyContext* ctx,
+              const std::function<uint64_t(std::string_view)>& stream_head);
 
  private:
   class CommitOp;

@@ -4,11 +4,15 @@
 
 #include <fmt/format.h>
 
+#include <string_view>
+#include <unordered_map>
+
 #include "memoir/inspect.h"
 #include "snapshot/snapshot_store_impl.h"
 #include "snapshot/verify.h"
 #include "storage/env.h"
 #include "store/checkpoints.h"
+#include "store/messages.h"
 #include "store/projections.h"
 #include "store/store_internal.h"
 
@@ -21,6 +25,7 @@ Result<VerifyReport> VerifyStore(Store& store, const VerifyOptions& options) {
   const internal::CheckpointsImpl::Handles checkpoints =
       parts->checkpoints->Refresh();
   parts->projections->Refresh();
+  parts->messages->Refresh();
   Result<internal::ReadTxn> txn = parts->env->BeginRead();
   if (!txn.ok()) return txn.status();
   VerifyReport report;
@@ -37,6 +42,12 @@ Result<VerifyReport> VerifyStore(Store& store, const VerifyOptions& options) {
   if (options.stream.empty()) {
     parts->checkpoints->Verify(txn->get(), checkpoints, &ctx);
     parts->projections->Verify(txn->get(), &ctx);
+    std::unordered_map<std::string_view, uint64_t> heads;
+    for (const auto& [id, f] : facts) heads[f.name] = f.head;
+    parts->messages->Verify(txn->get(), &ctx, [&](std::string_view stream) {
+      auto it = heads.find(stream);
+      return it == heads.end() ? uint64_t{0} : it->second;
+    });
   }
   return report;
 }

@@ -198,6 +198,11 @@ TEST_CASE(
   // Nothing behind the failing message went ahead of it.
   CHECK(Waiting(*store) == 5);
   CHECK(Values(*store, "ledger-1").empty());
+  RuntimeStats held = system->Stats();
+  CHECK(held.messages_sent == 5);
+  CHECK(held.messages_waiting == 5);
+  CHECK(held.messages_delivered == 0);
+  CHECK(held.oldest_waiting_ms >= 0);
   g_fail_budget = 0;
   REQUIRE(ledger.Release().ok());
   REQUIRE(test::Eventually(
@@ -205,6 +210,12 @@ TEST_CASE(
   CHECK(Values(*store, "ledger-1") == std::vector<int64_t>{1, 2, 3, 4, 5});
   CHECK(Committed(*system, "ledger", "ledger-1").out_of_order == 0);
   CHECK(Waiting(*store) == 0);
+  REQUIRE(test::Eventually(
+      [&] { return system->Stats().messages_delivered == 5; }));
+  RuntimeStats after = system->Stats();
+  CHECK(after.messages_waiting == 0);
+  CHECK(after.messages_retries >= 1);  // at least the one Release woke
+  CHECK(after.oldest_waiting_ms == 0);
 }
 
 TEST_CASE(
@@ -254,6 +265,12 @@ TEST_CASE(
       return Committed(*system, "relay", RelayId(kHops - 1)).count == kNotes;
     }));
     REQUIRE(test::Eventually([&] { return Waiting(*store) == 0; }));
+    REQUIRE(test::Eventually(
+        [&] { return system->Stats().messages_delivered == 2 * kNotes; }));
+    RuntimeStats stats = system->Stats();
+    CHECK(stats.messages_sent == 2 * kNotes);
+    CHECK(stats.messages_duplicates == 0);
+    CHECK(stats.messages_waiting == 0);
     REQUIRE(system->Shutdown().ok());
   }
   std::vector<int64_t> want;

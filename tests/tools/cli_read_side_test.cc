@@ -11,6 +11,7 @@
 
 #include "json.h"
 #include "memoir/checkpoint_store.h"
+#include "memoir/message_store.h"
 #include "memoir/projection.h"
 #include "memoir/store.h"
 #include "memoir/subscription.h"
@@ -103,6 +104,54 @@ TEST_CASE_FIXTURE(ReadSideFixture,
   const JsonValue* lag_s = c->Find("lag_seconds");
   REQUIRE(lag_s != nullptr);
   CHECK(lag_s->kind == JsonValue::Kind::kNumber);
+}
+
+TEST_CASE(
+    "outbox lists the waiting durable messages in commit order, naming the "
+    "one each waits for, and verify counts them") {
+  test::TempDir dir;
+  const std::string store = dir.Sub("store");
+  {
+    auto s = test::OpenStoreOrFail(store, test::FastStore());
+    auto messages = InStoreMessages(*s).value();
+    for (int i = 0; i < 3; ++i) {
+      MessageCommit c;
+      c.append = {"transfer-1", Expected::Any(), {{"Started", "x", 1, {}}}};
+      OutgoingMessage m;
+      m.receiver_type = "account";
+      m.receiver = i == 2 ? "account-b" : "account-a";
+      m.command = {i == 2 ? "Credit" : "Debit", "5", 1, {}};
+      c.send.push_back(m);
+      REQUIRE(messages->Commit(std::move(c)).ok());
+    }
+  }
+  CliResult empty = RunCli({"outbox", dir.Sub("none"), "--json"});
+  CHECK(empty.exit_code != 0);
+  CliResult r = RunCli({"outbox", store});
+  REQUIRE_EXIT(r, 0);
+  REQUIRE(r.Lines().size() == 4);  // header and three messages
+  CHECK(Has(r.Lines()[1], "1#0"));
+  CHECK(Has(r.Lines()[1], "transfer-1 seq 1"));
+  CHECK(Has(r.Lines()[1], "account account-a"));
+  CHECK(Has(r.Lines()[1], "Debit"));
+  // The second Debit waits for the first; the Credit has a pair of its own.
+  CHECK(Has(r.Lines()[2], "2#0"));
+  CHECK(Has(r.Lines()[2], " 1#0"));
+  CHECK(Has(r.Lines()[3], "Credit"));
+  CliResult j = RunCli({"outbox", store, "--json"});
+  REQUIRE_EXIT(j, 0);
+  std::vector<JsonValue> rows = test::JsonLines(j);
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[1].Find("key")->text == "2#0");
+  CHECK(rows[1].Find("sender_seq")->AsU64() == 2u);
+  CHECK(rows[1].Find("waits_for")->text == "1#0");
+  CHECK(rows[2].Find("waits_for")->text == "-");
+  CHECK(rows[2].Find("receiver")->text == "account-b");
+  CliResult v = RunCli({"verify", store});
+  REQUIRE_EXIT(v, 0);
+  CHECK(Has(v.out,
+            "checked the durable messages: 3 messages waiting, 0 inbox "
+            "records"));
 }
 
 TEST_CASE_FIXTURE(ReadSideFixture, "parked lists a consumer's parked events") {

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <optional>
 
 #include "cli.h"
@@ -14,6 +15,8 @@
 #include "format.h"
 #include "json.h"
 #include "memoir/checkpoint_store.h"
+#include "memoir/clock.h"
+#include "memoir/message_store.h"
 #include "memoir/projection_store.h"
 #include "memoir/subscription.h"
 #include "output.h"
@@ -95,6 +98,70 @@ int RunSubscriptions(const Options& o) {
   }
   if (!o.json && saved->empty()) {
     PrintLine("no checkpoints are kept in this store");
+  }
+  return kExitOk;
+}
+
+std::string Key(const MessageKey& k) {
+  return fmt::format("{}#{}", k.position, k.n);
+}
+
+// The durable messages waiting in the outbox, in commit order. A message
+// behind an earlier one of the same sender and receiver waits for it.
+int RunOutbox(const Options& o) {
+  std::unique_ptr<Store> store = OpenForReading(o);
+  if (!store) return kExitUnreadable;
+  Result<std::unique_ptr<MessageStore>> messages = InStoreMessages(*store);
+  if (!messages.ok()) return Fail(messages.status(), "");
+  Table table({{"KEY", false},
+               {"FROM", false},
+               {"TO", false},
+               {"TYPE", false},
+               {"SENT", false},
+               {"AGE", true},
+               {"WAITS-FOR", false}});
+  const int64_t now = Clock::System()->NowNanos();
+  std::map<std::pair<std::string, std::string>, MessageKey> first_of_pair;
+  MessageKey after;
+  size_t count = 0;
+  for (;;) {
+    Result<std::vector<StoredMessage>> page = (*messages)->Waiting(after, 1000);
+    if (!page.ok()) return Fail(page.status(), "listing the outbox");
+    if (page->empty()) break;
+    after = page->back().key;
+    for (const StoredMessage& m : *page) {
+      ++count;
+      auto [first, is_first] =
+          first_of_pair.try_emplace({m.id.sender, m.receiver}, m.key);
+      // "-": the first of its pair, in its receiver's hands or next.
+      const std::string waits = is_first ? "-" : Key(first->second);
+      const double age_s = std::max<int64_t>(0, now - m.sent_ns) / 1e9;
+      if (o.json) {
+        PrintLine(JsonObject()
+                      .Str("key", Key(m.key))
+                      .Str("sender", m.id.sender)
+                      .Num("sender_seq", m.id.seq)
+                      .Num("n", m.id.n)
+                      .Str("receiver_type", m.receiver_type)
+                      .Str("receiver", m.receiver)
+                      .Str("type", m.type)
+                      .Num("schema_version", m.schema_version)
+                      .Num("payload_bytes", m.payload.size())
+                      .Str("sent", IsoTime(m.sent_ns))
+                      .Raw("age_seconds", fmt::format("{:.3f}", age_s))
+                      .Str("waits_for", waits)
+                      .str());
+      } else {
+        table.Row({Key(m.key),
+                   Cell(fmt::format("{} seq {}", m.id.sender, m.id.seq)),
+                   Cell(fmt::format("{} {}", m.receiver_type, m.receiver)),
+                   Cell(m.type), IsoTime(m.sent_ns),
+                   fmt::format("{:.1f} s", age_s), waits});
+      }
+    }
+  }
+  if (!o.json && count == 0) {
+    PrintLine("no durable messages wait in this store's outbox");
   }
   return kExitOk;
 }
@@ -447,6 +514,16 @@ void AddReadSideCommands(CLI::App& app, Options& o,
   AddNoLockFlag(projections, o);
   commands.push_back(
       {projections, Kind::kRead, [&o] { return RunProjections(o); }});
+
+  CLI::App* outbox = app.add_subcommand(
+      "outbox",
+      "The durable messages (Effect::Send) waiting to be taken, in commit "
+      "order: sender, receiver, command type, age, and the message each "
+      "waits for (one at a time per sender and receiver)");
+  AddStoreArg(outbox, o);
+  AddJsonFlag(outbox, o);
+  AddNoLockFlag(outbox, o);
+  commands.push_back({outbox, Kind::kRead, [&o] { return RunOutbox(o); }});
 
   auto parked_name = std::make_shared<std::string>();
   CLI::App* parked = app.add_subcommand(

@@ -82,6 +82,8 @@ int RunVerify(const Options& o, const std::string& stream) {
                   .Num("parked_events", report.parked_events)
                   .Num("projection_versions", report.projection_versions)
                   .Num("projection_rows", report.projection_rows)
+                  .Num("outbox_messages", report.outbox_messages)
+                  .Num("inbox_records", report.inbox_records)
                   .str());
   } else {
     if (report.problem_count > report.problems.size()) {
@@ -104,6 +106,12 @@ int RunVerify(const Options& o, const std::string& stream) {
           Plural(report.projection_versions, "projection version",
                  "projection versions"),
           Plural(report.projection_rows, "projection row", "projection rows")));
+    }
+    if (report.outbox_messages + report.inbox_records > 0) {
+      PrintLine(fmt::format(
+          "checked the durable messages: {} waiting, {}",
+          Plural(report.outbox_messages, "message", "messages"),
+          Plural(report.inbox_records, "inbox record", "inbox records")));
     }
     if (report.dangling_tag_entries > 0) {
       PrintLine(fmt::format(

@@ -76,6 +76,18 @@ struct RuntimeStats {
   // (Tells, Asks from runtime threads, Asks whose deadline passed first).
   uint64_t mailbox_waits = 0;
   uint64_t mailbox_refusals = 0;
+  // Durable messages (Effect::Send): committed by their senders in this
+  // system, taken by their receivers (refusals included), found taken
+  // already and dropped, tried again after their receiver could not
+  // handle them, and waiting now (loaded from the outbox at start or sent
+  // since) with the age of the oldest: now on the wall clock minus its
+  // send time on the store's clock (StoreOptions::clock).
+  uint64_t messages_sent = 0;
+  uint64_t messages_delivered = 0;
+  uint64_t messages_duplicates = 0;
+  uint64_t messages_retries = 0;
+  uint64_t messages_waiting = 0;
+  double oldest_waiting_ms = 0;
 };
 
 // What the runtime knows about one actor right now.
