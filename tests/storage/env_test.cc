@@ -248,10 +248,10 @@ TEST_CASE(
   char buf[512];
   while (fgets(buf, sizeof(buf), p) != nullptr) out += buf;
   REQUIRE(pclose(p) == 0);
-  for (const char* db : {"meta", "names", "streams", "log", "stream_index",
-                         "tag_index", "snapshots", "checkpoints", "projections",
-                         "projection_rows", "parked", "outbox", "inbox",
-                         "stream_meta"}) {
+  for (const char* db :
+       {"meta", "names", "streams", "log", "stream_index", "tag_index",
+        "snapshots", "checkpoints", "projections", "projection_rows", "parked",
+        "outbox", "inbox", "stream_meta"}) {
     CHECK_MESSAGE(
         out.find(std::string("Status of ") + db + "\n") != std::string::npos,
         db);
