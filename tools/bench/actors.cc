@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cstring>
 #include <random>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "bench.h"
@@ -46,6 +48,33 @@ struct StateRecorder {
 };
 
 std::string ActorName(size_t i) { return fmt::format("actor-{:06}", i); }
+
+// A command that an actor records, then passes on to actor `next` with a
+// durable send while hops are left.
+struct Hop {
+  uint64_t id = 0;  // the client's command, to pair the two commits
+  uint32_t hops_left = 0;
+  uint32_t next = 0;
+};
+
+struct Forwarder {
+  static constexpr std::string_view kTypeName = "forwarder";
+  using State = uint64_t;
+  using Command = Hop;
+  using Event = Hop;
+  using Reply = uint64_t;
+  using EventCodec = PodCodec<Hop, "Hopped">;
+  using CommandCodec = PodCodec<Hop, "Hop">;
+  using StateCodec = PodCodec<uint64_t, "Count">;
+  uint32_t actors = 1;
+  Effect<Event, Reply> Handle(const State& n, const Command& c) const {
+    auto fx = Effect<Event, Reply>::Persist(c, n + 1);
+    if (c.hops_left == 0) return fx;
+    return std::move(fx).Send<Forwarder>(
+        ActorName(c.next), Hop{c.id, c.hops_left - 1, (c.next + 1) % actors});
+  }
+  void Apply(State& n, const Event&) const { ++n; }
+};
 
 // `clients` threads, each doing one operation at a time on random actors
 // or streams for `seconds`; returns operations per second.
@@ -144,6 +173,80 @@ Status Throughput(const Options& options, Report& report) {
   RemoveAll(sdir);
   if (!state_rate.ok()) return state_rate.status();
 
+  // Durable sends: each Ask to actor i commits an event with a message to
+  // actor i + 1, which takes it with an event of its own. Messages per
+  // second from the first Ask until the outbox is drained; latency from
+  // the sender's commit to the receiver's (the two events' commit
+  // timestamps, paired by the command's id).
+  const std::string ddir = options.dir + "/actors-send";
+  Result<double> send_rate = Status::OK();
+  std::vector<double> latency_us, light_us;
+  uint64_t messages = 0;
+  {
+    auto dstore = OpenStore(ddir, options.durability);
+    if (!dstore.ok()) return dstore.status();
+    auto dsystem = ActorSystem::Create(**dstore);
+    if (!dsystem.ok()) return dsystem.status();
+    Forwarder forwarder;
+    forwarder.actors = static_cast<uint32_t>(actors);
+    if (Status s = (*dsystem)->Register(forwarder); !s.ok()) return s;
+    ActorSystem& dsys = **dsystem;
+    std::atomic<uint64_t> next_id{1};
+    auto ask = [&](size_t i) {
+      Hop hop{next_id.fetch_add(1), 1, static_cast<uint32_t>((i + 1) % actors)};
+      return dsys.Ref<Forwarder>(ActorName(i)).Ask(hop).get().status();
+    };
+    // Drained: every message sent was taken (a generous limit).
+    auto drain = [&] {
+      const auto since = std::chrono::steady_clock::now();
+      while (dsys.Stats().messages_waiting > 0 && SecondsSince(since) < 600) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    };
+    auto start = std::chrono::steady_clock::now();
+    Result<double> asks = Drive(clients, seconds, actors, ask);
+    if (!asks.ok()) return asks.status();
+    drain();
+    const double elapsed = SecondsSince(start);
+    const uint64_t loaded_ids = next_id.load();
+    // Then one client, one command at a time: the latency without queues.
+    Result<double> light = Drive(1, std::max(0.5, seconds / 4), actors, ask);
+    if (!light.ok()) return light.status();
+    drain();
+    RuntimeStats ds = dsys.Stats();
+    if (ds.messages_waiting > 0 || ds.messages_delivered != ds.messages_sent) {
+      return Status::Failed(fmt::format(
+          "durable sends: {} sent, {} delivered, {} waiting after {:.0f} s",
+          ds.messages_sent, ds.messages_delivered, ds.messages_waiting,
+          elapsed));
+    }
+    messages = loaded_ids - 1;
+    send_rate = static_cast<double>(messages) / elapsed;
+    if (Status s = dsys.Shutdown(); !s.ok()) return s;
+    std::unordered_map<uint64_t, int64_t> sent_at;
+    Status scan =
+        (*dstore)->journal().ScanAll(1, SIZE_MAX, [&](const EventView& e) {
+          Hop h;
+          if (e.payload.size() != sizeof h) return true;
+          std::memcpy(&h, e.payload.data(), sizeof h);
+          if (h.hops_left == 1) {
+            sent_at[h.id] = e.timestamp_ns;
+          } else if (auto it = sent_at.find(h.id); it != sent_at.end()) {
+            (h.id < loaded_ids ? latency_us : light_us)
+                .push_back(static_cast<double>(e.timestamp_ns - it->second) /
+                           1e3);
+          }
+          return true;
+        });
+    if (!scan.ok()) return scan;
+    if (latency_us.size() + light_us.size() != ds.messages_delivered) {
+      return Status::Failed(fmt::format(
+          "durable sends: paired {} of {} messages' commits",
+          latency_us.size() + light_us.size(), ds.messages_delivered));
+    }
+  }
+  RemoveAll(ddir);
+
   report.Note(fmt::format(
       "actors: {} actors, {} client threads, {}-byte "
       "commands, durability {}",
@@ -158,6 +261,18 @@ Status Throughput(const Options& options, Report& report) {
              "cmd/s", "state_ask_cmd_per_s");
   report.Row("actors", "durable state/events", "ratio", *state_rate / *ask_rate,
              "x", "state_vs_events");
+  report.Row("actors", "durable send", "rate", *send_rate, "msg/s",
+             "send_msg_per_s");
+  report.Row("actors", "durable send/ask", "ratio", *send_rate / *ask_rate, "x",
+             "send_vs_ask");
+  report.Row("actors", "send commit->commit", "p50",
+             Percentile(latency_us, 0.5), "us", "send_latency_p50_us");
+  report.Row("actors", "send commit->commit", "p99",
+             Percentile(latency_us, 0.99), "us", "send_latency_p99_us");
+  report.Row("actors", "send, 1 client", "p50", Percentile(light_us, 0.5), "us",
+             "send_light_latency_p50_us");
+  report.Row("actors", "send, 1 client", "p99", Percentile(light_us, 0.99),
+             "us", "send_light_latency_p99_us");
   const double group = store_stats.commits
                            ? static_cast<double>(store_stats.write_requests) /
                                  static_cast<double>(store_stats.commits)
