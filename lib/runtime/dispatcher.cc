@@ -46,7 +46,9 @@ void Dispatcher::Pump() {
     pump_queued_ = false;
     if (stopped_) return;
     for (const std::string& key : ready_) {
-      Pair& pair = pairs_[key];
+      auto it = pairs_.find(key);
+      if (it == pairs_.end()) continue;
+      Pair& pair = it->second;
       if (pair.in_flight || pair.waiting || pair.queue.empty()) continue;
       pair.in_flight = true;
       now.emplace_back(key, pair.queue.begin()->second);
@@ -55,24 +57,27 @@ void Dispatcher::Pump() {
   }
   for (auto& [key, message] : now) {
     const MessageKey at = message.key;
-    deliver_(message,
-             [this, key, at](const Status& s) { Finished(key, at, s); });
+    deliver_(message, [this, key, at](const Status& s, bool taken_already) {
+      Finished(key, at, s, taken_already);
+    });
   }
 }
 
 void Dispatcher::Finished(const std::string& key, MessageKey at,
-                          const Status& s) {
+                          const Status& s, bool taken_already) {
   std::lock_guard lock(mu_);
   auto it = pairs_.find(key);
   if (it == pairs_.end()) return;
   Pair& pair = it->second;
   pair.in_flight = false;
   // Taken: committed with the receiver's events, refused by it (the
-  // refusal takes it too), or found gone (taken before).
-  if (s.ok() || s.IsRejected() || s.IsNotFound()) {
+  // refusal takes it too; a failed commit never answers kRejected), or
+  // taken before. Any other answer, a failed commit of the receiver's
+  // batch included, leaves it first in its pair.
+  if (s.ok() || s.IsRejected() || taken_already) {
     if (pair.queue.erase(at) == 1) {
       --counters_.waiting;
-      if (s.IsNotFound()) {
+      if (taken_already) {
         ++counters_.duplicates;
       } else {
         ++counters_.delivered;
@@ -89,7 +94,8 @@ void Dispatcher::Finished(const std::string& key, MessageKey at,
   }
   // Not handled: it stays first; tried again after a backoff (or on Wake).
   pair.waiting = true;
-  if (stopped_ || s.IsClosed()) return;
+  pair.stuck = s.IsInvalidArgument() || s.IsStreamDeleted();
+  if (stopped_ || s.IsClosed() || pair.stuck) return;
   pair.backoff = std::clamp(pair.backoff * 2, kFirstBackoff, kMaxBackoff);
   later_(pair.backoff, [this, key] { Retry(key); });
 }
@@ -97,7 +103,7 @@ void Dispatcher::Finished(const std::string& key, MessageKey at,
 void Dispatcher::Retry(const std::string& key) {
   std::lock_guard lock(mu_);
   auto it = pairs_.find(key);
-  if (it == pairs_.end() || !it->second.waiting) return;
+  if (it == pairs_.end() || !it->second.waiting || it->second.stuck) return;
   it->second.waiting = false;
   ++counters_.retries;
   ready_.insert(key);
@@ -109,6 +115,7 @@ void Dispatcher::Wake() {
   for (auto& [key, pair] : pairs_) {
     if (!pair.waiting) continue;
     pair.waiting = false;
+    pair.stuck = false;
     ++counters_.retries;
     ready_.insert(key);
   }
@@ -125,6 +132,7 @@ DispatchCounters Dispatcher::Counters() const {
   DispatchCounters out = counters_;
   for (const auto& [key, pair] : pairs_) {
     if (pair.queue.empty()) continue;
+    if (pair.stuck) ++out.stuck;
     const int64_t sent = pair.queue.begin()->second.sent_ns;
     if (out.oldest_sent_ns == 0 || sent < out.oldest_sent_ns) {
       out.oldest_sent_ns = sent;

@@ -8,7 +8,9 @@
 // one of its sender would be refused. A message that could not be handled
 // (a quarantined or failing receiver, a type not registered yet, a full
 // mailbox) stays first in its pair and is tried again after a backoff, or
-// at once on Wake (Register, Release).
+// at once on Wake (Register, Release). One refused with kInvalidArgument or
+// kStreamDeleted (a destroyed receiver, an id running as another type, a
+// command it cannot decode) waits for a Wake only, not retried in a loop.
 //
 // Thread safety: every method may be called from any thread. No lock is
 // held while `deliver` runs.
@@ -36,16 +38,17 @@ struct DispatchCounters {
   uint64_t duplicates = 0;     // found taken already
   uint64_t retries = 0;        // deliveries tried again after a failure
   uint64_t waiting = 0;        // known and not taken yet
+  uint64_t stuck = 0;          // first in a pair, refused for good until a Wake
   int64_t oldest_sent_ns = 0;  // of the oldest first-in-pair (0: none)
 };
 
 class Dispatcher {
  public:
-  using Done = std::function<void(const Status&)>;
+  using Done = std::function<void(const Status&, bool taken_already)>;
   // Hands `message` to its receiver; `done` must then run exactly once,
   // with OK once the take committed, kRejected when the receiver refused
-  // it (taken too), kNotFound when it was taken already, or why it was not
-  // handled.
+  // it (taken too), `taken_already` when the receiver had taken it before,
+  // or why it was not handled (then it is tried again).
   using Deliver = std::function<void(const StoredMessage& message, Done done)>;
   // Runs `task` on the runtime, now or after `delay`.
   using Later = std::function<void(std::chrono::milliseconds delay,
@@ -68,10 +71,14 @@ class Dispatcher {
     std::map<MessageKey, StoredMessage> queue;  // outbox order
     bool in_flight = false;
     bool waiting = false;  // the first failed; tried again later
+    // ... and cannot succeed as things are (the receiver was destroyed, is
+    // of another type, cannot decode it): tried again only on Wake.
+    bool stuck = false;
     std::chrono::milliseconds backoff{0};
   };
   void Pump();
-  void Finished(const std::string& pair, MessageKey key, const Status& s);
+  void Finished(const std::string& pair, MessageKey key, const Status& s,
+                bool taken_already);
   void Retry(const std::string& pair);
   // Queues a Pump unless one is queued. REQUIRES: mu_ held.
   void PumpLaterLocked();

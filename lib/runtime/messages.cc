@@ -16,10 +16,14 @@ void SystemImpl::LoadOutbox() {
   for (;;) {
     Result<std::vector<StoredMessage>> page = messages_->Waiting(after, 1000);
     if (!page.ok()) {
-      // The messages stay in the outbox; the next start tries again.
+      // Delivering the messages before it and new ones would take them
+      // ahead of the unreadable ones of the same pairs, which could then
+      // never be taken: deliver none. They stay in the outbox.
+      dispatcher_.Stop();
       Log(LogLevel::kError,
-          fmt::format("durable messages after {}#{} are not delivered: {}; "
-                      "run 'memoir verify' on the store",
+          fmt::format("durable messages are not delivered by this system: "
+                      "the outbox cannot be read after {}#{}: {}; run "
+                      "'memoir verify' on the store",
                       after.position, after.n, page.status().ToString()));
       return;
     }
@@ -35,19 +39,31 @@ void SystemImpl::DeliverDurable(const StoredMessage& message,
   if (behavior == nullptr) {
     // Not an error of the message: the type may be registered later.
     done(Status::Busy(fmt::format(
-        "actor type '{}' is not registered; the message from '{}' to '{}' "
-        "waits",
-        message.receiver_type, message.id.sender, message.receiver)));
+             "actor type '{}' is not registered; the message from '{}' to "
+             "'{}' waits",
+             message.receiver_type, message.id.sender, message.receiver)),
+         false);
     return;
   }
+  // An answer that no retry can change is logged once: the message then
+  // waits, first in its pair, until Register or Release tries it again.
+  auto answered = [this, key = message.key, from = message.id.sender,
+                   to = message.receiver,
+                   done = std::move(done)](const Status& s, bool taken) {
+    if (!taken && (s.IsInvalidArgument() || s.IsStreamDeleted())) {
+      Log(LogLevel::kError,
+          fmt::format("durable message {}#{} from '{}' to '{}' cannot be "
+                      "delivered: {}; it waits in the outbox ('memoir outbox "
+                      "STORE' lists it)",
+                      key.position, key.n, from, to, s.ToString()));
+    }
+    done(s, taken);
+  };
   Result<std::unique_ptr<detail::Message>> delivery =
-      behavior->MakeDelivery(message, done);
+      behavior->MakeDelivery(message, answered);
   if (!delivery.ok()) {
-    Log(LogLevel::kError,
-        fmt::format("durable message {}#{} from '{}' to '{}' waits: {}",
-                    message.key.position, message.key.n, message.id.sender,
-                    message.receiver, delivery.status().ToString()));
-    done(delivery.status());
+    // Decoding or a type that cannot receive: final as things are.
+    answered(Status::InvalidArgument(delivery.status().message()), false);
     return;
   }
   // A refusal (closed, quarantined, full) finishes the message, which

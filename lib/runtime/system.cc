@@ -498,7 +498,9 @@ Status SystemImpl::Shutdown(std::chrono::milliseconds timeout) {
   std::lock_guard shutdown_lock(shutdown_mu_);
   if (shut_down_) return Status::OK();
   closing_.store(true);
-  // Waiting durable messages stay in the outbox for the next start.
+  // Waiting durable messages stay in the outbox for the next start. Before
+  // the executor stops: after that, the dispatcher's tasks would run on
+  // the calling thread, inside its lock.
   dispatcher_.Stop();
   {
     // Asks waiting for room in a full mailbox give up with kClosed.
@@ -578,6 +580,7 @@ RuntimeStats SystemImpl::Stats() const {
   s.messages_duplicates = d.duplicates;
   s.messages_retries = d.retries;
   s.messages_waiting = d.waiting;
+  s.messages_stuck = d.stuck;
   if (d.oldest_sent_ns != 0) {
     s.oldest_waiting_ms = std::max(
         0.0, double(Clock::System()->NowNanos() - d.oldest_sent_ns) / 1e6);

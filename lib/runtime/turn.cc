@@ -243,6 +243,7 @@ size_t SystemImpl::HandleRun(Cell& c,
     }
     if (m.taken) {
       Result<bool> taken = TakenAlready(c, *m.taken);
+      if (taken.ok() && *taken) m.taken_already = true;
       if (!taken.ok() || *taken) {
         Finish(m, taken.ok() ? Status::NotFound(fmt::format(
                                    "actor '{}' has taken the message from "
@@ -319,7 +320,10 @@ Result<bool> SystemImpl::TakenAlready(Cell& c, const TakenMessage& taken) {
           "this store keeps no durable messages (not opened by Store::Open)");
     }
     Result<DeliveryId> last = messages_->LastTaken(c.id, taken.id.sender);
-    if (!last.ok()) return last.status();
+    if (!last.ok()) {
+      return last.status().WithContext(fmt::format(
+          "actor '{}' reading what it took from '{}'", c.id, taken.id.sender));
+    }
     it = c.inbox.emplace(taken.id.sender, *last).first;
   }
   const DeliveryId& last = it->second;

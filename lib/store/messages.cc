@@ -187,9 +187,9 @@ Status ValidateCommit(const MessageCommit& c) {
   return Status::OK();
 }
 
-class InStore final : public MessageStore {
+class InStoreMessageStore final : public MessageStore {
  public:
-  explicit InStore(MessagesImpl* impl) : impl_(impl) {}
+  explicit InStoreMessageStore(MessagesImpl* impl) : impl_(impl) {}
   void Commit(MessageCommit commit, CommitCallback done) override {
     impl_->Commit(std::move(commit), std::move(done));
   }
@@ -258,14 +258,13 @@ class MessagesImpl::CommitOp final : public WriteOp {
       const uint64_t head = found.ok() ? st.head : 0;
       if (!expected_.Holds(head)) {
         *op_status = Status::Conflict(
-            fmt::format("stream '{}' is at seq {}, not at the seq the "
+            fmt::format("stream '{}' is at seq {}, not at seq {} as the "
                         "message commit expected",
-                        stream_, head),
+                        stream_, head, expected_.seq()),
             head);
         return 0;
       }
     }
-    bool repeat = false;
     if (append_) {
       JournalLink::StreamHead before;
       Status found = owner_->journal_.writer_lookup(txn, stream_, &before, &rc);
@@ -274,8 +273,9 @@ class MessagesImpl::CommitOp final : public WriteOp {
       if (rc != 0 || !op_status->ok()) return rc;
       result_.append = append_->result();
       // An idempotent retry of stored events writes nothing and answers as
-      // the first time; its messages were written the first time.
-      repeat = found.ok() && result_.append.last_seq <= before.head;
+      // the first time; its messages were written with them then (and may
+      // have been taken since), so it writes and lists none.
+      const bool repeat = found.ok() && result_.append.last_seq <= before.head;
       if (repeat && !take_.empty()) {
         *op_status = Status::InvalidArgument(fmt::format(
             "stream '{}': the events are stored already (their ids repeat "
@@ -283,10 +283,14 @@ class MessagesImpl::CommitOp final : public WriteOp {
             stream_));
         return 0;
       }
+      if (repeat) return 0;
       const AppendResult& r = result_.append;
       if (r.last_seq - r.first_seq + 1 != events_ ||
           r.last_position - r.first_position + 1 != events_) {
-        return EINVAL;  // the journal broke its contract: doom the group
+        // A new append's events are consecutive in its stream and in the
+        // log; anything else is the journal breaking its contract, and with
+        // the events written the op can no longer refuse alone.
+        return EINVAL;
       }
     }
     const int64_t now = owner_->clock_->NowNanos();
@@ -303,14 +307,12 @@ class MessagesImpl::CommitOp final : public WriteOp {
       s.payload = m.command.payload;
       s.metadata = m.command.metadata;
       s.sent_ns = now;
-      if (!repeat) {
-        const std::string record = EncodeOutbox(s);
-        OutboxKeyBytes key(s.key);
-        MDB_val k = key.val();
-        MDB_val v{record.size(), const_cast<char*>(record.data())};
-        rc = mdb_put(txn, outbox_, &k, &v, MDB_NOOVERWRITE);
-        if (rc != 0) return rc == MDB_KEYEXIST ? EINVAL : rc;
-      }
+      const std::string record = EncodeOutbox(s);
+      OutboxKeyBytes key(s.key);
+      MDB_val k = key.val();
+      MDB_val v{record.size(), const_cast<char*>(record.data())};
+      rc = mdb_put(txn, outbox_, &k, &v, MDB_NOOVERWRITE);
+      if (rc != 0) return rc == MDB_KEYEXIST ? EINVAL : rc;
       result_.sent.push_back(std::move(s));
     }
     for (const TakenMessage& t : take_) {
@@ -630,7 +632,7 @@ Result<std::unique_ptr<MessageStore>> InStoreMessages(Store& store) {
   Result<internal::StoreParts> parts = internal::StoreInternal::PartsOf(store);
   if (!parts.ok()) return parts.status();
   return std::unique_ptr<MessageStore>(
-      std::make_unique<internal::InStore>(parts->messages));
+      std::make_unique<internal::InStoreMessageStore>(parts->messages));
 }
 
 }  // namespace memoir

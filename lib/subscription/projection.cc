@@ -171,6 +171,9 @@ class ProjectionImpl final : public Projection {
     // only saves it over stretches without matching events.
     sub.checkpoint_every_events = SIZE_MAX;
     sub.checkpoint_every = std::chrono::milliseconds(500);
+    // Its handler waits (attached, throttled, for its own commit): never
+    // inside a read (SubscriptionOptions::zero_copy).
+    sub.zero_copy = false;
     Result<std::unique_ptr<Subscription>> started = Subscription::Start(
         store_, std::move(sub),
         [this](const Batch& batch) { return Handle(batch); });

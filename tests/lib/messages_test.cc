@@ -266,8 +266,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "an idempotent retry of a send's events writes its messages once and "
-    "answers with the same keys") {
+    "an idempotent retry of a send's events writes its messages once, "
+    "lists none, and cannot take messages") {
   test::TempDir dir;
   StoreOptions o = FastStore();
   o.generate_event_ids = true;
@@ -279,13 +279,39 @@ TEST_CASE(
   c.send.push_back(To("r", "Debit"));
   auto first = m->Commit(c);
   REQUIRE(first.ok());
+  REQUIRE(first->sent.size() == 1);
+  // Different messages this time: the retry still writes nothing.
+  c.send.push_back(To("r2", "Credit"));
   auto retry = m->Commit(c);
   REQUIRE(retry.ok());
   CHECK(retry->append.first_seq == first->append.first_seq);
-  REQUIRE(retry->sent.size() == 1);
-  CHECK(retry->sent[0].key == first->sent[0].key);
+  CHECK(retry->sent.empty());
   CHECK(AllWaiting(*m).size() == 1);
   CHECK(Head(*store, "sender") == 1);
+  // Events of two appends repeated as one request: a repeat too.
+  MessageCommit second;
+  second.append = {"sender", Expected::Any(), {Ev("Sent")}};
+  second.append.events[0].id = Uuid::Generate();
+  REQUIRE(m->Commit(second).ok());
+  MessageCommit both;
+  both.append = {
+      "sender", Expected::Any(), {c.append.events[0], second.append.events[0]}};
+  both.send.push_back(To("r", "Debit"));
+  auto repeated = m->Commit(both);
+  REQUIRE_MESSAGE(repeated.ok(), repeated.status().ToString());
+  CHECK(repeated->sent.empty());
+  CHECK(AllWaiting(*m).size() == 1);
+  // Taking a message with repeated events is refused, writing nothing.
+  StoredMessage waiting = AllWaiting(*m)[0];
+  MessageCommit take;
+  take.append = {"r", Expected::Any(), {Ev("Taken")}};
+  take.append.events[0].id = Uuid::Generate();
+  REQUIRE(m->Commit(take).ok());  // stores the event, no take
+  take.take.push_back({waiting.key, waiting.id});
+  Status refused = m->Commit(take).status();
+  CHECK(refused.IsInvalidArgument());
+  CHECK(refused.ToString().find("stored already") != std::string::npos);
+  CHECK(AllWaiting(*m).size() == 1);
 }
 
 TEST_CASE(

@@ -175,6 +175,9 @@ int RunChain(const char* path, uint64_t first) {
                  [&window, chain, n](memoir::Result<uint64_t> r) {
                    if (r.ok()) {
                      Say(fmt::format("A {}", chain * crash::kChainLane + n));
+                   } else {
+                     Say(fmt::format("F {} {}", chain * crash::kChainLane + n,
+                                     r.status().ToString()));
                    }
                    window.release();
                  });

@@ -17,7 +17,9 @@
 #include "runtime/actor_test_types.h"
 #include "support/temp_dir.h"
 
-namespace memoir {
+// A namespace of its own: the runtime tests build as one unit in unity
+// builds, and other files have their own Relay and Ledger.
+namespace memoir::durable_send_test {
 namespace {
 
 struct Note {
@@ -202,7 +204,7 @@ TEST_CASE(
   CHECK(held.messages_sent == 5);
   CHECK(held.messages_waiting == 5);
   CHECK(held.messages_delivered == 0);
-  CHECK(held.oldest_waiting_ms >= 0);
+  CHECK(held.oldest_waiting_ms > 0);
   g_fail_budget = 0;
   REQUIRE(ledger.Release().ok());
   REQUIRE(test::Eventually(
@@ -285,4 +287,4 @@ TEST_CASE(
 }
 
 }  // namespace
-}  // namespace memoir
+}  // namespace memoir::durable_send_test

@@ -251,10 +251,12 @@ Result<double> TimedScanAll(Journal& journal, uint64_t events, size_t payload) {
 
 // A subscription's catch-up over the whole log: from Start (origin, no
 // filter, a handler that only counts) until it has handled every event.
-Result<double> TimedCatchUp(Store& store, uint64_t events, size_t payload) {
+Result<double> TimedCatchUp(Store& store, uint64_t events, size_t payload,
+                            bool zero_copy) {
   LogTally tally;
   SubscriptionOptions options;
   options.name = "bench-catch-up";
+  options.zero_copy = zero_copy;
   auto start = std::chrono::steady_clock::now();
   Result<std::unique_ptr<Subscription>> sub =
       Subscription::Start(store, options, [&](const Batch& batch) {
@@ -812,7 +814,10 @@ Status RunReadAll(const Options& options, Report& report) {
   Series sub_checked_cold{"raw-log-checked", {}, {}},
       sub_checked_hot{"raw-log-checked", {}, {}};
   std::vector<double> memoir_cold, memoir_hot, sub_rate_cold, sub_rate_hot,
-      sub_vs_scan;
+      sub_vs_scan, zc_vs_scan;
+  // The same catch-up with SubscriptionOptions::zero_copy.
+  Series zc_checked_cold{"raw-log-checked", {}, {}},
+      zc_checked_hot{"raw-log-checked", {}, {}};
   for (size_t r = 0; r < rounds; ++r) {
     // Which goes first alternates between rounds.
     Result<ScanResult> raw = Status::Busy("not run");
@@ -826,10 +831,16 @@ Status RunReadAll(const Options& options, Report& report) {
           return TimedScanAll(store.journal(), n, options.payload);
         });
     if (!memoir.ok()) return memoir.status();
-    Result<std::pair<double, double>> sub = ReopenAndScan(
-        dir, n,
-        [&](Store& store) { return TimedCatchUp(store, n, options.payload); });
+    Result<std::pair<double, double>> sub =
+        ReopenAndScan(dir, n, [&](Store& store) {
+          return TimedCatchUp(store, n, options.payload, /*zero_copy=*/false);
+        });
     if (!sub.ok()) return sub.status();
+    Result<std::pair<double, double>> zc =
+        ReopenAndScan(dir, n, [&](Store& store) {
+          return TimedCatchUp(store, n, options.payload, /*zero_copy=*/true);
+        });
+    if (!zc.ok()) return zc.status();
     if (r % 2 == 0) {
       raw = MemoirLogWalk(dir, n, options.payload, /*check=*/false);
       checked = MemoirLogWalk(dir, n, options.payload, /*check=*/true);
@@ -839,6 +850,7 @@ Status RunReadAll(const Options& options, Report& report) {
     sub_rate_cold.push_back(sub->first);
     sub_rate_hot.push_back(sub->second);
     sub_vs_scan.push_back(sub->second / memoir->second);
+    zc_vs_scan.push_back(zc->second / memoir->second);
     Status s = AddScan(&cold, &hot, raw, n, memoir->first, memoir->second);
     if (!s.ok()) return s;
     s = AddScan(&sub_cold, &sub_hot, raw, n, sub->first, sub->second);
@@ -848,6 +860,9 @@ Status RunReadAll(const Options& options, Report& report) {
     if (!s.ok()) return s;
     s = AddScan(&sub_checked_cold, &sub_checked_hot, checked, n, sub->first,
                 sub->second);
+    if (!s.ok()) return s;
+    s = AddScan(&zc_checked_cold, &zc_checked_hot, checked, n, zc->first,
+                zc->second);
     if (!s.ok()) return s;
   }
   RemoveAll(dir);
@@ -880,6 +895,14 @@ Status RunReadAll(const Options& options, Report& report) {
   report.Row("read-all", "subscription/raw-log-checked", "cold-ish",
              Median(sub_checked_cold.ratios), "x",
              "ratio_subscription_raw_log_checked_cold");
+  report.Row("read-all", "zero-copy subscription/ScanAll", "hot",
+             Median(zc_vs_scan), "x", "ratio_zero_copy_scan_all_hot");
+  report.Row("read-all", "zero-copy sub/raw-log-checked", "hot",
+             Median(zc_checked_hot.ratios), "x",
+             "ratio_zero_copy_raw_log_checked_hot");
+  report.Row("read-all", "zero-copy sub/raw-log-checked", "cold-ish",
+             Median(zc_checked_cold.ratios), "x",
+             "ratio_zero_copy_raw_log_checked_cold");
   return Status::OK();
 }
 

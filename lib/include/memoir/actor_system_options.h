@@ -87,6 +87,10 @@ struct RuntimeStats {
   uint64_t messages_duplicates = 0;
   uint64_t messages_retries = 0;
   uint64_t messages_waiting = 0;
+  // Waiting first in their pair after an answer no retry changes (the
+  // receiver was destroyed or runs as another type, the command cannot be
+  // decoded): logged, tried again only on Register and Release.
+  uint64_t messages_stuck = 0;
   double oldest_waiting_ms = 0;
 };
 

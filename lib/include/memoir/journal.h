@@ -400,7 +400,9 @@ class MEMOIR_EXPORT Journal {
   // visitor was given stays valid until `then` returns, so a reader can
   // keep views instead of copying the events. `then` runs inside the read:
   // a long one holds back the reuse of the pages that later writes free,
-  // so the file may grow while it runs. Errors: as ScanAll.
+  // so the file may grow while it runs, and a writer that needs a larger
+  // map waits for the read to end (and fails with kBusy after 2 s): `then`
+  // must not wait for a commit. Errors: as ScanAll.
   virtual Status ScanAllThen(uint64_t from_position, size_t max_count,
                              const EventVisitor& visit,
                              const std::function<void()>& then) = 0;

@@ -108,7 +108,10 @@ struct MessageCommit {
 
 struct MessageCommitResult {
   AppendResult append;  // all zero when the commit appended no events
-  std::vector<StoredMessage> sent;  // as stored, in the order of `send`
+  // As stored, in the order of `send`. Empty when the events were stored
+  // already (an idempotent retry: their ids repeat an earlier append),
+  // which writes nothing: the messages were sent with them then.
+  std::vector<StoredMessage> sent;
 };
 
 // The limits of one message.

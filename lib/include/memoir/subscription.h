@@ -160,13 +160,16 @@ struct SubscriptionOptions {
   // scanned_to is the position of its last event, not the subscription's
   // progress: keep exactly-once bookkeeping to workers == 1.
   size_t workers = 1;
-  // With one worker, a batch's events are views into the store's read
-  // snapshot, which stays open while the handler runs: no copy (catch-up
-  // runs about a quarter faster). A handler that blocks for long holds
-  // back the reuse of pages freed by later writes, so the file can grow
-  // under heavy writing while it blocks: false copies each batch out of
-  // the read first. Retries, parked events and workers > 1 always copy.
-  bool zero_copy = true;
+  // Opt-in, for a handler that never blocks: with one worker, a batch's
+  // events are views into the store's read snapshot, which stays open
+  // while the handler runs, so nothing is copied (catch-up runs about a
+  // tenth faster). While it is open, pages freed by later writes are not
+  // reused, and the map cannot grow: a writer that needs a larger map
+  // waits for it, and after 2 s its commits fail with kBusy. So the
+  // handler must not wait for anything (a commit, a lock, the network).
+  // By default each batch is copied out of the read first. Retries,
+  // parked events and workers > 1 always copy.
+  bool zero_copy = false;
 };
 
 struct SubscriptionStats {

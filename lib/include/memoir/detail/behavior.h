@@ -93,6 +93,8 @@ class MEMOIR_EXPORT Message {
   Uuid correlation_id{};
   // A durable message from the outbox: the handling commits its take.
   std::optional<TakenMessage> taken;
+  // Set before Finish when the actor had taken `taken` already (dropped).
+  bool taken_already = false;
 };
 
 // What handling one command produced.
@@ -141,16 +143,20 @@ class MEMOIR_EXPORT Behavior {
   virtual Result<std::unique_ptr<StateBox>> DecodeState(
       const Snapshot& snapshot) const = 0;
   // The command of durable message `m` as a message for this type, whose
-  // Finish calls `done` (OK, or why it was not handled). Never throws.
-  // Errors: kInvalidArgument when the type has no CommandCodec, kFailed
-  // when it cannot decode the command.
+  // Finish calls `done` with the outcome (OK, or why it was not handled)
+  // and whether the actor had taken it already. Never throws. Errors:
+  // kInvalidArgument when the type cannot receive durable messages (no
+  // CommandCodec, or a durable-state type), kFailed when the command
+  // cannot be decoded.
+  using DeliveryDone = std::function<void(const Status&, bool taken_already)>;
   virtual Result<std::unique_ptr<Message>> MakeDelivery(
-      const StoredMessage& m, std::function<void(const Status&)> done) const {
+      const StoredMessage& m, DeliveryDone done) const {
     (void)m;
     (void)done;
     return Status::InvalidArgument(
         "actor type '" + std::string(type_name()) +
-        "' cannot receive durable messages: it has no CommandCodec");
+        "' cannot receive durable messages: only event-sourced types with a "
+        "CommandCodec can");
   }
 };
 

@@ -15,6 +15,7 @@
 #include "memoir/actor.h"
 #include "memoir/detail/behavior.h"
 #include "memoir/journal.h"
+#include "memoir/message_store.h"
 #include "memoir/result.h"
 #include "memoir/snapshot_store.h"
 #include "memoir/status.h"
@@ -153,6 +154,32 @@ class BehaviorOf final : public Behavior {
                     "written with the events of the command that sends it "
                     "(use Persist)");
     }
+    // Checked here, so that a bad message fails its own command and not
+    // the batch it would share with others.
+    if (effect->sends().size() > kMaxMessagesPerCommit) {
+      return Failed(HandleOutcome::Kind::kFailed,
+                    "Effect::Send: " + std::to_string(effect->sends().size()) +
+                        " messages from one command; at most " +
+                        std::to_string(kMaxMessagesPerCommit));
+    }
+    for (const OutgoingMessage& m : effect->sends()) {
+      Status valid = ValidateStreamName(m.receiver);
+      if (!valid.ok()) {
+        return Failed(HandleOutcome::Kind::kFailed,
+                      "Effect::Send to an invalid actor id: " +
+                          std::string(valid.message()));
+      }
+      if (m.command.type.empty() || m.command.type.size() > kMaxTypeNameBytes ||
+          m.command.payload.size() > kMaxPayloadBytes ||
+          m.command.metadata.size() > kMaxMetadataBytes) {
+        return Failed(HandleOutcome::Kind::kFailed,
+                      "Effect::Send: the CommandCodec gave a command type "
+                      "of " +
+                          std::to_string(m.command.type.size()) +
+                          " bytes (1 to 255) or a payload or metadata over "
+                          "the journal's limits");
+      }
+    }
     // Encode before applying: a codec failure then leaves the state as it
     // was, and the events written are exactly the ones applied.
     std::vector<Event>& events = effect->events();
@@ -194,8 +221,7 @@ class BehaviorOf final : public Behavior {
   }
 
   Result<std::unique_ptr<Message>> MakeDelivery(
-      const StoredMessage& m,
-      std::function<void(const Status&)> done) const override {
+      const StoredMessage& m, DeliveryDone done) const override {
     if constexpr (requires { typename A::CommandCodec; }) {
       std::optional<typename A::Command> command;
       try {
@@ -206,12 +232,17 @@ class BehaviorOf final : public Behavior {
                               "' version " + std::to_string(m.schema_version) +
                               ": " + DescribeCurrentException());
       }
+      // The sink answers from inside the message's Finish, so the message
+      // is alive when it reads the flag.
+      auto self = std::make_shared<const Message*>(nullptr);
       auto sink = std::make_shared<ReplySink<typename A::Reply>>(
-          [done = std::move(done)](Result<typename A::Reply> r) {
-            done(r.ok() ? Status::OK() : r.status());
+          [done = std::move(done), self](Result<typename A::Reply> r) {
+            done(r.ok() ? Status::OK() : r.status(),
+                 *self != nullptr && (*self)->taken_already);
           });
       auto message = std::make_unique<TypedMessage<A>>(std::move(*command),
                                                        std::move(sink));
+      *self = message.get();
       message->taken = TakenMessage{m.key, m.id};
       return std::unique_ptr<Message>(std::move(message));
     } else {
