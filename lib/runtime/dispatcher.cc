@@ -55,11 +55,14 @@ void Dispatcher::Pump() {
     }
     ready_.clear();
   }
-  for (auto& [key, message] : now) {
-    const MessageKey at = message.key;
-    deliver_(message, [this, key, at](const Status& s, bool taken_already) {
-      Finished(key, at, s, taken_already);
-    });
+  for (auto& entry : now) {
+    // (Not a structured binding: clang 14 cannot capture one.)
+    const std::string& key = entry.first;
+    const MessageKey at = entry.second.key;
+    deliver_(entry.second,
+             [this, key, at](const Status& s, bool taken_already) {
+               Finished(key, at, s, taken_already);
+             });
   }
 }
 

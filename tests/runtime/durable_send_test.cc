@@ -221,6 +221,58 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "a message whose taking commit fails is delivered again and applied "
+    "once") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.Sub("store"));
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register(Relay{}).ok());
+  REQUIRE(system->Register(Ledger{}).ok());
+  auto relay = system->Ref<Relay>("relay-0");
+  test::Await(relay.Ask(ToLedger(1)));
+  REQUIRE(test::Eventually(
+      [&] { return Committed(*system, "ledger", "ledger-1").count == 1; }));
+  // Someone else writes to the ledger's stream: the actor, still at seq 1
+  // in memory, takes the next message in a batch that expects seq 1 and
+  // fails with a conflict, after its turn recorded the take in memory.
+  Note outside{100, 0, Note::kChain, 0, 0};
+  REQUIRE(store->journal()
+              .Append("ledger-1", Expected::At(1),
+                      {Ledger::EventCodec::Encode(outside)})
+              .ok());
+  test::Await(relay.Ask(ToLedger(2)));
+  REQUIRE(test::Eventually([&] { return Waiting(*store) == 0; }));
+  CHECK(Values(*store, "ledger-1") == std::vector<int64_t>{1, 100, 2});
+  REQUIRE(test::Eventually(
+      [&] { return system->Stats().messages_delivered == 2; }));
+  RuntimeStats stats = system->Stats();
+  CHECK(stats.commit_failures >= 1);
+  CHECK(stats.messages_duplicates == 0);
+  CHECK(stats.messages_retries >= 1);
+}
+
+TEST_CASE(
+    "a message to a destroyed receiver waits in the outbox, counted as "
+    "stuck") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.Sub("store"));
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register(Relay{}).ok());
+  REQUIRE(system->Register(Ledger{}).ok());
+  auto ledger = system->Ref<Ledger>("ledger-1");
+  CHECK(test::Await(ledger.Ask(ToLedger(1))) == 1);
+  REQUIRE(ledger.Destroy().get().ok());
+  auto relay = system->Ref<Relay>("relay-0");
+  test::Await(relay.Ask(ToLedger(2)));
+  REQUIRE(
+      test::Eventually([&] { return system->Stats().messages_stuck == 1; }));
+  RuntimeStats stats = system->Stats();
+  CHECK(stats.messages_waiting == 1);
+  CHECK(stats.messages_delivered == 0);
+  CHECK(Waiting(*store) == 1);
+}
+
+TEST_CASE(
     "a refusal by the receiver takes the message: it leaves the outbox and "
     "is never delivered again") {
   test::TempDir dir;
