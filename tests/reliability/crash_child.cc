@@ -28,6 +28,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <semaphore>
 #include <set>
@@ -51,30 +52,44 @@ void Say(const std::string& line) {
 
 }  // namespace
 
+// The store and actor system of an actor form (4 threads; kNone, as below).
+struct Running {
+  std::unique_ptr<memoir::Store> store;
+  std::unique_ptr<memoir::ActorSystem> system;
+
+  // False, having said why on stderr, when it cannot start.
+  template <typename Register>
+  bool Start(const char* path, const Register& register_types) {
+    memoir::StoreOptions o;
+    o.durability = memoir::Durability::kNone;
+    auto opened = memoir::Store::Open(path, o);
+    if (!opened.ok()) return Fail(opened.status());
+    store = std::move(opened).value();
+    memoir::ActorSystemOptions so;
+    so.threads = 4;
+    auto created = memoir::ActorSystem::Create(*store, so);
+    if (!created.ok()) return Fail(created.status());
+    system = std::move(created).value();
+    memoir::Status s = register_types(*system);
+    return s.ok() || Fail(s);
+  }
+  static bool Fail(const memoir::Status& s) {
+    fmt::print(stderr, "crash_child: {}\n", s.ToString());
+    return false;
+  }
+};
+
 // The actor form; returns only on a setup error.
 int RunActors(const char* path, uint64_t generation) {
-  memoir::StoreOptions o;
-  o.durability = memoir::Durability::kNone;  // as below
-  auto store = memoir::Store::Open(path, o);
-  if (!store.ok()) {
-    fmt::print(stderr, "crash_child: {}\n", store.status().ToString());
-    return 3;
-  }
-  memoir::ActorSystemOptions so;
-  so.threads = 4;
-  auto system = memoir::ActorSystem::Create(**store, so);
-  if (!system.ok()) {
-    fmt::print(stderr, "crash_child: {}\n", system.status().ToString());
-    return 3;
-  }
   namespace crash = memoir::crash;
-  memoir::Status s = (*system)->Register<crash::Ledger>(crash::Ledger{},
-                                                        crash::LedgerOptions());
-  if (!s.ok()) {
-    fmt::print(stderr, "crash_child: {}\n", s.ToString());
+  Running running;
+  if (!running.Start(path, [](memoir::ActorSystem& system) {
+        return system.Register<crash::Ledger>(crash::Ledger{},
+                                              crash::LedgerOptions());
+      })) {
     return 3;
   }
-  memoir::ActorSystem& actors = **system;
+  memoir::ActorSystem& actors = *running.system;
   Say("READY");
   std::vector<std::thread> clients;
   for (uint64_t c = 0; c < crash::kClients; ++c) {
@@ -100,27 +115,14 @@ int RunActors(const char* path, uint64_t generation) {
 
 // The durable-state form; returns only on a setup error.
 int RunDurable(const char* path) {
-  memoir::StoreOptions o;
-  o.durability = memoir::Durability::kNone;  // as below
-  auto store = memoir::Store::Open(path, o);
-  if (!store.ok()) {
-    fmt::print(stderr, "crash_child: {}\n", store.status().ToString());
-    return 3;
-  }
-  memoir::ActorSystemOptions so;
-  so.threads = 4;
-  auto system = memoir::ActorSystem::Create(**store, so);
-  if (!system.ok()) {
-    fmt::print(stderr, "crash_child: {}\n", system.status().ToString());
-    return 3;
-  }
   namespace crash = memoir::crash;
-  memoir::Status s = (*system)->Register(crash::TallyActor{});
-  if (!s.ok()) {
-    fmt::print(stderr, "crash_child: {}\n", s.ToString());
+  Running running;
+  if (!running.Start(path, [](memoir::ActorSystem& system) {
+        return system.Register(crash::TallyActor{});
+      })) {
     return 3;
   }
-  memoir::ActorSystem& actors = **system;
+  memoir::ActorSystem& actors = *running.system;
   Say("READY");
   std::vector<std::thread> clients;
   for (uint64_t t = 0; t < crash::kTallies; ++t) {
@@ -142,27 +144,14 @@ int RunDurable(const char* path) {
 }
 
 int RunChain(const char* path, uint64_t first) {
-  memoir::StoreOptions o;
-  o.durability = memoir::Durability::kNone;  // as below
-  auto store = memoir::Store::Open(path, o);
-  if (!store.ok()) {
-    fmt::print(stderr, "crash_child: {}\n", store.status().ToString());
-    return 3;
-  }
-  memoir::ActorSystemOptions so;
-  so.threads = 4;
-  auto system = memoir::ActorSystem::Create(**store, so);
-  if (!system.ok()) {
-    fmt::print(stderr, "crash_child: {}\n", system.status().ToString());
-    return 3;
-  }
   namespace crash = memoir::crash;
-  memoir::Status s = (*system)->Register(crash::ChainLink{});
-  if (!s.ok()) {
-    fmt::print(stderr, "crash_child: {}\n", s.ToString());
+  Running running;
+  if (!running.Start(path, [](memoir::ActorSystem& system) {
+        return system.Register(crash::ChainLink{});
+      })) {
     return 3;
   }
-  memoir::ActorSystem& actors = **system;
+  memoir::ActorSystem& actors = *running.system;
   Say("READY");
   std::vector<std::thread> clients;
   for (uint32_t chain = 0; chain < crash::kChains; ++chain) {
