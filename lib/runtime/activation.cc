@@ -133,7 +133,8 @@ void SystemImpl::RecoverCell(const CellPtr& cell) {
   }
   c.state = std::move(r->state);
   c.head = r->seq;
-  c.inbox.clear();  // what was taken is read again from the inbox
+  c.inbox.clear();   // what was taken is read again from the inbox
+  c.timers.clear();  // and which timers are pending
   // The recovered events' last position is somewhere before the head of
   // the log: an upper bound serves answers that wait for it.
   if (r->seq > 0) {

@@ -82,6 +82,8 @@ struct TurnWork {
   std::vector<EventData> events;
   std::vector<OutgoingMessage> sends;  // with_event: index in `events`
   std::vector<TakenMessage> takes;
+  std::vector<FiredTimer> fires;
+  std::vector<TimerChange> timers;  // with_event: index in `events`
   PendingBatch batch;
   bool snapshot_requested = false;
   DestroyMessage* destroy = nullptr;  // a Destroy ends the turn's run
@@ -130,6 +132,10 @@ struct Cell {
   // Per sender, the last durable message taken (committed or on its way):
   // loaded from the inbox on first use, dropped when the state is rebuilt.
   std::unordered_map<std::string, DeliveryId> inbox;
+  // Per timer key this actor started, cancelled or fired since its state
+  // was built: the id pending (nullopt: none), committed or on its way.
+  // Keys not here are read from the store. Dropped when it is rebuilt.
+  std::unordered_map<std::string, std::optional<DeliveryId>> timers;
   // A durable-state actor asked to stop (StateEffect::Stop): it leaves
   // memory at the end of the first turn that finds it idle.
   bool stop_requested = false;

@@ -33,6 +33,57 @@ void SystemImpl::LoadOutbox() {
   }
 }
 
+void SystemImpl::LoadTimers() {
+  if (!messages_) return;
+  timers_.SetClock([m = messages_.get()] { return m->NowNanos(); });
+  std::string stream, key;
+  for (;;) {
+    Result<std::vector<StoredTimer>> page =
+        messages_->Timers(stream, key, 1000);
+    if (!page.ok()) {
+      // The timers read so far still fire; those after the damage do not.
+      Log(LogLevel::kError,
+          fmt::format("durable timers after timer '{}' of '{}' do not fire "
+                      "in this system: {}; run 'memoir verify' on the store",
+                      key, stream, page.status().ToString()));
+      return;
+    }
+    if (page->empty()) return;
+    stream = page->back().stream;
+    key = page->back().key;
+    timers_.Add(std::move(page).value());
+  }
+}
+
+void SystemImpl::FireTimer(const StoredTimer& timer, TimerWheel::Done done) {
+  const detail::Behavior* behavior = FindBehavior(timer.receiver_type);
+  if (behavior == nullptr) {
+    done(Status::Busy(fmt::format(
+             "actor type '{}' is not registered; timer '{}' of '{}' waits",
+             timer.receiver_type, timer.key, timer.stream)),
+         false);
+    return;
+  }
+  auto answered = [this, key = timer.key, stream = timer.stream,
+                   done = std::move(done)](const Status& s, bool gone) {
+    if (!gone && (s.IsInvalidArgument() || s.IsStreamDeleted())) {
+      Log(LogLevel::kError,
+          fmt::format("timer '{}' of '{}' cannot fire: {}; it stays pending "
+                      "('memoir timers STORE' lists it)",
+                      key, stream, s.ToString()));
+    }
+    done(s, gone);
+  };
+  Result<std::unique_ptr<detail::Message>> delivery = behavior->MakeDelivery(
+      timer.type, timer.schema_version, timer.payload, answered);
+  if (!delivery.ok()) {
+    answered(Status::InvalidArgument(delivery.status().message()), false);
+    return;
+  }
+  (*delivery)->fired = FiredTimer{timer.key, timer.id};
+  (void)Enqueue(behavior, timer.stream, std::move(delivery).value());
+}
+
 void SystemImpl::DeliverDurable(const StoredMessage& message,
                                 Dispatcher::Done done) {
   const detail::Behavior* behavior = FindBehavior(message.receiver_type);
@@ -59,13 +110,14 @@ void SystemImpl::DeliverDurable(const StoredMessage& message,
     }
     done(s, taken);
   };
-  Result<std::unique_ptr<detail::Message>> delivery =
-      behavior->MakeDelivery(message, answered);
+  Result<std::unique_ptr<detail::Message>> delivery = behavior->MakeDelivery(
+      message.type, message.schema_version, message.payload, answered);
   if (!delivery.ok()) {
     // Decoding or a type that cannot receive: final as things are.
     answered(Status::InvalidArgument(delivery.status().message()), false);
     return;
   }
+  (*delivery)->taken = TakenMessage{message.key, message.id};
   // A refusal (closed, quarantined, full) finishes the message, which
   // answers `done`.
   (void)Enqueue(behavior, message.receiver, std::move(delivery).value());

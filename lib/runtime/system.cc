@@ -54,9 +54,15 @@ SystemImpl::SystemImpl(Store& store, ActorSystemOptions options)
             } else {
               executor_.At(SteadyClock::now() + delay, std::move(task));
             }
-          }) {
+          }),
+      timers_([this](const StoredTimer& t,
+                     TimerWheel::Done done) { FireTimer(t, std::move(done)); },
+              [this](SteadyClock::time_point when, std::function<void()> task) {
+                executor_.At(when, std::move(task));
+              }) {
   if (options_.idle_timeout.count() > 0) SweepLater();
   LoadOutbox();
+  LoadTimers();
 }
 
 SystemImpl::~SystemImpl() {
@@ -88,8 +94,9 @@ Status SystemImpl::RegisterBehavior(std::unique_ptr<detail::Behavior> b) {
         fmt::format("actor type '{}' is already registered", name));
   }
   behaviors_.emplace(std::move(name), std::move(b));
-  // Messages that waited for this type go now.
+  // Messages and timers that waited for this type go now.
   dispatcher_.Wake();
+  timers_.Wake();
   return Status::OK();
 }
 
@@ -417,8 +424,10 @@ Status SystemImpl::Release(std::string_view id) {
       if (!cell->mailbox.empty()) ScheduleLocked(cell);
       Log(LogLevel::kInfo,
           fmt::format("actor '{}' released from quarantine", id));
-      // Its durable messages, held while it was quarantined, go now.
+      // Its durable messages and timers, held while it was quarantined, go
+      // now.
       dispatcher_.Wake();
+      timers_.Wake();
       return Status::OK();
     }
   }
@@ -502,6 +511,7 @@ Status SystemImpl::Shutdown(std::chrono::milliseconds timeout) {
   // the executor stops: after that, the dispatcher's tasks would run on
   // the calling thread, inside its lock.
   dispatcher_.Stop();
+  timers_.Stop();
   {
     // Asks waiting for room in a full mailbox give up with kClosed.
     std::lock_guard lock(map_mu_);
@@ -581,6 +591,12 @@ RuntimeStats SystemImpl::Stats() const {
   s.messages_retries = d.retries;
   s.messages_waiting = d.waiting;
   s.messages_stuck = d.stuck;
+  const TimerCounters t = timers_.Counters();
+  s.timers_started = counters_.timers_started.load();
+  s.timers_pending = t.pending;
+  s.timers_fired = t.fired;
+  s.timers_dropped = t.dropped;
+  s.timers_stuck = t.stuck;
   if (d.oldest_sent_ns != 0) {
     s.oldest_waiting_ms = std::max(
         0.0, double(Clock::System()->NowNanos() - d.oldest_sent_ns) / 1e6);

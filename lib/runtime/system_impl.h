@@ -23,6 +23,7 @@
 #include "runtime/cell.h"
 #include "runtime/dispatcher.h"
 #include "runtime/executor.h"
+#include "runtime/timers.h"
 
 namespace memoir::internal {
 
@@ -133,12 +134,22 @@ class SystemImpl final : public ActorSystem {
   // A durable message taken by `cell` already (its inbox holds the id or
   // a later one of the same sender). Loads the inbox record on first use.
   Result<bool> TakenAlready(Cell& cell, const TakenMessage& taken);
+  // Records the timer changes of a command in the cell and moves them to
+  // `work`, giving each the id the store will.
+  void TrackTimers(Cell& cell, std::vector<TimerChange>& changes,
+                   TurnWork& work);
+  // Whether `fired` is still pending (not cancelled, replaced or fired).
+  Result<bool> TimerPending(Cell& cell, const FiredTimer& fired);
 
   // --- messages.cc ---
   // Hands a durable message from the outbox to its receiver.
   void DeliverDurable(const StoredMessage& message, Dispatcher::Done done);
   // Gives the dispatcher every message waiting in the outbox.
   void LoadOutbox();
+  // Hands a due timer to its actor.
+  void FireTimer(const StoredTimer& timer, TimerWheel::Done done);
+  // Gives the wheel every pending timer.
+  void LoadTimers();
   void MaybeSnapshot(Cell& cell, bool requested);
   void Restart(const CellPtr& cell);
   void QuarantineLocked(Cell& cell, const std::string& why);
@@ -179,7 +190,7 @@ class SystemImpl final : public ActorSystem {
         appends{0}, commit_failures{0}, recoveries{0}, recovery_failures{0},
         snapshot_skips{0}, restarts{0}, quarantined{0}, snapshots{0},
         snapshot_failures{0}, passivations{0}, mailbox_waits{0},
-        mailbox_refusals{0}, messages_sent{0};
+        mailbox_refusals{0}, messages_sent{0}, timers_started{0};
   };
   mutable Counters counters_;
 
@@ -189,6 +200,7 @@ class SystemImpl final : public ActorSystem {
   // Store::Open): an Effect::Send then fails its command's commit.
   std::unique_ptr<MessageStore> messages_;
   Dispatcher dispatcher_;
+  TimerWheel timers_;
 };
 
 }  // namespace memoir::internal

@@ -241,6 +241,18 @@ size_t SystemImpl::HandleRun(Cell& c,
                     c.id)));
       continue;
     }
+    if (m.fired) {
+      Result<bool> pending = TimerPending(c, *m.fired);
+      if (pending.ok() && !*pending) m.taken_already = true;
+      if (!pending.ok() || !*pending) {
+        Finish(m, pending.ok() ? Status::NotFound(fmt::format(
+                                     "timer '{}' of actor '{}' is no longer "
+                                     "pending (cancelled or replaced)",
+                                     m.fired->key, c.id))
+                               : pending.status());
+        continue;
+      }
+    }
     if (m.taken) {
       Result<bool> taken = TakenAlready(c, *m.taken);
       if (taken.ok() && *taken) m.taken_already = true;
@@ -284,6 +296,11 @@ size_t SystemImpl::HandleRun(Cell& c,
           s.with_event = work.events.size() - 1;  // the command's last
           work.sends.push_back(std::move(s));
         }
+        if (!out.timers.empty()) {
+          // The fired timer, if this is one, is taken before the changes.
+          if (m.fired) c.timers[m.fired->key] = std::nullopt;
+          TrackTimers(c, out.timers, work);
+        }
         reply.then = std::move(out.then);
         break;
       case detail::HandleOutcome::Kind::kRespond:
@@ -307,9 +324,54 @@ size_t SystemImpl::HandleRun(Cell& c,
       work.takes.push_back(*m.taken);
       c.inbox[m.taken->id.sender] = m.taken->id;
     }
+    if (m.fired && (reply.status.ok() || reply.status.IsRejected())) {
+      work.fires.push_back(*m.fired);
+      auto t = c.timers.find(m.fired->key);
+      // Unless the command started it again.
+      if (t == c.timers.end() || t->second == m.fired->id) {
+        c.timers[m.fired->key] = std::nullopt;
+      }
+    }
     c.replies.push_back(std::move(reply));
   }
   return i;
+}
+
+void SystemImpl::TrackTimers(Cell& c, std::vector<TimerChange>& changes,
+                             TurnWork& work) {
+  // The ids the store will give: the seq of the command's last event (the
+  // head now) and the place among that event's timers. Earlier commands
+  // of this turn with the same last event cannot exist (each has events).
+  uint32_t n = 0;
+  for (TimerChange& t : changes) {
+    t.with_event = work.events.size() - 1;
+    if (t.cancel) {
+      c.timers[t.key] = std::nullopt;
+    } else {
+      c.timers[t.key] = DeliveryId{c.id, c.head, n++};
+    }
+    work.timers.push_back(std::move(t));
+  }
+}
+
+Result<bool> SystemImpl::TimerPending(Cell& c, const FiredTimer& fired) {
+  auto it = c.timers.find(fired.key);
+  if (it != c.timers.end()) return it->second && *it->second == fired.id;
+  if (!messages_) {
+    return Status::InvalidArgument(
+        "this store keeps no durable timers (not opened by Store::Open)");
+  }
+  Result<std::optional<StoredTimer>> stored =
+      messages_->FindTimer(c.id, fired.key);
+  if (!stored.ok()) {
+    return stored.status().WithContext(
+        fmt::format("actor '{}' reading its timer '{}'", c.id, fired.key));
+  }
+  const bool pending = stored->has_value() && (*stored)->id == fired.id;
+  c.timers.emplace(fired.key, stored->has_value()
+                                  ? std::optional<DeliveryId>((*stored)->id)
+                                  : std::nullopt);
+  return pending;
 }
 
 Result<bool> SystemImpl::TakenAlready(Cell& c, const TakenMessage& taken) {
@@ -350,7 +412,7 @@ void SystemImpl::HandleMessages(const CellPtr& cell, bool on_caller_thread) {
   }
   DestroyMessage* destroy = work.destroy;
   const bool snapshot_requested = work.snapshot_requested;
-  if (!work.events.empty() || !work.takes.empty()) {
+  if (!work.events.empty() || !work.takes.empty() || !work.fires.empty()) {
     work.batch.id = ++c.last_batch;
     work.batch.last_seq = c.head;
     // A failed apply damaged the state: publish nothing from it.
@@ -384,14 +446,15 @@ void SystemImpl::SubmitBatch(const CellPtr& cell, TurnWork work,
     ScheduleLocked(cell);
   };
   StreamAppend request{c.id, Expected::At(first_head), std::move(work.events)};
-  if (work.sends.empty() && work.takes.empty()) {
+  if (work.sends.empty() && work.takes.empty() && work.fires.empty() &&
+      work.timers.empty()) {
     store_.journal().Append(std::move(request), std::move(complete));
     return;
   }
   if (!messages_) {
     complete(Status::InvalidArgument(fmt::format(
-        "actor '{}' sends or takes durable messages, but this store keeps "
-        "none (it was not opened by Store::Open)",
+        "actor '{}' sends or takes durable messages or timers, but this "
+        "store keeps none (it was not opened by Store::Open)",
         c.id)));
     return;
   }
@@ -399,12 +462,21 @@ void SystemImpl::SubmitBatch(const CellPtr& cell, TurnWork work,
   // transaction; the sent ones go to the dispatcher once committed.
   messages_->Commit(
       MessageCommit{std::move(request), std::move(work.sends),
-                    std::move(work.takes)},
-      [this, complete = std::move(complete)](Result<MessageCommitResult> r) {
+                    std::move(work.takes), std::move(work.fires),
+                    std::move(work.timers)},
+      [this, id = c.id,
+       complete = std::move(complete)](Result<MessageCommitResult> r) {
         if (!r.ok()) return complete(r.status());
         if (!r->sent.empty()) {
           counters_.messages_sent.fetch_add(r->sent.size());
           dispatcher_.Add(std::move(r->sent));
+        }
+        if (!r->timers_cancelled.empty()) {
+          timers_.Cancel(id, r->timers_cancelled);
+        }
+        if (!r->timers_started.empty()) {
+          counters_.timers_started.fetch_add(r->timers_started.size());
+          timers_.Add(std::move(r->timers_started));
         }
         complete(r->append);
       });

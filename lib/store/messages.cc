@@ -17,6 +17,8 @@ namespace {
 
 constexpr char kOutbox[] = "outbox";
 constexpr char kInbox[] = "inbox";
+constexpr char kTimers[] = "timers";
+constexpr size_t kTimerFixed = 44;  // seq, n, due, set, version, 3 lengths
 constexpr size_t kOutboxKeyBytes = 12;
 constexpr size_t kOutboxFixed = 40;  // seq, sent_ns, version, five lengths
 constexpr size_t kInboxBytes = 20;   // seq, n, checksum
@@ -103,6 +105,66 @@ std::string_view AsView(const MDB_val& v) {
   return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
 }
 
+std::string TimerKey(std::string_view stream, std::string_view key) {
+  return InboxKey(stream, key);  // the same shape: stream \0 key
+}
+
+std::string EncodeTimer(const StoredTimer& t) {
+  std::string out(kTimerFixed, '\0');
+  PutLittle64(out.data(), t.id.seq);
+  PutLittle32(out.data() + 8, t.id.n);
+  PutLittle64(out.data() + 12, static_cast<uint64_t>(t.due_ns));
+  PutLittle64(out.data() + 20, static_cast<uint64_t>(t.set_ns));
+  PutLittle32(out.data() + 28, t.schema_version);
+  PutLittle32(out.data() + 32, static_cast<uint32_t>(t.receiver_type.size()));
+  PutLittle32(out.data() + 36, static_cast<uint32_t>(t.type.size()));
+  PutLittle32(out.data() + 40, static_cast<uint32_t>(t.metadata.size()));
+  out += t.receiver_type;
+  out += t.type;
+  out += t.metadata;
+  out += t.payload;
+  char sum[8];
+  PutLittle64(sum, Checksum(out.data(), out.size()));
+  out.append(sum, 8);
+  return out;
+}
+
+// False when the record or its key is damaged.
+bool DecodeTimer(std::string_view key, std::string_view value, StoredTimer* t) {
+  const size_t nul = key.find('\0');
+  if (nul == std::string_view::npos || value.size() < kTimerFixed + 8) {
+    return false;
+  }
+  const char* v = value.data();
+  const size_t body = value.size() - 8;
+  if (GetLittle64(v + body) != Checksum(v, body)) return false;
+  uint64_t lengths[3];
+  uint64_t total = kTimerFixed;
+  for (int i = 0; i < 3; ++i) {
+    lengths[i] = GetLittle32(v + 32 + 4 * i);
+    total += lengths[i];
+  }
+  if (total > body) return false;
+  t->stream.assign(key.substr(0, nul));
+  t->key.assign(key.substr(nul + 1));
+  t->id = {t->stream, GetLittle64(v), GetLittle32(v + 8)};
+  t->due_ns = static_cast<int64_t>(GetLittle64(v + 12));
+  t->set_ns = static_cast<int64_t>(GetLittle64(v + 20));
+  t->schema_version = GetLittle32(v + 28);
+  const char* at = v + kTimerFixed;
+  std::string* fields[3] = {&t->receiver_type, &t->type, &t->metadata};
+  for (int i = 0; i < 3; ++i) {
+    fields[i]->assign(at, lengths[i]);
+    at += lengths[i];
+  }
+  t->payload.assign(at, static_cast<size_t>(v + body - at));
+  return true;
+}
+
+std::string DescribeTimer(std::string_view stream, std::string_view key) {
+  return fmt::format("timer '{}' of '{}'", key, stream);
+}
+
 // The inbox record `value` into *out; false when damaged.
 bool DecodeInbox(const MDB_val& value, DeliveryId* out) {
   if (value.mv_size != kInboxBytes) return false;
@@ -152,7 +214,8 @@ Status ValidateMessage(const OutgoingMessage& m, size_t events, size_t i) {
 
 Status ValidateCommit(const MessageCommit& c) {
   if (Status s = ValidateStreamName(c.append.stream); !s.ok()) return s;
-  if (c.append.events.empty() && c.send.empty() && c.take.empty()) {
+  if (c.append.events.empty() && c.send.empty() && c.take.empty() &&
+      c.fire.empty() && c.timers.empty()) {
     return Status::InvalidArgument(fmt::format(
         "a message commit for stream '{}' has no events, no messages to "
         "send and none to take",
@@ -173,6 +236,53 @@ Status ValidateCommit(const MessageCommit& c) {
   for (size_t i = 0; i < c.send.size(); ++i) {
     Status s = ValidateMessage(c.send[i], c.append.events.size(), i);
     if (!s.ok()) return s;
+  }
+  if (c.append.events.empty() && !c.timers.empty()) {
+    return Status::InvalidArgument(fmt::format(
+        "stream '{}' changes {} timers without events: a timer is started "
+        "or cancelled with the event that says why",
+        c.append.stream, c.timers.size()));
+  }
+  if (c.timers.size() + c.fire.size() > kMaxMessagesPerCommit) {
+    return Status::InvalidArgument(fmt::format(
+        "a message commit for stream '{}' changes {} and fires {} timers; "
+        "at most {} together",
+        c.append.stream, c.timers.size(), c.fire.size(),
+        kMaxMessagesPerCommit));
+  }
+  for (size_t i = 0; i < c.timers.size(); ++i) {
+    const TimerChange& t = c.timers[i];
+    auto bad = [&](std::string what) {
+      return Status::InvalidArgument(
+          fmt::format("timer change {} ('{}'): {}", i, t.key, what));
+    };
+    if (Status s = ValidateStreamName(t.key); !s.ok()) {
+      return bad(fmt::format("key: {}", s.message()));
+    }
+    if (t.cancel) continue;
+    OutgoingMessage as_message;
+    as_message.receiver_type = t.receiver_type;
+    as_message.receiver = c.append.stream;
+    as_message.command = t.command;
+    as_message.with_event = t.with_event;
+    if (Status s = ValidateMessage(as_message, c.append.events.size(), i);
+        !s.ok()) {
+      return bad(std::string(s.message()));
+    }
+    if (t.at_ns < 0 || t.after_ns < 0) {
+      return bad(fmt::format("a negative time (at_ns {}, after_ns {})", t.at_ns,
+                             t.after_ns));
+    }
+  }
+  for (size_t i = 0; i < c.fire.size(); ++i) {
+    const FiredTimer& f = c.fire[i];
+    if (!ValidateStreamName(f.key).ok() || f.id.sender != c.append.stream ||
+        f.id.seq == 0) {
+      return Status::InvalidArgument(fmt::format(
+          "timer {} to fire: not a key and id as Timers gave them ('{}', "
+          "'{}' seq {} #{})",
+          i, f.key, f.id.sender, f.id.seq, f.id.n));
+    }
   }
   for (size_t i = 0; i < c.take.size(); ++i) {
     const TakenMessage& t = c.take[i];
@@ -202,6 +312,16 @@ class InStoreMessageStore final : public MessageStore {
                                std::string_view sender) override {
     return impl_->LastTaken(receiver, sender);
   }
+  Result<std::vector<StoredTimer>> Timers(std::string_view stream,
+                                          std::string_view key,
+                                          size_t max) override {
+    return impl_->Timers(stream, key, max);
+  }
+  Result<std::optional<StoredTimer>> FindTimer(std::string_view stream,
+                                               std::string_view key) override {
+    return impl_->FindTimer(stream, key);
+  }
+  int64_t NowNanos() override { return impl_->NowNanos(); }
 
  private:
   MessagesImpl* impl_;
@@ -214,17 +334,20 @@ class InStoreMessageStore final : public MessageStore {
 // then writes the sent messages and the takes.
 class MessagesImpl::CommitOp final : public WriteOp {
  public:
-  CommitOp(MessagesImpl* owner, MDB_dbi outbox, MDB_dbi inbox,
+  CommitOp(MessagesImpl* owner, MDB_dbi outbox, MDB_dbi inbox, MDB_dbi timers,
            MessageCommit commit, std::unique_ptr<PreparedAppend> append,
            MessageStore::CommitCallback done)
       : owner_(owner),
         outbox_(outbox),
         inbox_(inbox),
+        timers_(timers),
         stream_(std::move(commit.append.stream)),
         expected_(commit.append.expected),
         events_(commit.append.events.size()),
         send_(std::move(commit.send)),
         take_(std::move(commit.take)),
+        fire_(std::move(commit.fire)),
+        timer_changes_(std::move(commit.timers)),
         append_(std::move(append)),
         done_(std::move(done)) {
     bytes_ = (append_ ? append_->bytes() : 0) + 64;
@@ -233,12 +356,20 @@ class MessagesImpl::CommitOp final : public WriteOp {
                 m.command.payload.size() + m.command.metadata.size();
     }
     bytes_ += take_.size() * (kInboxBytes + 2 * kMaxStreamNameBytes + 64);
+    bytes_ += fire_.size() * (2 * kMaxStreamNameBytes + 64);
+    for (const TimerChange& t : timer_changes_) {
+      bytes_ += kTimerFixed + 64 + t.key.size() + t.receiver_type.size() +
+                t.command.type.size() + t.command.payload.size() +
+                t.command.metadata.size();
+    }
   }
   size_t bytes() const override { return bytes_; }
 
   int Apply(MDB_txn* txn, Status* op_status) override {
     result_ = {};
     int rc = CheckTakes(txn, op_status);
+    if (rc != 0 || !op_status->ok()) return rc;
+    rc = CheckFires(txn, op_status);
     if (rc != 0 || !op_status->ok()) return rc;
     if (!append_) {
       // No events: the expectation still holds the takes to the stream's
@@ -276,10 +407,11 @@ class MessagesImpl::CommitOp final : public WriteOp {
       // the first time; its messages were written with them then (and may
       // have been taken since), so it writes and lists none.
       const bool repeat = found.ok() && result_.append.last_seq <= before.head;
-      if (repeat && !take_.empty()) {
+      if (repeat && (!take_.empty() || !fire_.empty())) {
         *op_status = Status::InvalidArgument(fmt::format(
             "stream '{}': the events are stored already (their ids repeat "
-            "an earlier append), so no message can be taken with them",
+            "an earlier append), so no message or timer can be taken with "
+            "them",
             stream_));
         return 0;
       }
@@ -330,7 +462,13 @@ class MessagesImpl::CommitOp final : public WriteOp {
       rc = mdb_put(txn, inbox_, &ik, &iv, 0);
       if (rc != 0) return rc;
     }
-    return 0;
+    for (const FiredTimer& f : fire_) {
+      const std::string key = TimerKey(stream_, f.key);
+      MDB_val k{key.size(), const_cast<char*>(key.data())};
+      rc = mdb_del(txn, timers_, &k, nullptr);
+      if (rc != 0) return rc == MDB_NOTFOUND ? EINVAL : rc;
+    }
+    return ApplyTimerChanges(txn, now);
   }
 
   void Done(Status status) override {
@@ -408,14 +546,83 @@ class MessagesImpl::CommitOp final : public WriteOp {
     return 0;
   }
 
+  // Every timer to fire must be pending for this stream with its id.
+  int CheckFires(MDB_txn* txn, Status* op_status) {
+    for (const FiredTimer& f : fire_) {
+      const std::string key = TimerKey(stream_, f.key);
+      MDB_val k{key.size(), const_cast<char*>(key.data())};
+      MDB_val v;
+      int rc = mdb_get(txn, timers_, &k, &v);
+      if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+      StoredTimer t;
+      if (rc == 0 && !DecodeTimer(key, AsView(v), &t)) {
+        *op_status = Status::Corruption(fmt::format(
+            "{} is damaged ({} bytes, checksum or lengths do not match)",
+            DescribeTimer(stream_, f.key), v.mv_size));
+        return 0;
+      }
+      if (rc == MDB_NOTFOUND || !(t.id == f.id)) {
+        *op_status = Status::NotFound(fmt::format(
+            "{} (seq {} #{}) is not pending: fired, cancelled or replaced "
+            "already",
+            DescribeTimer(stream_, f.key), f.id.seq, f.id.n));
+        return 0;
+      }
+    }
+    return 0;
+  }
+
+  // Starts and cancels timers, in order, after the events were appended.
+  int ApplyTimerChanges(MDB_txn* txn, int64_t now) {
+    std::map<size_t, uint32_t> next_n;  // per event of the append
+    for (const TimerChange& c : timer_changes_) {
+      const std::string key = TimerKey(stream_, c.key);
+      MDB_val k{key.size(), const_cast<char*>(key.data())};
+      if (c.cancel) {
+        int rc = mdb_del(txn, timers_, &k, nullptr);
+        if (rc == MDB_NOTFOUND) continue;
+        if (rc != 0) return rc;
+        // The result says what is pending at the end: a timer started and
+        // cancelled in this commit is listed as cancelled only.
+        std::erase_if(result_.timers_started,
+                      [&](const StoredTimer& t) { return t.key == c.key; });
+        result_.timers_cancelled.push_back(c.key);
+        continue;
+      }
+      const size_t i = std::min(c.with_event, events_ - 1);
+      StoredTimer t;
+      t.stream = stream_;
+      t.key = c.key;
+      t.id = {stream_, result_.append.first_seq + i, next_n[i]++};
+      t.due_ns = c.at_ns != 0 ? c.at_ns : now + c.after_ns;
+      t.receiver_type = c.receiver_type;
+      t.type = c.command.type;
+      t.schema_version = c.command.schema_version;
+      t.payload = c.command.payload;
+      t.metadata = c.command.metadata;
+      t.set_ns = now;
+      const std::string record = EncodeTimer(t);
+      MDB_val v{record.size(), const_cast<char*>(record.data())};
+      int rc = mdb_put(txn, timers_, &k, &v, 0);
+      if (rc != 0) return rc;
+      std::erase_if(result_.timers_started,
+                    [&](const StoredTimer& s) { return s.key == c.key; });
+      result_.timers_started.push_back(std::move(t));
+    }
+    return 0;
+  }
+
   MessagesImpl* owner_;
   MDB_dbi outbox_;
   MDB_dbi inbox_;
+  MDB_dbi timers_;
   std::string stream_;
   Expected expected_;
   size_t events_;
   std::vector<OutgoingMessage> send_;
   std::vector<TakenMessage> take_;
+  std::vector<FiredTimer> fire_;
+  std::vector<TimerChange> timer_changes_;
   std::unique_ptr<PreparedAppend> append_;
   MessageStore::CommitCallback done_;
   size_t bytes_ = 0;
@@ -432,18 +639,23 @@ Result<std::unique_ptr<MessagesImpl>> MessagesImpl::Open(
     if (!outbox.ok()) return outbox.status();
     Result<MDB_dbi> inbox = env->OpenDatabase(kInbox);
     if (!inbox.ok()) return inbox.status();
-    out->dbis_ = {*outbox, *inbox};
+    Result<MDB_dbi> timers = env->OpenDatabase(kTimers);
+    if (!timers.ok()) return timers.status();
+    out->dbis_ = {*outbox, *inbox, *timers};
   }
   return out;
 }
 
 Result<MessagesImpl::Dbis> MessagesImpl::Handles() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!env_->read_only() || (dbis_.outbox && dbis_.inbox)) return dbis_;
+  if (!env_->read_only() || (dbis_.outbox && dbis_.inbox && dbis_.timers)) {
+    return dbis_;
+  }
   // A read-only store written before messages existed has neither table
   // until its owner opens it again.
   for (auto [name, dbi] :
-       {std::pair{kOutbox, &dbis_.outbox}, std::pair{kInbox, &dbis_.inbox}}) {
+       {std::pair{kOutbox, &dbis_.outbox}, std::pair{kInbox, &dbis_.inbox},
+        std::pair{kTimers, &dbis_.timers}}) {
     if (*dbi) continue;
     Result<std::optional<MDB_dbi>> found = env_->OpenDatabaseIfPresent(name);
     if (!found.ok()) return found.status();
@@ -469,9 +681,10 @@ void MessagesImpl::Commit(MessageCommit commit,
     if (!prepared.ok()) return refuse(prepared.status());
     append = std::move(prepared).value();
   }
-  const MDB_dbi outbox = *dbis_.outbox, inbox = *dbis_.inbox;
+  const MDB_dbi outbox = *dbis_.outbox, inbox = *dbis_.inbox,
+                timers = *dbis_.timers;
   writer_->Submit(
-      std::make_unique<CommitOp>(this, outbox, inbox, std::move(commit),
+      std::make_unique<CommitOp>(this, outbox, inbox, timers, std::move(commit),
                                  std::move(append), std::move(done)));
 }
 
@@ -512,6 +725,67 @@ Result<std::vector<StoredMessage>> MessagesImpl::Waiting(MessageKey after,
   if (!status.ok()) return status;
   if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus(rc, "reading the outbox");
   return out;
+}
+
+Result<std::vector<StoredTimer>> MessagesImpl::Timers(std::string_view stream,
+                                                      std::string_view key,
+                                                      size_t max) {
+  std::vector<StoredTimer> out;
+  Result<Dbis> dbis = Handles();
+  if (!dbis.ok()) return dbis.status();
+  if (!dbis->timers || max == 0) return out;
+  Result<ReadTxn> txn = env_->BeginRead();
+  if (!txn.ok()) return txn.status();
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn->get(), *dbis->timers, &cur);
+  if (rc != 0) return MdbStatus(rc, "reading the timers");
+  const std::string after =
+      stream.empty() && key.empty() ? std::string() : TimerKey(stream, key);
+  MDB_val k{after.size(), const_cast<char*>(after.data())};
+  MDB_val v;
+  rc = after.empty() ? mdb_cursor_get(cur, &k, &v, MDB_FIRST)
+                     : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  Status status;
+  for (; rc == 0 && out.size() < max;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (AsView(k) == after) continue;
+    StoredTimer t;
+    if (!DecodeTimer(AsView(k), AsView(v), &t)) {
+      status = Status::Corruption(fmt::format(
+          "a timer record of {} bytes in {} is damaged (after timer '{}' of "
+          "'{}'; checksum or lengths do not match)",
+          v.mv_size, env_->dir(), out.empty() ? key : out.back().key,
+          out.empty() ? stream : out.back().stream));
+      break;
+    }
+    out.push_back(std::move(t));
+  }
+  mdb_cursor_close(cur);
+  if (!status.ok()) return status;
+  if (rc != 0 && rc != MDB_NOTFOUND) return MdbStatus(rc, "reading the timers");
+  return out;
+}
+
+Result<std::optional<StoredTimer>> MessagesImpl::FindTimer(
+    std::string_view stream, std::string_view key) {
+  Result<Dbis> dbis = Handles();
+  if (!dbis.ok()) return dbis.status();
+  if (!dbis->timers) return std::optional<StoredTimer>();
+  Result<ReadTxn> txn = env_->BeginRead();
+  if (!txn.ok()) return txn.status();
+  const std::string k = TimerKey(stream, key);
+  MDB_val kv{k.size(), const_cast<char*>(k.data())};
+  MDB_val v;
+  int rc = mdb_get(txn->get(), *dbis->timers, &kv, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<StoredTimer>();
+  if (rc != 0) return MdbStatus(rc, "reading the timers");
+  StoredTimer t;
+  if (!DecodeTimer(k, AsView(v), &t)) {
+    return Status::Corruption(fmt::format(
+        "{} in {} is damaged ({} bytes, checksum or lengths do not match)",
+        DescribeTimer(stream, key), env_->dir(), v.mv_size));
+  }
+  return std::optional<StoredTimer>(std::move(t));
 }
 
 void MessagesImpl::Verify(
@@ -567,6 +841,30 @@ void MessagesImpl::Verify(
             fmt::format("{} waits for '{}' but its sending event "
                         "'{}' seq {} was never written",
                         Describe(m.key), m.receiver, m.id.sender, m.id.seq));
+      }
+    });
+  }
+  if (dbis.timers) {
+    walk(*dbis.timers, "timers", [&](const MDB_val& k, const MDB_val& v) {
+      ++ctx->report().timers;
+      StoredTimer t;
+      if (!DecodeTimer(AsView(k), AsView(v), &t) ||
+          !ValidateStreamName(t.stream).ok() ||
+          !ValidateStreamName(t.key).ok() || t.receiver_type.empty() ||
+          t.type.empty()) {
+        ctx->Problem("", 0, 0,
+                     fmt::format("timers: a record of {} bytes under a key of "
+                                 "{} bytes is damaged (checksum, lengths or "
+                                 "names); the timer it held cannot fire",
+                                 v.mv_size, k.mv_size));
+        return;
+      }
+      if (stream_head(t.stream) < t.id.seq) {
+        ctx->Problem(
+            t.stream, t.id.seq, 0,
+            fmt::format("{} was started with '{}' seq {}, which was "
+                        "never written",
+                        DescribeTimer(t.stream, t.key), t.stream, t.id.seq));
       }
     });
   }

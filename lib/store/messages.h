@@ -7,8 +7,13 @@
 //              payload, and a checksum (XXH3-64) of everything before it
 //   inbox:  receiver ++ \0 ++ sender
 //           -> seq (little-endian 64), n (little-endian 32), checksum
+//   timers: stream ++ \0 ++ key
+//           -> seq (little-endian 64), n (little-endian 32), due_ns,
+//              set_ns (little-endian 64 each), schema_version and the
+//              lengths of receiver type, type and metadata (little-endian
+//              32 each), those three strings, the payload, and a checksum
 //
-// Both are written only by the writer thread, inside the transaction of
+// All are written only by the writer thread, inside the transaction of
 // the append they go with (MessagesImpl::Commit's op).
 #ifndef MEMOIR_STORE_MESSAGES_H_
 #define MEMOIR_STORE_MESSAGES_H_
@@ -44,6 +49,11 @@ class MessagesImpl {
   Result<std::vector<StoredMessage>> Waiting(MessageKey after, size_t max);
   Result<DeliveryId> LastTaken(std::string_view receiver,
                                std::string_view sender);
+  Result<std::vector<StoredTimer>> Timers(std::string_view stream,
+                                          std::string_view key, size_t max);
+  Result<std::optional<StoredTimer>> FindTimer(std::string_view stream,
+                                               std::string_view key);
+  int64_t NowNanos() { return clock_->NowNanos(); }
   // In a read-only store, opens the tables its owner created since. Call
   // before the read transaction Verify uses.
   void Refresh() { (void)Handles(); }
@@ -56,7 +66,7 @@ class MessagesImpl {
  private:
   class CommitOp;
   struct Dbis {
-    std::optional<MDB_dbi> outbox, inbox;
+    std::optional<MDB_dbi> outbox, inbox, timers;
   };
   MessagesImpl(Env* env, Writer* writer, std::shared_ptr<Clock> clock,
                JournalLink journal)

@@ -336,5 +336,139 @@ TEST_CASE(
   CHECK(Head(*store, "r") == 0);
 }
 
+TimerChange Start(std::string key, int64_t at_ns) {
+  TimerChange t;
+  t.key = std::move(key);
+  t.receiver_type = "reminder";
+  t.command = {"Ring", "ring-" + t.key, 1, {}};
+  t.at_ns = at_ns;
+  return t;
+}
+
+TimerChange Cancel(std::string key) {
+  TimerChange t;
+  t.key = std::move(key);
+  t.cancel = true;
+  return t;
+}
+
+Result<MessageCommitResult> Timers(MessageStore& m, const std::string& stream,
+                                   std::vector<TimerChange> changes,
+                                   std::vector<FiredTimer> fire = {},
+                                   int events = 1) {
+  MessageCommit c;
+  c.append.stream = stream;
+  for (int i = 0; i < events; ++i) c.append.events.push_back(Ev("Timed"));
+  c.timers = std::move(changes);
+  c.fire = std::move(fire);
+  return m.Commit(std::move(c));
+}
+
+std::vector<StoredTimer> AllTimers(MessageStore& m) {
+  auto t = m.Timers("", "", 1000);
+  REQUIRE_MESSAGE(t.ok(), t.status().ToString());
+  return *t;
+}
+
+TEST_CASE(
+    "timer changes without events or with a bad key are refused and write "
+    "nothing") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto m = Messages(*store);
+  auto none = Timers(*m, "s", {Start("a", 10)}, {}, /*events=*/0);
+  CHECK(none.status().IsInvalidArgument());
+  CHECK(none.status().ToString().find("without events") != std::string::npos);
+  auto bad = Timers(*m, "s", {Start("", 10)});
+  CHECK(bad.status().IsInvalidArgument());
+  TimerChange negative = Start("a", -5);
+  CHECK(Timers(*m, "s", {negative}).status().IsInvalidArgument());
+  FiredTimer other{"a", {"someone-else", 1, 0}};
+  CHECK(Timers(*m, "s", {}, {other}, 0).status().IsInvalidArgument());
+  CHECK(AllTimers(*m).empty());
+  CHECK(Head(*store, "s") == 0);
+}
+
+TEST_CASE(
+    "a timer fires once: a second take, a cancelled or a replaced timer is "
+    "refused with kNotFound and the refused commit writes nothing") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto m = Messages(*store);
+  auto started = Timers(*m, "s", {Start("a", 100), Start("b", 50)});
+  REQUIRE_MESSAGE(started.ok(), started.status().ToString());
+  REQUIRE(started->timers_started.size() == 2);
+  const StoredTimer a = started->timers_started[0];
+  CHECK(a.id == DeliveryId{"s", 1, 0});
+  CHECK(started->timers_started[1].id == DeliveryId{"s", 1, 1});
+  CHECK(a.due_ns == 100);
+  CHECK(a.type == "Ring");
+  CHECK(a.payload == "ring-a");
+  std::vector<StoredTimer> all = AllTimers(*m);
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].key == "a");  // (stream, key) order
+  CHECK(all[1].key == "b");
+  auto found = m->FindTimer("s", "b");
+  REQUIRE(found.ok());
+  REQUIRE(found->has_value());
+  CHECK((*found)->due_ns == 50);
+
+  // Fired with the events it causes, once.
+  auto fired = Timers(*m, "s", {}, {{"a", a.id}}, 1);
+  REQUIRE_MESSAGE(fired.ok(), fired.status().ToString());
+  auto again = Timers(*m, "s", {}, {{"a", a.id}}, 1);
+  CHECK(again.status().IsNotFound());
+  CHECK(again.status().ToString().find("not pending") != std::string::npos);
+  CHECK(Head(*store, "s") == 2);  // the refused commit appended nothing
+
+  // Replaced: the old id cannot fire; the new one can.
+  auto replaced = Timers(*m, "s", {Start("b", 70)});
+  REQUIRE(replaced.ok());
+  const StoredTimer b2 = replaced->timers_started.at(0);
+  CHECK(b2.id == DeliveryId{"s", 3, 0});
+  CHECK(Timers(*m, "s", {}, {{"b", {"s", 1, 1}}}).status().IsNotFound());
+
+  // Cancelled: listed, and it cannot fire.
+  auto cancelled = Timers(*m, "s", {Cancel("b"), Cancel("never-started")});
+  REQUIRE(cancelled.ok());
+  CHECK(cancelled->timers_cancelled == std::vector<std::string>{"b"});
+  CHECK(Timers(*m, "s", {}, {{"b", b2.id}}).status().IsNotFound());
+
+  // Started and cancelled in one commit: cancelled only; cancelled and
+  // started again: pending.
+  auto both = Timers(*m, "s", {Start("c", 1), Cancel("c")});
+  REQUIRE(both.ok());
+  CHECK(both->timers_started.empty());
+  CHECK(both->timers_cancelled == std::vector<std::string>{"c"});
+  auto restart = Timers(*m, "s", {Cancel("c"), Start("c", 2)});
+  REQUIRE(restart.ok());
+  CHECK(restart->timers_started.size() == 1);
+  all = AllTimers(*m);
+  REQUIRE(all.size() == 1);
+  CHECK(all[0].key == "c");
+  CHECK(all[0].due_ns == 2);
+}
+
+TEST_CASE("a damaged timer record is named by Timers, FindTimer and a fire") {
+  test::TempDir dir;
+  {
+    auto store = OpenStoreOrFail(dir.path(), FastStore());
+    auto m = Messages(*store);
+    REQUIRE(Timers(*m, "s", {Start("a", 100)}).ok());
+  }
+  REQUIRE(test::FlipFirstRecordByte(dir.path(), "timers").empty());
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto m = Messages(*store);
+  auto timers = m->Timers("", "", 10);
+  CHECK(timers.status().IsCorruption());
+  auto found = m->FindTimer("s", "a");
+  CHECK(found.status().IsCorruption());
+  CHECK(found.status().ToString().find("timer 'a' of 's'") !=
+        std::string::npos);
+  // A fire of it writes nothing.
+  CHECK(Timers(*m, "s", {}, {{"a", {"s", 1, 0}}}).status().IsCorruption());
+  CHECK(Head(*store, "s") == 1);
+}
+
 }  // namespace
 }  // namespace memoir

@@ -11,6 +11,7 @@
 
 #include "json.h"
 #include "memoir/checkpoint_store.h"
+#include "memoir/clock.h"
 #include "memoir/message_store.h"
 #include "memoir/projection.h"
 #include "memoir/store.h"
@@ -152,6 +153,48 @@ TEST_CASE(
   CHECK(Has(v.out,
             "checked the durable messages: 3 messages waiting, 0 inbox "
             "records"));
+}
+
+TEST_CASE(
+    "timers lists the pending durable timers soonest first, and verify "
+    "counts them") {
+  test::TempDir dir;
+  const std::string store = dir.Sub("store");
+  const int64_t now = Clock::System()->NowNanos();
+  {
+    auto s = test::OpenStoreOrFail(store, test::FastStore());
+    auto messages = InStoreMessages(*s).value();
+    MessageCommit c;
+    c.append = {"transfer-1", Expected::Any(), {{"Started", "x", 1, {}}}};
+    for (int64_t in_s : {3600, -60}) {
+      TimerChange t;
+      t.key = in_s > 0 ? "deadline" : "reminder";
+      t.receiver_type = "transfer";
+      t.command = {"TimeOut", "", 1, {}};
+      t.at_ns = now + in_s * 1'000'000'000;
+      c.timers.push_back(t);
+    }
+    REQUIRE(messages->Commit(std::move(c)).ok());
+  }
+  CliResult r = RunCli({"timers", store});
+  REQUIRE_EXIT(r, 0);
+  REQUIRE(r.Lines().size() == 3);  // header and two timers
+  CHECK(Has(r.Lines()[1], "transfer transfer-1"));
+  CHECK(Has(r.Lines()[1], "reminder"));
+  CHECK(Has(r.Lines()[1], "overdue"));
+  CHECK(Has(r.Lines()[1], "seq 1 #1"));
+  CHECK(Has(r.Lines()[2], "deadline"));
+  CHECK(Has(r.Lines()[2], "TimeOut"));
+  CliResult j = RunCli({"timers", store, "--json"});
+  REQUIRE_EXIT(j, 0);
+  std::vector<JsonValue> rows = test::JsonLines(j);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[1].Find("key")->text == "deadline");
+  CHECK(rows[1].Find("seq")->AsU64() == 1u);
+  CHECK(rows[1].Find("n")->AsU64() == 0u);
+  CliResult v = RunCli({"verify", store});
+  REQUIRE_EXIT(v, 0);
+  CHECK(Has(v.out, "2 timers pending"));
 }
 
 TEST_CASE_FIXTURE(ReadSideFixture, "parked lists a consumer's parked events") {

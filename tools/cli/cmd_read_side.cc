@@ -166,6 +166,63 @@ int RunOutbox(const Options& o) {
   return kExitOk;
 }
 
+// The pending durable timers, soonest first.
+int RunTimers(const Options& o) {
+  std::unique_ptr<Store> store = OpenForReading(o);
+  if (!store) return kExitUnreadable;
+  Result<std::unique_ptr<MessageStore>> messages = InStoreMessages(*store);
+  if (!messages.ok()) return Fail(messages.status(), "");
+  std::vector<StoredTimer> timers;
+  for (;;) {
+    Result<std::vector<StoredTimer>> page =
+        timers.empty() ? (*messages)->Timers("", "", 1000)
+                       : (*messages)->Timers(timers.back().stream,
+                                             timers.back().key, 1000);
+    if (!page.ok()) return Fail(page.status(), "listing the timers");
+    if (page->empty()) break;
+    for (StoredTimer& t : *page) timers.push_back(std::move(t));
+  }
+  std::stable_sort(timers.begin(), timers.end(),
+                   [](const StoredTimer& a, const StoredTimer& b) {
+                     return a.due_ns < b.due_ns;
+                   });
+  Table table({{"ACTOR", false},
+               {"KEY", false},
+               {"DUE", false},
+               {"IN", true},
+               {"COMMAND", false},
+               {"STARTED-WITH", false}});
+  const int64_t now = Clock::System()->NowNanos();
+  for (const StoredTimer& t : timers) {
+    const double in_s = double(t.due_ns - now) / 1e9;
+    if (o.json) {
+      PrintLine(JsonObject()
+                    .Str("actor_type", t.receiver_type)
+                    .Str("actor", t.stream)
+                    .Str("key", t.key)
+                    .Str("due", IsoTime(t.due_ns))
+                    .Raw("due_in_seconds", fmt::format("{:.3f}", in_s))
+                    .Str("type", t.type)
+                    .Num("schema_version", t.schema_version)
+                    .Num("payload_bytes", t.payload.size())
+                    .Num("seq", t.id.seq)
+                    .Num("n", t.id.n)
+                    .Str("started", IsoTime(t.set_ns))
+                    .str());
+    } else {
+      table.Row({Cell(fmt::format("{} {}", t.receiver_type, t.stream)),
+                 Cell(t.key), IsoTime(t.due_ns),
+                 in_s >= 0 ? fmt::format("{:.1f} s", in_s)
+                           : fmt::format("overdue {:.1f} s", -in_s),
+                 Cell(t.type), fmt::format("seq {} #{}", t.id.seq, t.id.n)});
+    }
+  }
+  if (!o.json && timers.empty()) {
+    PrintLine("no durable timers are pending in this store");
+  }
+  return kExitOk;
+}
+
 int RunParked(const Options& o, const std::string& name) {
   std::unique_ptr<Store> store = OpenForReading(o);
   if (!store) return kExitUnreadable;
@@ -524,6 +581,16 @@ void AddReadSideCommands(CLI::App& app, Options& o,
   AddJsonFlag(outbox, o);
   AddNoLockFlag(outbox, o);
   commands.push_back({outbox, Kind::kRead, [&o] { return RunOutbox(o); }});
+
+  CLI::App* timers = app.add_subcommand(
+      "timers",
+      "The durable timers (Effect::StartTimer) pending, soonest first: "
+      "actor, key, when due, the command it will send, and the event that "
+      "started it");
+  AddStoreArg(timers, o);
+  AddJsonFlag(timers, o);
+  AddNoLockFlag(timers, o);
+  commands.push_back({timers, Kind::kRead, [&o] { return RunTimers(o); }});
 
   auto parked_name = std::make_shared<std::string>();
   CLI::App* parked = app.add_subcommand(

@@ -84,6 +84,7 @@ int RunVerify(const Options& o, const std::string& stream) {
                   .Num("projection_rows", report.projection_rows)
                   .Num("outbox_messages", report.outbox_messages)
                   .Num("inbox_records", report.inbox_records)
+                  .Num("timers", report.timers)
                   .str());
   } else {
     if (report.problem_count > report.problems.size()) {
@@ -107,11 +108,12 @@ int RunVerify(const Options& o, const std::string& stream) {
                  "projection versions"),
           Plural(report.projection_rows, "projection row", "projection rows")));
     }
-    if (report.outbox_messages + report.inbox_records > 0) {
+    if (report.outbox_messages + report.inbox_records + report.timers > 0) {
       PrintLine(fmt::format(
-          "checked the durable messages: {} waiting, {}",
+          "checked the durable messages: {} waiting, {}, {} pending",
           Plural(report.outbox_messages, "message", "messages"),
-          Plural(report.inbox_records, "inbox record", "inbox records")));
+          Plural(report.inbox_records, "inbox record", "inbox records"),
+          Plural(report.timers, "timer", "timers")));
     }
     if (report.dangling_tag_entries > 0) {
       PrintLine(fmt::format(

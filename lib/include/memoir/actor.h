@@ -53,6 +53,7 @@
 #ifndef MEMOIR_ACTOR_H_
 #define MEMOIR_ACTOR_H_
 
+#include <algorithm>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
@@ -134,15 +135,71 @@ class Effect {
     return std::move(*this);
   }
 
+  // Starts a durable timer: `command` comes back to this actor after
+  // `delay` (counted from the commit, on the store's clock), unless it is
+  // cancelled or replaced first. It is written with this command's events
+  // (Persist), under `key`: a timer already pending under `key` is
+  // replaced. It fires once: the actor takes it in the transaction of the
+  // events it causes (a rejection takes it too), so it survives restarts,
+  // fires after one if it fell due meanwhile, and wakes a passivated
+  // actor. Self is the actor's own type (the command goes through its
+  // CommandCodec); a timer always fires at the actor that starts it: to
+  // act on another actor when it fires, Send from there. Keys follow
+  // ValidateStreamName's rules.
+  template <typename Self>
+  Effect&& StartTimer(std::string key, std::chrono::milliseconds delay,
+                      const typename Self::Command& command) && {
+    TimerChange t = TimerFor<Self>(std::move(key), command);
+    t.after_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count();
+    if (t.after_ns <= 0) t.after_ns = 1;  // at_ns 0 means "after"
+    timers_.push_back(std::move(t));
+    return std::move(*this);
+  }
+  // As StartTimer, due at `when` (the store's clock: the system clock
+  // unless StoreOptions::clock says otherwise).
+  template <typename Self>
+  Effect&& StartTimerAt(std::string key,
+                        std::chrono::system_clock::time_point when,
+                        const typename Self::Command& command) && {
+    TimerChange t = TimerFor<Self>(std::move(key), command);
+    t.at_ns = std::max<int64_t>(
+        1, std::chrono::duration_cast<std::chrono::nanoseconds>(
+               when.time_since_epoch())
+               .count());
+    timers_.push_back(std::move(t));
+    return std::move(*this);
+  }
+  // Cancels the timer pending under `key`, if any, with this command's
+  // events (Persist). A cancelled timer never fires, even if it fell due
+  // while this command was handled.
+  Effect&& CancelTimer(std::string key) && {
+    TimerChange t;
+    t.key = std::move(key);
+    t.cancel = true;
+    timers_.push_back(std::move(t));
+    return std::move(*this);
+  }
+
   bool rejected() const { return rejection_.has_value(); }
   const std::string& rejection() const { return *rejection_; }
   std::vector<Event>& events() { return events_; }
   Reply& reply() { return *reply_; }
   std::function<void(ActorSystem&)>& then() { return then_; }
   std::vector<OutgoingMessage>& sends() { return sends_; }
+  std::vector<TimerChange>& timers() { return timers_; }
 
  private:
   Effect() = default;
+  template <typename Self>
+  static TimerChange TimerFor(std::string key,
+                              const typename Self::Command& command) {
+    TimerChange t;
+    t.key = std::move(key);
+    t.receiver_type = std::string(Self::kTypeName);
+    t.command = Self::CommandCodec::Encode(command);
+    return t;
+  }
   std::vector<Event> events_;
   // Reply may be any movable type, std::string included, so the rejection
   // is kept apart from it.
@@ -150,6 +207,7 @@ class Effect {
   std::optional<std::string> rejection_;
   std::function<void(ActorSystem&)> then_;
   std::vector<OutgoingMessage> sends_;
+  std::vector<TimerChange> timers_;
 };
 
 // A reply that carries nothing but "done".

@@ -92,6 +92,15 @@ struct RuntimeStats {
   // decoded): logged, tried again only on Register and Release.
   uint64_t messages_stuck = 0;
   double oldest_waiting_ms = 0;
+  // Durable timers (Effect::StartTimer): started by this system's actors,
+  // pending now (in the store, loaded at start or started since), fired
+  // (taken by their actors, refusals included), dropped (found cancelled
+  // or replaced when they fired), and stuck like messages_stuck.
+  uint64_t timers_started = 0;
+  uint64_t timers_pending = 0;
+  uint64_t timers_fired = 0;
+  uint64_t timers_dropped = 0;
+  uint64_t timers_stuck = 0;
 };
 
 // What the runtime knows about one actor right now.

@@ -108,6 +108,7 @@ struct VerifyReport {
   uint64_t projection_rows = 0;         // projection table rows checked
   uint64_t outbox_messages = 0;         // durable messages waiting, checked
   uint64_t inbox_records = 0;           // receivers' inbox records checked
+  uint64_t timers = 0;                  // pending durable timers, checked
   std::vector<VerifyProblem> problems;  // at most max_problems, in order found
   uint64_t problem_count = 0;           // all problems, listed or not
   bool ok() const { return problem_count == 0; }

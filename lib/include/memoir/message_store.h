@@ -35,6 +35,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -96,14 +97,57 @@ struct TakenMessage {
   DeliveryId id;
 };
 
+// A durable timer: a command a stream (an actor) sends itself at a time.
+// It is kept under (its stream, its key): starting a timer under a key
+// that has one replaces it, and cancelling removes it. Its id is the seq
+// of the event it was started with and its place among that event's
+// timers, so a replaced timer that fires late is told apart from the new
+// one.
+struct TimerChange {
+  // Names the timer within its stream: ValidateStreamName's rules.
+  std::string key;
+  bool cancel = false;        // remove the timer (nothing else below is read)
+  std::string receiver_type;  // the stream's actor type
+  EventData command;          // as OutgoingMessage::command
+  // When it is due, on the store's clock (Unix ns); when 0, the commit's
+  // time plus after_ns.
+  int64_t at_ns = 0;
+  int64_t after_ns = 0;
+  // The event it is started with, as OutgoingMessage::with_event.
+  size_t with_event = std::numeric_limits<size_t>::max();
+};
+
+// A timer waiting to fire.
+struct StoredTimer {
+  std::string stream;  // whose it is, and who it fires at
+  std::string key;
+  DeliveryId id;  // sender == stream
+  int64_t due_ns = 0;
+  std::string receiver_type;
+  std::string type;
+  uint32_t schema_version = 1;
+  std::string payload;
+  std::string metadata;
+  int64_t set_ns = 0;  // the store's clock when it was committed
+};
+
+// A timer the stream fires: it takes the timer, as a message is taken.
+struct FiredTimer {
+  std::string key;
+  DeliveryId id;
+};
+
 // One transaction: append.events (there may be none), every message in
-// `send` (they need at least one event to go with), and every message in
-// `take` taken by append.stream. append.expected holds also when there
-// are no events.
+// `send` (they need at least one event to go with), every message in
+// `take` taken by append.stream, every timer in `fire` taken by it, and
+// then its timer changes in order (they need events too). append.expected
+// holds also when there are no events.
 struct MessageCommit {
   StreamAppend append;
   std::vector<OutgoingMessage> send;
   std::vector<TakenMessage> take;
+  std::vector<FiredTimer> fire;
+  std::vector<TimerChange> timers;
 };
 
 struct MessageCommitResult {
@@ -112,6 +156,11 @@ struct MessageCommitResult {
   // already (an idempotent retry: their ids repeat an earlier append),
   // which writes nothing: the messages were sent with them then.
   std::vector<StoredMessage> sent;
+  // The timers this commit left pending, as stored, and the keys of those
+  // it cancelled (that were pending before, or started by it); a key in
+  // both was cancelled, then started again. Empty for a repeat.
+  std::vector<StoredTimer> timers_started;
+  std::vector<std::string> timers_cancelled;
 };
 
 // The limits of one message.
@@ -138,6 +187,9 @@ class MEMOIR_EXPORT MessageStore {
   //    another id;
   //  - kConflict: a message to take is not above the last one the
   //    receiver took from its sender (taken out of order);
+  //  - kNotFound: a timer to fire is not pending with that id (fired,
+  //    cancelled or replaced already);
+  //  - kInvalidArgument: timer changes without events, a bad timer key;
   //  - kCorruption: a damaged outbox or inbox record on the way, named.
   virtual void Commit(MessageCommit commit, CommitCallback done) = 0;
   // Commit, waiting for the outcome.
@@ -152,6 +204,17 @@ class MEMOIR_EXPORT MessageStore {
   // Errors: kCorruption for a damaged record, those of every read.
   virtual Result<DeliveryId> LastTaken(std::string_view receiver,
                                        std::string_view sender) = 0;
+
+  // Up to `max` pending timers after (stream, key), in (stream, key)
+  // order; ("", "") for the first. Errors as Waiting.
+  virtual Result<std::vector<StoredTimer>> Timers(std::string_view stream,
+                                                  std::string_view key,
+                                                  size_t max) = 0;
+  // The pending timer `key` of `stream`, if any. Errors as Waiting.
+  virtual Result<std::optional<StoredTimer>> FindTimer(
+      std::string_view stream, std::string_view key) = 0;
+  // The store's clock (StoreOptions::clock), which timers are due on.
+  virtual int64_t NowNanos() = 0;
 };
 
 // The messages kept in `store` itself (its `outbox` and `inbox` tables).

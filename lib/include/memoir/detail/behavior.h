@@ -93,7 +93,10 @@ class MEMOIR_EXPORT Message {
   Uuid correlation_id{};
   // A durable message from the outbox: the handling commits its take.
   std::optional<TakenMessage> taken;
-  // Set before Finish when the actor had taken `taken` already (dropped).
+  // A durable timer firing: the handling commits its take.
+  std::optional<FiredTimer> fired;
+  // Set before Finish when the actor had taken `taken` already, or `fired`
+  // is no longer pending (dropped).
   bool taken_already = false;
 };
 
@@ -117,6 +120,8 @@ struct HandleOutcome {
   std::function<void(ActorSystem&)> then;
   // Durable sends (Effect::Send), to commit with `events`.
   std::vector<OutgoingMessage> sends;
+  // Durable timers started and cancelled, in order, to commit with them.
+  std::vector<TimerChange> timers;
 };
 
 // One registered actor type, seen by the runtime.
@@ -148,10 +153,14 @@ class MEMOIR_EXPORT Behavior {
   // kInvalidArgument when the type cannot receive durable messages (no
   // CommandCodec, or a durable-state type), kFailed when the command
   // cannot be decoded.
+  // (The runtime then sets the message's `taken` or `fired`.)
   using DeliveryDone = std::function<void(const Status&, bool taken_already)>;
   virtual Result<std::unique_ptr<Message>> MakeDelivery(
-      const StoredMessage& m, DeliveryDone done) const {
-    (void)m;
+      std::string_view type, uint32_t schema_version, std::string_view payload,
+      DeliveryDone done) const {
+    (void)type;
+    (void)schema_version;
+    (void)payload;
     (void)done;
     return Status::InvalidArgument(
         "actor type '" + std::string(type_name()) +

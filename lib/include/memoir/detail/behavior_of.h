@@ -154,6 +154,44 @@ class BehaviorOf final : public Behavior {
                     "written with the events of the command that sends it "
                     "(use Persist)");
     }
+    if (!effect->timers().empty() && effect->events().empty()) {
+      return Failed(HandleOutcome::Kind::kFailed,
+                    "Effect::StartTimer or CancelTimer without events: a "
+                    "timer is started or cancelled with the events of its "
+                    "command (use Persist)");
+    }
+    if (effect->timers().size() > kMaxMessagesPerCommit) {
+      return Failed(HandleOutcome::Kind::kFailed,
+                    "Effect: " + std::to_string(effect->timers().size()) +
+                        " timer changes from one command; at most " +
+                        std::to_string(kMaxMessagesPerCommit));
+    }
+    for (const TimerChange& t : effect->timers()) {
+      Status valid = ValidateStreamName(t.key);
+      if (!valid.ok()) {
+        return Failed(HandleOutcome::Kind::kFailed,
+                      "Effect: a timer key is not valid: " +
+                          std::string(valid.message()));
+      }
+      if (t.cancel) continue;
+      if (t.receiver_type != A::kTypeName) {
+        return Failed(HandleOutcome::Kind::kFailed,
+                      "Effect::StartTimer<" + t.receiver_type +
+                          "> from actor type '" + std::string(A::kTypeName) +
+                          "': a timer fires at the actor that starts it, so "
+                          "its type parameter must be the actor's own type");
+      }
+      if (t.command.type.empty() || t.command.type.size() > kMaxTypeNameBytes ||
+          t.command.payload.size() > kMaxPayloadBytes ||
+          t.command.metadata.size() > kMaxMetadataBytes) {
+        return Failed(HandleOutcome::Kind::kFailed,
+                      "Effect::StartTimer: the CommandCodec gave a command "
+                      "type of " +
+                          std::to_string(t.command.type.size()) +
+                          " bytes (1 to 255) or a payload or metadata over "
+                          "the journal's limits");
+      }
+    }
     // Checked here, so that a bad message fails its own command and not
     // the batch it would share with others.
     if (effect->sends().size() > kMaxMessagesPerCommit) {
@@ -217,20 +255,21 @@ class BehaviorOf final : public Behavior {
                                   : HandleOutcome::Kind::kPersist;
     out.then = std::move(effect->then());
     out.sends = std::move(effect->sends());
+    out.timers = std::move(effect->timers());
     return out;
   }
 
   Result<std::unique_ptr<Message>> MakeDelivery(
-      const StoredMessage& m, DeliveryDone done) const override {
+      std::string_view type, uint32_t schema_version, std::string_view payload,
+      DeliveryDone done) const override {
     if constexpr (requires { typename A::CommandCodec; }) {
       std::optional<typename A::Command> command;
       try {
-        command.emplace(
-            A::CommandCodec::Decode(m.type, m.schema_version, m.payload));
+        command.emplace(A::CommandCodec::Decode(type, schema_version, payload));
       } catch (...) {
-        return Status::Failed("cannot decode command type '" + m.type +
-                              "' version " + std::to_string(m.schema_version) +
-                              ": " + DescribeCurrentException());
+        return Status::Failed(
+            "cannot decode command type '" + std::string(type) + "' version " +
+            std::to_string(schema_version) + ": " + DescribeCurrentException());
       }
       // The sink answers from inside the message's Finish, so the message
       // is alive when it reads the flag.
@@ -243,10 +282,10 @@ class BehaviorOf final : public Behavior {
       auto message = std::make_unique<TypedMessage<A>>(std::move(*command),
                                                        std::move(sink));
       *self = message.get();
-      message->taken = TakenMessage{m.key, m.id};
       return std::unique_ptr<Message>(std::move(message));
     } else {
-      return Behavior::MakeDelivery(m, std::move(done));
+      return Behavior::MakeDelivery(type, schema_version, payload,
+                                    std::move(done));
     }
   }
 

@@ -1,0 +1,245 @@
+// Durable timers (Effect::StartTimer): a timer is written with its actor's
+// events, fires once (the actor takes it with the events it causes), fires
+// after a restart if it fell due meanwhile, and never fires once cancelled
+// or replaced. The store's clock is a fake one the tests move, so no
+// outcome depends on elapsed time; waits poll committed state with
+// generous deadlines.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "memoir/actor_system.h"
+#include "memoir/clock.h"
+#include "memoir/message_store.h"
+#include "memoir/store.h"
+#include "runtime/actor_test_types.h"
+#include "support/temp_dir.h"
+
+namespace memoir::durable_timer_test {
+namespace {
+
+constexpr int64_t kHour = 3'600'000'000'000;
+
+class FakeClock final : public Clock {
+ public:
+  int64_t NowNanos() override { return now.load(); }
+  std::atomic<int64_t> now{1'700'000'000'000'000'000};
+};
+
+struct Order {
+  enum Kind : int32_t { kArm, kCancel, kRing, kArmOther, kArmAndCancel };
+  Kind kind = kArm;
+  int32_t tag = 0;       // which timer key: "t<tag>"; the ring's mark
+  int64_t delay_ms = 0;  // kArm: when it falls due
+};
+struct Bells {
+  int64_t rings = 0;
+  int64_t tags = 0;  // bit `tag` set for each tag that rang
+  int64_t rejected = 0;
+};
+
+std::string Key(int32_t tag) { return "t" + std::to_string(tag); }
+
+struct Reminder {
+  static constexpr std::string_view kTypeName = "reminder";
+  using State = Bells;
+  using Command = Order;
+  using Event = Order;
+  using Reply = int64_t;
+  using EventCodec = PodCodec<Order, "Ordered">;
+  using CommandCodec = PodCodec<Order, "Order">;
+  using StateCodec = PodCodec<Bells, "Bells">;
+  using Fx = Effect<Event, Reply>;
+  Fx Handle(const State& s, const Command& c) const {
+    Order ring{Order::kRing, c.tag, 0};
+    switch (c.kind) {
+      case Order::kArm:
+        return Fx::Persist(c, s.rings)
+            .StartTimer<Reminder>(Key(c.tag),
+                                  std::chrono::milliseconds(c.delay_ms), ring);
+      case Order::kArmAndCancel:
+        return Fx::Persist(c, s.rings)
+            .StartTimer<Reminder>(Key(c.tag),
+                                  std::chrono::milliseconds(c.delay_ms), ring)
+            .CancelTimer(Key(c.tag));
+      case Order::kArmOther:
+        return Fx::Persist(c, s.rings)
+            .StartTimer<Other>(Key(c.tag), std::chrono::milliseconds(1), ring);
+      case Order::kCancel:
+        return Fx::Persist(c, s.rings).CancelTimer(Key(c.tag));
+      case Order::kRing:
+        if (c.tag < 0) return Fx::Reject("negative tags are refused");
+        return Fx::Persist(c, s.rings + 1);
+    }
+    return Fx::Reject("unknown order");
+  }
+  void Apply(State& s, const Event& e) const {
+    if (e.kind != Order::kRing) return;
+    ++s.rings;
+    s.tags |= int64_t{1} << e.tag;
+  }
+
+  // Another actor type, to show a timer cannot target it.
+  struct Other {
+    static constexpr std::string_view kTypeName = "other";
+    using Command = Order;
+    using CommandCodec = PodCodec<Order, "Order">;
+  };
+};
+
+// The rings in the journal of `id`, by tag, in order.
+std::vector<int32_t> Rings(Store& store, const std::string& id) {
+  std::vector<int32_t> out;
+  Status s = store.journal().Scan(id, ReadOptions{}, [&](const EventView& e) {
+    REQUIRE(e.payload.size() == sizeof(Order));
+    Order o;
+    std::memcpy(&o, e.payload.data(), sizeof o);
+    if (o.kind == Order::kRing) out.push_back(o.tag);
+    return true;
+  });
+  if (s.IsNotFound()) return out;
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+  return out;
+}
+
+std::vector<StoredTimer> Pending(Store& store) {
+  auto m = InStoreMessages(store);
+  REQUIRE(m.ok());
+  auto t = (*m)->Timers("", "", 100'000);
+  REQUIRE_MESSAGE(t.ok(), t.status().ToString());
+  return *t;
+}
+
+Bells Committed(ActorSystem& system, const std::string& id) {
+  auto c = system.Ref<Reminder>(id).CommittedState();
+  return c.ok() && c->state ? *c->state : Bells{};
+}
+
+struct Fixture {
+  test::TempDir dir;
+  std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
+  std::unique_ptr<Store> store;
+  Fixture() {
+    StoreOptions o = test::FastStore();
+    o.clock = clock;
+    store = test::OpenTestStore(dir.Sub("store"), o);
+  }
+  std::unique_ptr<ActorSystem> Start() {
+    auto system = test::StartSystem(*store);
+    REQUIRE(system->Register(Reminder{}).ok());
+    return system;
+  }
+  void Arm(ActorSystem& system, int32_t tag, int64_t delay_ms,
+           const std::string& id = "reminder-1") {
+    test::Await(
+        system.Ref<Reminder>(id).Ask(Order{Order::kArm, tag, delay_ms}));
+  }
+};
+
+TEST_CASE_FIXTURE(Fixture,
+                  "a timer for another actor type or without events fails "
+                  "its command and writes nothing") {
+  auto system = Start();
+  Status s = test::AwaitError(
+      system->Ref<Reminder>("reminder-1").Ask(Order{Order::kArmOther, 1, 0}));
+  CHECK(s.IsFailed());
+  CHECK(s.ToString().find("fires at the actor that starts it") !=
+        std::string::npos);
+  CHECK(Pending(*store).empty());
+  auto head = store->journal().Head("reminder-1");
+  CHECK((head.ok() ? *head : 0) == 0);
+}
+
+TEST_CASE_FIXTURE(Fixture,
+                  "a timer due during downtime fires once after a restart, "
+                  "waking its actor") {
+  {
+    auto system = Start();
+    Arm(*system, 1, 3'600'000);  // an hour
+    std::vector<StoredTimer> pending = Pending(*store);
+    REQUIRE(pending.size() == 1);
+    CHECK(pending[0].stream == "reminder-1");
+    CHECK(pending[0].key == "t1");
+    CHECK(pending[0].due_ns == clock->now.load() + kHour);
+    CHECK(pending[0].id == DeliveryId{"reminder-1", 1, 0});
+    RuntimeStats stats = system->Stats();
+    CHECK(stats.timers_started == 1);
+    CHECK(stats.timers_pending == 1);
+    CHECK(stats.timers_fired == 0);
+    REQUIRE(system->Shutdown().ok());
+  }
+  clock->now += 2 * kHour;
+  {
+    // No command is sent: the timer alone recovers the actor and rings.
+    auto system = Start();
+    REQUIRE(test::Eventually([&] { return Pending(*store).empty(); }));
+    REQUIRE(
+        test::Eventually([&] { return system->Stats().timers_fired == 1; }));
+    CHECK(system->Stats().recoveries == 1);
+    CHECK(Rings(*store, "reminder-1") == std::vector<int32_t>{1});
+    CHECK(system->Stats().timers_pending == 0);
+    REQUIRE(system->Shutdown().ok());
+  }
+  clock->now += 2 * kHour;
+  auto system = Start();
+  CHECK(system->Stats().timers_pending == 0);
+  CHECK(Committed(*system, "reminder-1").rings == 1);
+  CHECK(Rings(*store, "reminder-1") == std::vector<int32_t>{1});
+}
+
+TEST_CASE_FIXTURE(Fixture,
+                  "a cancelled timer never fires, and a replaced one fires "
+                  "only as its replacement") {
+  {
+    auto system = Start();
+    Arm(*system, 1, 60 * 60'000);  // due first, then cancelled
+    Arm(*system, 2, 70 * 60'000);  // replaced below
+    Arm(*system, 3, 80 * 60'000);  // fires
+    test::Await(
+        system->Ref<Reminder>("reminder-1").Ask(Order{Order::kCancel, 1, 0}));
+    Arm(*system, 2, 90 * 60'000);  // t2 again: the earlier one is gone
+    // Started and cancelled by one command: never pending.
+    test::Await(system->Ref<Reminder>("reminder-1")
+                    .Ask(Order{Order::kArmAndCancel, 4, 1}));
+    std::vector<StoredTimer> pending = Pending(*store);
+    REQUIRE(pending.size() == 2);
+    CHECK(pending[0].key == "t2");
+    CHECK(pending[0].id.seq == 5);
+    CHECK(pending[1].key == "t3");
+    CHECK(system->Stats().timers_pending == 2);
+    REQUIRE(system->Shutdown().ok());
+  }
+  clock->now += 2 * kHour;
+  auto system = Start();
+  REQUIRE(test::Eventually(
+      [&] { return Committed(*system, "reminder-1").rings == 2; }));
+  REQUIRE(test::Eventually([&] { return Pending(*store).empty(); }));
+  // In due order; t1 (due first) and t4 never, t2 once.
+  CHECK(Rings(*store, "reminder-1") == std::vector<int32_t>{3, 2});
+  CHECK(system->Stats().timers_pending == 0);
+}
+
+TEST_CASE_FIXTURE(Fixture,
+                  "a timer fires in a running system, and a refused timer "
+                  "command is taken too") {
+  auto system = Start();
+  Arm(*system, 5, 1);
+  Arm(*system, -1, 1, "reminder-2");  // its ring is refused
+  // The wheel waits for the due time on the fake clock, in real time, and
+  // reads the clock again when it has passed.
+  clock->now += kHour;
+  REQUIRE(test::Eventually(
+      [&] { return Committed(*system, "reminder-1").rings == 1; }));
+  REQUIRE(test::Eventually([&] { return Pending(*store).empty(); }));
+  CHECK(Rings(*store, "reminder-1") == std::vector<int32_t>{5});
+  CHECK(Rings(*store, "reminder-2").empty());
+  REQUIRE(test::Eventually([&] { return system->Stats().timers_fired == 2; }));
+  CHECK(system->Stats().timers_pending == 0);
+}
+
+}  // namespace
+}  // namespace memoir::durable_timer_test
