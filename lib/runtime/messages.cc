@@ -84,6 +84,22 @@ void SystemImpl::FireTimer(const StoredTimer& timer, TimerWheel::Done done) {
   (void)Enqueue(behavior, timer.stream, std::move(delivery).value());
 }
 
+Result<std::unique_ptr<Route>> SystemImpl::StartRouteErased(
+    detail::RouteSpec spec) {
+  if (!messages_) {
+    return Status::InvalidArgument(
+        "this store keeps no durable messages (not opened by Store::Open), "
+        "so it cannot route");
+  }
+  return internal::StartRoute(
+      store_, *messages_, routes_, std::move(spec),
+      [this](std::vector<StoredMessage> sent) {
+        counters_.messages_sent.fetch_add(sent.size());
+        dispatcher_.Add(std::move(sent));
+      },
+      [this](const std::string& what) { Log(LogLevel::kWarning, what); });
+}
+
 void SystemImpl::DeliverDurable(const StoredMessage& message,
                                 Dispatcher::Done done) {
   const detail::Behavior* behavior = FindBehavior(message.receiver_type);

@@ -510,6 +510,8 @@ Status SystemImpl::Shutdown(std::chrono::milliseconds timeout) {
   // Waiting durable messages stay in the outbox for the next start. Before
   // the executor stops: after that, the dispatcher's tasks would run on
   // the calling thread, inside its lock.
+  // Routes first: they write messages for the dispatcher.
+  routes_->Close();
   dispatcher_.Stop();
   timers_.Stop();
   {

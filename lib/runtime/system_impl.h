@@ -23,6 +23,7 @@
 #include "runtime/cell.h"
 #include "runtime/dispatcher.h"
 #include "runtime/executor.h"
+#include "runtime/routes.h"
 #include "runtime/timers.h"
 
 namespace memoir::internal {
@@ -65,6 +66,8 @@ class SystemImpl final : public ActorSystem {
   std::future<Status> Destroy(std::string_view type,
                               std::string_view id) override;
   ActorInfo Info(std::string_view id) override;
+  Result<std::unique_ptr<Route>> StartRouteErased(
+      detail::RouteSpec spec) override;
 
  private:
   using CellPtr = std::shared_ptr<Cell>;
@@ -201,6 +204,8 @@ class SystemImpl final : public ActorSystem {
   std::unique_ptr<MessageStore> messages_;
   Dispatcher dispatcher_;
   TimerWheel timers_;
+  const std::shared_ptr<RouteRegistry> routes_ =
+      std::make_shared<RouteRegistry>();
 };
 
 }  // namespace memoir::internal

@@ -52,6 +52,7 @@
 #include "memoir/durable_state.h"
 #include "memoir/export.h"
 #include "memoir/result.h"
+#include "memoir/route.h"
 #include "memoir/status.h"
 
 namespace memoir {
@@ -114,6 +115,36 @@ class MEMOIR_EXPORT ActorSystem {
         std::move(actor), std::move(options)));
   }
 
+  // Starts routing events to actors of type Target (memoir/route.h), on a
+  // thread of the route's own; the route stops when the returned object
+  // is destroyed, and before it the system must not be shut down. Errors:
+  // kInvalidArgument for an empty or malformed name, a name already routed
+  // by this system, max_batch 0 or over kMaxMessagesPerCommit, a null
+  // route function, or a store that keeps no durable messages; the errors
+  // of reading the route's progress.
+  template <ActorType Target>
+  Result<std::unique_ptr<Route>> StartRoute(RouteOptions<Target> options) {
+    detail::RouteSpec spec;
+    spec.name = std::move(options.name);
+    spec.filter = std::move(options.filter);
+    spec.start = options.start;
+    spec.max_batch = options.max_batch;
+    spec.on_failure = options.on_failure;
+    if (options.route) {
+      spec.route = [route = std::move(options.route)](
+                       const EventView& e) -> std::optional<OutgoingMessage> {
+        std::optional<Routed<Target>> r = route(e);
+        if (!r) return std::nullopt;
+        OutgoingMessage m;
+        m.receiver_type = std::string(Target::kTypeName);
+        m.receiver = std::move(r->id);
+        m.command = Target::CommandCodec::Encode(r->command);
+        return m;
+      };
+    }
+    return StartRouteErased(std::move(spec));
+  }
+
   // A reference to actor `id` of type A. Cheap; does not activate it.
   template <AnyActorType A>
   ActorRef<A> Ref(std::string id) {
@@ -154,6 +185,8 @@ class MEMOIR_EXPORT ActorSystem {
   virtual std::future<Status> Destroy(std::string_view type,
                                       std::string_view id) = 0;
   virtual ActorInfo Info(std::string_view id) = 0;
+  virtual Result<std::unique_ptr<Route>> StartRouteErased(
+      detail::RouteSpec spec) = 0;
 };
 
 // A handle on one actor: the system and the actor's id. Copyable; valid as
