@@ -24,33 +24,101 @@ bool Contains(const std::vector<std::string>& ids, const std::string& id) {
 using AccountFx = memoir::Effect<Account::Event, Account::Reply>;
 using TransferFx = memoir::Effect<Transfer::Event, Transfer::Reply>;
 
-// The legs are driven by asks whose answers come back to the transfer as
-// commands; the transfer's own journal says which leg is next.
-void DriveLeg(memoir::ActorSystem& system, const std::string& transfer,
-              bool debit, const std::string& account, int64_t amount) {
-  auto answer = [&system, transfer, debit](memoir::Result<int64_t> r) {
-    LegOutcome outcome;
-    outcome.debit = debit;
-    outcome.ok = r.ok();
-    outcome.rejected = r.status().IsRejected();
-    if (!r.ok()) outcome.reason = std::string(r.status().message());
-    // Refused only during shutdown or when the transfer is quarantined
-    // (the demo bounds no mailbox); the transfer's journal still says which
-    // leg is next, and a Resume drives it again.
-    static_cast<void>(system.Ref<Transfer>(transfer).Tell(std::move(outcome)));
-  };
-  auto ref = system.Ref<Account>(account);
-  if (debit) {
-    ref.Ask(Debit{transfer, amount}, std::move(answer));
-  } else {
-    ref.Ask(Credit{transfer, amount}, std::move(answer));
+void PutAmount(std::string& out, int64_t v) {
+  for (int i = 0; i < 8; ++i) {
+    out.push_back(
+        static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xff));
   }
 }
+
+int64_t GetAmount(std::string_view in) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) {
+    v = (v << 8) | static_cast<unsigned char>(in[static_cast<size_t>(i)]);
+  }
+  return static_cast<int64_t>(v);
+}
+
+constexpr char kDeadline[] = "deadline";
 
 }  // namespace
 
 std::string AccountId(int n) { return fmt::format("account-{:05}", n); }
 std::string TransferId(uint64_t n) { return fmt::format("transfer-{:07}", n); }
+std::string RefundId(const std::string& transfer) {
+  return transfer + "/refund";
+}
+
+// Debit and Credit: the amount (8 bytes, little-endian), a notify byte,
+// then the transfer id.
+memoir::EventData AccountCommandCodec::Encode(const AccountCommand& c) {
+  memoir::EventData out;
+  out.schema_version = 1;
+  auto leg = [&](const std::string& transfer, int64_t amount, bool notify) {
+    PutAmount(out.payload, amount);
+    out.payload.push_back(notify ? 1 : 0);
+    out.payload += transfer;
+  };
+  if (const auto* d = std::get_if<Debit>(&c)) {
+    out.type = "Debit";
+    leg(d->transfer, d->amount, true);
+  } else if (const auto* cr = std::get_if<Credit>(&c)) {
+    out.type = "Credit";
+    leg(cr->transfer, cr->amount, cr->notify);
+  } else {
+    throw std::invalid_argument("only Debit and Credit travel as messages");
+  }
+  return out;
+}
+
+AccountCommand AccountCommandCodec::Decode(std::string_view type,
+                                           uint32_t version,
+                                           std::string_view payload) {
+  if (version != 1 || payload.size() < 9 ||
+      (type != "Debit" && type != "Credit")) {
+    throw std::invalid_argument(
+        fmt::format("not an account leg: {} v{}", type, version));
+  }
+  const int64_t amount = GetAmount(payload);
+  std::string transfer(payload.substr(9));
+  if (type == "Debit") return Debit{std::move(transfer), amount};
+  return Credit{std::move(transfer), amount, payload[8] != 0};
+}
+
+// LegOutcome: debit, ok, rejected (a byte each), then the reason; TimeOut:
+// nothing.
+memoir::EventData TransferCommandCodec::Encode(const TransferCommand& c) {
+  memoir::EventData out;
+  out.schema_version = 1;
+  if (const auto* o = std::get_if<LegOutcome>(&c)) {
+    out.type = "LegOutcome";
+    out.payload.push_back(o->debit ? 1 : 0);
+    out.payload.push_back(o->ok ? 1 : 0);
+    out.payload.push_back(o->rejected ? 1 : 0);
+    out.payload += o->reason;
+  } else if (std::holds_alternative<TimeOut>(c)) {
+    out.type = "TimeOut";
+  } else {
+    throw std::invalid_argument("StartTransfer does not travel as a message");
+  }
+  return out;
+}
+
+TransferCommand TransferCommandCodec::Decode(std::string_view type,
+                                             uint32_t version,
+                                             std::string_view payload) {
+  if (version == 1 && type == "TimeOut") return TimeOut{};
+  if (version != 1 || type != "LegOutcome" || payload.size() < 3) {
+    throw std::invalid_argument(
+        fmt::format("not a transfer message: {} v{}", type, version));
+  }
+  LegOutcome o;
+  o.debit = payload[0] != 0;
+  o.ok = payload[1] != 0;
+  o.rejected = payload[2] != 0;
+  o.reason = std::string(payload.substr(3));
+  return o;
+}
 
 AccountStateT Account::InitialState(std::string_view id) const {
   AccountStateT s;
@@ -84,18 +152,30 @@ memoir::Effect<Account::Event, Account::Reply> Account::Handle(
             return AccountFx::Persist(Event(std::move(e)),
                                       s.balance - w.amount);
           },
+          // The legs arrive as durable messages, once each; the lists of
+          // legs applied guard against a leg sent twice by mistake.
           [&](const Debit& d) {
             if (Contains(s.debited, d.transfer)) {
-              return AccountFx::Respond(s.balance);  // a re-driven leg
+              return AccountFx::Respond(s.balance);
             }
+            LegOutcome answer;
+            answer.debit = true;
             if (d.amount > s.balance) {
-              return AccountFx::Reject("insufficient funds");
+              TransferDebitRefusedT e;
+              e.transfer = d.transfer;
+              e.amount = d.amount;
+              e.reason = "insufficient funds";
+              answer.rejected = true;
+              answer.reason = e.reason;
+              return AccountFx::Persist(Event(std::move(e)), s.balance)
+                  .Send<Transfer>(d.transfer, answer);
             }
             TransferDebitedT e;
             e.transfer = d.transfer;
             e.amount = d.amount;
-            return AccountFx::Persist(Event(std::move(e)),
-                                      s.balance - d.amount);
+            answer.ok = true;
+            return AccountFx::Persist(Event(std::move(e)), s.balance - d.amount)
+                .Send<Transfer>(d.transfer, answer);
           },
           [&](const Credit& d) {
             if (Contains(s.credited, d.transfer)) {
@@ -104,8 +184,13 @@ memoir::Effect<Account::Event, Account::Reply> Account::Handle(
             TransferCreditedT e;
             e.transfer = d.transfer;
             e.amount = d.amount;
-            return AccountFx::Persist(Event(std::move(e)),
-                                      s.balance + d.amount);
+            auto fx =
+                AccountFx::Persist(Event(std::move(e)), s.balance + d.amount);
+            if (!d.notify) return fx;
+            LegOutcome answer;
+            answer.debit = false;
+            answer.ok = true;
+            return std::move(fx).Send<Transfer>(d.transfer, answer);
           },
           [&](const GetBalance&) { return AccountFx::Respond(s.balance); },
       },
@@ -118,6 +203,7 @@ int64_t BalanceDelta(const Account::Event& e) {
                         [](const WithdrawnT& w) { return -w.amount; },
                         [](const TransferDebitedT& d) { return -d.amount; },
                         [](const TransferCreditedT& c) { return c.amount; },
+                        [](const TransferDebitRefusedT&) { return int64_t{0}; },
                     },
                     e);
 }
@@ -139,13 +225,6 @@ TransferStateT Transfer::InitialState(std::string_view id) const {
 
 memoir::Effect<Transfer::Event, Transfer::Reply> Transfer::Handle(
     const State& s, const Command& c) const {
-  std::string id = s.id, from = s.from, to = s.to;
-  int64_t amount = s.amount;
-  auto drive = [id, from, to, amount](bool debit) {
-    return [=](memoir::ActorSystem& system) {
-      DriveLeg(system, id, debit, debit ? from : to, amount);
-    };
-  };
   return std::visit(
       Overload{
           [&](const StartTransfer& t) {
@@ -157,40 +236,47 @@ memoir::Effect<Transfer::Event, Transfer::Reply> Transfer::Handle(
             e.from = t.from;
             e.to = t.to;
             e.amount = t.amount;
+            // The debit and the deadline are written with the event that
+            // starts the transfer, or not at all.
             return TransferFx::Persist(Event(std::move(e)), Stage::Started)
-                .Then([id, t](memoir::ActorSystem& system) {
-                  DriveLeg(system, id, true, t.from, t.amount);
-                });
+                .Send<Account>(t.from, Debit{s.id, t.amount})
+                .StartTimer<Transfer>(kDeadline, deadline, TimeOut{});
           },
           [&](const LegOutcome& o) {
-            Stage expect = o.debit ? Stage::Started : Stage::Debited;
-            if (s.stage != expect) return TransferFx::Respond(s.stage);
-            if (o.ok && o.debit) {
-              return TransferFx::Persist(Event(TransferDebitDoneT{}),
-                                         Stage::Debited)
-                  .Then(drive(false));
-            }
-            if (o.ok) {
-              return TransferFx::Persist(Event(TransferCompletedT{}),
-                                         Stage::Completed);
-            }
-            if (o.rejected && o.debit) {
+            if (o.debit && s.stage == Stage::Started) {
+              if (o.ok) {
+                return TransferFx::Persist(Event(TransferDebitDoneT{}),
+                                           Stage::Debited)
+                    .Send<Account>(s.to, Credit{s.id, s.amount, true});
+              }
               TransferFailedT e;
               e.reason = o.reason;
-              return TransferFx::Persist(Event(std::move(e)), Stage::Failed);
+              return TransferFx::Persist(Event(std::move(e)), Stage::Failed)
+                  .CancelTimer(kDeadline);
             }
-            // The leg could not run (shutdown, a quarantined account): stay
-            // where we are; Resume drives it again.
+            if (o.debit && o.ok && s.stage == Stage::Failed) {
+              // Debited after the deadline failed the transfer: give the
+              // money back (compensation).
+              return TransferFx::Persist(Event(TransferRefundedT{}),
+                                         Stage::Refunded)
+                  .Send<Account>(s.from,
+                                 Credit{RefundId(s.id), s.amount, false});
+            }
+            if (!o.debit && o.ok && s.stage == Stage::Debited) {
+              return TransferFx::Persist(Event(TransferCompletedT{}),
+                                         Stage::Completed)
+                  .CancelTimer(kDeadline);
+            }
             return TransferFx::Respond(s.stage);
           },
-          [&](const Resume&) {
-            if (s.stage == Stage::Started) {
-              return TransferFx::Respond(s.stage).Then(drive(true));
-            }
-            if (s.stage == Stage::Debited) {
-              return TransferFx::Respond(s.stage).Then(drive(false));
-            }
-            return TransferFx::Respond(s.stage);
+          [&](const TimeOut&) {
+            // Once debited, the credit is on its way and will land: only a
+            // transfer still waiting for its debit gives up.
+            if (s.stage != Stage::Started) return TransferFx::Respond(s.stage);
+            TransferFailedT e;
+            e.reason = fmt::format("no answer from {} within {} ms", s.from,
+                                   deadline.count());
+            return TransferFx::Persist(Event(std::move(e)), Stage::Failed);
           },
       },
       c);
@@ -210,12 +296,14 @@ void Transfer::Apply(State& s, const Event& e) const {
                    s.stage = Stage::Failed;
                    s.reason = f.reason;
                  },
+                 [&](const TransferRefundedT&) { s.stage = Stage::Refunded; },
              },
              e);
 }
 
 memoir::Status RegisterBank(memoir::ActorSystem& system,
-                            std::string poisoned_account) {
+                            std::string poisoned_account,
+                            std::chrono::milliseconds transfer_deadline) {
   memoir::ActorTypeOptions<Account> accounts;
   accounts.snapshots.every_events = 8;
   accounts.snapshots.keep = 2;
@@ -228,7 +316,9 @@ memoir::Status RegisterBank(memoir::ActorSystem& system,
   if (!s.ok()) return s;
   memoir::ActorTypeOptions<Transfer> transfers;
   transfers.snapshots.every_events = 0;  // three events at most: never
-  return system.Register<Transfer>({}, transfers);
+  Transfer transfer;
+  transfer.deadline = transfer_deadline;
+  return system.Register<Transfer>(std::move(transfer), transfers);
 }
 
 }  // namespace bank

@@ -1,13 +1,20 @@
 // The demo bank: accounts and transfers as persistent actors.
 //
 // An account takes deposits, withdrawals and the two legs of transfers; a
-// transfer is itself an actor that records its progress and drives both
-// legs, so it resumes after a crash: each leg carries the transfer id and
-// an account applies a leg at most once, so re-driving a leg is harmless.
-// Money is therefore never created or lost, whatever moment a crash hits.
+// transfer is a process manager: an actor that records its progress and
+// exchanges durable messages with the two accounts (Effect::Send). It
+// sends the debit with the event that starts it; the account answers with
+// the event that debits (or refuses); the transfer then sends the credit,
+// and so on. Each message is written with its sender's event and taken
+// with its receiver's, so a crash at any moment leaves every leg either to
+// be delivered or done, exactly once, and nothing needs to scan the
+// transfers at start-up. A durable timer gives each transfer a deadline:
+// one whose debit has not answered by then fails, and a debit that lands
+// after that is refunded. Money is never created or lost.
 #ifndef MEMOIR_TOOLS_DEMO_BANK_H_
 #define MEMOIR_TOOLS_DEMO_BANK_H_
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -35,6 +42,7 @@ struct Debit {
 struct Credit {
   std::string transfer;
   int64_t amount = 0;
+  bool notify = true;  // answer the transfer (not for a refund)
 };
 struct GetBalance {};
 using AccountCommand =
@@ -44,7 +52,15 @@ using AccountEventCodec = memoir::VariantCodec<
     memoir::FlatBufferCodec<DepositedT, "Deposited">,
     memoir::FlatBufferCodec<WithdrawnT, "Withdrawn">,
     memoir::FlatBufferCodec<TransferDebitedT, "TransferDebited">,
-    memoir::FlatBufferCodec<TransferCreditedT, "TransferCredited">>;
+    memoir::FlatBufferCodec<TransferCreditedT, "TransferCredited">,
+    memoir::FlatBufferCodec<TransferDebitRefusedT, "TransferDebitRefused">>;
+
+// The legs as durable messages: Debit and Credit only.
+struct AccountCommandCodec {
+  static memoir::EventData Encode(const AccountCommand& c);
+  static AccountCommand Decode(std::string_view type, uint32_t version,
+                               std::string_view payload);
+};
 
 struct Account {
   static constexpr std::string_view kTypeName = "account";
@@ -53,6 +69,7 @@ struct Account {
   using Event = AccountEventCodec::Value;
   using Reply = int64_t;  // the balance after the command
   using EventCodec = AccountEventCodec;
+  using CommandCodec = AccountCommandCodec;
   using StateCodec = memoir::FlatBufferCodec<AccountStateT, "AccountState">;
 
   // Commands to this account make Handle throw: the demo's poison case (a
@@ -76,14 +93,23 @@ struct LegOutcome {
   bool rejected = false;  // the account refused (insufficient funds)
   std::string reason;
 };
-struct Resume {};
-using TransferCommand = std::variant<StartTransfer, LegOutcome, Resume>;
+// The transfer's deadline, a durable timer.
+struct TimeOut {};
+using TransferCommand = std::variant<StartTransfer, LegOutcome, TimeOut>;
 
 using TransferEventCodec = memoir::VariantCodec<
     memoir::FlatBufferCodec<TransferStartedT, "TransferStarted">,
     memoir::FlatBufferCodec<TransferDebitDoneT, "TransferDebitDone">,
     memoir::FlatBufferCodec<TransferCompletedT, "TransferCompleted">,
-    memoir::FlatBufferCodec<TransferFailedT, "TransferFailed">>;
+    memoir::FlatBufferCodec<TransferFailedT, "TransferFailed">,
+    memoir::FlatBufferCodec<TransferRefundedT, "TransferRefunded">>;
+
+// The accounts' answers and the deadline as durable messages.
+struct TransferCommandCodec {
+  static memoir::EventData Encode(const TransferCommand& c);
+  static TransferCommand Decode(std::string_view type, uint32_t version,
+                                std::string_view payload);
+};
 
 struct Transfer {
   static constexpr std::string_view kTypeName = "transfer";
@@ -92,7 +118,11 @@ struct Transfer {
   using Event = TransferEventCodec::Value;
   using Reply = Stage;
   using EventCodec = TransferEventCodec;
+  using CommandCodec = TransferCommandCodec;
   using StateCodec = memoir::FlatBufferCodec<TransferStateT, "TransferState">;
+
+  // How long the debit may take before the transfer gives up.
+  std::chrono::milliseconds deadline{5'000};
 
   State InitialState(std::string_view id) const;
   memoir::Effect<Event, Reply> Handle(const State& s, const Command& c) const;
@@ -105,8 +135,12 @@ struct Transfer {
 // the demo's read model share it).
 int64_t BalanceDelta(const Account::Event& e);
 
-memoir::Status RegisterBank(memoir::ActorSystem& system,
-                            std::string poisoned_account = "");
+memoir::Status RegisterBank(
+    memoir::ActorSystem& system, std::string poisoned_account = "",
+    std::chrono::milliseconds transfer_deadline = std::chrono::seconds(5));
+
+// The refund of a transfer's debit is credited under this id.
+std::string RefundId(const std::string& transfer);
 
 std::string AccountId(int n);
 std::string TransferId(uint64_t n);

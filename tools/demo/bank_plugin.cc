@@ -56,6 +56,13 @@ std::string AccountEventJson(const Account::Event& e) {
                 .Int("amount", c.amount)
                 .str();
           },
+          [](const TransferDebitRefusedT& r) {
+            return JsonObject()
+                .Str("transfer", r.transfer)
+                .Int("amount", r.amount)
+                .Str("reason", r.reason)
+                .str();
+          },
       },
       e);
 }
@@ -86,6 +93,7 @@ std::string TransferEventJson(const Transfer::Event& e) {
           [](const TransferFailedT& f) {
             return JsonObject().Str("reason", f.reason).str();
           },
+          [](const TransferRefundedT&) { return JsonObject().str(); },
       },
       e);
 }
