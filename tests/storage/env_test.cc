@@ -251,7 +251,7 @@ TEST_CASE(
   for (const char* db :
        {"meta", "names", "streams", "log", "stream_index", "tag_index",
         "snapshots", "checkpoints", "projections", "projection_rows", "parked",
-        "outbox", "inbox", "stream_meta"}) {
+        "outbox", "inbox", "timers", "stream_meta"}) {
     CHECK_MESSAGE(
         out.find(std::string("Status of ") + db + "\n") != std::string::npos,
         db);

@@ -24,6 +24,10 @@
 // taken twice (a second take finds it gone), and the inbox refuses a
 // message taken out of order behind a later one of the same sender.
 //
+// Durable timers (TimerChange, StoredTimer) live beside the messages: a
+// stream starts or cancels one with its events, and takes it (FiredTimer)
+// with the events it causes when it falls due, so it fires once.
+//
 // Thread safety: the in-store implementation may be called from any
 // thread.
 #ifndef MEMOIR_MESSAGE_STORE_H_
