@@ -6,12 +6,12 @@
 namespace memoir::internal {
 namespace {
 
-constexpr std::chrono::milliseconds kFirstBackoff{20};
-constexpr std::chrono::milliseconds kMaxBackoff{5'000};
+constexpr std::chrono::milliseconds kTimerFirstBackoff{20};
+constexpr std::chrono::milliseconds kTimerMaxBackoff{5'000};
 // The longest wait before the clock is read again.
-constexpr std::chrono::milliseconds kLongestWait{60'000};
+constexpr std::chrono::milliseconds kTimerLongestWait{60'000};
 
-std::string EntryKey(std::string_view stream, std::string_view key) {
+std::string TimerEntryKey(std::string_view stream, std::string_view key) {
   std::string out(stream);
   out.push_back('\0');
   out += key;
@@ -36,7 +36,7 @@ void TimerWheel::Unqueue(const Entry& e, const std::string& key) {
 void TimerWheel::Add(std::vector<StoredTimer> timers) {
   std::lock_guard lock(mu_);
   for (StoredTimer& t : timers) {
-    const std::string key = EntryKey(t.stream, t.key);
+    const std::string key = TimerEntryKey(t.stream, t.key);
     auto it = entries_.find(key);
     if (it != entries_.end()) {
       if (it->second.timer.id == t.id) continue;  // known already
@@ -62,7 +62,7 @@ void TimerWheel::Cancel(const std::string& stream,
                         const std::vector<std::string>& keys) {
   std::lock_guard lock(mu_);
   for (const std::string& k : keys) {
-    const std::string key = EntryKey(stream, k);
+    const std::string key = TimerEntryKey(stream, k);
     auto it = entries_.find(key);
     if (it == entries_.end()) continue;
     Unqueue(it->second, key);
@@ -75,7 +75,7 @@ void TimerWheel::ArmLocked() {
   if (stopped_ || queue_.empty() || !now_) return;
   const int64_t wait_ns = std::max<int64_t>(0, queue_.begin()->first - now_());
   const auto wait = std::min<std::chrono::nanoseconds>(
-      std::chrono::nanoseconds(wait_ns), kLongestWait);
+      std::chrono::nanoseconds(wait_ns), kTimerLongestWait);
   const auto when = std::chrono::steady_clock::now() + wait;
   if (armed_ && *armed_ <= when) return;
   armed_ = when;
@@ -99,7 +99,7 @@ void TimerWheel::Tick() {
     ArmLocked();
   }
   for (const StoredTimer& t : due) {
-    fire_(t, [this, key = EntryKey(t.stream, t.key), id = t.id](
+    fire_(t, [this, key = TimerEntryKey(t.stream, t.key), id = t.id](
                  const Status& s, bool gone) { Finished(key, id, s, gone); });
   }
 }
@@ -124,7 +124,7 @@ void TimerWheel::Finished(const std::string& key, const DeliveryId& id,
   }
   e.stuck = s.IsInvalidArgument() || s.IsStreamDeleted();
   if (stopped_ || s.IsClosed() || e.stuck) return;
-  e.backoff = std::clamp(e.backoff * 2, kFirstBackoff, kMaxBackoff);
+  e.backoff = std::clamp(e.backoff * 2, kTimerFirstBackoff, kTimerMaxBackoff);
   e.next_ns =
       (now_ ? now_() : e.timer.due_ns) +
       std::chrono::duration_cast<std::chrono::nanoseconds>(e.backoff).count();

@@ -19,10 +19,11 @@
 // reply callback of each acknowledged command.
 //
 // crash_child --chain STORE FIRST: the chains of reliability/chain_actor.h,
-// each link passing every command on to the next with a durable send; one
-// client thread per chain Asks the first link with numbers from FIRST up,
-// 8 in flight. Prints "READY", then "A <chain * kChainLane + n>" once the
-// first link committed command n.
+// each link passing every command on to the next with a durable send, and
+// the route from each chain's last link to its end actor, which starts a
+// durable timer per command; one client thread per chain Asks the first
+// link with numbers from FIRST up, 8 in flight. Prints "READY", then
+// "A <chain * kChainLane + n>" once the first link committed command n.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -147,11 +148,17 @@ int RunChain(const char* path, uint64_t first) {
   namespace crash = memoir::crash;
   Running running;
   if (!running.Start(path, [](memoir::ActorSystem& system) {
-        return system.Register(crash::ChainLink{});
+        memoir::Status s = system.Register(crash::ChainLink{});
+        return s.ok() ? system.Register(crash::ChainEnd{}) : s;
       })) {
     return 3;
   }
   memoir::ActorSystem& actors = *running.system;
+  auto route = actors.StartRoute(crash::EndRoute());
+  if (!route.ok()) {
+    fmt::print(stderr, "crash_child: {}\n", route.status().ToString());
+    return 3;
+  }
   Say("READY");
   std::vector<std::thread> clients;
   for (uint32_t chain = 0; chain < crash::kChains; ++chain) {

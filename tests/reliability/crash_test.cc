@@ -720,10 +720,44 @@ std::vector<uint64_t> LinkValues(Store& store, uint32_t chain, uint32_t link) {
   return out;
 }
 
+// A chain's end actor's events, read from event out->events + 1 on: the
+// routed numbers and the timers' rings, in seq order.
+struct EndValues {
+  uint64_t events = 0;
+  std::vector<uint64_t> routed;
+  std::vector<uint64_t> rang;
+};
+void ReadEnd(Store& store, uint32_t chain, EndValues* out) {
+  ReadOptions from;
+  from.from_seq = out->events + 1;
+  Status s = store.journal().Scan(
+      crash::EndName(chain), from, [&](const EventView& e) {
+        crash::EndNote note = crash::ChainEnd::EventCodec::Decode(
+            e.type, e.schema_version, e.payload);
+        ++out->events;
+        (note.kind == crash::EndNote::kRang ? out->rang : out->routed)
+            .push_back(note.n);
+        return true;
+      });
+  if (s.IsNotFound()) return;
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+}
+
+// Rings that are repeated, or ring a number not routed before them.
+uint64_t BadRings(const EndValues& end) {
+  std::set<uint64_t> routed(end.routed.begin(), end.routed.end());
+  std::set<uint64_t> rang;
+  uint64_t bad = 0;
+  for (uint64_t n : end.rang) {
+    if (!rang.insert(n).second || routed.count(n) == 0) ++bad;
+  }
+  return bad;
+}
+
 TEST_CASE(
     "durable messages through chains of three actors SIGKILLed at random "
     "points are each applied once, in order, and only after their "
-    "sender's commit") {
+    "sender's commit; routed events and durable timers once each") {
   int cycles = 100;
   if (const char* env = std::getenv("MEMOIR_CHAIN_CRASH_CYCLES")) {
     cycles = std::atoi(env);
@@ -739,7 +773,10 @@ TEST_CASE(
   // Each link's values so far, read a cycle's new events at a time: links
   // only grow, so a prefix checked once stays one.
   std::vector<std::vector<uint64_t>> links(crash::kChains * crash::kLinks);
-  uint64_t acks = 0, failures = 0, not_prefix = 0, unacked = 0;
+  // Each end actor's routed numbers (a prefix of its chain's last link)
+  // and its rings (each once, after its routed number).
+  std::vector<EndValues> ends(crash::kChains);
+  uint64_t acks = 0, failures = 0, not_prefix = 0, unacked = 0, bad_rings = 0;
   int done = 0;
   auto start = std::chrono::steady_clock::now();
   for (int c = 0; c < cycles; ++c) {
@@ -777,26 +814,46 @@ TEST_CASE(
           ++not_prefix;
         }
       }
+      EndValues& end = ends[chain];
+      const size_t checked = end.routed.size();
+      ReadEnd(**store, chain, &end);
+      const std::vector<uint64_t>& last =
+          links[chain * crash::kLinks + crash::kLinks - 1];
+      if (end.routed.size() > last.size() ||
+          !std::equal(end.routed.begin() + static_cast<std::ptrdiff_t>(checked),
+                      end.routed.end(),
+                      last.begin() + static_cast<std::ptrdiff_t>(checked))) {
+        ++not_prefix;
+      }
     }
+    for (const EndValues& end : ends) bad_rings += BadRings(end);
     ++done;
-    if (not_prefix > 0) {
+    if (not_prefix > 0 || bad_rings > 0) {
       std::printf("chain cycle %d (kill after %zu acks) failed\n", c,
                   kill_after);
       break;
     }
   }
   // Then one more start, without a kill, delivers what still waits.
-  uint64_t messages = 0;
+  uint64_t messages = 0, routed = 0, rings = 0;
   {
     auto store = Store::Open(path);
     REQUIRE_MESSAGE(store.ok(), store.status().ToString());
     auto system = ActorSystem::Create(**store);
     REQUIRE(system.ok());
     REQUIRE((*system)->Register(crash::ChainLink{}).ok());
+    REQUIRE((*system)->Register(crash::ChainEnd{}).ok());
+    auto route = (*system)->StartRoute(crash::EndRoute());
+    REQUIRE_MESSAGE(route.ok(), route.status().ToString());
     auto messages_store = InStoreMessages(**store).value();
+    // Nothing waits, no timer is pending, and the route has examined
+    // everything committed.
     auto drained = [&] {
       auto w = messages_store->Waiting({}, 1);
-      return w.ok() && w->empty();
+      auto t = messages_store->Timers("", "", 1);
+      auto head = (*store)->journal().LastPosition();
+      return w.ok() && w->empty() && t.ok() && t->empty() && head.ok() &&
+             (*route)->Stats().subscription.scanned_to >= *head;
     };
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::minutes(5);
@@ -804,6 +861,7 @@ TEST_CASE(
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     REQUIRE(drained());
+    REQUIRE((*route)->Stop().ok());
     REQUIRE((*system)->Shutdown().ok());
     uint64_t mismatches = 0;
     for (uint32_t chain = 0; chain < crash::kChains; ++chain) {
@@ -823,6 +881,18 @@ TEST_CASE(
         // Every message sent was applied by its receiver exactly once.
         if (LinkValues(**store, chain, link) != first) ++mismatches;
       }
+      // Every event of the last link was routed once, in order, and every
+      // routed command's timer fired once.
+      EndValues end;
+      ReadEnd(**store, chain, &end);
+      if (end.routed != first) ++mismatches;
+      std::set<uint64_t> rang(end.rang.begin(), end.rang.end());
+      if (end.rang.size() != end.routed.size() ||
+          rang != std::set<uint64_t>(end.routed.begin(), end.routed.end())) {
+        ++mismatches;
+      }
+      routed += end.routed.size();
+      rings += end.rang.size();
     }
     CHECK(mismatches == 0);
   }
@@ -832,14 +902,17 @@ TEST_CASE(
   std::printf(
       "durable-send crash cycles: %d in %.1f s (seed %llu); acknowledged "
       "commands %llu, committed without an answer %llu, durable messages "
-      "delivered %llu, links not a prefix of their sender %llu, error "
-      "answers %llu\n",
+      "delivered %llu, routed %llu, timers fired %llu, links not a prefix "
+      "of their sender %llu, bad rings %llu, error answers %llu\n",
       done, seconds, (unsigned long long)seed, (unsigned long long)acks,
       (unsigned long long)unacked, (unsigned long long)messages,
-      (unsigned long long)not_prefix, (unsigned long long)failures);
+      (unsigned long long)routed, (unsigned long long)rings,
+      (unsigned long long)not_prefix, (unsigned long long)bad_rings,
+      (unsigned long long)failures);
   CHECK(done == cycles);
   CHECK(acks > 0);
   CHECK(not_prefix == 0);
+  CHECK(bad_rings == 0);
   CHECK(failures == 0);
 }
 
