@@ -37,21 +37,28 @@ void SystemImpl::LoadTimers() {
   if (!messages_) return;
   timers_.SetClock([m = messages_.get()] { return m->NowNanos(); });
   std::string stream, key;
+  size_t damaged = 0;
   for (;;) {
     Result<std::vector<StoredTimer>> page =
-        messages_->Timers(stream, key, 1000);
+        messages_->Timers(stream, key, 1000, &damaged);
     if (!page.ok()) {
-      // The timers read so far still fire; those after the damage do not.
+      // The timers read so far still fire; those after the failure do not.
       Log(LogLevel::kError,
           fmt::format("durable timers after timer '{}' of '{}' do not fire "
                       "in this system: {}; run 'memoir verify' on the store",
                       key, stream, page.status().ToString()));
       return;
     }
-    if (page->empty()) return;
+    if (page->empty()) break;
     stream = page->back().stream;
     key = page->back().key;
     timers_.Add(std::move(page).value());
+  }
+  if (damaged > 0) {
+    Log(LogLevel::kError,
+        fmt::format("{} durable timer record(s) are damaged and do not fire; "
+                    "the others do. Run 'memoir verify' on the store",
+                    damaged));
   }
 }
 

@@ -81,6 +81,9 @@ class RouteImpl final : public Route {
   }
 
   Status Stop() override {
+    // One at a time: a second Stop returns only once the first has stopped
+    // the handler, so a shutdown never outruns a route still committing.
+    std::lock_guard stopping(stop_mu_);
     Subscription* sub = Current();
     return sub == nullptr ? Status::OK() : sub->Stop();
   }
@@ -174,6 +177,7 @@ class RouteImpl final : public Route {
   std::atomic<uint64_t> routed_{0};
   std::atomic<uint64_t> commits_{0};
   bool registered_ = false;
+  std::mutex stop_mu_;
   mutable std::mutex mu_;
   std::unique_ptr<Subscription> sub_;  // mu_; set once, by Begin
 };
@@ -228,6 +232,14 @@ Result<std::unique_ptr<Route>> StartRoute(
     return Status::InvalidArgument(
         fmt::format("route '{}' has no routing function", spec.name));
   }
+  if (spec.on_failure.then != OnFailure::kStop) {
+    // Skipping or parking would let a batch that failed to commit be
+    // passed over by the next one's progress: its commands lost.
+    return Status::InvalidArgument(fmt::format(
+        "route '{}': on_failure.then must be kStop (to pass over an event, "
+        "return no command for it from the routing function)",
+        spec.name));
+  }
   // Its progress: the newest event of its stream.
   Result<uint64_t> head = store.journal().Head(stream);
   if (!head.ok()) {
@@ -255,11 +267,34 @@ Result<std::unique_ptr<Route>> StartRoute(
           spec.name, stream, *head));
     }
   }
+  uint64_t head_seq = *head;
+  if (head_seq == 0 && spec.start.head()) {
+    // "From the head" is resolved once and recorded: a restart before the
+    // first batch that routes something must not resolve it again later,
+    // past the events committed in between.
+    Result<uint64_t> last = store.journal().LastPosition();
+    if (!last.ok()) {
+      return last.status().WithContext(
+          fmt::format("route '{}' reading the head", spec.name));
+    }
+    MessageCommit c;
+    c.append = {
+        stream,
+        Expected::At(0),
+        {EventData{std::string(kProgressType), ProgressPayload(*last), 1, {}}}};
+    Result<MessageCommitResult> r = messages.Commit(std::move(c));
+    if (!r.ok()) {
+      return r.status().WithContext(
+          fmt::format("route '{}' recording where it starts", spec.name));
+    }
+    head_seq = r->append.last_seq;
+    progress = *last;
+  }
   auto route = std::make_unique<RouteImpl>(store, messages, registry,
                                            std::move(spec), std::move(sent),
-                                           std::move(log), *head, progress);
+                                           std::move(log), head_seq, progress);
   RouteImpl* r = route.get();
-  const bool resumed = *head > 0;
+  const bool resumed = head_seq > 0;
   Status s = registry->AddAndBegin(
       r, [r, progress, resumed] { return r->Begin(progress, resumed); });
   if (!s.ok()) return s;

@@ -58,7 +58,12 @@ SystemImpl::SystemImpl(Store& store, ActorSystemOptions options)
       timers_([this](const StoredTimer& t,
                      TimerWheel::Done done) { FireTimer(t, std::move(done)); },
               [this](SteadyClock::time_point when, std::function<void()> task) {
-                executor_.At(when, std::move(task));
+                // The wheel ticks on the pool, not on the deadline thread,
+                // which a burst of due timers must not hold up; one tick
+                // hands over every due timer, in due order.
+                executor_.At(when, [this, task = std::move(task)]() mutable {
+                  executor_.Post(std::move(task));
+                });
               }) {
   if (options_.idle_timeout.count() > 0) SweepLater();
   LoadOutbox();
@@ -599,6 +604,7 @@ RuntimeStats SystemImpl::Stats() const {
   s.timers_fired = t.fired;
   s.timers_dropped = t.dropped;
   s.timers_stuck = t.stuck;
+  s.timers_firing = t.firing;
   if (d.oldest_sent_ns != 0) {
     s.oldest_waiting_ms = std::max(
         0.0, double(Clock::System()->NowNanos() - d.oldest_sent_ns) / 1e6);

@@ -141,8 +141,11 @@ class SystemImpl final : public ActorSystem {
   // `work`, giving each the id the store will.
   void TrackTimers(Cell& cell, std::vector<TimerChange>& changes,
                    TurnWork& work);
-  // Whether `fired` is still pending (not cancelled, replaced or fired).
-  Result<bool> TimerPending(Cell& cell, const FiredTimer& fired);
+  // Whether `fired` is still pending (not cancelled, replaced or fired);
+  // *uncommitted when it is not because of what this actor did since its
+  // state was built, which may not be committed yet.
+  Result<bool> TimerPending(Cell& cell, const FiredTimer& fired,
+                            bool* uncommitted);
 
   // --- messages.cc ---
   // Hands a durable message from the outbox to its receiver.

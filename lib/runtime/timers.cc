@@ -39,15 +39,18 @@ void TimerWheel::Add(std::vector<StoredTimer> timers) {
     const std::string key = TimerEntryKey(t.stream, t.key);
     auto it = entries_.find(key);
     if (it != entries_.end()) {
-      if (it->second.timer.id == t.id) continue;  // known already
-      Unqueue(it->second, key);
-      // One in flight stays in flight: its answer (gone, for the old id)
-      // queues the new one.
-      it->second.timer = std::move(t);
-      it->second.next_ns = it->second.timer.due_ns;
-      it->second.stuck = false;
-      it->second.backoff = std::chrono::milliseconds(0);
-      if (!it->second.in_flight) Queue(it->second, key);
+      Entry& e = it->second;
+      if (e.timer.id == t.id && !e.cancelled) continue;  // known already
+      if (!e.in_flight) Unqueue(e, key);
+      e.timer = std::move(t);
+      e.next_ns = e.timer.due_ns;
+      e.cancelled = false;
+      e.stuck = false;
+      e.backing_off = false;
+      e.backoff = std::chrono::milliseconds(0);
+      // One in flight stays in flight: its answer (for the old id) queues
+      // the new one.
+      if (!e.in_flight) Queue(e, key);
       continue;
     }
     Entry& e = entries_[key];
@@ -65,8 +68,13 @@ void TimerWheel::Cancel(const std::string& stream,
     const std::string key = TimerEntryKey(stream, k);
     auto it = entries_.find(key);
     if (it == entries_.end()) continue;
+    if (it->second.in_flight) {
+      // Its answer is still to come: the entry waits for it, so that a
+      // timer started again under the key is not handed over meanwhile.
+      it->second.cancelled = true;
+      continue;
+    }
     Unqueue(it->second, key);
-    // In flight: the actor finds it gone and its answer is ignored.
     entries_.erase(it);
   }
 }
@@ -92,9 +100,13 @@ void TimerWheel::Tick() {
     while (!queue_.empty() && queue_.begin()->first <= now) {
       const std::string key = queue_.begin()->second;
       queue_.erase(queue_.begin());
-      Entry& e = entries_.at(key);
-      e.in_flight = true;
-      due.push_back(e.timer);
+      auto it = entries_.find(key);
+      if (it == entries_.end() || it->second.in_flight ||
+          it->second.cancelled) {
+        continue;
+      }
+      it->second.in_flight = it->second.timer.id;
+      due.push_back(it->second.timer);
     }
     ArmLocked();
   }
@@ -108,11 +120,19 @@ void TimerWheel::Finished(const std::string& key, const DeliveryId& id,
                           const Status& s, bool gone) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(key);
-  if (it == entries_.end()) return;  // cancelled meanwhile
+  if (it == entries_.end()) return;
   Entry& e = it->second;
-  e.in_flight = false;
+  if (!e.in_flight || !(*e.in_flight == id)) return;  // not the one out
+  e.in_flight.reset();
+  if (e.cancelled) {
+    entries_.erase(it);
+    return;
+  }
   if (!(e.timer.id == id)) {
-    // Replaced while in flight: the new one waits for its own time.
+    // Replaced while in flight (by its own command, too: a timer restarted
+    // when it fires): the new one waits for its own time.
+    if (s.ok() || s.IsRejected()) ++counters_.fired;
+    if (gone) ++counters_.dropped;
     Queue(e, key);
     ArmLocked();
     return;
@@ -123,25 +143,36 @@ void TimerWheel::Finished(const std::string& key, const DeliveryId& id,
     return;
   }
   e.stuck = s.IsInvalidArgument() || s.IsStreamDeleted();
-  if (stopped_ || s.IsClosed() || e.stuck) return;
+  if (e.stuck) return;
+  e.backing_off = true;
   e.backoff = std::clamp(e.backoff * 2, kTimerFirstBackoff, kTimerMaxBackoff);
-  e.next_ns =
-      (now_ ? now_() : e.timer.due_ns) +
-      std::chrono::duration_cast<std::chrono::nanoseconds>(e.backoff).count();
-  Queue(e, key);
+  // Not after Stop, nor while the system closes: the next start fires it.
+  if (stopped_ || s.IsClosed()) return;
+  at_(std::chrono::steady_clock::now() + e.backoff,
+      [this, key, id] { Retry(key, id); });
+}
+
+void TimerWheel::Retry(const std::string& key, const DeliveryId& id) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  Entry& e = it->second;
+  if (!e.backing_off || e.in_flight || e.cancelled || !(e.timer.id == id)) {
+    return;
+  }
+  e.backing_off = false;
+  Queue(e, key);  // still due: next_ns is its due time
   ArmLocked();
 }
 
 void TimerWheel::Wake() {
   std::lock_guard lock(mu_);
   // Those refused for good and those backing off go now.
-  const int64_t now = now_ ? now_() : 0;
   for (auto& [key, e] : entries_) {
-    if (e.in_flight || (!e.stuck && e.backoff.count() == 0)) continue;
-    if (!e.stuck) Unqueue(e, key);
+    if (e.in_flight || e.cancelled || (!e.stuck && !e.backing_off)) continue;
     e.stuck = false;
+    e.backing_off = false;
     e.backoff = std::chrono::milliseconds(0);
-    e.next_ns = std::min(e.next_ns, now);
     Queue(e, key);
   }
   ArmLocked();
@@ -155,9 +186,11 @@ void TimerWheel::Stop() {
 TimerCounters TimerWheel::Counters() const {
   std::lock_guard lock(mu_);
   TimerCounters out = counters_;
-  out.pending = entries_.size();
   for (const auto& [key, e] : entries_) {
+    if (e.cancelled) continue;
+    ++out.pending;
     if (e.stuck) ++out.stuck;
+    if (e.in_flight) ++out.firing;
   }
   return out;
 }

@@ -39,6 +39,7 @@ struct TimerCounters {
   uint64_t fired = 0;    // taken by their actors (refusals included)
   uint64_t dropped = 0;  // found no longer pending when they fired
   uint64_t stuck = 0;    // refused for good until a Wake
+  uint64_t firing = 0;   // handed to their actors, not answered yet
 };
 
 class TimerWheel {
@@ -69,14 +70,21 @@ class TimerWheel {
  private:
   struct Entry {
     StoredTimer timer;
-    int64_t next_ns = 0;  // when to hand it over (due, or after a backoff)
-    bool in_flight = false;
+    int64_t next_ns = 0;  // its due time, the queue's order
+    // The id handed to the actor and not answered yet: only its answer
+    // counts, and while it is out the entry is not handed over again.
+    std::optional<DeliveryId> in_flight;
+    bool cancelled = false;  // while in flight; erased on its answer
     bool stuck = false;
+    // Not handled last time: back in the queue after `backoff` of real
+    // time (not the store's clock, which may stand still).
+    bool backing_off = false;
     std::chrono::milliseconds backoff{0};
   };
   void Tick();
   void Finished(const std::string& key, const DeliveryId& id, const Status& s,
                 bool gone);
+  void Retry(const std::string& key, const DeliveryId& id);
   // Queues Tick for the earliest entry unless one is queued no later.
   // REQUIRES: mu_ held.
   void ArmLocked();

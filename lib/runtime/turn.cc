@@ -242,14 +242,27 @@ size_t SystemImpl::HandleRun(Cell& c,
       continue;
     }
     if (m.fired) {
-      Result<bool> pending = TimerPending(c, *m.fired);
-      if (pending.ok() && !*pending) m.taken_already = true;
-      if (!pending.ok() || !*pending) {
-        Finish(m, pending.ok() ? Status::NotFound(fmt::format(
-                                     "timer '{}' of actor '{}' is no longer "
-                                     "pending (cancelled or replaced)",
-                                     m.fired->key, c.id))
-                               : pending.status());
+      bool uncommitted = false;
+      Result<bool> pending = TimerPending(c, *m.fired, &uncommitted);
+      if (!pending.ok()) {
+        Finish(m, pending.status());
+        continue;
+      }
+      if (!*pending && uncommitted) {
+        // Cancelled or replaced by a command whose batch may still fail:
+        // tried again; once that batch commits, the wheel drops it.
+        Finish(m, Status::Busy(fmt::format(
+                      "timer '{}' of actor '{}' is cancelled or replaced by "
+                      "a command not committed yet",
+                      m.fired->key, c.id)));
+        continue;
+      }
+      if (!*pending) {
+        m.taken_already = true;
+        Finish(m, Status::NotFound(fmt::format(
+                      "timer '{}' of actor '{}' is no longer pending "
+                      "(cancelled or replaced)",
+                      m.fired->key, c.id)));
         continue;
       }
     }
@@ -354,9 +367,16 @@ void SystemImpl::TrackTimers(Cell& c, std::vector<TimerChange>& changes,
   }
 }
 
-Result<bool> SystemImpl::TimerPending(Cell& c, const FiredTimer& fired) {
+Result<bool> SystemImpl::TimerPending(Cell& c, const FiredTimer& fired,
+                                      bool* uncommitted) {
   auto it = c.timers.find(fired.key);
-  if (it != c.timers.end()) return it->second && *it->second == fired.id;
+  if (it != c.timers.end()) {
+    const bool pending = it->second && *it->second == fired.id;
+    // What the map knows may come from a batch not committed yet (the map
+    // does not say which): only the store says a timer is gone for good.
+    *uncommitted = !pending;
+    return pending;
+  }
   if (!messages_) {
     return Status::InvalidArgument(
         "this store keeps no durable timers (not opened by Store::Open)");

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <future>
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -313,10 +314,11 @@ class InStoreMessageStore final : public MessageStore {
     return impl_->LastTaken(receiver, sender);
   }
   Result<std::vector<StoredTimer>> Timers(std::string_view stream,
-                                          std::string_view key,
-                                          size_t max) override {
-    return impl_->Timers(stream, key, max);
+                                          std::string_view key, size_t max,
+                                          size_t* damaged) override {
+    return impl_->Timers(stream, key, max, damaged);
   }
+  using MessageStore::Timers;
   Result<std::optional<StoredTimer>> FindTimer(std::string_view stream,
                                                std::string_view key) override {
     return impl_->FindTimer(stream, key);
@@ -594,7 +596,10 @@ class MessagesImpl::CommitOp final : public WriteOp {
       t.stream = stream_;
       t.key = c.key;
       t.id = {stream_, result_.append.first_seq + i, next_n[i]++};
-      t.due_ns = c.at_ns != 0 ? c.at_ns : now + c.after_ns;
+      t.due_ns = c.at_ns != 0 ? c.at_ns
+                 : c.after_ns > std::numeric_limits<int64_t>::max() - now
+                     ? std::numeric_limits<int64_t>::max()
+                     : now + c.after_ns;
       t.receiver_type = c.receiver_type;
       t.type = c.command.type;
       t.schema_version = c.command.schema_version;
@@ -729,7 +734,8 @@ Result<std::vector<StoredMessage>> MessagesImpl::Waiting(MessageKey after,
 
 Result<std::vector<StoredTimer>> MessagesImpl::Timers(std::string_view stream,
                                                       std::string_view key,
-                                                      size_t max) {
+                                                      size_t max,
+                                                      size_t* damaged) {
   std::vector<StoredTimer> out;
   Result<Dbis> dbis = Handles();
   if (!dbis.ok()) return dbis.status();
@@ -751,6 +757,10 @@ Result<std::vector<StoredTimer>> MessagesImpl::Timers(std::string_view stream,
     if (AsView(k) == after) continue;
     StoredTimer t;
     if (!DecodeTimer(AsView(k), AsView(v), &t)) {
+      if (damaged != nullptr) {
+        ++*damaged;
+        continue;
+      }
       status = Status::Corruption(fmt::format(
           "a timer record of {} bytes in {} is damaged (after timer '{}' of "
           "'{}'; checksum or lengths do not match)",

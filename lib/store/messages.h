@@ -50,7 +50,8 @@ class MessagesImpl {
   Result<DeliveryId> LastTaken(std::string_view receiver,
                                std::string_view sender);
   Result<std::vector<StoredTimer>> Timers(std::string_view stream,
-                                          std::string_view key, size_t max);
+                                          std::string_view key, size_t max,
+                                          size_t* damaged);
   Result<std::optional<StoredTimer>> FindTimer(std::string_view stream,
                                                std::string_view key);
   int64_t NowNanos() { return clock_->NowNanos(); }

@@ -461,6 +461,12 @@ TEST_CASE("a damaged timer record is named by Timers, FindTimer and a fire") {
   auto m = Messages(*store);
   auto timers = m->Timers("", "", 10);
   CHECK(timers.status().IsCorruption());
+  // Asked to, it skips the damaged record and counts it.
+  size_t damaged = 0;
+  auto skipped = m->Timers("", "", 10, &damaged);
+  REQUIRE(skipped.ok());
+  CHECK(skipped->empty());
+  CHECK(damaged == 1);
   auto found = m->FindTimer("s", "a");
   CHECK(found.status().IsCorruption());
   CHECK(found.status().ToString().find("timer 'a' of 's'") !=

@@ -8,7 +8,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <future>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -31,7 +34,16 @@ class FakeClock final : public Clock {
 };
 
 struct Order {
-  enum Kind : int32_t { kArm, kCancel, kRing, kArmOther, kArmAndCancel };
+  enum Kind : int32_t {
+    kArm,
+    kCancel,
+    kRing,
+    kArmOther,
+    kArmAndCancel,
+    kArmWithoutEvents,
+    kBlockThenCancel,   // waits for g_gate, then cancels
+    kBlockThenRestart,  // waits for g_gate, then cancels and starts again
+  };
   Kind kind = kArm;
   int32_t tag = 0;       // which timer key: "t<tag>"; the ring's mark
   int64_t delay_ms = 0;  // kArm: when it falls due
@@ -43,6 +55,44 @@ struct Bells {
 };
 
 std::string Key(int32_t tag) { return "t" + std::to_string(tag); }
+
+// Holds a handler until opened, so that a timer can fall due while the
+// actor's turn is busy.
+class Gate {
+ public:
+  void Close() {
+    std::lock_guard lock(mu_);
+    open_ = false;
+    entered_ = false;
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  bool entered() {
+    std::lock_guard lock(mu_);
+    return entered_;
+  }
+  void Pass() {
+    std::unique_lock lock(mu_);
+    entered_ = true;
+    // Bounded, so a broken test fails instead of hanging the pool.
+    cv_.wait_for(lock, std::chrono::minutes(2), [&] { return open_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  bool entered_ = false;
+};
+Gate g_gate;
+
+// Opens the gate when a test ends, also when it failed half-way.
+struct GateGuard {
+  ~GateGuard() { g_gate.Open(); }
+};
 
 struct Reminder {
   static constexpr std::string_view kTypeName = "reminder";
@@ -71,6 +121,18 @@ struct Reminder {
             .StartTimer<Other>(Key(c.tag), std::chrono::milliseconds(1), ring);
       case Order::kCancel:
         return Fx::Persist(c, s.rings).CancelTimer(Key(c.tag));
+      case Order::kArmWithoutEvents:
+        return Fx::Respond(s.rings).StartTimer<Reminder>(
+            Key(c.tag), std::chrono::milliseconds(1), ring);
+      case Order::kBlockThenCancel:
+        g_gate.Pass();
+        return Fx::Persist(c, s.rings).CancelTimer(Key(c.tag));
+      case Order::kBlockThenRestart:
+        g_gate.Pass();
+        return Fx::Persist(c, s.rings)
+            .CancelTimer(Key(c.tag))
+            .StartTimer<Reminder>(Key(c.tag),
+                                  std::chrono::milliseconds(c.delay_ms), ring);
       case Order::kRing:
         if (c.tag < 0) return Fx::Reject("negative tags are refused");
         return Fx::Persist(c, s.rings + 1);
@@ -149,6 +211,11 @@ TEST_CASE_FIXTURE(Fixture,
   CHECK(s.IsFailed());
   CHECK(s.ToString().find("fires at the actor that starts it") !=
         std::string::npos);
+  Status none =
+      test::AwaitError(system->Ref<Reminder>("reminder-1")
+                           .Ask(Order{Order::kArmWithoutEvents, 1, 0}));
+  CHECK(none.IsFailed());
+  CHECK(none.ToString().find("without events") != std::string::npos);
   CHECK(Pending(*store).empty());
   auto head = store->journal().Head("reminder-1");
   CHECK((head.ok() ? *head : 0) == 0);
@@ -239,6 +306,86 @@ TEST_CASE_FIXTURE(Fixture,
   CHECK(Rings(*store, "reminder-2").empty());
   REQUIRE(test::Eventually([&] { return system->Stats().timers_fired == 2; }));
   CHECK(system->Stats().timers_pending == 0);
+}
+
+// Wakes the wheel (a timer started re-reads the clock) by starting one far
+// ahead on another actor.
+void WakeWheel(Fixture& f, ActorSystem& system, const std::string& id) {
+  f.Arm(system, 30, int64_t{1000} * 3'600'000, id);
+}
+
+TEST_CASE_FIXTURE(Fixture,
+                  "a timer whose cancel fails to commit is not lost: it "
+                  "fires once the actor is rebuilt") {
+  auto system = Start();
+  Arm(*system, 1, 60 * 60'000);  // seq 1
+  auto ref = system->Ref<Reminder>("reminder-1");
+  g_gate.Close();
+  GateGuard open_at_the_end;
+  // With a callback: a future's Ask may run the turn on this thread.
+  std::promise<Status> cancelled;
+  ref.Ask(Order{Order::kBlockThenCancel, 1, 0},
+          [&cancelled](Result<int64_t> r) { cancelled.set_value(r.status()); });
+  REQUIRE(test::Eventually([] { return g_gate.entered(); }));
+  // Someone else writes to the stream: the cancel's batch (expecting seq
+  // 1) fails.
+  REQUIRE(
+      store->journal()
+          .Append("reminder-1", Expected::At(1),
+                  {Reminder::EventCodec::Encode(Order{Order::kCancel, 99, 0})})
+          .ok());
+  clock->now += 2 * kHour;
+  WakeWheel(*this, *system, "reminder-2");
+  // Handed to the actor while the cancel is being handled.
+  REQUIRE(test::Eventually([&] { return system->Stats().timers_firing == 1; }));
+  g_gate.Open();
+  auto answer = cancelled.get_future();
+  REQUIRE(answer.wait_for(std::chrono::seconds(20)) ==
+          std::future_status::ready);
+  CHECK(answer.get().IsConflict());
+  REQUIRE(test::Eventually(
+      [&] { return Committed(*system, "reminder-1").rings == 1; }));
+  CHECK(Rings(*store, "reminder-1") == std::vector<int32_t>{1});
+  std::vector<StoredTimer> pending = Pending(*store);
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].stream == "reminder-2");
+}
+
+TEST_CASE_FIXTURE(Fixture,
+                  "a timer cancelled and started again while its firing is "
+                  "on its way fires once, as the new one") {
+  auto system = Start();
+  Arm(*system, 1, 60 * 60'000);  // seq 1
+  auto ref = system->Ref<Reminder>("reminder-1");
+  g_gate.Close();
+  GateGuard open_at_the_end;
+  // Started again due 1 ms after the command: at once.
+  std::promise<Status> restarted;
+  ref.Ask(Order{Order::kBlockThenRestart, 1, 1},
+          [&restarted](Result<int64_t> r) { restarted.set_value(r.status()); });
+  REQUIRE(test::Eventually([] { return g_gate.entered(); }));
+  clock->now += 2 * kHour;
+  WakeWheel(*this, *system, "reminder-2");
+  REQUIRE(test::Eventually([&] { return system->Stats().timers_firing == 1; }));
+  g_gate.Open();
+  auto answer = restarted.get_future();
+  REQUIRE(answer.wait_for(std::chrono::seconds(20)) ==
+          std::future_status::ready);
+  REQUIRE(answer.get().ok());
+  // The new timer falls due once the fake clock moves past it.
+  clock->now += kHour;
+  WakeWheel(*this, *system, "reminder-3");
+  REQUIRE(test::Eventually(
+      [&] { return Committed(*system, "reminder-1").rings == 1; }));
+  REQUIRE(test::Eventually([&] {
+    std::vector<StoredTimer> p = Pending(*store);
+    return p.size() == 2 && system->Stats().timers_firing == 0;
+  }));
+  // Rung once (the old one was dropped, the new one taken once), and no
+  // batch failed on a second take.
+  CHECK(Rings(*store, "reminder-1") == std::vector<int32_t>{1});
+  CHECK(system->Stats().commit_failures == 0);
+  CHECK(system->Stats().timers_fired == 1);
 }
 
 }  // namespace

@@ -71,7 +71,7 @@ RouteOptions<Watcher> Deposits() {
   RouteOptions<Watcher> o;
   o.name = "deposits";
   o.filter.types = {"Deposited"};
-  o.max_batch = 50;
+  o.max_batch = 20;
   o.route = [](const EventView& e) -> std::optional<Routed<Watcher>> {
     const int64_t amount = AmountOf(e);
     if (amount == 13) throw std::runtime_error("unlucky amount");
@@ -116,6 +116,12 @@ TEST_CASE(
   RouteOptions<Watcher> none = Deposits();
   none.route = nullptr;
   CHECK(system->StartRoute(none).status().IsInvalidArgument());
+  // Skipping would let a batch that failed to commit be passed over.
+  RouteOptions<Watcher> skip = Deposits();
+  skip.on_failure.then = OnFailure::kSkip;
+  Status skipping = system->StartRoute(skip).status();
+  CHECK(skipping.IsInvalidArgument());
+  CHECK(skipping.ToString().find("kStop") != std::string::npos);
 
   auto first = system->StartRoute(Deposits());
   REQUIRE_MESSAGE(first.ok(), first.status().ToString());
@@ -215,10 +221,44 @@ TEST_CASE(
     return m->Waiting({}, 10).value().empty();
   }));
   CHECK(system->Stats().messages_duplicates == 0);
-  // Its progress stream keeps a bounded tail.
-  auto info = store->journal().Head("$route-deposits");
-  REQUIRE(info.ok());
-  CHECK(*info > 0);
+  // Its progress stream keeps a bounded tail: older progress events are
+  // deleted as it goes.
+  auto head = store->journal().Head("$route-deposits");
+  REQUIRE(head.ok());
+  uint64_t kept = 0;
+  REQUIRE(store->journal()
+              .Scan("$route-deposits", ReadOptions{},
+                    [&](const EventView&) {
+                      ++kept;
+                      return true;
+                    })
+              .ok());
+  CHECK(*head > 64);
+  CHECK(kept < *head);
+  CHECK(kept <= 64);
+}
+
+TEST_CASE(
+    "a route started at the head records that start, so a restart before "
+    "it routed anything does not skip what was committed in between") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.Sub("store"));
+  Pay(*store, "account-1", 5);  // before the route: never routed
+  RouteOptions<Watcher> o = Deposits();
+  o.start = StartAt::Head();
+  {
+    auto system = Start(*store);
+    auto route = system->StartRoute(o);
+    REQUIRE_MESSAGE(route.ok(), route.status().ToString());
+    REQUIRE(system->Shutdown().ok());
+  }
+  Pay(*store, "account-1", 7);  // while no route runs
+  auto system = Start(*store);
+  auto route = system->StartRoute(o);
+  REQUIRE(route.ok());
+  REQUIRE(test::Eventually(
+      [&] { return Committed(*system, "watch-account-1").count == 1; }));
+  CHECK(Committed(*system, "watch-account-1").sum == 7);
 }
 
 }  // namespace

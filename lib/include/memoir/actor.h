@@ -150,8 +150,12 @@ class Effect {
   Effect&& StartTimer(std::string key, std::chrono::milliseconds delay,
                       const typename Self::Command& command) && {
     TimerChange t = TimerFor<Self>(std::move(key), command);
-    t.after_ns =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(delay).count();
+    // Up to about 200 years (nanoseconds since 1970 end in 2262).
+    constexpr std::chrono::milliseconds kLongest =
+        std::chrono::hours(24 * 365 * 200);
+    t.after_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::clamp(delay, std::chrono::milliseconds(0), kLongest))
+                     .count();
     if (t.after_ns <= 0) t.after_ns = 1;  // at_ns 0 means "after"
     timers_.push_back(std::move(t));
     return std::move(*this);

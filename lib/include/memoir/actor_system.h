@@ -116,12 +116,14 @@ class MEMOIR_EXPORT ActorSystem {
   }
 
   // Starts routing events to actors of type Target (memoir/route.h), on a
-  // thread of the route's own; the route stops when the returned object
-  // is destroyed, and before it the system must not be shut down. Errors:
-  // kInvalidArgument for an empty or malformed name, a name already routed
-  // by this system, max_batch 0 or over kMaxMessagesPerCommit, a null
-  // route function, or a store that keeps no durable messages; the errors
-  // of reading the route's progress.
+  // thread of the route's own. The route stops when the returned object is
+  // destroyed or the system shuts down, whichever comes first (the object
+  // may outlive the system). Errors: kInvalidArgument for an empty or
+  // malformed name, a name already routed by this system, max_batch 0 or
+  // over kMaxMessagesPerCommit, a null route function, an on_failure
+  // other than kStop, or a store that keeps no durable messages; kClosed
+  // after Shutdown; the errors of reading or recording the route's
+  // progress.
   template <ActorType Target>
   Result<std::unique_ptr<Route>> StartRoute(RouteOptions<Target> options) {
     detail::RouteSpec spec;

@@ -101,6 +101,7 @@ struct RuntimeStats {
   uint64_t timers_fired = 0;
   uint64_t timers_dropped = 0;
   uint64_t timers_stuck = 0;
+  uint64_t timers_firing = 0;  // handed to their actors, not answered yet
 };
 
 // What the runtime knows about one actor right now.

@@ -210,10 +210,17 @@ class MEMOIR_EXPORT MessageStore {
                                        std::string_view sender) = 0;
 
   // Up to `max` pending timers after (stream, key), in (stream, key)
-  // order; ("", "") for the first. Errors as Waiting.
+  // order; ("", "") for the first. Errors as Waiting; with `damaged`, a
+  // damaged record is skipped and counted there instead (so that the
+  // others still fire).
   virtual Result<std::vector<StoredTimer>> Timers(std::string_view stream,
                                                   std::string_view key,
-                                                  size_t max) = 0;
+                                                  size_t max,
+                                                  size_t* damaged) = 0;
+  Result<std::vector<StoredTimer>> Timers(std::string_view stream,
+                                          std::string_view key, size_t max) {
+    return Timers(stream, key, max, nullptr);
+  }
   // The pending timer `key` of `stream`, if any. Errors as Waiting.
   virtual Result<std::optional<StoredTimer>> FindTimer(
       std::string_view stream, std::string_view key) = 0;

@@ -31,10 +31,12 @@
 // The routing function runs on the route's thread, one event at a time,
 // in commit order; it must be deterministic (after a crash it runs again
 // on the events after the last recorded position). An exception it
-// throws, or a failed commit, is a failure of that event under
-// `on_failure` (Subscription's rules; kStop by default: Stats().cause
-// names the event). Events of streams whose names begin with "$route-"
-// (every route's progress) are never routed.
+// throws, or a failed commit, is a failure of that event: it is retried
+// under `on_failure` (Subscription's rules), and then the route stops
+// (Stats().cause names the event); kStop is the only policy a route takes,
+// since skipping a batch that failed to commit would lose its commands (to
+// pass over an event, return no command for it). Events of streams whose
+// names begin with "$route-" (every route's progress) are never routed.
 //
 // Thread safety: Stop, WaitFor and Stats may be called from any thread but
 // the route's.
@@ -70,7 +72,8 @@ struct RouteOptions {
   std::string name;
   EventFilter filter;
   // Where a new route starts; a route that has recorded progress starts
-  // after it.
+  // after it. Head is resolved once, when the route first starts, and
+  // recorded then.
   StartAt start = StartAt::Origin();
   // Log positions examined per batch, and so at most the commands written
   // in one transaction (1 to kMaxMessagesPerCommit).
