@@ -195,6 +195,10 @@ TEST_CASE(
   CliResult v = RunCli({"verify", store});
   REQUIRE_EXIT(v, 0);
   CHECK(Has(v.out, "2 timers pending"));
+  // An export does not carry them, and says so.
+  CliResult e = RunCli({"export", store});
+  REQUIRE_EXIT(e, 0);
+  CHECK(Has(e.err, "2 timer(s) pending are not in this export"));
 }
 
 TEST_CASE_FIXTURE(ReadSideFixture, "parked lists a consumer's parked events") {

@@ -38,6 +38,7 @@
 #include "contain.h"
 #include "format.h"
 #include "json.h"
+#include "memoir/message_store.h"
 #include "output.h"
 #include "plugin_decode.h"
 
@@ -192,6 +193,47 @@ Status ExportSnapshots(SnapshotStore& snaps,
   return Status::OK();
 }
 
+// Durable messages and timers are keyed by this store's positions and are
+// not exported: say so when some are pending, so that nobody takes the
+// export for the whole store.
+void WarnAboutMessages(Store& store, const std::string& only) {
+  Result<std::unique_ptr<MessageStore>> messages = InStoreMessages(store);
+  if (!messages.ok()) return;
+  size_t waiting = 0, timers = 0;
+  MessageKey after;
+  for (;;) {
+    Result<std::vector<StoredMessage>> page = (*messages)->Waiting(after, 1000);
+    if (!page.ok() || page->empty()) break;
+    after = page->back().key;
+    for (const StoredMessage& m : *page) {
+      if (only.empty() || m.id.sender == only || m.receiver == only) {
+        ++waiting;
+      }
+    }
+  }
+  std::string stream, key;
+  size_t damaged = 0;
+  for (;;) {
+    Result<std::vector<StoredTimer>> page =
+        (*messages)->Timers(stream, key, 1000, &damaged);
+    if (!page.ok() || page->empty()) break;
+    stream = page->back().stream;
+    key = page->back().key;
+    for (const StoredTimer& t : *page) {
+      if (only.empty() || t.stream == only) ++timers;
+    }
+  }
+  if (waiting + timers == 0) return;
+  ClearProgress();
+  fmt::print(stderr,
+             "memoir: note: {} durable message(s) waiting and {} timer(s) "
+             "pending are not in this export (they are tied to this store's "
+             "positions); let the application deliver them first ('memoir "
+             "outbox' and 'memoir timers' list them), or use 'memoir copy', "
+             "which keeps them\n",
+             waiting, timers);
+}
+
 int RunExport(const Options& o, const std::string& only) {
   std::unique_ptr<PluginDecoder> decoder;
   if (!o.plugin.empty()) {
@@ -237,6 +279,7 @@ int RunExport(const Options& o, const std::string& only) {
                 .Num("events", counts.events)
                 .Num("snapshots", counts.snapshots)
                 .str());
+  WarnAboutMessages(*store, only);
   return kExitOk;
 }
 
