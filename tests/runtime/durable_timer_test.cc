@@ -308,6 +308,25 @@ TEST_CASE_FIXTURE(Fixture,
   CHECK(system->Stats().timers_pending == 0);
 }
 
+TEST_CASE_FIXTURE(Fixture,
+                  "a due timer of a type not registered yet waits, and fires "
+                  "once when the type is registered") {
+  {
+    auto system = Start();
+    Arm(*system, 1, 60 * 60'000);
+    REQUIRE(system->Shutdown().ok());
+  }
+  clock->now += 2 * kHour;
+  auto system = test::StartSystem(*store);  // no Reminder yet
+  // It cannot fire without its type: it waits, pending.
+  CHECK(system->Stats().timers_pending == 1);
+  CHECK(Rings(*store, "reminder-1").empty());
+  REQUIRE(system->Register(Reminder{}).ok());
+  REQUIRE(test::Eventually([&] { return Pending(*store).empty(); }));
+  CHECK(Rings(*store, "reminder-1") == std::vector<int32_t>{1});
+  REQUIRE(test::Eventually([&] { return system->Stats().timers_fired == 1; }));
+}
+
 // Wakes the wheel (a timer started re-reads the clock) by starting one far
 // ahead on another actor.
 void WakeWheel(Fixture& f, ActorSystem& system, const std::string& id) {

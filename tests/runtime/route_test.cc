@@ -239,6 +239,38 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "a route whose stream is written by someone else while it runs stops "
+    "rather than route twice, and says why") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.Sub("store"));
+  auto system = Start(*store);
+  RouteOptions<Watcher> o = Deposits();
+  o.on_failure.retries = 1;
+  o.on_failure.backoff_initial = std::chrono::milliseconds(1);
+  auto route = system->StartRoute(o);
+  REQUIRE(route.ok());
+  const uint64_t first = Pay(*store, "account-1", 5);
+  REQUIRE((*route)->WaitFor(first, std::chrono::seconds(60)).ok());
+  // A second writer of the route's stream: the next commit's expectation
+  // fails.
+  REQUIRE(store->journal()
+              .Append("$route-deposits", Expected::Any(),
+                      {EventData{
+                          "memoir.RouteProgress", std::string(8, '\0'), 1, {}}})
+              .ok());
+  Pay(*store, "account-1", 7);
+  REQUIRE(test::Eventually([&] {
+    return (*route)->Stats().subscription.state ==
+           SubscriptionStats::State::kStopped;
+  }));
+  const Status cause = (*route)->Stats().subscription.cause;
+  CHECK(cause.ToString().find("written by someone else") != std::string::npos);
+  REQUIRE(test::Eventually(
+      [&] { return Committed(*system, "watch-account-1").count == 1; }));
+  CHECK(Committed(*system, "watch-account-1").sum == 5);
+}
+
+TEST_CASE(
     "a route started at the head records that start, so a restart before "
     "it routed anything does not skip what was committed in between") {
   test::TempDir dir;
