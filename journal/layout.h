@@ -1,5 +1,5 @@
-// The journal's on-disk layout (store format version 2: version 1 plus the
-// type index).
+// The journal's on-disk layout (store format version 3: version 1 plus the
+// type index; version 3 changes only the outbox, lib/store/messages.cc).
 //
 // One LMDB environment per store. All integers in keys are big-endian so
 // byte order is numeric order; integers in values are little-endian.

@@ -33,8 +33,10 @@ namespace memoir::internal {
 // Version 2 adds the type index, which every writer must keep: a writer
 // opening a version 1 store upgrades it, so that an older memoir (which
 // would append events without type entries) refuses it from then on.
-// Readers take both.
-inline constexpr uint32_t kFormatVersion = 2;
+// Version 3 adds outbox records whose sender wants refusals back (a flag
+// in the record; memoir/message_store.h), which a version 2 reader would
+// call damaged. Readers take all three.
+inline constexpr uint32_t kFormatVersion = 3;
 
 class Env;
 

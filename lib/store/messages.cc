@@ -22,7 +22,14 @@ constexpr char kTimers[] = "timers";
 constexpr size_t kTimerFixed = 44;  // seq, n, due, set, version, 3 lengths
 constexpr size_t kOutboxKeyBytes = 12;
 constexpr size_t kOutboxFixed = 40;  // seq, sent_ns, version, five lengths
-constexpr size_t kInboxBytes = 20;   // seq, n, checksum
+// A record whose sender wants refusals back (format 3) sets this bit in its
+// fifth length (metadata's, which is far below it) and has a sixth length,
+// the reply type's, after the five; the reply type follows the metadata.
+// Every other record keeps format 2's layout byte for byte.
+constexpr uint32_t kOutboxReplyFlag = 0x8000'0000u;
+// A rejection's reason is kept up to this many bytes in a Refusal.
+constexpr size_t kMaxRefusalReasonBytes = 4096;
+constexpr size_t kInboxBytes = 20;  // seq, n, checksum
 
 struct OutboxKeyBytes {
   explicit OutboxKeyBytes(MessageKey k) {
@@ -45,7 +52,8 @@ std::string InboxKey(std::string_view receiver, std::string_view sender) {
 }
 
 std::string EncodeOutbox(const StoredMessage& m) {
-  std::string out(kOutboxFixed, '\0');
+  const bool reply = !m.reply_type.empty();
+  std::string out(kOutboxFixed + (reply ? 4 : 0), '\0');
   PutLittle64(out.data(), m.id.seq);
   PutLittle64(out.data() + 8, static_cast<uint64_t>(m.sent_ns));
   PutLittle32(out.data() + 16, m.schema_version);
@@ -53,15 +61,20 @@ std::string EncodeOutbox(const StoredMessage& m) {
   PutLittle32(out.data() + 24, static_cast<uint32_t>(m.receiver_type.size()));
   PutLittle32(out.data() + 28, static_cast<uint32_t>(m.receiver.size()));
   PutLittle32(out.data() + 32, static_cast<uint32_t>(m.type.size()));
-  PutLittle32(out.data() + 36, static_cast<uint32_t>(m.metadata.size()));
+  PutLittle32(out.data() + 36, static_cast<uint32_t>(m.metadata.size()) |
+                                   (reply ? kOutboxReplyFlag : 0));
+  if (reply) {
+    PutLittle32(out.data() + 40, static_cast<uint32_t>(m.reply_type.size()));
+  }
   out.reserve(out.size() + m.id.sender.size() + m.receiver_type.size() +
               m.receiver.size() + m.type.size() + m.metadata.size() +
-              m.payload.size() + 8);
+              m.reply_type.size() + m.payload.size() + 8);
   out += m.id.sender;
   out += m.receiver_type;
   out += m.receiver;
   out += m.type;
   out += m.metadata;
+  out += m.reply_type;
   out += m.payload;
   char sum[8];
   PutLittle64(sum, Checksum(out.data(), out.size()));
@@ -78,23 +91,26 @@ bool DecodeOutbox(std::string_view key, std::string_view value,
   const char* v = value.data();
   const size_t body = value.size() - 8;
   if (GetLittle64(v + body) != Checksum(v, body)) return false;
-  uint64_t lengths[5];
-  uint64_t total = kOutboxFixed;
-  for (int i = 0; i < 5; ++i) {
-    lengths[i] = GetLittle32(v + 20 + 4 * i);
+  const bool reply = (GetLittle32(v + 36) & kOutboxReplyFlag) != 0;
+  const size_t fixed = kOutboxFixed + (reply ? 4 : 0);
+  if (body < fixed) return false;
+  uint64_t lengths[6] = {};
+  uint64_t total = fixed;
+  for (int i = 0; i < (reply ? 6 : 5); ++i) {
+    lengths[i] = GetLittle32(v + 20 + 4 * i) & ~kOutboxReplyFlag;
     total += lengths[i];
   }
-  if (total > body) return false;
+  if (total > body || (reply && lengths[5] == 0)) return false;
   m->key.position = GetBig64(key.data());
   m->key.n = GetBig32(key.data() + 8);
   m->id.seq = GetLittle64(v);
   m->id.n = m->key.n;
   m->sent_ns = static_cast<int64_t>(GetLittle64(v + 8));
   m->schema_version = GetLittle32(v + 16);
-  const char* at = v + kOutboxFixed;
-  std::string* fields[5] = {&m->id.sender, &m->receiver_type, &m->receiver,
-                            &m->type, &m->metadata};
-  for (int i = 0; i < 5; ++i) {
+  const char* at = v + fixed;
+  std::string* fields[6] = {&m->id.sender, &m->receiver_type, &m->receiver,
+                            &m->type,      &m->metadata,      &m->reply_type};
+  for (int i = 0; i < 6; ++i) {
     fields[i]->assign(at, lengths[i]);
     at += lengths[i];
   }
@@ -210,6 +226,10 @@ Status ValidateMessage(const OutgoingMessage& m, size_t events, size_t i) {
     return bad(fmt::format("with_event {} is past the append's {} events",
                            m.with_event, events));
   }
+  if (m.reply_type.size() > kMaxMessageTypeBytes) {
+    return bad(fmt::format("a reply type must be at most {} bytes, got {}",
+                           kMaxMessageTypeBytes, m.reply_type.size()));
+  }
   return Status::OK();
 }
 
@@ -259,6 +279,11 @@ Status ValidateCommit(const MessageCommit& c) {
     };
     if (Status s = ValidateStreamName(t.key); !s.ok()) {
       return bad(fmt::format("key: {}", s.message()));
+    }
+    if (t.key.front() == '$') {
+      return bad(
+          "keys starting with '$' are memoir's own (refusals sent "
+          "back use them)");
     }
     if (t.cancel) continue;
     OutgoingMessage as_message;
@@ -358,6 +383,10 @@ class MessagesImpl::CommitOp final : public WriteOp {
                 m.command.payload.size() + m.command.metadata.size();
     }
     bytes_ += take_.size() * (kInboxBytes + 2 * kMaxStreamNameBytes + 64);
+    for (const TakenMessage& t : take_) {
+      // A refusal sent back: a timer record holding the refused command.
+      if (t.refused) bytes_ += kTimerFixed + t.reason.size() + 1024;
+    }
     bytes_ += fire_.size() * (2 * kMaxStreamNameBytes + 64);
     for (const TimerChange& t : timer_changes_) {
       bytes_ += kTimerFixed + 64 + t.key.size() + t.receiver_type.size() +
@@ -369,6 +398,7 @@ class MessagesImpl::CommitOp final : public WriteOp {
 
   int Apply(MDB_txn* txn, Status* op_status) override {
     result_ = {};
+    refused_.clear();
     int rc = CheckTakes(txn, op_status);
     if (rc != 0 || !op_status->ok()) return rc;
     rc = CheckFires(txn, op_status);
@@ -441,6 +471,7 @@ class MessagesImpl::CommitOp final : public WriteOp {
       s.payload = m.command.payload;
       s.metadata = m.command.metadata;
       s.sent_ns = now;
+      s.reply_type = m.reply_type;
       const std::string record = EncodeOutbox(s);
       OutboxKeyBytes key(s.key);
       MDB_val k = key.val();
@@ -462,6 +493,10 @@ class MessagesImpl::CommitOp final : public WriteOp {
       MDB_val ik{inbox_key.size(), const_cast<char*>(inbox_key.data())};
       MDB_val iv{kInboxBytes, record};
       rc = mdb_put(txn, inbox_, &ik, &iv, 0);
+      if (rc != 0) return rc;
+    }
+    for (const auto& [reason, m] : refused_) {
+      rc = SendBack(txn, reason, m, now);
       if (rc != 0) return rc;
     }
     for (const FiredTimer& f : fire_) {
@@ -544,6 +579,9 @@ class MessagesImpl::CommitOp final : public WriteOp {
         return 0;
       }
       it->second = t.id;
+      if (t.refused && !m.reply_type.empty()) {
+        refused_.push_back({t.reason, std::move(m)});
+      }
     }
     return 0;
   }
@@ -571,6 +609,43 @@ class MessagesImpl::CommitOp final : public WriteOp {
         return 0;
       }
     }
+    return 0;
+  }
+
+  // Starts the timer that takes a refused message back to its sender: due
+  // now, under the sender's stream, with the message's id.
+  int SendBack(MDB_txn* txn, std::string_view reason, const StoredMessage& m,
+               int64_t now) {
+    Refusal r;
+    r.receiver_type = m.receiver_type;
+    r.receiver = m.receiver;
+    size_t cut = std::min(reason.size(), kMaxRefusalReasonBytes);
+    while (cut > 0 && cut < reason.size() &&
+           (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80) {
+      --cut;  // not inside a UTF-8 sequence
+    }
+    r.reason.assign(reason.substr(0, cut));
+    r.id = m.id;
+    r.command_type = m.type;
+    r.command_version = m.schema_version;
+    r.command_payload = m.payload;
+    StoredTimer t;
+    t.stream = m.id.sender;
+    t.key = RefusalTimerKey(m.id);
+    t.id = m.id;
+    t.due_ns = now;
+    t.set_ns = now;
+    t.receiver_type = m.reply_type;
+    t.type = std::string(kRefusalType);
+    t.payload = EncodeRefusal(r);
+    const std::string key = TimerKey(t.stream, t.key);
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    const std::string record = EncodeTimer(t);
+    MDB_val v{record.size(), const_cast<char*>(record.data())};
+    // The message was just taken, so it cannot have been sent back before.
+    int rc = mdb_put(txn, timers_, &k, &v, MDB_NOOVERWRITE);
+    if (rc != 0) return rc == MDB_KEYEXIST ? EINVAL : rc;
+    result_.refusals.push_back(std::move(t));
     return 0;
   }
 
@@ -628,6 +703,9 @@ class MessagesImpl::CommitOp final : public WriteOp {
   std::vector<TakenMessage> take_;
   std::vector<FiredTimer> fire_;
   std::vector<TimerChange> timer_changes_;
+  // The takes that send a refusal back (their reason and message), as
+  // CheckTakes found them.
+  std::vector<std::pair<std::string, StoredMessage>> refused_;
   std::unique_ptr<PreparedAppend> append_;
   MessageStore::CommitCallback done_;
   size_t bytes_ = 0;
@@ -926,6 +1004,57 @@ Result<DeliveryId> MessagesImpl::LastTaken(std::string_view receiver,
 }  // namespace memoir::internal
 
 namespace memoir {
+
+using internal::GetLittle32;
+using internal::GetLittle64;
+using internal::PutLittle32;
+using internal::PutLittle64;
+
+std::string EncodeRefusal(const Refusal& r) {
+  const std::string_view fields[6] = {r.receiver_type, r.receiver,
+                                      r.reason,        r.id.sender,
+                                      r.command_type,  r.command_payload};
+  std::string out(40, '\0');
+  PutLittle64(out.data(), r.id.seq);
+  PutLittle32(out.data() + 8, r.id.n);
+  PutLittle32(out.data() + 12, r.command_version);
+  for (int i = 0; i < 6; ++i) {
+    PutLittle32(out.data() + 16 + 4 * i,
+                static_cast<uint32_t>(fields[i].size()));
+  }
+  for (std::string_view f : fields) out += f;
+  return out;
+}
+
+Result<Refusal> DecodeRefusal(std::string_view payload) {
+  auto bad = [&] {
+    return Status::Corruption(fmt::format(
+        "a {} payload of {} bytes is damaged (lengths do not match)",
+        kRefusalType, payload.size()));
+  };
+  if (payload.size() < 40) return bad();
+  const char* p = payload.data();
+  Refusal r;
+  r.id.seq = GetLittle64(p);
+  r.id.n = GetLittle32(p + 8);
+  r.command_version = GetLittle32(p + 12);
+  std::string* fields[6] = {&r.receiver_type, &r.receiver,
+                            &r.reason,        &r.id.sender,
+                            &r.command_type,  &r.command_payload};
+  size_t at = 40;
+  for (int i = 0; i < 6; ++i) {
+    const size_t len = GetLittle32(p + 16 + 4 * i);
+    if (len > payload.size() - at) return bad();
+    fields[i]->assign(p + at, len);
+    at += len;
+  }
+  if (at != payload.size()) return bad();
+  return r;
+}
+
+std::string RefusalTimerKey(const DeliveryId& id) {
+  return fmt::format("$refused-{}-{}", id.seq, id.n);
+}
 
 Result<MessageCommitResult> MessageStore::Commit(MessageCommit commit) {
   std::promise<Result<MessageCommitResult>> promise;

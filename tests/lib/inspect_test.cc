@@ -49,7 +49,7 @@ TEST_CASE("inspect counts streams, events and snapshots and names the writer") {
   auto info = InspectStore(**store);
   REQUIRE(info.ok());
   CHECK(info->path == dir.path());
-  CHECK(info->format_version == 2);
+  CHECK(info->format_version == 3);
   CHECK(info->streams == 3);
   CHECK(info->deleted_streams == 1);
   CHECK(info->events == 3 + 2);  // a 3..5, b 1..2

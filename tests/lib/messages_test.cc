@@ -476,5 +476,129 @@ TEST_CASE("a damaged timer record is named by Timers, FindTimer and a fire") {
   CHECK(Head(*store, "s") == 1);
 }
 
+// A refused take of `message` by `receiver`, with `events` events of its
+// own (a batch may refuse one command and handle others).
+Result<MessageCommitResult> Refuse(MessageStore& m, const std::string& receiver,
+                                   const StoredMessage& message,
+                                   std::string reason, int events = 0,
+                                   Expected expected = Expected::Any()) {
+  MessageCommit c;
+  c.append.stream = receiver;
+  c.append.expected = expected;
+  for (int i = 0; i < events; ++i) c.append.events.push_back(Ev("Taken"));
+  TakenMessage t{message.key, message.id};
+  t.refused = true;
+  t.reason = std::move(reason);
+  c.take.push_back(std::move(t));
+  return m.Commit(std::move(c));
+}
+
+TEST_CASE(
+    "a refused take whose commit fails sends nothing back, and a refusal "
+    "of a message whose sender did not ask sends nothing back") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto m = Messages(*store);
+  OutgoingMessage asking = To("r", "Debit");
+  asking.reply_type = "transfer";
+  auto sent = Send(*m, "sender", {asking, To("r", "Credit")});
+  REQUIRE(sent.sent.size() == 2);
+  CHECK(sent.sent[0].reply_type == "transfer");
+  CHECK(sent.sent[1].reply_type.empty());
+  // The stream is at 0, not 5: nothing is taken, nothing sent back.
+  auto failed = Refuse(*m, "r", sent.sent[0], "no", 0, Expected::At(5));
+  CHECK(failed.status().IsConflict());
+  CHECK(AllTimers(*m).empty());
+  CHECK(AllWaiting(*m).size() == 2);
+  // The second message did not ask: refused, it is only taken.
+  auto first = Refuse(*m, "r", sent.sent[0], "first");
+  REQUIRE_MESSAGE(first.ok(), first.status().ToString());
+  auto second = Refuse(*m, "r", sent.sent[1], "second");
+  REQUIRE_MESSAGE(second.ok(), second.status().ToString());
+  CHECK(second->refusals.empty());
+  CHECK(AllWaiting(*m).empty());
+  CHECK(AllTimers(*m).size() == 1);
+  // A message taken by handling it sends nothing back either.
+  auto again = Send(*m, "sender", {asking});
+  REQUIRE(Take(*m, "r", again.sent.at(0)).ok());
+  CHECK(AllTimers(*m).size() == 1);
+  // TimerChange cannot use the keys refusals come back under.
+  auto reserved = Timers(*m, "sender", {Cancel(first->refusals.at(0).key)});
+  CHECK(reserved.status().IsInvalidArgument());
+  CHECK(reserved.status().ToString().find("'$' are memoir's own") !=
+        std::string::npos);
+  CHECK(AllTimers(*m).size() == 1);
+}
+
+TEST_CASE(
+    "a refusal the sender asked for is written with the take as the "
+    "sender's timer, due at once, holding who refused what and why") {
+  test::TempDir dir;
+  StoredTimer back;
+  {
+    auto store = OpenStoreOrFail(dir.path(), FastStore());
+    auto m = Messages(*store);
+    OutgoingMessage asking = To("acct-1", "Debit");
+    asking.reply_type = "transfer";
+    auto sent = Send(*m, "transfer-7", {asking});
+    auto refused =
+        Refuse(*m, "acct-1", sent.sent.at(0), "insufficient funds", 1);
+    REQUIRE_MESSAGE(refused.ok(), refused.status().ToString());
+    CHECK(Head(*store, "acct-1") == 1);  // its other events commit too
+    REQUIRE(refused->refusals.size() == 1);
+    back = refused->refusals[0];
+    CHECK(AllWaiting(*m).empty());
+    CHECK(m->LastTaken("acct-1", "transfer-7").value() == sent.sent[0].id);
+    // Taken once: a second refusal finds nothing and sends nothing.
+    CHECK(Refuse(*m, "acct-1", sent.sent[0], "again").status().IsNotFound());
+  }
+  // Durable: a new process finds it pending under the sender.
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto m = Messages(*store);
+  std::vector<StoredTimer> all = AllTimers(*m);
+  REQUIRE(all.size() == 1);
+  const StoredTimer& t = all[0];
+  CHECK(t.stream == "transfer-7");
+  CHECK(t.key == "$refused-1-0");
+  CHECK(t.key == RefusalTimerKey(t.id));
+  CHECK(t.id == DeliveryId{"transfer-7", 1, 0});
+  CHECK(t.receiver_type == "transfer");
+  CHECK(t.type == kRefusalType);
+  CHECK(t.due_ns == t.set_ns);
+  CHECK(t.due_ns == back.due_ns);
+  auto r = DecodeRefusal(t.payload);
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  CHECK(r->receiver_type == "account");
+  CHECK(r->receiver == "acct-1");
+  CHECK(r->reason == "insufficient funds");
+  CHECK(r->id == t.id);
+  CHECK(r->command_type == "Debit");
+  CHECK(r->command_version == 2);
+  CHECK(r->command_payload == "payload-acct-1");
+  CHECK(DecodeRefusal(t.payload.substr(0, 20)).status().IsCorruption());
+  CHECK(DecodeRefusal(t.payload + "x").status().IsCorruption());
+  // The sender fires it like its own timer: once.
+  CHECK(Timers(*m, "transfer-7", {}, {{t.key, t.id}}).ok());
+  CHECK(Timers(*m, "transfer-7", {}, {{t.key, t.id}}).status().IsNotFound());
+  CHECK(AllTimers(*m).empty());
+}
+
+TEST_CASE("a long refusal reason is cut at 4096 bytes, between characters") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto m = Messages(*store);
+  OutgoingMessage asking = To("r", "Debit");
+  asking.reply_type = "transfer";
+  auto sent = Send(*m, "s", {asking});
+  // 4095 bytes of 'a', then a 2-byte character across the limit.
+  std::string reason(4095, 'a');
+  reason += "\xc3\xa9 and more";
+  auto refused = Refuse(*m, "r", sent.sent.at(0), reason);
+  REQUIRE(refused.ok());
+  auto r = DecodeRefusal(refused->refusals.at(0).payload);
+  REQUIRE(r.ok());
+  CHECK(r->reason == std::string(4095, 'a'));
+}
+
 }  // namespace
 }  // namespace memoir

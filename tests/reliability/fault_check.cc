@@ -318,7 +318,8 @@ struct Checker {
   // Each sender's event has its message either waiting in the outbox or
   // taken by exactly one receiver's event, never both; nothing waits or
   // was taken without its sender's event; each receiver's inbox holds the
-  // id of the last message it took.
+  // id of the last message it took; a message refused (even requests) has
+  // its refusal pending for its sender exactly when it was taken.
   void CheckMessages(Store& store) {
     auto messages = InStoreMessages(store);
     if (!messages.ok()) {
@@ -402,6 +403,7 @@ struct Checker {
                 " whose sender's event is not stored");
       }
     }
+    CheckRefusals(**messages, sent, taken);
     for (const auto& [receiver, cid] : last_of) {
       auto it = sent.find(cid);
       if (it == sent.end()) continue;
@@ -411,6 +413,52 @@ struct Checker {
         ++f.partial;
         Problem("the inbox of ", receiver,
                 " does not hold its last take (request ", cid, ")");
+      }
+    }
+  }
+
+  template <typename SentMap>
+  void CheckRefusals(MessageStore& messages, const SentMap& sent,
+                     const std::map<uint64_t, std::string>& taken) {
+    auto timers = messages.Timers("", "", 100000);
+    if (!timers.ok()) {
+      Problem("reading the timers: ", timers.status().ToString());
+      return;
+    }
+    std::set<uint64_t> refused;
+    for (const StoredTimer& t : *timers) {
+      auto r = DecodeRefusal(t.payload);
+      uint64_t cid = 0, index = 0, total = 0;
+      if (t.type != kRefusalType || !r.ok() ||
+          std::sscanf(r->command_payload.c_str(), "c%lu:%lu/%lu:", &cid, &index,
+                      &total) != 3) {
+        ++f.damaged;
+        Problem("timer '", t.key, "' of ", t.stream, " is not a refusal");
+        continue;
+      }
+      refused.insert(cid);
+      auto it = sent.find(cid);
+      if (it == sent.end() || t.stream != it->second.stream ||
+          t.key != RefusalTimerKey(r->id) || r->id != t.id) {
+        ++f.phantom;
+        Problem("the refusal of request ", cid,
+                " is pending without its sender's event, or misnamed");
+      }
+    }
+    for (const auto& [cid, receiver] : taken) {
+      const bool want = cid % 2 == 0;
+      if (want != (refused.count(cid) != 0)) {
+        ++f.partial;
+        Problem(receiver, " took the message of request ", cid,
+                want ? " by refusing it, without its refusal"
+                     : " and a refusal of it is pending");
+      }
+    }
+    for (uint64_t cid : refused) {
+      if (taken.count(cid) == 0) {
+        ++f.phantom;
+        Problem("a refusal of request ", cid, " is pending, but no receiver",
+                " took it");
       }
     }
   }

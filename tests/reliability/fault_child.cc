@@ -213,7 +213,9 @@ class Script {
   }
 
   // A durable message sent with an event of m_, then taken with an event
-  // of r_ (its request id is the sender's plus kTakeCid).
+  // of r_ (its request id is the sender's plus kTakeCid); the take of an
+  // even request refuses it, which sends the refusal back (the sender
+  // asks for that).
   void SendAndTake() {
     auto messages = InStoreMessages(*store_);
     if (!messages.ok()) {
@@ -228,6 +230,7 @@ class Script {
     out.receiver = r_.name;
     out.command = {
         test::kMessageType, test::FaultEventPayload(cid, 0, 1), 1, {}};
+    out.reply_type = "fault";
     send.send.push_back(std::move(out));
     auto sent = (*messages)->Commit(std::move(send));
     if (!sent.ok()) {
@@ -239,6 +242,10 @@ class Script {
     MessageCommit take;
     take.append = Request(r_, take_cid, 0, 1, 1);
     take.take.push_back({sent->sent.at(0).key, sent->sent.at(0).id});
+    if (cid % 2 == 0) {
+      take.take.back().refused = true;
+      take.take.back().reason = "refused by the sweep";
+    }
     auto taken = (*messages)->Commit(std::move(take));
     if (taken.ok()) {
       Acked(take_cid, r_, taken->append);

@@ -136,8 +136,8 @@ TEST_CASE("a store written by a newer format is refused with a clear message") {
 }
 
 TEST_CASE(
-    "a format 1 store is read as it is and upgraded to format 2 by a writer, "
-    "which an older memoir then refuses") {
+    "a format 1 store is read as it is and upgraded to format 3 by a "
+    "writer, which an older memoir then refuses") {
   test::TempDir dir;
   {
     auto store = Store::Open(dir.path());
@@ -158,7 +158,7 @@ TEST_CASE(
             }) == 0);
     return version;
   };
-  CHECK(format() == 2);
+  CHECK(format() == 3);
   REQUIRE(test::EditRaw(dir.path(), [](test::RawTxn& raw) {
             MDB_dbi meta = raw.dbi("meta");
             std::string key = "format_version";
@@ -180,7 +180,7 @@ TEST_CASE(
     auto writer = Store::Open(dir.path());
     REQUIRE(writer.ok());
   }
-  CHECK(format() == 2);
+  CHECK(format() == 3);
 }
 
 TEST_CASE("bad options and missing stores get specific errors") {

@@ -83,7 +83,7 @@ bool Contains(const std::string& text, const std::string& part) {
 TEST_CASE_FIXTURE(BankFixture, "info reports counts, positions and readers") {
   CliResult r = RunCli({"info", store});
   REQUIRE_EXIT(r, 0);
-  CHECK(Contains(r.out, "format version  2\n"));
+  CHECK(Contains(r.out, "format version  3\n"));
   CHECK(Contains(r.out, "streams         5 (1 deleted)\n"));
   CHECK(Contains(r.out, "events          7\n"));
   CHECK(Contains(r.out, "snapshots       2\n"));
@@ -99,7 +99,7 @@ TEST_CASE_FIXTURE(BankFixture, "info reports counts, positions and readers") {
   CHECK(U(lines[0], "deleted_streams") == 1);
   CHECK(U(lines[0], "snapshots") == 2);
   CHECK(U(lines[0], "last_position") == 10);
-  CHECK(U(lines[0], "format_version") == 2);
+  CHECK(U(lines[0], "format_version") == 3);
   CHECK(lines[0].Find("readers")->items.size() >= 1);
 }
 

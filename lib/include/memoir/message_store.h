@@ -79,6 +79,10 @@ struct OutgoingMessage {
   // The event of the append it goes with, by index in append.events; past
   // the end (the default): the last one.
   size_t with_event = std::numeric_limits<size_t>::max();
+  // When not empty: the sending stream's actor type, which wants the
+  // message back as a Refusal if the receiver refuses it (see
+  // TakenMessage::refused).
+  std::string reply_type;
 };
 
 // A message in the outbox.
@@ -91,7 +95,8 @@ struct StoredMessage {
   uint32_t schema_version = 1;
   std::string payload;
   std::string metadata;
-  int64_t sent_ns = 0;  // the store's clock when it was committed
+  int64_t sent_ns = 0;     // the store's clock when it was committed
+  std::string reply_type;  // as OutgoingMessage::reply_type
 };
 
 // A message the appending stream takes: its place and its id, as the
@@ -99,7 +104,43 @@ struct StoredMessage {
 struct TakenMessage {
   MessageKey key;
   DeliveryId id;
+  // Set when the stream takes the message by refusing it, with the reason.
+  // If its sender asked for refusals back (reply_type), the commit also
+  // starts a timer of the sender, due at once, under RefusalTimerKey(id)
+  // with the message's id, whose command is the Refusal (kRefusalType):
+  // the refusal reaches the sender once, by the timers' rules, or not at
+  // all if this commit fails. Otherwise it is ignored.
+  bool refused = false;
+  std::string reason = {};
 };
+
+// The command a sender gets back when a receiver refuses its message.
+inline constexpr std::string_view kRefusalType = "memoir.Refused";
+struct Refusal {
+  std::string receiver_type;  // who refused it
+  std::string receiver;
+  std::string reason;  // the receiver's rejection
+  DeliveryId id;       // the message's: its sender is the one told
+  // The refused command as it was sent (Target::CommandCodec's encoding).
+  std::string command_type;
+  uint32_t command_version = 1;
+  std::string command_payload;
+  // The refused command, decoded by Target's CommandCodec (it throws what
+  // the codec throws).
+  template <typename Target>
+  typename Target::Command Command() const {
+    return Target::CommandCodec::Decode(command_type, command_version,
+                                        command_payload);
+  }
+};
+// A Refusal as the payload of a kRefusalType command (version 1), and
+// back. DecodeRefusal's error: kCorruption when `payload` is not one.
+MEMOIR_EXPORT std::string EncodeRefusal(const Refusal& refusal);
+MEMOIR_EXPORT Result<Refusal> DecodeRefusal(std::string_view payload);
+// The timer key a refusal comes back under: "$refused-<seq>-<n>" of the
+// message's id. Keys starting with '$' are memoir's: TimerChange refuses
+// them.
+MEMOIR_EXPORT std::string RefusalTimerKey(const DeliveryId& id);
 
 // A durable timer: a command a stream (an actor) sends itself at a time.
 // It is kept under (its stream, its key): starting a timer under a key
@@ -108,7 +149,8 @@ struct TakenMessage {
 // timers, so a replaced timer that fires late is told apart from the new
 // one.
 struct TimerChange {
-  // Names the timer within its stream: ValidateStreamName's rules.
+  // Names the timer within its stream: ValidateStreamName's rules, and
+  // not starting with '$' (memoir's own, as RefusalTimerKey).
   std::string key;
   bool cancel = false;        // remove the timer (nothing else below is read)
   std::string receiver_type;  // the stream's actor type
@@ -165,6 +207,9 @@ struct MessageCommitResult {
   // both was cancelled, then started again. Empty for a repeat.
   std::vector<StoredTimer> timers_started;
   std::vector<std::string> timers_cancelled;
+  // The refusals this commit sent back (TakenMessage::refused), as the
+  // timers of their senders, in the order of `take`.
+  std::vector<StoredTimer> refusals;
 };
 
 // The limits of one message.
@@ -193,7 +238,8 @@ class MEMOIR_EXPORT MessageStore {
   //    receiver took from its sender (taken out of order);
   //  - kNotFound: a timer to fire is not pending with that id (fired,
   //    cancelled or replaced already);
-  //  - kInvalidArgument: timer changes without events, a bad timer key;
+  //  - kInvalidArgument: timer changes without events, a bad timer key
+  //    (one starting with '$' included), an oversized reply_type;
   //  - kCorruption: a damaged outbox or inbox record on the way, named.
   virtual void Commit(MessageCommit commit, CommitCallback done) = 0;
   // Commit, waiting for the outcome.
