@@ -600,6 +600,7 @@ RuntimeStats SystemImpl::Stats() const {
   s.messages_stuck = d.stuck;
   const TimerCounters t = timers_.Counters();
   s.timers_started = counters_.timers_started.load();
+  s.refusals_returned = counters_.refusals_returned.load();
   s.timers_pending = t.pending;
   s.timers_fired = t.fired;
   s.timers_dropped = t.dropped;

@@ -196,7 +196,8 @@ class SystemImpl final : public ActorSystem {
         appends{0}, commit_failures{0}, recoveries{0}, recovery_failures{0},
         snapshot_skips{0}, restarts{0}, quarantined{0}, snapshots{0},
         snapshot_failures{0}, passivations{0}, mailbox_waits{0},
-        mailbox_refusals{0}, messages_sent{0}, timers_started{0};
+        mailbox_refusals{0}, messages_sent{0}, timers_started{0},
+        refusals_returned{0};
   };
   mutable Counters counters_;
 

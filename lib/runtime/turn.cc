@@ -332,9 +332,14 @@ size_t SystemImpl::HandleRun(Cell& c,
         SetBroken(c, /*counts_as_restart=*/true, out.error);
         break;
     }
-    // A handled durable message is taken with the batch, a refusal too.
+    // A handled durable message is taken with the batch, a refusal too
+    // (which the store sends back if the sender asked).
     if (m.taken && (reply.status.ok() || reply.status.IsRejected())) {
       work.takes.push_back(*m.taken);
+      if (reply.status.IsRejected()) {
+        work.takes.back().refused = true;
+        work.takes.back().reason = std::string(reply.status.message());
+      }
       c.inbox[m.taken->id.sender] = m.taken->id;
     }
     if (m.fired && (reply.status.ok() || reply.status.IsRejected())) {
@@ -497,6 +502,10 @@ void SystemImpl::SubmitBatch(const CellPtr& cell, TurnWork work,
         if (!r->timers_started.empty()) {
           counters_.timers_started.fetch_add(r->timers_started.size());
           timers_.Add(std::move(r->timers_started));
+        }
+        if (!r->refusals.empty()) {
+          counters_.refusals_returned.fetch_add(r->refusals.size());
+          timers_.Add(std::move(r->refusals));
         }
         complete(r->append);
       });

@@ -338,5 +338,144 @@ TEST_CASE(
         DeliveryId{RelayId(1), kNotes, 0});
 }
 
+// Asks the ledger to book amounts, wanting refusals back, and books each
+// refusal it gets, checking what the refusal says.
+struct AskerTally {
+  int64_t sent = 0;
+  int64_t refused = 0;
+  int64_t refused_sum = 0;
+  int64_t wrong = 0;  // refusals naming another receiver, reason or sender
+};
+struct AskerCommand {
+  int64_t value = 0;
+  int32_t refused = 0;  // 1: a refusal that came back
+  int32_t wrong = 0;
+};
+
+struct Asker {
+  static constexpr std::string_view kTypeName = "asker";
+  using State = AskerTally;
+  using Command = AskerCommand;
+  using Event = AskerCommand;
+  using Reply = int64_t;
+  using EventCodec = PodCodec<AskerCommand, "Asked">;
+  using CommandCodec = PodCodec<AskerCommand, "AskLedger">;
+  using StateCodec = PodCodec<AskerTally, "AskerTally">;
+  using Fx = Effect<Event, Reply>;
+  static Command OnRefused(const Refusal& r) {
+    const Note n = r.Command<Ledger>();
+    const bool right =
+        r.receiver_type == "ledger" && r.receiver == "ledger-1" &&
+        r.reason == "negative amounts are refused" && r.id.sender == "asker-1";
+    return Command{n.value, 1, right ? 0 : 1};
+  }
+  Fx Handle(const State& s, const Command& c) const {
+    if (c.refused != 0) return Fx::Persist(c, s.refused + 1);
+    return Fx::Persist(c, s.sent + 1)
+        .Send<Ledger>("ledger-1", Note{c.value}, ReplyIfRefused<Asker>{});
+  }
+  void Apply(State& s, const Event& e) const {
+    if (e.refused == 0) {
+      ++s.sent;
+      return;
+    }
+    ++s.refused;
+    s.refused_sum += e.value;
+    s.wrong += e.wrong;
+  }
+};
+
+AskerTally AskerState(ActorSystem& system) {
+  auto c = system.Ref<Asker>("asker-1").CommittedState();
+  return c.ok() && c->state ? *c->state : AskerTally{};
+}
+
+size_t PendingTimers(Store& store) {
+  auto m = InStoreMessages(store);
+  REQUIRE(m.ok());
+  auto t = (*m)->Timers("", "", 100'000);
+  REQUIRE_MESSAGE(t.ok(), t.status().ToString());
+  return t->size();
+}
+
+TEST_CASE(
+    "a refused message whose sender asked comes back to it once, saying "
+    "who refused what and why; a handled one does not") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.Sub("store"));
+  {
+    auto system = test::StartSystem(*store);
+    REQUIRE(system->Register(Asker{}).ok());
+    REQUIRE(system->Register(Ledger{}).ok());
+    auto asker = system->Ref<Asker>("asker-1");
+    for (int64_t v : {-3, 4, -5}) test::Await(asker.Ask(AskerCommand{v}));
+    REQUIRE(test::Eventually([&] { return AskerState(*system).refused == 2; }));
+    AskerTally t = AskerState(*system);
+    CHECK(t.sent == 3);
+    CHECK(t.refused_sum == -8);
+    CHECK(t.wrong == 0);
+    CHECK(Values(*store, "ledger-1") == std::vector<int64_t>{4});
+    REQUIRE(test::Eventually(
+        [&] { return Waiting(*store) == 0 && PendingTimers(*store) == 0; }));
+    REQUIRE(
+        test::Eventually([&] { return system->Stats().timers_fired == 2; }));
+    RuntimeStats stats = system->Stats();
+    CHECK(stats.refusals_returned == 2);
+    CHECK(stats.timers_started == 0);
+    CHECK(stats.timers_pending == 0);
+    CHECK(stats.rejections == 2);
+    REQUIRE(system->Shutdown().ok());
+  }
+  // Nothing is left to come back: no message and no timer is pending, and
+  // the sender's journal holds each refusal once.
+  CHECK(Waiting(*store) == 0);
+  CHECK(PendingTimers(*store) == 0);
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register(Asker{}).ok());
+  REQUIRE(system->Register(Ledger{}).ok());
+  CHECK(test::Await(system->Ref<Asker>("asker-1").Ask(AskerCommand{6})) == 4);
+  REQUIRE(test::Eventually(
+      [&] { return Committed(*system, "ledger", "ledger-1").count == 2; }));
+  CHECK(AskerState(*system).refused == 2);
+  CHECK(store->journal().Head("asker-1").value() == 6);
+}
+
+TEST_CASE(
+    "a refusal for a sender whose type is not registered waits in the "
+    "store, and comes back once a later system registers it") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.Sub("store"));
+  {
+    auto system = test::StartSystem(*store);
+    REQUIRE(system->Register(Asker{}).ok());
+    test::Await(system->Ref<Asker>("asker-1").Ask(AskerCommand{-3}));
+    REQUIRE(system->Shutdown().ok());
+  }
+  CHECK(Waiting(*store) == 1);  // no ledger yet
+  {
+    auto system = test::StartSystem(*store);
+    REQUIRE(system->Register(Ledger{}).ok());
+    REQUIRE(test::Eventually([&] { return Waiting(*store) == 0; }));
+    // Refused and taken; the refusal waits for an asker type.
+    CHECK(PendingTimers(*store) == 1);
+    REQUIRE(system->Shutdown().ok());
+  }
+  auto m = InStoreMessages(*store).value();
+  auto pending = m->Timers("", "", 10).value();
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].stream == "asker-1");
+  CHECK(pending[0].key == "$refused-1-0");
+  CHECK(pending[0].type == kRefusalType);
+  CHECK(pending[0].receiver_type == "asker");
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register(Asker{}).ok());
+  REQUIRE(test::Eventually([&] { return AskerState(*system).refused == 1; }));
+  REQUIRE(test::Eventually([&] { return PendingTimers(*store) == 0; }));
+  AskerTally t = AskerState(*system);
+  CHECK(t.refused_sum == -3);
+  CHECK(t.wrong == 0);
+  CHECK(store->journal().Head("asker-1").value() == 2);
+}
+
 }  // namespace
 }  // namespace memoir::durable_send_test

@@ -150,6 +150,7 @@ int RunOutbox(const Options& o) {
                       .Str("sent", IsoTime(m.sent_ns))
                       .Raw("age_seconds", fmt::format("{:.3f}", age_s))
                       .Str("waits_for", waits)
+                      .Str("refusal_to", m.reply_type)
                       .str());
       } else {
         table.Row({Key(m.key),
@@ -195,26 +196,42 @@ int RunTimers(const Options& o) {
   const int64_t now = Clock::System()->NowNanos();
   for (const StoredTimer& t : timers) {
     const double in_s = double(t.due_ns - now) / 1e9;
+    // A refused message on its way back to its sender (ReplyIfRefused).
+    std::optional<Refusal> refusal;
+    if (t.type == kRefusalType) {
+      Result<Refusal> r = DecodeRefusal(t.payload);
+      if (r.ok()) refusal = std::move(r).value();
+    }
+    std::string command = t.type;
+    if (refusal) {
+      command = fmt::format("{} ({} by {})", t.type, refusal->command_type,
+                            refusal->receiver);
+    }
     if (o.json) {
-      PrintLine(JsonObject()
-                    .Str("actor_type", t.receiver_type)
-                    .Str("actor", t.stream)
-                    .Str("key", t.key)
-                    .Str("due", IsoTime(t.due_ns))
-                    .Raw("due_in_seconds", fmt::format("{:.3f}", in_s))
-                    .Str("type", t.type)
-                    .Num("schema_version", t.schema_version)
-                    .Num("payload_bytes", t.payload.size())
-                    .Num("seq", t.id.seq)
-                    .Num("n", t.id.n)
-                    .Str("started", IsoTime(t.set_ns))
-                    .str());
+      JsonObject row;
+      row.Str("actor_type", t.receiver_type)
+          .Str("actor", t.stream)
+          .Str("key", t.key)
+          .Str("due", IsoTime(t.due_ns))
+          .Raw("due_in_seconds", fmt::format("{:.3f}", in_s))
+          .Str("type", t.type)
+          .Num("schema_version", t.schema_version)
+          .Num("payload_bytes", t.payload.size())
+          .Num("seq", t.id.seq)
+          .Num("n", t.id.n)
+          .Str("started", IsoTime(t.set_ns));
+      if (refusal) {
+        row.Str("refused_by", refusal->receiver)
+            .Str("refused_command", refusal->command_type)
+            .Str("reason", refusal->reason);
+      }
+      PrintLine(row.str());
     } else {
       table.Row({Cell(fmt::format("{} {}", t.receiver_type, t.stream)),
                  Cell(t.key), IsoTime(t.due_ns),
                  in_s >= 0 ? fmt::format("{:.1f} s", in_s)
                            : fmt::format("overdue {:.1f} s", -in_s),
-                 Cell(t.type), fmt::format("seq {} #{}", t.id.seq, t.id.n)});
+                 Cell(command), fmt::format("seq {} #{}", t.id.seq, t.id.n)});
     }
   }
   if (!o.json && timers.empty()) {

@@ -74,6 +74,13 @@ namespace memoir {
 
 class ActorSystem;
 
+// Asks for a refused durable message back (Effect::Send's third argument).
+// Self is the sending actor's type, which needs
+//   static Command OnRefused(const memoir::Refusal& refusal);
+// to turn the refusal into one of its own commands.
+template <typename Self>
+struct ReplyIfRefused {};
+
 // What Handle decided about one command.
 template <typename Event, typename Reply>
 class Effect {
@@ -132,6 +139,27 @@ class Effect {
     m.receiver = std::move(id);
     m.command = Target::CommandCodec::Encode(command);
     sends_.push_back(std::move(m));
+    return std::move(*this);
+  }
+  // As Send, and if the receiver refuses the command (its Handle returns
+  // Reject), the refusal comes back to this actor, durably:
+  // Self::OnRefused(refusal) turns it into a command of Self, which Handle
+  // gets as any other. The receiver's commit that takes the message also
+  // writes the refusal (as a timer of this actor, due at once, under
+  // RefusalTimerKey), so it arrives once, across crashes, or not at all
+  // when the message is handled. It is not ordered with this receiver's
+  // other messages to this actor.
+  template <typename Target, typename Self>
+  Effect&& Send(std::string id, const typename Target::Command& command,
+                ReplyIfRefused<Self>) && {
+    static_assert(
+        requires(const Refusal& r) {
+          { Self::OnRefused(r) } -> std::convertible_to<typename Self::Command>;
+        },
+        "ReplyIfRefused<Self>: Self needs "
+        "static Command OnRefused(const memoir::Refusal&)");
+    std::move(*this).template Send<Target>(std::move(id), command);
+    sends_.back().reply_type = std::string(Self::kTypeName);
     return std::move(*this);
   }
 

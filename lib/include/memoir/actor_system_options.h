@@ -92,6 +92,10 @@ struct RuntimeStats {
   // decoded): logged, tried again only on Register and Release.
   uint64_t messages_stuck = 0;
   double oldest_waiting_ms = 0;
+  // Refused messages sent back to senders that asked (ReplyIfRefused) by
+  // this system's receivers. Each comes back as a timer of its sender, so
+  // the timers_* counters below (but not timers_started) count them too.
+  uint64_t refusals_returned = 0;
   // Durable timers (Effect::StartTimer): started by this system's actors,
   // pending now (in the store, loaded at start or started since), fired
   // (taken by their actors, refusals included), dropped (found cancelled

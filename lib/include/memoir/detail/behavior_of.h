@@ -5,6 +5,7 @@
 #ifndef MEMOIR_DETAIL_BEHAVIOR_OF_H_
 #define MEMOIR_DETAIL_BEHAVIOR_OF_H_
 
+#include <concepts>
 #include <memory>
 #include <optional>
 #include <string>
@@ -262,14 +263,43 @@ class BehaviorOf final : public Behavior {
   Result<std::unique_ptr<Message>> MakeDelivery(
       std::string_view type, uint32_t schema_version, std::string_view payload,
       DeliveryDone done) const override {
-    if constexpr (requires { typename A::CommandCodec; }) {
+    constexpr bool kCodec = requires { typename A::CommandCodec; };
+    constexpr bool kRefusals = requires(const Refusal& r) {
+      { A::OnRefused(r) } -> std::convertible_to<typename A::Command>;
+    };
+    if constexpr (kCodec || kRefusals) {
       std::optional<typename A::Command> command;
-      try {
-        command.emplace(A::CommandCodec::Decode(type, schema_version, payload));
-      } catch (...) {
-        return Status::Failed(
-            "cannot decode command type '" + std::string(type) + "' version " +
-            std::to_string(schema_version) + ": " + DescribeCurrentException());
+      if (type == kRefusalType) {
+        // A message of this type refused by its receiver, sent back.
+        if constexpr (kRefusals) {
+          Result<Refusal> refusal = DecodeRefusal(payload);
+          if (!refusal.ok()) return refusal.status();
+          try {
+            command.emplace(A::OnRefused(*refusal));
+          } catch (...) {
+            return Status::Failed("OnRefused threw " +
+                                  DescribeCurrentException());
+          }
+        } else {
+          return Status::InvalidArgument(
+              "actor type '" + std::string(type_name()) +
+              "' got a refused message back but has no OnRefused");
+        }
+      } else if constexpr (kCodec) {
+        try {
+          command.emplace(
+              A::CommandCodec::Decode(type, schema_version, payload));
+        } catch (...) {
+          return Status::Failed("cannot decode command type '" +
+                                std::string(type) + "' version " +
+                                std::to_string(schema_version) + ": " +
+                                DescribeCurrentException());
+        }
+      } else {
+        return Status::InvalidArgument(
+            "actor type '" + std::string(type_name()) +
+            "' has no CommandCodec to decode command type '" +
+            std::string(type) + "'");
       }
       // The sink answers from inside the message's Finish, so the message
       // is alive when it reads the flag.
