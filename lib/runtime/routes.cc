@@ -16,7 +16,9 @@ constexpr std::string_view kRoutePrefix = "$route-";
 // A batch that routes nothing records its progress once this many
 // positions passed since the last record.
 constexpr uint64_t kIdleRecordEvery = 10'000;
-// Progress events older than the newest are deleted every this many.
+// Progress events older than the newest are deleted once this many are
+// kept (counted from the stream, not from this start, so that short runs
+// do not pile them up).
 constexpr uint64_t kDeleteEvery = 64;
 
 std::string ProgressPayload(uint64_t position) {
@@ -151,9 +153,12 @@ class RouteImpl final : public Route {
     recorded_ = to;
     progress_.store(to);
     routed_.fetch_add(r->sent.size());
-    const uint64_t commits = commits_.fetch_add(1) + 1;
+    commits_.fetch_add(1);
     if (!r->sent.empty()) sent_(std::move(r->sent));
-    if (commits % kDeleteEvery == 0 && head_ > 1) {
+    // deleted_to_ is 0 after a start: the first commit that finds 64 or
+    // more events since seq 0 deletes (once) whatever earlier runs kept.
+    if (head_ - deleted_to_ >= kDeleteEvery) {
+      deleted_to_ = head_ - 1;
       Status s = store_.journal().DeleteTo(stream_, head_ - 1);
       if (!s.ok() && !s.IsBusy()) {
         log_(fmt::format("route '{}': deleting old progress of '{}': {}",
@@ -173,6 +178,7 @@ class RouteImpl final : public Route {
   // The route's thread only.
   uint64_t head_;
   uint64_t recorded_;
+  uint64_t deleted_to_ = 0;  // progress events up to here are deleted
   std::atomic<uint64_t> progress_;
   std::atomic<uint64_t> routed_{0};
   std::atomic<uint64_t> commits_{0};
