@@ -158,18 +158,13 @@ memoir::Effect<Account::Event, Account::Reply> Account::Handle(
             if (Contains(s.debited, d.transfer)) {
               return AccountFx::Respond(s.balance);
             }
+            // Refused, the debit goes back to the transfer, which asked
+            // for that (Transfer::OnRefused).
+            if (d.amount > s.balance) {
+              return AccountFx::Reject("insufficient funds");
+            }
             LegOutcome answer;
             answer.debit = true;
-            if (d.amount > s.balance) {
-              TransferDebitRefusedT e;
-              e.transfer = d.transfer;
-              e.amount = d.amount;
-              e.reason = "insufficient funds";
-              answer.rejected = true;
-              answer.reason = e.reason;
-              return AccountFx::Persist(Event(std::move(e)), s.balance)
-                  .Send<Transfer>(d.transfer, answer);
-            }
             TransferDebitedT e;
             e.transfer = d.transfer;
             e.amount = d.amount;
@@ -203,7 +198,6 @@ int64_t BalanceDelta(const Account::Event& e) {
                         [](const WithdrawnT& w) { return -w.amount; },
                         [](const TransferDebitedT& d) { return -d.amount; },
                         [](const TransferCreditedT& c) { return c.amount; },
-                        [](const TransferDebitRefusedT&) { return int64_t{0}; },
                     },
                     e);
 }
@@ -239,7 +233,8 @@ memoir::Effect<Transfer::Event, Transfer::Reply> Transfer::Handle(
             // The debit and the deadline are written with the event that
             // starts the transfer, or not at all.
             return TransferFx::Persist(Event(std::move(e)), Stage::Started)
-                .Send<Account>(t.from, Debit{s.id, t.amount})
+                .Send<Account>(t.from, Debit{s.id, t.amount},
+                               memoir::ReplyIfRefused<Transfer>{})
                 .StartTimer<Transfer>(kDeadline, deadline, TimeOut{});
           },
           [&](const LegOutcome& o) {
@@ -280,6 +275,14 @@ memoir::Effect<Transfer::Event, Transfer::Reply> Transfer::Handle(
           },
       },
       c);
+}
+
+Transfer::Command Transfer::OnRefused(const memoir::Refusal& refusal) {
+  LegOutcome o;
+  o.debit = refusal.command_type == "Debit";
+  o.rejected = true;
+  o.reason = refusal.reason;
+  return o;
 }
 
 void Transfer::Apply(State& s, const Event& e) const {

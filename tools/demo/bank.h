@@ -52,8 +52,7 @@ using AccountEventCodec = memoir::VariantCodec<
     memoir::FlatBufferCodec<DepositedT, "Deposited">,
     memoir::FlatBufferCodec<WithdrawnT, "Withdrawn">,
     memoir::FlatBufferCodec<TransferDebitedT, "TransferDebited">,
-    memoir::FlatBufferCodec<TransferCreditedT, "TransferCredited">,
-    memoir::FlatBufferCodec<TransferDebitRefusedT, "TransferDebitRefused">>;
+    memoir::FlatBufferCodec<TransferCreditedT, "TransferCredited">>;
 
 // The legs as durable messages: Debit and Credit only.
 struct AccountCommandCodec {
@@ -127,6 +126,8 @@ struct Transfer {
   State InitialState(std::string_view id) const;
   memoir::Effect<Event, Reply> Handle(const State& s, const Command& c) const;
   void Apply(State& s, const Event& e) const;
+  // A debit the account refused, sent back durably (ReplyIfRefused).
+  static Command OnRefused(const memoir::Refusal& refusal);
 };
 
 // Registers both types on `system` with the demo's snapshot and restart

@@ -56,13 +56,6 @@ std::string AccountEventJson(const Account::Event& e) {
                 .Int("amount", c.amount)
                 .str();
           },
-          [](const TransferDebitRefusedT& r) {
-            return JsonObject()
-                .Str("transfer", r.transfer)
-                .Int("amount", r.amount)
-                .Str("reason", r.reason)
-                .str();
-          },
       },
       e);
 }

@@ -71,10 +71,6 @@ memoir::Result<JournalFacts> ReadJournal(memoir::Store& store,
                              ++f.credits[c.transfer];
                              f.balances[stream] += c.amount;
                            },
-                           // No change, but the account has a balance.
-                           [&](const bank::TransferDebitRefusedT&) {
-                             f.balances[stream] += 0;
-                           },
                        },
                        event);
           } else if (StartsWith(e.stream, "transfer-")) {

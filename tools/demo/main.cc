@@ -567,8 +567,8 @@ int Run(const Config& config) {
                     "duplicates dropped)",
                     stats.messages_delivered, stats.messages_duplicates));
     checks.Check(timers.ok() && timers->empty(),
-                 fmt::format("no transfer deadline is left pending ({} "
-                             "fired during recovery)",
+                 fmt::format("no transfer deadline or refused debit is left "
+                             "pending ({} fired during recovery)",
                              stats.timers_fired));
   }
   CheckReadModel(**store, f, total, checks);
