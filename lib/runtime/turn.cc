@@ -344,9 +344,12 @@ size_t SystemImpl::HandleRun(Cell& c,
     }
     if (m.fired && (reply.status.ok() || reply.status.IsRejected())) {
       work.fires.push_back(*m.fired);
+      // A refusal's key is never used again: not remembered (the wheel
+      // hands it over once until this batch is answered).
       auto t = c.timers.find(m.fired->key);
       // Unless the command started it again.
-      if (t == c.timers.end() || t->second == m.fired->id) {
+      if (m.fired->key.front() != '$' &&
+          (t == c.timers.end() || t->second == m.fired->id)) {
         c.timers[m.fired->key] = std::nullopt;
       }
     }
@@ -393,6 +396,8 @@ Result<bool> SystemImpl::TimerPending(Cell& c, const FiredTimer& fired,
         fmt::format("actor '{}' reading its timer '{}'", c.id, fired.key));
   }
   const bool pending = stored->has_value() && (*stored)->id == fired.id;
+  // A refusal: its key is never used again, so it is not remembered.
+  if (fired.key.front() == '$') return pending;
   c.timers.emplace(fired.key, stored->has_value()
                                   ? std::optional<DeliveryId>((*stored)->id)
                                   : std::nullopt);

@@ -226,6 +226,12 @@ Status ValidateMessage(const OutgoingMessage& m, size_t events, size_t i) {
     return bad(fmt::format("with_event {} is past the append's {} events",
                            m.with_event, events));
   }
+  if (m.command.type == kRefusalType) {
+    return bad(
+        fmt::format("the command type '{}' is memoir's own (refusals "
+                    "sent back)",
+                    kRefusalType));
+  }
   if (m.reply_type.size() > kMaxMessageTypeBytes) {
     return bad(fmt::format("a reply type must be at most {} bytes, got {}",
                            kMaxMessageTypeBytes, m.reply_type.size()));

@@ -98,6 +98,8 @@ TEST_CASE(
     refused(c, "receiver");
     c.send[0] = To("r", "");
     refused(c, "a command type must be 1 to");
+    c.send[0] = To("r", std::string(kRefusalType));
+    refused(c, "is memoir's own");
     c.send[0] = To("r", "Debit");
     c.take.push_back({{0, 0}, {"s", 1, 0}});
     refused(c, "not an outbox entry and id");

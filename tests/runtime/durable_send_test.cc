@@ -349,7 +349,19 @@ struct AskerTally {
 struct AskerCommand {
   int64_t value = 0;
   int32_t refused = 0;  // 1: a refusal that came back
+  // In a refusal: 1 when it named the wrong receiver, reason or sender.
+  // In a request: kAskForOther or kDollarTimer, mistakes the runtime
+  // must refuse.
   int32_t wrong = 0;
+};
+constexpr int32_t kAskForOther = 2;  // ReplyIfRefused<Bystander>
+constexpr int32_t kDollarTimer = 3;  // a timer key starting with '$'
+
+// Another type that could take refusals; an Asker must not name it.
+struct Bystander {
+  static constexpr std::string_view kTypeName = "bystander";
+  using Command = AskerCommand;
+  static Command OnRefused(const Refusal&) { return {}; }
 };
 
 struct Asker {
@@ -371,6 +383,14 @@ struct Asker {
   }
   Fx Handle(const State& s, const Command& c) const {
     if (c.refused != 0) return Fx::Persist(c, s.refused + 1);
+    if (c.wrong == kAskForOther) {
+      return Fx::Persist(c, s.sent + 1)
+          .Send<Ledger>("ledger-1", Note{c.value}, ReplyIfRefused<Bystander>{});
+    }
+    if (c.wrong == kDollarTimer) {
+      return Fx::Persist(c, s.sent + 1)
+          .StartTimer<Asker>("$refused-1-0", std::chrono::hours(1), c);
+    }
     return Fx::Persist(c, s.sent + 1)
         .Send<Ledger>("ledger-1", Note{c.value}, ReplyIfRefused<Asker>{});
   }
@@ -474,6 +494,35 @@ TEST_CASE(
   AskerTally t = AskerState(*system);
   CHECK(t.refused_sum == -3);
   CHECK(t.wrong == 0);
+  CHECK(store->journal().Head("asker-1").value() == 2);
+}
+
+TEST_CASE(
+    "a send asking refusals back for another type, or a timer under a '$' "
+    "key, fails its own command; the others commit") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.Sub("store"));
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register(Asker{}).ok());
+  REQUIRE(system->Register(Ledger{}).ok());
+  auto asker = system->Ref<Asker>("asker-1");
+  // Asked together, so they may share a batch.
+  auto other = asker.Ask(AskerCommand{-1, 0, kAskForOther});
+  auto dollar = asker.Ask(AskerCommand{-2, 0, kDollarTimer});
+  auto good = asker.Ask(AskerCommand{-3});
+  Status s = test::AwaitError(std::move(other));
+  CHECK(s.IsFailed());
+  CHECK_MESSAGE(
+      s.ToString().find("ReplyIfRefused<bystander>") != std::string::npos,
+      s.ToString());
+  s = test::AwaitError(std::move(dollar));
+  CHECK(s.IsFailed());
+  CHECK_MESSAGE(s.ToString().find("'$' are memoir's own") != std::string::npos,
+                s.ToString());
+  CHECK(test::Await(std::move(good)) == 1);
+  REQUIRE(test::Eventually([&] { return AskerState(*system).refused == 1; }));
+  CHECK(AskerState(*system).refused_sum == -3);
+  CHECK(asker.Info().phase != ActorInfo::Phase::kQuarantined);
   CHECK(store->journal().Head("asker-1").value() == 2);
 }
 

@@ -603,7 +603,8 @@ void AddReadSideCommands(CLI::App& app, Options& o,
       "timers",
       "The durable timers (Effect::StartTimer) pending, soonest first: "
       "actor, key, when due, the command it will send, and the event that "
-      "started it");
+      "started it; refused messages on their way back to their senders "
+      "(ReplyIfRefused) are listed too, under keys $refused-<seq>-<n>");
   AddStoreArg(timers, o);
   AddJsonFlag(timers, o);
   AddNoLockFlag(timers, o);

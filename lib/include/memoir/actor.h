@@ -148,7 +148,10 @@ class Effect {
   // writes the refusal (as a timer of this actor, due at once, under
   // RefusalTimerKey), so it arrives once, across crashes, or not at all
   // when the message is handled. It is not ordered with this receiver's
-  // other messages to this actor.
+  // other messages to this actor. A refusal OnRefused cannot turn into a
+  // command (it throws, or Refusal::Command's codec does) stays pending,
+  // logged, and is tried again on Register and Release; so does one for a
+  // destroyed sender. The refused command's metadata is not carried.
   template <typename Target, typename Self>
   Effect&& Send(std::string id, const typename Target::Command& command,
                 ReplyIfRefused<Self>) && {
@@ -173,7 +176,7 @@ class Effect {
   // actor. Self is the actor's own type (the command goes through its
   // CommandCodec); a timer always fires at the actor that starts it: to
   // act on another actor when it fires, Send from there. Keys follow
-  // ValidateStreamName's rules.
+  // ValidateStreamName's rules and do not start with '$' (memoir's own).
   template <typename Self>
   Effect&& StartTimer(std::string key, std::chrono::milliseconds delay,
                       const typename Self::Command& command) && {

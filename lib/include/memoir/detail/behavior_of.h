@@ -174,6 +174,12 @@ class BehaviorOf final : public Behavior {
                       "Effect: a timer key is not valid: " +
                           std::string(valid.message()));
       }
+      if (t.key.front() == '$') {
+        return Failed(HandleOutcome::Kind::kFailed,
+                      "Effect: timer key '" + t.key +
+                          "': keys starting with '$' are memoir's own "
+                          "(refusals sent back use them)");
+      }
       if (t.cancel) continue;
       if (t.receiver_type != A::kTypeName) {
         return Failed(HandleOutcome::Kind::kFailed,
@@ -217,6 +223,19 @@ class BehaviorOf final : public Behavior {
                           std::to_string(m.command.type.size()) +
                           " bytes (1 to 255) or a payload or metadata over "
                           "the journal's limits");
+      }
+      if (m.command.type == kRefusalType) {
+        return Failed(HandleOutcome::Kind::kFailed,
+                      "Effect::Send: the command type '" + m.command.type +
+                          "' is memoir's own (refusals sent back)");
+      }
+      if (!m.reply_type.empty() && m.reply_type != A::kTypeName) {
+        return Failed(HandleOutcome::Kind::kFailed,
+                      "Effect::Send with ReplyIfRefused<" + m.reply_type +
+                          "> from actor type '" + std::string(A::kTypeName) +
+                          "': a refusal comes back to the actor that sends, "
+                          "so its type parameter must be the actor's own "
+                          "type");
       }
     }
     // Encode before applying: a codec failure then leaves the state as it
