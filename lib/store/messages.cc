@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstring>
 #include <future>
 #include <limits>
 #include <map>
@@ -116,6 +118,16 @@ bool DecodeOutbox(std::string_view key, std::string_view value,
   }
   m->payload.assign(at, static_cast<size_t>(v + body - at));
   return true;
+}
+
+// `reason` cut to kMaxRefusalReasonBytes, not inside a UTF-8 sequence.
+std::string CutReason(std::string_view reason) {
+  size_t cut = std::min(reason.size(), kMaxRefusalReasonBytes);
+  while (cut > 0 && cut < reason.size() &&
+         (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  return std::string(reason.substr(0, cut));
 }
 
 std::string_view AsView(const MDB_val& v) {
@@ -355,6 +367,9 @@ class InStoreMessageStore final : public MessageStore {
     return impl_->FindTimer(stream, key);
   }
   int64_t NowNanos() override { return impl_->NowNanos(); }
+  Result<AppendResult> Drop(MessageKey key, std::string_view reason) override {
+    return impl_->Drop(key, reason);
+  }
 
  private:
   MessagesImpl* impl_;
@@ -369,7 +384,7 @@ class MessagesImpl::CommitOp final : public WriteOp {
  public:
   CommitOp(MessagesImpl* owner, MDB_dbi outbox, MDB_dbi inbox, MDB_dbi timers,
            MessageCommit commit, std::unique_ptr<PreparedAppend> append,
-           MessageStore::CommitCallback done)
+           MessageStore::CommitCallback done, bool dead_letter = false)
       : owner_(owner),
         outbox_(outbox),
         inbox_(inbox),
@@ -382,7 +397,8 @@ class MessagesImpl::CommitOp final : public WriteOp {
         fire_(std::move(commit.fire)),
         timer_changes_(std::move(commit.timers)),
         append_(std::move(append)),
-        done_(std::move(done)) {
+        done_(std::move(done)),
+        dead_letter_(dead_letter) {
     bytes_ = (append_ ? append_->bytes() : 0) + 64;
     for (const OutgoingMessage& m : send_) {
       bytes_ += kOutboxFixed + 64 + m.receiver.size() + m.command.type.size() +
@@ -491,6 +507,7 @@ class MessagesImpl::CommitOp final : public WriteOp {
       MDB_val k = key.val();
       rc = mdb_del(txn, outbox_, &k, nullptr);
       if (rc != 0) return rc == MDB_NOTFOUND ? EINVAL : rc;
+      if (dead_letter_) continue;  // dropped: no one took it
       const std::string inbox_key = InboxKey(stream_, t.id.sender);
       char record[kInboxBytes];
       PutLittle64(record, t.id.seq);
@@ -548,6 +565,7 @@ class MessagesImpl::CommitOp final : public WriteOp {
             Describe(t.key), v.mv_size));
         return 0;
       }
+      if (dead_letter_ && m.id == t.id) continue;  // Drop: no inbox
       if (m.receiver != stream_ || !(m.id == t.id)) {
         *op_status = Status::NotFound(fmt::format(
             "stream '{}' cannot take the message {}: it is there for '{}' "
@@ -625,12 +643,7 @@ class MessagesImpl::CommitOp final : public WriteOp {
     Refusal r;
     r.receiver_type = m.receiver_type;
     r.receiver = m.receiver;
-    size_t cut = std::min(reason.size(), kMaxRefusalReasonBytes);
-    while (cut > 0 && cut < reason.size() &&
-           (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80) {
-      --cut;  // not inside a UTF-8 sequence
-    }
-    r.reason.assign(reason.substr(0, cut));
+    r.reason = CutReason(reason);
     r.id = m.id;
     r.command_type = m.type;
     r.command_version = m.schema_version;
@@ -714,6 +727,9 @@ class MessagesImpl::CommitOp final : public WriteOp {
   std::vector<std::pair<std::string, StoredMessage>> refused_;
   std::unique_ptr<PreparedAppend> append_;
   MessageStore::CommitCallback done_;
+  // A Drop: the take moves the message to the dead letters, so it need
+  // not be for this stream and no inbox records it.
+  const bool dead_letter_;
   size_t bytes_ = 0;
   MessageCommitResult result_;
 };
@@ -775,6 +791,67 @@ void MessagesImpl::Commit(MessageCommit commit,
   writer_->Submit(
       std::make_unique<CommitOp>(this, outbox, inbox, timers, std::move(commit),
                                  std::move(append), std::move(done)));
+}
+
+Result<AppendResult> MessagesImpl::Drop(MessageKey key,
+                                        std::string_view reason) {
+  if (writer_ == nullptr) {
+    return Status::InvalidArgument(fmt::format(
+        "store {} is open read-only; messages cannot be dropped", env_->dir()));
+  }
+  Result<Dbis> dbis = Handles();
+  if (!dbis.ok()) return dbis.status();
+  // Read first, outside the writer; the op checks again that it waits
+  // there with the same id before it moves it.
+  StoredMessage m;
+  {
+    Result<ReadTxn> txn = env_->BeginRead();
+    if (!txn.ok()) return txn.status();
+    OutboxKeyBytes k(key);
+    MDB_val kv = k.val();
+    MDB_val v;
+    const int rc = mdb_get(txn->get(), *dbis->outbox, &kv, &v);
+    if (rc == MDB_NOTFOUND) {
+      return Status::NotFound(
+          fmt::format("no message waits at {}", Describe(key)));
+    }
+    if (rc != 0) return MdbStatus(rc, "reading the outbox");
+    if (!DecodeOutbox(AsView(kv), AsView(v), &m)) {
+      return Status::Corruption(fmt::format(
+          "{} is damaged ({} bytes, checksum or lengths do not match)",
+          Describe(key), v.mv_size));
+    }
+  }
+  const MessageKey at = m.key;
+  const DeliveryId id = m.id;
+  DeadLetter letter{std::move(m), CutReason(reason)};
+  MessageCommit c;
+  c.append.stream = std::string(kDeadLetterStream);
+  c.append.expected = Expected::Any();
+  c.append.events.push_back(
+      EventData{std::string(kDeadLetterType), EncodeDeadLetter(letter), 1, {}});
+  c.take.push_back({at, id});
+  if (c.append.events[0].payload.size() > kMaxPayloadBytes) {
+    return Status::InvalidArgument(fmt::format(
+        "{} cannot be dropped: as a dead letter it would hold {} bytes, over "
+        "the journal's payload limit of {}",
+        Describe(key), c.append.events[0].payload.size(), kMaxPayloadBytes));
+  }
+  Result<std::unique_ptr<PreparedAppend>> prepared =
+      journal_.prepare_append(c.append);
+  if (!prepared.ok()) return prepared.status();
+  std::promise<Result<MessageCommitResult>> promise;
+  auto future = promise.get_future();
+  writer_->Submit(std::make_unique<CommitOp>(
+      this, *dbis->outbox, *dbis->inbox, *dbis->timers, std::move(c),
+      std::move(prepared).value(),
+      [&promise](Result<MessageCommitResult> r) {
+        promise.set_value(std::move(r));
+      },
+      /*dead_letter=*/true));
+  Result<MessageCommitResult> r = future.get();
+  if (!r.ok()) return r.status();
+  return r->append;
 }
 
 Result<std::vector<StoredMessage>> MessagesImpl::Waiting(MessageKey after,
@@ -1056,6 +1133,34 @@ Result<Refusal> DecodeRefusal(std::string_view payload) {
   }
   if (at != payload.size()) return bad();
   return r;
+}
+
+std::string EncodeDeadLetter(const DeadLetter& letter) {
+  // The key, the reason's length and the reason, then the outbox record.
+  std::string out(16, '\0');
+  internal::OutboxKeyBytes key(letter.message.key);
+  std::memcpy(out.data(), key.bytes, 12);
+  PutLittle32(out.data() + 12, static_cast<uint32_t>(letter.reason.size()));
+  out += letter.reason;
+  out += internal::EncodeOutbox(letter.message);
+  return out;
+}
+
+Result<DeadLetter> DecodeDeadLetter(std::string_view payload) {
+  auto bad = [&] {
+    return Status::Corruption(fmt::format("a {} payload of {} bytes is damaged",
+                                          kDeadLetterType, payload.size()));
+  };
+  if (payload.size() < 16) return bad();
+  const size_t reason = GetLittle32(payload.data() + 12);
+  if (reason > payload.size() - 16) return bad();
+  DeadLetter out;
+  out.reason.assign(payload.substr(16, reason));
+  if (!internal::DecodeOutbox(payload.substr(0, 12),
+                              payload.substr(16 + reason), &out.message)) {
+    return bad();
+  }
+  return out;
 }
 
 std::string RefusalTimerKey(const DeliveryId& id) {

@@ -4,7 +4,11 @@
 //           -> seq, sent_ns (little-endian 64 each), schema_version and the
 //              lengths of sender, receiver type, receiver, type and
 //              metadata (little-endian 32 each), those five strings, the
-//              payload, and a checksum (XXH3-64) of everything before it
+//              payload, and a checksum (XXH3-64) of everything before it.
+//              Format 3: when the sender wants refusals back, bit 31 of
+//              the metadata length is set, a sixth length (the reply
+//              type's) follows the five, and the reply type follows the
+//              metadata
 //   inbox:  receiver ++ \0 ++ sender
 //           -> seq (little-endian 64), n (little-endian 32), checksum
 //   timers: stream ++ \0 ++ key
@@ -46,6 +50,7 @@ class MessagesImpl {
       JournalLink journal);
 
   void Commit(MessageCommit commit, MessageStore::CommitCallback done);
+  Result<AppendResult> Drop(MessageKey key, std::string_view reason);
   Result<std::vector<StoredMessage>> Waiting(MessageKey after, size_t max);
   Result<DeliveryId> LastTaken(std::string_view receiver,
                                std::string_view sender);

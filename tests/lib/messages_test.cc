@@ -585,6 +585,66 @@ TEST_CASE(
   CHECK(AllTimers(*m).empty());
 }
 
+TEST_CASE(
+    "Drop moves a waiting message to the dead letters in one transaction; "
+    "the receiver's inbox is unchanged, so the pair's next message can be "
+    "taken") {
+  test::TempDir dir;
+  auto store = OpenStoreOrFail(dir.path(), FastStore());
+  auto m = Messages(*store);
+  auto first = Send(*m, "sender", {To("r", "Debit")}).sent.at(0);
+  auto second = Send(*m, "sender", {To("r", "Credit")}).sent.at(0);
+  auto missing = m->Drop({99, 0}, "no such");
+  CHECK(missing.status().IsNotFound());
+  CHECK(Head(*store, std::string(kDeadLetterStream)) == 0);
+  auto dropped = m->Drop(first.key, "receiver destroyed");
+  REQUIRE_MESSAGE(dropped.ok(), dropped.status().ToString());
+  CHECK(dropped->first_seq == 1);
+  std::vector<StoredMessage> left = AllWaiting(*m);
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].key == second.key);
+  // Gone: neither a take nor a second drop finds it.
+  CHECK(Take(*m, "r", first).IsNotFound());
+  CHECK(m->Drop(first.key, "again").status().IsNotFound());
+  CHECK(m->LastTaken("r", "sender").value().seq == 0);
+  REQUIRE(Take(*m, "r", second).ok());
+  // The dead letter holds the message as it waited, and why.
+  std::vector<DeadLetter> letters;
+  REQUIRE(store->journal()
+              .Scan(std::string(kDeadLetterStream), ReadOptions{},
+                    [&](const EventView& e) {
+                      CHECK(e.type == kDeadLetterType);
+                      auto d = DecodeDeadLetter(e.payload);
+                      REQUIRE_MESSAGE(d.ok(), d.status().ToString());
+                      letters.push_back(*d);
+                      CHECK(DecodeDeadLetter(e.payload.substr(0, 20))
+                                .status()
+                                .IsCorruption());
+                      return true;
+                    })
+              .ok());
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].reason == "receiver destroyed");
+  CHECK(letters[0].message.key == first.key);
+  CHECK(letters[0].message.id == first.id);
+  CHECK(letters[0].message.type == "Debit");
+  CHECK(letters[0].message.payload == first.payload);
+  CHECK(letters[0].message.metadata == "meta");
+}
+
+TEST_CASE("a read-only store refuses Drop") {
+  test::TempDir dir;
+  MessageKey key;
+  {
+    auto store = OpenStoreOrFail(dir.path(), FastStore());
+    key = Send(*Messages(*store), "sender", {To("r", "Debit")}).sent.at(0).key;
+  }
+  auto store = test::OpenReadOnlyOrFail(dir.path());
+  auto m = Messages(*store);
+  CHECK(m->Drop(key, "no").status().IsInvalidArgument());
+  CHECK(AllWaiting(*m).size() == 1);
+}
+
 TEST_CASE("a long refusal reason is cut at 4096 bytes, between characters") {
   test::TempDir dir;
   auto store = OpenStoreOrFail(dir.path(), FastStore());

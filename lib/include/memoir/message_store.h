@@ -142,6 +142,19 @@ MEMOIR_EXPORT Result<Refusal> DecodeRefusal(std::string_view payload);
 // them.
 MEMOIR_EXPORT std::string RefusalTimerKey(const DeliveryId& id);
 
+// A message taken out of the outbox by hand (MessageStore::Drop), because
+// no retry will deliver it: kept as an event of kDeadLetterStream, of type
+// kDeadLetterType, whose payload is EncodeDeadLetter's.
+inline constexpr std::string_view kDeadLetterStream = "$dead-letters";
+inline constexpr std::string_view kDeadLetterType = "memoir.DeadLetter";
+struct DeadLetter {
+  StoredMessage message;  // as it waited
+  std::string reason;     // why it was dropped (at most 4096 bytes kept)
+};
+// DecodeDeadLetter's error: kCorruption when `payload` is not one.
+MEMOIR_EXPORT std::string EncodeDeadLetter(const DeadLetter& letter);
+MEMOIR_EXPORT Result<DeadLetter> DecodeDeadLetter(std::string_view payload);
+
 // A durable timer: a command a stream (an actor) sends itself at a time.
 // It is kept under (its stream, its key): starting a timer under a key
 // that has one replaces it, and cancelling removes it. Its id is the seq
@@ -244,6 +257,24 @@ class MEMOIR_EXPORT MessageStore {
   virtual void Commit(MessageCommit commit, CommitCallback done) = 0;
   // Commit, waiting for the outcome.
   Result<MessageCommitResult> Commit(MessageCommit commit);
+
+  // Takes the message waiting at `key` out of the outbox without
+  // delivering it, for one that no retry will deliver (its receiver was
+  // destroyed, its type is gone, its command cannot be decoded): in one
+  // transaction the entry leaves the outbox and becomes an event of
+  // kDeadLetterStream (a DeadLetter holding it and `reason`). The
+  // receiver's inbox is unchanged, so the next message of the same sender
+  // and receiver goes next. Returns the dead letter's append. Errors:
+  // kNotFound when nothing waits at `key` (taken meanwhile: then nothing
+  // is written); kCorruption for a damaged record; kInvalidArgument when
+  // the dead letter (the message with its names, metadata and the reason)
+  // would exceed the journal's payload limit, or in a read-only store;
+  // those of
+  // Journal::Append. While an ActorSystem runs on the store, drop through
+  // ActorSystem::DropMessage instead: its dispatcher would otherwise keep
+  // offering the message, and its receiver's takes would fail.
+  virtual Result<AppendResult> Drop(MessageKey key,
+                                    std::string_view reason) = 0;
 
   // Up to `max` messages waiting in the outbox after `after`, in order.
   // Errors: kCorruption for a damaged record (naming its key), those of
