@@ -77,7 +77,9 @@ void Dispatcher::Finished(const std::string& key, MessageKey at,
   // refusal takes it too; a failed commit never answers kRejected), or
   // taken before. Any other answer, a failed commit of the receiver's
   // batch included, leaves it first in its pair.
-  if (s.ok() || s.IsRejected() || taken_already) {
+  // A message forgotten (dropped) while out moves its pair on too.
+  const bool forgotten = pair.queue.count(at) == 0;
+  if (s.ok() || s.IsRejected() || taken_already || forgotten) {
     if (pair.queue.erase(at) == 1) {
       --counters_.waiting;
       if (taken_already) {
@@ -123,6 +125,30 @@ void Dispatcher::Wake() {
     ready_.insert(key);
   }
   if (!ready_.empty()) PumpLaterLocked();
+}
+
+void Dispatcher::Forget(MessageKey key) {
+  std::lock_guard lock(mu_);
+  for (auto it = pairs_.begin(); it != pairs_.end(); ++it) {
+    Pair& pair = it->second;
+    auto m = pair.queue.find(key);
+    if (m == pair.queue.end()) continue;
+    const bool first = m == pair.queue.begin();
+    pair.queue.erase(m);
+    --counters_.waiting;
+    ++counters_.dropped;
+    if (!first || pair.in_flight) return;  // Finished moves the pair on
+    pair.waiting = false;
+    pair.stuck = false;
+    pair.backoff = std::chrono::milliseconds(0);
+    if (pair.queue.empty()) {
+      pairs_.erase(it);
+    } else {
+      ready_.insert(it->first);
+      PumpLaterLocked();
+    }
+    return;
+  }
 }
 
 void Dispatcher::Stop() {

@@ -39,6 +39,7 @@ struct DispatchCounters {
   uint64_t retries = 0;        // deliveries tried again after a failure
   uint64_t waiting = 0;        // known and not taken yet
   uint64_t stuck = 0;          // first in a pair, refused for good until a Wake
+  uint64_t dropped = 0;        // forgotten after MessageStore::Drop
   int64_t oldest_sent_ns = 0;  // of the oldest first-in-pair (0: none)
 };
 
@@ -62,6 +63,10 @@ class Dispatcher {
   void Add(std::vector<StoredMessage> messages);
   // Tries again at once every pair waiting after a failure.
   void Wake();
+  // Forgets the message at `key` (dropped from the outbox): the next of its
+  // pair goes next. If it is in its receiver's hands, that delivery's
+  // outcome no longer counts.
+  void Forget(MessageKey key);
   // Delivers nothing more; outcomes still arriving are recorded.
   void Stop();
   DispatchCounters Counters() const;

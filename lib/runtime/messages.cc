@@ -107,6 +107,30 @@ Result<std::unique_ptr<Route>> SystemImpl::StartRouteErased(
       [this](const std::string& what) { Log(LogLevel::kWarning, what); });
 }
 
+Status SystemImpl::DropMessage(MessageKey key, std::string_view reason) {
+  if (!messages_) {
+    return Status::InvalidArgument(
+        "this store keeps no durable messages (not opened by Store::Open)");
+  }
+  {
+    // First, so that a turn starting from now on does not take it.
+    std::lock_guard lock(dropped_mu_);
+    dropped_.insert(key);
+  }
+  Result<AppendResult> dropped = messages_->Drop(key, reason);
+  if (!dropped.ok()) {
+    std::lock_guard lock(dropped_mu_);
+    dropped_.erase(key);
+    return dropped.status();
+  }
+  dispatcher_.Forget(key);
+  Log(LogLevel::kWarning,
+      fmt::format("durable message {}#{} was dropped to the dead letters "
+                  "(position {}): {}",
+                  key.position, key.n, dropped->first_position, reason));
+  return Status::OK();
+}
+
 void SystemImpl::DeliverDurable(const StoredMessage& message,
                                 Dispatcher::Done done) {
   const detail::Behavior* behavior = FindBehavior(message.receiver_type);

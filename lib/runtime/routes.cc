@@ -115,7 +115,9 @@ class RouteImpl final : public Route {
   Status Handle(const Batch& batch) {
     std::vector<OutgoingMessage> out;
     for (const EventView& e : batch.events) {
-      if (e.stream.substr(0, kRoutePrefix.size()) == kRoutePrefix) continue;
+      // memoir's own streams (routes' progress, dead letters) are not
+      // routed.
+      if (e.stream.starts_with('$')) continue;
       std::optional<OutgoingMessage> m;
       try {
         m = spec_.route(e);

@@ -598,6 +598,7 @@ RuntimeStats SystemImpl::Stats() const {
   s.messages_retries = d.retries;
   s.messages_waiting = d.waiting;
   s.messages_stuck = d.stuck;
+  s.messages_dropped = d.dropped;
   const TimerCounters t = timers_.Counters();
   s.timers_started = counters_.timers_started.load();
   s.refusals_returned = counters_.refusals_returned.load();

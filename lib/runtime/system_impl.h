@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -68,6 +69,7 @@ class SystemImpl final : public ActorSystem {
   ActorInfo Info(std::string_view id) override;
   Result<std::unique_ptr<Route>> StartRouteErased(
       detail::RouteSpec spec) override;
+  Status DropMessage(MessageKey key, std::string_view reason) override;
 
  private:
   using CellPtr = std::shared_ptr<Cell>;
@@ -206,6 +208,14 @@ class SystemImpl final : public ActorSystem {
   // Durable messages; null when the store keeps none (not made by
   // Store::Open): an Effect::Send then fails its command's commit.
   std::unique_ptr<MessageStore> messages_;
+  // Messages DropMessage gives up on: a turn that meets one finishes it
+  // unhandled, so that its take does not fail the receiver's batch.
+  mutable std::mutex dropped_mu_;
+  std::set<MessageKey> dropped_;
+  bool Dropped(const MessageKey& key) const {
+    std::lock_guard lock(dropped_mu_);
+    return dropped_.count(key) != 0;
+  }
   Dispatcher dispatcher_;
   TimerWheel timers_;
   const std::shared_ptr<RouteRegistry> routes_ =

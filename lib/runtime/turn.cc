@@ -266,6 +266,13 @@ size_t SystemImpl::HandleRun(Cell& c,
         continue;
       }
     }
+    if (m.taken && Dropped(m.taken->key)) {
+      Finish(m, Status::NotFound(fmt::format(
+                    "the message {}#{} to actor '{}' was dropped to the dead "
+                    "letters",
+                    m.taken->key.position, m.taken->key.n, c.id)));
+      continue;
+    }
     if (m.taken) {
       Result<bool> taken = TakenAlready(c, *m.taken);
       if (taken.ok() && *taken) m.taken_already = true;

@@ -221,6 +221,45 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "DropMessage gives up on a message that quarantines its receiver: it "
+    "moves to the dead letters and the rest of the pair follows after "
+    "Release") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.Sub("store"));
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register(Relay{}).ok());
+  ActorTypeOptions<Ledger> strict;
+  strict.restarts.max_restarts = 0;  // the first failure quarantines
+  REQUIRE(system->Register(Ledger{}, strict).ok());
+  g_fail_budget = 1'000'000;  // the first message always fails
+  auto relay = system->Ref<Relay>("relay-0");
+  test::Await(relay.Ask(ToLedger(1, /*fail=*/1)));
+  for (int64_t v = 2; v <= 4; ++v) test::Await(relay.Ask(ToLedger(v)));
+  auto ledger = system->Ref<Ledger>("ledger-1");
+  REQUIRE(test::Eventually(
+      [&] { return ledger.Info().phase == ActorInfo::Phase::kQuarantined; }));
+  auto messages = InStoreMessages(*store).value();
+  std::vector<StoredMessage> waiting = messages->Waiting({}, 10).value();
+  REQUIRE(waiting.size() == 4);
+  CHECK(system->DropMessage({999, 0}, "no such").IsNotFound());
+  REQUIRE(
+      system->DropMessage(waiting[0].key, "the ledger cannot book it").ok());
+  g_fail_budget = 0;
+  REQUIRE(ledger.Release().ok());
+  REQUIRE(test::Eventually(
+      [&] { return Committed(*system, "ledger", "ledger-1").count == 3; }));
+  CHECK(Values(*store, "ledger-1") == std::vector<int64_t>{2, 3, 4});
+  REQUIRE(test::Eventually([&] { return Waiting(*store) == 0; }));
+  REQUIRE(test::Eventually(
+      [&] { return system->Stats().messages_delivered == 3; }));
+  RuntimeStats stats = system->Stats();
+  CHECK(stats.messages_dropped == 1);
+  CHECK(stats.messages_waiting == 0);
+  CHECK(stats.messages_duplicates == 0);
+  CHECK(store->journal().Head(std::string(kDeadLetterStream)).value() == 1);
+}
+
+TEST_CASE(
     "a message whose taking commit fails is delivered again and applied "
     "once") {
   test::TempDir dir;

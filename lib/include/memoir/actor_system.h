@@ -167,6 +167,17 @@ class MEMOIR_EXPORT ActorSystem {
   virtual RuntimeStats Stats() const = 0;
   virtual Store& store() = 0;
 
+  // Gives up on the durable message waiting at `key` (as 'memoir outbox'
+  // lists it), for one no retry will deliver: MessageStore::Drop moves it
+  // to the dead letters (stream "$dead-letters"), and the next message of
+  // the same sender and receiver goes next. If the receiver is handling
+  // it at that very moment, either its take commits first (then this
+  // fails with kNotFound) or the drop does (then the receiver's batch
+  // fails, and its commands with it). Errors: those of
+  // MessageStore::Drop (kNotFound when nothing waits there: taken, or
+  // never sent), kInvalidArgument when the store keeps no messages.
+  virtual Status DropMessage(MessageKey key, std::string_view reason) = 0;
+
  protected:
   template <AnyActorType A>
   friend class ActorRef;

@@ -91,6 +91,8 @@ struct RuntimeStats {
   // receiver was destroyed or runs as another type, the command cannot be
   // decoded): logged, tried again only on Register and Release.
   uint64_t messages_stuck = 0;
+  // Given up on by ActorSystem::DropMessage (moved to the dead letters).
+  uint64_t messages_dropped = 0;
   double oldest_waiting_ms = 0;
   // Refused messages sent back to senders that asked (ReplyIfRefused) by
   // this system's receivers. Each comes back as a timer of its sender, so

@@ -36,7 +36,8 @@
 // (Stats().cause names the event); kStop is the only policy a route takes,
 // since skipping a batch that failed to commit would lose its commands (to
 // pass over an event, return no command for it). Events of streams whose
-// names begin with "$route-" (every route's progress) are never routed.
+// names begin with '$' (memoir's own: every route's progress, the dead
+// letters) are never routed.
 //
 // Thread safety: Stop, WaitFor and Stats may be called from any thread but
 // the route's.
