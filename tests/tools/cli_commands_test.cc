@@ -374,11 +374,29 @@ TEST_CASE_FIXTURE(BankFixture, "every --json line of every listing parses") {
 }
 
 TEST_CASE_FIXTURE(BankFixture, "every command explains itself with --help") {
-  for (const char* command :
-       {"info", "streams", "events", "all", "tail", "snapshots", "verify",
-        "export", "import", "copy", "delete-to", "delete-stream",
-        "subscriptions", "projections", "parked", "rows", "reset-projection",
-        "retry-parked", "drop-parked"}) {
+  for (const char* command : {"info",
+                              "streams",
+                              "events",
+                              "all",
+                              "tail",
+                              "snapshots",
+                              "verify",
+                              "export",
+                              "import",
+                              "copy",
+                              "delete-to",
+                              "delete-stream",
+                              "subscriptions",
+                              "projections",
+                              "parked",
+                              "rows",
+                              "reset-projection",
+                              "retry-parked",
+                              "drop-parked",
+                              "outbox",
+                              "timers",
+                              "drop-message",
+                              "dead-letters"}) {
     CAPTURE(command);
     CliResult r = RunCli({command, "--help"});
     REQUIRE_EXIT(r, 0);

@@ -156,6 +156,69 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "drop-message moves a waiting message to the dead letters, which "
+    "dead-letters lists, and the next of its pair becomes first; a wrong "
+    "key changes nothing") {
+  test::TempDir dir;
+  const std::string store = dir.Sub("store");
+  {
+    auto s = test::OpenStoreOrFail(store, test::FastStore());
+    auto messages = InStoreMessages(*s).value();
+    for (int i = 0; i < 2; ++i) {
+      MessageCommit c;
+      c.append = {"transfer-1", Expected::Any(), {{"Started", "x", 1, {}}}};
+      OutgoingMessage m;
+      m.receiver_type = "account";
+      m.receiver = "account-gone";
+      m.command = {"Debit", "5", 1, {}};
+      m.reply_type = "transfer";
+      c.send.push_back(m);
+      REQUIRE(messages->Commit(std::move(c)).ok());
+    }
+  }
+  CliResult bad = RunCli({"drop-message", store, "one", "--reason", "x"});
+  CHECK(bad.exit_code == 2);
+  CliResult none =
+      RunCli({"drop-message", store, "9#0", "--reason", "x", "--yes"});
+  CHECK(none.exit_code != 0);
+  CHECK(Has(none.err, "no message waits at 9#0"));
+  CliResult empty = RunCli({"dead-letters", store});
+  REQUIRE_EXIT(empty, 0);
+  CHECK(Has(empty.out, "no durable message was dropped"));
+  CliResult dropped = RunCli({"drop-message", store, "1#0", "--reason",
+                              "account-gone was destroyed", "--yes"});
+  REQUIRE_EXIT(dropped, 0);
+  CHECK(Has(dropped.out, "dropped the message 1#0 from 'transfer-1'"));
+  CliResult again =
+      RunCli({"drop-message", store, "1#0", "--reason", "twice", "--yes"});
+  CHECK(again.exit_code != 0);
+  CliResult j = RunCli({"outbox", store, "--json"});
+  REQUIRE_EXIT(j, 0);
+  std::vector<JsonValue> rows = test::JsonLines(j);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].Find("key")->text == "2#0");
+  CHECK(rows[0].Find("waits_for")->text == "-");  // first of its pair now
+  CHECK(rows[0].Find("refusal_to")->text == "transfer");
+  CliResult list = RunCli({"dead-letters", store});
+  REQUIRE_EXIT(list, 0);
+  REQUIRE(list.Lines().size() == 2);  // header and one
+  CHECK(Has(list.Lines()[1], "1#0"));
+  CHECK(Has(list.Lines()[1], "account account-gone"));
+  CHECK(Has(list.Lines()[1], "account-gone was destroyed"));
+  CliResult lj = RunCli({"dead-letters", store, "--json"});
+  REQUIRE_EXIT(lj, 0);
+  std::vector<JsonValue> letters = test::JsonLines(lj);
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].Find("sender")->text == "transfer-1");
+  CHECK(letters[0].Find("sender_seq")->AsU64() == 1u);
+  CHECK(letters[0].Find("type")->text == "Debit");
+  CHECK(letters[0].Find("reason")->text == "account-gone was destroyed");
+  CliResult v = RunCli({"verify", store});
+  REQUIRE_EXIT(v, 0);
+  CHECK(Has(v.out, "1 message waiting"));
+}
+
+TEST_CASE(
     "timers lists the pending durable timers soonest first, and verify "
     "counts them") {
   test::TempDir dir;

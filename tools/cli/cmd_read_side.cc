@@ -6,9 +6,11 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 #include <map>
 #include <optional>
+#include <stdexcept>
 
 #include "cli.h"
 #include "contain.h"
@@ -163,6 +165,145 @@ int RunOutbox(const Options& o) {
   }
   if (!o.json && count == 0) {
     PrintLine("no durable messages wait in this store's outbox");
+  }
+  return kExitOk;
+}
+
+struct DropMessageArgs {
+  std::string key;
+  std::string reason;
+  bool yes = false;
+};
+
+// "POSITION#N" as 'memoir outbox' prints it.
+bool ParseKey(const std::string& text, MessageKey* out) {
+  const size_t hash = text.find('#');
+  if (hash == std::string::npos || hash == 0 || hash + 1 == text.size()) {
+    return false;
+  }
+  try {
+    size_t used = 0;
+    const unsigned long long position =
+        std::stoull(text.substr(0, hash), &used);
+    if (used != hash) return false;
+    const unsigned long n = std::stoul(text.substr(hash + 1), &used);
+    if (used != text.size() - hash - 1 || n > UINT32_MAX) return false;
+    out->position = position;
+    out->n = static_cast<uint32_t>(n);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return text[0] != '-' && text[hash + 1] != '-' && out->position > 0;
+}
+
+// Moves one waiting message to the dead letters (MessageStore::Drop).
+int RunDropMessage(const Options& o, const DropMessageArgs& args) {
+  MessageKey key;
+  if (!ParseKey(args.key, &key)) {
+    PrintError(kExitUsage, fmt::format("'{}' is not an outbox key", args.key),
+               fmt::format("Give it as 'memoir outbox {}' prints it, "
+                           "POSITION#N (for example 12#0).",
+                           o.store));
+    return kExitUsage;
+  }
+  std::unique_ptr<Store> store = OpenForWriting(o, /*create=*/false);
+  if (!store) return kExitUnreadable;
+  Result<std::unique_ptr<MessageStore>> messages = InStoreMessages(*store);
+  if (!messages.ok()) return Fail(messages.status(), "");
+  // Waiting lists what comes after a key: start just before this one.
+  const MessageKey before = key.n > 0
+                                ? MessageKey{key.position, key.n - 1}
+                                : MessageKey{key.position - 1, UINT32_MAX};
+  Result<std::vector<StoredMessage>> at = (*messages)->Waiting(before, 1);
+  if (!at.ok()) return Fail(at.status(), "reading the outbox");
+  if (at->empty() || !(at->front().key == key)) {
+    PrintError(kExitProblems,
+               fmt::format("no message waits at {} in {}; nothing was "
+                           "changed",
+                           args.key, o.store),
+               fmt::format("List them with 'memoir outbox {}'.", o.store));
+    return kExitProblems;
+  }
+  const StoredMessage& m = at->front();
+  const std::string what =
+      fmt::format("the message {} from '{}' (seq {}) to {} '{}' ({})", args.key,
+                  m.id.sender, m.id.seq, m.receiver_type, m.receiver, m.type);
+  if (!args.yes &&
+      !Confirm(fmt::format("Drop {} to the dead letters of {}? It will not "
+                           "be delivered.",
+                           what, o.store))) {
+    PrintError(kExitProblems, "not confirmed; nothing was changed",
+               "Type 'yes' to confirm, or pass --yes.");
+    return kExitProblems;
+  }
+  Result<AppendResult> dropped = (*messages)->Drop(key, args.reason);
+  if (!dropped.ok()) {
+    return Fail(dropped.status(), fmt::format("dropping {}", args.key));
+  }
+  PrintLine(
+      fmt::format("dropped {}: it is event {} of '{}' (list them with "
+                  "'memoir dead-letters {}')",
+                  what, dropped->first_seq, kDeadLetterStream, o.store));
+  return kExitOk;
+}
+
+// The messages given up on, oldest first.
+int RunDeadLetters(const Options& o) {
+  std::unique_ptr<Store> store = OpenForReading(o);
+  if (!store) return kExitUnreadable;
+  Table table({{"SEQ", true},
+               {"DROPPED", false},
+               {"KEY", false},
+               {"FROM", false},
+               {"TO", false},
+               {"TYPE", false},
+               {"REASON", false}});
+  size_t count = 0;
+  std::string error;
+  Status s = store->journal().Scan(
+      kDeadLetterStream, ReadOptions{}, [&](const EventView& e) {
+        ++count;
+        Result<DeadLetter> d = e.type == kDeadLetterType
+                                   ? DecodeDeadLetter(e.payload)
+                                   : Status::Corruption("not a dead letter");
+        if (!d.ok()) {
+          error = fmt::format("event {} of '{}': {}", e.seq, kDeadLetterStream,
+                              d.status().message());
+          return false;
+        }
+        const StoredMessage& m = d->message;
+        if (o.json) {
+          PrintLine(JsonObject()
+                        .Num("seq", e.seq)
+                        .Str("dropped", IsoTime(e.timestamp_ns))
+                        .Str("key", Key(m.key))
+                        .Str("sender", m.id.sender)
+                        .Num("sender_seq", m.id.seq)
+                        .Num("n", m.id.n)
+                        .Str("receiver_type", m.receiver_type)
+                        .Str("receiver", m.receiver)
+                        .Str("type", m.type)
+                        .Num("schema_version", m.schema_version)
+                        .Num("payload_bytes", m.payload.size())
+                        .Str("sent", IsoTime(m.sent_ns))
+                        .Str("reason", d->reason)
+                        .str());
+        } else {
+          table.Row({std::to_string(e.seq), IsoTime(e.timestamp_ns), Key(m.key),
+                     Cell(fmt::format("{} seq {}", m.id.sender, m.id.seq)),
+                     Cell(fmt::format("{} {}", m.receiver_type, m.receiver)),
+                     Cell(m.type), Cell(d->reason)});
+        }
+        return true;
+      });
+  if (!s.ok() && !s.IsNotFound() && !s.IsStreamDeleted()) {
+    return Fail(s, fmt::format("reading '{}'", kDeadLetterStream));
+  }
+  if (!error.empty()) {
+    return Fail(Status::Corruption(error), "reading the dead letters");
+  }
+  if (!o.json && count == 0) {
+    PrintLine("no durable message was dropped in this store");
   }
   return kExitOk;
 }
@@ -598,6 +739,39 @@ void AddReadSideCommands(CLI::App& app, Options& o,
   AddJsonFlag(outbox, o);
   AddNoLockFlag(outbox, o);
   commands.push_back({outbox, Kind::kRead, [&o] { return RunOutbox(o); }});
+
+  auto drop_message_args = std::make_shared<DropMessageArgs>();
+  CLI::App* drop_message = app.add_subcommand(
+      "drop-message",
+      "Give up on one durable message waiting in the outbox (one no retry "
+      "will deliver): it moves to the dead letters, and the next message of "
+      "its sender and receiver goes next (the store must be closed by its "
+      "owner; a running one takes ActorSystem::DropMessage); asks for "
+      "confirmation unless --yes");
+  AddStoreArg(drop_message, o);
+  drop_message
+      ->add_option("KEY", drop_message_args->key,
+                   "The message's key, as 'memoir outbox' prints it")
+      ->required()
+      ->type_name("POSITION#N");
+  drop_message
+      ->add_option("--reason", drop_message_args->reason, "Why, kept with it")
+      ->required()
+      ->type_name("TEXT");
+  drop_message->add_flag("-y,--yes", drop_message_args->yes,
+                         "Do not ask for confirmation");
+  commands.push_back({drop_message, Kind::kWrite, [&o, drop_message_args] {
+                        return RunDropMessage(o, *drop_message_args);
+                      }});
+
+  CLI::App* dead =
+      app.add_subcommand("dead-letters",
+                         "The durable messages given up on (drop-message, "
+                         "ActorSystem::DropMessage), oldest first, with why");
+  AddStoreArg(dead, o);
+  AddJsonFlag(dead, o);
+  AddNoLockFlag(dead, o);
+  commands.push_back({dead, Kind::kRead, [&o] { return RunDeadLetters(o); }});
 
   CLI::App* timers = app.add_subcommand(
       "timers",
