@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "memoir/actor_system.h"
+#include "memoir/durable_state.h"
 #include "memoir/message_store.h"
 #include "memoir/store.h"
 #include "runtime/actor_test_types.h"
@@ -563,6 +564,99 @@ TEST_CASE(
   CHECK(AskerState(*system).refused_sum == -3);
   CHECK(asker.Info().phase != ActorInfo::Phase::kQuarantined);
   CHECK(store->journal().Head("asker-1").value() == 2);
+}
+
+// A durable-state actor at both ends of durable messages: it books what it
+// receives and passes the amount on to the ledger, asking for a refusal
+// back, which takes the amount off again.
+struct WalletState {
+  int64_t balance = 0;
+  int64_t received = 0;
+  int64_t refused = 0;
+};
+struct Wallet {
+  static constexpr std::string_view kTypeName = "wallet";
+  using State = WalletState;
+  using Command = AskerCommand;
+  using Reply = int64_t;
+  using StateCodec = PodCodec<WalletState, "Wallet">;
+  using CommandCodec = PodCodec<AskerCommand, "WalletCommand">;
+  using Fx = StateEffect<State, Reply>;
+  static Command OnRefused(const Refusal& r) {
+    return Command{r.Command<Ledger>().value, 1, 0};
+  }
+  Fx Handle(const State& s, const Command& c) const {
+    State next = s;
+    if (c.refused != 0) {
+      ++next.refused;
+      next.balance -= c.value;
+      return Fx::Persist(next, next.balance);
+    }
+    if (c.wrong == kDollarTimer) {
+      return Fx::Respond(s.balance).Send<Ledger>("ledger-1", Note{c.value});
+    }
+    ++next.received;
+    next.balance += c.value;
+    return Fx::Persist(next, next.balance)
+        .Send<Ledger>("ledger-1", Note{c.value}, ReplyIfRefused<Wallet>{});
+  }
+};
+
+WalletState WalletOf(ActorSystem& system, const std::string& id) {
+  auto c = system.Ref<Wallet>(id).CommittedState();
+  return c.ok() && c->state ? *c->state : WalletState{};
+}
+
+TEST_CASE(
+    "a durable-state actor sends durable messages with its revisions, gets "
+    "refusals back, and receives messages itself") {
+  test::TempDir dir;
+  auto store = test::OpenTestStore(dir.Sub("store"));
+  {
+    auto system = test::StartSystem(*store);
+    REQUIRE(system->Register(Wallet{}).ok());
+    REQUIRE(system->Register(Ledger{}).ok());
+    REQUIRE(system->Register(Asker{}).ok());
+    auto wallet = system->Ref<Wallet>("wallet-1");
+    CHECK(test::Await(wallet.Ask(AskerCommand{5})) == 5);
+    CHECK(test::Await(wallet.Ask(AskerCommand{-2})) == 3);
+    // A Send without a revision fails its command alone.
+    Status none =
+        test::AwaitError(wallet.Ask(AskerCommand{7, 0, kDollarTimer}));
+    CHECK(none.IsFailed());
+    CHECK(none.ToString().find("Send without events") != std::string::npos);
+    // The ledger books 5 and refuses -2, which comes back and is undone.
+    REQUIRE(test::Eventually(
+        [&] { return WalletOf(*system, "wallet-1").refused == 1; }));
+    WalletState w = WalletOf(*system, "wallet-1");
+    CHECK(w.balance == 5);
+    CHECK(w.received == 2);
+    CHECK(Values(*store, "ledger-1") == std::vector<int64_t>{5});
+    REQUIRE(test::Eventually(
+        [&] { return Waiting(*store) == 0 && PendingTimers(*store) == 0; }));
+    REQUIRE(system->Shutdown().ok());
+  }
+  // Receiving: the wallet is the receiver of a message sent before a
+  // restart; it takes it once.
+  auto messages = InStoreMessages(*store).value();
+  MessageCommit send;
+  send.append = {"payer", Expected::Any(), {{"Paid", "x", 1, {}}}};
+  OutgoingMessage out;
+  out.receiver_type = "wallet";
+  out.receiver = "wallet-1";
+  out.command = Wallet::CommandCodec::Encode(AskerCommand{10});
+  send.send.push_back(out);
+  REQUIRE(messages->Commit(std::move(send)).ok());
+  auto system = test::StartSystem(*store);
+  REQUIRE(system->Register(Wallet{}).ok());
+  REQUIRE(system->Register(Ledger{}).ok());
+  REQUIRE(test::Eventually(
+      [&] { return WalletOf(*system, "wallet-1").received == 3; }));
+  CHECK(WalletOf(*system, "wallet-1").balance == 15);
+  REQUIRE(test::Eventually(
+      [&] { return Committed(*system, "ledger", "ledger-1").count == 2; }));
+  CHECK(messages->LastTaken("wallet-1", "payer").value().seq == 1);
+  REQUIRE(test::Eventually([&] { return Waiting(*store) == 0; }));
 }
 
 }  // namespace

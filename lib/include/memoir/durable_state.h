@@ -66,6 +66,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "memoir/actor.h"
 #include "memoir/snapshot_store.h"
@@ -116,11 +117,41 @@ class StateEffect {
     return std::move(*this);
   }
 
+  // As Effect::Send: `command` goes to actor `id` of type Target durably,
+  // written with this Persist's revision (a Send from any other effect
+  // fails the command) and taken once by the receiver.
+  template <typename Target>
+  StateEffect&& Send(std::string id,
+                     const typename Target::Command& command) && {
+    OutgoingMessage m;
+    m.receiver_type = std::string(Target::kTypeName);
+    m.receiver = std::move(id);
+    m.command = Target::CommandCodec::Encode(command);
+    sends_.push_back(std::move(m));
+    return std::move(*this);
+  }
+  // As Effect::Send with ReplyIfRefused: a refusal comes back through
+  // Self::OnRefused.
+  template <typename Target, typename Self>
+  StateEffect&& Send(std::string id, const typename Target::Command& command,
+                     ReplyIfRefused<Self>) && {
+    static_assert(
+        requires(const Refusal& r) {
+          { Self::OnRefused(r) } -> std::convertible_to<typename Self::Command>;
+        },
+        "ReplyIfRefused<Self>: Self needs "
+        "static Command OnRefused(const memoir::Refusal&)");
+    std::move(*this).template Send<Target>(std::move(id), command);
+    sends_.back().reply_type = std::string(Self::kTypeName);
+    return std::move(*this);
+  }
+
   Kind kind() const { return kind_; }
   const std::string& rejection() const { return *rejection_; }
   State& state() { return *state_; }
   Reply& reply() { return *reply_; }
   std::function<void(ActorSystem&)>& then() { return then_; }
+  std::vector<OutgoingMessage>& sends() { return sends_; }
 
  private:
   explicit StateEffect(Kind kind) : kind_(kind) {}
@@ -129,6 +160,7 @@ class StateEffect {
   std::optional<Reply> reply_;
   std::optional<std::string> rejection_;
   std::function<void(ActorSystem&)> then_;
+  std::vector<OutgoingMessage> sends_;
 };
 
 // What a normal stop (StateEffect::Stop) does to the stored state.

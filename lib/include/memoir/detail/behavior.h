@@ -124,6 +124,49 @@ struct HandleOutcome {
   std::vector<TimerChange> timers;
 };
 
+// Why the durable sends of one command cannot be committed, or "" when
+// they can: checked as the command is handled, so that a bad message fails
+// its own command and not the batch it would share with others.
+inline std::string SendsProblem(const std::vector<OutgoingMessage>& sends,
+                                bool has_events, std::string_view self_type) {
+  if (sends.empty()) return "";
+  if (!has_events) {
+    return "Effect::Send without events: a durable message is written with "
+           "the events of the command that sends it (use Persist)";
+  }
+  if (sends.size() > kMaxMessagesPerCommit) {
+    return "Effect::Send: " + std::to_string(sends.size()) +
+           " messages from one command; at most " +
+           std::to_string(kMaxMessagesPerCommit);
+  }
+  for (const OutgoingMessage& m : sends) {
+    Status valid = ValidateStreamName(m.receiver);
+    if (!valid.ok()) {
+      return "Effect::Send to an invalid actor id: " +
+             std::string(valid.message());
+    }
+    if (m.command.type.empty() || m.command.type.size() > kMaxTypeNameBytes ||
+        m.command.payload.size() > kMaxPayloadBytes ||
+        m.command.metadata.size() > kMaxMetadataBytes) {
+      return "Effect::Send: the CommandCodec gave a command type of " +
+             std::to_string(m.command.type.size()) +
+             " bytes (1 to 255) or a payload or metadata over the journal's "
+             "limits";
+    }
+    if (m.command.type == kRefusalType) {
+      return "Effect::Send: the command type '" + m.command.type +
+             "' is memoir's own (refusals sent back)";
+    }
+    if (!m.reply_type.empty() && m.reply_type != self_type) {
+      return "Effect::Send with ReplyIfRefused<" + m.reply_type +
+             "> from actor type '" + std::string(self_type) +
+             "': a refusal comes back to the actor that sends, so its type "
+             "parameter must be the actor's own type";
+    }
+  }
+  return "";
+}
+
 // One registered actor type, seen by the runtime.
 class MEMOIR_EXPORT Behavior {
  public:
@@ -151,8 +194,7 @@ class MEMOIR_EXPORT Behavior {
   // Finish calls `done` with the outcome (OK, or why it was not handled)
   // and whether the actor had taken it already. Never throws. Errors:
   // kInvalidArgument when the type cannot receive durable messages (no
-  // CommandCodec, or a durable-state type), kFailed when the command
-  // cannot be decoded.
+  // CommandCodec), kFailed when the command cannot be decoded.
   // (The runtime then sets the message's `taken` or `fired`.)
   using DeliveryDone = std::function<void(const Status&, bool taken_already)>;
   virtual Result<std::unique_ptr<Message>> MakeDelivery(

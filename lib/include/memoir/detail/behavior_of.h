@@ -106,6 +106,72 @@ struct StateOps {
   }
 };
 
+// Behavior::MakeDelivery for actor type A (event-sourced or durable-state):
+// its CommandCodec decodes the command; a refusal sent back goes through
+// A::OnRefused.
+template <typename A>
+Result<std::unique_ptr<Message>> MakeTypedDelivery(
+    std::string_view type, uint32_t schema_version, std::string_view payload,
+    Behavior::DeliveryDone done) {
+  constexpr bool kCodec = requires { typename A::CommandCodec; };
+  constexpr bool kRefusals = requires(const Refusal& r) {
+    { A::OnRefused(r) } -> std::convertible_to<typename A::Command>;
+  };
+  if constexpr (kCodec || kRefusals) {
+    std::optional<typename A::Command> command;
+    if (type == kRefusalType) {
+      // A message of this type refused by its receiver, sent back.
+      if constexpr (kRefusals) {
+        Result<Refusal> refusal = DecodeRefusal(payload);
+        if (!refusal.ok()) return refusal.status();
+        try {
+          command.emplace(A::OnRefused(*refusal));
+        } catch (...) {
+          return Status::Failed("OnRefused threw " +
+                                DescribeCurrentException());
+        }
+      } else {
+        return Status::InvalidArgument(
+            "actor type '" + std::string(A::kTypeName) +
+            "' got a refused message back but has no OnRefused");
+      }
+    } else if constexpr (kCodec) {
+      try {
+        command.emplace(A::CommandCodec::Decode(type, schema_version, payload));
+      } catch (...) {
+        return Status::Failed(
+            "cannot decode command type '" + std::string(type) + "' version " +
+            std::to_string(schema_version) + ": " + DescribeCurrentException());
+      }
+    } else {
+      return Status::InvalidArgument(
+          "actor type '" + std::string(A::kTypeName) +
+          "' has no CommandCodec to decode command type '" + std::string(type) +
+          "'");
+    }
+    // The sink answers from inside the message's Finish, so the message
+    // is alive when it reads the flag.
+    auto self = std::make_shared<const Message*>(nullptr);
+    auto sink = std::make_shared<ReplySink<typename A::Reply>>(
+        [done = std::move(done), self](Result<typename A::Reply> r) {
+          done(r.ok() ? Status::OK() : r.status(),
+               *self != nullptr && (*self)->taken_already);
+        });
+    auto message =
+        std::make_unique<TypedMessage<A>>(std::move(*command), std::move(sink));
+    *self = message.get();
+    return std::unique_ptr<Message>(std::move(message));
+  } else {
+    (void)type;
+    (void)schema_version;
+    (void)payload;
+    (void)done;
+    return Status::InvalidArgument(
+        "actor type '" + std::string(A::kTypeName) +
+        "' cannot receive durable messages: it has no CommandCodec");
+  }
+}
+
 template <typename A>
 class BehaviorOf final : public Behavior {
  public:
@@ -149,11 +215,10 @@ class BehaviorOf final : public Behavior {
       out.error = Status::Rejected(effect->rejection());
       return out;
     }
-    if (!effect->sends().empty() && effect->events().empty()) {
-      return Failed(HandleOutcome::Kind::kFailed,
-                    "Effect::Send without events: a durable message is "
-                    "written with the events of the command that sends it "
-                    "(use Persist)");
+    if (std::string why = SendsProblem(effect->sends(),
+                                       !effect->events().empty(), A::kTypeName);
+        !why.empty()) {
+      return Failed(HandleOutcome::Kind::kFailed, std::move(why));
     }
     if (!effect->timers().empty() && effect->events().empty()) {
       return Failed(HandleOutcome::Kind::kFailed,
@@ -197,45 +262,6 @@ class BehaviorOf final : public Behavior {
                           std::to_string(t.command.type.size()) +
                           " bytes (1 to 255) or a payload or metadata over "
                           "the journal's limits");
-      }
-    }
-    // Checked here, so that a bad message fails its own command and not
-    // the batch it would share with others.
-    if (effect->sends().size() > kMaxMessagesPerCommit) {
-      return Failed(HandleOutcome::Kind::kFailed,
-                    "Effect::Send: " + std::to_string(effect->sends().size()) +
-                        " messages from one command; at most " +
-                        std::to_string(kMaxMessagesPerCommit));
-    }
-    for (const OutgoingMessage& m : effect->sends()) {
-      Status valid = ValidateStreamName(m.receiver);
-      if (!valid.ok()) {
-        return Failed(HandleOutcome::Kind::kFailed,
-                      "Effect::Send to an invalid actor id: " +
-                          std::string(valid.message()));
-      }
-      if (m.command.type.empty() || m.command.type.size() > kMaxTypeNameBytes ||
-          m.command.payload.size() > kMaxPayloadBytes ||
-          m.command.metadata.size() > kMaxMetadataBytes) {
-        return Failed(HandleOutcome::Kind::kFailed,
-                      "Effect::Send: the CommandCodec gave a command type "
-                      "of " +
-                          std::to_string(m.command.type.size()) +
-                          " bytes (1 to 255) or a payload or metadata over "
-                          "the journal's limits");
-      }
-      if (m.command.type == kRefusalType) {
-        return Failed(HandleOutcome::Kind::kFailed,
-                      "Effect::Send: the command type '" + m.command.type +
-                          "' is memoir's own (refusals sent back)");
-      }
-      if (!m.reply_type.empty() && m.reply_type != A::kTypeName) {
-        return Failed(HandleOutcome::Kind::kFailed,
-                      "Effect::Send with ReplyIfRefused<" + m.reply_type +
-                          "> from actor type '" + std::string(A::kTypeName) +
-                          "': a refusal comes back to the actor that sends, "
-                          "so its type parameter must be the actor's own "
-                          "type");
       }
     }
     // Encode before applying: a codec failure then leaves the state as it
@@ -282,60 +308,7 @@ class BehaviorOf final : public Behavior {
   Result<std::unique_ptr<Message>> MakeDelivery(
       std::string_view type, uint32_t schema_version, std::string_view payload,
       DeliveryDone done) const override {
-    constexpr bool kCodec = requires { typename A::CommandCodec; };
-    constexpr bool kRefusals = requires(const Refusal& r) {
-      { A::OnRefused(r) } -> std::convertible_to<typename A::Command>;
-    };
-    if constexpr (kCodec || kRefusals) {
-      std::optional<typename A::Command> command;
-      if (type == kRefusalType) {
-        // A message of this type refused by its receiver, sent back.
-        if constexpr (kRefusals) {
-          Result<Refusal> refusal = DecodeRefusal(payload);
-          if (!refusal.ok()) return refusal.status();
-          try {
-            command.emplace(A::OnRefused(*refusal));
-          } catch (...) {
-            return Status::Failed("OnRefused threw " +
-                                  DescribeCurrentException());
-          }
-        } else {
-          return Status::InvalidArgument(
-              "actor type '" + std::string(type_name()) +
-              "' got a refused message back but has no OnRefused");
-        }
-      } else if constexpr (kCodec) {
-        try {
-          command.emplace(
-              A::CommandCodec::Decode(type, schema_version, payload));
-        } catch (...) {
-          return Status::Failed("cannot decode command type '" +
-                                std::string(type) + "' version " +
-                                std::to_string(schema_version) + ": " +
-                                DescribeCurrentException());
-        }
-      } else {
-        return Status::InvalidArgument(
-            "actor type '" + std::string(type_name()) +
-            "' has no CommandCodec to decode command type '" +
-            std::string(type) + "'");
-      }
-      // The sink answers from inside the message's Finish, so the message
-      // is alive when it reads the flag.
-      auto self = std::make_shared<const Message*>(nullptr);
-      auto sink = std::make_shared<ReplySink<typename A::Reply>>(
-          [done = std::move(done), self](Result<typename A::Reply> r) {
-            done(r.ok() ? Status::OK() : r.status(),
-                 *self != nullptr && (*self)->taken_already);
-          });
-      auto message = std::make_unique<TypedMessage<A>>(std::move(*command),
-                                                       std::move(sink));
-      *self = message.get();
-      return std::unique_ptr<Message>(std::move(message));
-    } else {
-      return Behavior::MakeDelivery(type, schema_version, payload,
-                                    std::move(done));
-    }
+    return MakeTypedDelivery<A>(type, schema_version, payload, std::move(done));
   }
 
   Status ApplyStored(StateBox& box, const EventView& event) const override {

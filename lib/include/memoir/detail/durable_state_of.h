@@ -61,6 +61,12 @@ class DurableStateOf final : public Behavior {
     } catch (...) {
       return Failed("handle threw " + DescribeCurrentException());
     }
+    if (effect->kind() != Effect::Kind::kReject) {
+      std::string why =
+          SendsProblem(effect->sends(),
+                       effect->kind() == Effect::Kind::kPersist, A::kTypeName);
+      if (!why.empty()) return Failed(std::move(why));
+    }
     switch (effect->kind()) {
       case Effect::Kind::kReject:
         out.kind = HandleOutcome::Kind::kRejected;
@@ -85,6 +91,7 @@ class DurableStateOf final : public Behavior {
         }
         out.kind = HandleOutcome::Kind::kPersist;
         out.events.push_back(std::move(revision).value());
+        out.sends = std::move(effect->sends());
         break;
       }
       case Effect::Kind::kStop:
@@ -104,6 +111,12 @@ class DurableStateOf final : public Behavior {
     msg.reply.emplace(std::move(effect->reply()));
     out.then = std::move(effect->then());
     return out;
+  }
+
+  Result<std::unique_ptr<Message>> MakeDelivery(
+      std::string_view type, uint32_t schema_version, std::string_view payload,
+      DeliveryDone done) const override {
+    return MakeTypedDelivery<A>(type, schema_version, payload, std::move(done));
   }
 
   // A stored revision replaces the state; a cleared one resets it.
