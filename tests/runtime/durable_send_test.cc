@@ -181,23 +181,31 @@ TEST_CASE(
         DeliveryId{"relay-0", 3, 0});
 }
 
+// Registers the relay and a ledger that a first failure quarantines, and
+// makes the relay's first message to the ledger fail, then sends `more`
+// after it (values 2, 3, ...); returns once the ledger is quarantined.
+void QuarantineBehindFirst(ActorSystem& system, int64_t more) {
+  REQUIRE(system.Register(Relay{}).ok());
+  ActorTypeOptions<Ledger> strict;
+  strict.restarts.max_restarts = 0;  // the first failure quarantines
+  REQUIRE(system.Register(Ledger{}, strict).ok());
+  g_fail_budget = 1'000'000;
+  auto relay = system.Ref<Relay>("relay-0");
+  test::Await(relay.Ask(ToLedger(1, /*fail=*/1)));
+  for (int64_t v = 2; v <= 1 + more; ++v) test::Await(relay.Ask(ToLedger(v)));
+  auto ledger = system.Ref<Ledger>("ledger-1");
+  REQUIRE(test::Eventually(
+      [&] { return ledger.Info().phase == ActorInfo::Phase::kQuarantined; }));
+}
+
 TEST_CASE(
     "a quarantined receiver holds its messages, and gets them in order "
     "after Release") {
   test::TempDir dir;
   auto store = test::OpenTestStore(dir.Sub("store"));
   auto system = test::StartSystem(*store);
-  REQUIRE(system->Register(Relay{}).ok());
-  ActorTypeOptions<Ledger> strict;
-  strict.restarts.max_restarts = 0;  // the first failure quarantines
-  REQUIRE(system->Register(Ledger{}, strict).ok());
-  g_fail_budget = 1'000'000;
-  auto relay = system->Ref<Relay>("relay-0");
-  test::Await(relay.Ask(ToLedger(1, /*fail=*/1)));
-  for (int64_t v = 2; v <= 5; ++v) test::Await(relay.Ask(ToLedger(v)));
+  QuarantineBehindFirst(*system, 4);
   auto ledger = system->Ref<Ledger>("ledger-1");
-  REQUIRE(test::Eventually(
-      [&] { return ledger.Info().phase == ActorInfo::Phase::kQuarantined; }));
   // Nothing behind the failing message went ahead of it.
   CHECK(Waiting(*store) == 5);
   CHECK(Values(*store, "ledger-1").empty());
@@ -228,17 +236,8 @@ TEST_CASE(
   test::TempDir dir;
   auto store = test::OpenTestStore(dir.Sub("store"));
   auto system = test::StartSystem(*store);
-  REQUIRE(system->Register(Relay{}).ok());
-  ActorTypeOptions<Ledger> strict;
-  strict.restarts.max_restarts = 0;  // the first failure quarantines
-  REQUIRE(system->Register(Ledger{}, strict).ok());
-  g_fail_budget = 1'000'000;  // the first message always fails
-  auto relay = system->Ref<Relay>("relay-0");
-  test::Await(relay.Ask(ToLedger(1, /*fail=*/1)));
-  for (int64_t v = 2; v <= 4; ++v) test::Await(relay.Ask(ToLedger(v)));
+  QuarantineBehindFirst(*system, 3);
   auto ledger = system->Ref<Ledger>("ledger-1");
-  REQUIRE(test::Eventually(
-      [&] { return ledger.Info().phase == ActorInfo::Phase::kQuarantined; }));
   auto messages = InStoreMessages(*store).value();
   std::vector<StoredMessage> waiting = messages->Waiting({}, 10).value();
   REQUIRE(waiting.size() == 4);

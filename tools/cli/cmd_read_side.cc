@@ -108,6 +108,20 @@ std::string Key(const MessageKey& k) {
   return fmt::format("{}#{}", k.position, k.n);
 }
 
+// A message's own fields, for the JSON of outbox and dead-letters.
+JsonObject& MessageJson(JsonObject& j, const StoredMessage& m) {
+  return j.Str("key", Key(m.key))
+      .Str("sender", m.id.sender)
+      .Num("sender_seq", m.id.seq)
+      .Num("n", m.id.n)
+      .Str("receiver_type", m.receiver_type)
+      .Str("receiver", m.receiver)
+      .Str("type", m.type)
+      .Num("schema_version", m.schema_version)
+      .Num("payload_bytes", m.payload.size())
+      .Str("sent", IsoTime(m.sent_ns));
+}
+
 // The durable messages waiting in the outbox, in commit order. A message
 // behind an earlier one of the same sender and receiver waits for it.
 int RunOutbox(const Options& o) {
@@ -139,17 +153,8 @@ int RunOutbox(const Options& o) {
       const std::string waits = is_first ? "-" : Key(first->second);
       const double age_s = std::max<int64_t>(0, now - m.sent_ns) / 1e9;
       if (o.json) {
-        PrintLine(JsonObject()
-                      .Str("key", Key(m.key))
-                      .Str("sender", m.id.sender)
-                      .Num("sender_seq", m.id.seq)
-                      .Num("n", m.id.n)
-                      .Str("receiver_type", m.receiver_type)
-                      .Str("receiver", m.receiver)
-                      .Str("type", m.type)
-                      .Num("schema_version", m.schema_version)
-                      .Num("payload_bytes", m.payload.size())
-                      .Str("sent", IsoTime(m.sent_ns))
+        JsonObject j;
+        PrintLine(MessageJson(j, m)
                       .Raw("age_seconds", fmt::format("{:.3f}", age_s))
                       .Str("waits_for", waits)
                       .Str("refusal_to", m.reply_type)
@@ -273,21 +278,9 @@ int RunDeadLetters(const Options& o) {
         }
         const StoredMessage& m = d->message;
         if (o.json) {
-          PrintLine(JsonObject()
-                        .Num("seq", e.seq)
-                        .Str("dropped", IsoTime(e.timestamp_ns))
-                        .Str("key", Key(m.key))
-                        .Str("sender", m.id.sender)
-                        .Num("sender_seq", m.id.seq)
-                        .Num("n", m.id.n)
-                        .Str("receiver_type", m.receiver_type)
-                        .Str("receiver", m.receiver)
-                        .Str("type", m.type)
-                        .Num("schema_version", m.schema_version)
-                        .Num("payload_bytes", m.payload.size())
-                        .Str("sent", IsoTime(m.sent_ns))
-                        .Str("reason", d->reason)
-                        .str());
+          JsonObject j;
+          j.Num("seq", e.seq).Str("dropped", IsoTime(e.timestamp_ns));
+          PrintLine(MessageJson(j, m).Str("reason", d->reason).str());
         } else {
           table.Row({std::to_string(e.seq), IsoTime(e.timestamp_ns), Key(m.key),
                      Cell(fmt::format("{} seq {}", m.id.sender, m.id.seq)),

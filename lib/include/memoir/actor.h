@@ -81,6 +81,27 @@ class ActorSystem;
 template <typename Self>
 struct ReplyIfRefused {};
 
+namespace detail {
+// Self can take refusals back (ReplyIfRefused<Self>).
+template <typename Self>
+inline constexpr bool kTakesRefusals = requires(const Refusal& r) {
+  { Self::OnRefused(r) } -> std::convertible_to<typename Self::Command>;
+};
+// A durable message to actor `id` of type Target; `reply_type` names the
+// sender's type when it wants a refusal back.
+template <typename Target>
+OutgoingMessage Outgoing(std::string id,
+                         const typename Target::Command& command,
+                         std::string_view reply_type = {}) {
+  OutgoingMessage m;
+  m.receiver_type = std::string(Target::kTypeName);
+  m.receiver = std::move(id);
+  m.command = Target::CommandCodec::Encode(command);
+  m.reply_type = std::string(reply_type);
+  return m;
+}
+}  // namespace detail
+
 // What Handle decided about one command.
 template <typename Event, typename Reply>
 class Effect {
@@ -134,11 +155,7 @@ class Effect {
   // codec throws (the command then fails, writing nothing).
   template <typename Target>
   Effect&& Send(std::string id, const typename Target::Command& command) && {
-    OutgoingMessage m;
-    m.receiver_type = std::string(Target::kTypeName);
-    m.receiver = std::move(id);
-    m.command = Target::CommandCodec::Encode(command);
-    sends_.push_back(std::move(m));
+    sends_.push_back(detail::Outgoing<Target>(std::move(id), command));
     return std::move(*this);
   }
   // As Send, and if the receiver refuses the command (its Handle returns
@@ -155,14 +172,11 @@ class Effect {
   template <typename Target, typename Self>
   Effect&& Send(std::string id, const typename Target::Command& command,
                 ReplyIfRefused<Self>) && {
-    static_assert(
-        requires(const Refusal& r) {
-          { Self::OnRefused(r) } -> std::convertible_to<typename Self::Command>;
-        },
-        "ReplyIfRefused<Self>: Self needs "
-        "static Command OnRefused(const memoir::Refusal&)");
-    std::move(*this).template Send<Target>(std::move(id), command);
-    sends_.back().reply_type = std::string(Self::kTypeName);
+    static_assert(detail::kTakesRefusals<Self>,
+                  "ReplyIfRefused<Self>: Self needs "
+                  "static Command OnRefused(const memoir::Refusal&)");
+    sends_.push_back(
+        detail::Outgoing<Target>(std::move(id), command, Self::kTypeName));
     return std::move(*this);
   }
 

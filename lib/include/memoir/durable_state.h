@@ -123,11 +123,7 @@ class StateEffect {
   template <typename Target>
   StateEffect&& Send(std::string id,
                      const typename Target::Command& command) && {
-    OutgoingMessage m;
-    m.receiver_type = std::string(Target::kTypeName);
-    m.receiver = std::move(id);
-    m.command = Target::CommandCodec::Encode(command);
-    sends_.push_back(std::move(m));
+    sends_.push_back(detail::Outgoing<Target>(std::move(id), command));
     return std::move(*this);
   }
   // As Effect::Send with ReplyIfRefused: a refusal comes back through
@@ -135,14 +131,11 @@ class StateEffect {
   template <typename Target, typename Self>
   StateEffect&& Send(std::string id, const typename Target::Command& command,
                      ReplyIfRefused<Self>) && {
-    static_assert(
-        requires(const Refusal& r) {
-          { Self::OnRefused(r) } -> std::convertible_to<typename Self::Command>;
-        },
-        "ReplyIfRefused<Self>: Self needs "
-        "static Command OnRefused(const memoir::Refusal&)");
-    std::move(*this).template Send<Target>(std::move(id), command);
-    sends_.back().reply_type = std::string(Self::kTypeName);
+    static_assert(detail::kTakesRefusals<Self>,
+                  "ReplyIfRefused<Self>: Self needs "
+                  "static Command OnRefused(const memoir::Refusal&)");
+    sends_.push_back(
+        detail::Outgoing<Target>(std::move(id), command, Self::kTypeName));
     return std::move(*this);
   }
 

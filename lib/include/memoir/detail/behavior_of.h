@@ -114,9 +114,7 @@ Result<std::unique_ptr<Message>> MakeTypedDelivery(
     std::string_view type, uint32_t schema_version, std::string_view payload,
     Behavior::DeliveryDone done) {
   constexpr bool kCodec = requires { typename A::CommandCodec; };
-  constexpr bool kRefusals = requires(const Refusal& r) {
-    { A::OnRefused(r) } -> std::convertible_to<typename A::Command>;
-  };
+  constexpr bool kRefusals = kTakesRefusals<A>;
   if constexpr (kCodec || kRefusals) {
     std::optional<typename A::Command> command;
     if (type == kRefusalType) {
