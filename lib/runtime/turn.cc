@@ -630,6 +630,19 @@ void SystemImpl::RunDestroy(const CellPtr& cell, DestroyMessage& message) {
     c.cause = Status::StreamDeleted(
         fmt::format("actor '{}' was destroyed (its stream is deleted)", c.id));
   }
+  if (s.ok() && messages_) {
+    // Its timers could never fire. (A crash before this leaves them
+    // pending: they then fail as stuck, and a later Destroy removes them.)
+    Result<std::vector<std::string>> keys = messages_->DropTimers(c.id);
+    if (!keys.ok()) {
+      Log(LogLevel::kWarning,
+          fmt::format("actor '{}' was destroyed, but its timers were not "
+                      "removed: {}",
+                      c.id, keys.status().ToString()));
+    } else if (!keys->empty()) {
+      timers_.Cancel(c.id, *keys);
+    }
+  }
   Finish(message, s);
 }
 

@@ -13,6 +13,7 @@
 #include "storage/bytes.h"
 #include "storage/checksum.h"
 #include "storage/lmdb_error.h"
+#include "store/blocking_op.h"
 #include "store/store_internal.h"
 
 namespace memoir::internal {
@@ -369,6 +370,10 @@ class InStoreMessageStore final : public MessageStore {
   int64_t NowNanos() override { return impl_->NowNanos(); }
   Result<AppendResult> Drop(MessageKey key, std::string_view reason) override {
     return impl_->Drop(key, reason);
+  }
+  Result<std::vector<std::string>> DropTimers(
+      std::string_view stream) override {
+    return impl_->DropTimers(stream);
   }
 
  private:
@@ -852,6 +857,40 @@ Result<AppendResult> MessagesImpl::Drop(MessageKey key,
   Result<MessageCommitResult> r = future.get();
   if (!r.ok()) return r.status();
   return r->append;
+}
+
+Result<std::vector<std::string>> MessagesImpl::DropTimers(
+    std::string_view stream) {
+  if (writer_ == nullptr) {
+    return Status::InvalidArgument(fmt::format(
+        "store {} is open read-only; timers cannot be dropped", env_->dir()));
+  }
+  Result<Dbis> dbis = Handles();
+  if (!dbis.ok()) return dbis.status();
+  const MDB_dbi timers = *dbis->timers;
+  const std::string prefix = TimerKey(stream, "");
+  std::vector<std::string> keys;
+  BlockingOp op(64, [&](MDB_txn* txn, Status*) {
+    keys.clear();  // a retried group applies the op again
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn, timers, &cur);
+    if (rc != 0) return rc;
+    MDB_val k{prefix.size(), const_cast<char*>(prefix.data())};
+    MDB_val v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      const std::string_view key = AsView(k);
+      if (key.substr(0, prefix.size()) != prefix) break;
+      keys.emplace_back(key.substr(prefix.size()));
+      rc = mdb_cursor_del(cur, 0);
+      if (rc != 0) break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+  });
+  Status s = op.SubmitAndWait(writer_);
+  if (!s.ok()) return s;
+  return keys;
 }
 
 Result<std::vector<StoredMessage>> MessagesImpl::Waiting(MessageKey after,

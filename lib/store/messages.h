@@ -51,6 +51,7 @@ class MessagesImpl {
 
   void Commit(MessageCommit commit, MessageStore::CommitCallback done);
   Result<AppendResult> Drop(MessageKey key, std::string_view reason);
+  Result<std::vector<std::string>> DropTimers(std::string_view stream);
   Result<std::vector<StoredMessage>> Waiting(MessageKey after, size_t max);
   Result<DeliveryId> LastTaken(std::string_view receiver,
                                std::string_view sender);

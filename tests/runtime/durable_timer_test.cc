@@ -407,5 +407,28 @@ TEST_CASE_FIXTURE(Fixture,
   CHECK(system->Stats().timers_fired == 1);
 }
 
+TEST_CASE_FIXTURE(Fixture,
+                  "destroying an actor removes its pending timers, and "
+                  "leaves other actors' timers pending") {
+  auto system = Start();
+  Arm(*system, 1, 3'600'000);
+  Arm(*system, 2, 3'600'000);
+  Arm(*system, 3, 3'600'000, "reminder-2");
+  REQUIRE(Pending(*store).size() == 3);
+  REQUIRE(system->Ref<Reminder>("reminder-1").Destroy().get().ok());
+  std::vector<StoredTimer> left = Pending(*store);
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].stream == "reminder-2");
+  CHECK(system->Stats().timers_pending == 1);
+  clock->now += 2 * kHour;
+  WakeWheel(*this, *system, "reminder-3");
+  REQUIRE(test::Eventually(
+      [&] { return Rings(*store, "reminder-2") == std::vector<int32_t>{3}; }));
+  left = Pending(*store);
+  REQUIRE(left.size() == 1);  // the far one that woke the wheel
+  CHECK(left[0].stream == "reminder-3");
+  CHECK(system->Stats().timers_stuck == 0);
+}
+
 }  // namespace
 }  // namespace memoir::durable_timer_test

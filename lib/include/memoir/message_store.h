@@ -301,6 +301,12 @@ class MEMOIR_EXPORT MessageStore {
   // The pending timer `key` of `stream`, if any. Errors as Waiting.
   virtual Result<std::optional<StoredTimer>> FindTimer(
       std::string_view stream, std::string_view key) = 0;
+  // Removes every pending timer of `stream` in one transaction, for an
+  // actor that is destroyed (its stream deleted), whose timers could never
+  // fire; returns their keys. Errors: kInvalidArgument in a read-only
+  // store; those of every write.
+  virtual Result<std::vector<std::string>> DropTimers(
+      std::string_view stream) = 0;
   // The store's clock (StoreOptions::clock), which timers are due on.
   virtual int64_t NowNanos() = 0;
 };
