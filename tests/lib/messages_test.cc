@@ -632,7 +632,7 @@ TEST_CASE(
   CHECK(letters[0].message.metadata == "meta");
 }
 
-TEST_CASE("a read-only store refuses Drop") {
+TEST_CASE("a read-only store refuses Drop and DropTimers") {
   test::TempDir dir;
   MessageKey key;
   {
@@ -642,6 +642,7 @@ TEST_CASE("a read-only store refuses Drop") {
   auto store = test::OpenReadOnlyOrFail(dir.path());
   auto m = Messages(*store);
   CHECK(m->Drop(key, "no").status().IsInvalidArgument());
+  CHECK(m->DropTimers("sender").status().IsInvalidArgument());
   CHECK(AllWaiting(*m).size() == 1);
 }
 

@@ -116,6 +116,8 @@ struct Reminder {
             .StartTimer<Reminder>(Key(c.tag),
                                   std::chrono::milliseconds(c.delay_ms), ring)
             .CancelTimer(Key(c.tag));
+      // These two fail in Handle, before any timer starts: their delays
+      // are never waited for.
       case Order::kArmOther:
         return Fx::Persist(c, s.rings)
             .StartTimer<Other>(Key(c.tag), std::chrono::milliseconds(1), ring);

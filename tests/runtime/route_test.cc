@@ -153,6 +153,8 @@ TEST_CASE(
   Pay(*store, "account-1", 7);
   RouteOptions<Watcher> o = Deposits();
   o.on_failure.retries = 1;
+  // A retry's backoff, not a wait: any length gives the same outcome,
+  // which the test awaits with a generous deadline.
   o.on_failure.backoff_initial = std::chrono::milliseconds(1);
   auto route = system->StartRoute(o);
   REQUIRE(route.ok());
@@ -246,6 +248,8 @@ TEST_CASE(
   auto system = Start(*store);
   RouteOptions<Watcher> o = Deposits();
   o.on_failure.retries = 1;
+  // A retry's backoff, not a wait: any length gives the same outcome,
+  // which the test awaits with a generous deadline.
   o.on_failure.backoff_initial = std::chrono::milliseconds(1);
   auto route = system->StartRoute(o);
   REQUIRE(route.ok());
