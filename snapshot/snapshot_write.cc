@@ -5,6 +5,7 @@
 #include <future>
 #include <vector>
 
+#include "base/append_rules.h"
 #include "snapshot/layout.h"
 #include "snapshot/snapshot_store_impl.h"
 #include "storage/bytes.h"
@@ -12,37 +13,6 @@
 
 namespace memoir::internal {
 namespace {
-
-Status ValidateSave(std::string_view stream, uint64_t seq,
-                    const SnapshotData& data) {
-  Status s = ValidateStreamName(stream);
-  if (!s.ok()) return s;
-  if (seq == 0) {
-    return Status::InvalidArgument(fmt::format(
-        "snapshot of stream '{}' at seq 0: a snapshot holds the state after "
-        "an event, so its seq must be at least 1",
-        stream));
-  }
-  if (data.type.empty() || data.type.size() > kMaxTypeNameBytes) {
-    return Status::InvalidArgument(
-        fmt::format("snapshot of stream '{}' at seq {}: type name must be 1 "
-                    "to {} bytes, got {}",
-                    stream, seq, kMaxTypeNameBytes, data.type.size()));
-  }
-  if (data.metadata.size() > kMaxMetadataBytes) {
-    return Status::InvalidArgument(fmt::format(
-        "snapshot of stream '{}' at seq {}: metadata of {} bytes exceeds the "
-        "limit of {}",
-        stream, seq, data.metadata.size(), kMaxMetadataBytes));
-  }
-  if (data.payload.size() > kMaxSnapshotPayloadBytes) {
-    return Status::InvalidArgument(fmt::format(
-        "snapshot of stream '{}' at seq {}: payload of {} bytes exceeds the "
-        "limit of {}",
-        stream, seq, data.payload.size(), kMaxSnapshotPayloadBytes));
-  }
-  return Status::OK();
-}
 
 // Runs the user's callback; an exception from it must not kill the writer
 // thread.

@@ -3,7 +3,9 @@
 #
 #   bash tools/dev.sh demo [ARGS]  install what is missing, build the demo
 #                                  (only it), run it
-#   bash tools/dev.sh test         install what is missing, check formatting,
+#   bash tools/dev.sh test         install what is missing, start a
+#                                  throwaway PostgreSQL (stopped at the
+#                                  end), check formatting,
 #                                  build and run every test under ASan+UBSan,
 #                                  build the package (shared, Release),
 #                                  install it and build an outside project
@@ -34,11 +36,15 @@ repo=$PWD
 PACKAGES=(cmake ninja-build g++ pkg-config liblmdb-dev lmdb-utils
           libflatbuffers-dev flatbuffers-compiler libfmt-dev doctest-dev
           libxxhash-dev libcli11-dev clang libclang-rt-14-dev clang-format
-          dpkg-dev file)
+          dpkg-dev file libpq-dev)
+# The test command also starts a throwaway PostgreSQL server (tools/pg.sh)
+# for the PostgreSQL backend's tests.
+TEST_PACKAGES=(postgresql-15)
 
+# install_missing [MORE PACKAGES]: PACKAGES and those, where missing.
 install_missing() {
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  for p in "${PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
       missing+=("$p")
   done
@@ -156,7 +162,15 @@ case "$cmd" in
     exec "$repo/build/release/tools/memoir-demo" "$@"
     ;;
   test)
-    install_missing
+    install_missing "${TEST_PACKAGES[@]}"
+    stage "a throwaway PostgreSQL server for the PostgreSQL backend's tests"
+    # On a unix socket in a temporary directory, stopped and deleted when
+    # this command ends, whatever the outcome; as root it runs as the
+    # postgres user (initdb refuses root).
+    pgdir=$(mktemp -d "${TMPDIR:-/tmp}/memoir-pg.XXXXXX")
+    trap 'bash "$repo/tools/pg.sh" stop "$pgdir"' EXIT
+    MEMOIR_TEST_POSTGRES=$(bash tools/pg.sh start "$pgdir")
+    export MEMOIR_TEST_POSTGRES
     stage "the repository stands alone"
     # Its design document is lib/doc/design.md; nothing may point outside
     # the repository for it.

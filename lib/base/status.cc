@@ -87,6 +87,8 @@ std::string_view Status::CodeName(Code code) {
       return "quarantined";
     case Code::kRejected:
       return "rejected";
+    case Code::kUnknownOutcome:
+      return "unknown outcome";
   }
   return "unknown";
 }

@@ -1,6 +1,10 @@
 // Store: wires the environment, the writer thread and the journal together.
 #include "memoir/store.h"
 
+#ifdef MEMOIR_WITH_POSTGRES
+#include "memoir/postgres.h"
+#endif
+
 #include <fmt/format.h>
 
 #include "journal/journal_impl.h"
@@ -213,8 +217,13 @@ namespace internal {
 Result<StoreParts> StoreInternal::PartsOf(Store& store) {
   StoreParts* parts = store.internal_parts();
   if (parts == nullptr) {
-    return Status::InvalidArgument(
-        "this Store was not opened by memoir::Store::Open");
+    return Status::InvalidArgument(fmt::format(
+        "store {}: this needs an LMDB store opened by memoir::Store::Open "
+        "(checkpoints kept in the store, projections, durable messages and "
+        "the whole-store tools verify, inspect, copy and repair are LMDB's "
+        "alone for now); a PostgreSQL store or a Store of another kind has "
+        "none",
+        store.path()));
   }
   Status s = parts->env->CheckProcess();
   if (!s.ok()) return s;
@@ -224,6 +233,17 @@ Result<StoreParts> StoreInternal::PartsOf(Store& store) {
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
                                            const StoreOptions& options) {
+  if (path.rfind("postgresql://", 0) == 0 ||
+      path.rfind("postgres://", 0) == 0) {
+#ifdef MEMOIR_WITH_POSTGRES
+    return OpenPostgres(path, options);
+#else
+    return Status::InvalidArgument(
+        "this memoir was built without the PostgreSQL backend "
+        "(MEMOIR_POSTGRES=OFF); rebuild it with libpq to open " +
+        path.substr(0, path.find("://") + 3) + "... stores");
+#endif
+  }
   return StoreImpl::Open(path, options);
 }
 

@@ -10,6 +10,7 @@
 
 #include "memoir/store.h"
 #include "memoir/uuid.h"
+#include "support/backend.h"
 #include "support/open_store.h"
 #include "support/temp_dir.h"
 
@@ -274,7 +275,7 @@ TEST_CASE("an idempotency window above the limit is refused at open") {
   test::TempDir dir;
   StoreOptions o = Options();
   o.idempotency_window = kMaxIdempotencyWindow + 1;
-  auto store = Store::Open(dir.path(), o);
+  auto store = Store::Open(test::StoreLocation(dir.path()), o);
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().code() == Status::Code::kInvalidArgument);
   CHECK(store.status().message().find("idempotency_window") !=

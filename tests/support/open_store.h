@@ -9,6 +9,7 @@
 #include <string>
 
 #include "memoir/store.h"
+#include "support/backend.h"
 
 namespace memoir::test {
 
@@ -21,9 +22,11 @@ inline StoreOptions FastStore() {
 
 // The store at `path`, opened with `o`; fails the test case (REQUIRE) with
 // the status when it does not open.
+// In a PostgreSQL run (support/backend.h) the store is the schema that
+// stands for `path`.
 inline std::unique_ptr<Store> OpenStoreOrFail(const std::string& path,
                                               const StoreOptions& o = {}) {
-  auto store = Store::Open(path, o);
+  auto store = Store::Open(StoreLocation(path), o);
   REQUIRE_MESSAGE(store.ok(), store.status().ToString());
   return std::move(store).value();
 }

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "storage/checksum.h"
+#include "support/backend.h"
 
 namespace memoir::test {
 
@@ -24,6 +25,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  DropPostgresStoresUnder(path_);
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }

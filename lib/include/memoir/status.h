@@ -40,6 +40,9 @@ class [[nodiscard]] MEMOIR_EXPORT Status {
     kFailed,           // user code (a handler or apply) failed
     kQuarantined,      // the actor is quarantined after repeated failures
     kRejected,         // an actor's handler refused the command (a reply)
+    kUnknownOutcome,   // the connection to a remote store was lost before the
+                       // answer to a commit came: it may or may not have
+                       // committed (a PostgreSQL store; see postgres.h)
   };
 
   // Creates an OK status.
@@ -83,6 +86,9 @@ class [[nodiscard]] MEMOIR_EXPORT Status {
   static Status Rejected(std::string_view msg) {
     return Status(Code::kRejected, msg);
   }
+  static Status UnknownOutcome(std::string_view msg) {
+    return Status(Code::kUnknownOutcome, msg);
+  }
 
   bool ok() const { return rep_ == nullptr; }
   Code code() const { return rep_ ? rep_->code : Code::kOk; }
@@ -107,6 +113,7 @@ class [[nodiscard]] MEMOIR_EXPORT Status {
   bool IsFailed() const { return code() == Code::kFailed; }
   bool IsQuarantined() const { return code() == Code::kQuarantined; }
   bool IsRejected() const { return code() == Code::kRejected; }
+  bool IsUnknownOutcome() const { return code() == Code::kUnknownOutcome; }
 
   // Returns a copy whose message is "<context>: <message>"; OK stays OK.
   Status WithContext(std::string_view context) const;
