@@ -1,0 +1,359 @@
+// What the PostgreSQL backend adds to the shared contract (the conformance
+// tests run the rest): several writers at once, lost connections and the
+// unknown outcome, reconnecting, the schema's version, and the failures of
+// opening. Run only against a server (MEMOIR_TEST_POSTGRES); see
+// support/backend.h.
+#include "memoir/postgres.h"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "memoir/store.h"
+#include "support/backend.h"
+#include "support/open_store.h"
+#include "support/pg_proxy.h"
+#include "support/temp_dir.h"
+
+namespace memoir {
+namespace {
+
+std::vector<EventData> Events(int n, const std::string& tag = "") {
+  std::vector<EventData> out;
+  for (int i = 0; i < n; ++i) {
+    EventData e;
+    e.type = "Tick";
+    e.payload = "p" + std::to_string(i);
+    if (!tag.empty()) e.tags = {tag};
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// Waits for `done` with a generous deadline, so that a bug fails the test
+// instead of hanging it.
+bool Eventually(const std::function<bool()>& done) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// The connection string of `path`'s store through `proxy_dir`'s socket.
+std::string ThroughProxy(const std::string& path,
+                         const std::string& proxy_dir) {
+  std::string uri = test::PostgresUriFor(path);
+  const std::string server = test::PostgresSocketDir();
+  const size_t h = uri.find(server);
+  REQUIRE(h != std::string::npos);
+  uri.replace(h, server.size(), proxy_dir);
+  return uri;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "four writers appending to overlapping streams get gap-free seqs per "
+    "stream and dense positions in commit order, as a reader sees them "
+    "during the run") {
+  test::TempDir dir;
+  const std::string path = dir.Sub("shared");
+  constexpr int kWriters = 4, kThreads = 6, kAppends = 60, kStreams = 12;
+  std::vector<std::unique_ptr<Store>> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.push_back(test::OpenStoreOrFail(path, test::FastStore()));
+  }
+  auto reader_store = test::OpenStoreOrFail(path, test::FastStore());
+  struct Acked {
+    std::string stream;
+    uint64_t first_seq, first_position;
+    int n;
+  };
+  std::mutex mu;
+  std::vector<Acked> acked;
+  std::atomic<int> running{kWriters * kThreads};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, w, t] {
+        std::mt19937 rng(static_cast<unsigned>(w * 100 + t));
+        for (int i = 0; i < kAppends; ++i) {
+          const std::string stream = "s" + std::to_string(rng() % kStreams);
+          const int n = 1 + static_cast<int>(rng() % 3);
+          auto r =
+              writers[w]->journal().Append(stream, Expected::Any(), Events(n));
+          if (!r.ok()) {
+            FAIL_CHECK(r.status().ToString());
+            continue;
+          }
+          std::lock_guard<std::mutex> lock(mu);
+          acked.push_back({stream, r->first_seq, r->first_position, n});
+        }
+        --running;
+      });
+    }
+  }
+  // The reader follows the log while the writers write: every position it
+  // sees is the next one, never a gap that fills later.
+  uint64_t next = 1;
+  std::map<std::string, uint64_t> heads;
+  std::string problem;
+  auto follow = [&] {
+    Status s =
+        reader_store->journal().ScanAll(next, 1000, [&](const EventView& e) {
+          if (e.position != next && problem.empty()) {
+            problem = "position " + std::to_string(e.position) + " after " +
+                      std::to_string(next - 1);
+          }
+          uint64_t& h = heads[std::string(e.stream)];
+          if (e.seq != h + 1 && problem.empty()) {
+            problem = std::string(e.stream) + " seq " + std::to_string(e.seq) +
+                      " after " + std::to_string(h);
+          }
+          h = e.seq;
+          next = e.position + 1;
+          return true;
+        });
+    REQUIRE_MESSAGE(s.ok(), s.ToString());
+  };
+  while (running.load() > 0) follow();
+  for (std::thread& t : threads) t.join();
+  follow();
+  CHECK_MESSAGE(problem.empty(), problem);
+  uint64_t total = 0;
+  for (const Acked& a : acked) total += static_cast<uint64_t>(a.n);
+  CHECK(next - 1 == total);
+  CHECK(*reader_store->journal().LastPosition() == total);
+  // Every acknowledged append is where its answer said, exactly once.
+  for (const Acked& a : acked) {
+    auto events = reader_store->journal().Read(
+        a.stream, {.from_seq = a.first_seq,
+                   .to_seq = a.first_seq + static_cast<uint64_t>(a.n) - 1});
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == static_cast<size_t>(a.n));
+    CHECK((*events)[0].position == a.first_position);
+  }
+}
+
+TEST_CASE(
+    "a connection lost before the commit answer is an unknown outcome: a "
+    "retry with the same exact expectation commits once or conflicts") {
+  test::TempDir dir;
+  const std::string path = dir.Sub("store");
+  const std::string proxy_dir = dir.Sub("proxy");
+  REQUIRE(std::filesystem::create_directory(proxy_dir));
+  { auto create = test::OpenStoreOrFail(path, test::FastStore()); }
+  test::PgProxy proxy(proxy_dir, test::PostgresSocketDir());
+  auto opened = Store::Open(ThroughProxy(path, proxy_dir), test::FastStore());
+  REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+  auto store = std::move(opened).value();
+  auto direct = test::OpenStoreOrFail(path, test::FastStore());
+  Journal& j = store->journal();
+  REQUIRE(j.Append("acct", Expected::NoStream(), Events(1)).ok());
+
+  SUBCASE("cut before the request reaches the server: nothing committed") {
+    proxy.CutNext(test::PgProxy::Cut::kBeforeRequest);
+    auto lost = j.Append("acct", Expected::At(1), Events(2));
+    REQUIRE_FALSE(lost.ok());
+    CHECK_MESSAGE(lost.status().IsUnknownOutcome(), lost.status().ToString());
+    CHECK(lost.status().ToString().find("exact expectation") !=
+          std::string::npos);
+    CHECK(proxy.cuts() == 1);
+    CHECK(*direct->journal().Head("acct") == 1);
+    // The store reconnects; the retry commits, once.
+    auto retry = j.Append("acct", Expected::At(1), Events(2));
+    REQUIRE_MESSAGE(retry.ok(), retry.status().ToString());
+    CHECK(retry->first_seq == 2);
+    CHECK(*direct->journal().Head("acct") == 3);
+  }
+  SUBCASE(
+      "cut after the server answered: committed, and the retry "
+      "conflicts") {
+    proxy.CutNext(test::PgProxy::Cut::kAfterAnswer);
+    auto lost = j.Append("acct", Expected::At(1), Events(2));
+    REQUIRE_FALSE(lost.ok());
+    CHECK_MESSAGE(lost.status().IsUnknownOutcome(), lost.status().ToString());
+    CHECK(proxy.cuts() == 1);
+    // The server did commit (the answer was lost, not the work).
+    CHECK(Eventually([&] { return *direct->journal().Head("acct") == 3; }));
+    auto retry = j.Append("acct", Expected::At(1), Events(2));
+    REQUIRE_FALSE(retry.ok());
+    CHECK(retry.status().IsConflict());
+    CHECK(retry.status().actual_seq() == 3);
+    CHECK(direct->journal().Read("acct")->size() == 3);
+  }
+  SUBCASE(
+      "cut after the answer, with event ids: the retry is recognised "
+      "and returns the original result") {
+    std::vector<EventData> events = Events(2);
+    events[0].id = Uuid::Generate();
+    events[1].id = Uuid::Generate();
+    proxy.CutNext(test::PgProxy::Cut::kAfterAnswer);
+    auto lost = j.Append("acct", Expected::Any(), events);
+    CHECK(lost.status().IsUnknownOutcome());
+    CHECK(Eventually([&] { return *direct->journal().Head("acct") == 3; }));
+    auto retry = j.Append("acct", Expected::Any(), events);
+    REQUIRE_MESSAGE(retry.ok(), retry.status().ToString());
+    CHECK(retry->first_seq == 2);
+    CHECK(retry->last_seq == 3);
+    CHECK(*direct->journal().Head("acct") == 3);
+  }
+}
+
+TEST_CASE(
+    "while the server cannot be reached writes fail as not written and "
+    "reads fail with the reason; both work again once it can") {
+  test::TempDir dir;
+  const std::string path = dir.Sub("store");
+  const std::string proxy_dir = dir.Sub("proxy");
+  REQUIRE(std::filesystem::create_directory(proxy_dir));
+  { auto create = test::OpenStoreOrFail(path, test::FastStore()); }
+  test::PgProxy proxy(proxy_dir, test::PostgresSocketDir());
+  StoreOptions o = test::FastStore();
+  auto opened = Store::Open(ThroughProxy(path, proxy_dir), o);
+  REQUIRE(opened.ok());
+  auto store = std::move(opened).value();
+  Journal& j = store->journal();
+  REQUIRE(j.Append("s", Expected::Any(), Events(1)).ok());
+  proxy.Refuse(true);
+  proxy.DropAll();
+  // Appends racing the proxy's drop may still commit (acknowledged), or
+  // lose their answer (an unknown outcome: committed or not); count both.
+  size_t committed = 1, unknown = 0;
+  REQUIRE(Eventually([&] {
+    auto r = j.Append("s", Expected::Any(), Events(1));
+    if (r.ok()) ++committed;
+    if (r.status().IsUnknownOutcome()) ++unknown;
+    return !r.ok() && r.status().IsIOError();
+  }));
+  auto r = j.Append("s", Expected::Any(), Events(1));
+  REQUIRE_FALSE(r.ok());
+  CHECK_MESSAGE(r.status().IsIOError(), r.status().ToString());
+  CHECK(r.status().ToString().find("nothing was written") != std::string::npos);
+  auto read = j.Read("s");
+  CHECK_FALSE(read.ok());
+  proxy.Refuse(false);
+  // Within the reconnect backoff (at most a second by default).
+  CHECK(Eventually(
+      [&] { return j.Append("s", Expected::Any(), Events(1)).ok(); }));
+  auto events = j.Read("s");
+  REQUIRE(events.ok());
+  // Those acknowledged before the outage, perhaps those whose outcome was
+  // unknown, and the one after it: none that failed as not written.
+  CHECK(events->size() >= committed + 1);
+  CHECK(events->size() <= committed + unknown + 1);
+}
+
+TEST_CASE("a commit in one store wakes WaitForCommit in another at once") {
+  test::TempDir dir;
+  const std::string path = dir.Sub("store");
+  auto writer = test::OpenStoreOrFail(path, test::FastStore());
+  auto follower = test::OpenStoreOrFail(path, test::FastStore());
+  REQUIRE(writer->journal().Append("s", Expected::Any(), Events(1)).ok());
+  std::atomic<uint64_t> seen{0};
+  std::thread waiter([&] {
+    auto r = follower->journal().WaitForCommit(1, std::chrono::seconds(30));
+    seen = r.ok() ? *r : 0;
+  });
+  REQUIRE(writer->journal().Append("s", Expected::Any(), Events(2)).ok());
+  waiter.join();
+  CHECK(seen.load() == 3);
+  // A wait with nothing to wait for ends at its timeout, not an error.
+  auto idle =
+      follower->journal().WaitForCommit(3, std::chrono::milliseconds(50));
+  REQUIRE(idle.ok());
+  CHECK(*idle == 3);
+}
+
+TEST_CASE(
+    "opening refuses a newer format, a foreign schema, a bad name and a "
+    "missing store read-only, each saying what to do") {
+  test::TempDir dir;
+  const std::string path = dir.Sub("store");
+  { auto create = test::OpenStoreOrFail(path, test::FastStore()); }
+  REQUIRE(test::PostgresQuery(
+              path, "UPDATE {s}.meta SET format_version = 99") == "1");
+  auto newer = Store::Open(test::StoreLocation(path), test::FastStore());
+  REQUIRE_FALSE(newer.ok());
+  CHECK(newer.status().IsInvalidArgument());
+  CHECK(newer.status().ToString().find("upgrade memoir") != std::string::npos);
+  REQUIRE(test::PostgresQuery(path, "UPDATE {s}.meta SET format_version = 1") ==
+          "1");
+  CHECK(Store::Open(test::StoreLocation(path), test::FastStore()).ok());
+
+  const std::string foreign = dir.Sub("foreign");
+  const std::string uri = test::PostgresUriFor(foreign);
+  REQUIRE(test::PostgresQuery(foreign, "CREATE SCHEMA {s}").find("error") ==
+          std::string::npos);
+  auto not_ours = Store::Open(uri, test::FastStore());
+  REQUIRE_FALSE(not_ours.ok());
+  CHECK(not_ours.status().IsCorruption());
+  CHECK(not_ours.status().ToString().find("holds no memoir store") !=
+        std::string::npos);
+  REQUIRE(test::PostgresQuery(foreign, "DROP SCHEMA {s}").find("error") ==
+          std::string::npos);
+
+  PostgresOptions bad;
+  bad.schema = "Robert'); DROP TABLE students;--";
+  auto named =
+      OpenPostgres(std::getenv("MEMOIR_TEST_POSTGRES"), test::FastStore(), bad);
+  REQUIRE_FALSE(named.ok());
+  CHECK(named.status().IsInvalidArgument());
+
+  StoreOptions ro;
+  ro.read_only = true;
+  auto missing = Store::Open(test::PostgresUriFor(dir.Sub("none")), ro);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().IsNotFound());
+
+  auto unreachable = Store::Open(
+      "postgresql:///postgres?host=" + dir.Sub("no-server"), test::FastStore());
+  REQUIRE_FALSE(unreachable.ok());
+  CHECK(unreachable.status().IsIOError());
+  CHECK(unreachable.status().ToString().find("cannot connect to PostgreSQL") !=
+        std::string::npos);
+}
+
+TEST_CASE(
+    "a payload above the PostgreSQL limit is refused before anything is "
+    "sent, and a damaged row is corruption naming stream, seq and "
+    "position") {
+  test::TempDir dir;
+  const std::string path = dir.Sub("store");
+  auto store = test::OpenStoreOrFail(path, test::FastStore());
+  EventData big;
+  big.type = "Big";
+  big.payload.assign(kMaxPostgresPayloadBytes + 1, 'x');
+  auto r = store->journal().Append("s", Expected::Any(), {big});
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().IsInvalidArgument());
+  CHECK(r.status().ToString().find("kMaxPostgresPayloadBytes") !=
+        std::string::npos);
+  big.payload.clear();
+  CHECK(*store->journal().Head("s") == 0);
+
+  REQUIRE(store->journal().Append("s", Expected::Any(), Events(3)).ok());
+  REQUIRE(test::PostgresQuery(path,
+                              "UPDATE {s}.events SET payload = 'forged' "
+                              "WHERE seq = 2") == "1");
+  auto read = store->journal().Read("s");
+  REQUIRE_FALSE(read.ok());
+  CHECK(read.status().IsCorruption());
+  CHECK_MESSAGE(
+      read.status().ToString().find("s#2 at position 2") != std::string::npos,
+      read.status().ToString());
+}
+
+}  // namespace memoir
