@@ -435,7 +435,6 @@ class PgStore final : public Store {
   std::mutex wait_mu_;
   std::condition_variable wait_cv_;
   std::atomic<uint64_t> known_position_{0};
-  uint64_t wake_generation_ = 0;
   std::thread listener_;
   std::atomic<bool> listener_stop_{false};
   std::once_flag listener_once_;
@@ -1060,10 +1059,9 @@ void PgStore::NoteCommit(uint64_t last_position) {
 }
 
 void PgStore::WakeWaiters() {
-  {
-    std::lock_guard<std::mutex> lock(wait_mu_);
-    ++wake_generation_;
-  }
+  // Under the lock, so that a waiter between its look at the flag and its
+  // wait cannot miss the notification.
+  { std::lock_guard<std::mutex> lock(wait_mu_); }
   wait_cv_.notify_all();
 }
 
@@ -1129,13 +1127,12 @@ Result<uint64_t> PgStore::WaitForCommit(uint64_t after,
   if (!now_at.ok()) return now_at;
   NoteCommit(*now_at);
   std::unique_lock<std::mutex> lock(wait_mu_);
-  uint64_t generation = wake_generation_;
   for (;;) {
     const uint64_t known = known_position_.load();
     if (known > after) return known;
-    if (cancel != nullptr && cancel->load() && generation != wake_generation_) {
-      return known;
-    }
+    // A set flag ends the wait whenever the waiter looks at it, woken by
+    // WakeCommitWaiters or not: it is only ever set to stop.
+    if (cancel != nullptr && cancel->load()) return known;
     const auto t = Clock_::now();
     if (t >= deadline) return known;
     // The safety poll: a notification may be lost (a reconnect of the

@@ -206,7 +206,8 @@ TEST_CASE(
 
 TEST_CASE(
     "a corrupt newest snapshot is skipped; recovery uses the older one "
-    "plus replay and equals a full replay") {
+    "plus replay and equals a full replay" *
+    doctest::test_suite("lmdb")) {
   test::TempDir dir;
   ActorTypeOptions<Counter> options;
   options.snapshots.every_events = 5;

@@ -215,7 +215,8 @@ TEST_CASE(
 
 TEST_CASE(
     "a read-only store's checkpoints load but refuse to save, and a "
-    "damaged checkpoint record is corruption naming it") {
+    "damaged checkpoint record is corruption naming it" *
+    doctest::test_suite("lmdb")) {
   test::TempDir dir;
   {
     auto store = OpenStoreOrFail(dir.path(), FastStore());
@@ -261,7 +262,8 @@ TEST_CASE(
 
 TEST_CASE(
     "saving a checkpoint in a closed store is refused with kClosed "
-    "naming the checkpoint, and what was saved stays") {
+    "naming the checkpoint, and what was saved stays" *
+    doctest::test_suite("lmdb")) {
   test::TempDir dir;
   auto store = OpenStoreOrFail(dir.path(), FastStore());
   auto cps = InStoreCheckpoints(*store).value();
@@ -347,7 +349,8 @@ struct WriterChild {
 TEST_CASE(
     "a read-only process wakes on another process's commits, also "
     "after the notify file is deleted, replaced by a foreign file or "
-    "left by a killed writer") {
+    "left by a killed writer" *
+    doctest::test_suite("lmdb")) {
   test::TempDir dir;
   const std::string notify = dir.path() + "/memoir.notify";
   WriterChild a = WriterChild::Start(dir.path());
@@ -438,7 +441,8 @@ void CheckCancel(Journal& j, uint64_t head,
 TEST_CASE(
     "WakeCommitWaiters ends the waits whose cancel flag is set, and only "
     "those, in the owning process and in a read-only one with and without "
-    "a notify file") {
+    "a notify file" *
+    doctest::test_suite("lmdb")) {
   test::TempDir dir;
   // The writer child first: fork before this process starts threads.
   WriterChild child = WriterChild::Start(dir.path());
@@ -601,7 +605,8 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("a restarted subscription resumes after its saved checkpoint") {
+TEST_CASE("a restarted subscription resumes after its saved checkpoint" *
+          doctest::test_suite("lmdb")) {
   test::TempDir dir;
   auto store = OpenStoreOrFail(dir.path(), FastStore());
   auto cps = InStoreCheckpoints(*store).value();
@@ -637,7 +642,8 @@ TEST_CASE("a restarted subscription resumes after its saved checkpoint") {
 
 TEST_CASE(
     "a sparse filter and deleted events still advance the checkpoint "
-    "to the head") {
+    "to the head" *
+    doctest::test_suite("lmdb")) {
   test::TempDir dir;
   auto store = OpenStoreOrFail(dir.path(), FastStore());
   auto cps = InStoreCheckpoints(*store).value();
