@@ -106,9 +106,12 @@ DECLARE
   sid bigint[] := array_fill(0::bigint, ARRAY[n]);
   w_seq bigint[] := array_fill(0::bigint, ARRAY[n]);
   w_pos bigint[] := array_fill(0::bigint, ARRAY[n]);
+  hd bigint[];
+  dt bigint[];
+  del boolean[];
   created text[];
   failed int[];
-  st record;
+  locked bigint;
   i int;
   j int;
   total bigint := 0;
@@ -130,6 +133,7 @@ BEGIN
   -- id, then new streams by name, then the position counter.
   PERFORM 1 FROM {s}.streams WHERE name = ANY (r_stream)
     ORDER BY stream_id FOR UPDATE;
+  GET DIAGNOSTICS locked = ROW_COUNT;
   WITH ins AS (
     INSERT INTO {s}.streams (name, created_ns, last_write_ns)
     SELECT d.x, p_now, p_now FROM (SELECT DISTINCT x FROM unnest(r_stream) x) d
@@ -139,23 +143,30 @@ BEGIN
     RETURNING name)
   SELECT coalesce(array_agg(name), '{}') INTO created FROM ins;
   -- Streams another writer created meanwhile (its insert committed while
-  -- ours waited on the name).
-  PERFORM 1 FROM {s}.streams WHERE name = ANY (r_stream)
-    AND NOT (name = ANY (created)) ORDER BY stream_id FOR UPDATE;
+  -- ours waited on the name): lock them too. (The writer names each
+  -- stream at most once per call.)
+  IF locked + cardinality(created) < n THEN
+    PERFORM 1 FROM {s}.streams WHERE name = ANY (r_stream)
+      AND NOT (name = ANY (created)) ORDER BY stream_id FOR UPDATE;
+  END IF;
+  -- Every request's stream row, in request order, in one statement.
+  SELECT array_agg(s.stream_id ORDER BY r.i), array_agg(s.head ORDER BY r.i),
+         array_agg(s.deleted_to ORDER BY r.i),
+         array_agg(s.deleted ORDER BY r.i)
+    INTO sid, hd, dt, del
+    FROM unnest(r_stream) WITH ORDINALITY AS r(name, i)
+    JOIN {s}.streams s ON s.name = r.name;
 
   FOR i IN 1..n LOOP
-    SELECT stream_id, head, deleted_to, deleted INTO st FROM {s}.streams
-      WHERE name = r_stream[i];
-    sid[i] := st.stream_id;
-    o_head[i] := st.head;
-    IF st.deleted THEN
+    o_head[i] := hd[i];
+    IF del[i] THEN
       o_status[i] := 2;
       CONTINUE;
     END IF;
     IF r_kind[i] = 1 THEN
       IF r_stream[i] = ANY (created) THEN
         o_status[i] := 6;
-      ELSIF r_expect[i] > st.head THEN
+      ELSIF r_expect[i] > hd[i] THEN
         o_status[i] := 7;
       END IF;
       CONTINUE;
@@ -169,21 +180,21 @@ BEGIN
       lo := NULL;
       wanted := e_id[r_off[i] + 1 : r_off[i] + r_nevents[i]];
       IF r_expect[i] >= 0 THEN
-        IF st.head > r_expect[i] AND r_expect[i] + 1 > st.deleted_to THEN
+        IF hd[i] > r_expect[i] AND r_expect[i] + 1 > dt[i] THEN
           found_seq := r_expect[i] + 1;
         END IF;
       ELSIF p_window > 0 THEN
-        lo := greatest(st.deleted_to + 1, st.head - p_window + 1, 1);
+        lo := greatest(dt[i] + 1, hd[i] - p_window + 1, 1);
         -- The newest copy: a retry repeats the latest append.
         SELECT seq INTO found_seq FROM {s}.events
-          WHERE stream_id = st.stream_id AND event_id = r_first_id[i]
+          WHERE stream_id = sid[i] AND event_id = r_first_id[i]
             AND seq >= lo
           ORDER BY seq DESC LIMIT 1;
       END IF;
       IF found_seq IS NOT NULL THEN
         SELECT array_agg(event_id ORDER BY seq), min(position)
           INTO stored, found_pos FROM {s}.events
-          WHERE stream_id = st.stream_id AND seq >= found_seq
+          WHERE stream_id = sid[i] AND seq >= found_seq
             AND seq < found_seq + r_nevents[i];
         IF stored[1] IS NOT DISTINCT FROM r_first_id[i] THEN
           IF stored = wanted THEN
@@ -198,15 +209,15 @@ BEGIN
       ELSIF lo IS NOT NULL AND r_nevents[i] > 1 THEN
         -- Not a repeat, unless a later event of the request is stored.
         IF EXISTS (SELECT 1 FROM {s}.events
-                   WHERE stream_id = st.stream_id AND seq >= lo
+                   WHERE stream_id = sid[i] AND seq >= lo
                      AND event_id = ANY (wanted[2:])) THEN
           o_status[i] := 4;
           CONTINUE;
         END IF;
       END IF;
     END IF;
-    IF (r_expect[i] = -2 AND st.head = 0)
-       OR (r_expect[i] >= 0 AND st.head <> r_expect[i]) THEN
+    IF (r_expect[i] = -2 AND hd[i] = 0)
+       OR (r_expect[i] >= 0 AND hd[i] <> r_expect[i]) THEN
       o_status[i] := 1;
     END IF;
   END LOOP;
@@ -243,11 +254,12 @@ BEGIN
         o_pos[i] := w_pos[i];
         base := base + r_nevents[i];
         o_head[i] := o_head[i] + r_nevents[i];
-        UPDATE {s}.streams SET head = o_head[i],
-          event_count = event_count + r_nevents[i], last_write_ns = p_now
-          WHERE stream_id = sid[i];
       END IF;
     END LOOP;
+    UPDATE {s}.streams s SET head = s.head + u.k,
+      event_count = s.event_count + u.k, last_write_ns = p_now
+      FROM unnest(sid, w_seq, r_nevents) AS u(id, first, k)
+      WHERE u.first > 0 AND s.stream_id = u.id;
     INSERT INTO {s}.events (position, stream_id, seq, ts_ns, type,
       schema_version, payload, tags, event_id, causation_id, correlation_id,
       metadata, crc)

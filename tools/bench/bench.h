@@ -53,6 +53,10 @@ struct Options {
   uint64_t bisect_every = 1000;
   // Rounds of memoir-then-baselines per scenario (append, replay, read-all).
   size_t rounds = 5;
+  // --backend postgres: the append and replay scenarios on a PostgreSQL
+  // store of the server `postgres` names, against raw libpq (postgres.cc).
+  std::string backend = "lmdb";
+  std::string postgres;
 };
 
 std::string_view DurabilityName(Durability d);
@@ -243,6 +247,9 @@ Status RunIds(const Options& options, Report& report);
 Status RunLatency(const Options& options, Report& report);
 Status RunActors(const Options& options, Report& report);  // actors.cc
 Status RunBisect(const Options& options, Report& report);  // bisect.cc
+#if MEMOIR_BENCH_POSTGRES
+Status RunPostgres(const Options& options, Report& report);  // postgres.cc
+#endif
 
 }  // namespace memoir::bench
 

@@ -10,6 +10,12 @@
 //                [--events N] [--replay-events N] [--read-all-events N]
 //                [--latency-count N] [--rounds R] [--bisect-events N]
 //                [--bisect-every K]
+//                [--backend lmdb|postgres] [--postgres URI]
+//
+// With --backend postgres, the append and replay scenarios run on a
+// PostgreSQL store (memoir/postgres.h) of the server URI names (or
+// MEMOIR_BENCH_POSTGRES), against raw libpq on the same server, and the
+// append rounds also run memoir's LMDB store for comparison.
 //
 // Prints one table row per measurement and, last, one JSON line starting
 // with {"memoir_bench":. Exits non-zero on any error.
@@ -20,6 +26,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <string>
@@ -155,7 +162,8 @@ constexpr char kUsage[] =
     "  [--events-per-append E] [--payload BYTES]\n"
     "  [--durability sync|nometasync|none] [--seconds T] [--events N]\n"
     "  [--replay-events N] [--read-all-events N] [--latency-count N]\n"
-    "  [--rounds R] [--bisect-events N] [--bisect-every K]\n";
+    "  [--rounds R] [--bisect-events N] [--bisect-every K]\n"
+    "  [--backend lmdb|postgres] [--postgres URI]\n";
 
 template <typename T>
 bool ParseNumber(std::string_view text, T* out) {
@@ -184,6 +192,11 @@ std::string ParseArgs(int argc, char** argv, Options* options) {
       ok = value == "all" || value == "append" || value == "replay" ||
            value == "read-all" || value == "latency" || value == "actors" ||
            value == "bisect" || value == "projection" || value == "ids";
+    } else if (flag == "--backend") {
+      options->backend = value;
+      ok = value == "lmdb" || value == "postgres";
+    } else if (flag == "--postgres") {
+      options->postgres = value;
     } else if (flag == "--dir") {
       options->dir = value;
     } else if (flag == "--producers") {
@@ -259,6 +272,14 @@ Status RunAll(const Options& options, Report& report) {
       {"actors", RunActors},         {"bisect", RunBisect},
       {"projection", RunProjection}, {"ids", RunIds}};
   report.Header();
+  if (options.backend == "postgres") {
+#if MEMOIR_BENCH_POSTGRES
+    return RunPostgres(options, report);
+#else
+    return Status::InvalidArgument(
+        "this memoir-bench was built without the PostgreSQL backend");
+#endif
+  }
   for (const Scenario& s : scenarios) {
     if (options.scenario != "all" && options.scenario != s.name) continue;
     Status status = s.run(options, report);
@@ -269,6 +290,9 @@ Status RunAll(const Options& options, Report& report) {
 
 int Main(int argc, char** argv) {
   Options options;
+  if (const char* uri = std::getenv("MEMOIR_BENCH_POSTGRES")) {
+    options.postgres = uri;
+  }
   std::string error = ParseArgs(argc, argv, &options);
   if (!error.empty()) {
     if (error != "help") fmt::print(stderr, "memoir-bench: {}\n", error);
