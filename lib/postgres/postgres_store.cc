@@ -362,6 +362,8 @@ class PgStore final : public Store {
     return s;
   }
 
+  Result<PostgresStoreInfo> Inspect();
+
   // --- For the journal and the snapshots --------------------------------
   const std::string& schema() const { return pg_.schema; }
   const StoreOptions& options() const { return options_; }
@@ -1016,6 +1018,55 @@ void PgStore::CommitBatch(std::vector<std::unique_ptr<Op>>& batch) {
         break;
     }
   }
+}
+
+Result<PostgresStoreInfo> PgStore::Inspect() {
+  PostgresStoreInfo info;
+  info.store = display_;
+  info.schema = pg_.schema;
+  Status s = Read([&](Conn& c) -> Status {
+    Params p;
+    p.Text(pg_.schema);
+    Rows rows;
+    Status st = c.Exec(
+        "inspect the store",
+        fmt::format(
+            "SELECT m.format_version, m.last_position, (SELECT count(*) FROM "
+            "{0}.streams), (SELECT count(*) FROM {0}.streams WHERE deleted), "
+            "(SELECT coalesce(sum(event_count), 0)::bigint FROM {0}.streams), "
+            "(SELECT count(*) FROM {0}.snapshots), (SELECT "
+            "coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM "
+            "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
+            "n.nspname = $1 AND c.relkind = 'r'), "
+            "current_setting('server_version'), "
+            "current_setting('synchronous_commit'), "
+            "current_setting('synchronous_standby_names') FROM {0}.meta m "
+            "WHERE m.id = 1",
+            pg_.schema),
+        &p, &rows);
+    if (!st.ok()) return st;
+    if (rows.size() != 1) {
+      return Status::Corruption(
+          fmt::format("{}: table {}.meta has no row; the store is damaged",
+                      display_, pg_.schema));
+    }
+    info.format_version = static_cast<uint32_t>(rows.Int32(0, 0));
+    info.last_position = static_cast<uint64_t>(rows.Int64(0, 1));
+    info.streams = static_cast<uint64_t>(rows.Int64(0, 2));
+    info.deleted_streams = static_cast<uint64_t>(rows.Int64(0, 3));
+    info.events = static_cast<uint64_t>(rows.Int64(0, 4));
+    info.snapshots = static_cast<uint64_t>(rows.Int64(0, 5));
+    info.bytes = static_cast<uint64_t>(rows.Int64(0, 6));
+    info.server_version = std::string(rows.Bytes(0, 7));
+    info.synchronous_commit = std::string(rows.Bytes(0, 8));
+    info.synchronous_standby_names = std::string(rows.Bytes(0, 9));
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  if (options_.durability != Durability::kSync) {
+    info.synchronous_commit = "off (for this store's writer: durability)";
+  }
+  return info;
 }
 
 Status PgStore::Read(const std::function<Status(Conn&)>& fn) {
@@ -2159,6 +2210,15 @@ Result<size_t> PgSnapshots::Retain(std::string_view stream,
 
 }  // namespace
 }  // namespace internal::pg
+
+Result<PostgresStoreInfo> InspectPostgres(Store& store) {
+  auto* pg = dynamic_cast<internal::pg::PgStore*>(&store);
+  if (pg == nullptr) {
+    return Status::InvalidArgument(
+        fmt::format("store {} is not a PostgreSQL store", store.path()));
+  }
+  return pg->Inspect();
+}
 
 bool IsPostgresUri(std::string_view path) {
   return path.rfind("postgresql://", 0) == 0 ||

@@ -1,14 +1,11 @@
 // Store: wires the environment, the writer thread and the journal together.
 #include "memoir/store.h"
 
-#ifdef MEMOIR_WITH_POSTGRES
-#include "memoir/postgres.h"
-#endif
-
 #include <fmt/format.h>
 
 #include "journal/journal_impl.h"
 #include "journal/record.h"
+#include "memoir/postgres.h"
 #include "snapshot/snapshot_store_impl.h"
 #include "storage/env.h"
 #include "storage/writer.h"
@@ -233,17 +230,8 @@ Result<StoreParts> StoreInternal::PartsOf(Store& store) {
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
                                            const StoreOptions& options) {
-  if (path.rfind("postgresql://", 0) == 0 ||
-      path.rfind("postgres://", 0) == 0) {
-#ifdef MEMOIR_WITH_POSTGRES
-    return OpenPostgres(path, options);
-#else
-    return Status::InvalidArgument(
-        "this memoir was built without the PostgreSQL backend "
-        "(MEMOIR_POSTGRES=OFF); rebuild it with libpq to open " +
-        path.substr(0, path.find("://") + 3) + "... stores");
-#endif
-  }
+  // A PostgreSQL store (memoir/postgres.h; says so when not built).
+  if (IsPostgresUri(path)) return OpenPostgres(path, options);
   return StoreImpl::Open(path, options);
 }
 

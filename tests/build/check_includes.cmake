@@ -12,6 +12,7 @@ set(rules
   "journal|journal storage base memoir"
   "snapshot|snapshot storage base memoir"
   "lib/store|store journal snapshot storage base memoir"
+  "lib/postgres|postgres base memoir"
   "lib/runtime|runtime memoir"
   "lib/subscription|subscription memoir"
   "tools|memoir")

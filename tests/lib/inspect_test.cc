@@ -116,7 +116,8 @@ TEST_CASE(
   auto info = InspectStore(wrapper);
   REQUIRE_FALSE(info.ok());
   CHECK(info.status().code() == Status::Code::kInvalidArgument);
-  CHECK(info.status().ToString().find("not opened by memoir::Store::Open") !=
+  CHECK(info.status().ToString().find(
+            "needs an LMDB store opened by memoir::Store::Open") !=
         std::string::npos);
   CHECK(InspectStore(**store).ok());  // the store it wraps is inspectable
 }

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "memoir/inspect.h"
 #include "memoir/store.h"
 #include "support/backend.h"
 #include "support/open_store.h"
@@ -354,6 +355,36 @@ TEST_CASE(
   CHECK_MESSAGE(
       read.status().ToString().find("s#2 at position 2") != std::string::npos,
       read.status().ToString());
+}
+
+TEST_CASE(
+    "InspectPostgres counts what the store holds and names the server's "
+    "acknowledgement settings; the LMDB-only tools refuse the store saying "
+    "so") {
+  test::TempDir dir;
+  auto store = test::OpenStoreOrFail(dir.path(), test::FastStore());
+  Journal& j = store->journal();
+  REQUIRE(j.Append("a", Expected::Any(), Events(3)).ok());
+  REQUIRE(j.Append("b", Expected::Any(), Events(2)).ok());
+  REQUIRE(j.DeleteStream("b").ok());
+  REQUIRE(store->snapshots().Save("a", 3, {"State", 1, "s"}).ok());
+  auto info = InspectPostgres(*store);
+  REQUIRE_MESSAGE(info.ok(), info.status().ToString());
+  CHECK(info->format_version == 1);
+  CHECK(info->streams == 2);
+  CHECK(info->deleted_streams == 1);
+  CHECK(info->events == 3);
+  CHECK(info->snapshots == 1);
+  CHECK(info->last_position == 5);
+  CHECK(info->bytes > 0);
+  CHECK(info->server_version.rfind("15", 0) == 0);
+  CHECK(info->synchronous_commit ==
+        "off (for this store's writer: "
+        "durability)");  // FastStore: kNone
+  auto lmdb_only = InspectStore(*store);
+  REQUIRE_FALSE(lmdb_only.ok());
+  CHECK(lmdb_only.status().IsInvalidArgument());
+  CHECK(lmdb_only.status().ToString().find("LMDB") != std::string::npos);
 }
 
 }  // namespace memoir

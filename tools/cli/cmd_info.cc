@@ -11,6 +11,7 @@
 #include "format.h"
 #include "json.h"
 #include "memoir/inspect.h"
+#include "memoir/postgres.h"
 #include "output.h"
 
 namespace memoir::cli {
@@ -23,10 +24,56 @@ std::string ReaderText(const ReaderSlot& r) {
              : fmt::format("pid {}{} reading txn {}", r.pid, who, r.txn_id);
 }
 
+// info of a PostgreSQL store: what it holds and what an acknowledgement
+// waits for there (no map, pages, readers or writer lock: the server's).
+int RunPostgresInfo(const Options& o, Store& store) {
+  Result<PostgresStoreInfo> r = InspectPostgres(store);
+  if (!r.ok()) return Fail(r.status(), fmt::format("inspecting {}", o.store));
+  const PostgresStoreInfo& info = *r;
+  if (o.json) {
+    PrintLine(
+        JsonObject()
+            .Str("store", info.store)
+            .Str("backend", "postgresql")
+            .Str("server_version", info.server_version)
+            .Str("schema", info.schema)
+            .Num("format_version", info.format_version)
+            .Num("bytes", info.bytes)
+            .Num("streams", info.streams)
+            .Num("deleted_streams", info.deleted_streams)
+            .Num("events", info.events)
+            .Num("snapshots", info.snapshots)
+            .Num("last_position", info.last_position)
+            .Str("synchronous_commit", info.synchronous_commit)
+            .Str("synchronous_standby_names", info.synchronous_standby_names)
+            .str());
+    return kExitOk;
+  }
+  PrintPairs({
+      {"store", info.store},
+      {"backend",
+       "PostgreSQL " + info.server_version + ", schema " + info.schema},
+      {"format version", std::to_string(info.format_version)},
+      {"tables", Size(info.bytes) + " with their indexes"},
+      {"streams",
+       fmt::format("{} ({} deleted)", info.streams, info.deleted_streams)},
+      {"events", std::to_string(info.events)},
+      {"snapshots", std::to_string(info.snapshots)},
+      {"last position", std::to_string(info.last_position)},
+      {"synchronous_commit", info.synchronous_commit},
+      {"synchronous standbys", info.synchronous_standby_names.empty()
+                                   ? "none (an acknowledgement waits for "
+                                     "the primary's WAL flush only)"
+                                   : info.synchronous_standby_names},
+  });
+  return kExitOk;
+}
+
 int RunInfo(const Options& o) {
   std::unique_ptr<Store> store = OpenForReading(o);
   if (!store) return kExitUnreadable;
   Heartbeat();
+  if (IsPostgresUri(o.store)) return RunPostgresInfo(o, *store);
   Result<StoreInfo> r = InspectStore(*store);
   if (!r.ok()) return Fail(r.status(), fmt::format("inspecting {}", o.store));
   const StoreInfo& info = *r;

@@ -39,6 +39,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -90,6 +91,28 @@ MEMOIR_EXPORT Result<std::unique_ptr<Store>> OpenPostgres(
 // Whether `path` is a PostgreSQL connection URI (postgresql:// or
 // postgres://), which Store::Open hands to OpenPostgres.
 MEMOIR_EXPORT bool IsPostgresUri(std::string_view path);
+
+// What `memoir info` shows of a PostgreSQL store.
+struct PostgresStoreInfo {
+  std::string store;  // Store::path(): the server (password masked)
+  std::string schema;
+  std::string server_version;  // the server's, e.g. "15.20"
+  uint32_t format_version = 0;
+  uint64_t streams = 0;          // streams ever created, including deleted
+  uint64_t deleted_streams = 0;  // of which tombstoned
+  uint64_t events = 0;           // events currently stored
+  uint64_t snapshots = 0;
+  uint64_t last_position = 0;
+  uint64_t bytes = 0;  // the schema's tables with their indexes and TOAST
+  // What an acknowledgement waits for, as the server is set up for
+  // memoir's writer (postgres.h, README "PostgreSQL").
+  std::string synchronous_commit;
+  std::string synchronous_standby_names;
+};
+
+// Describes `store`, in one read. Errors: kInvalidArgument when `store` is
+// not a PostgreSQL store; those of every read.
+MEMOIR_EXPORT Result<PostgresStoreInfo> InspectPostgres(Store& store);
 
 // Drops the schema `schema` with everything memoir kept in it. For tests
 // and for operators retiring a store; no Store may have it open.
