@@ -100,6 +100,11 @@ CREATE FUNCTION {s}.append(
   s_crc bigint[],
   OUT o_status int[], OUT o_head bigint[], OUT o_seq bigint[],
   OUT o_pos bigint[])
+-- Every table access here is by key. The function's plans are cached per
+-- connection, and one made while a table was nearly empty (a new store)
+-- chose sequential scans that stayed after the table grew: 3,700 appends/s
+-- instead of 24,000 with 10,000 streams, until an ANALYZE replanned.
+SET enable_seqscan = off
 LANGUAGE plpgsql AS $fn$
 DECLARE
   n int := coalesce(cardinality(r_stream), 0);
