@@ -158,15 +158,26 @@ Status Conn::Connect(const std::string& conninfo, std::unique_ptr<Conn>* out) {
         MaskPassword(conninfo), msg));
   }
   out->reset(new Conn(c));
-  // Every statement memoir sends is its own, so a search_path set on the
-  // server cannot redirect it; messages stay in English and UTC.
+  // Text crosses in UTF-8 (Open refuses a database in another encoding);
+  // notices below warnings stay on the server.
   return (*out)->Simple("set up the connection",
+                        "SET client_encoding = 'UTF8'; "
                         "SET client_min_messages = warning");
 }
 
 Conn::~Conn() { PQfinish(conn_); }
 
 bool Conn::broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+
+bool Conn::Alive() {
+  // A server ending a session sends a FATAL message, then closes: the first
+  // read takes the message, the second finds the end of the stream (libpq
+  // then marks the connection bad). Neither blocks.
+  for (int i = 0; i < 2; ++i) {
+    if (broken() || PQconsumeInput(conn_) == 0) return false;
+  }
+  return !broken();
+}
 
 Status Conn::Exec(std::string_view what, const std::string& sql, Params* params,
                   Rows* rows, Fate* fate) {

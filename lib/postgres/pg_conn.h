@@ -123,6 +123,10 @@ class Conn {
   // A statement without parameters, text results ignored.
   Status Simple(std::string_view what, const std::string& sql);
   bool broken() const;
+  // Reads what the server sent while the connection sat idle (without
+  // blocking) and says whether it is still usable: a connection the server
+  // closed meanwhile is found here, before a statement is sent on it.
+  bool Alive();
   int socket() const { return PQsocket(conn_); }
   PGconn* raw() { return conn_; }
   // The server's version number (150020 for 15.20).

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <deque>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -135,9 +136,21 @@ int64_t MetadataCrc(std::string_view metadata) {
   return Crc().Bytes(metadata).Done();
 }
 
-// The rule a PostgreSQL store adds to the common ones: a payload fits one
-// group commit's array (postgres.h).
+// The rules a PostgreSQL store adds to the common ones: a payload, and a
+// request's payloads and metadata together, fit one group commit's arrays
+// (postgres.h).
 Status CheckForPostgres(const StreamAppend& r) {
+  size_t total = 0;
+  for (const EventData& e : r.events) {
+    total += e.payload.size() + e.metadata.size();
+  }
+  if (total > kMaxPostgresRequestBytes) {
+    return Status::InvalidArgument(fmt::format(
+        "append to stream '{}': {} bytes of payloads and metadata exceed a "
+        "PostgreSQL store's limit of {} per request "
+        "(kMaxPostgresRequestBytes); split it",
+        r.stream, total, kMaxPostgresRequestBytes));
+  }
   for (size_t i = 0; i < r.events.size(); ++i) {
     const EventData& e = r.events[i];
     if (e.payload.size() > kMaxPostgresPayloadBytes) {
@@ -159,6 +172,11 @@ Status CheckSnapshotForPostgres(std::string_view stream,
         stream, d.payload.size(), kMaxPostgresPayloadBytes));
   }
   return Status::OK();
+}
+
+int64_t ClampSeq(uint64_t seq) {
+  return static_cast<int64_t>(
+      std::min<uint64_t>(seq, std::numeric_limits<int64_t>::max()));
 }
 
 size_t RequestBytes(const StreamAppend& r) {
@@ -381,8 +399,10 @@ class PgStore final : public Store {
   // Runs `fn` alone on the writer's connection, in queue order; blocking.
   Status RunAlone(std::function<Status(Conn&, int64_t)> fn);
   // Runs `fn` with a pooled reading connection; retries once on a fresh
-  // connection when the first was lost before anything was read.
-  Status Read(const std::function<Status(Conn&)>& fn);
+  // connection when the first was lost, unless `*delivered` says `fn`
+  // already handed something to its caller (a visitor saw events).
+  Status Read(const std::function<Status(Conn&)>& fn,
+              const bool* delivered = nullptr);
   void NoteCommit(uint64_t last_position);
   Result<uint64_t> WaitForCommit(uint64_t after,
                                  std::chrono::milliseconds timeout,
@@ -428,6 +448,7 @@ class PgStore final : public Store {
   Clock_::time_point next_connect_{};
   std::chrono::milliseconds backoff_{0};
   Status last_connect_error_;
+  bool call_sent_ = false;  // CommitBatch's call went to the server
 
   // Reading connections.
   std::mutex pool_mu_;
@@ -450,6 +471,11 @@ Status PgStore::Connect(std::unique_ptr<Conn>* out, bool writer) {
   Status s = Conn::Connect(conninfo_, out);
   if (!s.ok()) return s;
   Conn& c = **out;
+  // pg_stat_activity names the store and the role of each connection.
+  s = c.Simple("set application_name",
+               fmt::format("SET application_name = 'memoir {} {}'",
+                           pg_.schema, writer ? "writer" : "reader"));
+  if (!s.ok()) return s;
   if (pg_.statement_timeout.count() > 0) {
     s = c.Simple("set statement_timeout",
                  fmt::format("SET statement_timeout = {}",
@@ -502,9 +528,16 @@ Result<std::unique_ptr<Store>> PgStore::Open(const std::string& conninfo,
   q.Text(pg.schema);
   s = c->Exec("look for the store",
               "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = $1), "
-              "to_regclass(quote_ident($1) || '.meta') IS NOT NULL",
+              "to_regclass(quote_ident($1) || '.meta') IS NOT NULL, "
+              "current_setting('server_encoding')",
               &q, &rows);
   if (!s.ok()) return fail(s);
+  if (rows.Bytes(0, 2) != "UTF8") {
+    return fail(Status::InvalidArgument(fmt::format(
+        "{}: the database's encoding is {}; memoir keeps stream names as "
+        "text in UTF-8: create the database with ENCODING 'UTF8'",
+        store->display_, rows.Bytes(0, 2))));
+  }
   const bool schema_exists = rows.Int64(0, 0) > 0;
   const bool meta_exists = rows.Bool(0, 1);
   if (!schema_exists) {
@@ -625,7 +658,10 @@ Status PgStore::RunAlone(std::function<Status(Conn&, int64_t)> fn) {
 }
 
 Status PgStore::EnsureWriterConn() {
-  if (wconn_ && !wconn_->broken()) return Status::OK();
+  // Alive() reads what the server sent while the connection was idle: one
+  // it closed (a restart, idle_session_timeout) is replaced before the
+  // next call is sent, not found broken after it.
+  if (wconn_ && wconn_->Alive()) return Status::OK();
   wconn_.reset();
   const auto now = Clock_::now();
   if (now < next_connect_) {
@@ -693,11 +729,30 @@ void PgStore::WriterLoop() {
       queued_bytes_ -= bytes;
     }
     space_cv_.notify_all();
-    CommitBatch(batch);
+    try {
+      CommitBatch(batch);
+    } catch (const std::exception& e) {
+      // std::bad_alloc building a large call, say. The ops still in `batch`
+      // were not answered (CommitBatch drops each one it answers).
+      const Status s =
+          call_sent_
+              ? Status::UnknownOutcome(fmt::format(
+                    "store {}: the group commit failed after it was sent "
+                    "({}); it may or may not have committed",
+                    display_, e.what()))
+              : Status::IOError(fmt::format(
+                    "store {}: the group commit failed before it was sent "
+                    "({}); nothing was written",
+                    display_, e.what()));
+      for (auto& op : batch) {
+        if (op) op->Fail(s);
+      }
+    }
   }
 }
 
 void PgStore::CommitBatch(std::vector<std::unique_ptr<Op>>& batch) {
+  call_sent_ = false;
   Status s = EnsureWriterConn();
   if (!s.ok()) {
     for (auto& op : batch) op->Fail(s);
@@ -706,6 +761,7 @@ void PgStore::CommitBatch(std::vector<std::unique_ptr<Op>>& batch) {
   const int64_t now = clock_->NowNanos();
   if (batch.front()->kind == Op::Kind::kAlone) {
     Op& op = *batch.front();
+    call_sent_ = true;
     Status st = op.alone(*wconn_, now);
     if (!st.ok() && !wconn_->broken()) {
       (void)wconn_->Simple("roll back", "ROLLBACK");
@@ -740,10 +796,11 @@ void PgStore::CommitBatch(std::vector<std::unique_ptr<Op>>& batch) {
     r_kind.AddInt32(0);
     r_stream.AddBytes(r.stream);
     r_group.AddInt32(group);
-    r_expect.AddInt64(r.expected.any() ? -1
-                      : r.expected.exists()
-                          ? -2
-                          : static_cast<int64_t>(r.expected.seq()));
+    // A seq no stream can reach (above INT64_MAX) is sent as INT64_MAX,
+    // which no head equals either: a conflict, never the -1/-2 markers.
+    r_expect.AddInt64(r.expected.any()      ? -1
+                      : r.expected.exists() ? -2
+                                            : ClampSeq(r.expected.seq()));
     r_nevents.AddInt32(static_cast<int32_t>(r.events.size()));
     r_off.AddInt32(event);
     r_snap.AddInt32(snapshot ? add_snapshot(*snapshot) : 0);
@@ -805,7 +862,7 @@ void PgStore::CommitBatch(std::vector<std::unique_ptr<Op>>& batch) {
         r_kind.AddInt32(1);
         r_stream.AddBytes(op->save_stream);
         r_group.AddInt32(0);
-        r_expect.AddInt64(static_cast<int64_t>(op->save_seq));
+        r_expect.AddInt64(ClampSeq(op->save_seq));  // above any head
         r_nevents.AddInt32(0);
         r_off.AddInt32(event);
         r_snap.AddInt32(add_snapshot(op->snapshot));
@@ -851,6 +908,7 @@ void PgStore::CommitBatch(std::vector<std::unique_ptr<Op>>& batch) {
       pg_.schema);
   Rows rows;
   Fate fate = Fate::kDone;
+  call_sent_ = true;
   // A deadlock or serialization failure rolled the call back: run it again.
   for (int attempt = 0;; ++attempt) {
     s = wconn_->Exec("group commit", sql, &p, &rows, &fate);
@@ -1017,6 +1075,10 @@ void PgStore::CommitBatch(std::vector<std::unique_ptr<Op>>& batch) {
       case Op::Kind::kAlone:
         break;
     }
+    // Answered: an exception past this point must not answer it again.
+    for (auto& owned : batch) {
+      if (owned.get() == op) owned.reset();
+    }
   }
 }
 
@@ -1069,7 +1131,8 @@ Result<PostgresStoreInfo> PgStore::Inspect() {
   return info;
 }
 
-Status PgStore::Read(const std::function<Status(Conn&)>& fn) {
+Status PgStore::Read(const std::function<Status(Conn&)>& fn,
+                     const bool* delivered) {
   for (int attempt = 0;; ++attempt) {
     std::unique_ptr<Conn> c;
     {
@@ -1079,14 +1142,18 @@ Status PgStore::Read(const std::function<Status(Conn&)>& fn) {
         pool_.pop_back();
       }
     }
-    if (!c || c->broken()) {
+    if (!c || !c->Alive()) {
       Status s = Connect(&c, false);
       if (!s.ok()) return s;
     }
     Status s = fn(*c);
     if (c->broken()) {
-      // Lost before the answer: reads are safe to repeat, once.
-      if (attempt == 0 && s.IsIOError()) continue;
+      // Lost before the answer: a read is safe to repeat, once, if nothing
+      // of it reached the caller.
+      if (attempt == 0 && s.IsIOError() &&
+          (delivered == nullptr || !*delivered)) {
+        continue;
+      }
       return s;
     }
     if (PQtransactionStatus(c->raw()) != PQTRANS_IDLE) {
@@ -1141,7 +1208,7 @@ void PgStore::ListenLoop() {
         continue;
       }
       last_attempt = Clock_::now();
-      if (!Conn::Connect(conninfo_, &c).ok() ||
+      if (!Connect(&c, false).ok() ||
           !c->Simple("listen",
                      fmt::format("LISTEN \"{}\"", NotifyChannel(pg_.schema)))
                .ok()) {
@@ -1296,50 +1363,58 @@ Status PagedRead(
     const std::function<Status(Conn&, bool first, size_t limit, Rows*)>& page,
     int col0, const EventVisitor& visit, const std::function<void()>& then,
     const std::function<Status(const Rows&)>& check_first = nullptr) {
-  return store->Read([&](Conn& c) -> Status {
-    bool in_txn = false;
-    if (max_count > kPageRows) {
-      Status s = c.Simple("begin a read",
-                          "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      if (!s.ok()) return s;
-      in_txn = true;
-    }
-    std::vector<Rows> kept;
-    ViewScratch scratch;
-    size_t visited = 0;
-    bool first = true;
-    Status result;
-    for (;;) {
-      const size_t want = std::min(max_count - visited, kPageRows);
-      Rows rows;
-      Status s = page(c, first, want, &rows);
-      if (!s.ok()) {
-        result = s;
-        break;
-      }
-      if (first && check_first) {
-        s = check_first(rows);
-        if (!s.ok()) {
-          result = s;
-          break;
+  // Once the visitor has seen an event, a lost connection ends the read:
+  // repeating it would show the caller events twice (and free the views
+  // it keeps until `then`).
+  bool delivered = false;
+  return store->Read(
+      [&](Conn& c) -> Status {
+        bool in_txn = false;
+        if (max_count > kPageRows) {
+          Status s =
+              c.Simple("begin a read",
+                       "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+          if (!s.ok()) return s;
+          in_txn = true;
         }
-      }
-      first = false;
-      size_t before = visited;
-      bool stopped = false;
-      if (!then) scratch.Clear();
-      s = VisitRows(rows, col0, visit, &scratch, &visited, &stopped);
-      if (then) kept.push_back(rows);
-      if (!s.ok()) {
-        result = s;
-        break;
-      }
-      if (stopped || visited - before < want || visited >= max_count) break;
-    }
-    if (result.ok() && then) then();
-    if (in_txn) (void)c.Simple("end a read", "COMMIT");
-    return result;
-  });
+        std::vector<Rows> kept;
+        ViewScratch scratch;
+        size_t visited = 0;
+        bool first = true;
+        Status result;
+        for (;;) {
+          const size_t want = std::min(max_count - visited, kPageRows);
+          Rows rows;
+          Status s = page(c, first, want, &rows);
+          if (!s.ok()) {
+            result = s;
+            break;
+          }
+          if (first && check_first) {
+            s = check_first(rows);
+            if (!s.ok()) {
+              result = s;
+              break;
+            }
+          }
+          first = false;
+          size_t before = visited;
+          bool stopped = false;
+          if (!then) scratch.Clear();
+          s = VisitRows(rows, col0, visit, &scratch, &visited, &stopped);
+          delivered = delivered || visited > 0;
+          if (then) kept.push_back(rows);
+          if (!s.ok()) {
+            result = s;
+            break;
+          }
+          if (stopped || visited - before < want || visited >= max_count) break;
+        }
+        if (result.ok() && then) then();
+        if (in_txn) (void)c.Simple("end a read", "COMMIT");
+        return result;
+      },
+      &delivered);
 }
 
 // --- Journal ----------------------------------------------------------------
@@ -1372,11 +1447,23 @@ void PgJournal::AppendMulti(std::vector<StreamAppend> requests,
         "stream");
   }
   std::unordered_set<std::string_view> names;
-  size_t bytes = 0;
+  size_t bytes = 0, multi_bytes = 0;
   for (StreamAppend& r : requests) {
     if (!s.ok()) break;
     s = ValidateAppendRequest(r);
     if (s.ok()) s = CheckForPostgres(r);
+    if (s.ok()) {
+      for (const EventData& e : r.events) {
+        multi_bytes += e.payload.size() + e.metadata.size();
+      }
+      if (multi_bytes > kMaxPostgresRequestBytes) {
+        s = Status::InvalidArgument(fmt::format(
+            "a multi-stream append of more than {} bytes of payloads and "
+            "metadata exceeds a PostgreSQL store's limit per request "
+            "(kMaxPostgresRequestBytes); split it",
+            kMaxPostgresRequestBytes));
+      }
+    }
     if (s.ok() && !names.insert(r.stream).second) {
       s = Status::InvalidArgument(fmt::format(
           "a multi-stream append names stream '{}' twice; put all its "
@@ -1793,8 +1880,8 @@ Result<StreamPage> PgJournal::ListStreams(const ListStreamsOptions& options) {
     p.Int64(static_cast<int64_t>(
         std::min<size_t>(options.limit, INT64_MAX - 1) + 1));
     const std::string sql = fmt::format(
-        "SELECT {}, {} FROM {}.streams WHERE starts_with(name, $1) AND {} "
-        "ORDER BY {} LIMIT $3",
+        "SELECT {}, coalesce(creation, 0), {} FROM {}.streams WHERE "
+        "starts_with(name, $1) AND {} ORDER BY {} LIMIT $3",
         kStreamColumns,
         options.count_total
             ? fmt::format("(SELECT count(*) FROM {}.streams WHERE "
@@ -1802,20 +1889,26 @@ Result<StreamPage> PgJournal::ListStreams(const ListStreamsOptions& options) {
                           store_->schema())
             : std::string("0::bigint"),
         store_->schema(),
-        by_creation ? "stream_id > $2" : "name >= $1 AND name > $2",
-        by_creation ? "stream_id" : "name");
+        by_creation ? "creation > $2" : "name >= $1 AND name > $2",
+        by_creation ? "creation" : "name");
     Rows rows;
     Status st = c.Exec("list streams", sql, &p, &rows);
     if (!st.ok()) return st;
-    const int n = std::min<int>(rows.size(), static_cast<int>(options.limit));
-    for (int i = 0; i < n; ++i) page.streams.push_back(InfoFrom(rows, i));
+    const size_t n = std::min(static_cast<size_t>(rows.size()), options.limit);
+    for (size_t i = 0; i < n; ++i) {
+      page.streams.push_back(InfoFrom(rows, static_cast<int>(i)));
+    }
     if (static_cast<size_t>(rows.size()) > options.limit) {
-      page.next = by_creation ? std::to_string(page.streams.back().id)
-                              : page.streams.back().name;
+      // Creation order pages on the creation number, granted under the
+      // position counter's lock: in commit order, so a stream another
+      // writer creates later can never land before a token already given.
+      page.next = by_creation
+                      ? std::to_string(rows.Int64(static_cast<int>(n) - 1, 8))
+                      : page.streams.back().name;
     }
     if (options.count_total) {
       if (rows.size() > 0) {
-        page.total = static_cast<uint64_t>(rows.Int64(0, 8));
+        page.total = static_cast<uint64_t>(rows.Int64(0, 9));
       } else {
         // Past the last page: count on its own.
         Params q;
@@ -1980,6 +2073,18 @@ Result<AppendResult> PgSnapshots::AppendWithSnapshot(StreamAppend events,
   if (s.ok()) s = CheckForPostgres(events);
   if (s.ok()) s = ValidateSave(events.stream, 1, snapshot);
   if (s.ok()) s = CheckSnapshotForPostgres(events.stream, snapshot);
+  if (s.ok()) {
+    size_t total = snapshot.payload.size() + snapshot.metadata.size();
+    for (const EventData& e : events.events) {
+      total += e.payload.size() + e.metadata.size();
+    }
+    if (total > kMaxPostgresRequestBytes) {
+      s = Status::InvalidArgument(fmt::format(
+          "append with snapshot to stream '{}': {} bytes exceed a PostgreSQL "
+          "store's limit of {} per request (kMaxPostgresRequestBytes)",
+          events.stream, total, kMaxPostgresRequestBytes));
+    }
+  }
   if (!s.ok()) return s;
   if (store_->options().generate_event_ids && events.events[0].id.empty()) {
     for (EventData& e : events.events) e.id = Uuid::Generate();

@@ -14,9 +14,13 @@ namespace {
 //   counter row is locked by every commit that writes events, after its
 //   stream rows, until it commits: positions are granted in commit order,
 //   so a reader never sees position p+1 before p.
-// - streams: one row per stream ever written; stream_id is StreamInfo::id
-//   and the creation order. fillfactor leaves room for HOT updates of the
-//   row every append changes (no updated column is indexed).
+// - streams: one row per stream ever written; stream_id is StreamInfo::id.
+//   creation numbers the streams in the order their creating commits
+//   committed (granted with positions, under the counter row's lock), for
+//   listing in creation order: stream_id is granted at insert, before the
+//   lock, so two writers' new streams may commit in the other order.
+//   fillfactor leaves room for HOT updates of the row every append changes
+//   (no column an append updates is indexed).
 // - events: one row per event, keyed by position; (stream_id, seq) unique.
 //   Type names and tags are bytes (bytea), as in an LMDB store: any bytes
 //   an append accepts, NUL and invalid UTF-8 included, round-trip.
@@ -30,8 +34,9 @@ CREATE TABLE {s}.meta (
   id int PRIMARY KEY CHECK (id = 1),
   format_version int NOT NULL,
   last_position bigint NOT NULL,
+  last_creation bigint NOT NULL,
   created_ns bigint NOT NULL);
-INSERT INTO {s}.meta VALUES (1, {version}, 0, {now});
+INSERT INTO {s}.meta VALUES (1, {version}, 0, 0, {now});
 CREATE TABLE {s}.streams (
   stream_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   name text COLLATE "C" NOT NULL UNIQUE,
@@ -42,7 +47,8 @@ CREATE TABLE {s}.streams (
   created_ns bigint NOT NULL,
   last_write_ns bigint NOT NULL,
   metadata bytea,
-  metadata_crc bigint) WITH (fillfactor = 70);
+  metadata_crc bigint,
+  creation bigint UNIQUE) WITH (fillfactor = 70);
 CREATE TABLE {s}.events (
   position bigint PRIMARY KEY,
   stream_id bigint NOT NULL,
@@ -105,6 +111,8 @@ CREATE FUNCTION {s}.append(
 -- chose sequential scans that stayed after the table grew: 3,700 appends/s
 -- instead of 24,000 with 10,000 streams, until an ANALYZE replanned.
 SET enable_seqscan = off
+-- Built-in names resolve in pg_catalog whatever the caller's search_path.
+SET search_path = pg_catalog, pg_temp
 LANGUAGE plpgsql AS $fn$
 DECLARE
   n int := coalesce(cardinality(r_stream), 0);
@@ -124,6 +132,8 @@ DECLARE
   found_seq bigint;
   found_pos bigint;
   lo bigint;
+  cbase bigint;
+  nc bigint;
   stored uuid[];
   wanted uuid[];
 BEGIN
@@ -249,8 +259,19 @@ BEGIN
     END IF;
   END LOOP;
   IF total > 0 THEN
-    UPDATE {s}.meta SET last_position = last_position + total WHERE id = 1
-      RETURNING last_position - total INTO base;
+    -- The streams this call creates, numbered in request order.
+    SELECT count(*) INTO nc FROM unnest(r_stream, o_status) AS x(name, st)
+      WHERE x.st = 0 AND x.name = ANY (created);
+    UPDATE {s}.meta SET last_position = last_position + total,
+      last_creation = last_creation + nc WHERE id = 1
+      RETURNING last_position - total, last_creation - nc INTO base, cbase;
+    IF nc > 0 THEN
+      UPDATE {s}.streams s SET creation = cbase + c.rn
+        FROM (SELECT x.name, row_number() OVER (ORDER BY x.i) AS rn
+              FROM unnest(r_stream, o_status) WITH ORDINALITY AS x(name, st, i)
+              WHERE x.st = 0 AND x.name = ANY (created)) c
+        WHERE s.name = c.name;
+    END IF;
     FOR i IN 1..n LOOP
       IF r_kind[i] = 0 AND o_status[i] = 0 THEN
         w_seq[i] := o_head[i] + 1;

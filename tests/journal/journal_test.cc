@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -728,6 +729,30 @@ TEST_CASE(
   CHECK(page->streams[0].deleted);
   CHECK(page->streams[0].event_count == 0);
   CHECK_FALSE(page->streams[1].deleted);
+}
+
+TEST_CASE(
+    "the largest limit lists every stream, and an expectation of the largest "
+    "seq is a conflict, not Any") {
+  test::TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  Journal& j = store->journal();
+  for (const char* name : {"a", "b", "c"}) {
+    REQUIRE(j.Append(name, Expected::Any(), Events(1)).ok());
+  }
+  ListStreamsOptions all;
+  all.limit = std::numeric_limits<size_t>::max();
+  auto page = j.ListStreams(all);
+  REQUIRE(page.ok());
+  CHECK(page->streams.size() == 3);
+  CHECK(page->next.empty());
+  all.order = ListStreamsOptions::Order::kCreation;
+  CHECK(j.ListStreams(all)->streams.size() == 3);
+  auto r = j.Append("a", Expected::At(kMaxSeq), Events(1));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().IsConflict());
+  CHECK(r.status().actual_seq() == 1);
+  CHECK(*j.Head("a") == 1);
 }
 
 TEST_CASE("listing streams with a limit of 0 is refused, not undefined") {

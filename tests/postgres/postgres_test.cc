@@ -387,4 +387,66 @@ TEST_CASE(
   CHECK(lmdb_only.status().ToString().find("LMDB") != std::string::npos);
 }
 
+TEST_CASE(
+    "a writer connection the server closed while idle is replaced before "
+    "the next commit, which succeeds, not an unknown outcome") {
+  test::TempDir dir;
+  auto store = test::OpenStoreOrFail(dir.path(), test::FastStore());
+  Journal& j = store->journal();
+  REQUIRE(j.Append("s", Expected::Any(), Events(1)).ok());
+  // The server ends the idle writer's session (a restart, an operator).
+  REQUIRE(test::PostgresQuery(
+              dir.path(),
+              "SELECT count(pg_terminate_backend(pid)) FROM "
+              "pg_stat_activity WHERE application_name = 'memoir {s} "
+              "writer'") == "1");
+  // Its end reaches the client asynchronously: wait until the session is
+  // gone on the server, then append.
+  REQUIRE(Eventually([&] {
+    return test::PostgresQuery(dir.path(),
+                               "SELECT count(*) FROM pg_stat_activity WHERE "
+                               "application_name = 'memoir {s} writer'") == "0";
+  }));
+  auto r = j.Append("s", Expected::At(1), Events(1));
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  CHECK(r->first_seq == 2);
+}
+
+TEST_CASE(
+    "a read whose connection is lost after its visitor saw events fails, "
+    "rather than repeat it on a new connection") {
+  test::TempDir dir;
+  const std::string path = dir.Sub("store");
+  const std::string proxy_dir = dir.Sub("proxy");
+  REQUIRE(std::filesystem::create_directory(proxy_dir));
+  {
+    auto create = test::OpenStoreOrFail(path, test::FastStore());
+    REQUIRE(create->journal().Append("s", Expected::Any(), Events(600)).ok());
+  }
+  test::PgProxy proxy(proxy_dir, test::PostgresSocketDir());
+  auto opened = Store::Open(ThroughProxy(path, proxy_dir), test::FastStore());
+  REQUIRE(opened.ok());
+  auto store = std::move(opened).value();
+  std::map<uint64_t, int> seen;
+  bool then_ran = false;
+  // The first page (512 events) arrives; the request for the second is cut.
+  Status s = store->journal().ScanAllThen(
+      1, 1000,
+      [&](const EventView& e) {
+        if (seen.empty()) proxy.CutNext(test::PgProxy::Cut::kBeforeRequest);
+        ++seen[e.position];
+        return true;
+      },
+      [&] { then_ran = true; });
+  CHECK_MESSAGE(s.IsIOError(), s.ToString());
+  CHECK_FALSE(then_ran);
+  CHECK(proxy.cuts() == 1);
+  CHECK(seen.size() == 512);
+  for (const auto& [position, times] : seen) CHECK(times == 1);
+  // The next read, on a new connection, sees everything.
+  auto all = store->journal().ReadAll(1, 1000);
+  REQUIRE(all.ok());
+  CHECK(all->size() == 600);
+}
+
 }  // namespace memoir

@@ -368,6 +368,7 @@ TEST_CASE("a snapshot above the stream's head or at seq 0 is rejected") {
   CHECK(s.IsInvalidArgument());
   CHECK(std::string(s.message()).find("head 2") != std::string::npos);
   CHECK(store->snapshots().Save("a", 0, State("x")).IsInvalidArgument());
+  CHECK(store->snapshots().Save("a", kMaxSeq, State("x")).IsInvalidArgument());
   CHECK(store->snapshots().Save("a", 2, {"", 1, "x"}).IsInvalidArgument());
   CHECK(store->snapshots().List("a")->empty());
   CHECK(store->snapshots().Save("a", 2, State("x")).ok());

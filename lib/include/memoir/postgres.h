@@ -30,7 +30,9 @@
 //   recognised and returns the original result). Writes that were not sent
 //   fail with kIOError, and the store reconnects for the next write: it
 //   stays usable, unlike an LMDB store after an I/O error.
-// - One event's or snapshot's payload is at most kMaxPostgresPayloadBytes.
+// - One event's or snapshot's payload is at most kMaxPostgresPayloadBytes,
+//   and one request's payloads and metadata kMaxPostgresRequestBytes. The
+//   database must use the UTF8 encoding.
 // - Consumer checkpoints, projections, durable messages and the whole-store
 //   tools (inspect, verify, copy, repair) are LMDB-only for now: on a
 //   PostgreSQL store they fail with kInvalidArgument saying so.
@@ -56,11 +58,14 @@ namespace memoir {
 // 1 GB; a single larger value is refused with kInvalidArgument before
 // anything is sent.
 inline constexpr size_t kMaxPostgresPayloadBytes = size_t{256} << 20;
+// Largest request (one Append, AppendMulti or AppendWithSnapshot): its
+// payloads and metadata together, for the same reason.
+inline constexpr size_t kMaxPostgresRequestBytes = size_t{512} << 20;
 
 struct PostgresOptions {
-  // The SQL schema holding memoir's tables: 1 to 63 bytes of a-z, 0-9 and
-  // '_', not starting with a digit. Several stores can share a database
-  // under different schemas.
+  // The SQL schema holding memoir's tables: 1 to 48 bytes of a-z, 0-9 and
+  // '_', not starting with a digit or "pg_". Several stores can share a
+  // database under different schemas.
   std::string schema = "memoir";
   // PostgreSQL's statement_timeout for memoir's statements (0: the
   // server's setting). A statement cancelled by it writes nothing and fails
