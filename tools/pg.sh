@@ -16,9 +16,11 @@ bin=/usr/lib/postgresql/15/bin
 cmd=${1:?usage: pg.sh start|stop DIR}
 dir=${2:?usage: pg.sh start|stop DIR}
 
+# Runs a server program as the server's owner, from /: the caller's
+# directory may be one the postgres user cannot enter.
 as_owner() {
   if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi

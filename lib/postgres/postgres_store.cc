@@ -473,8 +473,8 @@ Status PgStore::Connect(std::unique_ptr<Conn>* out, bool writer) {
   Conn& c = **out;
   // pg_stat_activity names the store and the role of each connection.
   s = c.Simple("set application_name",
-               fmt::format("SET application_name = 'memoir {} {}'",
-                           pg_.schema, writer ? "writer" : "reader"));
+               fmt::format("SET application_name = 'memoir {} {}'", pg_.schema,
+                           writer ? "writer" : "reader"));
   if (!s.ok()) return s;
   if (pg_.statement_timeout.count() > 0) {
     s = c.Simple("set statement_timeout",
