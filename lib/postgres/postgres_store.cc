@@ -1540,98 +1540,101 @@ Status InTransaction(Conn& c, const std::function<Status()>& body) {
   return s;
 }
 
-Status PgJournal::DeleteTo(std::string_view stream, uint64_t seq,
-                           const DeleteOptions& options) {
-  Status s = store_->RefuseWrites();
+// A write of one stream's row and what hangs off it, alone on the writer's
+// connection in one transaction: checks that the caller may write and that
+// the name is valid, locks the row, and refuses a missing stream
+// (kNotFound, or `missing` when given), a tombstoned one (kStreamDeleted
+// saying `deleted`) and, with `expected_head` set, one at another head
+// (kConflict, saying the stream was `unchanged`); then runs `body`.
+Status WriteLiveStream(
+    PgStore* store, std::string_view stream,
+    std::optional<uint64_t> expected_head, std::string_view deleted,
+    std::string_view unchanged, std::string_view missing,
+    const std::function<Status(Conn&, const LockedStream&)>& body) {
+  Status s = store->RefuseWrites();
   if (s.ok()) s = ValidateStreamName(stream);
   if (!s.ok()) return s;
   const std::string name(stream);
-  const std::string& schema = store_->schema();
-  return store_->RunAlone([&](Conn& c, int64_t) {
+  return store->RunAlone([&](Conn& c, int64_t) {
     return InTransaction(c, [&]() -> Status {
       LockedStream ls;
-      Status st = LockStream(c, schema, name, &ls);
+      Status st = LockStream(c, store->schema(), name, &ls);
+      if (st.IsNotFound() && !missing.empty()) {
+        return Status::NotFound(fmt::format("stream '{}' {}", name, missing));
+      }
       if (!st.ok()) return st;
       if (ls.deleted) {
         return Status::StreamDeleted(
-            fmt::format("stream '{}' was deleted", name));
+            fmt::format("stream '{}' {}", name, deleted));
       }
-      if (options.expected_head && *options.expected_head != ls.head) {
+      if (expected_head && *expected_head != ls.head) {
         return Status::Conflict(
-            fmt::format("stream '{}': expected head {}, but {}; nothing was "
-                        "deleted",
-                        name, *options.expected_head, HeadText(ls.head)),
+            fmt::format("stream '{}': expected head {}, but {}; {}", name,
+                        *expected_head, HeadText(ls.head), unchanged),
             ls.head);
       }
-      uint64_t upto = seq;
-      if (upto > ls.head) {
-        if (!options.clamp_to_head) {
-          return Status::InvalidArgument(fmt::format(
-              "cannot delete stream '{}' up to seq {}: its head is {} (set "
-              "DeleteOptions::clamp_to_head to delete up to the head)",
-              name, seq, ls.head));
-        }
-        upto = ls.head;
-      }
-      if (upto <= ls.deleted_to) return Status::OK();
-      Params p;
-      p.Int64(ls.id);
-      p.Int64(static_cast<int64_t>(upto));
-      Rows rows;
-      st = c.Exec(
-          "delete events",
-          fmt::format(
-              "WITH d AS (DELETE FROM {0}.events WHERE stream_id = $1 AND "
-              "seq <= $2 RETURNING position), t AS (DELETE FROM "
-              "{0}.event_tags WHERE position IN (SELECT position FROM d)) "
-              "UPDATE {0}.streams SET deleted_to = $2, event_count = "
-              "event_count - (SELECT count(*) FROM d) WHERE stream_id = $1",
-              schema),
-          &p, &rows);
-      return st;
+      return body(c, ls);
     });
   });
 }
 
+Status PgJournal::DeleteTo(std::string_view stream, uint64_t seq,
+                           const DeleteOptions& options) {
+  const std::string& schema = store_->schema();
+  return WriteLiveStream(
+      store_, stream, options.expected_head, "was deleted",
+      "nothing was deleted", "",
+      [&](Conn& c, const LockedStream& ls) -> Status {
+        uint64_t upto = seq;
+        if (upto > ls.head) {
+          if (!options.clamp_to_head) {
+            return Status::InvalidArgument(fmt::format(
+                "cannot delete stream '{}' up to seq {}: its head is {} (set "
+                "DeleteOptions::clamp_to_head to delete up to the head)",
+                stream, seq, ls.head));
+          }
+          upto = ls.head;
+        }
+        if (upto <= ls.deleted_to) return Status::OK();
+        Params p;
+        p.Int64(ls.id);
+        p.Int64(static_cast<int64_t>(upto));
+        Rows rows;
+        return c.Exec(
+            "delete events",
+            fmt::format(
+                "WITH d AS (DELETE FROM {0}.events WHERE stream_id = $1 AND "
+                "seq <= $2 RETURNING position), t AS (DELETE FROM "
+                "{0}.event_tags WHERE position IN (SELECT position FROM d)) "
+                "UPDATE {0}.streams SET deleted_to = $2, event_count = "
+                "event_count - (SELECT count(*) FROM d) WHERE stream_id = $1",
+                schema),
+            &p, &rows);
+      });
+}
+
 Status PgJournal::DeleteStream(std::string_view stream,
                                const DeleteOptions& options) {
-  Status s = store_->RefuseWrites();
-  if (s.ok()) s = ValidateStreamName(stream);
-  if (!s.ok()) return s;
-  const std::string name(stream);
   const std::string& schema = store_->schema();
-  return store_->RunAlone([&](Conn& c, int64_t) {
-    return InTransaction(c, [&]() -> Status {
-      LockedStream ls;
-      Status st = LockStream(c, schema, name, &ls);
-      if (!st.ok()) return st;
-      if (ls.deleted) {
-        return Status::StreamDeleted(
-            fmt::format("stream '{}' was already deleted", name));
-      }
-      if (options.expected_head && *options.expected_head != ls.head) {
-        return Status::Conflict(
-            fmt::format("stream '{}': expected head {}, but {}; nothing was "
-                        "deleted",
-                        name, *options.expected_head, HeadText(ls.head)),
-            ls.head);
-      }
-      Params p;
-      p.Int64(ls.id);
-      Rows rows;
-      return c.Exec(
-          "delete the stream",
-          fmt::format(
-              "WITH d AS (DELETE FROM {0}.events WHERE stream_id = $1 "
-              "RETURNING position), t AS (DELETE FROM {0}.event_tags WHERE "
-              "position IN (SELECT position FROM d)), n AS (DELETE FROM "
-              "{0}.snapshots WHERE stream_id = $1) UPDATE {0}.streams SET "
-              "deleted = true, event_count = 0, deleted_to = head, metadata "
-              "= NULL, metadata_crc = NULL WHERE stream_id = $1",
-              schema),
-          &p, &rows);
-    });
-  });
+  return WriteLiveStream(
+      store_, stream, options.expected_head, "was already deleted",
+      "nothing was deleted", "",
+      [&](Conn& c, const LockedStream& ls) -> Status {
+        Params p;
+        p.Int64(ls.id);
+        Rows rows;
+        return c.Exec(
+            "delete the stream",
+            fmt::format(
+                "WITH d AS (DELETE FROM {0}.events WHERE stream_id = $1 "
+                "RETURNING position), t AS (DELETE FROM {0}.event_tags WHERE "
+                "position IN (SELECT position FROM d)), n AS (DELETE FROM "
+                "{0}.snapshots WHERE stream_id = $1) UPDATE {0}.streams SET "
+                "deleted = true, event_count = 0, deleted_to = head, "
+                "metadata = NULL, metadata_crc = NULL WHERE stream_id = $1",
+                schema),
+            &p, &rows);
+      });
 }
 
 Status PgJournal::Scan(std::string_view stream, const ReadOptions& options,
@@ -1760,58 +1763,34 @@ Result<uint64_t> PgJournal::Head(std::string_view stream) {
 Status PgJournal::SetStreamMetadata(std::string_view stream,
                                     std::string_view metadata,
                                     std::optional<uint64_t> expected_head) {
-  Status s = store_->RefuseWrites();
-  if (s.ok()) s = ValidateStreamName(stream);
-  if (!s.ok()) return s;
   if (metadata.size() > kMaxMetadataBytes) {
     return Status::InvalidArgument(
         fmt::format("metadata of stream '{}': {} bytes exceeds the limit of {}",
                     stream, metadata.size(), kMaxMetadataBytes));
   }
-  const std::string name(stream);
   const std::string bytes(metadata);
   const std::string& schema = store_->schema();
-  return store_->RunAlone([&](Conn& c, int64_t) {
-    return InTransaction(c, [&]() -> Status {
-      LockedStream ls;
-      Status st = LockStream(c, schema, name, &ls);
-      if (!st.ok()) {
-        if (st.IsNotFound()) {
-          return Status::NotFound(fmt::format(
-              "stream '{}' does not exist; append to it before setting its "
-              "metadata",
-              name));
+  return WriteLiveStream(
+      store_, stream, expected_head, "was deleted",
+      "the metadata was left as it is",
+      "does not exist; append to it before setting its metadata",
+      [&](Conn& c, const LockedStream& ls) -> Status {
+        Params p;
+        p.Int64(ls.id);
+        if (bytes.empty()) {
+          p.Null(kByteaOid);
+          p.Null(kInt8Oid);
+        } else {
+          p.Bytea(bytes);
+          p.Int64(MetadataCrc(bytes));
         }
-        return st;
-      }
-      if (ls.deleted) {
-        return Status::StreamDeleted(
-            fmt::format("stream '{}' was deleted", name));
-      }
-      if (expected_head && *expected_head != ls.head) {
-        return Status::Conflict(
-            fmt::format("stream '{}': expected head {}, but {}; the metadata "
-                        "was left as it is",
-                        name, *expected_head, HeadText(ls.head)),
-            ls.head);
-      }
-      Params p;
-      p.Int64(ls.id);
-      if (bytes.empty()) {
-        p.Null(kByteaOid);
-        p.Null(kInt8Oid);
-      } else {
-        p.Bytea(bytes);
-        p.Int64(MetadataCrc(bytes));
-      }
-      Rows rows;
-      return c.Exec("set the stream's metadata",
-                    fmt::format("UPDATE {}.streams SET metadata = $2, "
-                                "metadata_crc = $3 WHERE stream_id = $1",
-                                schema),
-                    &p, &rows);
-    });
-  });
+        Rows rows;
+        return c.Exec("set the stream's metadata",
+                      fmt::format("UPDATE {}.streams SET metadata = $2, "
+                                  "metadata_crc = $3 WHERE stream_id = $1",
+                                  schema),
+                      &p, &rows);
+      });
 }
 
 Result<std::string> PgJournal::GetStreamMetadata(std::string_view stream) {
@@ -2205,50 +2184,41 @@ Result<LoadResult> PgSnapshots::LoadLatest(std::string_view stream,
 Result<size_t> PgSnapshots::DeleteWhere(
     std::string_view stream, const std::function<std::vector<uint64_t>(
                                  const std::vector<SnapshotInfo>&)>& pick) {
-  Status s = store_->RefuseWrites();
-  if (s.ok()) s = ValidateStreamName(stream);
-  if (!s.ok()) return s;
-  const std::string name(stream);
   const std::string& schema = store_->schema();
   size_t deleted = 0;
-  s = store_->RunAlone([&](Conn& c, int64_t) {
-    return InTransaction(c, [&]() -> Status {
-      LockedStream ls;
-      Status st = LockStream(c, schema, name, &ls);
-      if (!st.ok()) return st;
-      if (ls.deleted) {
-        return Status::StreamDeleted(fmt::format(
-            "stream '{}' was deleted; its snapshots cannot be changed", name));
-      }
-      Params p;
-      p.Int64(ls.id);
-      Rows rows;
-      st = c.Exec("read snapshots",
-                  fmt::format("SELECT {} FROM {}.snapshots n WHERE "
-                              "n.stream_id = $1 ORDER BY n.seq",
-                              kSnapshotColumns, schema),
-                  &p, &rows);
-      if (!st.ok()) return st;
-      std::vector<SnapshotInfo> infos;
-      for (int i = 0; i < rows.size(); ++i) {
-        infos.push_back(SnapshotInfoFrom(rows, i));
-      }
-      const std::vector<uint64_t> seqs = pick(infos);
-      if (seqs.empty()) return Status::OK();
-      ArrayBuilder a(kInt8Oid);
-      for (uint64_t q : seqs) a.AddInt64(static_cast<int64_t>(q));
-      Params d;
-      d.Int64(ls.id);
-      d.Array(kInt8ArrayOid, a.Finish());
-      st = c.Exec("delete snapshots",
-                  fmt::format("DELETE FROM {}.snapshots WHERE stream_id = $1 "
-                              "AND seq = ANY ($2)",
-                              schema),
-                  &d, &rows);
-      if (st.ok()) deleted = seqs.size();
-      return st;
-    });
-  });
+  Status s = WriteLiveStream(
+      store_, stream, std::nullopt,
+      "was deleted; its snapshots cannot be changed", "", "",
+      [&](Conn& c, const LockedStream& ls) -> Status {
+        Status st;
+        Params p;
+        p.Int64(ls.id);
+        Rows rows;
+        st = c.Exec("read snapshots",
+                    fmt::format("SELECT {} FROM {}.snapshots n WHERE "
+                                "n.stream_id = $1 ORDER BY n.seq",
+                                kSnapshotColumns, schema),
+                    &p, &rows);
+        if (!st.ok()) return st;
+        std::vector<SnapshotInfo> infos;
+        for (int i = 0; i < rows.size(); ++i) {
+          infos.push_back(SnapshotInfoFrom(rows, i));
+        }
+        const std::vector<uint64_t> seqs = pick(infos);
+        if (seqs.empty()) return Status::OK();
+        ArrayBuilder a(kInt8Oid);
+        for (uint64_t q : seqs) a.AddInt64(static_cast<int64_t>(q));
+        Params d;
+        d.Int64(ls.id);
+        d.Array(kInt8ArrayOid, a.Finish());
+        st = c.Exec("delete snapshots",
+                    fmt::format("DELETE FROM {}.snapshots WHERE stream_id = $1 "
+                                "AND seq = ANY ($2)",
+                                schema),
+                    &d, &rows);
+        if (st.ok()) deleted = seqs.size();
+        return st;
+      });
   if (!s.ok()) return s;
   return deleted;
 }

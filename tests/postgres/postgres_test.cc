@@ -52,16 +52,36 @@ bool Eventually(const std::function<bool()>& done) {
   return true;
 }
 
-// The connection string of `path`'s store through `proxy_dir`'s socket.
-std::string ThroughProxy(const std::string& path,
-                         const std::string& proxy_dir) {
-  std::string uri = test::PostgresUriFor(path);
-  const std::string server = test::PostgresSocketDir();
-  const size_t h = uri.find(server);
-  REQUIRE(h != std::string::npos);
-  uri.replace(h, server.size(), proxy_dir);
-  return uri;
-}
+// A store reached through a proxy that can cut its connections
+// (support/pg_proxy.h): created at `dir`/store without the proxy, then
+// opened through it. `direct` opens the same store without the proxy.
+struct ProxiedStore {
+  explicit ProxiedStore(const test::TempDir& dir,
+                        const std::function<void(Store&)>& fill = nullptr)
+      : path(dir.Sub("store")), proxy_dir(dir.Sub("proxy")) {
+    REQUIRE(std::filesystem::create_directory(proxy_dir));
+    {
+      auto create = test::OpenStoreOrFail(path, test::FastStore());
+      if (fill) fill(*create);
+    }
+    proxy =
+        std::make_unique<test::PgProxy>(proxy_dir, test::PostgresSocketDir());
+    std::string uri = test::PostgresUriFor(path);
+    const std::string server = test::PostgresSocketDir();
+    const size_t h = uri.find(server);
+    REQUIRE(h != std::string::npos);
+    uri.replace(h, server.size(), proxy_dir);
+    auto opened = Store::Open(uri, test::FastStore());
+    REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    store = std::move(opened).value();
+  }
+  std::unique_ptr<Store> Direct() const {
+    return test::OpenStoreOrFail(path, test::FastStore());
+  }
+  const std::string path, proxy_dir;
+  std::unique_ptr<test::PgProxy> proxy;
+  std::unique_ptr<Store> store;
+};
 
 }  // namespace
 
@@ -152,16 +172,10 @@ TEST_CASE(
     "a connection lost before the commit answer is an unknown outcome: a "
     "retry with the same exact expectation commits once or conflicts") {
   test::TempDir dir;
-  const std::string path = dir.Sub("store");
-  const std::string proxy_dir = dir.Sub("proxy");
-  REQUIRE(std::filesystem::create_directory(proxy_dir));
-  { auto create = test::OpenStoreOrFail(path, test::FastStore()); }
-  test::PgProxy proxy(proxy_dir, test::PostgresSocketDir());
-  auto opened = Store::Open(ThroughProxy(path, proxy_dir), test::FastStore());
-  REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
-  auto store = std::move(opened).value();
-  auto direct = test::OpenStoreOrFail(path, test::FastStore());
-  Journal& j = store->journal();
+  ProxiedStore proxied(dir);
+  test::PgProxy& proxy = *proxied.proxy;
+  auto direct = proxied.Direct();
+  Journal& j = proxied.store->journal();
   REQUIRE(j.Append("acct", Expected::NoStream(), Events(1)).ok());
 
   SUBCASE("cut before the request reaches the server: nothing committed") {
@@ -217,16 +231,9 @@ TEST_CASE(
     "while the server cannot be reached writes fail as not written and "
     "reads fail with the reason; both work again once it can") {
   test::TempDir dir;
-  const std::string path = dir.Sub("store");
-  const std::string proxy_dir = dir.Sub("proxy");
-  REQUIRE(std::filesystem::create_directory(proxy_dir));
-  { auto create = test::OpenStoreOrFail(path, test::FastStore()); }
-  test::PgProxy proxy(proxy_dir, test::PostgresSocketDir());
-  StoreOptions o = test::FastStore();
-  auto opened = Store::Open(ThroughProxy(path, proxy_dir), o);
-  REQUIRE(opened.ok());
-  auto store = std::move(opened).value();
-  Journal& j = store->journal();
+  ProxiedStore proxied(dir);
+  test::PgProxy& proxy = *proxied.proxy;
+  Journal& j = proxied.store->journal();
   REQUIRE(j.Append("s", Expected::Any(), Events(1)).ok());
   proxy.Refuse(true);
   proxy.DropAll();
@@ -416,17 +423,11 @@ TEST_CASE(
     "a read whose connection is lost after its visitor saw events fails, "
     "rather than repeat it on a new connection") {
   test::TempDir dir;
-  const std::string path = dir.Sub("store");
-  const std::string proxy_dir = dir.Sub("proxy");
-  REQUIRE(std::filesystem::create_directory(proxy_dir));
-  {
-    auto create = test::OpenStoreOrFail(path, test::FastStore());
-    REQUIRE(create->journal().Append("s", Expected::Any(), Events(600)).ok());
-  }
-  test::PgProxy proxy(proxy_dir, test::PostgresSocketDir());
-  auto opened = Store::Open(ThroughProxy(path, proxy_dir), test::FastStore());
-  REQUIRE(opened.ok());
-  auto store = std::move(opened).value();
+  ProxiedStore proxied(dir, [](Store& create) {
+    REQUIRE(create.journal().Append("s", Expected::Any(), Events(600)).ok());
+  });
+  test::PgProxy& proxy = *proxied.proxy;
+  Store* store = proxied.store.get();
   std::map<uint64_t, int> seen;
   bool then_ran = false;
   // The first page (512 events) arrives; the request for the second is cut.
