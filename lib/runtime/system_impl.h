@@ -205,8 +205,9 @@ class SystemImpl final : public ActorSystem {
 
   Executor executor_;
   Executor maintenance_;  // blocking snapshot retention and event deletion
-  // Durable messages; null when the store keeps none (not made by
-  // Store::Open): an Effect::Send then fails its command's commit.
+  // Durable messages; null when the store keeps none (a PostgreSQL store,
+  // or a Store not made by Store::Open): an Effect::Send or a timer then
+  // fails its command's commit.
   std::unique_ptr<MessageStore> messages_;
   // Messages DropMessage gives up on: a turn that meets one finishes it
   // unhandled, so that its take does not fail the receiver's batch.

@@ -491,7 +491,8 @@ void SystemImpl::SubmitBatch(const CellPtr& cell, TurnWork work,
   if (!messages_) {
     complete(Status::InvalidArgument(fmt::format(
         "actor '{}' sends or takes durable messages or timers, but this "
-        "store keeps none (it was not opened by Store::Open)",
+        "store keeps none: they need an LMDB store opened by Store::Open "
+        "(a PostgreSQL store has none yet)",
         c.id)));
     return;
   }

@@ -6,6 +6,7 @@
 #include "memoir/postgres.h"
 
 #include <doctest/doctest.h>
+#include <libpq-fe.h>
 
 #include <atomic>
 #include <chrono>
@@ -462,6 +463,47 @@ TEST_CASE(
   auto all = store->journal().ReadAll(1, 1000);
   REQUIRE(all.ok());
   CHECK(all->size() == 600);
+}
+
+TEST_CASE(
+    "a group commit that outlasts statement_timeout fails with kTimeout, "
+    "writes nothing, and the store goes on") {
+  test::TempDir dir;
+  {
+    auto create = test::OpenStoreOrFail(dir.path(), test::FastStore());
+    REQUIRE(create->journal().Append("s", Expected::Any(), Events(1)).ok());
+  }
+  PostgresOptions pg;
+  pg.schema = test::PostgresQuery(dir.path(), "SELECT '{s}'");
+  // Long enough that no statement of a loaded machine reaches it but the
+  // one that waits for a lock held until after it.
+  pg.statement_timeout = std::chrono::seconds(2);
+  auto opened =
+      OpenPostgres(std::getenv("MEMOIR_TEST_POSTGRES"), test::FastStore(), pg);
+  REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+  auto store = std::move(opened).value();
+  // Another session holds stream s's row: the append waits for it.
+  PGconn* holder = PQconnectdb(std::getenv("MEMOIR_TEST_POSTGRES"));
+  REQUIRE(PQstatus(holder) == CONNECTION_OK);
+  auto exec = [&](const std::string& sql) {
+    PGresult* r = PQexec(holder, sql.c_str());
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
+                    PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    return ok;
+  };
+  REQUIRE(exec("BEGIN"));
+  REQUIRE(exec("SELECT 1 FROM " + pg.schema +
+               ".streams WHERE name = 's' FOR UPDATE"));
+  auto r = store->journal().Append("s", Expected::At(1), Events(1));
+  REQUIRE_FALSE(r.ok());
+  CHECK_MESSAGE(r.status().IsTimeout(), r.status().ToString());
+  CHECK(r.status().ToString().find("nothing was written") != std::string::npos);
+  REQUIRE(exec("ROLLBACK"));
+  PQfinish(holder);
+  auto again = store->journal().Append("s", Expected::At(1), Events(1));
+  REQUIRE_MESSAGE(again.ok(), again.status().ToString());
+  CHECK(again->first_seq == 2);
 }
 
 }  // namespace memoir
