@@ -168,7 +168,10 @@ case "$cmd" in
     # this command ends, whatever the outcome; as root it runs as the
     # postgres user (initdb refuses root).
     pgdir=$(mktemp -d "${TMPDIR:-/tmp}/memoir-pg.XXXXXX")
-    trap 'bash "$repo/tools/pg.sh" stop "$pgdir"' EXIT
+    # The replication tests start servers of their own under their
+    # temporary directories; any a killed test left behind go too.
+    trap 'bash "$repo/tools/pg.sh" stop "$pgdir"
+          pkill -9 -f -- "-D ${TMPDIR:-/tmp}/memoir-test-" || true' EXIT
     MEMOIR_TEST_POSTGRES=$(bash tools/pg.sh start "$pgdir")
     export MEMOIR_TEST_POSTGRES
     stage "the repository stands alone"

@@ -89,15 +89,24 @@ case "$cmd" in
   kill)
     if [ -f "$dir/data/postmaster.pid" ]; then
       pid=$(head -n 1 "$dir/data/postmaster.pid")
+      # Stopped first, so that it forks nothing (a crash-restart, a backend
+      # for a reconnecting client) while its children are killed.
+      kill -STOP "$pid" 2>/dev/null || true
       pkill -9 -P "$pid" 2>/dev/null || true
       kill -9 "$pid" 2>/dev/null || true
       # Gone, children included, before the caller goes on.
-      for _ in $(seq 1 600); do
+      gone=0
+      for _ in $(seq 1 1200); do
         if ! kill -0 "$pid" 2>/dev/null && ! pgrep -P "$pid" >/dev/null; then
+          gone=1
           break
         fi
         sleep 0.05
       done
+      if [ "$gone" -ne 1 ]; then
+        echo "pg.sh: the server in $dir (pid $pid) survived kill -9" >&2
+        exit 1
+      fi
     fi
     ;;
   restart)
@@ -108,8 +117,14 @@ case "$cmd" in
     ;;
   stop)
     if [ -f "$dir/data/postmaster.pid" ]; then
-      as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 120 stop \
-        >/dev/null 2>&1 || true
+      pid=$(head -n 1 "$dir/data/postmaster.pid")
+      # Only a live postmaster of this directory: after a kill the pid file
+      # is stale, and its pid may belong to another process by now.
+      if grep -qs postgres "/proc/$pid/cmdline" &&
+        grep -qsF "$dir/data" "/proc/$pid/cmdline"; then
+        as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 120 stop \
+          >/dev/null 2>&1 || kill -9 "$pid" 2>/dev/null || true
+      fi
     fi
     rm -rf "$dir"
     ;;

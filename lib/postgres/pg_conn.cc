@@ -158,6 +158,7 @@ Status Conn::Connect(const std::string& conninfo, std::unique_ptr<Conn>* out) {
         MaskPassword(conninfo), msg));
   }
   out->reset(new Conn(c));
+  PQsetNoticeReceiver(c, &Conn::OnNotice, out->get());
   // Text crosses in UTF-8 (Open refuses a database in another encoding);
   // notices below warnings stay on the server.
   return (*out)->Simple("set up the connection",
@@ -169,14 +170,23 @@ Conn::~Conn() { PQfinish(conn_); }
 
 bool Conn::broken() const { return PQstatus(conn_) != CONNECTION_OK; }
 
-bool Conn::Alive() {
-  // A server ending a session sends a FATAL message, then closes: the first
-  // read takes the message, the second finds the end of the stream (libpq
-  // then marks the connection bad). Neither blocks.
-  for (int i = 0; i < 2; ++i) {
-    if (broken() || PQconsumeInput(conn_) == 0) return false;
+void Conn::OnNotice(void* conn, const PGresult* notice) {
+  const char* severity =
+      PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+  if (severity != nullptr && (std::strcmp(severity, "FATAL") == 0 ||
+                              std::strcmp(severity, "PANIC") == 0)) {
+    static_cast<Conn*>(conn)->fatal_ = true;
   }
-  return !broken();
+}
+
+bool Conn::Alive() {
+  // A server ending a session sends a FATAL message, then closes. Reading
+  // takes the message (OnNotice marks the connection) or finds the end of
+  // the stream (libpq marks it bad); neither blocks.
+  for (int i = 0; i < 2; ++i) {
+    if (fatal_ || broken() || PQconsumeInput(conn_) == 0) return false;
+  }
+  return !fatal_ && !broken();
 }
 
 Status Conn::Exec(std::string_view what, const std::string& sql, Params* params,

@@ -134,7 +134,12 @@ class Conn {
 
  private:
   explicit Conn(PGconn* c) : conn_(c) {}
+  // libpq's notice receiver: a FATAL message that arrives on an idle
+  // connection (the server ending the session) is handed over as a notice;
+  // it marks the connection dead although the socket may still be open.
+  static void OnNotice(void* conn, const PGresult* notice);
   PGconn* conn_;
+  bool fatal_ = false;
 };
 
 // The Status for a failed statement: SQLSTATE mapped to a code, the

@@ -2346,8 +2346,12 @@ Status DropPostgresStore(const std::string& conninfo,
                                         schema,
                                         internal::pg::MaskPassword(conninfo)));
   }
+  // A session that holds the store's tables (an open Store) makes the
+  // drop wait; after a minute it fails with kBusy instead.
   return c->Simple("drop the store",
-                   fmt::format("DROP SCHEMA {} CASCADE", schema));
+                   fmt::format("SET lock_timeout = '60s'; DROP SCHEMA {} "
+                               "CASCADE",
+                               schema));
 }
 
 }  // namespace memoir

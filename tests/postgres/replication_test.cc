@@ -20,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "memoir/store.h"
@@ -80,12 +81,45 @@ bool Eventually(const std::function<bool()>& done,
 
 // A primary and two synchronous standbys (ANY 1 of s1, s2), each in its own
 // directory under `dir`; all stopped and deleted at the end.
+// Stops the servers of the directories it was given, newest first, when it
+// goes: a Cluster's first member, so that a failure in the middle of its
+// constructor stops what was started.
+class ServerStopper {
+ public:
+  ~ServerStopper() {
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+      const int rc = std::system(("bash " + std::string(MEMOIR_PG_SH) +
+                                  " stop " + *it + " >/dev/null 2>&1")
+                                     .c_str());
+      (void)rc;  // nothing more to do about a server that will not stop
+    }
+  }
+  const std::string& Add(const std::string& dir) {
+    dirs_.push_back(dir);
+    return dir;
+  }
+
+ private:
+  std::vector<std::string> dirs_;
+};
+
+// Runs `f` when it goes, also when a REQUIRE throws: so that threads are
+// joined and servers stopped before what they use is destroyed.
+class Finally {
+ public:
+  explicit Finally(std::function<void()> f) : f_(std::move(f)) {}
+  ~Finally() { f_(); }
+
+ private:
+  std::function<void()> f_;
+};
+
 class Cluster {
  public:
   explicit Cluster(const test::TempDir& dir)
-      : primary_dir(dir.Sub("p")),
-        s1_dir(dir.Sub("s1")),
-        s2_dir(dir.Sub("s2")) {
+      : primary_dir(stopper_.Add(dir.Sub("p"))),
+        s1_dir(stopper_.Add(dir.Sub("s1"))),
+        s2_dir(stopper_.Add(dir.Sub("s2"))) {
     // The servers run as the postgres user, which must reach their
     // directories.
     REQUIRE(chmod(dir.path().c_str(), 0711) == 0);
@@ -99,14 +133,6 @@ class Cluster {
     REQUIRE(Sql(primary, "SELECT pg_reload_conf()") == "t");
     REQUIRE_MESSAGE(Eventually([&] { return QuorumStandbys() == "2"; }),
                     "the standbys did not join: " << QuorumStandbys());
-  }
-  ~Cluster() {
-    for (const std::string& d : {s2_dir, s1_dir, primary_dir}) {
-      const int rc = std::system(("bash " + std::string(MEMOIR_PG_SH) +
-                                  " stop " + d + " >/dev/null 2>&1")
-                                     .c_str());
-      (void)rc;  // nothing more to do about a server that will not stop
-    }
   }
   std::string QuorumStandbys() const {
     return Sql(primary,
@@ -126,6 +152,10 @@ class Cluster {
            "&user=memoir&target_session_attrs=read-write&memoir_schema=repl";
   }
 
+  // First, so that it is built before and destroyed after the rest.
+  ServerStopper stopper_;
+
+ public:
   const std::string primary_dir, s1_dir, s2_dir;
   std::string primary, s1, s2;
 };
@@ -144,16 +174,22 @@ TEST_CASE(
     "with two synchronous standbys, losing one does not block commits; "
     "losing both blocks them until one returns, and the waiting append "
     "then completes") {
+  // Declared first, so destroyed last: after the cluster's servers have
+  // stopped, which ends an append still waiting for a standby (a failed
+  // REQUIRE would otherwise leave the store's Close, or a future's
+  // destructor, waiting for it forever).
+  std::future<Result<AppendResult>> one_left, none_left;
+  std::unique_ptr<Store> store;
   test::TempDir dir;
   Cluster cluster(dir);
   auto opened = Store::Open(Cluster::StoreUri(cluster.primary), {});
   REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
-  auto store = std::move(opened).value();
+  store = std::move(opened).value();
   Journal& j = store->journal();
   REQUIRE(j.Append("s", Expected::At(0), Events("a", 1)).ok());
 
   PgSh("kill " + cluster.s1_dir);
-  auto one_left = std::async(std::launch::async, [&] {
+  one_left = std::async(std::launch::async, [&] {
     return j.Append("s", Expected::At(1), Events("b", 1));
   });
   REQUIRE(one_left.wait_for(seconds(120)) == std::future_status::ready);
@@ -161,7 +197,7 @@ TEST_CASE(
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());
 
   PgSh("kill " + cluster.s2_dir);
-  auto none_left = std::async(std::launch::async, [&] {
+  none_left = std::async(std::launch::async, [&] {
     return j.Append("s", Expected::At(2), Events("c", 1));
   });
   // Blocked: no standby can acknowledge it. (Waiting longer could only
@@ -184,11 +220,12 @@ TEST_CASE(
     "promotion of the standby that received the most, every acknowledged "
     "append is there exactly once, none is there in part, and positions "
     "are dense; the same Store then writes to the promoted server") {
+  std::unique_ptr<Store> store;  // closed after the servers stop
   test::TempDir dir;
   Cluster cluster(dir);
   auto opened = Store::Open(cluster.AnyPrimaryUri(), {});
   REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
-  auto store = std::move(opened).value();
+  store = std::move(opened).value();
 
   // Each writer thread owns a stream and appends 1 to 3 events at its
   // exact head until an append fails (the primary is gone).
@@ -203,6 +240,20 @@ TEST_CASE(
   std::vector<std::vector<Append>> appends(kWriters);
   std::atomic<int> acknowledged{0};
   std::vector<std::thread> writers;
+  bool primary_killed = false;
+  // However the test ends, the writers stop (their appends fail once the
+  // primary is gone) and are joined before what they use goes.
+  Finally join_writers([&] {
+    if (!primary_killed) {
+      const int rc = std::system(
+          ("bash " + std::string(MEMOIR_PG_SH) + " kill " + cluster.primary_dir)
+              .c_str());
+      (void)rc;
+    }
+    for (std::thread& t : writers) {
+      if (t.joinable()) t.join();
+    }
+  });
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
       const std::string stream = "w" + std::to_string(w);
@@ -228,6 +279,7 @@ TEST_CASE(
   }
   REQUIRE(Eventually([&] { return acknowledged.load() >= 400; }));
   PgSh("kill " + cluster.primary_dir);
+  primary_killed = true;
   for (std::thread& t : writers) t.join();
 
   // Promote the standby that received (and flushed) the most WAL: with

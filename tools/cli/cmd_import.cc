@@ -32,6 +32,7 @@
 #include "contain.h"
 #include "format.h"
 #include "json.h"
+#include "memoir/postgres.h"
 #include "output.h"
 
 namespace memoir::cli {
@@ -496,6 +497,12 @@ int ImportInto(const std::string& path, const std::string& name, bool fresh,
 }
 
 int RunImport(const Options& o) {
+  if (IsPostgresUri(o.store)) {
+    return Fail(Status::InvalidArgument(
+                    "import writes LMDB stores only for now; import into a "
+                    "directory, or append through the library"),
+                fmt::format("importing into {}", o.store));
+  }
   std::string summary;
   if (!IsNewStore(o.store)) {
     // An existing store (or a directory holding something else, which

@@ -61,10 +61,13 @@ int RunPostgresInfo(const Options& o, Store& store) {
       {"snapshots", std::to_string(info.snapshots)},
       {"last position", std::to_string(info.last_position)},
       {"synchronous_commit", info.synchronous_commit},
-      {"synchronous standbys", info.synchronous_standby_names.empty()
-                                   ? "none (an acknowledgement waits for "
-                                     "the primary's WAL flush only)"
-                                   : info.synchronous_standby_names},
+      {"synchronous standbys",
+       !info.synchronous_standby_names.empty() ? info.synchronous_standby_names
+       : info.synchronous_commit.rfind("off", 0) == 0
+           ? "none (and with synchronous_commit off an acknowledgement "
+             "waits for no flush)"
+           : "none (an acknowledgement waits for the primary's WAL flush "
+             "only)"},
   });
   return kExitOk;
 }

@@ -121,7 +121,8 @@ MEMOIR_EXPORT Result<PostgresStoreInfo> InspectPostgres(Store& store);
 
 // Drops the schema `schema` with everything memoir kept in it. For tests
 // and for operators retiring a store; no Store may have it open.
-// Errors: as OpenPostgres's; kNotFound when there is no such schema.
+// Errors: as OpenPostgres's; kNotFound when there is no such schema; kBusy
+// when a session still holds its tables after a minute.
 MEMOIR_EXPORT Status DropPostgresStore(const std::string& conninfo,
                                        const std::string& schema);
 
