@@ -27,6 +27,7 @@
 #include "memoir/inspect.h"
 #include "memoir/store.h"
 #include "support/backend.h"
+#include "support/finally.h"
 #include "support/open_store.h"
 #include "support/pg_proxy.h"
 #include "support/temp_dir.h"
@@ -57,18 +58,6 @@ bool Eventually(const std::function<bool()>& done) {
   }
   return true;
 }
-
-// Runs `f` when it goes, also when a REQUIRE throws: threads are joined
-// before what they use is destroyed (a joinable std::thread would end the
-// whole test binary).
-class Finally {
- public:
-  explicit Finally(std::function<void()> f) : f_(std::move(f)) {}
-  ~Finally() { f_(); }
-
- private:
-  std::function<void()> f_;
-};
 
 // A store reached through a proxy that can cut its connections
 // (support/pg_proxy.h): created at `dir`/store without the proxy, then
@@ -123,7 +112,7 @@ TEST_CASE(
   std::vector<std::thread> writers;
   // The writer processes always end; their threads are joined however the
   // test ends.
-  Finally join_writers([&] {
+  test::Finally join_writers([&] {
     for (std::thread& t : writers) {
       if (t.joinable()) t.join();
     }
@@ -316,7 +305,7 @@ TEST_CASE("a commit in one store wakes WaitForCommit in another at once") {
     auto r = follower->journal().WaitForCommit(1, std::chrono::seconds(30));
     seen = r.ok() ? *r : 0;
   });
-  Finally join_waiter([&] {
+  test::Finally join_waiter([&] {
     if (waiter.joinable()) waiter.join();
   });
   REQUIRE(writer->journal().Append("s", Expected::Any(), Events(2)).ok());

@@ -24,9 +24,11 @@
 #include <vector>
 
 #include "memoir/store.h"
+#include "support/finally.h"
 #include "support/temp_dir.h"
 
-namespace memoir {
+// Its own namespace: a unity build puts this file beside postgres_test.cc.
+namespace memoir::replication_test {
 namespace {
 
 using std::chrono::seconds;
@@ -101,17 +103,6 @@ class ServerStopper {
 
  private:
   std::vector<std::string> dirs_;
-};
-
-// Runs `f` when it goes, also when a REQUIRE throws: so that threads are
-// joined and servers stopped before what they use is destroyed.
-class Finally {
- public:
-  explicit Finally(std::function<void()> f) : f_(std::move(f)) {}
-  ~Finally() { f_(); }
-
- private:
-  std::function<void()> f_;
 };
 
 class Cluster {
@@ -243,7 +234,7 @@ TEST_CASE(
   bool primary_killed = false;
   // However the test ends, the writers stop (their appends fail once the
   // primary is gone) and are joined before what they use goes.
-  Finally join_writers([&] {
+  test::Finally join_writers([&] {
     if (!primary_killed) {
       const int rc = std::system(
           ("bash " + std::string(MEMOIR_PG_SH) + " kill " + cluster.primary_dir)
@@ -354,4 +345,4 @@ TEST_CASE(
   CHECK(after->first_position == last + 1);
 }
 
-}  // namespace memoir
+}  // namespace memoir::replication_test
