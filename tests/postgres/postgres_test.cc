@@ -54,6 +54,8 @@ bool Eventually(const std::function<bool()>& done) {
       std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (!done()) {
     if (std::chrono::steady_clock::now() > deadline) return false;
+    // A poll interval, not a wait for anything: the deadline above is
+    // what fails, and only after 30 s.
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return true;
@@ -174,6 +176,8 @@ TEST_CASE(
     seen_while_running = next - 1;
     // Until the next commit (or a moment): not a busy loop competing with
     // the writers for the cores.
+    // (A pause between scans: whatever it returns, the loop goes on, so
+    // a loaded machine only makes it scan less often.)
     (void)reader_store->journal().WaitForCommit(next - 1,
                                                 std::chrono::milliseconds(50));
   }
@@ -312,6 +316,7 @@ TEST_CASE("a commit in one store wakes WaitForCommit in another at once") {
   waiter.join();
   CHECK(seen.load() == 3);
   // A wait with nothing to wait for ends at its timeout, not an error.
+  // (No commit comes, so however late it returns the answer is 3.)
   auto idle =
       follower->journal().WaitForCommit(3, std::chrono::milliseconds(50));
   REQUIRE(idle.ok());

@@ -76,6 +76,7 @@ bool Eventually(const std::function<bool()>& done,
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (!done()) {
     if (std::chrono::steady_clock::now() > deadline) return false;
+    // A poll interval: only the deadline above (two minutes) fails.
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return true;
